@@ -1,0 +1,1 @@
+"""The catalog: the source of truth (SQL) and the content-addressed original store."""

@@ -1,0 +1,151 @@
+"""SQLAlchemy models of the catalog. Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredFile(Base):
+    """One original, stored once by content (SHA-256), whatever its names and collections."""
+
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Document(Base):
+    """A file as a document of one collection; the same bytes in one collection are one document."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("collection_id", "file_id", name="uq_documents_collection_file"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="RESTRICT"), index=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id", ondelete="RESTRICT"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(1000))
+    title: Mapped[str | None] = mapped_column(Text)
+    doc_type: Mapped[str] = mapped_column(String(50))
+    mime: Mapped[str] = mapped_column(String(200))
+    lang: Mapped[str] = mapped_column(String(10), default="other")
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    doc_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    collection: Mapped[Collection] = relationship()
+    file: Mapped[StoredFile] = relationship()
+
+
+class Page(Base):
+    """Extracted text of one page (or of the whole text when a format has no pages)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "number", name="uq_pages_document_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(30))
+    confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class Passage(Base):
+    """A searchable passage with provenance. ``indexed_at``/``embedded_at`` drive the derived indexes."""
+
+    __tablename__ = "passages"
+    __table_args__ = (
+        UniqueConstraint("document_id", "seq", name="uq_passages_document_seq"),
+        Index("ix_passages_pending_index", "indexed_at"),
+        Index("ix_passages_pending_embedding", "embedded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(10))
+    page: Mapped[int | None] = mapped_column(Integer)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    time_start: Mapped[float | None] = mapped_column(Float)
+    time_end: Mapped[float | None] = mapped_column(Float)
+    speaker: Mapped[str | None] = mapped_column(String(200))
+    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    embedded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """float32 vector of the embedder recorded in ``index_meta`` (the HNSW index is derived)."""
+
+    document: Mapped[Document] = relationship()
+
+
+class IngestJob(Base):
+    __tablename__ = "ingest_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IngestItem(Base):
+    """One file of a job and its single recorded outcome: ``ok``, ``failed`` or ``skipped``."""
+
+    __tablename__ = "ingest_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("ingest_jobs.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    code: Mapped[str | None] = mapped_column(String(100))
+    message: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="SET NULL"))
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IndexMeta(Base):
+    """Key/value facts about the derived indexes (for example which embedder built the vectors)."""
+
+    __tablename__ = "index_meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,293 @@
+"""The ``archive`` command line (contracts in docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from archive_search.errors import ArchiveError
+from archive_search.settings import Settings, get_settings
+from archive_search.types import LOCAL_ADMIN, FileReport, SearchMode, SearchRequest
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Archive search: ingest, search, serve.")
+err = Console(stderr=True)
+SEARCH_MODES: dict[str, SearchMode] = {"hybrid": "hybrid", "keyword": "keyword", "semantic": "semantic"}
+
+
+def _service(settings: Settings | None = None) -> Any:
+    from archive_search.search_api.service import ArchiveService
+
+    return ArchiveService(settings or get_settings())
+
+
+def _fail(exc: ArchiveError) -> None:
+    err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    raise typer.Exit(2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders", exists=True)],
+    collection: Annotated[str | None, typer.Option(help="Collection to add to")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Also wait until embeddings are indexed")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job report as JSON")] = False,
+) -> None:
+    """Ingest files; they are keyword-searchable when this returns (resumable: re-running skips
+    files already in the collection)."""
+    from archive_search.ingest.pipeline import iter_files
+
+    svc = _service()
+    try:
+        total = sum(1 for _ in iter_files(paths))
+        with _progress() as bar:
+            task = bar.add_task("ingest", total=total)
+
+            def on_file(r: FileReport) -> None:
+                bar.advance(task)
+                if r.outcome != "ok" and not as_json:
+                    err.print(f"{r.outcome.value}({r.code}) {r.path}: {r.message or ''}")
+
+            idx_task = bar.add_task("index", total=None, visible=False)
+
+            def on_index(done: int, tot: int) -> None:
+                bar.update(idx_task, completed=done, total=tot, visible=True)
+
+            report = svc.ingest(paths, collection, progress=on_file, index_progress=on_index)
+        if wait:
+            _embed_all(svc)
+        counts = report.counts()
+        if as_json:
+            print(report.model_dump_json())
+        else:
+            ok, failed, skipped = counts["ok"], counts["failed"], counts["skipped"]
+            err.print(f"job {report.job_id}: {ok} ok, {failed} failed, {skipped} skipped")
+        if counts["failed"]:
+            raise typer.Exit(1)
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
+def _embed_all(svc: Any) -> None:
+    pending = svc.status()["pending_embedding"]
+    if not pending or svc.embedder() is None:
+        return
+    with _progress() as bar:
+        task = bar.add_task("embed", total=pending)
+        svc.embed_pending(progress=lambda done, tot: bar.update(task, completed=done, total=tot))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts of files by outcome, documents, passages, pending work and the index's embedder."""
+    svc = _service()
+    try:
+        st = svc.status()
+    finally:
+        svc.close()
+    if as_json:
+        print(json.dumps(st, ensure_ascii=False))
+        return
+    f = st["files"]
+    print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped")
+    print(f"documents:   {st['documents']} in {st['collections']} collections")
+    print(
+        f"passages:    {st['passages']} ({st['pending_index']} waiting for the keyword index, "
+        f"{st['pending_embedding']} waiting for embeddings)"
+    )
+    print(f"embedder:    {st['embedder'] or '-'} (configured: {st['configured_embedder']})")
+    print(f"backend:     {st['backend'].get('backend')} {st['backend'].get('status')}")
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="Query in the query language")] = None,
+    queries: Annotated[Path | None, typer.Option(help='JSONL file of {"_id", "text"} queries')] = None,
+    mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "hybrid",
+    lang: Annotated[list[str] | None, typer.Option(help="Language filter (repeatable)")] = None,
+    collection: Annotated[list[str] | None, typer.Option(help="Collection filter (repeatable)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the archive (one query, or a JSONL file of queries with --queries)."""
+    if mode not in SEARCH_MODES:
+        err.print("--mode must be hybrid, keyword or semantic")
+        raise typer.Exit(2)
+    if (query is None) == (queries is None):
+        err.print("give either a QUERY or --queries FILE")
+        raise typer.Exit(2)
+    svc = _service(get_settings().model_copy(update={"max_page_size": max(1000, limit)}))
+    try:
+
+        def run(text: str) -> Any:
+            req = SearchRequest(
+                q=text,
+                mode=SEARCH_MODES[mode],
+                lang=lang or [],
+                collections=collection or [],
+                size=limit,
+            )
+            return svc.search(req, LOCAL_ADMIN)
+
+        if queries is not None:
+            with queries.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        item = json.loads(line)
+                        qid, text = str(item["_id"]), str(item["text"])
+                    except (ValueError, KeyError, TypeError):
+                        err.print(f'line {n}: expected {{"_id": ..., "text": ...}}')
+                        raise typer.Exit(2) from None
+                    try:
+                        out = {"query_id": qid, **run(text).model_dump()}
+                    except ArchiveError as exc:
+                        out = {"query_id": qid, "error": {"code": exc.code, "message": exc.message}}
+                    print(json.dumps(out, ensure_ascii=False))
+            return
+        assert query is not None
+        try:
+            res = run(query)
+        except ArchiveError as exc:
+            _fail(exc)
+            return
+        if as_json:
+            print(res.model_dump_json())
+            return
+        print(f"{res.total} matches ({res.mode}, {res.took_ms} ms)")
+        for h in res.hits:
+            where = f"p.{h.page}" if h.page else (f"{h.time_start:.0f}s" if h.time_start is not None else "")
+            print(f"- [{h.collection}] {h.filename} {where} ({h.lang}) score={h.score:.4f}")
+            print(f"  {h.snippet}")
+    finally:
+        svc.close()
+
+
+@app.command()
+def reindex(
+    embeddings: Annotated[
+        bool, typer.Option("--embeddings", help="Also drop and recompute embeddings")
+    ] = False,
+) -> None:
+    """Rebuild the search index from the catalog."""
+    svc = _service()
+    try:
+        with _progress() as bar:
+            task = bar.add_task("reindex", total=None)
+            n = svc.reindex(
+                drop_embeddings=embeddings, progress=lambda d, t: bar.update(task, completed=d, total=t)
+            )
+        err.print(f"reindexed {n} passages")
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Do the pending work, then exit")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between polls when idle")] = 2.0,
+) -> None:
+    """Background work: index and embed pending passages (resumable; safe to kill)."""
+    svc = _service()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            n = svc.index_pending() + svc.embed_pending(should_stop=stop.is_set)
+            if once:
+                break
+            if n == 0:
+                stop.wait(poll)
+    except KeyboardInterrupt:
+        pass
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (loopback only for now)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    embed: Annotated[bool, typer.Option(help="Embed pending passages in the background")] = True,
+) -> None:
+    """Run the HTTP API (and the embedding queue in a background thread)."""
+    import uvicorn
+
+    from archive_search.search_api.app import create_app
+
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
+    if not _is_loopback(host):
+        err.print(
+            "refusing to listen on a non-loopback address: accounts and grants are not enforced yet "
+            "(see docs/security.md); put a reverse proxy with authentication in front, on loopback"
+        )
+        raise typer.Exit(2)
+    svc = _service(settings)
+    stop = threading.Event()
+
+    def embed_loop() -> None:
+        while not stop.is_set():
+            try:
+                n = svc.embed_pending(limit=settings.embed_batch_size * 4, should_stop=stop.is_set)
+            except Exception as exc:  # keep serving searches; report and retry later
+                err.print(f"embedding paused: {exc}")
+                n = 0
+                stop.wait(30)
+            if n == 0:
+                stop.wait(2)
+
+    if embed and settings.embedder != "none":
+        threading.Thread(target=embed_loop, name="embedder", daemon=True).start()
+    print(f"archive search at http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", flush=True)
+    try:
+        uvicorn.run(create_app(settings, svc), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        time.sleep(0.1)
+        svc.close()
+
+
+def main() -> None:
+    try:
+        app()
+    except ArchiveError as exc:  # pragma: no cover - commands handle their own
+        err.print(f"error ({exc.code}): {exc.message}")
+        sys.exit(2)

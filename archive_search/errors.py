@@ -1,0 +1,42 @@
+"""The project's own errors. Every layer raises these; the API maps them to one error shape."""
+
+from __future__ import annotations
+
+
+class ArchiveError(Exception):
+    """Base error with a stable machine-readable code and an HTTP status for the API."""
+
+    code: str = "error"
+    status: int = 500
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFoundError(ArchiveError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidRequestError(ArchiveError):
+    code = "invalid_request"
+    status = 400
+
+
+class QuerySyntaxError(InvalidRequestError):
+    code = "query_syntax"
+
+
+class BackendError(ArchiveError):
+    code = "backend_error"
+    status = 503
+
+
+class EmbedderMismatchError(ArchiveError):
+    """The index was built by another embedder than the one configured."""
+
+    code = "embedder_mismatch"
+    status = 409

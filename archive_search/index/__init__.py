@@ -1,0 +1,1 @@
+"""Derived search indexes: analysis, embeddings and the backends behind one protocol."""

@@ -1,0 +1,124 @@
+"""The backend protocol and its backend-neutral query model.
+
+A query reaches a backend already analysed: terms are the shared analyser's terms, so every
+backend matches and ranks the same way. Filters, the access filter included, are part of the
+query and are applied inside retrieval, never on the results afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+from archive_search.types import IndexPassage
+
+
+@dataclass(frozen=True)
+class TermNode:
+    """One query word: matches a passage holding any of ``terms`` at one position."""
+
+    terms: tuple[str, ...]
+    fuzzy: int = 0
+    """Edit distance allowed for the canonical term (0: exact)."""
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class PhraseNode:
+    """Consecutive words (``slop`` extra positions allowed between them)."""
+
+    words: tuple[tuple[str, ...], ...]
+    slop: int = 0
+
+
+@dataclass(frozen=True)
+class BoolNode:
+    must: tuple[QueryNode, ...] = ()
+    should: tuple[QueryNode, ...] = ()
+    must_not: tuple[QueryNode, ...] = ()
+
+
+QueryNode = TermNode | PhraseNode | BoolNode
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied inside retrieval.
+
+    ``allowed_collections`` is the access filter: ``None`` means no restriction (administrators),
+    an empty set means nothing may be returned.
+    """
+
+    allowed_collections: frozenset[str] | None = frozenset()
+    collections: tuple[str, ...] = ()
+    langs: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def effective_collections(self) -> frozenset[str] | None:
+        """Collections that may match: the requested ones within the allowed ones."""
+        if self.allowed_collections is None:
+            return frozenset(self.collections) if self.collections else None
+        if self.collections:
+            return self.allowed_collections.intersection(self.collections)
+        return self.allowed_collections
+
+
+FACET_FIELDS: tuple[str, ...] = ("lang", "collection", "type", "tag")
+
+
+@dataclass(frozen=True)
+class BackendHit:
+    passage_id: int
+    document_id: int
+    score: float
+
+
+@dataclass
+class BackendResult:
+    hits: list[BackendHit]
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """What every search backend provides. One contract test suite runs against each."""
+
+    name: str
+
+    def write(self, passages: Sequence[IndexPassage]) -> None:
+        """Add or replace passages (by ``passage_id``); durable when it returns."""
+
+    def delete_documents(self, document_ids: Sequence[int]) -> None:
+        """Remove every passage of these documents."""
+
+    def keyword_search(
+        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+    ) -> BackendResult:
+        """BM25 search over analysed terms (``None``: every passage), filters applied inside retrieval."""
+
+    def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
+        """Nearest passages by cosine similarity, filters applied inside retrieval."""
+
+    def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
+        """Facet counts over the passages that match (or over all allowed passages)."""
+
+    def count(self, filters: Filters) -> int:
+        """Number of passages visible under these filters."""
+
+    def has_vectors(self) -> bool:
+        """Whether any passage vectors are stored."""
+
+    def clear(self) -> None:
+        """Remove everything (used by ``archive reindex``)."""
+
+    def health(self) -> dict[str, object]:
+        """A small dict with at least ``status`` ("ok" or an error text)."""
+
+    def close(self) -> None:
+        """Release files and connections."""

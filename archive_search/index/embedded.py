@@ -1,0 +1,431 @@
+"""The embedded backend: tantivy for keywords, an HNSW index (hnswlib) for vectors.
+
+Everything lives in one folder of the data directory. Keyword terms are the shared analyser's
+terms, stored pre-tokenised so the positions (phrases, proximity) are the analyser's own.
+The vector side keeps, beside the HNSW graph, the few fields filters need (collection, language,
+type, tags, date) so that filters, the access filter included, run *inside* the graph search; a
+selective filter falls back to an exact scan of the allowed passages so a top-k is never emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tantivy
+
+from archive_search.errors import BackendError
+from archive_search.index.analysis import Analyzer
+from archive_search.index.backend import (
+    BackendHit,
+    BackendResult,
+    Filters,
+    PhraseNode,
+    QueryNode,
+    TermNode,
+)
+from archive_search.types import IndexPassage
+
+_EPOCH = date(1970, 1, 1)
+_NO_DATE = -(10**9)
+_WRITER_HEAP = 64_000_000
+_EXACT_SCAN_LIMIT = 20_000
+_FACET_TANTIVY_FIELD = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
+
+
+def _day(d: date | None) -> int:
+    return _NO_DATE if d is None else (d - _EPOCH).days
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("document_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("collection", tokenizer_name="raw", fast=True)
+    sb.add_text_field("lang", tokenizer_name="raw", fast=True)
+    sb.add_text_field("doc_type", tokenizer_name="raw", fast=True)
+    sb.add_text_field("tags", tokenizer_name="raw", fast=True)
+    sb.add_integer_field("day", indexed=True, fast=True)
+    sb.add_text_field("body", tokenizer_name="raw", index_option="position")
+    return sb.build()
+
+
+@dataclass
+class _VecMeta:
+    collection: str
+    lang: str
+    doc_type: str
+    tags: frozenset[str]
+    day: int
+    document_id: int
+
+
+class EmbeddedBackend:
+    """Tantivy + hnswlib in ``root``; safe for one writing process, many reading threads."""
+
+    name = "embedded"
+
+    def __init__(self, root: Path, analyzer: Analyzer, *, dim: int | None = None) -> None:
+        self.root = root
+        self.analyzer = analyzer
+        self._lock = threading.RLock()
+        kw_dir = root / "tantivy"
+        kw_dir.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema()
+        try:
+            self.index = tantivy.Index(self.schema, path=str(kw_dir))
+        except ValueError as exc:  # incompatible or damaged index files
+            raise BackendError(f"cannot open keyword index at {kw_dir}: {exc}") from exc
+        self._last_reload = time.monotonic()
+        self._vec_mtime = 0.0
+        self._vec_path = root / "vectors.hnsw"
+        self._meta_path = root / "vectors-meta.json"
+        self._hnsw: Any = None
+        self._meta: dict[int, _VecMeta] = {}
+        self._dim = dim
+        self._vec_dirty = False
+        self._load_vectors()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A tantivy writer for one commit. It is released afterwards so that another process
+        (``archive ingest`` beside a running ``archive serve``) can take the index lock next."""
+        with self._lock:
+            try:
+                writer = self.index.writer(_WRITER_HEAP, 1)
+            except ValueError as exc:
+                raise BackendError(f"keyword index is locked by another writer: {exc}") from exc
+            try:
+                yield writer
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+            self.index.reload()
+            self._last_reload = time.monotonic()
+
+    def _searcher(self) -> Any:
+        now = time.monotonic()
+        if now - self._last_reload > 1.0:
+            self.index.reload()
+            self._maybe_reload_vectors()
+            self._last_reload = now
+        return self.index.searcher()
+
+    def write(self, passages: Sequence[IndexPassage]) -> None:
+        if not passages:
+            return
+        with self._writing() as w:
+            for p in passages:
+                w.delete_documents_by_term("passage_id", p.passage_id)
+                w.add_document(self._to_doc(p))
+        with self._lock:
+            vecs = [p for p in passages if p.vector is not None]
+            if vecs:
+                self._add_vectors(vecs)
+            self.flush_vectors()
+
+    def _to_doc(self, p: IndexPassage) -> tantivy.Document:
+        d = tantivy.Document()
+        d.add_integer("passage_id", p.passage_id)
+        d.add_integer("document_id", p.document_id)
+        d.add_text("collection", p.collection)
+        d.add_text("lang", p.lang)
+        d.add_text("doc_type", p.doc_type)
+        for tag in p.tags:
+            d.add_text("tags", tag)
+        d.add_integer("day", _day(p.doc_date))
+        tokens = [
+            tantivy.Token(term, tok.position, tok.start, tok.end)
+            for tok in self.analyzer.tokens(p.text)
+            for term in tok.terms
+        ]
+        d.add_pre_tokenized_text("body", tantivy.PreTokenizedString(p.text, tokens))
+        return d
+
+    def delete_documents(self, document_ids: Sequence[int]) -> None:
+        if not document_ids:
+            return
+        with self._writing() as w:
+            for doc_id in document_ids:
+                w.delete_documents_by_term("document_id", doc_id)
+        with self._lock:
+            gone = set(document_ids)
+            labels = [label for label, m in self._meta.items() if m.document_id in gone]
+            for label in labels:
+                self._hnsw.mark_deleted(label)
+                del self._meta[label]
+            if labels:
+                self._vec_dirty = True
+                self.flush_vectors()
+
+    def clear(self) -> None:
+        with self._writing() as w:
+            w.delete_all_documents()
+        with self._lock:
+            self._hnsw = None
+            self._meta = {}
+            self._vec_path.unlink(missing_ok=True)
+            self._meta_path.unlink(missing_ok=True)
+
+    # -- vectors -----------------------------------------------------------------------------
+
+    def _maybe_reload_vectors(self) -> None:
+        """Pick up vectors another process wrote (for example ``archive worker`` beside the API)."""
+        try:
+            mtime = self._meta_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self._vec_mtime and not self._vec_dirty:
+            with self._lock:
+                self._load_vectors()
+
+    def _load_vectors(self) -> None:
+        if not (self._vec_path.exists() and self._meta_path.exists()):
+            return
+        self._vec_mtime = self._meta_path.stat().st_mtime
+        import hnswlib
+
+        raw = json.loads(self._meta_path.read_text("utf-8"))
+        dim = int(raw["dim"])
+        idx = hnswlib.Index(space="cosine", dim=dim)
+        idx.load_index(str(self._vec_path), max_elements=int(raw["capacity"]), allow_replace_deleted=True)
+        idx.set_ef(128)
+        self._hnsw, self._dim = idx, dim
+        self._meta = {
+            int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]))
+            for k, v in raw["meta"].items()
+        }
+
+    def _add_vectors(self, passages: Sequence[IndexPassage]) -> None:
+        import hnswlib
+
+        arr = np.asarray([p.vector for p in passages], dtype=np.float32)
+        if self._hnsw is None:
+            self._dim = int(arr.shape[1])
+            self._hnsw = hnswlib.Index(space="cosine", dim=self._dim)
+            self._hnsw.init_index(
+                max_elements=max(1024, len(passages) * 2),
+                ef_construction=200,
+                M=16,
+                allow_replace_deleted=True,
+            )
+            self._hnsw.set_ef(128)
+        if arr.shape[1] != self._dim:
+            raise BackendError(f"vector dimension {arr.shape[1]} does not match the index ({self._dim})")
+        need = self._hnsw.get_current_count() + len(passages)
+        if need > self._hnsw.get_max_elements():
+            self._hnsw.resize_index(max(need, self._hnsw.get_max_elements() * 2))
+        labels = np.asarray([p.passage_id for p in passages], dtype=np.int64)
+        existing = [int(label) for label in labels if int(label) in self._meta]
+        for label in existing:
+            self._hnsw.mark_deleted(label)
+        self._hnsw.add_items(arr, labels, replace_deleted=True)
+        for p in passages:
+            self._meta[p.passage_id] = _VecMeta(
+                p.collection, p.lang, p.doc_type, frozenset(p.tags), _day(p.doc_date), p.document_id
+            )
+        self._vec_dirty = True
+
+    def flush_vectors(self) -> None:
+        """Write the vector index and its filter fields to disk (atomically, by rename)."""
+        with self._lock:
+            if not self._vec_dirty or self._hnsw is None:
+                return
+            tmp_idx = self._vec_path.with_suffix(".tmp")
+            self._hnsw.save_index(str(tmp_idx))
+            meta = {
+                "dim": self._dim,
+                "capacity": self._hnsw.get_max_elements(),
+                "meta": {
+                    str(k): [m.collection, m.lang, m.doc_type, sorted(m.tags), m.day, m.document_id]
+                    for k, m in self._meta.items()
+                },
+            }
+            tmp_meta = self._meta_path.with_suffix(".tmp")
+            tmp_meta.write_text(json.dumps(meta), "utf-8")
+            os.replace(tmp_idx, self._vec_path)
+            os.replace(tmp_meta, self._meta_path)
+            self._vec_mtime = self._meta_path.stat().st_mtime
+            self._vec_dirty = False
+
+    def vector_ids(self) -> set[int]:
+        with self._lock:
+            return set(self._meta)
+
+    def has_vectors(self) -> bool:
+        return bool(self._meta)
+
+    def _vec_allowed(self, m: _VecMeta, f: Filters) -> bool:
+        cols = f.effective_collections()
+        if cols is not None and m.collection not in cols:
+            return False
+        if f.langs and m.lang not in f.langs:
+            return False
+        if f.types and m.doc_type not in f.types:
+            return False
+        if f.tags and not m.tags.intersection(f.tags):
+            return False
+        if f.date_from is not None and m.day < _day(f.date_from):
+            return False
+        return not (f.date_to is not None and (m.day == _NO_DATE or m.day > _day(f.date_to)))
+
+    def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
+        self._maybe_reload_vectors()
+        with self._lock:
+            if self._hnsw is None or not self._meta or limit <= 0:
+                return BackendResult(hits=[], total=0)
+            cols = filters.effective_collections()
+            if cols is not None and not cols:
+                return BackendResult(hits=[], total=0)
+            q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+            allowed = [label for label, m in self._meta.items() if self._vec_allowed(m, filters)]
+            if not allowed:
+                return BackendResult(hits=[], total=0)
+            k = min(limit, len(allowed))
+            if len(allowed) <= _EXACT_SCAN_LIMIT or len(allowed) < len(self._meta) // 10:
+                vecs = np.asarray(self._hnsw.get_items(allowed), dtype=np.float32)
+                norms = np.linalg.norm(vecs, axis=1) * float(np.linalg.norm(q))
+                sims = (vecs @ q[0]) / np.where(norms == 0, 1.0, norms)
+                order = np.argsort(-sims)[:k]
+                pairs = [(allowed[i], float(sims[i])) for i in order]
+            else:
+                allowed_set = set(allowed)
+                self._hnsw.set_ef(max(128, k * 2))
+                labels, dists = self._hnsw.knn_query(q, k=k, filter=lambda label: label in allowed_set)
+                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
+            hits = [BackendHit(lb, self._meta[lb].document_id, s) for lb, s in pairs]
+            return BackendResult(hits=hits, total=len(allowed))
+
+    # -- keyword search ----------------------------------------------------------------------
+
+    def _node(self, node: QueryNode) -> tantivy.Query:
+        s = self.schema
+        if isinstance(node, TermNode):
+            subs: list[tantivy.Query] = []
+            for i, term in enumerate(node.terms):
+                if node.prefix and i == 0:
+                    subs.append(tantivy.Query.regex_query(s, "body", _regex_escape(term) + ".*"))
+                elif node.fuzzy and i == 0 and len(term) > 3:
+                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=node.fuzzy, prefix=False)
+                    subs.append(tantivy.Query.boost_query(fz, 0.3))
+                else:
+                    subs.append(tantivy.Query.term_query(s, "body", term))
+            if len(subs) == 1:
+                return subs[0]
+            return tantivy.Query.disjunction_max_query(subs, 0.1)
+        if isinstance(node, PhraseNode):
+            if len(node.words) == 1:
+                return self._node(TermNode(node.words[0]))
+            # alternatives at one position are indexed at the same position: the canonical
+            # (first) term of each word forms the phrase
+            words: list[str | tuple[int, str]] = [w[0] for w in node.words]
+            return tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        clauses += [(tantivy.Occur.Must, self._node(n)) for n in node.must]
+        clauses += [(tantivy.Occur.Should, self._node(n)) for n in node.should]
+        clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
+        if node.must_not and not node.must and not node.should:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter_queries(self, f: Filters) -> list[tantivy.Query] | None:
+        """Filter clauses; ``None`` when the filters can match nothing."""
+        s = self.schema
+        out: list[tantivy.Query] = []
+        cols = f.effective_collections()
+        if cols is not None:
+            if not cols:
+                return None
+            out.append(tantivy.Query.term_set_query(s, "collection", sorted(cols)))
+        if f.langs:
+            out.append(tantivy.Query.term_set_query(s, "lang", list(f.langs)))
+        if f.types:
+            out.append(tantivy.Query.term_set_query(s, "doc_type", list(f.types)))
+        if f.tags:
+            out.append(tantivy.Query.term_set_query(s, "tags", list(f.tags)))
+        if f.date_from is not None or f.date_to is not None:
+            lo = _day(f.date_from) if f.date_from is not None else _NO_DATE + 1
+            hi = _day(f.date_to) if f.date_to is not None else 10**9
+            out.append(tantivy.Query.range_query(s, "day", tantivy.FieldType.Integer, lo, hi))
+        return out
+
+    def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
+        filt = self._filter_queries(f)
+        if filt is None:
+            return None
+        base = self._node(node) if node is not None else tantivy.Query.all_query()
+        if not filt:
+            return base
+        clauses = [(tantivy.Occur.Must, base)]
+        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
+        return tantivy.Query.boolean_query(clauses)
+
+    def keyword_search(
+        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+    ) -> BackendResult:
+        q = self._filtered(query, filters)
+        if q is None:
+            return BackendResult(hits=[], total=0, facets=_empty_facets() if facets else {})
+        searcher = self._searcher()
+        res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        hits: list[BackendHit] = []
+        if limit > 0:
+            for score, addr in res.hits:
+                doc = searcher.doc(addr)
+                hits.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+        out = BackendResult(hits=hits, total=int(res.count))
+        if facets:
+            out.facets = self._aggregate(searcher, q)
+        return out
+
+    def _aggregate(self, searcher: Any, q: tantivy.Query) -> dict[str, dict[str, int]]:
+        spec = {name: {"terms": {"field": fld, "size": 200}} for name, fld in _FACET_TANTIVY_FIELD.items()}
+        raw = searcher.aggregate(q, spec)
+        return {
+            name: {str(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
+            for name in _FACET_TANTIVY_FIELD
+        }
+
+    def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
+        q = self._filtered(query, filters)
+        if q is None:
+            return _empty_facets()
+        return self._aggregate(self._searcher(), q)
+
+    def count(self, filters: Filters) -> int:
+        q = self._filtered(None, filters)
+        if q is None:
+            return 0
+        return int(self._searcher().search(q, limit=1, count=True).count)
+
+    def health(self) -> dict[str, object]:
+        try:
+            n = self.index.searcher().num_docs
+            return {"status": "ok", "backend": self.name, "passages": n, "vectors": len(self._meta)}
+        except Exception as exc:  # pragma: no cover - reported, not raised
+            return {"status": f"error: {exc}", "backend": self.name}
+
+    def close(self) -> None:
+        self.flush_vectors()
+
+
+def _empty_facets() -> dict[str, dict[str, int]]:
+    return {name: {} for name in _FACET_TANTIVY_FIELD}
+
+
+def _regex_escape(term: str) -> str:
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in term)

@@ -1,0 +1,18 @@
+"""Builds the configured backend."""
+
+from __future__ import annotations
+
+from archive_search.errors import ArchiveError
+from archive_search.index.analysis import Analyzer
+from archive_search.index.backend import SearchBackend
+from archive_search.index.embedded import EmbeddedBackend
+from archive_search.settings import Settings
+
+
+def make_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
+    if settings.backend == "embedded":
+        return EmbeddedBackend(settings.index_dir / "embedded", analyzer)
+    raise ArchiveError(
+        "ARCHIVE_BACKEND=opensearch is not available in this version yet; use the embedded backend",
+        code="backend_unavailable",
+    )

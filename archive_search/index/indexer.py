@@ -1,0 +1,176 @@
+"""Keeps the derived indexes in step with the catalog (the source of truth).
+
+Passages whose ``indexed_at`` is empty are written to the backend; passages whose
+``embedded_at`` is empty are embedded, their vectors stored in the catalog, then written to the
+backend. Both loops are resumable: a crash leaves the flags unset and the next run does the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import func, select, update
+
+from archive_search.catalog.db import Catalog
+from archive_search.catalog.models import Collection, Document, IndexMeta, Passage
+from archive_search.errors import EmbedderMismatchError
+from archive_search.index.backend import SearchBackend
+from archive_search.index.embeddings import Embedder
+from archive_search.types import IndexPassage
+
+Progress = Callable[[int, int], None]
+EMBEDDER_KEY = "embedder"
+
+
+def _to_index(p: Passage, doc: Document, collection: str) -> IndexPassage:
+    vec: list[float] | None = None
+    if p.embedding is not None:
+        vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
+    return IndexPassage(
+        passage_id=p.id,
+        document_id=p.document_id,
+        collection=collection,
+        text=p.text,
+        lang=p.lang,
+        doc_type=doc.doc_type,
+        seq=p.seq,
+        doc_date=doc.doc_date,
+        vector=vec,
+    )
+
+
+def _load(catalog: Catalog, ids: Sequence[int]) -> list[IndexPassage]:
+    with catalog.session() as s:
+        rows = s.execute(
+            select(Passage, Document, Collection.name)
+            .join(Document, Passage.document_id == Document.id)
+            .join(Collection, Document.collection_id == Collection.id)
+            .where(Passage.id.in_(ids))
+            .order_by(Passage.id)
+        ).all()
+        return [_to_index(p, d, c) for p, d, c in rows]
+
+
+def pending_counts(catalog: Catalog) -> dict[str, int]:
+    with catalog.session() as s:
+        total = s.scalar(select(func.count(Passage.id))) or 0
+        unindexed = s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None))) or 0
+        unembedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_(None))) or 0
+    return {"passages": total, "pending_index": unindexed, "pending_embedding": unembedded}
+
+
+def index_pending(
+    catalog: Catalog, backend: SearchBackend, *, batch: int = 500, progress: Progress | None = None
+) -> int:
+    """Write every not-yet-indexed passage to the backend; returns how many were written."""
+    done = 0
+    total = pending_counts(catalog)["pending_index"]
+    while True:
+        with catalog.session() as s:
+            ids = list(
+                s.scalars(
+                    select(Passage.id).where(Passage.indexed_at.is_(None)).order_by(Passage.id).limit(batch)
+                )
+            )
+        if not ids:
+            return done
+        backend.write(_load(catalog, ids))
+        with catalog.session() as s:
+            s.execute(update(Passage).where(Passage.id.in_(ids)).values(indexed_at=datetime.now(UTC)))
+        done += len(ids)
+        if progress:
+            progress(done, total)
+
+
+def recorded_embedder(catalog: Catalog) -> str | None:
+    with catalog.session() as s:
+        row = s.get(IndexMeta, EMBEDDER_KEY)
+        return row.value if row else None
+
+
+def check_embedder(catalog: Catalog, embedder: Embedder) -> None:
+    """Record the embedder on first use; refuse a different one while vectors of the old exist."""
+    with catalog.session() as s:
+        row = s.get(IndexMeta, EMBEDDER_KEY)
+        if row is None:
+            s.add(IndexMeta(key=EMBEDDER_KEY, value=embedder.id))
+            return
+        if row.value == embedder.id:
+            return
+        embedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_not(None))) or 0
+        if embedded:
+            raise EmbedderMismatchError(
+                f"the index was built with embedder {row.value!r} but {embedder.id!r} is configured; "
+                "set ARCHIVE_EMBEDDER back, or run `archive reindex --embeddings` to re-embed everything"
+            )
+        row.value = embedder.id
+
+
+def embed_pending(
+    catalog: Catalog,
+    backend: SearchBackend,
+    embedder: Embedder,
+    *,
+    batch: int = 16,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> int:
+    """Embed passages that have no vector yet, oldest first; returns how many were embedded."""
+    check_embedder(catalog, embedder)
+    done = 0
+    total = pending_counts(catalog)["pending_embedding"]
+    if limit is not None:
+        total = min(total, limit)
+    while limit is None or done < limit:
+        if should_stop and should_stop():
+            break
+        take = batch if limit is None else min(batch, limit - done)
+        with catalog.session() as s:
+            rows = s.execute(
+                select(Passage.id, Passage.text)
+                .where(Passage.embedded_at.is_(None))
+                .order_by(Passage.id)
+                .limit(take)
+            ).all()
+        if not rows:
+            break
+        vecs = embedder.embed_passages([t for _, t in rows])
+        now = datetime.now(UTC)
+        with catalog.session() as s:
+            for (pid, _), vec in zip(rows, vecs, strict=True):
+                s.execute(
+                    update(Passage)
+                    .where(Passage.id == pid)
+                    .values(embedding=np.asarray(vec, dtype=np.float32).tobytes(), embedded_at=now)
+                )
+        ids = [pid for pid, _ in rows]
+        backend.write(_load(catalog, ids))
+        with catalog.session() as s:
+            s.execute(update(Passage).where(Passage.id.in_(ids)).values(indexed_at=now))
+        done += len(rows)
+        if progress:
+            progress(done, total)
+    return done
+
+
+def reindex(
+    catalog: Catalog,
+    backend: SearchBackend,
+    *,
+    drop_embeddings: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """Rebuild the backend from the catalog; with ``drop_embeddings`` vectors are recomputed later."""
+    backend.clear()
+    with catalog.session() as s:
+        values: dict[str, object] = {"indexed_at": None}
+        if drop_embeddings:
+            values.update(embedding=None, embedded_at=None)
+            meta = s.get(IndexMeta, EMBEDDER_KEY)
+            if meta is not None:
+                s.delete(meta)
+        s.execute(update(Passage).values(**values))
+    return index_pending(catalog, backend, progress=progress)

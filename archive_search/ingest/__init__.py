@@ -1,0 +1,1 @@
+"""Ingestion: sniff, extract, OCR, normalise, detect language, split into passages, record outcomes."""

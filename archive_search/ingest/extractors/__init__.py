@@ -1,0 +1,1 @@
+"""One extractor per kind of input."""

@@ -1,0 +1,103 @@
+"""PDF: the text layer where it is good, OCR for pages whose layer is missing or garbage."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pypdfium2 as pdfium
+
+from archive_search.ingest.extractors.ocr import ocr_image, tesseract_available
+from archive_search.ingest.registry import ExtractionError, Limits, Skip
+from archive_search.types import Extraction, SourceFile, TextBlock
+
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+_VOWELS = set("aeiouyаеёиоуыэюяіїєўAEIOUYАЕЁИОУЫЭЮЯІЇЄЎ")
+
+
+def text_layer_quality(text: str) -> str:
+    """``missing``, ``garbage`` or ``good`` for one page's text layer.
+
+    Garbage is text whose words rarely look like words of a natural language: too few vowels,
+    mostly one-letter fragments, or replacement characters (typical of scans whose hidden OCR
+    layer was produced with the wrong language, or broken font encodings).
+    """
+    letters = _LETTER.findall(text)
+    if len(letters) < 20:
+        return "missing"
+    if text.count("\ufffd") > len(letters) * 0.05:
+        return "garbage"
+    words = _WORD.findall(text)
+    if not words:
+        return "garbage"
+    in_words = sum(len(w) for w in words)
+    if in_words < len(letters) * 0.5:
+        return "garbage"
+    vowel_ratio = sum(1 for ch in "".join(words) if ch in _VOWELS) / in_words
+    if vowel_ratio < 0.2 or vowel_ratio > 0.7:
+        return "garbage"
+    return "good"
+
+
+class PdfExtractor:
+    name = "pdf"
+
+    def accepts(self, mime: str) -> bool:
+        return mime == "application/pdf"
+
+    def extract(self, source: SourceFile, limits: Limits) -> Extraction:
+        try:
+            pdf = pdfium.PdfDocument(str(source.path))
+        except pdfium.PdfiumError as exc:
+            msg = str(exc)
+            if "password" in msg.lower():
+                raise ExtractionError("encrypted", "the PDF is encrypted with a password") from exc
+            raise ExtractionError("corrupt_pdf", msg) from exc
+        try:
+            return self._extract(pdf, limits)
+        finally:
+            pdf.close()
+
+    def _extract(self, pdf: Any, limits: Limits) -> Extraction:
+        n = len(pdf)
+        if n > limits.max_pages:
+            raise ExtractionError("too_many_pages", f"{n} pages exceed the limit of {limits.max_pages}")
+        blocks: list[TextBlock] = []
+        ocr_pages = 0
+        total_chars = 0
+        for i in range(n):
+            page = pdf[i]
+            try:
+                textpage = page.get_textpage()
+                text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+                textpage.close()
+                quality = text_layer_quality(text)
+                block = TextBlock(text=text, page=i + 1, method="text-layer")
+                if quality != "good" and tesseract_available():
+                    w, h = page.get_size()
+                    scale = limits.ocr_dpi / 72
+                    if w * h * scale * scale > limits.max_image_pixels:
+                        scale = (limits.max_image_pixels / (w * h)) ** 0.5
+                    image = page.render(scale=scale, grayscale=True).to_pil()
+                    res = ocr_image(image, languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s)
+                    if res.text.strip() or quality == "garbage":
+                        block = TextBlock(text=res.text, page=i + 1, method="ocr", confidence=res.confidence)
+                        ocr_pages += 1
+            finally:
+                page.close()
+            total_chars += len(block.text)
+            if total_chars > limits.max_output_chars:
+                raise ExtractionError("too_much_text", f"text exceeds {limits.max_output_chars} characters")
+            blocks.append(block)
+        if not any(b.text.strip() for b in blocks):
+            raise Skip("no_text", "no page has a text layer or recognisable text")
+        meta = {k: str(v) for k, v in pdf.get_metadata_dict(skip_empty=True).items()}
+        doc_type = "scan" if ocr_pages and ocr_pages == len(blocks) else "pdf"
+        return Extraction(
+            doc_type=doc_type,
+            blocks=blocks,
+            title=meta.get("Title") or None,
+            page_count=n,
+            metadata=meta,
+        )

@@ -1,0 +1,76 @@
+"""The extractor interface and registry: one extractor per kind of input, chosen by sniffed type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from archive_search.types import Extraction, SourceFile
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits every extractor honours; exceeding one is a recorded failure, never a crash."""
+
+    max_pages: int = 5000
+    max_image_pixels: int = 200_000_000
+    max_output_chars: int = 50_000_000
+    ocr_languages: str = "rus+ukr+bel+eng"
+    ocr_dpi: int = 300
+    ocr_timeout_s: int = 300
+
+
+class ExtractionError(Exception):
+    """A file that cannot be extracted: recorded as ``failed(code, message)``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Skip(Exception):
+    """A file deliberately not extracted: recorded as ``skipped(code)``."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(message or code)
+        self.code = code
+        self.message = message or code
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    name: str
+
+    def accepts(self, mime: str) -> bool: ...
+
+    def extract(self, source: SourceFile, limits: Limits) -> Extraction: ...
+
+
+class ExtractorRegistry:
+    """Ordered extractors; the first that accepts a sniffed MIME type extracts the file."""
+
+    def __init__(self, extractors: list[Extractor] | None = None) -> None:
+        self._extractors: list[Extractor] = list(extractors or [])
+
+    def register(self, extractor: Extractor) -> None:
+        self._extractors.append(extractor)
+
+    def for_mime(self, mime: str) -> Extractor | None:
+        for ex in self._extractors:
+            if ex.accepts(mime):
+                return ex
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self._extractors]
+
+
+def default_registry() -> ExtractorRegistry:
+    from archive_search.ingest.extractors.image import ImageOcrExtractor
+    from archive_search.ingest.extractors.pdf import PdfExtractor
+    from archive_search.ingest.extractors.subtitles import SubtitleExtractor
+    from archive_search.ingest.extractors.text import PlainTextExtractor
+
+    return ExtractorRegistry([PdfExtractor(), ImageOcrExtractor(), SubtitleExtractor(), PlainTextExtractor()])

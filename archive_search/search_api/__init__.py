@@ -1,0 +1,1 @@
+"""The search API: query language, retrieval and fusion, documents, HTTP (FastAPI)."""

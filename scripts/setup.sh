@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Install everything archive-search needs to run and to be tested.
+#
+#   bash scripts/setup.sh
+#
+# Idempotent and cheap to re-run:
+#   * system packages are checked with dpkg-query; apt-get (and its slow
+#     `update`) only runs when something is missing;
+#   * the virtualenv (.venv at the repo root) is created only if absent;
+#   * the pip step is skipped while .venv/.installed-<sha256 of pyproject.toml>
+#     exists, so it re-runs only when pyproject.toml changes (or after
+#     `rm .venv/.installed-*` / `rm -rf .venv`).
+#
+# Environment knobs:
+#   PYTHON=/path/to/python3.11   interpreter for the venv (default: python3.11, then python3)
+#   TORCH_SPEC=...               torch requirement installed before the project
+#                                (default torch==2.13.0+cpu, see below)
+#   SKIP_TORCH=1                 don't install torch at all
+#   SKIP_APT=1                   don't touch system packages
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+VENV="$REPO_ROOT/.venv"
+APT_PACKAGES=(
+    tesseract-ocr
+    tesseract-ocr-rus
+    tesseract-ocr-ukr
+    tesseract-ocr-bel
+    tesseract-ocr-eng
+    postgresql
+    fonts-dejavu-core
+    poppler-utils
+)
+# The "+cpu" local version can only match the CPU-only wheel (pip's find-links,
+# /opt/wheels on our machines). A bare "torch==2.13.0" would quietly fall back
+# to PyPI's CUDA build (gigabytes of nvidia-* wheels) wherever that local wheel
+# is missing; failing loudly is better than that.
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- privileges
+# apt needs root. Elsewhere use sudo; without a terminal (CI, no stdin) use
+# `sudo -n` so a password prompt fails immediately instead of hanging.
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        if [ -t 0 ]; then SUDO=(sudo); else SUDO=(sudo -n); fi
+    else
+        SUDO=(__no_root__)
+    fi
+fi
+
+as_root() {
+    if [ "${SUDO[0]:-}" = "__no_root__" ]; then
+        die "need root (or sudo) to run: $*"
+    fi
+    # `sudo VAR=value cmd` passes the variable through sudo's env reset.
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+is_installed() {
+    # db:Status-Status is "installed" only for fully configured packages
+    # (not "config-files", "half-installed", ...).
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+APT_UPDATED=0
+apt_install() {
+    # Installs the given packages; `apt-get update` at most once per run.
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        as_root apt-get update -qq -o Acquire::Retries=3
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    # --no-install-recommends keeps the install small and fast; everything we
+    # need is in Depends (e.g. tesseract-ocr pulls tesseract-ocr-osd).
+    as_root apt-get install -y -qq --no-install-recommends -o Acquire::Retries=3 "$@"
+}
+
+have_apt() { command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; }
+
+# ----------------------------------------------------------- system packages
+if [ "${SKIP_APT:-0}" = "1" ]; then
+    log "SKIP_APT=1: not checking system packages"
+elif ! have_apt; then
+    log "WARNING: no apt-get/dpkg here; install these yourself: ${APT_PACKAGES[*]}"
+else
+    missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        is_installed "$pkg" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        log "system packages: all present"
+    else
+        log "system packages missing: ${missing[*]}"
+        apt_install "${missing[@]}"
+    fi
+fi
+
+# ------------------------------------------------------------ python 3.11
+is_py311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1; }
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1 && is_py311 "$cand"; then
+            # sys.executable resolves wrappers such as pyenv shims to the real
+            # interpreter, which is what the venv should point at.
+            PY="$("$cand" -c 'import sys; print(sys.executable)')"
+            break
+        fi
+    done
+fi
+if [ -z "$PY" ] && [ "${SKIP_APT:-0}" != "1" ] && have_apt; then
+    # Debian 12's own python3 is 3.11.
+    apt_install python3.11 python3.11-venv
+    PY=/usr/bin/python3.11
+fi
+if [ -z "$PY" ] || ! is_py311 "$PY"; then
+    die "Python 3.11 not found (set PYTHON=/path/to/python3.11)"
+fi
+
+# --------------------------------------------------------------- virtualenv
+# Recreate the venv if it is broken or was made with another Python version
+# (e.g. its interpreter symlink points at a removed pyenv version).
+if [ -e "$VENV" ] && ! is_py311 "$VENV/bin/python"; then
+    log "existing .venv is broken or not Python 3.11; recreating it"
+    rm -rf "$VENV"
+fi
+if [ ! -e "$VENV/bin/python" ]; then
+    log "creating virtualenv .venv with $PY"
+    if ! "$PY" -m venv "$VENV"; then
+        # Debian splits venv/ensurepip into python3.X-venv.
+        rm -rf "$VENV"
+        if [ "${SKIP_APT:-0}" != "1" ] && have_apt && [[ "$PY" == /usr/bin/* ]]; then
+            apt_install python3.11-venv
+            "$PY" -m venv "$VENV"
+        else
+            die "could not create a virtualenv with $PY"
+        fi
+    fi
+fi
+VPY="$VENV/bin/python"
+
+# ---------------------------------------------------------- python packages
+[ -f pyproject.toml ] || die "pyproject.toml not found in $REPO_ROOT"
+hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+stamp="$VENV/.installed-$hash"
+
+if [ -f "$stamp" ]; then
+    log "python packages: up to date ($(basename "$stamp"))"
+else
+    log "upgrading pip"
+    "$VPY" -m pip install --quiet --upgrade pip
+
+    # torch goes in first and on its own, so that nothing resolved later can
+    # pull a (CUDA) torch of its choosing: an installed torch satisfies any
+    # later "torch>=..." requirement.
+    if [ "${SKIP_TORCH:-0}" = "1" ]; then
+        log "SKIP_TORCH=1: not installing torch"
+    else
+        log "pip install $TORCH_SPEC"
+        "$VPY" -m pip install --quiet "$TORCH_SPEC" \
+            || die "could not install $TORCH_SPEC (the CPU wheel is expected in pip's find-links, e.g. /opt/wheels); set TORCH_SPEC or SKIP_TORCH=1"
+    fi
+
+    log "pip install -e '.[dev]'"
+    "$VPY" -m pip install --quiet -e '.[dev]'
+
+    # Only now, after everything succeeded: a failed run leaves no stamp and
+    # is retried next time. Older stamps belong to older pyproject.toml versions.
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+    log "python packages installed"
+fi
+
+log "done"

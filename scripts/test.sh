@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install everything and run the whole test suite:
+#
+#   bash scripts/test.sh [extra pytest args...]     e.g.  bash scripts/test.sh -x -k catalog
+#
+# Steps: scripts/setup.sh, then `ruff check .`, `mypy archive_search` and
+# `pytest -q "$@"` inside .venv. The checks all run even if an earlier one
+# fails, so one run reports every problem; the script then exits 1 if any
+# failed. (Formatting is deliberately not checked.)
+#
+# No PostgreSQL server needs to be running: tests start their own throwaway
+# cluster (tests/pgcluster.py).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+# Without a working environment none of the checks mean anything: stop here.
+if ! bash scripts/setup.sh; then
+    echo "[test] FAILED: scripts/setup.sh" >&2
+    exit 1
+fi
+
+PY="$REPO_ROOT/.venv/bin/python"
+failed=()
+
+step() {
+    # step NAME CMD...: run CMD, remember NAME if it fails, never abort the script.
+    local name="$1"
+    shift
+    echo
+    echo "[test] ==> $name: $*"
+    local start=$SECONDS rc=0
+    "$@" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "[test] <== $name: ok ($((SECONDS - start))s)"
+    else
+        echo "[test] <== $name: FAILED with exit code $rc ($((SECONDS - start))s)"
+        failed+=("$name")
+    fi
+}
+
+# `python -m ...` rather than .venv/bin/<tool>: no dependence on the scripts'
+# absolute shebang paths. Note that `python -m pytest` also puts the repo root
+# on sys.path.
+step "ruff" "$PY" -m ruff check .
+step "mypy" "$PY" -m mypy archive_search
+step "pytest" "$PY" -m pytest -q "$@"
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "[test] FAILED steps: ${failed[*]}"
+    exit 1
+fi
+echo "[test] all steps passed"

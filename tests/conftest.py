@@ -1,0 +1,71 @@
+"""Shared fixtures: catalogs on SQLite and on a real throwaway PostgreSQL, services, sample data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive_search.search_api.service import ArchiveService
+from archive_search.settings import Settings
+from tests.pgcluster import PostgresCluster, find_bindir
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "archive_search" / "sample_archive" / "files"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    if find_bindir() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI is set but PostgreSQL is not installed (scripts/setup.sh installs it)")
+        pytest.skip("PostgreSQL server is not installed")
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def new_catalog_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty catalog database of the given kind."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'catalog.sqlite3'}"
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = cluster.create_database(name)
+    request.addfinalizer(lambda: cluster.drop_database(name))
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh catalog on each database the service supports (tests run on both)."""
+    return new_catalog_url(str(request.param), tmp_path, request)
+
+
+def make_settings(data_dir: Path, catalog_url: str, **extra: object) -> Settings:
+    return Settings(data_dir=data_dir, database_url=catalog_url, embedder="none", **extra)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def service(tmp_path: Path, catalog_url: str) -> Iterator[ArchiveService]:
+    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url))
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sample_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ArchiveService]:
+    """A service with the whole sample archive ingested once per module and database kind."""
+    tmp = tmp_path_factory.mktemp(f"sample-{request.param}")
+    url = new_catalog_url(str(request.param), tmp, request)
+    svc = ArchiveService(make_settings(tmp / "data", url))
+    report = svc.ingest([SAMPLE_DIR], "sample")
+    assert all(f.outcome == "ok" for f in report.files), [f for f in report.files if f.outcome != "ok"]
+    yield svc
+    svc.close()

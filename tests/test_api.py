@@ -1,0 +1,84 @@
+"""The HTTP API on real ingested data: search in four languages, documents, originals, errors."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archive_search.search_api.app import create_app
+from archive_search.search_api.service import ArchiveService
+from tests.conftest import SAMPLE_DIR
+from tests.test_search import ARTICLE_WORDS
+
+
+@pytest.fixture(scope="module")
+def client(sample_service: ArchiveService) -> Iterator[TestClient]:
+    with TestClient(create_app(sample_service.settings, sample_service)) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("lang", "word", "files"), ARTICLE_WORDS)
+def test_search_in_each_language(client: TestClient, lang: str, word: str, files: set[str]) -> None:
+    r = client.get("/api/v1/search", params={"q": word, "mode": "keyword"})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"total", "took_ms", "hits", "facets"}
+    assert body["total"] == 2
+    assert {h["filename"] for h in body["hits"]} == files
+    hit = body["hits"][0]
+    assert set(hit) >= {"document_id", "passage_id", "score", "filename", "title", "collection", "lang", "page",
+                        "time_start", "snippet"}
+    assert hit["lang"] == lang and hit["collection"] == "sample"
+    assert "<mark>" in hit["snippet"]
+    assert set(body["facets"]) == {"lang", "collection", "type", "tag"}
+
+
+def test_document_text_and_original(client: TestClient) -> None:
+    r = client.get("/api/v1/search", params={"q": "brotherhood", "mode": "keyword", "type": "pdf"})
+    doc_id = r.json()["hits"][0]["document_id"]
+    meta = client.get(f"/api/v1/documents/{doc_id}").json()
+    original_bytes = (SAMPLE_DIR / "udhr-en-articles.pdf").read_bytes()
+    assert meta["sha256"] == hashlib.sha256(original_bytes).hexdigest()
+    assert meta["page_count"] == 5 and meta["filename"] == "udhr-en-articles.pdf"
+    text = client.get(f"/api/v1/documents/{doc_id}/text").json()
+    assert [p["page"] for p in text["parts"]] == [1, 2, 3, 4, 5]
+    assert "brotherhood" in text["parts"][0]["text"]
+    orig = client.get(f"/api/v1/documents/{doc_id}/original")
+    assert orig.status_code == 200
+    assert orig.content == original_bytes
+    assert orig.headers["x-content-sha256"] == meta["sha256"]
+    assert orig.headers["content-type"] == "application/pdf"
+
+
+def test_errors_have_one_shape(client: TestClient) -> None:
+    r = client.get("/api/v1/search", params={"q": '"unclosed'})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "query_syntax" and "quote" in r.json()["error"]["message"]
+    r = client.get("/api/v1/documents/999999")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/api/v1/search", params={"q": "x", "size": 0})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_parameters"
+    r = client.get("/api/v1/no-such-route")
+    assert r.status_code == 404 and set(r.json()["error"]) == {"code", "message"}
+
+
+def test_upload_then_search(client: TestClient) -> None:
+    body = "Свідок описав фільтраційний табір біля Оленівки.".encode()
+    r = client.post(
+        "/api/v1/documents",
+        files={"file": ("olenivka.txt", body, "text/plain")},
+        data={"collection": "uploads"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["outcome"] == "ok"
+    hits = client.get("/api/v1/search", params={"q": "Оленівки", "mode": "keyword"}).json()["hits"]
+    assert [h["filename"] for h in hits] == ["olenivka.txt"] and hits[0]["collection"] == "uploads"
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    schema = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/search" in schema["paths"]

@@ -1,0 +1,71 @@
+"""The `archive` command as a user runs it: a real process, a real data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SAMPLE_DIR
+
+
+def _archive(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none"}
+    env.pop("ARCHIVE_DATABASE_URL", None)
+    exe = Path(sys.executable).with_name("archive")
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, env=env, input=stdin, timeout=300, check=False
+    )
+
+
+def test_ingest_status_search_json(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    files = [SAMPLE_DIR / f"udhr-{lang}.txt" for lang in ("ru", "uk", "be", "en")]
+    r = _archive(data, "ingest", *map(str, files), "--collection", "udhr", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert [f["outcome"] for f in report["files"]] == ["ok"] * 4
+    st = json.loads(_archive(data, "status", "--json").stdout)
+    assert st["files"]["ok"] == 4 and st["documents"] == 4 and st["pending_index"] == 0
+    r = _archive(data, "search", "брацтва", "--mode", "keyword", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["hits"][0]["filename"] == "udhr-be.txt" and "<mark>брацтва</mark>" in res["hits"][0]["snippet"]
+    # again: resumable, nothing new
+    again = json.loads(_archive(data, "ingest", *map(str, files), "--collection", "udhr", "--json").stdout)
+    assert all(f["duplicate"] for f in again["files"])
+
+
+def test_batch_queries_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _archive(data, "ingest", str(SAMPLE_DIR / "udhr-en.txt"), str(SAMPLE_DIR / "udhr-uk.txt")).returncode == 0
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        '{"_id": "q1", "text": "brotherhood"}\n{"_id": "q2", "text": "братерства"}\n{"_id": "q3", "text": "\\"x"}\n',
+        "utf-8",
+    )
+    r = _archive(data, "search", "--queries", str(qfile), "--mode", "keyword", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["query_id"] for x in lines] == ["q1", "q2", "q3"]
+    assert lines[0]["hits"][0]["filename"] == "udhr-en.txt"
+    assert lines[1]["hits"][0]["filename"] == "udhr-uk.txt"
+    assert lines[2]["error"]["code"] == "query_syntax"
+
+
+def test_failed_file_gives_nonzero_exit_but_batch_completes(tmp_path: Path) -> None:
+    bad = tmp_path / "in"
+    bad.mkdir()
+    (bad / "a-broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    (bad / "b-good.txt").write_text("Nobody shall be subjected to torture.", "utf-8")
+    r = _archive(tmp_path / "data", "ingest", str(bad), "--json")
+    assert r.returncode == 1
+    outcomes = [f["outcome"] for f in json.loads(r.stdout)["files"]]
+    assert outcomes == ["failed", "ok"]
+
+
+def test_serve_refuses_public_address(tmp_path: Path) -> None:
+    r = _archive(tmp_path / "data", "serve", "--host", "0.0.0.0")
+    assert r.returncode == 2 and "loopback" in r.stderr

@@ -29,8 +29,18 @@ def test_search_in_each_language(client: TestClient, lang: str, word: str, files
     assert body["total"] == 2
     assert {h["filename"] for h in body["hits"]} == files
     hit = body["hits"][0]
-    assert set(hit) >= {"document_id", "passage_id", "score", "filename", "title", "collection", "lang", "page",
-                        "time_start", "snippet"}
+    assert set(hit) >= {
+        "document_id",
+        "passage_id",
+        "score",
+        "filename",
+        "title",
+        "collection",
+        "lang",
+        "page",
+        "time_start",
+        "snippet",
+    }
     assert hit["lang"] == lang and hit["collection"] == "sample"
     assert "<mark>" in hit["snippet"]
     assert set(body["facets"]) == {"lang", "collection", "type", "tag"}

@@ -40,10 +40,15 @@ def test_ingest_status_search_json(tmp_path: Path) -> None:
 
 def test_batch_queries_file(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert _archive(data, "ingest", str(SAMPLE_DIR / "udhr-en.txt"), str(SAMPLE_DIR / "udhr-uk.txt")).returncode == 0
+    assert (
+        _archive(data, "ingest", str(SAMPLE_DIR / "udhr-en.txt"), str(SAMPLE_DIR / "udhr-uk.txt")).returncode
+        == 0
+    )
     qfile = tmp_path / "q.jsonl"
     qfile.write_text(
-        '{"_id": "q1", "text": "brotherhood"}\n{"_id": "q2", "text": "братерства"}\n{"_id": "q3", "text": "\\"x"}\n',
+        '{"_id": "q1", "text": "brotherhood"}\n'
+        '{"_id": "q2", "text": "братерства"}\n'
+        '{"_id": "q3", "text": "\\"x"}\n',
         "utf-8",
     )
     r = _archive(data, "search", "--queries", str(qfile), "--mode", "keyword", "--json")

@@ -84,7 +84,9 @@ def test_bad_files_are_recorded_and_the_batch_goes_on(service: ArchiveService, t
     (bad / "random.bin").write_bytes(bytes(range(256)) * 64)
     (bad / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<>> endobj\ngarbage that is not a pdf")
     (bad / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    (bad / "zz-good.txt").write_text("Усі люди народжуються вільними і рівними у своїй гідності та правах.", "utf-8")
+    (bad / "zz-good.txt").write_text(
+        "Усі люди народжуються вільними і рівними у своїй гідності та правах.", "utf-8"
+    )
     rep = service.ingest([bad], "c")
     by_name = {Path(f.path).name: f for f in rep.files}
     assert (by_name["empty.txt"].outcome, by_name["empty.txt"].code) == ("skipped", "empty")

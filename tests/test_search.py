@@ -37,7 +37,9 @@ def test_finds_article_one_in_each_language(
 def test_phrase_and_exclusion(sample_service: ArchiveService) -> None:
     res = sample_service.search(SearchRequest(q='"рождаются свободными"', mode="keyword"), LOCAL_ADMIN)
     assert {h.filename for h in res.hits} == {"udhr-ru.txt", "udhr-ru-articles.pdf"}
-    reversed_phrase = sample_service.search(SearchRequest(q='"свободными рождаются"', mode="keyword"), LOCAL_ADMIN)
+    reversed_phrase = sample_service.search(
+        SearchRequest(q='"свободными рождаются"', mode="keyword"), LOCAL_ADMIN
+    )
     assert reversed_phrase.total == 0
     res = sample_service.search(SearchRequest(q="пыткам", mode="keyword"), LOCAL_ADMIN)
     assert {h.filename for h in res.hits} >= {"udhr-ru.txt", "scan-ru-article-5.png"}
@@ -48,7 +50,9 @@ def test_phrase_and_exclusion(sample_service: ArchiveService) -> None:
 
 
 def test_transcript_hits_carry_time_and_speaker(sample_service: ArchiveService) -> None:
-    res = sample_service.search(SearchRequest(q="катування", mode="keyword", types=["transcript"]), LOCAL_ADMIN)
+    res = sample_service.search(
+        SearchRequest(q="катування", mode="keyword", types=["transcript"]), LOCAL_ADMIN
+    )
     assert res.hits and all(h.type == "transcript" for h in res.hits)
     assert all(h.time_start is not None and h.speaker for h in res.hits)
 

@@ -90,5 +90,7 @@ def test_upload_then_search(client: TestClient) -> None:
 
 def test_health_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/api/v1/docs"
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/search" in schema["paths"]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -108,6 +108,11 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
         return error_response(500, "internal_error", "internal error")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """Until the web UI lands, the root shows the interactive API documentation."""
+        return RedirectResponse("/api/v1/docs")
 
     @app.get("/healthz", tags=["health"])
     def healthz(svc: ServiceDep) -> dict[str, Any]:

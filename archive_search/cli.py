@@ -231,6 +231,134 @@ def worker(
         svc.close()
 
 
+user_app = typer.Typer(no_args_is_help=True, help="User accounts.")
+group_app = typer.Typer(no_args_is_help=True, help="Groups of users.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts.")
+app.add_typer(user_app, name="user")
+app.add_typer(group_app, name="group")
+app.add_typer(token_app, name="token")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            err.print("no password on standard input")
+            raise typer.Exit(2)
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        err.print("no terminal to ask for a password: use --password-stdin")
+        raise typer.Exit(2)
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _accounts_call(fn: Any) -> None:
+    """Run ``fn(service)`` and turn the project's errors into a message and exit code 2."""
+    svc = _service()
+    try:
+        fn(svc)
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="User name")],
+    admin: Annotated[bool, typer.Option("--admin", help="Administrator: every collection")] = False,
+    role: Annotated[str, typer.Option(help="viewer | editor | admin")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+) -> None:
+    """Create a user (there are no default accounts or passwords)."""
+    password = _read_password(password_stdin)
+    chosen = "admin" if admin else role
+    if chosen not in ("viewer", "editor", "admin"):
+        err.print("--role must be viewer, editor or admin")
+        raise typer.Exit(2)
+    _accounts_call(lambda svc: svc.accounts.create_user(name, password, role=chosen))
+    err.print(f"user {name} created ({chosen})")
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="User name")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+) -> None:
+    """Set a user's password; every token of the user is revoked."""
+    password = _read_password(password_stdin)
+    _accounts_call(lambda svc: svc.accounts.set_password(name, password))
+    err.print(f"password of {name} changed; its tokens are revoked")
+
+
+@group_app.command("create")
+def group_create(name: Annotated[str, typer.Argument(help="Group name")]) -> None:
+    """Create a group."""
+    _accounts_call(lambda svc: svc.accounts.create_group(name))
+    err.print(f"group {name} created")
+
+
+@group_app.command("add")
+def group_add(group: Annotated[str, typer.Argument()], user: Annotated[str, typer.Argument()]) -> None:
+    """Add a user to a group."""
+    _accounts_call(lambda svc: svc.accounts.add_to_group(group, user))
+    err.print(f"{user} added to {group}")
+
+
+@group_app.command("remove")
+def group_remove(group: Annotated[str, typer.Argument()], user: Annotated[str, typer.Argument()]) -> None:
+    """Remove a user from a group."""
+    _accounts_call(lambda svc: svc.accounts.remove_from_group(group, user))
+    err.print(f"{user} removed from {group}")
+
+
+@app.command()
+def grant(
+    collection: Annotated[str, typer.Argument(help="Collection (created if missing)")],
+    permission: Annotated[str, typer.Argument(help="read | write | manage")],
+    user: Annotated[str | None, typer.Option("--user", help="Grant to this user")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Grant to this group")] = None,
+) -> None:
+    """Grant a user or a group a permission on a collection (write implies read, manage implies write)."""
+    _accounts_call(lambda svc: svc.accounts.grant(collection, permission, user=user, group=group))
+    err.print(f"granted {permission} on {collection} to {user or group}")
+
+
+@app.command()
+def revoke(
+    collection: Annotated[str, typer.Argument(help="Collection")],
+    permission: Annotated[
+        str, typer.Argument(help="read (removes the grant) | write (leaves read) | manage")
+    ] = "read",
+    user: Annotated[str | None, typer.Option("--user")] = None,
+    group: Annotated[str | None, typer.Option("--group")] = None,
+) -> None:
+    """Take a permission (and those above it) on a collection from a user or a group."""
+    done: list[bool] = []
+    _accounts_call(
+        lambda svc: done.append(svc.accounts.revoke(collection, permission, user=user, group=group))
+    )
+    err.print(f"revoked {collection} from {user or group}" if done and done[0] else "there was no such grant")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Argument(help="User the token acts as")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "script",
+    days: Annotated[float | None, typer.Option(help="Lifetime in days (default: no expiry)")] = None,
+) -> None:
+    """Print a new API token for scripts (shown once; only its hash is stored)."""
+    from datetime import timedelta
+
+    out: list[str] = []
+    ttl = timedelta(days=days) if days is not None else None
+    _accounts_call(lambda svc: out.append(svc.accounts.create_token_for(user, name=name, ttl=ttl)[0]))
+    print(out[0])
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -242,7 +370,7 @@ def _is_loopback(host: str) -> bool:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on (loopback only for now)")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     embed: Annotated[bool, typer.Option(help="Embed pending passages in the background")] = True,
 ) -> None:
@@ -256,10 +384,9 @@ def serve(
     port = port or settings.port
     if not _is_loopback(host):
         err.print(
-            "refusing to listen on a non-loopback address: accounts and grants are not enforced yet "
-            "(see docs/security.md); put a reverse proxy with authentication in front, on loopback"
+            f"[yellow]warning[/yellow]: listening on {host} without TLS; tokens and documents cross the "
+            "network in clear text unless a TLS-terminating reverse proxy is in front (docs/security.md)"
         )
-        raise typer.Exit(2)
     svc = _service(settings)
     stop = threading.Event()
 

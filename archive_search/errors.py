@@ -40,3 +40,28 @@ class EmbedderMismatchError(ArchiveError):
 
     code = "embedder_mismatch"
     status = 409
+
+
+class UnauthorizedError(ArchiveError):
+    """No valid credentials."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class ForbiddenError(ArchiveError):
+    """Valid credentials, but not allowed to do this (never used to hide whether a document exists:
+    an unreadable document is a ``NotFoundError``)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class ConflictError(ArchiveError):
+    code = "conflict"
+    status = 409
+
+
+class RateLimitedError(ArchiveError):
+    code = "rate_limited"
+    status = 429

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `archive serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `archive serve` listens on.")
     max_page_size: int = Field(default=100, ge=1, le=1000, description="Largest `size` a search may ask for.")
+    token_ttl_hours: float = Field(
+        default=12, gt=0, le=24 * 366, description="Lifetime of a login token from `POST /api/v1/auth/token`."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per user name and client address before a pause."
+    )
+    login_window_s: int = Field(
+        default=900, ge=1, description="Window (seconds) of the login rate limit; also the pause it imposes."
+    )
+    min_password_length: int = Field(default=12, ge=8, description="Shortest password accepted.")
 
     @field_validator("data_dir")
     @classmethod

@@ -113,21 +113,35 @@ class IndexPassage:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking. ``readable`` is the set of collection names this principal may read.
+    """Who is asking, and what they may touch.
 
-    ``None`` means every collection (administrators and the local command line); an empty set
-    means nothing at all (fail closed).
+    ``readable``/``writable``/``manageable`` are sets of collection names; ``None`` means every
+    collection (administrators and the local command line); an empty set means nothing at all
+    (fail closed: no principal or no grants means no results).
     """
 
     name: str
     readable: frozenset[str] | None = frozenset()
-    is_admin: bool = False
+    writable: frozenset[str] | None = frozenset()
+    manageable: frozenset[str] | None = frozenset()
+    role: str = "viewer"
+    user_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
     def can_read(self, collection: str) -> bool:
         return self.readable is None or collection in self.readable
 
+    def can_write(self, collection: str) -> bool:
+        return self.writable is None or collection in self.writable
 
-LOCAL_ADMIN = Principal(name="local", readable=None, is_admin=True)
+    def can_manage(self, collection: str) -> bool:
+        return self.manageable is None or collection in self.manageable
+
+
+LOCAL_ADMIN = Principal(name="local", readable=None, writable=None, manageable=None, role="admin")
 """The principal of the local command line, which has the data folder anyway."""
 
 

@@ -16,7 +16,14 @@ from tests.test_search import ARTICLE_WORDS
 
 @pytest.fixture(scope="module")
 def client(sample_service: ArchiveService) -> Iterator[TestClient]:
+    """A client logged in as an administrator (through the real login route)."""
+    sample_service.accounts.create_user("api-admin", "correct horse battery staple", role="admin")
     with TestClient(create_app(sample_service.settings, sample_service)) as c:
+        r = c.post(
+            "/api/v1/auth/token", json={"username": "api-admin", "password": "correct horse battery staple"}
+        )
+        assert r.status_code == 200, r.text
+        c.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
         yield c
 
 

@@ -71,6 +71,30 @@ def test_failed_file_gives_nonzero_exit_but_batch_completes(tmp_path: Path) -> N
     assert outcomes == ["failed", "ok"]
 
 
-def test_serve_refuses_public_address(tmp_path: Path) -> None:
-    r = _archive(tmp_path / "data", "serve", "--host", "0.0.0.0")
-    assert r.returncode == 2 and "loopback" in r.stderr
+def test_accounts_grants_and_tokens_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert _archive(data, "ingest", str(SAMPLE_DIR / "udhr-en.txt"), "--collection", "udhr").returncode == 0
+    r = _archive(data, "user", "create", "alice", "--password-stdin", stdin="a long enough passphrase\n")
+    assert r.returncode == 0, r.stderr
+    again = _archive(data, "user", "create", "alice", "--password-stdin", stdin="a long enough passphrase\n")
+    assert again.returncode == 2 and "exists" in again.stderr
+    short = _archive(data, "user", "create", "bob", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "too short" in short.stderr
+    assert _archive(data, "group", "create", "researchers").returncode == 0
+    assert _archive(data, "group", "add", "researchers", "alice").returncode == 0
+    assert _archive(data, "grant", "--group", "researchers", "udhr", "read").returncode == 0
+    token = _archive(data, "token", "create", "alice", "--name", "ci").stdout.strip()
+    assert len(token) > 30
+
+    from fastapi.testclient import TestClient
+
+    from archive_search.search_api.app import create_app
+    from archive_search.settings import Settings
+
+    settings = Settings(data_dir=data, embedder="none")
+    with TestClient(create_app(settings)) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert http.get("/api/v1/search", params={"q": "brotherhood"}, headers=headers).json()["total"] == 1
+        r = _archive(data, "revoke", "--group", "researchers", "udhr", "read")
+        assert r.returncode == 0, r.stderr
+        assert http.get("/api/v1/search", params={"q": "brotherhood"}, headers=headers).json()["total"] == 0

@@ -9,9 +9,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from archive_search.catalog.models import Collection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -73,3 +76,25 @@ class Catalog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def ensure_collection(catalog: Catalog, name: str) -> int:
+    """The id of the collection called ``name``, created if missing (safe under concurrency)."""
+    name = name.strip()
+    if not name or len(name) > 200 or any(ch in name for ch in "\x00/\\"):
+        raise ValueError(f"invalid collection name: {name!r}")
+    with catalog.session() as s:
+        cid = s.scalar(select(Collection.id).where(Collection.name == name))
+        if cid is not None:
+            return cid
+    try:
+        with catalog.session() as s:
+            col = Collection(name=name)
+            s.add(col)
+            s.flush()
+            return col.id
+    except IntegrityError:  # created concurrently
+        with catalog.session() as s:
+            cid = s.scalar(select(Collection.id).where(Collection.name == name))
+            assert cid is not None
+            return cid

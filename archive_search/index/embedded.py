@@ -135,6 +135,13 @@ class EmbeddedBackend:
             vecs = [p for p in passages if p.vector is not None]
             if vecs:
                 self._add_vectors(vecs)
+            # a passage rewritten without a vector must not keep its old vector (nor its old
+            # filter fields, which could let it through another collection's access filter)
+            for p in passages:
+                if p.vector is None and p.passage_id in self._meta:
+                    self._hnsw.mark_deleted(p.passage_id)
+                    del self._meta[p.passage_id]
+                    self._vec_dirty = True
             self.flush_vectors()
 
     def _to_doc(self, p: IndexPassage) -> tantivy.Document:
@@ -225,15 +232,25 @@ class EmbeddedBackend:
             self._hnsw.set_ef(128)
         if arr.shape[1] != self._dim:
             raise BackendError(f"vector dimension {arr.shape[1]} does not match the index ({self._dim})")
-        need = self._hnsw.get_current_count() + len(passages)
+        # A label hnswlib already holds (live or marked deleted) is updated in place; only new
+        # labels may take the slot of a deleted one. Marking a label deleted and re-adding it with
+        # replace_deleted=True could hand its slot to another label and lose it from the id map.
+        by_id = {p.passage_id: p for p in passages}  # the last write of a label in a batch wins
+        known = set(self._hnsw.get_ids_list())
+        old = [p for p in by_id.values() if p.passage_id in known]
+        new = [p for p in by_id.values() if p.passage_id not in known]
+        need = self._hnsw.get_current_count() + len(new)
         if need > self._hnsw.get_max_elements():
             self._hnsw.resize_index(max(need, self._hnsw.get_max_elements() * 2))
-        labels = np.asarray([p.passage_id for p in passages], dtype=np.int64)
-        existing = [int(label) for label in labels if int(label) in self._meta]
-        for label in existing:
-            self._hnsw.mark_deleted(label)
-        self._hnsw.add_items(arr, labels, replace_deleted=True)
-        for p in passages:
+        for p in old:
+            if p.passage_id not in self._meta:
+                self._hnsw.unmark_deleted(p.passage_id)
+        for group, replace in ((old, False), (new, True)):
+            if group:
+                vecs = np.asarray([p.vector for p in group], dtype=np.float32)
+                labels = np.asarray([p.passage_id for p in group], dtype=np.int64)
+                self._hnsw.add_items(vecs, labels, replace_deleted=replace)
+        for p in by_id.values():
             self._meta[p.passage_id] = _VecMeta(
                 p.collection, p.lang, p.doc_type, frozenset(p.tags), _day(p.doc_date), p.document_id
             )

@@ -9,21 +9,22 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive_search import __version__
-from archive_search.errors import ArchiveError, InvalidRequestError
+from archive_search.errors import ArchiveError, ForbiddenError, UnauthorizedError
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings, get_settings
-from archive_search.types import LOCAL_ADMIN, JobReport, Principal, SearchRequest, SearchResponse
+from archive_search.types import JobReport, Principal, SearchRequest, SearchResponse
 
 
 class ErrorBody(BaseModel):
@@ -41,6 +42,8 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Malformed request or query"},
+    401: {"model": ErrorResponse, "description": "Missing, invalid or expired token"},
+    403: {"model": ErrorResponse, "description": "Not allowed to change this"},
     404: {"model": ErrorResponse, "description": "Not found (or not readable by you)"},
     422: {"model": ErrorResponse, "description": "Invalid parameters"},
 }
@@ -51,10 +54,38 @@ def get_service(request: Request) -> ArchiveService:
     return service
 
 
-def get_principal() -> Principal:
-    """The caller. Until accounts and grants land, the API serves the local operator only and
-    ``archive serve`` refuses to listen on anything but loopback (see docs/security.md)."""
-    return LOCAL_ADMIN
+bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise UnauthorizedError("authentication required: send Authorization: Bearer <token>")
+    return credentials.credentials
+
+
+def get_principal(
+    svc: Annotated[ArchiveService, Depends(get_service)], token: Annotated[str, Depends(get_token)]
+) -> Principal:
+    """The caller, from its bearer token; every route but login, health and the schema needs one."""
+    return svc.accounts.principal_for_token(token)
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+class MePublic(BaseModel):
+    username: str
+    role: str
+    readable: list[str] | None = Field(description="Collections you may read; null means all")
+    writable: list[str] | None
 
 
 ServiceDep = Annotated[ArchiveService, Depends(get_service)]
@@ -88,7 +119,10 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
 
     @app.exception_handler(ArchiveError)
     async def _archive_error(_: Request, exc: ArchiveError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        resp = error_response(exc.status, exc.code, exc.message)
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = "Bearer"
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -126,6 +160,32 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
 
 def api_router() -> APIRouter:
     r = APIRouter(responses=ERRORS)
+
+    @r.post(
+        "/auth/token", response_model=TokenResponse, tags=["auth"], responses={429: {"model": ErrorResponse}}
+    )
+    def login(body: TokenRequest, request: Request, svc: ServiceDep) -> TokenResponse:
+        """Exchange a user name and password for a bearer token (failed attempts are rate-limited)."""
+        client = request.client.host if request.client else "unknown"
+        token, expires = svc.accounts.login(body.username, body.password, client)
+        return TokenResponse(access_token=token, expires_at=expires)
+
+    @r.post("/auth/logout", status_code=204, tags=["auth"])
+    def logout(svc: ServiceDep, token: Annotated[str, Depends(get_token)]) -> Response:
+        """Revoke the token this request carries."""
+        svc.accounts.principal_for_token(token)
+        svc.accounts.revoke_token(token)
+        return Response(status_code=204)
+
+    @r.get("/auth/me", response_model=MePublic, tags=["auth"])
+    def me(principal: PrincipalDep) -> MePublic:
+        """Who the token belongs to and which collections it opens."""
+        return MePublic(
+            username=principal.name,
+            role=principal.role,
+            readable=sorted(principal.readable) if principal.readable is not None else None,
+            writable=sorted(principal.writable) if principal.writable is not None else None,
+        )
 
     @r.get("/search", response_model=SearchResponse, tags=["search"])
     def search(
@@ -191,14 +251,15 @@ def api_router() -> APIRouter:
         collection: Annotated[str | None, Form()] = None,
     ) -> JobReport:
         """Ingest one uploaded file; it is keyword-searchable when this returns."""
-        if not principal.is_admin:
-            raise InvalidRequestError("uploads need write access to the collection", code="forbidden")
+        target = collection or svc.settings.default_collection
+        if not principal.can_write(target):
+            raise ForbiddenError(f"you may not add documents to collection {target!r}")
         name = Path(file.filename or "upload").name or "upload"
         with tempfile.TemporaryDirectory(prefix="archive-upload-") as tmp:
             dest = Path(tmp) / name
             with dest.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
-            report = svc.ingest([dest], collection)
+            report = svc.ingest([dest], target)
         for f in report.files:
             f.path = name
         return report

@@ -37,6 +37,7 @@ from archive_search.index.factory import make_backend
 from archive_search.ingest.lang import detect_language
 from archive_search.ingest.pipeline import Ingestor, Progress
 from archive_search.ingest.registry import Limits
+from archive_search.search_api.auth import Accounts
 from archive_search.search_api.query import Node, Or, ParsedQuery, Phrase, Word, parse_query
 from archive_search.settings import Settings
 from archive_search.types import Hit, JobReport, Principal, SearchRequest, SearchResponse
@@ -55,6 +56,7 @@ class ArchiveService:
         self.store = OriginalStore(settings.originals_dir)
         self.analyzer = Analyzer()
         self.backend: SearchBackend = make_backend(settings, self.analyzer)
+        self.accounts = Accounts(self.catalog, settings)
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()

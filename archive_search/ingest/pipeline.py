@@ -2,6 +2,10 @@
 language → catalog. Every file ends in exactly one recorded state (``ok``, ``failed`` or
 ``skipped``), the original is kept either way, and the rest of the batch goes on.
 
+Archives (zip, tar, tar.gz, ...) become a document of type ``archive`` whose members are ingested
+as its child documents (``Document.parent_id``), each member with its own recorded outcome (an
+``IngestItem`` whose path is ``archive!/member``), within the limits of ``ArchiveLimits``.
+
 This module writes the catalog only; the derived indexes follow from the catalog
 (``archive_search.index.indexer``), keeping the data flow one way.
 """
@@ -9,8 +13,13 @@ This module writes the catalog only; the derived indexes follow from the catalog
 from __future__ import annotations
 
 import logging
+import lzma
 import os
+import tarfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +38,15 @@ from archive_search.catalog.models import (
     Passage,
     StoredFile,
 )
-from archive_search.catalog.store import FileTooLargeError, OriginalStore
+from archive_search.catalog.store import FileTooLargeError, OriginalStore, StoredOriginal
+from archive_search.ingest.archives import (
+    ARCHIVE_TYPES,
+    ArchiveError,
+    ArchiveLimits,
+    Budget,
+    Member,
+    iter_members,
+)
 from archive_search.ingest.lang import detect_language, document_language
 from archive_search.ingest.normalize import normalize_text
 from archive_search.ingest.registry import ExtractionError, ExtractorRegistry, Limits, Skip, default_registry
@@ -39,6 +56,21 @@ from archive_search.types import Extraction, FileReport, JobReport, Outcome, Pas
 
 log = logging.getLogger(__name__)
 Progress = Callable[[FileReport], None]
+# errors of a member's bytes while they are unpacked (bad CRC, broken deflate/xz/bzip2 stream, ...)
+_MEMBER_READ_ERRORS = (zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError, EOFError, OSError)
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a file being ingested sits: at the top of a job, or inside an archive."""
+
+    collection_id: int
+    job_id: int
+    parent_id: int | None = None
+    depth: int = 0
+    """How many archives the file is inside."""
+    budget: Budget | None = None
+    """What is left of the limits of the outermost archive."""
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -93,6 +125,7 @@ class Ingestor:
         limits: Limits | None = None,
         passage_chars: int = 800,
         max_file_bytes: int | None = None,
+        archive_limits: ArchiveLimits | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -100,6 +133,8 @@ class Ingestor:
         self.limits = limits or Limits()
         self.passage_chars = passage_chars
         self.max_file_bytes = max_file_bytes
+        self.archive_limits = archive_limits or ArchiveLimits()
+        self._member_reports: list[FileReport] = []
 
     def ensure_collection(self, name: str) -> int:
         with self.catalog.session() as s:
@@ -131,9 +166,11 @@ class Ingestor:
         reports: list[FileReport] = []
         for path in iter_files(paths):
             report = self.ingest_file(path, col_id, job_id, display=str(path))
-            reports.append(report)
+            done = [report, *self._member_reports]  # an archive, then its members
+            reports.extend(done)
             if progress:
-                progress(report)
+                for r in done:
+                    progress(r)
         finished = datetime.now(UTC)
         with self.catalog.session() as s:
             j = s.get(IngestJob, job_id)
@@ -144,15 +181,30 @@ class Ingestor:
     def ingest_file(
         self, path: Path, collection_id: int, job_id: int, *, display: str | None = None
     ) -> FileReport:
-        """Ingest one file; never raises for a bad file: the outcome is recorded and returned."""
+        """Ingest one file; never raises for a bad file: the outcome is recorded and returned.
+        The outcomes of an archive's members are recorded too and kept for ``ingest``'s report."""
         display = display or str(path)
+        self._member_reports = []
+        where = _Where(collection_id=collection_id, job_id=job_id)
+        return self._run_item(display, where, lambda: self._ingest(path, where, display))
+
+    def _run_item(self, display: str, where: _Where, work: Callable[[], FileReport]) -> FileReport:
+        """Record an ingest item for ``display``, run ``work`` and record its outcome. An
+        ``ArchiveError`` (a member broke its archive's limits) is recorded, then raised again
+        so that the archive stops."""
         with self.catalog.session() as s:
-            item = IngestItem(job_id=job_id, path=display, state="running", started_at=datetime.now(UTC))
+            item = IngestItem(
+                job_id=where.job_id, path=display[:10000], state="running", started_at=datetime.now(UTC)
+            )
             s.add(item)
             s.flush()
             item_id = item.id
+        stop: ArchiveError | None = None
         try:
-            report = self._ingest(path, collection_id, item_id, display)
+            report = work()
+        except ArchiveError as exc:
+            stop = exc
+            report = FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
         except Exception as exc:  # a bug or an unexpected library error: recorded, batch goes on
             log.exception("ingest of %s failed", display)
             report = FileReport(
@@ -170,15 +222,24 @@ class Ingestor:
             it.finished_at = datetime.now(UTC)
             if report.sha256:
                 it.file_id = s.scalar(select(StoredFile.id).where(StoredFile.sha256 == report.sha256))
+        if where.parent_id is not None or where.depth:
+            self._member_reports.append(report)
+        if stop is not None:
+            raise stop
         return report
 
-    def _ingest(self, path: Path, collection_id: int, item_id: int, display: str) -> FileReport:
+    def _ingest(self, path: Path, where: _Where, display: str) -> FileReport:
         try:
             stored = self.store.put_file(path, max_bytes=self.max_file_bytes)
         except FileTooLargeError as exc:
             return FileReport(path=display, outcome=Outcome.SKIPPED, code="too_large", message=str(exc))
         except OSError as exc:
             return FileReport(path=display, outcome=Outcome.FAILED, code="unreadable", message=str(exc))
+        return self._process(stored, path.name, where, display)
+
+    def _process(self, stored: StoredOriginal, filename: str, where: _Where, display: str) -> FileReport:
+        """Sniff, extract and catalog a stored original (a file handed in, or an archive member)."""
+        collection_id = where.collection_id
         mime = sniff_file(stored.path)
         with self.catalog.session() as s:
             file_id = self._file_row(s, stored.sha256, stored.size, mime)
@@ -198,11 +259,13 @@ class Ingestor:
                 duplicate=True,
             )
         source = SourceFile(
-            filename=path.name, sha256=stored.sha256, size=stored.size, path=stored.path, mime=mime
+            filename=filename[:1000], sha256=stored.sha256, size=stored.size, path=stored.path, mime=mime
         )
         base: dict[str, Any] = {"path": display, "sha256": stored.sha256}
         if mime == "application/x-empty":
             return FileReport(**base, outcome=Outcome.SKIPPED, code="empty", message="the file is empty")
+        if mime in ARCHIVE_TYPES:
+            return self._ingest_archive(source, file_id, where, display, base)
         extractor = self.registry.for_mime(mime)
         if extractor is None:
             return FileReport(**base, outcome=Outcome.SKIPPED, code="unsupported_type", message=mime)
@@ -218,7 +281,7 @@ class Ingestor:
             )
         drafts = make_passages(extraction, self.passage_chars)
         try:
-            doc_id = self._save(source, collection_id, file_id, extraction, drafts)
+            doc_id = self._save(source, collection_id, file_id, extraction, drafts, parent_id=where.parent_id)
         except IntegrityError:
             with self.catalog.session() as s:  # another worker saved the same file meanwhile
                 other = s.scalar(
@@ -232,6 +295,78 @@ class Ingestor:
                 **base, outcome=Outcome.OK, code="duplicate", document_id=str(other), duplicate=True
             )
         return FileReport(**base, outcome=Outcome.OK, document_id=str(doc_id))
+
+    def _ingest_archive(
+        self, source: SourceFile, file_id: int, where: _Where, display: str, base: dict[str, Any]
+    ) -> FileReport:
+        """The archive becomes a document of type ``archive`` (made when its first member is
+        read, so an archive refused as a whole leaves no document), its members child documents."""
+        limits = self.archive_limits
+        if where.depth >= limits.max_depth:
+            return FileReport(
+                **base,
+                outcome=Outcome.SKIPPED,
+                code="archive_too_deep",
+                message=f"archives nested deeper than {limits.max_depth} levels are not unpacked",
+            )
+        budget = where.budget or Budget.for_archive(source.size, limits)
+        doc_id: int | None = None
+        count = 0
+        error: ArchiveError | None = None
+        try:
+            for member in iter_members(source.path, source.mime, budget, name_hint=source.filename):
+                if doc_id is None:
+                    doc_id = self._save(
+                        source,
+                        where.collection_id,
+                        file_id,
+                        Extraction(doc_type="archive", blocks=[]),
+                        [],
+                        parent_id=where.parent_id,
+                    )
+                count += 1
+                inner = _Where(where.collection_id, where.job_id, doc_id, where.depth + 1, budget)
+                self._ingest_member(member, inner, f"{display}!/{member.name}")
+        except ArchiveError as exc:
+            error = exc
+        if doc_id is None:
+            if error is not None:
+                return FileReport(**base, outcome=Outcome.FAILED, code=error.code, message=error.message)
+            return FileReport(**base, outcome=Outcome.SKIPPED, code="empty_archive", message="no members")
+        if error is not None:
+            return FileReport(
+                **base,
+                outcome=Outcome.FAILED,
+                code=error.code,
+                message=f"{error.message}; unpacking stopped after {count} members",
+                document_id=str(doc_id),
+            )
+        return FileReport(**base, outcome=Outcome.OK, message=f"{count} members", document_id=str(doc_id))
+
+    def _ingest_member(self, member: Member, where: _Where, display: str) -> None:
+        def work() -> FileReport:
+            if member.stream is None:
+                refused = member.code in ("unsafe_path", "not_a_file")
+                return FileReport(
+                    path=display,
+                    outcome=Outcome.SKIPPED if refused else Outcome.FAILED,
+                    code=member.code,
+                    message=member.message,
+                )
+            try:
+                stored = self.store.put_stream(member.stream, max_bytes=self.max_file_bytes)
+            except FileTooLargeError as exc:
+                return FileReport(path=display, outcome=Outcome.SKIPPED, code="too_large", message=str(exc))
+            except _MEMBER_READ_ERRORS as exc:
+                return FileReport(
+                    path=display,
+                    outcome=Outcome.FAILED,
+                    code="corrupt_member",
+                    message=f"{type(exc).__name__}: {exc}",
+                )
+            return self._process(stored, member.name, where, display)
+
+        self._run_item(display, where, work)
 
     @staticmethod
     def _file_row(s: Session, sha256: str, size: int, mime: str) -> int:
@@ -255,12 +390,15 @@ class Ingestor:
         file_id: int,
         extraction: Extraction,
         drafts: list[PassageDraft],
+        *,
+        parent_id: int | None = None,
     ) -> int:
         """Document, pages and passages in one transaction: all of it is committed or none."""
         with self.catalog.session() as s:
             doc = Document(
                 collection_id=collection_id,
                 file_id=file_id,
+                parent_id=parent_id,
                 filename=source.filename,
                 title=extraction.title,
                 doc_type=extraction.doc_type,

@@ -18,6 +18,10 @@ class Limits:
     ocr_languages: str = "rus+ukr+bel+eng"
     ocr_dpi: int = 300
     ocr_timeout_s: int = 300
+    tika_timeout_s: int = 300
+    """Office documents, web pages, e-mail: longer than this in Tika is ``failed(timeout)``."""
+    tika_isolated: bool = True
+    """Run Tika in a helper process (a hang or crash fails one file, not the whole ingestion)."""
 
 
 class ExtractionError(Exception):
@@ -72,5 +76,8 @@ def default_registry() -> ExtractorRegistry:
     from archive_search.ingest.extractors.pdf import PdfExtractor
     from archive_search.ingest.extractors.subtitles import SubtitleExtractor
     from archive_search.ingest.extractors.text import PlainTextExtractor
+    from archive_search.ingest.extractors.tika import TikaExtractor
 
-    return ExtractorRegistry([PdfExtractor(), ImageOcrExtractor(), SubtitleExtractor(), PlainTextExtractor()])
+    return ExtractorRegistry(
+        [PdfExtractor(), ImageOcrExtractor(), SubtitleExtractor(), PlainTextExtractor(), TikaExtractor()]
+    )

@@ -12,6 +12,10 @@ from archive_search.settings import Settings
 def make_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     if settings.backend == "embedded":
         return EmbeddedBackend(settings.index_dir / "embedded", analyzer)
+    if settings.backend == "opensearch" and settings.opensearch_url:
+        from archive_search.index.opensearch import OpenSearchBackend
+
+        return OpenSearchBackend(settings.opensearch_url, analyzer)
     raise ArchiveError(
         "ARCHIVE_BACKEND=opensearch is not available in this version yet; use the embedded backend",
         code="backend_unavailable",

@@ -12,9 +12,18 @@ from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog
-from archive_search.catalog.models import Collection, Document, IndexMeta, Passage
+from archive_search.catalog.models import (
+    Collection,
+    Document,
+    DocumentTag,
+    IndexMeta,
+    Passage,
+    PassageTag,
+    Tag,
+)
 from archive_search.errors import EmbedderMismatchError
 from archive_search.index.backend import SearchBackend
 from archive_search.index.embeddings import Embedder
@@ -24,7 +33,7 @@ Progress = Callable[[int, int], None]
 EMBEDDER_KEY = "embedder"
 
 
-def _to_index(p: Passage, doc: Document, collection: str) -> IndexPassage:
+def _to_index(p: Passage, doc: Document, collection: str, tags: list[str] | None = None) -> IndexPassage:
     vec: list[float] | None = None
     if p.embedding is not None:
         vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
@@ -37,7 +46,10 @@ def _to_index(p: Passage, doc: Document, collection: str) -> IndexPassage:
         doc_type=doc.doc_type,
         seq=p.seq,
         doc_date=doc.doc_date,
+        tags=tags or [],
         vector=vec,
+        speaker=p.speaker,
+        added_at=doc.created_at,
     )
 
 
@@ -50,7 +62,35 @@ def _load(catalog: Catalog, ids: Sequence[int]) -> list[IndexPassage]:
             .where(Passage.id.in_(ids))
             .order_by(Passage.id)
         ).all()
-        return [_to_index(p, d, c) for p, d, c in rows]
+        tags = _tags(s, {p.id: p.document_id for p, _, _ in rows})
+        return [_to_index(p, d, c, tags.get(p.id)) for p, d, c in rows]
+
+
+def _tags(s: Session, doc_of: dict[int, int]) -> dict[int, list[str]]:
+    """{passage id: sorted tag names}: the tags of the passage's document with its own."""
+    if not doc_of:
+        return {}
+    passage_ids, document_ids = list(doc_of), set(doc_of.values())
+    by_doc: dict[int, set[str]] = {}
+    for doc_id, name in s.execute(
+        select(DocumentTag.document_id, Tag.name)
+        .join(Tag, Tag.id == DocumentTag.tag_id)
+        .where(DocumentTag.document_id.in_(sorted(document_ids)))
+    ).all():
+        by_doc.setdefault(doc_id, set()).add(name)
+    own: dict[int, set[str]] = {}
+    for pid, name in s.execute(
+        select(PassageTag.passage_id, Tag.name)
+        .join(Tag, Tag.id == PassageTag.tag_id)
+        .where(PassageTag.passage_id.in_(list(passage_ids)))
+    ).all():
+        own.setdefault(pid, set()).add(name)
+    out: dict[int, list[str]] = {}
+    for pid in passage_ids:
+        names = by_doc.get(doc_of.get(pid, -1), set()) | own.get(pid, set())
+        if names:
+            out[pid] = sorted(names)
+    return out
 
 
 def pending_counts(catalog: Catalog) -> dict[str, int]:

@@ -74,6 +74,13 @@ def ingest(
                 bar.update(idx_task, completed=done, total=tot, visible=True)
 
             report = svc.ingest(paths, collection, progress=on_file, index_progress=on_index)
+        svc.cases.audit.record(
+            "local",
+            "ingest",
+            "job",
+            report.job_id,
+            {"collection": collection or svc.settings.default_collection, **report.counts()},
+        )
         if wait:
             _embed_all(svc)
         counts = report.counts()
@@ -359,6 +366,80 @@ def token_create(
     print(out[0])
 
 
+@app.command()
+def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Re-hash every original against the catalog and check the catalog's integrity; exit 1 on
+    any problem."""
+    from archive_search.catalog.maintenance import check as run_check
+
+    svc = _service()
+    try:
+        with _progress() as bar:
+            task = bar.add_task("check", total=None)
+            report = run_check(svc.catalog, svc.store, lambda d, t: bar.update(task, completed=d, total=t))
+    finally:
+        svc.close()
+    if as_json:
+        print(json.dumps({"ok": report.ok, **report.__dict__}))
+    else:
+        print(
+            f"originals: {report.originals} checked, {len(report.missing)} missing, "
+            f"{len(report.mismatched)} not matching their SHA-256"
+        )
+        print(f"catalog integrity: {report.integrity}")
+        for sha in report.missing:
+            print(f"missing: {sha}")
+        for sha in report.mismatched:
+            print(f"changed: {sha}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="An empty or new folder")]) -> None:
+    """Back up the catalog (consistent snapshot, safe while serving) and every original, verified."""
+    from archive_search.catalog.maintenance import backup as run_backup
+
+    svc = _service()
+    try:
+        with _progress() as bar:
+            task = bar.add_task("backup", total=None)
+            manifest = run_backup(
+                svc.catalog, svc.store, dest, lambda d, t: bar.update(task, completed=d, total=t)
+            )
+    except (ValueError, FileExistsError, RuntimeError) as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        svc.close()
+    err.print(f"backup written to {dest}: catalog and {manifest['originals']} originals")
+
+
+@app.command()
+def restore(
+    src: Annotated[Path, typer.Argument(help="A folder written by `archive backup`", exists=True)],
+) -> None:
+    """Restore a backup into the (empty) data folder, then rebuild the search index from it."""
+    from archive_search.catalog.maintenance import restore as run_restore
+
+    settings = get_settings()
+    if settings.database_url:
+        err.print("restore handles the embedded SQLite catalog; ARCHIVE_DATABASE_URL is set")
+        raise typer.Exit(2)
+    catalog_file = settings.data_dir / "catalog.sqlite3"
+    try:
+        n = run_restore(src, settings.data_dir, catalog_file)
+    except (FileExistsError, RuntimeError) as exc:
+        err.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(2) from None
+    svc = _service(settings)
+    try:
+        count = svc.reindex()
+    finally:
+        svc.close()
+    err.print(f"restored {n} originals and the catalog into {settings.data_dir}; reindexed {count} passages")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -405,11 +486,92 @@ def serve(
         threading.Thread(target=embed_loop, name="embedder", daemon=True).start()
     print(f"archive search at http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", flush=True)
     try:
-        uvicorn.run(create_app(settings, svc), host=host, port=port, log_level="warning")
+        proxy = settings.forwarded_allow_ips
+        uvicorn.run(
+            create_app(settings, svc),
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=proxy is not None,
+            forwarded_allow_ips=proxy,
+        )
     finally:
         stop.set()
         time.sleep(0.1)
         svc.close()
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command("verify-bundle")
+def verify_bundle(
+    path: Annotated[Path, typer.Argument(help="A case export (ZIP) or the folder it was unpacked into")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-check every SHA-256 of an evidence bundle; exit 1 naming each file that is wrong."""
+    from archive_search.search_api.export import verify_bundle as check
+
+    if not path.exists():
+        err.print(f"{path}: no such file or folder")
+        raise typer.Exit(2)
+    problems, checked = check(path)
+    if as_json:
+        print(json.dumps({"ok": not problems, "checked": checked, "problems": problems}, ensure_ascii=False))
+    elif problems:
+        for p in problems:
+            err.print(f"[red]FAIL[/red] {p}", highlight=False)
+        err.print(f"{path}: {len(problems)} problem(s); {checked} file(s) could be hashed")
+    else:
+        print(f"{path}: OK, {checked} files match their SHA-256 in the manifest")
+    if problems:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Walk the audit chain; exit 1 naming the first edited, removed or reordered entry."""
+    from archive_search.catalog.db import Catalog
+    from archive_search.search_api.audit import AuditLog
+
+    catalog = Catalog(get_settings().catalog_url)
+    try:
+        res = AuditLog(catalog).verify()
+    finally:
+        catalog.close()
+    if as_json:
+        print(json.dumps(res.__dict__, ensure_ascii=False))
+    elif res.ok:
+        print(f"audit log intact: {res.entries} entries, chain verified")
+    else:
+        err.print(f"[red]audit log TAMPERED[/red]: {res.problem}", highlight=False)
+        err.print(f"{res.entries} entries before it verified")
+    if not res.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The newest entries of the audit log, newest first."""
+    from archive_search.catalog.db import Catalog
+    from archive_search.search_api.audit import AuditLog, entry_public
+
+    catalog = Catalog(get_settings().catalog_url)
+    try:
+        entries = [entry_public(e) for e in AuditLog(catalog).recent(limit)]
+    finally:
+        catalog.close()
+    for e in entries:
+        if as_json:
+            print(json.dumps(e, ensure_ascii=False))
+        else:
+            obj = f" {e['object_type']}:{e['object_id']}" if e["object_type"] else ""
+            details = json.dumps(e["details"], ensure_ascii=False)
+            print(f"{e['id']:>7} {e['at']} {e['actor']} {e['action']}{obj} {details}")
 
 
 def main() -> None:

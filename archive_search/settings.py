@@ -62,6 +62,21 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Window (seconds) of the login rate limit; also the pause it imposes."
     )
     min_password_length: int = Field(default=12, ge=8, description="Shortest password accepted.")
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest request body except uploads (413 beyond)."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Secure flag of the web UI's cookies; unset: set when the request came over HTTPS.",
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Addresses of a trusted reverse proxy whose X-Forwarded-For/-Proto headers are believed "
+        "(comma-separated, as uvicorn's --forwarded-allow-ips); unset: none.",
+    )
+    request_timeout_s: float = Field(
+        default=30, gt=0, description="Searches running longer are answered 503 (`timeout`)."
+    )
 
     @field_validator("data_dir")
     @classmethod

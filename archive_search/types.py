@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Language = Literal["ru", "uk", "be", "en", "other"]
+MAX_ID = 2_147_483_647
+"""Largest catalog id (PostgreSQL INTEGER); a path id outside 1..MAX_ID is refused with 422."""
 LANGUAGES: tuple[str, ...] = ("ru", "uk", "be", "en", "other")
 SearchMode = Literal["hybrid", "keyword", "semantic"]
 
@@ -109,6 +111,9 @@ class IndexPassage:
     doc_date: date | None = None
     tags: list[str] = field(default_factory=list)
     vector: list[float] | None = None
+    speaker: str | None = None
+    added_at: datetime | None = None
+    """When the document entered the archive (for "new since" searches)."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,9 @@ class SearchRequest:
     tags: list[str] = field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
+    speakers: list[str] = field(default_factory=list)
+    added_after: datetime | None = None
+    group: Literal["document", "passage"] = "document"
     page: int = 1
     size: int = 10
 
@@ -178,6 +186,39 @@ class Hit(BaseModel):
     speaker: str | None = None
     sha256: str
     snippet: str = Field(description="Passage excerpt, HTML-escaped, matches wrapped in <mark>.")
+    matching_passages: int | None = Field(
+        default=None, description="With group=document: how many of the document's passages were ranked."
+    )
+    more: list[PassageRef] = Field(
+        default_factory=list, description="With group=document: further matching passages of the document."
+    )
+
+
+class PassageRef(BaseModel):
+    """Another matching passage of a hit's document."""
+
+    passage_id: str
+    score: float
+    page: int | None = None
+    time_start: float | None = None
+    time_end: float | None = None
+    speaker: str | None = None
+    snippet: str
+
+    @classmethod
+    def from_hit(cls, hit: Hit) -> PassageRef:
+        return cls(
+            passage_id=hit.passage_id,
+            score=hit.score,
+            page=hit.page,
+            time_start=hit.time_start,
+            time_end=hit.time_end,
+            speaker=hit.speaker,
+            snippet=hit.snippet,
+        )
+
+
+Hit.model_rebuild()
 
 
 class SearchResponse(BaseModel):
@@ -187,8 +228,11 @@ class SearchResponse(BaseModel):
     took_ms: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
-    mode: str
-    query_lang: str | None = None
+    mode: str = Field(
+        description="The mode that ran (hybrid falls back to keyword while nothing is embedded)."
+    )
+    group: str = "document"
+    query_lang: str | None = Field(default=None, description="Detected language of the query's words.")
 
 
 class FileReport(BaseModel):

@@ -32,6 +32,9 @@ APT_PACKAGES=(
     postgresql
     fonts-dejavu-core
     poppler-utils
+    chromium
+    openjdk-17-jdk-headless
+    liblucene8-java
 )
 # The "+cpu" local version can only match the CPU-only wheel (pip's find-links,
 # /opt/wheels on our machines). A bare "torch==2.13.0" would quietly fall back

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from archive_search.types import IndexPassage
@@ -58,6 +58,12 @@ class Filters:
     tags: tuple[str, ...] = ()
     date_from: date | None = None
     date_to: date | None = None
+    speakers: tuple[str, ...] = ()
+    """Transcript speakers (matched case-insensitively)."""
+    added_after: datetime | None = None
+    """Only documents that entered the archive after this moment."""
+    document_ids: tuple[int, ...] = ()
+    exclude_document_ids: tuple[int, ...] = ()
 
     def effective_collections(self) -> frozenset[str] | None:
         """Collections that may match: the requested ones within the allowed ones."""
@@ -68,7 +74,8 @@ class Filters:
         return self.allowed_collections
 
 
-FACET_FIELDS: tuple[str, ...] = ("lang", "collection", "type", "tag")
+FACET_FIELDS: tuple[str, ...] = ("lang", "collection", "type", "tag", "date")
+"""Facets of a search; ``date`` counts passages per year of the document's date."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,16 @@ class SearchBackend(Protocol):
 
     def count(self, filters: Filters) -> int:
         """Number of passages visible under these filters."""
+
+    def count_documents(self, query: QueryNode | None, filters: Filters) -> int:
+        """Number of distinct documents with a passage matching the query under the filters."""
+
+    def needs_rebuild(self) -> bool:
+        """True when the backend's stored data was discarded (for example after a schema change)
+        and must be rebuilt from the catalog."""
+
+    def rebuilt(self) -> None:
+        """Acknowledge that the rebuild was done."""
 
     def has_vectors(self) -> bool:
         """Whether any passage vectors are stored."""

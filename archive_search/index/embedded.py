@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 import tantivy
 
 from archive_search.errors import BackendError
-from archive_search.index.analysis import Analyzer
+from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     BackendHit,
     BackendResult,
@@ -46,6 +47,22 @@ def _day(d: date | None) -> int:
     return _NO_DATE if d is None else (d - _EPOCH).days
 
 
+SCHEMA_VERSION = f"3/analyzer-{ANALYZER_VERSION}"
+"""Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
+
+
+def _year(d: date | None) -> int:
+    return _NO_DATE if d is None else d.year
+
+
+def _epoch_ms(t: datetime | None) -> int:
+    if t is None:
+        return 0
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)
+
+
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
@@ -55,6 +72,9 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("doc_type", tokenizer_name="raw", fast=True)
     sb.add_text_field("tags", tokenizer_name="raw", fast=True)
     sb.add_integer_field("day", indexed=True, fast=True)
+    sb.add_integer_field("year", indexed=True, fast=True)
+    sb.add_integer_field("added", indexed=True, fast=True)
+    sb.add_text_field("speaker", tokenizer_name="raw", fast=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
     return sb.build()
 
@@ -67,6 +87,8 @@ class _VecMeta:
     tags: frozenset[str]
     day: int
     document_id: int
+    speaker: str = ""
+    added: int = 0
 
 
 class EmbeddedBackend:
@@ -78,6 +100,7 @@ class EmbeddedBackend:
         self.root = root
         self.analyzer = analyzer
         self._lock = threading.RLock()
+        self._rebuilt = self._check_schema_version(root)
         kw_dir = root / "tantivy"
         kw_dir.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
@@ -94,6 +117,30 @@ class EmbeddedBackend:
         self._dim = dim
         self._vec_dirty = False
         self._load_vectors()
+
+    @staticmethod
+    def _check_schema_version(root: Path) -> bool:
+        """Wipe an index written with another schema; True when the folder was (re)started empty
+        while older index files existed, so the caller must rebuild it from the catalog."""
+        marker = root / "SCHEMA"
+        root.mkdir(parents=True, exist_ok=True)
+        if marker.exists() and marker.read_text("utf-8").strip() == SCHEMA_VERSION:
+            return False
+        had_files = any(p.name != "SCHEMA" for p in root.iterdir())
+        for child in root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        marker.write_text(SCHEMA_VERSION, "utf-8")
+        return had_files
+
+    def needs_rebuild(self) -> bool:
+        """True once after opening an index whose files had to be discarded (schema change)."""
+        return self._rebuilt
+
+    def rebuilt(self) -> None:
+        self._rebuilt = False
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -154,6 +201,10 @@ class EmbeddedBackend:
         for tag in p.tags:
             d.add_text("tags", tag)
         d.add_integer("day", _day(p.doc_date))
+        d.add_integer("year", _year(p.doc_date))
+        d.add_integer("added", _epoch_ms(p.added_at))
+        if p.speaker:
+            d.add_text("speaker", p.speaker.casefold())
         tokens = [
             tantivy.Token(term, tok.position, tok.start, tok.end)
             for tok in self.analyzer.tokens(p.text)
@@ -212,7 +263,7 @@ class EmbeddedBackend:
         idx.set_ef(128)
         self._hnsw, self._dim = idx, dim
         self._meta = {
-            int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]))
+            int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]), str(v[6]), int(v[7]))
             for k, v in raw["meta"].items()
         }
 
@@ -252,7 +303,14 @@ class EmbeddedBackend:
                 self._hnsw.add_items(vecs, labels, replace_deleted=replace)
         for p in by_id.values():
             self._meta[p.passage_id] = _VecMeta(
-                p.collection, p.lang, p.doc_type, frozenset(p.tags), _day(p.doc_date), p.document_id
+                p.collection,
+                p.lang,
+                p.doc_type,
+                frozenset(p.tags),
+                _day(p.doc_date),
+                p.document_id,
+                (p.speaker or "").casefold(),
+                _epoch_ms(p.added_at),
             )
         self._vec_dirty = True
 
@@ -267,7 +325,16 @@ class EmbeddedBackend:
                 "dim": self._dim,
                 "capacity": self._hnsw.get_max_elements(),
                 "meta": {
-                    str(k): [m.collection, m.lang, m.doc_type, sorted(m.tags), m.day, m.document_id]
+                    str(k): [
+                        m.collection,
+                        m.lang,
+                        m.doc_type,
+                        sorted(m.tags),
+                        m.day,
+                        m.document_id,
+                        m.speaker,
+                        m.added,
+                    ]
                     for k, m in self._meta.items()
                 },
             }
@@ -296,6 +363,14 @@ class EmbeddedBackend:
         if f.tags and not m.tags.intersection(f.tags):
             return False
         if f.date_from is not None and m.day < _day(f.date_from):
+            return False
+        if f.speakers and m.speaker not in {sp.casefold() for sp in f.speakers}:
+            return False
+        if f.added_after is not None and m.added <= _epoch_ms(f.added_after):
+            return False
+        if f.document_ids and m.document_id not in f.document_ids:
+            return False
+        if f.exclude_document_ids and m.document_id in f.exclude_document_ids:
             return False
         return not (f.date_to is not None and (m.day == _NO_DATE or m.day > _day(f.date_to)))
 
@@ -378,6 +453,13 @@ class EmbeddedBackend:
             lo = _day(f.date_from) if f.date_from is not None else _NO_DATE + 1
             hi = _day(f.date_to) if f.date_to is not None else 10**9
             out.append(tantivy.Query.range_query(s, "day", tantivy.FieldType.Integer, lo, hi))
+        if f.speakers:
+            out.append(tantivy.Query.term_set_query(s, "speaker", [sp.casefold() for sp in f.speakers]))
+        if f.added_after is not None:
+            lo_ms = _epoch_ms(f.added_after) + 1
+            out.append(tantivy.Query.range_query(s, "added", tantivy.FieldType.Integer, lo_ms, 2**62))
+        if f.document_ids:
+            out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
         return out
 
     def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
@@ -385,10 +467,13 @@ class EmbeddedBackend:
         if filt is None:
             return None
         base = self._node(node) if node is not None else tantivy.Query.all_query()
-        if not filt:
+        if not filt and not f.exclude_document_ids:
             return base
         clauses = [(tantivy.Occur.Must, base)]
         clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
+        if f.exclude_document_ids:
+            excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(f.exclude_document_ids))
+            clauses.append((tantivy.Occur.MustNot, excluded))
         return tantivy.Query.boolean_query(clauses)
 
     def keyword_search(
@@ -410,12 +495,24 @@ class EmbeddedBackend:
         return out
 
     def _aggregate(self, searcher: Any, q: tantivy.Query) -> dict[str, dict[str, int]]:
-        spec = {name: {"terms": {"field": fld, "size": 200}} for name, fld in _FACET_TANTIVY_FIELD.items()}
-        raw = searcher.aggregate(q, spec)
-        return {
-            name: {str(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
-            for name in _FACET_TANTIVY_FIELD
+        spec: dict[str, Any] = {
+            name: {"terms": {"field": fld, "size": 200}} for name, fld in _FACET_TANTIVY_FIELD.items()
         }
+        spec["date"] = {"terms": {"field": "year", "size": 500}}
+        raw = searcher.aggregate(q, spec)
+        out = {
+            name: {_bucket_key(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
+            for name in spec
+        }
+        out["date"] = dict(sorted((k, v) for k, v in out["date"].items() if k != str(_NO_DATE)))
+        return out
+
+    def count_documents(self, query: QueryNode | None, filters: Filters) -> int:
+        """Number of distinct documents with a matching passage."""
+        q = self._filtered(query, filters)
+        if q is None:
+            return 0
+        return int(self._searcher().cardinality(q, "document_id"))
 
     def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
         q = self._filtered(query, filters)
@@ -441,7 +538,14 @@ class EmbeddedBackend:
 
 
 def _empty_facets() -> dict[str, dict[str, int]]:
-    return {name: {} for name in _FACET_TANTIVY_FIELD}
+    return {name: {} for name in (*_FACET_TANTIVY_FIELD, "date")}
+
+
+def _bucket_key(key: object) -> str:
+    """Aggregation keys: strings stay, numbers (years) print without a decimal point."""
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
 
 
 def _regex_escape(term: str) -> str:

@@ -14,17 +14,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive_search import __version__
 from archive_search.errors import ArchiveError, ForbiddenError, UnauthorizedError
+from archive_search.search_api.audit import search_details
+from archive_search.search_api.limits import BodyLimitMiddleware, within
+from archive_search.search_api.routes_cases import cases_router
+from archive_search.search_api.routes_search import search_router
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings, get_settings
-from archive_search.types import JobReport, Principal, SearchRequest, SearchResponse
+from archive_search.types import MAX_ID, JobReport, Principal, SearchRequest, SearchResponse
+from archive_search.ui import install_ui
 
 
 class ErrorBody(BaseModel):
@@ -143,11 +149,6 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
         return error_response(500, "internal_error", "internal error")
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        """Until the web UI lands, the root shows the interactive API documentation."""
-        return RedirectResponse("/api/v1/docs")
-
     @app.get("/healthz", tags=["health"])
     def healthz(svc: ServiceDep) -> dict[str, Any]:
         """Liveness and backend health."""
@@ -155,6 +156,14 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
         return {"status": "ok" if backend.get("status") == "ok" else "degraded", "backend": backend}
 
     app.include_router(api_router(), prefix="/api/v1")
+    app.include_router(cases_router(), prefix="/api/v1")
+    app.include_router(search_router(), prefix="/api/v1")
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_file_bytes + 1024 * 1024,
+    )
+    install_ui(app)  # the web interface: "/" (search), /login, /documents/…, /static
     return app
 
 
@@ -188,7 +197,7 @@ def api_router() -> APIRouter:
         )
 
     @r.get("/search", response_model=SearchResponse, tags=["search"])
-    def search(
+    async def search(
         svc: ServiceDep,
         principal: PrincipalDep,
         q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
@@ -199,6 +208,11 @@ def api_router() -> APIRouter:
         tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
         date_from: Annotated[date | None, Query()] = None,
         date_to: Annotated[date | None, Query()] = None,
+        speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+        group: Annotated[
+            Literal["document", "passage"],
+            Query(description="document: one hit per document with its best passages; passage: each passage"),
+        ] = "document",
         page: Annotated[int, Query(ge=1, le=10_000)] = 1,
         size: Annotated[int, Query(ge=1, le=1000)] = 10,
     ) -> SearchResponse:
@@ -212,10 +226,14 @@ def api_router() -> APIRouter:
             tags=tag or [],
             date_from=date_from,
             date_to=date_to,
+            speakers=speaker or [],
+            group=group,
             page=page,
             size=size,
         )
-        return svc.search(req, principal)
+        res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
+        svc.cases.audit.record(principal.name, "search", None, None, search_details(req, res.total))
+        return res
 
     @r.get("/collections", tags=["collections"])
     def collections(svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
@@ -223,14 +241,22 @@ def api_router() -> APIRouter:
         return svc.collections(principal)
 
     @r.get("/documents/{document_id}", tags=["documents"])
-    def document(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    def document(
+        document_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], svc: ServiceDep, principal: PrincipalDep
+    ) -> dict[str, Any]:
         """A document's metadata, with the SHA-256 of its original."""
-        return svc.document(document_id, principal)
+        meta = svc.document(document_id, principal)
+        svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "metadata"})
+        return meta
 
     @r.get("/documents/{document_id}/text", tags=["documents"])
-    def document_text(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    def document_text(
+        document_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], svc: ServiceDep, principal: PrincipalDep
+    ) -> dict[str, Any]:
         """Extracted text by page, or by transcript turn."""
-        return {"document_id": str(document_id), "parts": svc.document_text(document_id, principal)}
+        parts = svc.document_text(document_id, principal)
+        svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "text"})
+        return {"document_id": str(document_id), "parts": parts}
 
     @r.get(
         "/documents/{document_id}/original",
@@ -238,9 +264,12 @@ def api_router() -> APIRouter:
         response_class=FileResponse,
         responses={200: {"description": "The original bytes, exactly as received"}},
     )
-    def original(document_id: int, svc: ServiceDep, principal: PrincipalDep) -> FileResponse:
+    def original(
+        document_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], svc: ServiceDep, principal: PrincipalDep
+    ) -> FileResponse:
         """The original file, byte for byte, with its SHA-256 in the ``X-Content-SHA256`` header."""
         path, sha, mime, filename = svc.original_path(document_id, principal)
+        svc.cases.audit.record(principal.name, "download", "document", document_id, {"sha256": sha})
         return FileResponse(path, media_type=mime, filename=filename, headers={"X-Content-SHA256": sha})
 
     @r.post("/documents", response_model=JobReport, status_code=201, tags=["documents"])
@@ -262,6 +291,13 @@ def api_router() -> APIRouter:
             report = svc.ingest([dest], target)
         for f in report.files:
             f.path = name
+            svc.cases.audit.record(
+                principal.name,
+                "ingest",
+                "document",
+                f.document_id,
+                {"file": name, "collection": target, "outcome": f.outcome.value, "sha256": f.sha256},
+            )
         return report
 
     return r

@@ -29,6 +29,7 @@ from archive_search.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
+from archive_search.search_api.audit import AuditLog
 from archive_search.settings import Settings
 from archive_search.types import Principal
 
@@ -88,6 +89,7 @@ class Accounts:
         self.catalog = catalog
         self.settings = settings
         self.limiter = LoginLimiter(settings.login_max_failures, settings.login_window_s)
+        self.audit = AuditLog(catalog)
 
     # -- users and groups --------------------------------------------------------------------
 
@@ -169,7 +171,13 @@ class Accounts:
         return (self._user_id(user), None) if user is not None else (None, self._group_id(str(group)))
 
     def grant(
-        self, collection: str, permission: str, *, user: str | None = None, group: str | None = None
+        self,
+        collection: str,
+        permission: str,
+        *,
+        user: str | None = None,
+        group: str | None = None,
+        actor: str = "local",
     ) -> None:
         """Give ``permission`` on ``collection`` (created if missing); replaces an earlier grant."""
         if permission not in PERMISSIONS:
@@ -180,13 +188,29 @@ class Accounts:
             row = s.scalar(
                 select(Grant).where(Grant.collection_id == cid, Grant.user_id == uid, Grant.group_id == gid)
             )
+            before = None if row is None else row.permission
             if row is None:
                 s.add(Grant(collection_id=cid, user_id=uid, group_id=gid, permission=permission))
             else:
                 row.permission = permission
+            s.flush()
+            self.audit.record(
+                actor,
+                "grant",
+                "collection",
+                collection,
+                {"op": "grant", "user": user, "group": group, "from": before, "to": permission},
+                session=s,
+            )
 
     def revoke(
-        self, collection: str, permission: str = "read", *, user: str | None = None, group: str | None = None
+        self,
+        collection: str,
+        permission: str = "read",
+        *,
+        user: str | None = None,
+        group: str | None = None,
+        actor: str = "local",
     ) -> bool:
         """Take ``permission`` and the ones above it away: revoking ``read`` removes the grant,
         ``write`` leaves read, ``manage`` leaves write. Returns whether anything changed."""
@@ -209,10 +233,21 @@ class Accounts:
             level = PERMISSIONS.index(permission)
             if PERMISSIONS.index(row.permission) < level:
                 return False
-            if level == 0:
+            before = row.permission
+            after = None if level == 0 else PERMISSIONS[level - 1]
+            if after is None:
                 s.delete(row)
             else:
-                row.permission = PERMISSIONS[level - 1]
+                row.permission = after
+            s.flush()
+            self.audit.record(
+                actor,
+                "grant",
+                "collection",
+                collection,
+                {"op": "revoke", "user": user, "group": group, "from": before, "to": after},
+                session=s,
+            )
             return True
 
     # -- principals --------------------------------------------------------------------------
@@ -264,8 +299,10 @@ class Accounts:
             ok = False
         if not ok or user is None:
             self.limiter.failed(username, client)
+            self.audit.record(username, "login", "user", None, {"ok": False, "client": client})
             raise UnauthorizedError("wrong user name or password")
         self.limiter.succeeded(username, client)
+        self.audit.record(username, "login", "user", user.id, {"ok": True, "client": client})
         if stored is not None and _hasher.check_needs_rehash(stored):
             with self.catalog.session() as s:
                 u = s.get(User, user.id)

@@ -7,7 +7,7 @@
     "a phrase"         consecutive words;  "a b"~5  within 5 positions
     word*              prefix
     ( ... )            grouping
-    lang:uk collection:NAME type:scan tag:NAME date:1995..2000   filters
+    lang:uk collection:NAME type:scan tag:NAME speaker:"NAME" date:1995..2000   filters
 
 A malformed query raises ``QuerySyntaxError`` with a message saying what is wrong.
 """
@@ -20,7 +20,7 @@ from datetime import date
 
 from archive_search.errors import QuerySyntaxError
 
-FILTER_FIELDS = ("lang", "collection", "type", "tag", "date")
+FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker")
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256
 

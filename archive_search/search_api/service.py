@@ -7,13 +7,15 @@ candidates (reciprocal rank fusion), and hydrates hits with provenance and highl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import func, select
 
 from archive_search.catalog.db import Catalog
@@ -38,12 +40,22 @@ from archive_search.ingest.lang import detect_language
 from archive_search.ingest.pipeline import Ingestor, Progress
 from archive_search.ingest.registry import Limits
 from archive_search.search_api.auth import Accounts
+from archive_search.search_api.batch import BatchRunner
+from archive_search.search_api.cases import CaseService
 from archive_search.search_api.query import Node, Or, ParsedQuery, Phrase, Word, parse_query
+from archive_search.search_api.saved import SavedSearches
 from archive_search.settings import Settings
-from archive_search.types import Hit, JobReport, Principal, SearchRequest, SearchResponse
+from archive_search.types import Hit, JobReport, PassageRef, Principal, SearchRequest, SearchResponse
 
+log = logging.getLogger(__name__)
 RRF_K = 60
 HYBRID_CANDIDATES = 100
+MAX_CANDIDATES = 2000
+"""Most passages ranked for one grouped search page."""
+MAX_RESULT_WINDOW = 1000
+"""Deepest result reachable by paging (page × size), as in Elasticsearch's max_result_window."""
+MORE_PASSAGES = 3
+MAX_RENDER_PIXELS = 12_000_000
 
 
 class ArchiveService:
@@ -57,6 +69,13 @@ class ArchiveService:
         self.analyzer = Analyzer()
         self.backend: SearchBackend = make_backend(settings, self.analyzer)
         self.accounts = Accounts(self.catalog, settings)
+        self.batch = BatchRunner(self)
+        self.saved = SavedSearches(self)
+        self.cases = CaseService(self.catalog, self.store, self.backend, self.accounts.audit)
+        if self.backend.needs_rebuild():
+            log.warning("the search index was discarded (format change); rebuilding it from the catalog")
+            indexer.reindex(self.catalog, self.backend)
+            self.backend.rebuilt()
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
@@ -72,6 +91,7 @@ class ArchiveService:
             return self._embedder
 
     def close(self) -> None:
+        self.batch.stop()
         self.backend.close()
         self.catalog.close()
 
@@ -168,6 +188,7 @@ class ArchiveService:
         for w in parsed.words():
             for tok in self.analyzer.tokens(w):
                 terms.update(tok.terms)
+                terms.update(self.analyzer.query_terms(w[tok.start : tok.end]))
         return terms
 
     def _filters(self, req: SearchRequest, parsed: ParsedQuery, principal: Principal) -> Filters:
@@ -180,59 +201,118 @@ class ArchiveService:
             tags=tuple(dict.fromkeys([*req.tags, *f.get("tag", [])])),
             date_from=parsed.date_from or req.date_from,
             date_to=parsed.date_to or req.date_to,
+            speakers=tuple(dict.fromkeys([*req.speakers, *f.get("speaker", [])])),
+            added_after=req.added_after,
         )
 
+    def _effective_mode(self, mode: str, sem_text: str) -> tuple[str, Embedder | None]:
+        """The mode that can really run: hybrid falls back to keyword while no vectors exist."""
+        if mode == "keyword" or not sem_text:
+            return "keyword", None
+        embedder = self.embedder()
+        if embedder is None or not self.backend.has_vectors():
+            if mode == "semantic":
+                raise InvalidRequestError(
+                    "semantic search is not available: no embedder configured or no passage embedded yet",
+                    code="semantic_unavailable",
+                )
+            return "keyword", None
+        return mode, embedder
+
+    def _ranked(
+        self,
+        mode: str,
+        node: QueryNode | None,
+        filters: Filters,
+        qvec: list[float] | None,
+        depth: int,
+        *,
+        facets: bool,
+    ) -> tuple[list[BackendHit], int, dict[str, dict[str, int]]]:
+        """The top ``depth`` passages in rank order, the number of matching passages, facets."""
+        if mode == "keyword":
+            kw = self.backend.keyword_search(node, filters, limit=depth, facets=facets)
+            return kw.hits, kw.total, kw.facets
+        assert qvec is not None
+        vec = self.backend.vector_search(qvec, filters, limit=max(depth, HYBRID_CANDIDATES))
+        if mode == "semantic":
+            hits = vec.hits[:depth]
+            return hits, len(vec.hits), self._facets_of(vec.hits) if facets else {}
+        kw = self.backend.keyword_search(node, filters, limit=max(depth, HYBRID_CANDIDATES), facets=facets)
+        fused = rrf([kw.hits, vec.hits])
+        return fused[:depth], max(kw.total, len(fused)), kw.facets
+
     def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
-        """Run one search for ``principal``; only collections it may read are ever touched."""
+        """Run one search for ``principal``; only collections it may read are ever touched.
+
+        With ``group="document"`` (the default) each hit is the best passage of one document and
+        carries up to three more of its matching passages; ``total`` counts documents. With
+        ``group="passage"`` hits are passages and ``total`` counts passages.
+        """
         t0 = time.perf_counter()
         if req.page < 1:
             raise InvalidRequestError("page must be 1 or more")
         if not 1 <= req.size <= self.settings.max_page_size:
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
+        if req.page * req.size > MAX_RESULT_WINDOW:
+            raise InvalidRequestError(f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to")
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         node = self._compile(parsed.root) if parsed.root is not None else None
         offset = (req.page - 1) * req.size
-        words = parsed.words()
-        sem_text = " ".join(words)
-        mode = req.mode
-        embedder = self.embedder() if mode != "keyword" and sem_text else None
-        if mode != "keyword" and (embedder is None or not self.backend.has_vectors()):
-            if mode == "semantic" and sem_text:
-                raise InvalidRequestError(
-                    "semantic search is not available: no embedder configured or no passage embedded yet",
-                    code="semantic_unavailable",
-                )
-            mode = "keyword"
-        if not sem_text:
-            mode = "keyword"
+        sem_text = " ".join(parsed.words())
+        mode, embedder = self._effective_mode(req.mode, sem_text)
+        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
+        terms = self._highlight_terms(parsed)
 
-        facets: dict[str, dict[str, int]]
-        if mode == "keyword":
-            res = self.backend.keyword_search(node, filters, limit=req.size, offset=offset, facets=True)
-            page_hits, total, facets = res.hits, res.total, res.facets
-        else:
-            assert embedder is not None
-            depth = max(HYBRID_CANDIDATES, offset + req.size)
-            qvec = embedder.embed_query(sem_text)
-            vec = self.backend.vector_search(qvec.tolist(), filters, limit=depth)
-            if mode == "semantic":
-                fused = vec.hits
-                total = len(vec.hits)
-                facets = self._facets_of(fused)
+        if req.group == "passage":
+            if mode == "keyword":
+                res = self.backend.keyword_search(node, filters, limit=req.size, offset=offset, facets=True)
+                page_hits, total, facets = res.hits, res.total, res.facets
             else:
-                kw = self.backend.keyword_search(node, filters, limit=depth, facets=True)
-                fused = rrf([kw.hits, vec.hits])
-                total = max(kw.total, len(fused))
-                facets = kw.facets
-            page_hits = fused[offset : offset + req.size]
-        hits = self._hydrate(page_hits, self._highlight_terms(parsed), principal)
+                ranked, total, facets = self._ranked(
+                    mode, node, filters, qvec, offset + req.size, facets=True
+                )
+                page_hits = ranked[offset : offset + req.size]
+            hits = self._hydrate(page_hits, terms, principal)
+        else:
+            need = offset + req.size
+            depth = min(max(need * 5, 50), MAX_CANDIDATES)
+            while True:
+                ranked, n_passages, facets = self._ranked(mode, node, filters, qvec, depth, facets=True)
+                groups = group_by_document(ranked)
+                if len(groups) >= need or len(ranked) < depth or depth >= MAX_CANDIDATES:
+                    break
+                depth = min(depth * 4, MAX_CANDIDATES)
+            if mode == "keyword":
+                total = self.backend.count_documents(node, filters)
+            else:
+                kw_docs = self.backend.count_documents(node, filters) if mode == "hybrid" else 0
+                total = max(kw_docs, len(groups))
+            page_groups = groups[offset:need]
+            best = [g[0] for g in page_groups]
+            more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
+            hydrated = {int(h.passage_id): h for h in self._hydrate(best + more, terms, principal)}
+            hits = []
+            for g in page_groups:
+                top = hydrated.get(g[0].passage_id)
+                if top is None:
+                    continue
+                top.more = [
+                    PassageRef.from_hit(hydrated[h.passage_id])
+                    for h in g[1 : 1 + MORE_PASSAGES]
+                    if h.passage_id in hydrated
+                ]
+                top.matching_passages = len(g)
+                hits.append(top)
+            del n_passages
         return SearchResponse(
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=hits,
             facets={k: facets.get(k, {}) for k in FACET_FIELDS},
             mode=mode,
+            group=req.group,
             query_lang=detect_language(sem_text) if sem_text else None,
         )
 
@@ -360,6 +440,151 @@ class ArchiveService:
         doc, _, sha = self._document_row(document_id, principal)
         return self.store.path_for(sha), sha, doc.mime, doc.filename
 
+    def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
+        """One passage with its position: page, character span inside the page's text, time span."""
+        with self.catalog.session() as s:
+            row = s.execute(
+                select(Passage, Document, Collection.name)
+                .join(Document, Passage.document_id == Document.id)
+                .join(Collection, Document.collection_id == Collection.id)
+                .where(Passage.id == passage_id)
+            ).first()
+            if row is None or not principal.can_read(row[2]):
+                raise NotFoundError(f"passage {passage_id} not found")
+            p, d, col = row
+            neighbours = dict(
+                s.execute(
+                    select(Passage.seq, Passage.id).where(
+                        Passage.document_id == d.id, Passage.seq.in_([p.seq - 1, p.seq + 1])
+                    )
+                ).all()
+            )
+        return {
+            "id": str(p.id),
+            "document_id": str(d.id),
+            "collection": col,
+            "filename": d.filename,
+            "seq": p.seq,
+            "text": p.text,
+            "lang": p.lang,
+            "page": p.page,
+            "char_start": p.char_start,
+            "char_end": p.char_end,
+            "time_start": p.time_start,
+            "time_end": p.time_end,
+            "speaker": p.speaker,
+            "previous_id": str(neighbours[p.seq - 1]) if p.seq - 1 in neighbours else None,
+            "next_id": str(neighbours[p.seq + 1]) if p.seq + 1 in neighbours else None,
+        }
+
+    def _same_source_documents(self, document_id: int) -> tuple[int, ...]:
+        """The document and every other document made from the same original bytes."""
+        with self.catalog.session() as s:
+            file_id = s.scalar(select(Document.file_id).where(Document.id == document_id))
+            return tuple(s.scalars(select(Document.id).where(Document.file_id == file_id)))
+
+    def similar_passages(
+        self,
+        passage_id: int,
+        principal: Principal,
+        *,
+        size: int = 10,
+        exclude: Literal["source", "document", "none"] = "source",
+        lang: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Passages of other documents that describe the same thing, in any language: nearest by
+        embedding (cross-lingual), or by the passage's own terms while it has no embedding yet.
+        One passage per document, best first."""
+        if not 1 <= size <= self.settings.max_page_size:
+            raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
+        with self.catalog.session() as s:
+            row = s.execute(
+                select(Passage, Collection.name)
+                .join(Document, Passage.document_id == Document.id)
+                .join(Collection, Document.collection_id == Collection.id)
+                .where(Passage.id == passage_id)
+            ).first()
+        if row is None or not principal.can_read(row[1]):
+            raise NotFoundError(f"passage {passage_id} not found")
+        p = row[0]
+        if exclude == "source":
+            excluded = self._same_source_documents(p.document_id)
+        elif exclude == "document":
+            excluded = (p.document_id,)
+        else:
+            excluded = ()
+        filters = Filters(
+            allowed_collections=principal.readable,
+            langs=tuple(lang or ()),
+            exclude_document_ids=excluded,
+        )
+        depth = min(size * 5, MAX_CANDIDATES)
+        if p.embedding is not None and self.backend.has_vectors():
+            method = "vector"
+            vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
+            ranked = [
+                h
+                for h in self.backend.vector_search(vec, filters, limit=depth + 1).hits
+                if h.passage_id != p.id
+            ]
+        else:
+            method = "keyword"
+            node = self._more_like_this(p.text)
+            ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
+        best = [g[0] for g in group_by_document(ranked)][:size]
+        terms = {t for tok in self.analyzer.tokens(p.text) for t in tok.terms}
+        return {
+            "passage_id": str(p.id),
+            "method": method,
+            "hits": self._hydrate(best, terms, principal),
+        }
+
+    def _more_like_this(self, text: str, max_terms: int = 30) -> QueryNode | None:
+        """A should-query of a text's longer canonical terms (BM25 weighs the rare ones up)."""
+        seen: dict[str, None] = {}
+        for tok in self.analyzer.tokens(text):
+            term = tok.terms[0]
+            if len(term) > 3 and not term.isdigit():
+                seen.setdefault(term)
+        if not seen:
+            return None
+        return BoolNode(should=tuple(TermNode((t,)) for t in list(seen)[:max_terms]))
+
+    def similar_documents(self, document_id: int, principal: Principal, *, size: int = 10) -> dict[str, Any]:
+        """Documents like this one: nearest to the mean of its passage vectors (or its terms)."""
+        doc, _, _ = self._document_row(document_id, principal)
+        filters = Filters(
+            allowed_collections=principal.readable, exclude_document_ids=self._same_source_documents(doc.id)
+        )
+        with self.catalog.session() as s:
+            rows = s.execute(
+                select(Passage.text, Passage.embedding)
+                .where(Passage.document_id == doc.id)
+                .order_by(Passage.seq)
+            ).all()
+        vecs = [np.frombuffer(e, dtype=np.float32) for _, e in rows if e is not None]
+        depth = min(size * 10, MAX_CANDIDATES)
+        if vecs and self.backend.has_vectors():
+            method = "vector"
+            mean = np.mean(np.stack(vecs), axis=0)
+            ranked = self.backend.vector_search(mean.tolist(), filters, limit=depth).hits
+        else:
+            method = "keyword"
+            node = self._more_like_this(" ".join(t for t, _ in rows)[:20000], max_terms=50)
+            ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
+        best = [g[0] for g in group_by_document(ranked)][:size]
+        return {"document_id": str(doc.id), "method": method, "hits": self._hydrate(best, set(), principal)}
+
+    def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
+        """A PNG of one page of a PDF or image document."""
+        if not 30 <= dpi <= 300:
+            raise InvalidRequestError("dpi must be between 30 and 300")
+        doc, _, sha = self._document_row(document_id, principal)
+        path = self.store.path_for(sha)
+        if page < 1:
+            raise NotFoundError(f"page {page} not found")
+        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS)
+
     def collections(self, principal: Principal) -> list[dict[str, Any]]:
         with self.catalog.session() as s:
             rows = s.execute(
@@ -371,6 +596,51 @@ class ArchiveService:
         return [
             {"name": n, "description": d, "documents": int(c)} for n, d, c in rows if principal.can_read(n)
         ]
+
+
+def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
+    """Render page ``page`` (1-based) of a stored PDF or image to PNG bytes."""
+    import io
+
+    from PIL import Image, ImageSequence
+
+    out = io.BytesIO()
+    if mime == "application/pdf":
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            if page > len(pdf):
+                raise NotFoundError(f"page {page} not found")
+            pg = pdf[page - 1]
+            w, h = pg.get_size()
+            scale = dpi / 72
+            if w * h * scale * scale > max_pixels:
+                scale = (max_pixels / (w * h)) ** 0.5
+            pg.render(scale=scale).to_pil().save(out, format="PNG")
+            pg.close()
+        finally:
+            pdf.close()
+        return out.getvalue()
+    if mime.startswith("image/"):
+        with Image.open(path) as img:
+            for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
+                if n == page:
+                    f = frame.copy()
+                    if f.width * f.height > max_pixels:
+                        f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
+                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
+                    return out.getvalue()
+        raise NotFoundError(f"page {page} not found")
+    raise NotFoundError("this document has no page images")
+
+
+def group_by_document(hits: list[BackendHit]) -> list[list[BackendHit]]:
+    """Passages grouped by document, documents in the order of their best passage."""
+    groups: dict[int, list[BackendHit]] = {}
+    for h in hits:
+        groups.setdefault(h.document_id, []).append(h)
+    return list(groups.values())
 
 
 def rrf(rankings: list[list[BackendHit]], k: int = RRF_K) -> list[BackendHit]:

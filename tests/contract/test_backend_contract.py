@@ -114,6 +114,7 @@ def expected_facets(passages: Iterable[IndexPassage]) -> dict[str, dict[str, int
         "collection": dict(Counter(p.collection for p in ps)),
         "type": dict(Counter(p.doc_type for p in ps)),
         "tag": dict(Counter(t for p in ps for t in set(p.tags))),
+        "date": dict(Counter(str(p.doc_date.year) for p in ps if p.doc_date is not None)),
     }
 
 

@@ -401,3 +401,13 @@ def timecode(seconds: float | None) -> str:
         return ""
     s = int(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _merge_work_messages() -> None:
+    from archive_search.ui.i18n_work import WORK_MESSAGES
+
+    for code, extra in WORK_MESSAGES.items():
+        MESSAGES[code].update(extra)
+
+
+_merge_work_messages()

@@ -60,7 +60,10 @@ _env = Environment(
 def install_ui(app: FastAPI) -> None:
     """Mount the static files and include the page routes (``/`` included) into ``app``."""
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="ui-static")
+    from archive_search.ui.work import router as work_router
+
     app.include_router(router)
+    app.include_router(work_router)
 
 
 router = APIRouter(include_in_schema=False)
@@ -420,7 +423,19 @@ def search_page(request: Request) -> Response:
         last_page=last_page,
         collections=collections,
         back=_here(request),
+        **_work_context(request, principal),
     )
+
+
+def _work_context(request: Request, principal: Principal) -> dict[str, Any]:
+    """What the selection and side-panel forms need: may the user change things, and where to."""
+    from archive_search.ui.work import _flash, can_edit, editable_cases
+
+    return {
+        "can_edit": can_edit(principal),
+        "open_cases": editable_cases(request, principal),
+        **_flash(request),
+    }
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -472,6 +487,15 @@ def document_page(request: Request, document_id: int) -> Response:
             )
         rendered.append(item)
     doc_lang = meta.get("lang") if meta.get("lang") in ("ru", "uk", "be", "en") else None
+    similar = svc.similar_passages(span.passage_id, principal, size=5) if span else None
+    like_this = svc.similar_documents(document_id, principal, size=5)
+    svc.cases.audit.record(
+        principal.name,
+        "search",
+        "document",
+        document_id,
+        {"similar": True, "passage_id": span.passage_id if span else None, "ui": True},
+    )
     return render(
         request,
         "document.html",
@@ -483,6 +507,13 @@ def document_page(request: Request, document_id: int) -> Response:
         doc_lang=doc_lang,
         page_images=docs.has_page_images(str(meta.get("mime") or "")) and not turns,
         back=safe_next(qp.get("back")) if qp.get("back") else None,
+        passage_id=span.passage_id if span else None,
+        q=q,
+        similar=similar,
+        like_this=like_this,
+        doc_cases=svc.cases.list_cases(principal, document_id=document_id),
+        here_doc=_here(request),
+        **_work_context(request, principal),
     )
 
 

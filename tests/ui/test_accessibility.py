@@ -55,3 +55,43 @@ def test_main_pages_have_no_wcag_violations(
         ctx.close()
     bad = {name: v for name, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
+def test_research_pages_have_no_wcag_violations(
+    chromium: Any, live_server: str, ui_archive: UiArchive, locale: str
+) -> None:
+    """The editor's and the admin's pages: results with selection, viewer with the side panel,
+    cases, a case, batch, saved searches, upload, admin."""
+    from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd
+    from archive_search.types import LOCAL_ADMIN
+
+    cases = ui_archive.service.cases
+    case = cases.create_case(CaseCreate(title=f"Accessibility {locale}", description="A check."), LOCAL_ADMIN)
+    cases.add_items(
+        case.id,
+        CaseItemsAdd(items=[CaseItemCreate(document_id=ui_archive.sample_doc_ids["udhr-uk.txt"], query="q")]),
+        LOCAL_ADMIN,
+    )
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale, bypass_csp=True)
+    page = ctx.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        log_in(page, live_server, "admin")
+        search(page, QUERIES["uk"])
+        found["results-editor"] = violations(page)
+        page.locator(".hit h3 a").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        found["viewer-side-panel"] = violations(page)
+        for path in ("/cases", f"/cases/{case.id}", "/batch", "/saved", "/upload", "/admin"):
+            page.goto(live_server + path)
+            found[path] = violations(page)
+        page.goto(live_server + "/batch")
+        page.locator("#names").fill("brotherhood\nсвобода")
+        page.locator("button.primary[type=submit]").click()
+        page.wait_for_load_state("domcontentloaded")
+        found["batch-results"] = violations(page)
+    finally:
+        ctx.close()
+    bad = {name: v for name, v in found.items() if v}
+    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)

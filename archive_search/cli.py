@@ -52,12 +52,28 @@ def ingest(
     collection: Annotated[str | None, typer.Option(help="Collection to add to")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Also wait until embeddings are indexed")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job report as JSON")] = False,
+    queue: Annotated[
+        bool | None,
+        typer.Option(
+            "--queue/--no-queue",
+            help="Store the files and queue them for `archive worker` processes, then return "
+            "(default: ARCHIVE_INGEST_QUEUE)",
+        ),
+    ] = None,
 ) -> None:
     """Ingest files; they are keyword-searchable when this returns (resumable: re-running skips
-    files already in the collection)."""
+    files already in the collection). With --queue, workers ingest them (--wait: wait for them)."""
     from archive_search.ingest.pipeline import iter_files
 
     svc = _service()
+    if queue if queue is not None else svc.settings.ingest_queue:
+        try:
+            _ingest_queued(svc, paths, collection, wait=wait, as_json=as_json)
+        except ArchiveError as exc:
+            _fail(exc)
+        finally:
+            svc.close()
+        return
     try:
         total = sum(1 for _ in iter_files(paths))
         with _progress() as bar:
@@ -97,6 +113,61 @@ def ingest(
         svc.close()
 
 
+def _work_queue(svc: Any) -> Any:
+    from archive_search.ingest.queue import IngestQueue
+
+    st = svc.settings
+    return IngestQueue(
+        svc.catalog,
+        svc.store,
+        lease_s=st.queue_lease_s,
+        max_attempts=st.queue_max_attempts,
+        max_file_bytes=st.max_file_bytes,
+    )
+
+
+def _ingest_queued(svc: Any, paths: list[Path], collection: str | None, *, wait: bool, as_json: bool) -> None:
+    """``archive ingest --queue``: originals into the store, one queued item per file."""
+    from archive_search.ingest.pipeline import iter_files
+
+    q = _work_queue(svc)
+    name = collection or svc.settings.default_collection
+    total = sum(1 for _ in iter_files(paths))
+    with _progress() as bar:
+        task = bar.add_task("queue", total=total)
+        sub = q.submit(paths, name, progress=lambda _p: bar.advance(task))
+    for r in sub.refused:
+        if not as_json:
+            err.print(f"{r.outcome.value}({r.code}) {r.path}: {r.message or ''}")
+    svc.cases.audit.record(
+        "local",
+        "ingest",
+        "job",
+        sub.job_id,
+        {"collection": name, "queued": sub.queued, "refused": len(sub.refused)},
+    )
+    counts = q.job_counts(sub.job_id)
+    if wait:
+        with _progress() as bar:
+            task = bar.add_task("workers", total=sub.queued)
+            while (left := q.outstanding(sub.job_id)) > 0:
+                bar.update(task, completed=sub.queued - left)
+                time.sleep(svc.settings.queue_poll_s)
+        counts = q.job_counts(sub.job_id)
+        while svc.status()["pending_index"] or (
+            svc.embedder() is not None and svc.status()["pending_embedding"]
+        ):
+            time.sleep(svc.settings.queue_poll_s)  # the workers index and embed what they ingested
+    if as_json:
+        refused = [r.model_dump(mode="json") for r in sub.refused]
+        print(json.dumps({"job_id": sub.job_id, "queued": sub.queued, "states": counts, "refused": refused}))
+    else:
+        states = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        err.print(f"job {sub.job_id}: {sub.queued} queued for workers ({states})")
+    if counts.get("failed"):
+        raise typer.Exit(1)
+
+
 def _embed_all(svc: Any) -> None:
     pending = svc.status()["pending_embedding"]
     if not pending or svc.embedder() is None:
@@ -119,6 +190,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     f = st["files"]
     print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped")
+    print(f"queue:       {st['queue']['queued']} queued, {st['queue']['running']} running")
     print(f"documents:   {st['documents']} in {st['collections']} collections")
     print(
         f"passages:    {st['passages']} ({st['pending_index']} waiting for the keyword index, "
@@ -216,25 +288,75 @@ def reindex(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option("--once", help="Do the pending work, then exit")] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between polls when idle")] = 2.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="Do the pending work (queue included), then exit")
+    ] = False,
+    poll: Annotated[
+        float | None, typer.Option(help="Seconds between polls when idle (default: ARCHIVE_QUEUE_POLL_S)")
+    ] = None,
+    max_idle: Annotated[float | None, typer.Option(help="Exit after this many seconds without work")] = None,
+    index: Annotated[
+        bool, typer.Option("--index/--no-index", help="Also index and embed pending passages")
+    ] = True,
 ) -> None:
-    """Background work: index and embed pending passages (resumable; safe to kill)."""
+    """Background work: ingest queued files (`archive ingest --queue`), index and embed pending
+    passages (resumable; safe to kill: a killed worker's file is taken over after its lease)."""
+    from archive_search.errors import BackendError
+
     svc = _service()
+    q = _work_queue(svc)
+    ingestor = svc.ingestor()
+    q.warm_up()
+    single_writer = svc.settings.backend == "embedded"
+    wait_s = poll if poll is not None else svc.settings.queue_poll_s
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    held = False
+
+    def index_and_embed(embed: bool = True) -> int:
+        nonlocal held
+        if not index:
+            return 0
+        if single_writer:  # the embedded index has one writer: the holder of the indexer lease
+            was, held = held, q.hold_indexer()
+            if not held:
+                return 0
+            if not was:
+                svc.reopen_backend()
+        try:
+            n = int(svc.index_pending())
+            return n + int(svc.embed_pending(should_stop=stop.is_set)) if embed else n
+        except BackendError as exc:  # the backend is away for a while: the passages stay pending
+            err.print(f"indexing paused: {exc.message}")
+            stop.wait(wait_s)
+            return 0
+
     try:
+        idle_since = time.monotonic()
         while not stop.is_set():
-            n = svc.index_pending() + svc.embed_pending(should_stop=stop.is_set)
-            if once:
+            report = q.work_one(ingestor)
+            if report is not None:
+                if report.outcome != "ok":
+                    err.print(f"{report.outcome.value}({report.code}) {report.path}: {report.message or ''}")
+                index_and_embed(embed=False)  # searchable at once; embedding when the queue is empty
+                idle_since = time.monotonic()
+                continue
+            # seen before indexing: every item finished by then has its passages indexed below
+            queue_empty = once and q.outstanding() == 0
+            if index_and_embed():
+                idle_since = time.monotonic()
+                continue
+            if queue_empty and (not index or held or not single_writer or not svc.status()["pending_index"]):
+                break  # (another worker holds the embedded index: wait until it has indexed)
+            if max_idle is not None and time.monotonic() - idle_since >= max_idle:
                 break
-            if n == 0:
-                stop.wait(poll)
+            stop.wait(wait_s)
     except KeyboardInterrupt:
         pass
     except ArchiveError as exc:
         _fail(exc)
     finally:
+        q.release()
         svc.close()
 
 

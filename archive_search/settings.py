@@ -77,6 +77,44 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=30, gt=0, description="Searches running longer are answered 503 (`timeout`)."
     )
+    ingest_queue: bool = Field(
+        default=False,
+        description="`archive ingest` queues files for `archive worker` processes instead of ingesting them "
+        "itself (as `--queue`).",
+    )
+    queue_lease_s: float = Field(
+        default=300,
+        ge=1,
+        le=86400,
+        description="Seconds a worker holds a claimed ingest item without a heartbeat; a killed worker's "
+        "item is taken over after this. Heartbeats renew it every third of it.",
+    )
+    queue_poll_s: float = Field(
+        default=2.0, gt=0, le=3600, description="Seconds an idle `archive worker` waits between polls."
+    )
+    queue_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Claims of one ingest item before it ends `failed(worker_lost)` instead of being taken "
+        "over again (a file that kills every worker).",
+    )
+    extract_sandbox: bool = Field(
+        default=True,
+        description="Run every extractor in a worker process with memory, CPU, time and output limits.",
+    )
+    extract_memory_mb: int = Field(
+        default=4096, ge=256, description="Memory of an extraction worker (address space; Tika: its data)."
+    )
+    extract_cpu_s: int = Field(default=1800, ge=1, description="CPU seconds one file may use in its worker.")
+    extract_timeout_s: float = Field(
+        default=3600, gt=0, description="Wall-clock seconds one file's extraction (OCR included) may take."
+    )
+    extract_max_output_mb: int = Field(
+        default=512, ge=1, description="Largest extraction (as JSON) a worker may send back."
+    )
+    extract_isolate_network: bool = Field(
+        default=True, description="Run extraction workers in an empty network namespace where `unshare` can."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -101,11 +101,12 @@ def run_load(
 ) -> dict[str, float]:
     lat: list[float] = []
     errors = 0
+    rejected = 0  # 4xx: a natural-language question can be malformed query language (a lone ")
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def worker(n: int) -> None:
-        nonlocal errors
+        nonlocal errors, rejected
         rnd = random.Random(n)
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
             while time.monotonic() < stop_at:
@@ -113,13 +114,15 @@ def run_load(
                 t = time.perf_counter()
                 try:
                     r = c.get("/api/v1/search", params={"q": q, "mode": mode, "size": 10})
-                    ok = r.status_code == 200
+                    status = r.status_code
                 except httpx.HTTPError:
-                    ok = False
+                    status = 0
                 dt = time.perf_counter() - t
                 with lock:
-                    if ok:
+                    if status == 200:
                         lat.append(dt)
+                    elif 400 <= status < 500:
+                        rejected += 1
                     else:
                         errors += 1
 
@@ -135,6 +138,7 @@ def run_load(
         "clients": clients,
         "requests": len(lat),
         "errors": errors,
+        "rejected_4xx": rejected,
         "rps": len(lat) / elapsed,
         "p50_ms": percentile(lat, 50) * 1000,
         "p95_ms": percentile(lat, 95) * 1000,
@@ -251,11 +255,12 @@ def main() -> None:
         "seconds": args.seconds,
     }
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2), "utf-8")
-    print("\n| mode | clients | requests | errors | req/s | p50 ms | p95 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| mode | clients | requests | 5xx/transport errors | 4xx | req/s | p50 ms | p95 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['mode']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | "
+            f"| {r['mode']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rejected_4xx']} | "
+            f"{r['rps']:.1f} | "
             f"{r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} |"
         )
     print(f"\nwritten {out}")

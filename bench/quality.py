@@ -3,9 +3,10 @@
 For each data set in ``shared/data`` the harness writes a folder of real files (one ``.txt`` per
 document; the UNLP set uses its PDFs as they are), ingests it through :class:`ArchiveService`
 into a fresh data folder, optionally embeds the passages, runs the data set's queries through
-``ArchiveService.search`` in the requested modes and scores the ranked *documents* (passage hits
-collapsed to their document, first occurrence wins) with nDCG@10, Recall@100, MRR@10 and
-accuracy@1.
+``ArchiveService.search`` in the requested modes and scores the ranked *documents* (as the
+service groups them by default; on a service without grouping, passage hits collapsed to their
+document, first occurrence wins) with nDCG@10, Recall@100, MRR@10 and accuracy@1; UNLP is also
+scored per evidence page from passage hits.
 
 Cross-lingual evaluation: every document language gets its own collection (``<set>.<lang>``)
 inside the data set's data folder, and every search is restricted to one collection with the

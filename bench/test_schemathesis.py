@@ -40,7 +40,7 @@ HEADERS = {"Authorization": f"Bearer {_token}"}
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: Any) -> None:
     if case.operation.path in ("/api/v1/auth/logout",):
         return  # would revoke the token the other cases use

@@ -17,9 +17,31 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database: SQLite keeps no offset, so values read
+    back are marked UTC (they were written as UTC); naive values are refused on the way in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
@@ -36,7 +58,7 @@ class Collection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class StoredFile(Base):
@@ -48,7 +70,7 @@ class StoredFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mime: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Document(Base):
@@ -68,7 +90,7 @@ class Document(Base):
     lang: Mapped[str] = mapped_column(String(10), default="other")
     page_count: Mapped[int | None] = mapped_column(Integer)
     doc_date: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     collection: Mapped[Collection] = relationship()
     file: Mapped[StoredFile] = relationship()
@@ -109,8 +131,8 @@ class Passage(Base):
     time_start: Mapped[float | None] = mapped_column(Float)
     time_end: Mapped[float | None] = mapped_column(Float)
     speaker: Mapped[str | None] = mapped_column(String(200))
-    indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    embedded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    indexed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    embedded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     """float32 vector of the embedder recorded in ``index_meta`` (the HNSW index is derived)."""
 
@@ -123,12 +145,13 @@ class IngestJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(20), default="running")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IngestItem(Base):
-    """One file of a job and its single recorded outcome: ``ok``, ``failed`` or ``skipped``."""
+    """One file of a job and its single recorded outcome: ``ok``, ``failed`` or ``skipped``
+    (``queued`` and ``running`` before it has one)."""
 
     __tablename__ = "ingest_items"
 
@@ -140,8 +163,14 @@ class IngestItem(Base):
     message: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="SET NULL"))
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the ingest queue (migration 0005, ``ingest/queue.py``): a queued item's original is already
+    # in the store under ``sha256``; a worker holds a ``running`` item while its lease lasts
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class IndexMeta(Base):
@@ -164,7 +193,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="viewer")
     """``admin`` (everything), ``editor`` (may tag and edit cases) or ``viewer``."""
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Group(Base):
@@ -172,7 +201,7 @@ class Group(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(150), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class GroupMember(Base):
@@ -199,7 +228,7 @@ class Grant(Base):
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     permission: Mapped[str] = mapped_column(String(10))
     """``read``, ``write`` (implies read) or ``manage`` (implies write)."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ApiToken(Base):
@@ -211,10 +240,10 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(150))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Tag(Base):
@@ -225,7 +254,7 @@ class Tag(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_by: Mapped[str] = mapped_column(String(150))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DocumentTag(Base):
@@ -238,7 +267,7 @@ class DocumentTag(Base):
         ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     added_by: Mapped[str] = mapped_column(String(150))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PassageTag(Base):
@@ -251,7 +280,7 @@ class PassageTag(Base):
         ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     added_by: Mapped[str] = mapped_column(String(150))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Case(Base):
@@ -266,8 +295,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     owner_name: Mapped[str] = mapped_column(String(150))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CaseMember(Base):
@@ -281,7 +310,7 @@ class CaseMember(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     permission: Mapped[str] = mapped_column(String(10))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CaseItem(Base):
@@ -298,7 +327,7 @@ class CaseItem(Base):
     query: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
     added_by: Mapped[str] = mapped_column(String(150))
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CaseNote(Base):
@@ -310,7 +339,7 @@ class CaseNote(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     author: Mapped[str] = mapped_column(String(150))
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):
@@ -323,7 +352,7 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(150))
     action: Mapped[str] = mapped_column(String(50), index=True)
     object_type: Mapped[str | None] = mapped_column(String(50))

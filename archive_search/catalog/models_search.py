@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archive_search.catalog.models import Base, utcnow
+from archive_search.catalog.models import Base, UTCDateTime, utcnow
 
 
 class SavedSearch(Base):
@@ -20,8 +20,8 @@ class SavedSearch(Base):
     name: Mapped[str] = mapped_column(String(200))
     query: Mapped[str] = mapped_column(Text)
     params: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_viewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_viewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class BatchJob(Base):
@@ -38,5 +38,5 @@ class BatchJob(Base):
     request: Mapped[dict[str, object]] = mapped_column(JSON)
     results: Mapped[list[object] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -35,6 +35,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from rapidfuzz.distance import OSA
+
 from archive_search.index import morph
 from archive_search.index.translit import translit_key
 from archive_search.types import AnalyzedToken
@@ -181,15 +183,44 @@ class Analyzer:
         return _query_terms(word)
 
 
+def within_edits(a: str, b: str, k: int) -> bool:
+    """Whether ``a`` and ``b`` are at most ``k`` edits apart (insertions, deletions,
+    substitutions and transpositions of neighbours: optimal string alignment, as tantivy's fuzzy
+    queries count them)."""
+    if abs(len(a) - len(b)) > k:
+        return False
+    return bool(OSA.distance(a, b, score_cutoff=k) <= k)
+
+
 def highlight(
-    analyzer: Analyzer, text: str, terms: Iterable[str], *, window: int = 240, max_len: int = 400
+    analyzer: Analyzer,
+    text: str,
+    terms: Iterable[str],
+    *,
+    window: int = 240,
+    max_len: int = 400,
+    fuzzy: dict[str, int] | None = None,
 ) -> str:
     """An HTML-escaped snippet of ``text`` around the best cluster of matching tokens, with <mark>.
 
-    A token is marked when any of its analysed terms is among ``terms``.
+    A token is marked when any of its analysed terms is among ``terms``, or when its first term
+    is within the allowed edits of a ``fuzzy`` term (the OCR-tolerant matches of a query).
     """
     wanted = set(terms)
-    spans = [(t.start, t.end) for t in analyzer.tokens(text) if wanted.intersection(t.terms)]
+
+    seen: dict[str, bool] = {}
+
+    def fuzzy_match(surface: str) -> bool:
+        if surface not in seen:
+            seen[surface] = any(within_edits(surface, t, k) for t, k in (fuzzy or {}).items())
+        return seen[surface]
+
+    def matches(tok: AnalyzedToken) -> bool:
+        if wanted.intersection(tok.terms):
+            return True
+        return bool(fuzzy) and fuzzy_match(fold(text[tok.start : tok.end]))
+
+    spans = [(t.start, t.end) for t in analyzer.tokens(text) if matches(t)]
     if not spans:
         return _escape_window(text, 0, min(len(text), max_len), [])
     # choose the window (starting at a match) that holds the most matches

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -91,6 +91,41 @@ class _VecMeta:
     added: int = 0
 
 
+class _VecColumns:
+    """The vector filter fields as numpy columns (codes for strings), one row per label."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.labels = np.zeros(0, dtype=np.int64)
+        self.day = np.zeros(0, dtype=np.int64)
+        self.added = np.zeros(0, dtype=np.int64)
+        self.document_id = np.zeros(0, dtype=np.int64)
+        self.codes: dict[str, np.ndarray] = {}
+        self.vocab: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def build(cls, meta: dict[int, _VecMeta], version: int) -> _VecColumns:
+        c = cls(version)
+        items = list(meta.items())
+        c.labels = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
+        c.day = np.fromiter((m.day for _, m in items), dtype=np.int64, count=len(items))
+        c.added = np.fromiter((m.added for _, m in items), dtype=np.int64, count=len(items))
+        c.document_id = np.fromiter((m.document_id for _, m in items), dtype=np.int64, count=len(items))
+        for name in ("collection", "lang", "doc_type"):
+            vocab: dict[str, int] = {}
+            c.codes[name] = np.fromiter(
+                (vocab.setdefault(getattr(m, name), len(vocab)) for _, m in items),
+                dtype=np.int32,
+                count=len(items),
+            )
+            c.vocab[name] = vocab
+        return c
+
+    def member(self, name: str, values: Iterable[str]) -> np.ndarray:
+        wanted = [self.vocab[name][v] for v in values if v in self.vocab[name]]
+        return np.isin(self.codes[name], np.asarray(wanted, dtype=np.int32))
+
+
 class EmbeddedBackend:
     """Tantivy + hnswlib in ``root``; safe for one writing process, many reading threads."""
 
@@ -114,6 +149,8 @@ class EmbeddedBackend:
         self._meta_path = root / "vectors-meta.json"
         self._hnsw: Any = None
         self._meta: dict[int, _VecMeta] = {}
+        self._meta_version = 0
+        self._cols: _VecColumns | None = None
         self._dim = dim
         self._vec_dirty = False
         self._load_vectors()
@@ -188,6 +225,7 @@ class EmbeddedBackend:
                 if p.vector is None and p.passage_id in self._meta:
                     self._hnsw.mark_deleted(p.passage_id)
                     del self._meta[p.passage_id]
+                    self._meta_version += 1
                     self._vec_dirty = True
             self.flush_vectors()
 
@@ -225,6 +263,7 @@ class EmbeddedBackend:
             for label in labels:
                 self._hnsw.mark_deleted(label)
                 del self._meta[label]
+                self._meta_version += 1
             if labels:
                 self._vec_dirty = True
                 self.flush_vectors()
@@ -235,6 +274,7 @@ class EmbeddedBackend:
         with self._lock:
             self._hnsw = None
             self._meta = {}
+            self._meta_version += 1
             self._vec_path.unlink(missing_ok=True)
             self._meta_path.unlink(missing_ok=True)
 
@@ -266,6 +306,7 @@ class EmbeddedBackend:
             int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]), str(v[6]), int(v[7]))
             for k, v in raw["meta"].items()
         }
+        self._meta_version += 1
 
     def _add_vectors(self, passages: Sequence[IndexPassage]) -> None:
         import hnswlib
@@ -313,6 +354,7 @@ class EmbeddedBackend:
                 _epoch_ms(p.added_at),
             )
         self._vec_dirty = True
+        self._meta_version += 1
 
     def flush_vectors(self) -> None:
         """Write the vector index and its filter fields to disk (atomically, by rename)."""
@@ -374,6 +416,40 @@ class EmbeddedBackend:
             return False
         return not (f.date_to is not None and (m.day == _NO_DATE or m.day > _day(f.date_to)))
 
+    def _columns(self) -> _VecColumns:
+        """Column arrays of the vector filter fields, rebuilt after changes (vectorised filters)."""
+        if self._cols is None or self._cols.version != self._meta_version:
+            self._cols = _VecColumns.build(self._meta, self._meta_version)
+        return self._cols
+
+    def _allowed_labels(self, f: Filters) -> tuple[np.ndarray, bool]:
+        """Labels passing the filters, and whether that is every stored vector."""
+        c = self._columns()
+        mask = np.ones(len(c.labels), dtype=bool)
+        cols = f.effective_collections()
+        if cols is not None:
+            mask &= c.member("collection", cols)
+        if f.langs:
+            mask &= c.member("lang", f.langs)
+        if f.types:
+            mask &= c.member("doc_type", f.types)
+        if f.date_from is not None:
+            mask &= c.day >= _day(f.date_from)
+        if f.date_to is not None:
+            mask &= (c.day != _NO_DATE) & (c.day <= _day(f.date_to))
+        if f.added_after is not None:
+            mask &= c.added > _epoch_ms(f.added_after)
+        if f.document_ids:
+            mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
+        if f.exclude_document_ids:
+            mask &= ~np.isin(c.document_id, np.asarray(f.exclude_document_ids, dtype=np.int64))
+        if f.tags or f.speakers:  # rare filters on set-valued fields: checked one by one
+            idx = np.flatnonzero(mask)
+            keep = [i for i in idx if self._vec_allowed(self._meta[int(c.labels[i])], f)]
+            mask = np.zeros_like(mask)
+            mask[np.asarray(keep, dtype=np.int64)] = True
+        return c.labels[mask], bool(mask.all())
+
     def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
         self._maybe_reload_vectors()
         with self._lock:
@@ -383,18 +459,23 @@ class EmbeddedBackend:
             if cols is not None and not cols:
                 return BackendResult(hits=[], total=0)
             q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-            allowed = [label for label, m in self._meta.items() if self._vec_allowed(m, filters)]
-            if not allowed:
+            allowed, everything = self._allowed_labels(filters)
+            if len(allowed) == 0:
                 return BackendResult(hits=[], total=0)
             k = min(limit, len(allowed))
-            if len(allowed) <= _EXACT_SCAN_LIMIT or len(allowed) < len(self._meta) // 10:
-                vecs = np.asarray(self._hnsw.get_items(allowed), dtype=np.float32)
+            if everything:
+                self._hnsw.set_ef(max(128, k * 2))
+                labels, dists = self._hnsw.knn_query(q, k=k)
+                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
+            elif len(allowed) <= _EXACT_SCAN_LIMIT or len(allowed) < len(self._meta) // 10:
+                ids = allowed.tolist()
+                vecs = np.asarray(self._hnsw.get_items(ids), dtype=np.float32)
                 norms = np.linalg.norm(vecs, axis=1) * float(np.linalg.norm(q))
                 sims = (vecs @ q[0]) / np.where(norms == 0, 1.0, norms)
                 order = np.argsort(-sims)[:k]
-                pairs = [(allowed[i], float(sims[i])) for i in order]
+                pairs = [(int(ids[i]), float(sims[i])) for i in order]
             else:
-                allowed_set = set(allowed)
+                allowed_set = set(allowed.tolist())
                 self._hnsw.set_ef(max(128, k * 2))
                 labels, dists = self._hnsw.knn_query(q, k=k, filter=lambda label: label in allowed_set)
                 pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]

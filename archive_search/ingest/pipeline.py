@@ -49,7 +49,9 @@ from archive_search.ingest.archives import (
 )
 from archive_search.ingest.lang import detect_language, document_language
 from archive_search.ingest.normalize import normalize_text
+from archive_search.ingest.recovery import job_lock, recover_interrupted
 from archive_search.ingest.registry import ExtractionError, ExtractorRegistry, Limits, Skip, default_registry
+from archive_search.ingest.sandbox import run_extractor
 from archive_search.ingest.sniff import sniff_file
 from archive_search.ingest.split import split_spans
 from archive_search.types import Extraction, FileReport, JobReport, Outcome, PassageDraft, SourceFile
@@ -157,6 +159,7 @@ class Ingestor:
         self, paths: Iterable[Path], collection: str, *, progress: Progress | None = None
     ) -> JobReport:
         col_id = self.ensure_collection(collection)
+        recover_interrupted(self.catalog, self.store.root)  # jobs of processes killed meanwhile
         started = datetime.now(UTC)
         with self.catalog.session() as s:
             job = IngestJob(collection_id=col_id, status="running", created_at=started)
@@ -164,13 +167,14 @@ class Ingestor:
             s.flush()
             job_id = job.id
         reports: list[FileReport] = []
-        for path in iter_files(paths):
-            report = self.ingest_file(path, col_id, job_id, display=str(path))
-            done = [report, *self._member_reports]  # an archive, then its members
-            reports.extend(done)
-            if progress:
-                for r in done:
-                    progress(r)
+        with job_lock(self.store.root, job_id):  # held until this process ends, however it ends
+            for path in iter_files(paths):
+                report = self.ingest_file(path, col_id, job_id, display=str(path))
+                done = [report, *self._member_reports]  # an archive, then its members
+                reports.extend(done)
+                if progress:
+                    for r in done:
+                        progress(r)
         finished = datetime.now(UTC)
         with self.catalog.session() as s:
             j = s.get(IngestJob, job_id)
@@ -187,6 +191,54 @@ class Ingestor:
         self._member_reports = []
         where = _Where(collection_id=collection_id, job_id=job_id)
         return self._run_item(display, where, lambda: self._ingest(path, where, display))
+
+    _resume = False
+    """Set by ``ingest_stored(resume=True)``: an archive already a document is unpacked again."""
+
+    def _resumed(self, where: _Where, file_id: int) -> int | None:
+        """The archive's document left by an earlier attempt, when resuming one."""
+        if not self._resume:
+            return None
+        with self.catalog.session() as s:
+            return s.scalar(
+                select(Document.id).where(
+                    Document.collection_id == where.collection_id, Document.file_id == file_id
+                )
+            )
+
+    def ingest_stored(
+        self,
+        stored: StoredOriginal,
+        filename: str,
+        collection_id: int,
+        job_id: int,
+        *,
+        display: str,
+        resume: bool = False,
+    ) -> FileReport:
+        """Process an original already in the store for an ingest item the caller records (a
+        queued item claimed by ``archive worker``, see ``ingest/queue.py``); never raises for a
+        bad file. An archive's members get their own items, as in ``ingest_file``. ``resume``
+        (a worker took the item over from a dead one): an archive that is already a document is
+        unpacked again, so that members the dead worker did not reach are ingested (the others
+        end ``ok(duplicate)``)."""
+        self._member_reports = []
+        where = _Where(collection_id=collection_id, job_id=job_id)
+        self._resume = resume
+        try:
+            return self._process(stored, filename, where, display)
+        except ArchiveError as exc:
+            return FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
+        except Exception as exc:  # a bug or an unexpected library error: recorded, the queue goes on
+            log.exception("ingest of %s failed", display)
+            return FileReport(
+                path=display,
+                outcome=Outcome.FAILED,
+                code="internal_error",
+                message=f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            self._resume = False
 
     def _run_item(self, display: str, where: _Where, work: Callable[[], FileReport]) -> FileReport:
         """Record an ingest item for ``display``, run ``work`` and record its outcome. An
@@ -248,7 +300,7 @@ class Ingestor:
                     Document.collection_id == collection_id, Document.file_id == file_id
                 )
             )
-        if existing is not None:
+        if existing is not None and not (self._resume and mime in ARCHIVE_TYPES):
             return FileReport(
                 path=display,
                 outcome=Outcome.OK,
@@ -270,7 +322,7 @@ class Ingestor:
         if extractor is None:
             return FileReport(**base, outcome=Outcome.SKIPPED, code="unsupported_type", message=mime)
         try:
-            extraction = extractor.extract(source, self.limits)
+            extraction = run_extractor(extractor, source, self.limits)  # in a worker process (sandbox.py)
         except Skip as exc:
             return FileReport(**base, outcome=Outcome.SKIPPED, code=exc.code, message=exc.message)
         except ExtractionError as exc:
@@ -316,7 +368,7 @@ class Ingestor:
         try:
             for member in iter_members(source.path, source.mime, budget, name_hint=source.filename):
                 if doc_id is None:
-                    doc_id = self._save(
+                    doc_id = self._resumed(where, file_id) or self._save(
                         source,
                         where.collection_id,
                         file_id,

@@ -9,6 +9,26 @@ from archive_search.types import Extraction, SourceFile
 
 
 @dataclass(frozen=True)
+class SandboxLimits:
+    """Limits of one extraction worker process (``ingest/sandbox.py``; ``ARCHIVE_EXTRACT_*``)."""
+
+    memory_bytes: int = 4 * 1024**3
+    """Address space (``RLIMIT_AS``; for Tika, writable data: ``RLIMIT_DATA``) of a worker."""
+    cpu_s: int = 1800
+    """CPU seconds one file may use in the worker (``RLIMIT_CPU``; OCR has its own timeout)."""
+    wall_s: float = 3600
+    """Wall-clock seconds one file may take, OCR included, before the worker is killed."""
+    max_output_bytes: int = 512 * 1024 * 1024
+    """Largest reply (the extraction as JSON) read from a worker."""
+    max_file_write_bytes: int = 2 * 1024**3
+    """Largest file a worker may write (``RLIMIT_FSIZE``; page images for OCR)."""
+    files_per_worker: int = 200
+    """A worker is replaced after this many files (bounds leaks in native libraries)."""
+    isolate_network: bool = True
+    """Run workers in an empty network namespace where ``unshare`` allows it."""
+
+
+@dataclass(frozen=True)
 class Limits:
     """Limits every extractor honours; exceeding one is a recorded failure, never a crash."""
 
@@ -22,6 +42,9 @@ class Limits:
     """Office documents, web pages, e-mail: longer than this in Tika is ``failed(timeout)``."""
     tika_isolated: bool = True
     """Run Tika in a helper process (a hang or crash fails one file, not the whole ingestion)."""
+    sandbox: bool = True
+    """Run every extractor in a worker process with ``sandbox_limits`` (``ingest/sandbox.py``)."""
+    sandbox_limits: SandboxLimits = SandboxLimits()
 
 
 class ExtractionError(Exception):

@@ -51,7 +51,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing, invalid or expired token"},
     403: {"model": ErrorResponse, "description": "Not allowed to change this"},
     404: {"model": ErrorResponse, "description": "Not found (or not readable by you)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "Conflicts with the current state (exists, closed, not done)",
+    },
+    413: {"model": ErrorResponse, "description": "Request body too large"},
     422: {"model": ErrorResponse, "description": "Invalid parameters"},
+    429: {"model": ErrorResponse, "description": "Too many failed logins"},
+    503: {"model": ErrorResponse, "description": "Timed out, or the search backend is unavailable"},
 }
 
 
@@ -151,9 +158,11 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
 
     @app.get("/healthz", tags=["health"])
     def healthz(svc: ServiceDep) -> dict[str, Any]:
-        """Liveness and backend health."""
+        """Liveness and backend health: only ``ok`` or ``degraded``. It needs no token, so it
+        carries no counts (how many passages the archive holds, and when it grows, is information
+        about collections a caller may not read); administrators see them with ``archive status``."""
         backend = svc.backend.health()
-        return {"status": "ok" if backend.get("status") == "ok" else "degraded", "backend": backend}
+        return {"status": "ok" if backend.get("status") == "ok" else "degraded"}
 
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(cases_router(), prefix="/api/v1")

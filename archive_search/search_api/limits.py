@@ -13,7 +13,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from archive_search.errors import ArchiveError
 
 T = TypeVar("T")
-UPLOAD_PATHS = ("/api/v1/documents",)
+UPLOAD_PATHS = ("/api/v1/documents", "/upload")
+"""Routes that take whole files (the API's and the web UI's upload): up to the file size limit."""
+LIST_PATHS = ("/api/v1/search/batch/csv", "/batch")
+"""Routes that take an uploaded list (CSV of names): up to ``LIST_MAX_BYTES``."""
+LIST_MAX_BYTES = 6 * 1024 * 1024
 
 
 class TimeoutError_(ArchiveError):
@@ -34,7 +38,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_upload_bytes if scope.get("path") in UPLOAD_PATHS else self.max_bytes
+        path = scope.get("path")
+        if path in UPLOAD_PATHS:
+            limit = self.max_upload_bytes
+        elif path in LIST_PATHS:
+            limit = max(self.max_bytes, LIST_MAX_BYTES)
+        else:
+            limit = self.max_bytes
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

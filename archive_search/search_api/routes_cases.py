@@ -7,7 +7,7 @@ No ``from __future__ import annotations`` here: the dependencies are created ins
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
@@ -33,7 +33,7 @@ from archive_search.search_api.cases import (
     TagUpdate,
 )
 from archive_search.search_api.export import build_bundle
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 
 
 def cases_router() -> APIRouter:
@@ -46,6 +46,7 @@ def cases_router() -> APIRouter:
         return cases
 
     Cases = Annotated[CaseService, Depends(get_cases)]
+    Id = Annotated[int, Path(ge=1, le=MAX_ID)]
     Who = Annotated[Principal, Depends(get_principal)]
     r = APIRouter(responses=ERRORS)
 
@@ -69,22 +70,22 @@ def cases_router() -> APIRouter:
         return cases.apply_tags(body, principal)
 
     @r.get("/tags/{tag_id}", response_model=TagPublic, tags=["tags"])
-    def get_tag(tag_id: int, cases: Cases, principal: Who) -> TagPublic:
+    def get_tag(tag_id: Id, cases: Cases, principal: Who) -> TagPublic:
         """One tag, with counts over what you may read."""
         return cases.get_tag(tag_id, principal)
 
     @r.patch("/tags/{tag_id}", response_model=TagPublic, tags=["tags"])
-    def rename_tag(tag_id: int, body: TagUpdate, cases: Cases, principal: Who) -> TagPublic:
+    def rename_tag(tag_id: Id, body: TagUpdate, cases: Cases, principal: Who) -> TagPublic:
         """Rename a tag everywhere (admin); the index follows."""
         return cases.rename_tag(tag_id, body, principal)
 
     @r.post("/tags/{tag_id}/merge", response_model=TagPublic, tags=["tags"])
-    def merge_tag(tag_id: int, body: TagMerge, cases: Cases, principal: Who) -> TagPublic:
+    def merge_tag(tag_id: Id, body: TagMerge, cases: Cases, principal: Who) -> TagPublic:
         """Move every use of this tag to ``into`` and delete this one (admin)."""
         return cases.merge_tag(tag_id, body, principal)
 
     @r.delete("/tags/{tag_id}", status_code=204, tags=["tags"])
-    def delete_tag(tag_id: int, cases: Cases, principal: Who) -> Response:
+    def delete_tag(tag_id: Id, cases: Cases, principal: Who) -> Response:
         """Delete a tag and all its uses (admin)."""
         cases.delete_tag(tag_id, principal)
         return Response(status_code=204)
@@ -106,76 +107,76 @@ def cases_router() -> APIRouter:
         return cases.create_case(body, principal)
 
     @r.get("/cases/{case_id}", response_model=CaseDetail, tags=["cases"])
-    def get_case(case_id: int, cases: Cases, principal: Who) -> CaseDetail:
+    def get_case(case_id: Id, cases: Cases, principal: Who) -> CaseDetail:
         """A case with the items you may see (in order), its notes and members."""
         return cases.get_case(case_id, principal)
 
     @r.patch("/cases/{case_id}", response_model=CasePublic, tags=["cases"])
-    def update_case(case_id: int, body: CaseUpdate, cases: Cases, principal: Who) -> CasePublic:
+    def update_case(case_id: Id, body: CaseUpdate, cases: Cases, principal: Who) -> CasePublic:
         """Change title, description or status (open, closed, archived)."""
         return cases.update_case(case_id, body, principal)
 
     @r.get("/cases/{case_id}/items", response_model=list[CaseItemPublic], tags=["cases"])
-    def list_items(case_id: int, cases: Cases, principal: Who) -> list[CaseItemPublic]:
+    def list_items(case_id: Id, cases: Cases, principal: Who) -> list[CaseItemPublic]:
         """The items you may see, in the case's order, each with its citation fields."""
         return cases.list_items(case_id, principal)
 
     @r.post("/cases/{case_id}/items", response_model=list[CaseItemPublic], status_code=201, tags=["cases"])
-    def add_items(case_id: int, body: CaseItemsAdd, cases: Cases, principal: Who) -> list[CaseItemPublic]:
+    def add_items(case_id: Id, body: CaseItemsAdd, cases: Cases, principal: Who) -> list[CaseItemPublic]:
         """Add documents or passages (for example from a result list), with the query that found
         them and a note; all or nothing; 409 for one already in the case."""
         return cases.add_items(case_id, body, principal)
 
     @r.put("/cases/{case_id}/items", response_model=list[CaseItemPublic], tags=["cases"])
     def reorder_items(
-        case_id: int, body: CaseItemsOrder, cases: Cases, principal: Who
+        case_id: Id, body: CaseItemsOrder, cases: Cases, principal: Who
     ) -> list[CaseItemPublic]:
         """Reorder: list every item you see in the new order (items hidden from you keep their slots)."""
         return cases.reorder_items(case_id, body, principal)
 
     @r.patch("/cases/{case_id}/items/{item_id}", response_model=CaseItemPublic, tags=["cases"])
     def update_item(
-        case_id: int, item_id: int, body: CaseItemUpdate, cases: Cases, principal: Who
+        case_id: Id, item_id: Id, body: CaseItemUpdate, cases: Cases, principal: Who
     ) -> CaseItemPublic:
         """Change an item's note."""
         return cases.update_item(case_id, item_id, body, principal)
 
     @r.delete("/cases/{case_id}/items/{item_id}", status_code=204, tags=["cases"])
-    def remove_item(case_id: int, item_id: int, cases: Cases, principal: Who) -> Response:
+    def remove_item(case_id: Id, item_id: Id, cases: Cases, principal: Who) -> Response:
         """Take an item out of the case."""
         cases.remove_item(case_id, item_id, principal)
         return Response(status_code=204)
 
     @r.get("/cases/{case_id}/notes", response_model=list[CaseNotePublic], tags=["cases"])
-    def list_notes(case_id: int, cases: Cases, principal: Who) -> list[CaseNotePublic]:
+    def list_notes(case_id: Id, cases: Cases, principal: Who) -> list[CaseNotePublic]:
         """Notes on the case, oldest first."""
         return cases.list_notes(case_id, principal)
 
     @r.post("/cases/{case_id}/notes", response_model=CaseNotePublic, status_code=201, tags=["cases"])
-    def add_note(case_id: int, body: CaseNoteCreate, cases: Cases, principal: Who) -> CaseNotePublic:
+    def add_note(case_id: Id, body: CaseNoteCreate, cases: Cases, principal: Who) -> CaseNotePublic:
         """Add a note to the case."""
         return cases.add_note(case_id, body, principal)
 
     @r.get("/cases/{case_id}/members", response_model=list[CaseMemberPublic], tags=["cases"])
-    def list_members(case_id: int, cases: Cases, principal: Who) -> list[CaseMemberPublic]:
+    def list_members(case_id: Id, cases: Cases, principal: Who) -> list[CaseMemberPublic]:
         """Members of the case and their rights (read or edit)."""
         return cases.list_members(case_id, principal)
 
     @r.post("/cases/{case_id}/members", response_model=list[CaseMemberPublic], tags=["cases"])
     def set_member(
-        case_id: int, body: CaseMemberCreate, cases: Cases, principal: Who
+        case_id: Id, body: CaseMemberCreate, cases: Cases, principal: Who
     ) -> list[CaseMemberPublic]:
         """Add a member or change its rights (the owner or an admin)."""
         return cases.set_member(case_id, body, principal)
 
     @r.delete("/cases/{case_id}/members/{username}", status_code=204, tags=["cases"])
-    def remove_member(case_id: int, username: str, cases: Cases, principal: Who) -> Response:
+    def remove_member(case_id: Id, username: str, cases: Cases, principal: Who) -> Response:
         """Remove a member (the owner or an admin)."""
         cases.remove_member(case_id, username, principal)
         return Response(status_code=204)
 
     @r.get("/documents/{document_id}/cases", response_model=list[CasePublic], tags=["cases"])
-    def document_cases(document_id: int, cases: Cases, principal: Who) -> list[CasePublic]:
+    def document_cases(document_id: Id, cases: Cases, principal: Who) -> list[CasePublic]:
         """The cases you may see that contain this document (or a passage of it)."""
         return cases.list_cases(principal, document_id=document_id)
 
@@ -191,7 +192,7 @@ def cases_router() -> APIRouter:
             }
         },
     )
-    def export_case(case_id: int, cases: Cases, principal: Who) -> FileResponse:
+    def export_case(case_id: Id, cases: Cases, principal: Who) -> FileResponse:
         """Export the case (the items you may see) as a ZIP bundle; the export is audited."""
         res = build_bundle(cases, case_id, principal)
         return FileResponse(

@@ -38,7 +38,7 @@ from archive_search.index.embeddings import Embedder, make_embedder
 from archive_search.index.factory import make_backend
 from archive_search.ingest.lang import detect_language
 from archive_search.ingest.pipeline import Ingestor, Progress
-from archive_search.ingest.registry import Limits
+from archive_search.ingest.sandbox import extraction_limits
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
@@ -49,6 +49,9 @@ from archive_search.types import Hit, JobReport, PassageRef, Principal, SearchRe
 
 log = logging.getLogger(__name__)
 RRF_K = 60
+FUZZY_MIN_LEN = 5
+RARE_TERM_MAX = 20
+"""A query word with at most this many exact passage matches also matches close misspellings."""
 HYBRID_CANDIDATES = 100
 MAX_CANDIDATES = 2000
 """Most passages ranked for one grouped search page."""
@@ -106,16 +109,26 @@ class ArchiveService:
         index_progress: indexer.Progress | None = None,
     ) -> JobReport:
         """Ingest files into the catalog, then make them keyword-searchable before returning."""
-        ingestor = Ingestor(
-            self.catalog,
-            self.store,
-            limits=Limits(max_pages=self.settings.max_pdf_pages),
-            passage_chars=self.settings.passage_chars,
-            max_file_bytes=self.settings.max_file_bytes,
-        )
+        ingestor = self.ingestor()
         report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
         indexer.index_pending(self.catalog, self.backend, progress=index_progress)
         return report
+
+    def ingestor(self) -> Ingestor:
+        """The ingestor as configured (also used by ``archive worker`` for queued items)."""
+        return Ingestor(
+            self.catalog,
+            self.store,
+            limits=extraction_limits(self.settings),
+            passage_chars=self.settings.passage_chars,
+            max_file_bytes=self.settings.max_file_bytes,
+        )
+
+    def reopen_backend(self) -> None:
+        """Open the backend afresh: a worker that became the single writer of an embedded index
+        must start from what the previous writer left (``ingest/queue.py``)."""
+        self.backend.close()
+        self.backend = self.cases.backend = make_backend(self.settings, self.analyzer)
 
     def index_pending(self) -> int:
         return indexer.index_pending(self.catalog, self.backend)
@@ -155,6 +168,7 @@ class ArchiveService:
         counts = indexer.pending_counts(self.catalog)
         return {
             "files": {k: int(outcomes.get(k, 0)) for k in ("ok", "failed", "skipped")},
+            "queue": {k: int(outcomes.get(k, 0)) for k in ("queued", "running")},
             "documents": documents,
             "collections": collections,
             "passages": counts["passages"],
@@ -167,19 +181,42 @@ class ArchiveService:
 
     # -- search ------------------------------------------------------------------------------
 
-    def _compile(self, node: Node) -> QueryNode:
+    def _fuzziness(self, term: str, filters: Filters) -> int:
+        """Edits allowed for a query term: OCR damage ("пытнам" for "пыткам") is tolerated for
+        rare terms only — a term with few exact matches among the passages the caller may read
+        (counted under the same filters, so other collections never influence it). 1 edit from
+        5 letters, 2 from 9; fuzzy matches rank below exact ones (the backend boosts them 0.3)."""
+        if len(term) < FUZZY_MIN_LEN or not any(ch.isalpha() for ch in term):
+            return 0
+        exact = self.backend.keyword_search(TermNode((term,)), filters, limit=0).total
+        if exact > RARE_TERM_MAX:
+            return 0
+        return 2 if len(term) >= 9 else 1
+
+    def _compile(
+        self, node: Node, filters: Filters | None = None, fuzzy: dict[str, int] | None = None
+    ) -> QueryNode:
+        """The backend query of a parsed query; with ``filters``, rare words get OCR tolerance
+        (recorded in ``fuzzy`` for highlighting)."""
         if isinstance(node, Word):
-            return TermNode(self.analyzer.query_terms(node.text), prefix=node.prefix)
+            terms = self.analyzer.query_terms(node.text)
+            edits = 0
+            if filters is not None and not node.prefix and terms:
+                edits = self._fuzziness(terms[0], filters)
+                if edits and fuzzy is not None:
+                    fuzzy[terms[0]] = edits
+            return TermNode(terms, prefix=node.prefix, fuzzy=edits)
         if isinstance(node, Phrase):
             words = tuple(t.terms for t in self.analyzer.tokens(node.text))
             if not words:
                 return BoolNode()
             return PhraseNode(words, slop=node.slop)
         if isinstance(node, Or):
-            return BoolNode(should=tuple(self._compile(n) for n in node.items))
+            return BoolNode(should=tuple(self._compile(n, filters, fuzzy) for n in node.items))
         return BoolNode(
-            must=tuple(self._compile(n) for n in node.must),
-            should=tuple(self._compile(n) for n in node.should),
+            must=tuple(self._compile(n, filters, fuzzy) for n in node.must),
+            should=tuple(self._compile(n, filters, fuzzy) for n in node.should),
+            # an excluded word is excluded exactly: no fuzzy expansion of exclusions
             must_not=tuple(self._compile(n) for n in node.must_not),
         )
 
@@ -258,7 +295,8 @@ class ArchiveService:
             raise InvalidRequestError(f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to")
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
-        node = self._compile(parsed.root) if parsed.root is not None else None
+        fuzzy: dict[str, int] = {}
+        node = self._compile(parsed.root, filters, fuzzy) if parsed.root is not None else None
         offset = (req.page - 1) * req.size
         sem_text = " ".join(parsed.words())
         mode, embedder = self._effective_mode(req.mode, sem_text)
@@ -274,7 +312,7 @@ class ArchiveService:
                     mode, node, filters, qvec, offset + req.size, facets=True
                 )
                 page_hits = ranked[offset : offset + req.size]
-            hits = self._hydrate(page_hits, terms, principal)
+            hits = self._hydrate(page_hits, terms, principal, fuzzy)
         else:
             need = offset + req.size
             depth = min(max(need * 5, 50), MAX_CANDIDATES)
@@ -292,7 +330,7 @@ class ArchiveService:
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
-            hydrated = {int(h.passage_id): h for h in self._hydrate(best + more, terms, principal)}
+            hydrated = {int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy)}
             hits = []
             for g in page_groups:
                 top = hydrated.get(g[0].passage_id)
@@ -333,7 +371,13 @@ class ArchiveService:
                 out[key][val] = out[key].get(val, 0) + 1
         return out
 
-    def _hydrate(self, hits: list[BackendHit], terms: set[str], principal: Principal) -> list[Hit]:
+    def _hydrate(
+        self,
+        hits: list[BackendHit],
+        terms: set[str],
+        principal: Principal,
+        fuzzy: dict[str, int] | None = None,
+    ) -> list[Hit]:
         if not hits:
             return []
         ids = [h.passage_id for h in hits]
@@ -369,7 +413,7 @@ class ArchiveService:
                     time_end=p.time_end,
                     speaker=p.speaker,
                     sha256=sha,
-                    snippet=highlight(self.analyzer, p.text, terms),
+                    snippet=highlight(self.analyzer, p.text, terms, fuzzy=fuzzy),
                 )
             )
         return out
@@ -598,6 +642,10 @@ class ArchiveService:
         ]
 
 
+_PDFIUM_LOCK = threading.Lock()
+"""PDFium is not thread-safe, and page-image requests run in the server's thread pool."""
+
+
 def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
     """Render page ``page`` (1-based) of a stored PDF or image to PNG bytes."""
     import io
@@ -608,19 +656,21 @@ def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: i
     if mime == "application/pdf":
         import pypdfium2 as pdfium
 
-        pdf = pdfium.PdfDocument(str(path))
-        try:
-            if page > len(pdf):
-                raise NotFoundError(f"page {page} not found")
-            pg = pdf[page - 1]
-            w, h = pg.get_size()
-            scale = dpi / 72
-            if w * h * scale * scale > max_pixels:
-                scale = (max_pixels / (w * h)) ** 0.5
-            pg.render(scale=scale).to_pil().save(out, format="PNG")
-            pg.close()
-        finally:
-            pdf.close()
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(str(path))
+            try:
+                if page > len(pdf):
+                    raise NotFoundError(f"page {page} not found")
+                pg = pdf[page - 1]
+                w, h = pg.get_size()
+                scale = dpi / 72
+                if w * h * scale * scale > max_pixels:
+                    scale = (max_pixels / (w * h)) ** 0.5
+                image = pg.render(scale=scale).to_pil()
+                pg.close()
+            finally:
+                pdf.close()
+        image.save(out, format="PNG")
         return out.getvalue()
     if mime.startswith("image/"):
         with Image.open(path) as img:

@@ -112,6 +112,69 @@ def parse_date(value: str | None) -> date | None:
     return d if 1800 <= d.year <= 2200 else None
 
 
+_ZIP_XML_TYPES = {sniff.DOCX, sniff.XLSX, sniff.PPTX, sniff.EPUB}
+_PROLOG_BYTES = 1024 * 1024
+_MAX_XML_MEMBERS = 20_000
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b(?P<body>[^>\[]*)(?P<subset>\[)?", re.IGNORECASE)
+
+
+def check_zip_xml(path: Path, mime: str) -> None:
+    """Refuse a zip-based document (OOXML, OpenDocument, EPUB) whose XML parts declare entities or
+    document types that could expand (billion laughs) or read other files (external entities):
+    ``failed(xml_entities)``. Only the prolog of each part (what precedes its root element, where a
+    DOCTYPE must stand) is read, at most 1 MiB of it. Office and OpenDocument parts never have a
+    DOCTYPE; EPUB's XHTML may have a plain ``<!DOCTYPE html ...>`` with an ``http(s)`` identifier."""
+    import zipfile
+
+    office = mime != sniff.EPUB
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a readable zip: Tika reports the damage
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > _MAX_XML_MEMBERS:
+            raise ExtractionError("too_many_members", f"{len(infos)} parts in one document")
+        for info in infos:
+            try:
+                with zf.open(info) as fh:
+                    head = fh.read(_PROLOG_BYTES)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
+                continue  # a damaged part: Tika reports it
+            _check_prolog(head, info.filename, office=office)
+
+
+def _check_prolog(head: bytes, name: str, *, office: bool) -> None:
+    """Walk an XML part's prolog (declaration, processing instructions, comments, DOCTYPE)."""
+    pos = len(head) - len(head.lstrip(b"\xef\xbb\xbf \t\r\n"))
+    if not head.startswith(b"<", pos):
+        return  # not XML (an image, a binary part)
+    while True:
+        while pos < len(head) and head[pos : pos + 1] in b" \t\r\n":
+            pos += 1
+        if head.startswith(b"<?", pos) or head.startswith(b"<!--", pos):
+            close = b"?>" if head.startswith(b"<?", pos) else b"-->"
+            end = head.find(close, pos + 2)
+            if end < 0:
+                if len(head) >= _PROLOG_BYTES:
+                    raise ExtractionError("xml_entities", f"{name}: XML prolog longer than 1 MiB")
+                return  # cut short: Tika reports the damage
+            pos = end + len(close)
+            continue
+        if head[pos : pos + 9].upper() == b"<!DOCTYPE":
+            m = _DOCTYPE.match(head, pos)
+            body = m.group("body").lower() if m else b""
+            literals = re.findall(rb"[\"']([^\"']*)[\"']", body)
+            system = literals[1:2] if b"public" in body else literals[:1]  # the system identifier
+            unsafe_ident = any(not u.strip().startswith((b"http://", b"https://")) for u in system)
+            if office or m is None or m.group("subset") or unsafe_ident:
+                raise ExtractionError("xml_entities", f"{name}: XML document type declarations are refused")
+            return
+        if head.startswith(b"<!", pos):
+            raise ExtractionError("xml_entities", f"{name}: XML markup declarations are refused")
+        return  # the root element (or text before it: not well-formed, Tika reports it)
+
+
 def run_tika(
     path: str, max_chars: int, *, timeout_s: float = 300, isolated: bool = True
 ) -> tuple[str, dict[str, list[str]]]:
@@ -251,6 +314,9 @@ _WORKER = _Worker()
 
 class TikaExtractor:
     name = "tika"
+    memory_limit = "data"
+    """In the extraction sandbox, bound writable memory (``RLIMIT_DATA``), not address space:
+    Tika's GraalVM native image reserves tens of GiB of address space it never touches."""
 
     def accepts(self, mime: str) -> bool:
         return mime in DOCUMENT_TYPES or mime.startswith("application/vnd.oasis.opendocument.")
@@ -258,6 +324,8 @@ class TikaExtractor:
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         if source.mime == sniff.OOXML_ENCRYPTED:
             raise ExtractionError("encrypted", "the Office document is encrypted with a password")
+        if source.mime in _ZIP_XML_TYPES or source.mime.startswith("application/vnd.oasis.opendocument."):
+            check_zip_xml(Path(source.path), source.mime)
         text, meta = run_tika(
             str(source.path),
             limits.max_output_chars,

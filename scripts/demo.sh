@@ -15,5 +15,14 @@ echo "[demo] ingesting the sample archive (UDHR in ru/uk/be/en, PDFs, a scan, an
 # exit code 1 only means some file failed; the report says which, and the demo goes on
 "${ARCHIVE[@]}" ingest archive_search/sample_archive/files --collection sample || [ $? -eq 1 ]
 "${ARCHIVE[@]}" status
+# There are no default accounts: the demo makes (or resets) an administrator "demo" with a fresh
+# random password, printed here once. Outside a demo, create accounts with `archive user create`.
+DEMO_PASSWORD="$("$REPO_ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+if printf '%s\n' "$DEMO_PASSWORD" | "${ARCHIVE[@]}" user create demo --admin --password-stdin 2>/dev/null; then
+    :
+else
+    printf '%s\n' "$DEMO_PASSWORD" | "${ARCHIVE[@]}" user password demo --password-stdin
+fi
+echo "[demo] log in as: demo / $DEMO_PASSWORD"
 echo "[demo] embeddings for semantic search are computed in the background while the service runs"
 exec "${ARCHIVE[@]}" serve "$@"

@@ -134,7 +134,7 @@ def test_ingest_killed_at_random_moments_then_restarted(tmp_path: Path) -> None:
     seed = int(os.environ.get("CRASH_SEED", "20261125"))
     rng = random.Random(seed)
     inp = tmp_path / "in"
-    words = make_inputs(inp, 120, seed)
+    words = make_inputs(inp, int(os.environ.get("CRASH_FILES", "2000")), seed)
     n_files = len(list(inp.iterdir()))
     data = tmp_path / "data"
     env = env_for(data)

@@ -366,7 +366,7 @@ def test_document_fields() -> None:
         "tags": ["photo", "winter"],
         "day": (date(1991, 3, 15) - date(1970, 1, 1)).days,
         "year": 1991,
-        "added": int(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()),
+        "added": int(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()) * 1000,  # milliseconds
         "speaker": "иванов и.",
         "body": "елка у архива",
         "vector": [0.5, -0.5, 0.0, 1.0],
@@ -376,7 +376,7 @@ def test_document_fields() -> None:
     assert "vector" not in undated and "speaker" not in undated
     # a naive timestamp is UTC (as in the embedded backend)
     naive = osb.to_document(passage(9, "x", added_at=datetime(1970, 1, 1, 0, 1)), PlainAnalyzer())
-    assert naive["added"] == 60
+    assert naive["added"] == 60_000  # milliseconds
 
 
 # -- query DSL -----------------------------------------------------------------------------------
@@ -1021,7 +1021,7 @@ def test_speaker_added_and_document_filters() -> None:
         document_ids=(12, 11, 12),
         exclude_document_ids=(13,),
     )
-    after = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
+    after = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp()) * 1000  # milliseconds
     assert osb.filter_clauses(f) == [
         {"terms": {"speaker": ["smith", "иванов и."]}},
         {"range": {"added": {"gte": after + 1, "lte": 2**62}}},

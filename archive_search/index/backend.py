@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 
 from archive_search.types import IndexPassage
@@ -72,6 +72,30 @@ class Filters:
         if self.collections:
             return self.allowed_collections.intersection(self.collections)
         return self.allowed_collections
+
+
+NO_DATE = -(10**9)
+"""Stored for passages whose document has no date (excluded by any date filter)."""
+_EPOCH = date(1970, 1, 1)
+
+
+def day_number(d: date | None) -> int:
+    """A document date as days since 1970-01-01, the encoding every backend stores."""
+    return NO_DATE if d is None else (d - _EPOCH).days
+
+
+def year_number(d: date | None) -> int:
+    """The year of a document date (the ``date`` facet), ``NO_DATE`` when there is none."""
+    return NO_DATE if d is None else d.year
+
+
+def epoch_ms(t: datetime | None) -> int:
+    """When a document entered the archive, in milliseconds (saved searches' "new since")."""
+    if t is None:
+        return 0
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)
 
 
 FACET_FIELDS: tuple[str, ...] = ("lang", "collection", "type", "tag", "date")

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,40 +26,26 @@ import tantivy
 from archive_search.errors import BackendError
 from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
+    NO_DATE,
     BackendHit,
     BackendResult,
     Filters,
     PhraseNode,
     QueryNode,
     TermNode,
+    day_number,
+    epoch_ms,
+    year_number,
 )
 from archive_search.types import IndexPassage
 
-_EPOCH = date(1970, 1, 1)
-_NO_DATE = -(10**9)
 _WRITER_HEAP = 64_000_000
 _EXACT_SCAN_LIMIT = 20_000
 _FACET_TANTIVY_FIELD = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
 
 
-def _day(d: date | None) -> int:
-    return _NO_DATE if d is None else (d - _EPOCH).days
-
-
 SCHEMA_VERSION = f"3/analyzer-{ANALYZER_VERSION}"
 """Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
-
-
-def _year(d: date | None) -> int:
-    return _NO_DATE if d is None else d.year
-
-
-def _epoch_ms(t: datetime | None) -> int:
-    if t is None:
-        return 0
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return int(t.timestamp() * 1000)
 
 
 def _schema() -> tantivy.Schema:
@@ -238,9 +223,9 @@ class EmbeddedBackend:
         d.add_text("doc_type", p.doc_type)
         for tag in p.tags:
             d.add_text("tags", tag)
-        d.add_integer("day", _day(p.doc_date))
-        d.add_integer("year", _year(p.doc_date))
-        d.add_integer("added", _epoch_ms(p.added_at))
+        d.add_integer("day", day_number(p.doc_date))
+        d.add_integer("year", year_number(p.doc_date))
+        d.add_integer("added", epoch_ms(p.added_at))
         if p.speaker:
             d.add_text("speaker", p.speaker.casefold())
         tokens = [
@@ -348,10 +333,10 @@ class EmbeddedBackend:
                 p.lang,
                 p.doc_type,
                 frozenset(p.tags),
-                _day(p.doc_date),
+                day_number(p.doc_date),
                 p.document_id,
                 (p.speaker or "").casefold(),
-                _epoch_ms(p.added_at),
+                epoch_ms(p.added_at),
             )
         self._vec_dirty = True
         self._meta_version += 1
@@ -404,17 +389,17 @@ class EmbeddedBackend:
             return False
         if f.tags and not m.tags.intersection(f.tags):
             return False
-        if f.date_from is not None and m.day < _day(f.date_from):
+        if f.date_from is not None and m.day < day_number(f.date_from):
             return False
         if f.speakers and m.speaker not in {sp.casefold() for sp in f.speakers}:
             return False
-        if f.added_after is not None and m.added <= _epoch_ms(f.added_after):
+        if f.added_after is not None and m.added <= epoch_ms(f.added_after):
             return False
         if f.document_ids and m.document_id not in f.document_ids:
             return False
         if f.exclude_document_ids and m.document_id in f.exclude_document_ids:
             return False
-        return not (f.date_to is not None and (m.day == _NO_DATE or m.day > _day(f.date_to)))
+        return not (f.date_to is not None and (m.day == NO_DATE or m.day > day_number(f.date_to)))
 
     def _columns(self) -> _VecColumns:
         """Column arrays of the vector filter fields, rebuilt after changes (vectorised filters)."""
@@ -434,11 +419,11 @@ class EmbeddedBackend:
         if f.types:
             mask &= c.member("doc_type", f.types)
         if f.date_from is not None:
-            mask &= c.day >= _day(f.date_from)
+            mask &= c.day >= day_number(f.date_from)
         if f.date_to is not None:
-            mask &= (c.day != _NO_DATE) & (c.day <= _day(f.date_to))
+            mask &= (c.day != NO_DATE) & (c.day <= day_number(f.date_to))
         if f.added_after is not None:
-            mask &= c.added > _epoch_ms(f.added_after)
+            mask &= c.added > epoch_ms(f.added_after)
         if f.document_ids:
             mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
         if f.exclude_document_ids:
@@ -531,13 +516,13 @@ class EmbeddedBackend:
         if f.tags:
             out.append(tantivy.Query.term_set_query(s, "tags", list(f.tags)))
         if f.date_from is not None or f.date_to is not None:
-            lo = _day(f.date_from) if f.date_from is not None else _NO_DATE + 1
-            hi = _day(f.date_to) if f.date_to is not None else 10**9
+            lo = day_number(f.date_from) if f.date_from is not None else NO_DATE + 1
+            hi = day_number(f.date_to) if f.date_to is not None else 10**9
             out.append(tantivy.Query.range_query(s, "day", tantivy.FieldType.Integer, lo, hi))
         if f.speakers:
             out.append(tantivy.Query.term_set_query(s, "speaker", [sp.casefold() for sp in f.speakers]))
         if f.added_after is not None:
-            lo_ms = _epoch_ms(f.added_after) + 1
+            lo_ms = epoch_ms(f.added_after) + 1
             out.append(tantivy.Query.range_query(s, "added", tantivy.FieldType.Integer, lo_ms, 2**62))
         if f.document_ids:
             out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
@@ -585,7 +570,7 @@ class EmbeddedBackend:
             name: {_bucket_key(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
             for name in spec
         }
-        out["date"] = dict(sorted((k, v) for k, v in out["date"].items() if k != str(_NO_DATE)))
+        out["date"] = dict(sorted((k, v) for k, v in out["date"].items() if k != str(NO_DATE)))
         return out
 
     def count_documents(self, query: QueryNode | None, filters: Filters) -> int:

@@ -31,12 +31,12 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from archive_search.errors import BackendError
 from archive_search.index.analysis import Analyzer
 from archive_search.index.backend import (
+    NO_DATE,
     BackendHit,
     BackendResult,
     BoolNode,
@@ -44,18 +44,19 @@ from archive_search.index.backend import (
     PhraseNode,
     QueryNode,
     TermNode,
+    day_number,
+    epoch_ms,
+    year_number,
 )
 from archive_search.types import AnalyzedToken, IndexPassage
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
 # the moment a document was added in seconds since the epoch (none = 0)
-_EPOCH = date(1970, 1, 1)
-NO_DATE = -(10**9)
 _MAX_DAY = 10**9
 _MAX_ADDED = 2**62
 
@@ -105,22 +106,6 @@ DELETE_ATTEMPTS = 3
 
 _WS = re.compile(r"\s")
 _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,200}")
-
-
-def day(d: date | None) -> int:
-    return NO_DATE if d is None else (d - _EPOCH).days
-
-
-def year(d: date | None) -> int:
-    return NO_DATE if d is None else d.year
-
-
-def epoch_s(t: datetime | None) -> int:
-    if t is None:
-        return 0
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return int(t.timestamp())
 
 
 # -- index settings and mappings -------------------------------------------------------------------
@@ -280,9 +265,9 @@ def to_document(p: IndexPassage, analyzer: Analyzer) -> dict[str, Any]:
         "lang": p.lang,
         "doc_type": p.doc_type,
         "tags": sorted(set(p.tags)),
-        "day": day(p.doc_date),
-        "year": year(p.doc_date),
-        "added": epoch_s(p.added_at),
+        "day": day_number(p.doc_date),
+        "year": year_number(p.doc_date),
+        "added": epoch_ms(p.added_at),
         "body": encode_tokens(analyzer.tokens(p.text)),
     }
     if p.speaker:
@@ -457,13 +442,13 @@ def filter_clauses(f: Filters) -> list[dict[str, Any]] | None:
     if f.tags:
         out.append({"terms": {"tags": sorted(set(f.tags))}})
     if f.date_from is not None or f.date_to is not None:
-        lo = day(f.date_from) if f.date_from is not None else NO_DATE + 1
-        hi = day(f.date_to) if f.date_to is not None else _MAX_DAY
+        lo = day_number(f.date_from) if f.date_from is not None else NO_DATE + 1
+        hi = day_number(f.date_to) if f.date_to is not None else _MAX_DAY
         out.append({"range": {"day": {"gte": lo, "lte": hi}}})
     if f.speakers:
         out.append({"terms": {"speaker": sorted({sp.casefold() for sp in f.speakers})}})
     if f.added_after is not None:
-        out.append({"range": {"added": {"gte": epoch_s(f.added_after) + 1, "lte": _MAX_ADDED}}})
+        out.append({"range": {"added": {"gte": epoch_ms(f.added_after) + 1, "lte": _MAX_ADDED}}})
     if f.document_ids:
         out.append({"terms": {"document_id": sorted(set(f.document_ids))}})
     return out

@@ -19,12 +19,14 @@ becomes one block per turn, like a plain-text one.
 from __future__ import annotations
 
 import logging
+import lzma
 import os
 import re
 import socket
 import subprocess
 import sys
 import threading
+import zlib
 from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -139,8 +141,17 @@ def check_zip_xml(path: Path, mime: str) -> None:
             try:
                 with zf.open(info) as fh:
                     head = fh.read(_PROLOG_BYTES)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError, ValueError):
-                continue  # a damaged part: Tika reports it
+            except (
+                zipfile.BadZipFile,
+                NotImplementedError,
+                RuntimeError,
+                OSError,
+                EOFError,
+                ValueError,
+                zlib.error,
+                lzma.LZMAError,
+            ):
+                continue  # a damaged (or undecompressable) part: Tika reports it
             _check_prolog(head, info.filename, office=office)
 
 

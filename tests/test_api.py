@@ -104,3 +104,13 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert root.status_code == 303 and root.headers["location"].startswith("/login")
     schema = client.get("/api/v1/openapi.json").json()
     assert "/api/v1/search" in schema["paths"]
+
+
+def test_upload_to_an_invalid_collection_name_is_refused(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/documents",
+        files={"file": ("a.txt", "Текст.".encode(), "text/plain")},
+        data={"collection": "../etc"},
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
+    assert "collection name" in r.json()["error"]["message"]

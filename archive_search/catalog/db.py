@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive_search.catalog.models import Collection
+from archive_search.errors import InvalidRequestError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -82,7 +83,7 @@ def ensure_collection(catalog: Catalog, name: str) -> int:
     """The id of the collection called ``name``, created if missing (safe under concurrency)."""
     name = name.strip()
     if not name or len(name) > 200 or any(ch in name for ch in "\x00/\\"):
-        raise ValueError(f"invalid collection name: {name!r}")
+        raise InvalidRequestError(f"invalid collection name: {name!r} (1-200 characters, no '/', '\\')")
     with catalog.session() as s:
         cid = s.scalar(select(Collection.id).where(Collection.name == name))
         if cid is not None:

@@ -28,9 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive_search.catalog.db import Catalog
+from archive_search.catalog.db import Catalog, ensure_collection
 from archive_search.catalog.models import (
-    Collection,
     Document,
     IngestItem,
     IngestJob,
@@ -139,21 +138,8 @@ class Ingestor:
         self._member_reports: list[FileReport] = []
 
     def ensure_collection(self, name: str) -> int:
-        with self.catalog.session() as s:
-            cid = s.scalar(select(Collection.id).where(Collection.name == name))
-            if cid is not None:
-                return cid
-        try:
-            with self.catalog.session() as s:
-                col = Collection(name=name)
-                s.add(col)
-                s.flush()
-                return col.id
-        except IntegrityError:  # created concurrently
-            with self.catalog.session() as s:
-                cid = s.scalar(select(Collection.id).where(Collection.name == name))
-                assert cid is not None
-                return cid
+        """The collection's id, created if missing (``catalog.db.ensure_collection``)."""
+        return ensure_collection(self.catalog, name)
 
     def ingest(
         self, paths: Iterable[Path], collection: str, *, progress: Progress | None = None

@@ -47,10 +47,6 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 class LoginLimiter:
     """At most ``max_failures`` failed logins per (user name, client) within ``window_s``."""
 
@@ -335,9 +331,9 @@ class Accounts:
             row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
             if row is None or row.revoked_at is not None:
                 raise UnauthorizedError("invalid or revoked token")
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
+            if row.expires_at is not None and row.expires_at <= now:
                 raise UnauthorizedError("the token has expired; log in again")
-            if row.last_used_at is None or now - _aware(row.last_used_at) > timedelta(minutes=1):
+            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
                 row.last_used_at = now
             user_id = row.user_id
         return self.principal_for_user(user_id)

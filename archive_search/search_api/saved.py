@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 PARAM_KEYS = ("mode", "lang", "collections", "types", "tags", "speakers")
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 class SavedSearches:
     def __init__(self, service: ArchiveService) -> None:
         self.service = service
@@ -36,16 +32,14 @@ class SavedSearches:
         return SearchRequest(q=row.query, **params, **extra)  # type: ignore[arg-type]
 
     def public(self, row: SavedSearch, principal: Principal) -> dict[str, Any]:
-        new = self.service.search(
-            self._request(row, added_after=_aware(row.last_viewed_at), size=1), principal
-        ).total
+        new = self.service.search(self._request(row, added_after=row.last_viewed_at, size=1), principal).total
         return {
             "id": str(row.id),
             "name": row.name,
             "query": row.query,
             "params": row.params,
-            "created_at": _aware(row.created_at).isoformat(),
-            "last_viewed_at": _aware(row.last_viewed_at).isoformat(),
+            "created_at": row.created_at.isoformat(),
+            "last_viewed_at": row.last_viewed_at.isoformat(),
             "new_documents": new,
         }
 
@@ -91,7 +85,7 @@ class SavedSearches:
         row = self._get(principal, saved_id)
         now = datetime.now(UTC)
         res = self.service.search(
-            self._request(row, added_after=_aware(row.last_viewed_at), page=page, size=size), principal
+            self._request(row, added_after=row.last_viewed_at, page=page, size=size), principal
         )
         with self.service.catalog.session() as s:
             obj = s.get(SavedSearch, row.id)

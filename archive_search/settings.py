@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `archive serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `archive serve` listens on.")
+    query_stop_words: bool = Field(
+        default=True,
+        description="Drop function words (як, что, the, …) from a query's optional words when others remain.",
+    )
+    rrf_k: int = Field(
+        default=60, ge=1, le=1000, description="Reciprocal rank fusion constant k of hybrid search."
+    )
+    hybrid_keyword_weight: float = Field(
+        default=1.0, gt=0, le=10, description="Weight of the keyword ranking in hybrid fusion."
+    )
+    hybrid_semantic_weight: float = Field(
+        default=1.0, gt=0, le=10, description="Weight of the vector ranking in hybrid fusion."
+    )
+    hybrid_candidates: int = Field(
+        default=100, ge=10, le=2000, description="Passages taken from each ranking before hybrid fusion."
+    )
     max_page_size: int = Field(default=100, ge=1, le=1000, description="Largest `size` a search may ask for.")
     token_ttl_hours: float = Field(
         default=12, gt=0, le=24 * 366, description="Lifetime of a login token from `POST /api/v1/auth/token`."

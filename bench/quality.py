@@ -794,7 +794,9 @@ def markdown(results: list[PairResult], stats: list[DatasetStats], modes: Sequen
         lines.append(f"### {st.dataset}")
         lines.append("")
         lines.append(
-            f"Documents per collection: {docs}; passages: {st.passages}; ingest {st.ingest_s:.0f}s"
+            ""
+            if not st.passages  # bench/union.py: one union index, described once
+            else f"Documents per collection: {docs}; passages: {st.passages}; ingest {st.ingest_s:.0f}s"
             + (
                 f"; embedding {st.embedded} passages in {st.embed_s:.0f}s ({st.embedded / st.embed_s:.1f}/s)"
                 if st.embed_s

@@ -8,9 +8,10 @@ candidates (reciprocal rank fusion), and hydrates hits with provenance and highl
 from __future__ import annotations
 
 import logging
+import string
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from archive_search.catalog.models import Collection, Document, IngestItem, Page
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index import indexer
-from archive_search.index.analysis import Analyzer, highlight
+from archive_search.index.analysis import Analyzer, fold, highlight
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -36,23 +37,22 @@ from archive_search.index.backend import (
 )
 from archive_search.index.embeddings import Embedder, make_embedder
 from archive_search.index.factory import make_backend
+from archive_search.index.stopwords import is_stop_word
 from archive_search.ingest.lang import detect_language
 from archive_search.ingest.pipeline import Ingestor, Progress
 from archive_search.ingest.sandbox import extraction_limits
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
-from archive_search.search_api.query import Node, Or, ParsedQuery, Phrase, Word, parse_query
+from archive_search.search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 from archive_search.search_api.saved import SavedSearches
 from archive_search.settings import Settings
 from archive_search.types import Hit, JobReport, PassageRef, Principal, SearchRequest, SearchResponse
 
 log = logging.getLogger(__name__)
-RRF_K = 60
 FUZZY_MIN_LEN = 5
 RARE_TERM_MAX = 20
 """A query word with at most this many exact passage matches also matches close misspellings."""
-HYBRID_CANDIDATES = 100
 MAX_CANDIDATES = 2000
 """Most passages ranked for one grouped search page."""
 MAX_RESULT_WINDOW = 1000
@@ -271,12 +271,18 @@ class ArchiveService:
             kw = self.backend.keyword_search(node, filters, limit=depth, facets=facets)
             return kw.hits, kw.total, kw.facets
         assert qvec is not None
-        vec = self.backend.vector_search(qvec, filters, limit=max(depth, HYBRID_CANDIDATES))
+        cfg = self.settings
+        vec = self.backend.vector_search(qvec, filters, limit=max(depth, cfg.hybrid_candidates))
         if mode == "semantic":
             hits = vec.hits[:depth]
             return hits, len(vec.hits), self._facets_of(vec.hits) if facets else {}
-        kw = self.backend.keyword_search(node, filters, limit=max(depth, HYBRID_CANDIDATES), facets=facets)
-        fused = rrf([kw.hits, vec.hits])
+        limit = max(depth, cfg.hybrid_candidates)
+        kw = self.backend.keyword_search(node, filters, limit=limit, facets=facets)
+        fused = rrf(
+            [kw.hits, vec.hits],
+            weights=[cfg.hybrid_keyword_weight, cfg.hybrid_semantic_weight],
+            k=cfg.rrf_k,
+        )
         return fused[:depth], max(kw.total, len(fused)), kw.facets
 
     def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
@@ -296,12 +302,13 @@ class ArchiveService:
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
-        node = self._compile(parsed.root, filters, fuzzy) if parsed.root is not None else None
+        ranked_root = without_stop_words(parsed.root) if self.settings.query_stop_words else parsed.root
+        node = self._compile(ranked_root, filters, fuzzy) if ranked_root is not None else None
         offset = (req.page - 1) * req.size
         sem_text = " ".join(parsed.words())
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
-        terms = self._highlight_terms(parsed)
+        terms = self._highlight_terms(ParsedQuery(ranked_root))
 
         if req.group == "passage":
             if mode == "keyword":
@@ -693,13 +700,45 @@ def group_by_document(hits: list[BackendHit]) -> list[list[BackendHit]]:
     return list(groups.values())
 
 
-def rrf(rankings: list[list[BackendHit]], k: int = RRF_K) -> list[BackendHit]:
-    """Reciprocal rank fusion: score = sum over rankings of 1 / (k + rank)."""
+_PUNCTUATION = string.punctuation + "«»„“”‘’…—–"
+
+
+def without_stop_words(root: Node | None) -> Node | None:
+    """The query without the function words among its optional plain words ("як", "the", "что").
+
+    Only bare optional words of the top-level clause list are dropped, and only while at least one
+    other ranked or required clause remains; phrases, prefixes, required (``+``) and excluded
+    words, ``OR`` groups and a query of function words alone are kept as typed. BM25 already gives
+    such words a low weight, but a long question's "як/слід/для/у" still add up to outrank the one
+    rare word that matters (measured in ``docs/benchmarks.md``).
+    """
+    if not isinstance(root, Group):
+        return root
+
+    def stop(n: Node) -> bool:
+        return isinstance(n, Word) and not n.prefix and is_stop_word(fold(n.text.strip(_PUNCTUATION)))
+
+    kept = tuple(n for n in root.should if not stop(n))
+    if len(kept) == len(root.should) or not (kept or root.must):
+        return root
+    return Group(should=kept, must=root.must, must_not=root.must_not)
+
+
+def rrf(
+    rankings: list[list[BackendHit]], *, weights: Sequence[float] | None = None, k: int = 60
+) -> list[BackendHit]:
+    """Weighted reciprocal rank fusion: score = sum over rankings of weight / (k + rank).
+
+    Ties are broken by passage id so that a page boundary never shows one passage twice.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    if len(weights) != len(rankings):
+        raise ValueError("one weight per ranking")
     scores: dict[int, float] = {}
     first: dict[int, BackendHit] = {}
-    for ranking in rankings:
+    for weight, ranking in zip(weights, rankings, strict=True):
         for rank, hit in enumerate(ranking, start=1):
-            scores[hit.passage_id] = scores.get(hit.passage_id, 0.0) + 1.0 / (k + rank)
+            scores[hit.passage_id] = scores.get(hit.passage_id, 0.0) + weight / (k + rank)
             first.setdefault(hit.passage_id, hit)
     ordered = sorted(scores, key=lambda pid: (-scores[pid], pid))
     return [replace(first[pid], score=scores[pid]) for pid in ordered]

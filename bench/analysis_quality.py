@@ -19,6 +19,7 @@ in text), and how often a variant meets a name of another group (false matches).
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -27,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
-from name_pairs import Pair, ntrex_pairs, read_conllu, treebank_lemmas, ud_pairs  # noqa: E402
+from name_pairs import NTREX, Pair, ntrex_pairs, read_conllu, treebank_lemmas, ud_pairs  # noqa: E402
 
 from archive_search.index.analysis import Analyzer, fold  # noqa: E402
 
@@ -138,7 +139,7 @@ def _keys(terms: tuple[str, ...]) -> set[str]:
     return {t for t in terms if t.startswith("~")}
 
 
-def corpus_names(an: Analyzer) -> dict[str, object]:
+def corpus_names(an: Analyzer) -> dict[str, dict[str, dict[str, float]]]:
     """Recall of the name pairs built from the corpora (``name_pairs``), per source, split and
     variant type: does the query word's terms meet the written word's, analysed in its sentence?"""
     tokens_cache: dict[str, dict[int, set[str]]] = {}
@@ -149,7 +150,7 @@ def corpus_names(an: Analyzer) -> dict[str, object]:
             toks = tokens_cache[p.sentence] = {t.start: set(t.terms) for t in an.tokens(p.sentence)}
         return toks.get(p.start, set())
 
-    out: dict[str, object] = {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for source, pairs in (("ntrex", ntrex_pairs()), ("ud", ud_pairs())):
         cells: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for p in pairs:
@@ -162,29 +163,55 @@ def corpus_names(an: Analyzer) -> dict[str, object]:
     return out
 
 
-def key_collisions(an: Analyzer, upos: set[str], capitalise: bool) -> dict[str, dict[str, float]]:
-    """Distinct treebank lemmas of one language whose transliteration keys meet (query keys of
-    one lemma against the keys the other gets when capitalised in running text): the rate over
-    all lemma pairs, and the share of lemmas that meet at least one other."""
-    out = {}
-    for lang, lemmas in treebank_lemmas(upos).items():
-        words = sorted(w if capitalise else w.lower() for w in lemmas if not w.isupper())
-        words = sorted(set(words))
+def vocabulary(upos: set[str], capitalise: bool) -> dict[str, list[str]]:
+    """Distinct treebank lemmas per language (names capitalised, other words in lower case)."""
+    return {
+        lang: sorted({w if capitalise else w.lower() for w in lemmas if not w.isupper()})
+        for lang, lemmas in treebank_lemmas(upos).items()
+    }
+
+
+def english_vocabulary() -> dict[str, list[str]]:
+    """Distinct lower-case words (3+ letters) of the NTREX English documents."""
+    words: set[str] = set()
+    for line in (NTREX / "corpus.en.jsonl").read_text("utf-8").splitlines():
+        words.update(w for w in re.findall(r"[a-z]+", json.loads(line)["text"]) if len(w) >= 3)
+    return {"en": sorted(words)}
+
+
+def key_collisions(an: Analyzer, vocab: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Distinct words (lemmas) of one language that meet only through their transliteration keys
+    (query terms of one word against the terms the other gets when capitalised in running text;
+    pairs whose other terms meet too are not counted): the rate over all pairs, and the share of
+    words that meet at least one other."""
+    out: dict[str, dict[str, float]] = {}
+    examples: dict[str, list[str]] = {}
+    for lang, words in vocab.items():
         idx: dict[str, set[int]] = defaultdict(set)
-        for i, w in enumerate(words):
-            for k in _keys(an.terms_for(w[:1].upper() + w[1:])):
+        written = [set(an.terms_for(w[:1].upper() + w[1:])) for w in words]
+        for i, terms in enumerate(written):
+            for k in _keys(tuple(terms)):
                 idx[k].add(i)
         met: set[tuple[int, int]] = set()
         for i, w in enumerate(words):
-            for k in _keys(an.query_terms(w)):
-                met.update((min(i, j), max(i, j)) for j in idx.get(k, ()) if j != i)
+            q = set(an.query_terms(w))
+            for k in _keys(tuple(q)):
+                # only the pairs that meet through a key alone (other terms would match anyway)
+                met.update(
+                    (min(i, j), max(i, j))
+                    for j in idx.get(k, ())
+                    if j != i and not (q - _keys(tuple(q))) & written[j]
+                )
+        examples[lang] = [f"{words[i]}/{words[j]}" for i, j in sorted(met)[:: max(1, len(met) // 12)]]
         n = len(words)
         colliding = {i for pair in met for i in pair}
         out[lang] = {
-            "lemmas": n,
+            "words": n,
             "pair_rate": len(met) / max(n * (n - 1) / 2, 1),
-            "lemmas_meeting_another": len(colliding) / max(n, 1),
+            "words_meeting_another": len(colliding) / max(n, 1),
         }
+    if "-v" in sys.argv:
+        print(examples)
     return out
 
 
@@ -214,7 +241,7 @@ def main() -> None:
         f"\nnames: {n['pairs']} (query, written) variant pairs, recall {n['recall']:.3f}, "
         f"false matches with other names {n['false_match_rate']:.4f}"
     )
-    for g in n["groups"]:  # type: ignore[union-attr]
+    for g in n["groups"]:  # type: ignore[union-attr,attr-defined]
         print(f"  {g['name']:<12} {g['variants']} variants  recall {g['recall']:.2f}")
     c = corpus_names(an)
     out["corpus_names"] = c
@@ -223,23 +250,24 @@ def main() -> None:
         print("| split | " + " | ".join(KINDS) + " |")
         print("|---|" + "---|" * len(KINDS))
         for split in ("dev", "held_out"):
-            row = [cells.get(f"{split}/{k}") for k in KINDS]  # type: ignore[union-attr]
+            row = [cells.get(f"{split}/{k}") for k in KINDS]
             print(
                 f"| {split} | "
                 + " | ".join(f"{r['recall']:.3f} ({r['pairs']})" if r else "-" for r in row)
                 + " |"
             )
-    for label, upos, cap in (
-        ("names (PROPN)", {"PROPN"}, True),
-        ("ordinary words (NOUN/VERB/ADJ)", UPOS - {"PROPN"}, False),
+    for label, vocab in (
+        ("names (PROPN)", vocabulary({"PROPN"}, True)),
+        ("ordinary words (NOUN/VERB/ADJ)", vocabulary(UPOS - {"PROPN"}, False)),
+        ("ordinary English words (NTREX, lower case)", english_vocabulary()),
     ):
-        col = key_collisions(an, upos, cap)
+        col = key_collisions(an, vocab)
         out[f"collisions {label}"] = col
         print(f"\nkeys shared by different lemmas, {label}:")
         for lang, m in col.items():
             print(
-                f"  {lang}: {m['lemmas']} lemmas, pair rate {m['pair_rate']:.5f}, "
-                f"lemmas meeting another {m['lemmas_meeting_another']:.3f}"
+                f"  {lang}: {m['words']} words, pair rate {m['pair_rate']:.5f}, "
+                f"words meeting another {m['words_meeting_another']:.3f}"
             )
     res = REPO / "bench" / "results" / f"analysis-{time.strftime('%Y%m%dT%H%M%S')}.json"
     res.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")

@@ -158,7 +158,7 @@ def ntrex_pairs() -> list[Pair]:
 def read_conllu(path: Path) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """(sentence text, [(form, lemma, upos)])"""
     out: list[tuple[str, list[tuple[str, str, str]]]] = []
-    text, toks = "", []
+    text, toks = "", list[tuple[str, str, str]]()
     for line in path.read_text("utf-8").splitlines():
         if line.startswith("# text = "):
             text = line[len("# text = ") :]

@@ -46,10 +46,8 @@ NAMES: list[list[str]] = [
     ["Тихановская", "Ціханоўская", "Тихановська", "Tsikhanouskaya", "Tikhanovskaya"],
     ["Ковальчук", "Kovalchuk", "Kowalczuk"],
     ["Мариуполь", "Маріуполь", "Mariupol", "Mariupol'"],
-    ["Харьков", "Kharkov"],
-    ["Харків", "Kharkiv"],
-    ["Киев", "Kiev"],
-    ["Київ", "Kyiv"],
+    ["Харьков", "Kharkov", "Харків", "Kharkiv"],  # one city: two groups until 2026-11-25
+    ["Киев", "Kiev", "Київ", "Kyiv"],
     ["Грозный", "Грозний", "Grozny", "Groznyy"],
     ["Беслан", "Beslan"],
     ["Оленовка", "Оленівка", "Olenivka", "Olenovka"],

@@ -52,10 +52,11 @@ _VOWELS = frozenset("aiu")
 _FRONT_AFTER_C = re.compile(r"c(?=i)")  # ц before a front vowel (internal class i) is т
 _V_BEFORE_CONSONANT = re.compile(r"(?<=[aiu])v(?![aiu])")  # в/ў/w after a vowel, before a consonant
 _INITIAL_U = re.compile(r"^u(?=[ai])")
+_IU_AFTER_CONSONANT = re.compile(r"(?<=[^aiu])iu")  # ю after a consonant is u (Брюс/Брус, Lyudmila)
 
 # Cyrillic letters (after lower-casing; ё/є/ї/й handled as vowels)
 _CYR = {
-    "а": "a", "о": "a", "е": "i", "ё": "i", "є": "i", "и": "i", "і": "i", "ї": "i", "й": "i",
+    "а": "a", "о": "a", "е": "i", "ё": "ia", "є": "i", "и": "i", "і": "i", "ї": "i", "й": "i",
     "ы": "i", "э": "i", "у": "u", "ю": "iu", "я": "ia",
     "б": "b", "в": "v", "ў": "v", "г": "g", "ґ": "g", "х": "g", "д": "d", "ж": "z", "з": "z",
     "к": "k", "л": "l", "м": "m", "н": "n", "п": "p", "р": "r", "с": "s", "т": "t", "ф": "f",
@@ -64,7 +65,7 @@ _CYR = {
 
 # Latin digraphs first (longest first), then single letters
 _LAT_MULTI = [
-    ("shch", "S"), ("tsch", "C"), ("sch", "S"), ("tch", "C"), ("sh", "S"), ("sz", "S"),
+    ("shch", "S"), ("tsch", "C"), ("dzh", "z"), ("sch", "S"), ("tch", "C"), ("sh", "S"), ("sz", "S"),
     ("ch", "C"), ("cz", "C"), ("zh", "z"), ("kh", "g"), ("ts", "c"), ("tz", "c"), ("ck", "k"),
     ("ph", "f"), ("th", "t"), ("oo", "u"), ("ee", "i"),
 ]  # fmt: skip
@@ -86,6 +87,7 @@ _LAT_MULTI_MAP = dict(_LAT_MULTI)
 _SOFT_C = re.compile(r"c(?=[eiy])")
 _U_AFTER_VOWEL = re.compile(r"([aeo])u")
 _CYR_U_AFTER_VOWEL = re.compile(r"(?<=[аоеэ])у")
+_SLAVIC_LATIN = re.compile(r"[ŭłšžčćśźżńěř]|cz|sz")
 _APOS = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "\u02bb": "'"})
 
 
@@ -93,17 +95,20 @@ _APOS = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "\u02bb": "'"})
 # vowel and gh are silent, a final e after a consonant is silent, Mc- is Мак-.
 _EN_REWRITES = [
     (re.compile(r"^mc"), "mak"),
-    (re.compile(r"j"), "\x01"),
-    (re.compile(r"g(?=[eiy])"), "\x01"),
+    (re.compile(r"^chr"), "kr"),
+    (re.compile(r"j"), "zh"),
+    (re.compile(r"g(?=[eiy])"), "zh"),
     (re.compile(r"c(?=[eiy])"), "s"),
     (re.compile(r"gh|(?<=[aeiou])h(?![aeiouy])"), ""),
-    (re.compile(r"(?<=...[^aeiouy])e$"), ""),
+    (re.compile(r"(?<=..[^aeiouy])e$"), ""),
+    (re.compile(r"(?<=[aeiouy])s(?=[aeiouy])"), "z"),  # Theresa, Rosenberg, President
+    (re.compile(r"(?<=[^aeiouyq])u(?=[bcdfgklmnprstvz]{2})"), "a"),  # Hunter, Dustin, Sunderland
 ]
 
 
 def _latin_classes(word: str, english: bool = False) -> str | None:
     out: list[str] = []
-    w = word
+    w = word.replace("dž", "ž")  # dž is дж
     if english:
         for pattern, repl in _EN_REWRITES:
             w = pattern.sub(repl, w)
@@ -137,7 +142,7 @@ def _latin_classes(word: str, english: bool = False) -> str | None:
 
 
 def _cyrillic_classes(word: str) -> str | None:
-    w = word.replace("дз", "d").replace("дж", "d").replace("тч", "ч").replace("тс", "ц")
+    w = word.replace("дз", "d").replace("дж", "ж").replace("тч", "ч").replace("тс", "ц")
     w = _CYR_U_AFTER_VOWEL.sub("ў", w)
     out: list[str] = []
     for ch in w:
@@ -163,6 +168,8 @@ def translit_keys(word: str) -> tuple[str, ...]:
         return ()
     if any("\u0400" <= ch <= "\u04ff" for ch in w):
         readings = [_cyrillic_classes(w)]
+    elif _SLAVIC_LATIN.search(w):  # Polish, Czech, Belarusian Łacinka: ch is х, no English reading
+        readings = [_latin_classes(w.replace("ch", "kh"))]
     else:
         readings = [_latin_classes(w), _latin_classes(w, english=True)]
     return tuple(dict.fromkeys(k for k in map(_key, readings) if k))
@@ -178,10 +185,11 @@ def _key(classes: str | None) -> str | None:
     if classes is None:
         return None
     # dz (from дз/дж or a Latin dz/dzh) is d; Belarusian ц for т
-    classes = _INITIAL_U.sub("v", _FRONT_AFTER_C.sub("t", classes.replace("dz", "d")))
+    classes = classes.replace("dz", "d").replace("tc", "c").replace("SC", "S")
+    classes = _INITIAL_U.sub("v", _FRONT_AFTER_C.sub("t", _IU_AFTER_CONSONANT.sub("u", classes)))
     # coarse: в/ў after a vowel is a vowel, one vowel class besides u; collapse runs (vowel runs
     # and double consonants)
-    skeleton = _RUNS.sub(r"\1", _V_BEFORE_CONSONANT.sub("a", classes).replace("i", "a"))
+    skeleton = _RUNS.sub(r"\1", _V_BEFORE_CONSONANT.sub("", classes).replace("i", "a"))
     consonants = _consonants(skeleton)
     if consonants >= COARSE_MIN_CONSONANTS:
         # the final vowel is mostly an ending (Лондона, Гватэмалу/Гватемала, Shevchenko/Шевченка)

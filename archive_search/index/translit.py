@@ -29,7 +29,7 @@ How a key is made (the same steps for both scripts):
 Vowel *positions* are kept (only their quality is dropped). Steps 2 (в after a vowel), 3 and 5
 apply to skeletons of three or more consonants; shorter ones keep three vowel classes (а/о,
 е/и/і/ы/я..., у) and their final vowel, since one class makes short words collide (сало/село,
-пара/пора); keys of fewer than two consonants are not made (too ambiguous).
+мир/мор); keys of fewer than two consonants are not made (too ambiguous).
 
 The analyser also keys the lemma or stem of a Cyrillic word (``analysis``), so that Лондана
 (Belarusian genitive) meets Лондон and London.
@@ -46,7 +46,7 @@ MIN_LENGTH_ONE_CONSONANT = 4
 """A skeleton with one consonant is kept from this length on (Юлия, Ольга); shorter ones are not."""
 COARSE_MIN_CONSONANTS = 3
 """Skeletons with fewer consonants keep three vowel classes: with one class, short words collide
-too often (сало/село, пара/пора, жена/зона)."""
+too often (сало/село, жена/зона, мир/мор)."""
 
 _VOWELS = frozenset("aiu")
 _FRONT_AFTER_C = re.compile(r"c(?=i)")  # ц before a front vowel (internal class i) is т

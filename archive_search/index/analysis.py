@@ -18,7 +18,9 @@ Terms of one word (a document's language is not known per word: archives mix lan
   work on the query's first term, the surface form) match what was written;
 * the other dictionary lemmas (homonyms: стали → стать, сталь; both dictionaries: мене);
 * for likely names, transliteration keys (``~`` + skeleton, see ``translit``) of the surface
-  form and of the dictionary lemma, so Кадыров/Kadyrov/Кадыраў meet. A likely name is a
+  form (a Latin word: its romanisation and English readings) and, for a Cyrillic word, of its
+  canonical term (the dictionary lemma, or the stem of a word no dictionary knows), so
+  Кадыров/Kadyrov/Кадыраў and Лондана/Лондон/London meet. A likely name is a
   capitalised word inside a sentence, or at a sentence start when a dictionary reads it as a
   name or none knows it.
 

@@ -19,6 +19,7 @@ in text), and how often a variant meets a name of another group (false matches).
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -26,10 +27,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from name_pairs import NTREX, Pair, ntrex_pairs, read_conllu, treebank_lemmas, ud_pairs  # noqa: E402
+
 from archive_search.index.analysis import Analyzer, fold  # noqa: E402
 
 TREEBANKS = REPO.parent / "shared" / "data" / "ud-treebanks-ru-uk-be"
 UPOS = {"NOUN", "PROPN", "VERB", "ADJ"}
+KINDS = ("ru-uk", "ru-be", "uk-be", "Cyrillic-Latin", "all")
 
 NAMES: list[list[str]] = [
     ["Кадыров", "Кадиров", "Кадыраў", "Kadyrov", "Kadyrow", "Qadyrov"],
@@ -41,34 +46,14 @@ NAMES: list[list[str]] = [
     ["Тихановская", "Ціханоўская", "Тихановська", "Tsikhanouskaya", "Tikhanovskaya"],
     ["Ковальчук", "Kovalchuk", "Kowalczuk"],
     ["Мариуполь", "Маріуполь", "Mariupol", "Mariupol'"],
-    ["Харьков", "Kharkov"],
-    ["Харків", "Kharkiv"],
-    ["Киев", "Kiev"],
-    ["Київ", "Kyiv"],
+    ["Харьков", "Kharkov", "Харків", "Kharkiv"],  # one city: two groups until 2026-11-25
+    ["Киев", "Kiev", "Київ", "Kyiv"],
     ["Грозный", "Грозний", "Grozny", "Groznyy"],
     ["Беслан", "Beslan"],
     ["Оленовка", "Оленівка", "Olenivka", "Olenovka"],
     ["Масхадов", "Maskhadov", "Maschadow"],
     ["Сергей", "Сергій", "Сяргей", "Sergei", "Serhiy", "Siarhei"],
 ]
-
-
-def read_conllu(path: Path) -> list[tuple[str, list[tuple[str, str, str]]]]:
-    """(sentence text, [(form, lemma, upos)])"""
-    out: list[tuple[str, list[tuple[str, str, str]]]] = []
-    text, toks = "", []
-    for line in path.read_text("utf-8").splitlines():
-        if line.startswith("# text = "):
-            text = line[len("# text = ") :]
-        elif not line.strip():
-            if text:
-                out.append((text, toks))
-            text, toks = "", []
-        elif not line.startswith("#"):
-            cols = line.split("\t")
-            if len(cols) >= 4 and cols[0].isdigit():
-                toks.append((cols[1], cols[2], cols[3]))
-    return out
 
 
 def morphology(an: Analyzer, lang: str, path: Path, max_lemmas: int = 1500) -> dict[str, float]:
@@ -148,15 +133,99 @@ def names(an: Analyzer) -> dict[str, object]:
     }
 
 
+def _keys(terms: tuple[str, ...]) -> set[str]:
+    return {t for t in terms if t.startswith("~")}
+
+
+def corpus_names(an: Analyzer) -> dict[str, dict[str, dict[str, float]]]:
+    """Recall of the name pairs built from the corpora (``name_pairs``), per source, split and
+    variant type: does the query word's terms meet the written word's, analysed in its sentence?"""
+    tokens_cache: dict[str, dict[int, set[str]]] = {}
+
+    def written(p: Pair) -> set[str]:
+        toks = tokens_cache.get(p.sentence)
+        if toks is None:
+            toks = tokens_cache[p.sentence] = {t.start: set(t.terms) for t in an.tokens(p.sentence)}
+        return toks.get(p.start, set())
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for source, pairs in (("ntrex", ntrex_pairs()), ("ud", ud_pairs())):
+        cells: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for p in pairs:
+            hit = bool(set(an.query_terms(p.query)) & written(p))
+            split = "held_out" if p.held_out else "dev"
+            for cell in (f"{split}/{p.kind}", f"{split}/all"):
+                cells[cell][0] += hit
+                cells[cell][1] += 1
+        out[source] = {k: {"pairs": n, "recall": h / n} for k, (h, n) in sorted(cells.items())}
+    return out
+
+
+def vocabulary(upos: set[str], capitalise: bool) -> dict[str, list[str]]:
+    """Distinct treebank lemmas per language (names capitalised, other words in lower case)."""
+    return {
+        lang: sorted({w if capitalise else w.lower() for w in lemmas if not w.isupper()})
+        for lang, lemmas in treebank_lemmas(upos).items()
+    }
+
+
+def english_vocabulary() -> dict[str, list[str]]:
+    """Distinct lower-case words (3+ letters) of the NTREX English documents."""
+    words: set[str] = set()
+    for line in (NTREX / "corpus.en.jsonl").read_text("utf-8").splitlines():
+        words.update(w for w in re.findall(r"[a-z]+", json.loads(line)["text"]) if len(w) >= 3)
+    return {"en": sorted(words)}
+
+
+def key_collisions(an: Analyzer, vocab: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Distinct words (lemmas) of one language that meet only through their transliteration keys
+    (query terms of one word against the terms the other gets when capitalised in running text;
+    pairs whose other terms meet too are not counted): the rate over all pairs, and the share of
+    words that meet at least one other."""
+    out: dict[str, dict[str, float]] = {}
+    examples: dict[str, list[str]] = {}
+    for lang, words in vocab.items():
+        idx: dict[str, set[int]] = defaultdict(set)
+        written = [set(an.terms_for(w[:1].upper() + w[1:])) for w in words]
+        for i, terms in enumerate(written):
+            for k in _keys(tuple(terms)):
+                idx[k].add(i)
+        met: set[tuple[int, int]] = set()
+        for i, w in enumerate(words):
+            q = set(an.query_terms(w))
+            for k in _keys(tuple(q)):
+                # only the pairs that meet through a key alone (other terms would match anyway)
+                met.update(
+                    (min(i, j), max(i, j))
+                    for j in idx.get(k, ())
+                    if j != i and not (q - _keys(tuple(q))) & written[j]
+                )
+        examples[lang] = [f"{words[i]}/{words[j]}" for i, j in sorted(met)[:: max(1, len(met) // 12)]]
+        n = len(words)
+        colliding = {i for pair in met for i in pair}
+        out[lang] = {
+            "words": n,
+            "pair_rate": len(met) / max(n * (n - 1) / 2, 1),
+            "words_meeting_another": len(colliding) / max(n, 1),
+        }
+    if "-v" in sys.argv:
+        print(examples)
+    return out
+
+
 def main() -> None:
     an = Analyzer()
     out: dict[str, object] = {}
     print("| treebank | sentences | lemmas | recall exact | recall analyser | prec. exact | prec. analyser |")
     print("|---|---|---|---|---|---|---|")
     for lang, fname in (
-        ("ru", "ru_gsd-ud-test.conllu"),
-        ("uk", "uk_iu-ud-test.conllu"),
-        ("be", "be_hse-ud-test.conllu"),
+        ()
+        if "--names-only" in sys.argv
+        else (
+            ("ru", "ru_gsd-ud-test.conllu"),
+            ("uk", "uk_iu-ud-test.conllu"),
+            ("be", "be_hse-ud-test.conllu"),
+        )
     ):
         m = morphology(an, lang, TREEBANKS / fname)
         out[lang] = m
@@ -170,8 +239,34 @@ def main() -> None:
         f"\nnames: {n['pairs']} (query, written) variant pairs, recall {n['recall']:.3f}, "
         f"false matches with other names {n['false_match_rate']:.4f}"
     )
-    for g in n["groups"]:  # type: ignore[union-attr]
+    for g in n["groups"]:  # type: ignore[union-attr,attr-defined]
         print(f"  {g['name']:<12} {g['variants']} variants  recall {g['recall']:.2f}")
+    c = corpus_names(an)
+    out["corpus_names"] = c
+    for source, cells in c.items():
+        print(f"\n{source} name pairs (recall of query -> written spelling):")
+        print("| split | " + " | ".join(KINDS) + " |")
+        print("|---|" + "---|" * len(KINDS))
+        for split in ("dev", "held_out"):
+            row = [cells.get(f"{split}/{k}") for k in KINDS]
+            print(
+                f"| {split} | "
+                + " | ".join(f"{r['recall']:.3f} ({r['pairs']})" if r else "-" for r in row)
+                + " |"
+            )
+    for label, vocab in (
+        ("names (PROPN)", vocabulary({"PROPN"}, True)),
+        ("ordinary words (NOUN/VERB/ADJ)", vocabulary(UPOS - {"PROPN"}, False)),
+        ("ordinary English words (NTREX, lower case)", english_vocabulary()),
+    ):
+        col = key_collisions(an, vocab)
+        out[f"collisions {label}"] = col
+        print(f"\nkeys shared by different lemmas, {label}:")
+        for lang, m in col.items():
+            print(
+                f"  {lang}: {m['words']} words, pair rate {m['pair_rate']:.5f}, "
+                f"words meeting another {m['words_meeting_another']:.3f}"
+            )
     res = REPO / "bench" / "results" / f"analysis-{time.strftime('%Y%m%dT%H%M%S')}.json"
     res.write_text(json.dumps(out, ensure_ascii=False, indent=2), "utf-8")
     print(f"\nwritten {res}")

@@ -18,7 +18,9 @@ Terms of one word (a document's language is not known per word: archives mix lan
   work on the query's first term, the surface form) match what was written;
 * the other dictionary lemmas (homonyms: стали → стать, сталь; both dictionaries: мене);
 * for likely names, transliteration keys (``~`` + skeleton, see ``translit``) of the surface
-  form and of the dictionary lemma, so Кадыров/Kadyrov/Кадыраў meet. A likely name is a
+  form (a Latin word: its romanisation and English readings) and, for a Cyrillic word, of its
+  canonical term (the dictionary lemma, or the stem of a word no dictionary knows), so
+  Кадыров/Kadyrov/Кадыраў and Лондана/Лондон/London meet. A likely name is a
   capitalised word inside a sentence, or at a sentence start when a dictionary reads it as a
   name or none knows it.
 
@@ -38,7 +40,7 @@ from typing import NamedTuple
 from rapidfuzz.distance import OSA
 
 from archive_search.index import morph
-from archive_search.index.translit import translit_key
+from archive_search.index.translit import translit_keys
 from archive_search.types import AnalyzedToken
 
 WORD_RE = re.compile(r"[^\W_]+(?:['’ʼ`][^\W_]+)*", re.UNICODE)
@@ -51,9 +53,10 @@ _CACHE_SIZE = 100_000
 """Distinct words whose terms are kept (per cache); a cache hit costs well under a microsecond,
 a miss a few dictionary look-ups (~10 µs with the C DAWG of ``dawg2``, ~70 µs without)."""
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 """Bumped whenever the terms of a word change: an index built by another version must be rebuilt
-(phrases use the canonical term, which was the folded form in version 1 and is the lemma now)."""
+(phrases use the canonical term, which was the folded form in version 1 and is the lemma now;
+version 3 changed the transliteration keys: one vowel class, English readings, stem keys)."""
 
 
 def _has_cyrillic(w: str) -> bool:
@@ -118,8 +121,11 @@ def _lemmas(word: str) -> _Lemmas:
 
 
 def _keys(word: str, lem: _Lemmas) -> tuple[str, ...]:
+    """Keys of the surface form and of the lemma (dictionary words) or the stem (Cyrillic words
+    no dictionary knows: Belarusian and rare names, so that Лондана meets Лондон and London)."""
     w = word[:-2] if word.endswith(("'s", "’s")) else word
-    return _dedupe([translit_key(w), translit_key(lem.terms[0]) if lem.dictionary else None])
+    stem = translit_keys(lem.terms[0]) if lem.terms and _has_cyrillic(w) else ()
+    return _dedupe([*translit_keys(w), *stem])
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

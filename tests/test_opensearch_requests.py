@@ -32,7 +32,7 @@ from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportE
 
 from archive_search.errors import BackendError
 from archive_search.index import opensearch as osb
-from archive_search.index.analysis import Analyzer
+from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     BoolNode,
     Filters,
@@ -224,7 +224,10 @@ def test_index_body_settings_and_mappings() -> None:
     assert analysis["analyzer"]["archive_query"]["filter"] == []
     m = body["mappings"]
     assert m["dynamic"] == "strict"
-    assert m["_meta"] == {"archive_search_schema": osb.SCHEMA_VERSION}
+    assert m["_meta"] == {
+        "archive_search_schema": osb.SCHEMA_VERSION,
+        "archive_search_analyzer": ANALYZER_VERSION,
+    }
     assert m["_source"] == {"excludes": ["body", "vector"]}
     props = m["properties"]
     assert {k: v["type"] for k, v in props.items()} == {
@@ -1080,9 +1083,11 @@ def test_date_facet_keys() -> None:
     assert set(facets) == {"lang", "collection", "type", "tag", "date"}
 
 
-def old_schema_server(version: int) -> Server:
+def old_schema_server(version: int, analyzer: str | None = None) -> Server:
     old = osb.mappings(4)
     old["_meta"] = {"archive_search_schema": version}
+    if analyzer is not None:
+        old["_meta"]["archive_search_analyzer"] = analyzer
     return (
         existing_index_server()
         .on("GET", f"/{ALIAS}/_mapping", {f"{ALIAS}-1": {"mappings": old}})
@@ -1111,6 +1116,17 @@ def test_needs_rebuild_replaces_an_older_schema_index() -> None:
     with pytest.raises(BackendError, match="run `archive reindex`"):
         make_backend(other).count(ALL)
     assert not other.find("DELETE", ".*")
+
+
+def test_an_index_analysed_by_another_analyser_version_is_rebuilt() -> None:
+    """The stored terms are the analyser's output: after an analyser change (new lemmas or
+    transliteration keys) the index is as stale as one of an older schema."""
+    server = old_schema_server(osb.SCHEMA_VERSION, analyzer=f"{ANALYZER_VERSION}-old")
+    b = make_backend(server)
+    assert b.needs_rebuild() is True
+    assert ("PUT", f"/{ALIAS}-2") in [(c.method, c.path) for c in server.calls]
+    current = old_schema_server(osb.SCHEMA_VERSION, analyzer=ANALYZER_VERSION)
+    assert make_backend(current).needs_rebuild() is False
 
 
 def test_an_index_of_a_newer_schema_is_left_alone() -> None:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from archive_search.errors import BackendError
-from archive_search.index.analysis import Analyzer
+from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     NO_DATE,
     BackendHit,
@@ -173,7 +173,7 @@ def mappings(dim: int | None) -> dict[str, Any]:
         props[KNN_FIELD] = vector_mapping(dim)
     return {
         "dynamic": "strict",
-        "_meta": {"archive_search_schema": SCHEMA_VERSION},
+        "_meta": {"archive_search_schema": SCHEMA_VERSION, "archive_search_analyzer": ANALYZER_VERSION},
         # the catalog is the source of truth: the encoded terms and the vector are not kept in
         # _source (smaller index, faster fetch); ``archive reindex`` rebuilds from the catalog
         "_source": {"excludes": ["body", KNN_FIELD]},
@@ -725,10 +725,14 @@ class OpenSearchBackend:
         version: int | None = None
         for mapping in (res or {}).values():
             m = mapping.get("mappings", {})
-            v = (m.get("_meta") or {}).get("archive_search_schema")
+            meta = m.get("_meta") or {}
+            v = meta.get("archive_search_schema")
             version = v if isinstance(v, int) else None
             if version != SCHEMA_VERSION:
                 return version
+            if meta.get("archive_search_analyzer") != ANALYZER_VERSION:
+                # the stored terms came from another analyser: as stale as an older schema
+                return SCHEMA_VERSION - 1
             vec = m.get("properties", {}).get(KNN_FIELD)
             if vec is not None:
                 mapped = int(vec["dimension"])

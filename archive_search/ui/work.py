@@ -8,12 +8,8 @@ access rules are the API's. Every POST checks the CSRF token first.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -51,6 +47,7 @@ from archive_search.search_api.cases import (
     TagApply,
 )
 from archive_search.search_api.export import build_bundle
+from archive_search.search_api.export_store import EXPORT_TTL_S, ExportStore
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import (
@@ -68,7 +65,6 @@ from archive_search.ui.session import csrf_ok
 router = APIRouter(include_in_schema=False)
 MAX_BATCH_TEXT = 1_000_000
 MAX_CSV_BYTES = 5 * 1024 * 1024
-EXPORT_TTL_S = 3600
 NOTICES = (
     "tagged",
     "added",
@@ -272,29 +268,9 @@ def case_create(
     return _redirect(_with_notice(f"/cases/{case.id}", "case_created"))
 
 
-@dataclass
-class ExportFile:
-    path: Path
-    filename: str
-    sha256: str
-    manifest_sha256: str
-    items: int
-    user: str
-    case_id: int
-    created: float
-
-
-_exports: dict[str, ExportFile] = {}
-_exports_lock = threading.Lock()
-
-
-def _expire_exports() -> None:
-    now = time.monotonic()
-    with _exports_lock:
-        for key, ex in list(_exports.items()):
-            if now - ex.created > EXPORT_TTL_S:
-                ex.path.unlink(missing_ok=True)
-                del _exports[key]
+def export_store(request: Request) -> ExportStore:
+    """Built bundles in the data folder: any worker process serves the download (export_store.py)."""
+    return ExportStore(_service(request).settings.data_dir / "exports", ttl_s=EXPORT_TTL_S)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -308,10 +284,8 @@ def case_page(request: Request, case_id: int) -> Response:
         return _not_found(request, principal)
     export = None
     key = request.query_params.get("export", "")
-    with _exports_lock:
-        ex = _exports.get(key)
-    if ex is not None and ex.user == principal.name and ex.case_id == case_id:
-        export = {"key": key, **ex.__dict__}
+    if key:
+        export = export_store(request).get(key, user=principal.name, case_id=case_id)
     writable = case.access in ("admin", "owner", "edit") and can_edit(principal)
     return render(
         request,
@@ -414,45 +388,35 @@ def case_export(request: Request, case_id: int, csrf: Csrf = "") -> Response:
     principal, refused = _post_guard(request, csrf)
     if refused is not None or principal is None:
         return refused or _to_login(request)
-    _expire_exports()
+    store = export_store(request)
     try:
-        res = build_bundle(_service(request).cases, case_id, principal)
+        res = build_bundle(_service(request).cases, case_id, principal, directory=store.directory())
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    key = secrets.token_urlsafe(24)
-    with _exports_lock:
-        _exports[key] = ExportFile(
-            res.path,
-            res.filename,
-            res.sha256,
-            res.manifest_sha256,
-            res.items,
-            principal.name,
-            case_id,
-            time.monotonic(),
-        )
-    return _redirect(f"/cases/{case_id}?{urlencode({'export': key})}#export")
+    rec = store.put(res, user=principal.name, case_id=case_id)
+    return _redirect(f"/cases/{case_id}?{urlencode({'export': rec.key})}#export")
 
 
 @router.get("/cases/{case_id}/export/{key}")
 def case_export_download(request: Request, case_id: int, key: str) -> Response:
+    """The bundle, once, to its exporter, from whichever process built it (export_store.py)."""
     principal = _principal(request)
     if principal is None:
         return _to_login(request)
-    with _exports_lock:
-        ex = _exports.get(key)
-        if ex is None or ex.user != principal.name or ex.case_id != case_id or not ex.path.exists():
-            ex = None
-        else:
-            del _exports[key]  # one download per export; the file goes after it is sent
-    if ex is None:
+    try:  # still allowed to see the case (a membership may have ended since the export)
+        _service(request).cases.get_case(case_id, principal)
+    except NotFoundError:
         return _not_found(request, principal)
+    taken = export_store(request).take(key, user=principal.name, case_id=case_id)
+    if taken is None:
+        return _not_found(request, principal)
+    rec, path = taken
     resp = FileResponse(
-        ex.path,
+        path,
         media_type="application/zip",
-        filename=ex.filename,
-        headers={"X-Content-SHA256": ex.sha256, "X-Manifest-SHA256": ex.manifest_sha256},
-        background=BackgroundTask(ex.path.unlink, missing_ok=True),
+        filename=rec.filename,
+        headers={"X-Content-SHA256": rec.sha256, "X-Manifest-SHA256": rec.manifest_sha256},
+        background=BackgroundTask(path.unlink, missing_ok=True),
     )
     return _secure(resp, cache="private, no-store")
 

@@ -36,7 +36,6 @@ def aleph(name: str) -> Path:
 
 # --- generated documents -------------------------------------------------------------------------
 
-
 def _zip(members: list[tuple[str, str | bytes]], *, stored_first: bool = False) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -51,7 +50,7 @@ def _esc(s: str) -> str:
 
 
 def make_docx(paragraphs: list[str], *, title: str = "", creator: str = "", created: str = "") -> bytes:
-    body = "".join(f'<w:p><w:r><w:t xml:space="preserve">{_esc(p)}</w:t></w:r></w:p>' for p in paragraphs)
+    body = "".join(f"<w:p><w:r><w:t xml:space=\"preserve\">{_esc(p)}</w:t></w:r></w:p>" for p in paragraphs)
     core = (
         '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
         ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"'
@@ -144,9 +143,9 @@ def make_epub(title: str, creator: str, chapters: list[str]) -> bytes:
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<package xmlns="http://www.idpf.org/2007/opf" version="2.0" unique-identifier="id">'
         '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
-        f"<dc:title>{_esc(title)}</dc:title><dc:creator>{_esc(creator)}</dc:creator>"
+        f'<dc:title>{_esc(title)}</dc:title><dc:creator>{_esc(creator)}</dc:creator>'
         '<dc:language>ru</dc:language><dc:identifier id="id">urn:uuid:1</dc:identifier></metadata>'
-        f"<manifest>{items}</manifest><spine>{spine}</spine></package>"
+        f'<manifest>{items}</manifest><spine>{spine}</spine></package>'
     )
     members: list[tuple[str, str | bytes]] = [
         ("mimetype", "application/epub+zip"),
@@ -193,7 +192,6 @@ def text_of(e: Extraction) -> str:
 
 
 # --- sniffing ------------------------------------------------------------------------------------
-
 
 def test_zip_containers_are_told_apart_by_content(tmp_path: Path) -> None:
     files = {
@@ -254,7 +252,6 @@ def test_mail_headers_are_sniffed_but_transcripts_and_forms_are_not() -> None:
 
 
 # --- extraction ----------------------------------------------------------------------------------
-
 
 @needs_tika
 def test_docx_text_and_metadata(tmp_path: Path) -> None:
@@ -381,7 +378,6 @@ def test_docx_interview_is_a_transcript(tmp_path: Path) -> None:
 
 # --- bad input -----------------------------------------------------------------------------------
 
-
 @needs_tika
 @pytest.mark.parametrize(
     ("name", "code"),
@@ -437,7 +433,6 @@ def test_output_limit_is_a_recorded_failure(tmp_path: Path) -> None:
 
 # --- end to end ----------------------------------------------------------------------------------
 
-
 @needs_tika
 def test_office_files_are_ingested_with_title_and_date(service: ArchiveService, tmp_path: Path) -> None:
     folder = tmp_path / "in"
@@ -465,7 +460,6 @@ def test_office_files_are_ingested_with_title_and_date(service: ArchiveService, 
 
 
 # --- the helper process --------------------------------------------------------------------------
-
 
 @needs_tika
 def test_a_parse_past_the_timeout_fails_and_the_helper_is_started_anew(tmp_path: Path) -> None:

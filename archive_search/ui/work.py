@@ -83,6 +83,14 @@ NOTICES = (
     "member_removed",
     "granted",
     "revoked",
+    # ui/manage.py
+    "case_member_saved",
+    "case_member_removed",
+    "tag_renamed",
+    "tag_merged",
+    "tag_deleted",
+    "collection_created",
+    "collection_saved",
 )
 
 Csrf = Annotated[str, Form(alias="csrf_token")]
@@ -293,6 +301,7 @@ def case_page(request: Request, case_id: int) -> Response:
         principal=principal,
         case=case,
         writable=writable,
+        manage_members=case.access in ("admin", "owner"),
         open_for_changes=writable and case.status == "open",
         statuses=CASE_STATUSES,
         export=export,

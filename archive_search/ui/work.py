@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
@@ -48,6 +49,7 @@ from archive_search.search_api.cases import (
 )
 from archive_search.search_api.export import build_bundle
 from archive_search.search_api.export_store import EXPORT_TTL_S, ExportStore
+from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import (
@@ -671,7 +673,7 @@ def upload_page(request: Request) -> Response:
     cols = writable_collections(request, principal)
     if not cols:
         return _not_found(request, principal)
-    return render(request, "upload.html", principal=principal, collections=cols, report=None, chosen=None)
+    return render(request, "upload.html", principal=principal, collections=cols, chosen=None)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -680,7 +682,6 @@ async def upload_submit(request: Request) -> Response:
     principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
     if refused is not None or principal is None:
         return refused or _to_login(request)
-    svc = _service(request)
     cols = writable_collections(request, principal)
     target = str(form.get("collection", ""))
     if not cols:
@@ -696,15 +697,12 @@ async def upload_submit(request: Request) -> Response:
             "upload.html",
             principal=principal,
             collections=cols,
-            report=None,
             chosen=target,
             status=400,
             error=_translator(request)("no_files"),
         )
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="archive-ui-upload-") as tmp:
-        paths: list[Path] = []
-        names: dict[str, str] = {}
+        staged: list[tuple[Path, str]] = []
         for n, f in enumerate(files):
             name = Path(str(f.filename).replace("\\", "/")).name
             if name in ("", ".", ".."):
@@ -714,35 +712,73 @@ async def upload_submit(request: Request) -> Response:
             dest = folder / name
             with dest.open("wb") as out:
                 shutil.copyfileobj(f.file, out)  # type: ignore[union-attr]
-            paths.append(dest)
-            names[str(dest)] = name
-        report = svc.ingest(paths, target)
-        for fr in report.files:
-            shown = names.get(fr.path, Path(fr.path).name)
-            fr.path = shown
-            svc.cases.audit.record(
-                principal.name,
-                "ingest",
-                "document",
-                fr.document_id,
-                {
-                    "file": shown,
-                    "collection": target,
-                    "outcome": fr.outcome.value,
-                    "sha256": fr.sha256,
-                    "ui": True,
-                },
-            )
-            rows.append(fr.model_dump())
-    return render(
-        request,
-        "upload.html",
-        principal=principal,
-        collections=cols,
-        report=rows,
-        chosen=target,
-        counts=report.counts(),
+            staged.append((dest, name))
+        # the originals go into the store and one queued item per file into a job; the files are
+        # then worked in the background and the job's page follows them (search_api/uploads.py)
+        job_id = uploads(request).submit(staged, target, principal)
+    return _redirect(f"/upload/jobs/{job_id}")
+
+
+def uploads(request: Request) -> Uploads:
+    """This process's upload jobs (one per app, made on first use)."""
+    app = request.app
+    with _uploads_lock:
+        if getattr(app.state, "uploads", None) is None:
+            app.state.uploads = Uploads(_service(request))
+        up: Uploads = app.state.uploads
+    return up
+
+
+_uploads_lock = threading.Lock()
+
+
+def upload_status(request: Request, job_id: int, principal: Principal) -> dict[str, Any]:
+    """The job's status with each state's label in the interface language."""
+    st = uploads(request).status(job_id, principal)
+    t = _translator(request)
+    for f in st["files"]:
+        f["label"] = (
+            t("state_" + f["state"]) if f["state"] in ("queued", "running") else t("outcome_" + f["state"])
+        )
+    c = st["counts"]
+    st["summary"] = t(
+        "upload_state_counts",
+        queued=t.num(c["queued"]),
+        running=t.num(c["running"]),
+        ok=t.num(c["ok"]),
+        failed=t.num(c["failed"]),
+        skipped=t.num(c["skipped"]),
     )
+    st["duplicate_label"] = t("duplicate")
+    return st
+
+
+@router.get("/upload/jobs/{job_id}", response_class=HTMLResponse)
+def upload_job_page(request: Request, job_id: int) -> Response:
+    """Each file of an upload with its state; the page follows it (app.js polls the JSON)."""
+    principal = _principal(request)
+    if principal is None:
+        return _to_login(request)
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    return render(request, "upload_job.html", principal=principal, job=st)
+
+
+@router.get("/upload/jobs/{job_id}/status.json")
+def upload_job_json(request: Request, job_id: int) -> Response:
+    """The same as JSON (the uploader's only; 404 otherwise, 401 without a session)."""
+    principal = _principal(request)
+    if principal is None:
+        return _secure(
+            JSONResponse({"error": {"code": "unauthorized", "message": "log in"}}, status_code=401)
+        )
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError as exc:
+        return _secure(JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=404))
+    return _secure(JSONResponse(st), cache="private, no-store")
 
 
 # -- admin -----------------------------------------------------------------------------------

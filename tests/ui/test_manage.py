@@ -10,6 +10,7 @@ that what they change does not move the counts the other UI tests check.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
 from archive_search.ui.i18n import MESSAGES
+from tests.conftest import SAMPLE_DIR
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
 from tests.ui.test_pages import csrf_of
@@ -284,6 +286,67 @@ def test_collections_page(page: Any, mgmt: Mgmt) -> None:
     other.context.close()
 
 
+# -- uploads: live progress per file ----------------------------------------------------------------
+
+
+def test_upload_progress_live(page: Any, mgmt: Mgmt) -> None:
+    """Each file's state follows queued → extracting → ok / failed / skipped on the page itself
+    (app.js polls the job's JSON): no reload, no navigation."""
+    base = mgmt.url
+    scan = (SAMPLE_DIR / "scan-ru-article-5.png").read_bytes()  # OCR: takes a few seconds
+    log_in(page, base, "editor")
+    page.get_by_role("link", name="Add documents").click()
+    page.locator("#collection").select_option("statements")
+    page.locator("#files").set_input_files(
+        files=[
+            {"name": "scan-article-5.png", "mimeType": "image/png", "buffer": scan},
+            {
+                "name": "later-statement.txt",
+                "mimeType": "text/plain",
+                "buffer": b"A later statement on the convoy.\n",
+            },
+            {"name": "empty.txt", "mimeType": "text/plain", "buffer": b""},
+            {"name": "noise.bin", "mimeType": "application/octet-stream", "buffer": bytes(range(256)) * 4},
+        ]
+    )
+    _click(page, page.get_by_role("button", name="Upload and ingest"))
+    assert re.search(r"/upload/jobs/\d+$", page.url), page.url
+    page.evaluate("window.__sameDocument = true")
+    rows = page.locator("table.upload-report tbody tr")
+    expect(rows).to_have_count(4)
+    seen: dict[str, set[str]] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        states = page.eval_on_selector_all(
+            "table.upload-report tbody tr",
+            "trs => trs.map(tr => [tr.children[0].textContent.trim(), tr.getAttribute('data-state')])",
+        )
+        for name, state in states:
+            seen.setdefault(name, set()).add(state)
+        if page.locator("#upload-progress").get_attribute("data-done") == "1":
+            break
+        if len(seen.get("later-statement.txt", ())) == 1:
+            shot(page, "upload-progress")  # the scan being extracted, the others waiting
+        time.sleep(0.1)
+    assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
+    assert {"running", "ok"} <= seen["scan-article-5.png"], seen
+    assert {"queued", "ok"} <= seen["later-statement.txt"], seen
+    expect(page.locator("#upload-live")).to_have_text("All files processed.")
+    expect(page.locator("#upload-summary")).to_contain_text("2 ingested, 0 failed, 2 skipped")
+    row = page.locator("tr", has_text="later-statement.txt")
+    expect(row.locator("td.state")).to_have_text("ok")
+    expect(page.locator("tr", has_text="empty.txt")).to_contain_text("skipped")
+    expect(page.locator("tr", has_text="empty.txt")).to_contain_text("the file is empty")
+    expect(page.locator("tr", has_text="noise.bin")).to_contain_text("skipped")
+    shot(page, "upload-progress-done")
+    # "ok" means searchable: the link opens the document, and the search finds it
+    row.get_by_role("link", name="later-statement.txt").click()
+    page.wait_for_load_state("domcontentloaded")
+    expect(page.locator(".metadata")).to_contain_text("later-statement.txt")
+    page.goto(base + "/?q=later+statement+convoy&mode=keyword")
+    expect(page.locator("ol.hits")).to_contain_text("later-statement.txt")
+
+
 # -- over HTTP: CSRF and who may do what ----------------------------------------------------------
 
 POSTS = (
@@ -364,4 +427,43 @@ def test_new_forms_need_the_csrf_token_and_the_right_role(mgmt: Mgmt) -> None:
     )
     assert r.status_code == 404
     assert "Not shared" not in r.text
+    editor.__exit__(None, None, None)
+
+
+def test_upload_status_is_the_uploaders_only(mgmt: Mgmt) -> None:
+    editor = _client(mgmt, "editor")
+    token = csrf_of(editor.get("/upload").text)
+    r = editor.post(
+        "/upload",
+        data={"csrf_token": token, "collection": "statements"},
+        files=[("files", ("json-check.txt", b"A statement for the status check.\n", "text/plain"))],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    job = int(r.headers["location"].rsplit("/", 1)[1])
+    deadline = time.monotonic() + 60
+    while True:
+        st = editor.get(f"/upload/jobs/{job}/status.json")
+        assert st.status_code == 200
+        body = st.json()
+        if body["done"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["done"] and body["collection"] == "statements"
+    assert [(f["name"], f["state"], f["label"]) for f in body["files"]] == [("json-check.txt", "ok", "ok")]
+    assert body["counts"]["ok"] == 1 and body["files"][0]["document_id"]
+    assert st.headers["cache-control"] == "private, no-store"
+    # another user, even an admin, gets the same 404 as for a missing job; no session: 401
+    admin = _client(mgmt, "admin")
+    assert admin.get(f"/upload/jobs/{job}/status.json").status_code == 404
+    assert admin.get(f"/upload/jobs/{job}").status_code == 404
+    assert admin.get("/upload/jobs/999999/status.json").status_code == 404
+    with TestClient(create_app(mgmt.service.settings, mgmt.service)) as anon:
+        assert anon.get(f"/upload/jobs/{job}/status.json").status_code == 401
+    # the job's owner is in the catalog (the audit log): another process knows it too
+    from archive_search.search_api.uploads import Uploads
+
+    viewer = mgmt.service.accounts.principal_for_user(mgmt.ids["editor"])
+    assert Uploads(mgmt.service).status(job, viewer)["files"][0]["name"] == "json-check.txt"
+    admin.__exit__(None, None, None)
     editor.__exit__(None, None, None)

@@ -9,6 +9,7 @@ that what they change does not move the counts the other UI tests check.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -467,3 +468,45 @@ def test_upload_status_is_the_uploaders_only(mgmt: Mgmt) -> None:
     assert Uploads(mgmt.service).status(job, viewer)["files"][0]["name"] == "json-check.txt"
     admin.__exit__(None, None, None)
     editor.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
+def test_management_pages_have_no_wcag_violations(chromium: Any, mgmt: Mgmt, locale: str) -> None:
+    """axe-core (WCAG 2.1 A/AA) on the tags page, the collections page, a case with its members
+    form, and an upload's progress page, in a Cyrillic and the English interface."""
+    from tests.ui.test_accessibility import violations
+
+    svc, base = mgmt.service, mgmt.url
+    svc.cases.apply_tags(
+        TagApply(names=[f"a11y {locale}"], document_ids=[mgmt.docs["statement-2.txt"]]), LOCAL_ADMIN
+    )
+    case = svc.cases.create_case(CaseCreate(title=f"Accessibility {locale}"), LOCAL_ADMIN)
+    svc.cases.set_member(case.id, CaseMemberCreate(username="colleague", permission="edit"), LOCAL_ADMIN)
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale, bypass_csp=True)
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        log_in(page, base, "admin")
+        for path in ("/tags", "/admin/collections", f"/cases/{case.id}", "/upload"):
+            page.goto(base + path)
+            found[path] = violations(page)
+        page.locator("#collection").select_option("statements")
+        page.locator("#files").set_input_files(
+            files=[
+                {
+                    "name": f"a11y-{locale}.txt",
+                    "mimeType": "text/plain",
+                    "buffer": locale.encode() + b" text\n",
+                }
+            ]
+        )
+        page.locator("button.primary[type=submit]").click()
+        page.wait_for_url(re.compile(r".*/upload/jobs/\d+$"))
+        found["upload-job"] = violations(page)
+        expect(page.locator("#upload-progress")).to_have_attribute("data-done", "1", timeout=60_000)
+        found["upload-job-done"] = violations(page)
+    finally:
+        ctx.close()
+    bad = {name: v for name, v in found.items() if v}
+    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)

@@ -117,3 +117,27 @@ def test_with_the_ingest_queue_setting_workers_do_the_work(catalog_url: str, tmp
         assert st["done"] and [(f["name"], f["state"]) for f in st["files"]] == [("later.txt", "ok")]
     finally:
         svc.close()
+
+
+def test_an_upload_nobody_works_is_resumed_by_the_next_status_request(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    """The process that took the upload stopped before working it: the page's next poll, served
+    by another process, works the job there."""
+    first = ArchiveService(make_settings(tmp_path / "data", catalog_url, ingest_queue=True))
+    try:
+        ed = _principal(first, "ed")
+        job = Uploads(first).submit(
+            _staged(tmp_path, {"resumed.txt": b"A resumed statement.\n"}), "uploads", ed
+        )
+    finally:
+        first.close()
+    second = ArchiveService(make_settings(tmp_path / "data", catalog_url))
+    try:
+        up = Uploads(second)
+        st = _wait_done(up, job, ed)
+        assert st["done"] and [(f["name"], f["state"]) for f in st["files"]] == [("resumed.txt", "ok")]
+        hits = second.search(SearchRequest(q="resumed statement", mode="keyword"), ed)
+        assert [h.filename for h in hits.hits] == ["resumed.txt"]
+    finally:
+        second.close()

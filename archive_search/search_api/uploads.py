@@ -13,7 +13,8 @@ catalog, where any server process can read it:
    ``running``, shown as *extracting*), indexes it, and records its outcome — so a file reads
    ``ok`` only once it is keyword-searchable. Each file is audited as for
    ``POST /api/v1/documents``. Should that process stop, its item goes back to the queue
-   (``release``, or the lease expires) and an ``archive worker`` finishes the job.
+   (``release``, or when its lease expires); the next status request, in any server process,
+   starts working the job's claimable items there (or an ``archive worker`` takes them).
 3. :meth:`Uploads.status` is what the upload page polls: the job's items in order with their
    state (``queued``, ``running``, ``ok``, ``failed``, ``skipped``), code and message, and the
    counts; the members of an uploaded ZIP appear as their own items (``archive.zip!/member``).
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from archive_search.catalog.models import AuditEntry, Collection, IngestItem, IngestJob
 from archive_search.errors import NotFoundError
@@ -79,17 +81,22 @@ class Uploads:
             self._owners[sub.job_id] = principal.name
         for r in sub.refused:  # too large or unreadable: audited at once
             self._audit_file(principal.name, collection, sub.job_id, r)
-        if sub.queued and not self.svc.settings.ingest_queue:
-            t = threading.Thread(
-                target=self._work,
-                args=(sub.job_id, principal.name, collection),
-                name=f"upload-{sub.job_id}",
-                daemon=True,
-            )
-            with self._lock:
-                self._threads[sub.job_id] = t
-            t.start()
+        if sub.queued:
+            self._start(sub.job_id, principal.name, collection)
         return sub.job_id
+
+    def _start(self, job_id: int, actor: str, collection: str) -> None:
+        """Work the job in a thread of this process, unless one already does or workers do."""
+        if self.svc.settings.ingest_queue:
+            return
+        with self._lock:
+            if job_id in self._threads:
+                return
+            t = threading.Thread(
+                target=self._work, args=(job_id, actor, collection), name=f"upload-{job_id}", daemon=True
+            )
+            self._threads[job_id] = t
+        t.start()
 
     def _audit_file(self, actor: str, collection: str, job_id: int, r: FileReport) -> None:
         self.svc.accounts.audit.record(
@@ -182,6 +189,20 @@ class Uploads:
                     IngestItem.job_id == job_id, IngestItem.state.in_(("queued", "running"))
                 )
             )
+            now = (
+                datetime.now(UTC)
+                if self.svc.catalog.dialect != "postgresql"
+                else s.scalar(select(func.now()))
+            )
+            claimable = s.scalar(
+                select(func.count(IngestItem.id)).where(
+                    IngestItem.job_id == job_id,
+                    or_(
+                        IngestItem.state == "queued",
+                        and_(IngestItem.state == "running", IngestItem.lease_expires_at < now),
+                    ),
+                )
+            )
         counts = dict.fromkeys(STATES, 0)
         files = []
         for it in items:
@@ -199,6 +220,8 @@ class Uploads:
                 }
             )
         done = row.status == "done" or not docs_left
+        if claimable:  # nobody works it (the process that took the upload stopped): go on here
+            self._start(job_id, principal.name, row.name)
         return {
             "id": job_id,
             "collection": row.name,

@@ -104,6 +104,8 @@ def tags_page(request: Request) -> Response:
     if principal is None:
         return _to_login(request)
     tags = _service(request).cases.list_tags(principal)
+    if not principal.is_admin:  # a tag used only in collections the user cannot read: not even its name
+        tags = [t for t in tags if t.documents or t.passages]
     return render(request, "tags.html", principal=principal, tags=tags, **_flash(request))
 
 

@@ -182,6 +182,9 @@ def test_tags_rename_merge_delete(page: Any, mgmt: Mgmt) -> None:
         LOCAL_ADMIN,
     )
     svc.cases.apply_tags(TagApply(names=["to check"], document_ids=[docs["statement-3.txt"]]), LOCAL_ADMIN)
+    svc.cases.apply_tags(
+        TagApply(names=["prosecutor"], document_ids=[docs["sealed-statement.txt"]]), LOCAL_ADMIN
+    )
 
     # an editor sees the tags with counts of what they may read, and no controls
     log_in(page, base, "editor")
@@ -190,6 +193,9 @@ def test_tags_rename_merge_delete(page: Any, mgmt: Mgmt) -> None:
     row = _tag_row(page, "Convoi")
     expect(row.locator("td.num").first).to_have_text("1")  # the sealed document is not counted
     expect(page.get_by_role("button", name=re.compile("^(Rename|Merge|Delete)"))).to_have_count(0)
+    # a tag used only in a collection the editor cannot read: not even its name
+    expect(page.locator("tr.tag-row")).to_have_count(3)
+    assert "prosecutor" not in page.content()
     page.context.clear_cookies()
 
     log_in(page, base, "admin")
@@ -219,7 +225,7 @@ def test_tags_rename_merge_delete(page: Any, mgmt: Mgmt) -> None:
     page.goto(base + "/tags")
     _click(page, page.get_by_role("button", name="Delete: to check"))
     expect(page.get_by_role("status")).to_have_text("Tag deleted.")
-    expect(page.locator("tr.tag-row")).to_have_count(1)
+    expect(page.locator("tr.tag-row")).to_have_count(2)  # convoy, and the admin sees prosecutor
 
 
 # -- collections ---------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class ExportStore:
 
     def directory(self) -> Path:
         """Where ``build_bundle`` should write (so that :meth:`put` only renames)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)  # bundles hold copies of originals
         return self.root
 
     def _paths(self, key: str) -> tuple[Path, Path] | None:
@@ -85,8 +85,11 @@ class ExportStore:
         )
         try:
             tmp = meta_path.with_name(f"{key}.tmp-{secrets.token_hex(4)}")
-            tmp.write_text(json.dumps(asdict(rec)), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(asdict(rec)))
             os.replace(tmp, meta_path)  # the record first: a ZIP is never there without it
+            os.chmod(res.path, 0o600)
             os.replace(res.path, zip_path)
         except BaseException:
             res.path.unlink(missing_ok=True)

@@ -44,6 +44,8 @@ def test_store_keeps_an_export_for_its_owner_once(tmp_path: Path) -> None:
     rec = store.put(_result(store.directory()), user="ed", case_id=1)
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", rec.key)
     assert sorted(p.name for p in store.root.iterdir()) == [f"{rec.key}.json", f"{rec.key}.zip"]
+    # only the service's user reads them: they hold copies of originals
+    assert all(p.stat().st_mode & 0o077 == 0 for p in [store.root, *store.root.iterdir()])
     # another store object on the same folder (another process) sees it
     other = ExportStore(tmp_path / "exports")
     assert other.get(rec.key, user="ed", case_id=1) == rec

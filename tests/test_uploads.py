@@ -5,7 +5,9 @@ answer (the owner is in the audit log); with ARCHIVE_INGEST_QUEUE the workers do
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,14 @@ def _staged(tmp: Path, files: dict[str, bytes]) -> list[tuple[Path, str]]:
     return out
 
 
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
 def _wait_done(up: Uploads, job: int, who: Principal, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -62,6 +72,7 @@ def test_an_upload_is_worked_in_the_background_and_watched(service: ArchiveServi
             {
                 "statement.txt": b"A statement about the convoy at the bridge.\n",
                 "empty.txt": b"",
+                "bundle.zip": _zip({"inner-a.txt": b"First inner statement.\n", "inner-b.txt": b""}),
             },
         ),
         "uploads",
@@ -70,11 +81,18 @@ def test_an_upload_is_worked_in_the_background_and_watched(service: ArchiveServi
     up.wait(job, timeout=60)
     st = _wait_done(up, job, ed)
     assert st["done"] and st["collection"] == "uploads"
-    assert [(f["name"], f["state"], f["code"]) for f in st["files"]] == [
+    rows = [(f["name"], f["state"], f["code"]) for f in st["files"]]
+    assert rows[:3] == [
         ("statement.txt", "ok", None),
         ("empty.txt", "skipped", "empty"),
+        ("bundle.zip", "ok", None),
     ]
-    assert st["counts"] == {"queued": 0, "running": 0, "ok": 1, "failed": 0, "skipped": 1}
+    # an uploaded archive's members are rows of their own
+    assert sorted(rows[3:]) == [
+        ("bundle.zip!/inner-a.txt", "ok", None),
+        ("bundle.zip!/inner-b.txt", "skipped", "empty"),
+    ]
+    assert st["counts"] == {"queued": 0, "running": 0, "ok": 3, "failed": 0, "skipped": 2}
     # "ok" means searchable
     hits = svc.search(SearchRequest(q="convoy bridge", mode="keyword"), ed)
     assert [h.filename for h in hits.hits] == ["statement.txt"]
@@ -97,7 +115,7 @@ def test_an_upload_is_worked_in_the_background_and_watched(service: ArchiveServi
         rows = s.execute(
             select(AuditEntry.object_type, AuditEntry.actor).where(AuditEntry.action == "ingest")
         ).all()
-    assert sorted(rows) == [("document", "ed"), ("document", "ed"), ("ingest_job", "ed")]
+    assert sorted(rows) == [("document", "ed")] * 3 + [("ingest_job", "ed")]
 
 
 def test_with_the_ingest_queue_setting_workers_do_the_work(catalog_url: str, tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import and_, func, or_, select
 from archive_search.catalog.models import AuditEntry, Collection, IngestItem, IngestJob
 from archive_search.errors import NotFoundError
 from archive_search.ingest.queue import IngestQueue
-from archive_search.types import FileReport, Outcome, Principal
+from archive_search.types import FileReport, Principal
 
 if TYPE_CHECKING:
     from archive_search.search_api.service import ArchiveService
@@ -121,8 +121,7 @@ class Uploads:
             ingestor = self.svc.ingestor()
             while (claim := queue.claim(job_id)) is not None:
                 report = queue.process(claim, ingestor)
-                if report.outcome == Outcome.OK:
-                    self.svc.index_pending()  # "ok" is shown once it is searchable
+                self.svc.index_pending()  # "ok" is shown once it (or an archive's members) is searchable
                 if queue.finish(claim, report):
                     self._audit_file(actor, collection, job_id, report)
         except Exception:  # the items stay in the queue for a worker; the page shows where it stopped

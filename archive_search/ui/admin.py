@@ -1,6 +1,5 @@
 """Read-outs for the admin pages that ``Accounts`` has no method for (lists of users, groups and
-grants; a user's role and disabled flag; collections with their counts, creation and
-description), over the catalog's public models. Changes that
+grants; a user's role and disabled flag), over the catalog's public models. Changes that
 ``Accounts`` offers (create user or group, membership, grant, revoke) go through it instead.
 
 Disabling a user ends every session at once: ``Accounts.principal_for_user`` refuses a disabled
@@ -11,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from archive_search.catalog.db import Catalog, ensure_collection
-from archive_search.catalog.models import Collection, Document, Grant, Group, GroupMember, Passage, User
-from archive_search.errors import ConflictError, InvalidRequestError, NotFoundError
+from archive_search.catalog.db import Catalog
+from archive_search.catalog.models import Collection, Grant, Group, GroupMember, User
+from archive_search.errors import InvalidRequestError, NotFoundError
 
 ROLES = ("viewer", "editor", "admin")
 
@@ -76,64 +75,3 @@ def update_user(catalog: Catalog, username: str, *, role: str | None, disabled: 
         if role is not None:
             user.role = role
         user.disabled = disabled
-
-
-# -- collections (the collections page) ---------------------------------------------------------
-
-MAX_DESCRIPTION = 10_000
-
-
-def collection_stats(catalog: Catalog) -> list[dict[str, Any]]:
-    """Every collection with its description, documents, passages and grants (admins only)."""
-    with catalog.session() as s:
-        cols = list(s.scalars(select(Collection).order_by(Collection.name)))
-        docs = dict(
-            s.execute(
-                select(Document.collection_id, func.count(Document.id)).group_by(Document.collection_id)
-            ).all()
-        )
-        passages = dict(
-            s.execute(
-                select(Document.collection_id, func.count(Passage.id))
-                .join(Passage, Passage.document_id == Document.id)
-                .group_by(Document.collection_id)
-            ).all()
-        )
-        out: list[dict[str, Any]] = [
-            {
-                "name": c.name,
-                "description": c.description,
-                "created_at": c.created_at,
-                "documents": int(docs.get(c.id, 0)),
-                "passages": int(passages.get(c.id, 0)),
-            }
-            for c in cols
-        ]
-    grants: dict[str, list[dict[str, Any]]] = {}
-    for g in list_grants(catalog):
-        grants.setdefault(g["collection"], []).append(g)
-    for c in out:
-        c["grants"] = grants.get(c["name"], [])
-    return out
-
-
-def create_collection(catalog: Catalog, name: str, description: str | None) -> int:
-    """A new collection (409 when the name exists), with its description."""
-    name = name.strip()
-    with catalog.session() as s:
-        if s.scalar(select(Collection.id).where(Collection.name == name)) is not None:
-            raise ConflictError(f"collection {name!r} exists")
-    cid = ensure_collection(catalog, name)  # validates the name
-    describe_collection(catalog, name, description)
-    return cid
-
-
-def describe_collection(catalog: Catalog, name: str, description: str | None) -> None:
-    text = (description or "").strip() or None
-    if text is not None and len(text) > MAX_DESCRIPTION:
-        raise InvalidRequestError(f"a description is {MAX_DESCRIPTION} characters at most")
-    with catalog.session() as s:
-        col = s.scalar(select(Collection).where(Collection.name == name))
-        if col is None:
-            raise NotFoundError(f"no collection {name!r}")
-        col.description = text

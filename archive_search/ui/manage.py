@@ -3,8 +3,9 @@ delete), and the collections (counts, creation, description, grants).
 
 As everywhere in the interface, the rules are the service's: ``CaseService.set_member`` and
 ``remove_member`` (the case's owner or an admin), ``rename_tag``, ``merge_tag``, ``delete_tag``
-(admin: they change documents the caller may not see), and the admin role for the collections
-page (others get 404). Every POST checks the CSRF token first.
+(admin: they change documents the caller may not see), and ``CollectionAdmin`` (the same as
+``/api/v1/collections…``) with the admin role for the collections page (others get 404).
+Every POST checks the CSRF token first.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from pydantic import ValidationError
 
 from archive_search.errors import ArchiveError, InvalidRequestError
 from archive_search.search_api.cases import CaseMemberCreate, TagMerge, TagUpdate
+from archive_search.search_api.collections import (
+    CollectionAdmin,
+    CollectionCreate,
+    CollectionUpdate,
+    GrantSet,
+)
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import _principal, _service, _to_login, render
@@ -168,7 +175,7 @@ def collections_page(request: Request) -> Response:
         request,
         "collections.html",
         principal=principal,
-        collections=admin_q.collection_stats(svc.catalog),
+        collections=CollectionAdmin(svc.accounts).stats(principal),
         users=admin_q.list_users(svc.catalog),
         groups=admin_q.list_groups(svc.catalog),
         permissions=GRANT_PERMISSIONS,
@@ -181,7 +188,9 @@ def _admin_post(request: Request, token: str, target: str, notice: str, fn: Any)
     if refused is not None or principal is None:
         return refused or _to_login(request)
     try:
-        fn(principal)
+        fn(CollectionAdmin(_service(request).accounts), principal)
+    except ValidationError as exc:
+        return _invalid(request, principal, exc)
     except ArchiveError as exc:
         return _failed(request, principal, exc)
     return _back(target, notice)
@@ -194,16 +203,8 @@ def collection_create(
     name: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
 ) -> Response:
-    def do(p: Principal) -> None:
-        svc = _service(request)
-        cid = admin_q.create_collection(svc.catalog, name, description)
-        svc.cases.audit.record(
-            p.name,
-            "grant",
-            "collection",
-            name.strip(),
-            {"op": "create_collection", "id": cid, "description": description.strip() or None},
-        )
+    def do(admin: CollectionAdmin, p: Principal) -> None:
+        admin.create(CollectionCreate(name=name.strip(), description=description), p)
 
     return _admin_post(request, csrf, _collection_anchor(name.strip()), "collection_created", do)
 
@@ -212,16 +213,8 @@ def collection_create(
 def collection_describe(
     request: Request, name: str, csrf: Csrf = "", description: Annotated[str, Form()] = ""
 ) -> Response:
-    def do(p: Principal) -> None:
-        svc = _service(request)
-        admin_q.describe_collection(svc.catalog, name, description)
-        svc.cases.audit.record(
-            p.name,
-            "grant",
-            "collection",
-            name,
-            {"op": "describe_collection", "description": description.strip() or None},
-        )
+    def do(admin: CollectionAdmin, p: Principal) -> None:
+        admin.describe(name, CollectionUpdate(description=description), p)
 
     return _admin_post(request, csrf, _collection_anchor(name), "collection_saved", do)
 
@@ -236,11 +229,8 @@ def collection_grant(
 ) -> Response:
     """Grant (or change) a user's or group's permission on the collection."""
 
-    def do(p: Principal) -> None:
-        svc = _service(request)
-        if name not in admin_q.collection_names(svc.catalog):
-            raise InvalidRequestError(f"no collection {name!r}")
-        svc.accounts.grant(name, permission, actor=p.name, **_grantee(grantee))
+    def do(admin: CollectionAdmin, p: Principal) -> None:
+        admin.grant(name, GrantSet.model_validate({**_grantee(grantee), "permission": permission}), p)
 
     return _admin_post(request, csrf, _collection_anchor(name), "granted", do)
 
@@ -251,7 +241,8 @@ def collection_revoke(
 ) -> Response:
     """Remove a user's or group's grant on the collection."""
 
-    def do(p: Principal) -> None:
-        _service(request).accounts.revoke(name, "read", actor=p.name, **_grantee(grantee))
+    def do(admin: CollectionAdmin, p: Principal) -> None:
+        who = _grantee(grantee)
+        admin.revoke(name, p, user=who.get("user"), group=who.get("group"))
 
     return _admin_post(request, csrf, _collection_anchor(name), "revoked", do)

@@ -153,6 +153,12 @@ def test_an_upload_nobody_works_is_resumed_by_the_next_status_request(
     second = ArchiveService(make_settings(tmp_path / "data", catalog_url))
     try:
         up = Uploads(second)
+        st = up.status(job, ed)  # just submitted: the submitter may be about to work it
+        assert [f["state"] for f in st["files"]] == ["queued"]
+        time.sleep(0.3)
+        assert up.status(job, ed)["files"][0]["state"] == "queued"
+        up.resume_after_s = 0.5  # (30 s by default)
+        time.sleep(0.6)
         st = _wait_done(up, job, ed)
         assert st["done"] and [(f["name"], f["state"]) for f in st["files"]] == [("resumed.txt", "ok")]
         hits = second.search(SearchRequest(q="resumed statement", mode="keyword"), ed)

@@ -13,8 +13,9 @@ catalog, where any server process can read it:
    ``running``, shown as *extracting*), indexes it, and records its outcome — so a file reads
    ``ok`` only once it is keyword-searchable. Each file is audited as for
    ``POST /api/v1/documents``. Should that process stop, its item goes back to the queue
-   (``release``, or when its lease expires); the next status request, in any server process,
-   starts working the job's claimable items there (or an ``archive worker`` takes them).
+   (``release``, or when its lease expires); once nothing moved for ``RESUME_AFTER_S`` and no
+   item is under a live lease, the next status request, in any server process, works the job's
+   claimable items there (or an ``archive worker`` takes them).
 3. :meth:`Uploads.status` is what the upload page polls: the job's items in order with their
    state (``queued``, ``running``, ``ok``, ``failed``, ``skipped``), code and message, and the
    counts; the members of an uploaded ZIP appear as their own items (``archive.zip!/member``).
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import AuditEntry, Collection, IngestItem, IngestJob
 from archive_search.errors import NotFoundError
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 JOB_OBJECT = "ingest_job"
 STATES = ("queued", "running", "ok", "failed", "skipped")
+RESUME_AFTER_S = 30.0
+"""A job whose items nobody started or finished for this long, none under a live lease, is taken
+up by the process answering its status."""
 
 
 class Uploads:
@@ -51,6 +56,7 @@ class Uploads:
         self._owners: dict[int, str] = {}  # the audit log is append-only: a found owner stays
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
+        self.resume_after_s = RESUME_AFTER_S
 
     def _queue(self) -> IngestQueue:
         st = self.svc.settings
@@ -157,6 +163,40 @@ class Uploads:
                 self._owners[job_id] = actor
         return actor
 
+    def _abandoned(self, s: Session, job_id: int, now: datetime) -> bool:
+        """Whether the job has claimable items that nobody works: no item under a live lease, and
+        nothing started or finished for ``resume_after_s`` (so that another server process polled
+        by the page does not compete with the one working the job between two of its items)."""
+        live = s.scalar(
+            select(func.count(IngestItem.id)).where(
+                IngestItem.job_id == job_id,
+                IngestItem.state == "running",
+                or_(IngestItem.lease_expires_at.is_(None), IngestItem.lease_expires_at >= now),
+            )
+        )
+        if live:
+            return False
+        last = s.scalar(
+            select(func.max(func.coalesce(IngestItem.finished_at, IngestItem.started_at))).where(
+                IngestItem.job_id == job_id
+            )
+        ) or s.scalar(select(IngestJob.created_at).where(IngestJob.id == job_id))
+        if last is not None:
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            if (now - last).total_seconds() < self.resume_after_s:
+                return False
+        claimable = s.scalar(
+            select(func.count(IngestItem.id)).where(
+                IngestItem.job_id == job_id,
+                or_(
+                    IngestItem.state == "queued",
+                    and_(IngestItem.state == "running", IngestItem.lease_expires_at < now),
+                ),
+            )
+        )
+        return bool(claimable)
+
     def status(self, job_id: int, principal: Principal) -> dict[str, Any]:
         """The job's items and counts; 404 (as for a missing job) unless it is the caller's upload."""
         if self.owner(job_id) != principal.name:
@@ -193,15 +233,8 @@ class Uploads:
                 if self.svc.catalog.dialect != "postgresql"
                 else s.scalar(select(func.now()))
             )
-            claimable = s.scalar(
-                select(func.count(IngestItem.id)).where(
-                    IngestItem.job_id == job_id,
-                    or_(
-                        IngestItem.state == "queued",
-                        and_(IngestItem.state == "running", IngestItem.lease_expires_at < now),
-                    ),
-                )
-            )
+            assert isinstance(now, datetime)
+            abandoned = self._abandoned(s, job_id, now) if docs_left else False
         counts = dict.fromkeys(STATES, 0)
         files = []
         for it in items:
@@ -219,7 +252,7 @@ class Uploads:
                 }
             )
         done = row.status == "done" or not docs_left
-        if claimable:  # nobody works it (the process that took the upload stopped): go on here
+        if abandoned:  # nobody works it (the process that took the upload stopped): go on here
             self._start(job_id, principal.name, row.name)
         return {
             "id": job_id,

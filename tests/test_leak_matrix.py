@@ -1022,6 +1022,10 @@ def form_ui(run: Run) -> None:
     )
     _page(run, "ui not found", "/no-such-page", reveals=False)
     _page(run, "ui admin", "/admin", reveals=False)
+    _page(run, "ui admin collections", "/admin/collections", reveals=False)
+    r = _page(run, "ui tags", "/tags", reveals=False)
+    if not run.allowed:
+        run.check("ui tags", TAG_SEALED not in r.text, "a tag used only on secret documents is listed")
     # batch page: a short list answered at once, as HTML and CSV, and a job's pages
     page = run.ui.get("/batch")
     token = _csrf(page.text)

@@ -145,8 +145,10 @@ class IngestQueue:
         collection: str,
         *,
         progress: Callable[[str], None] | None = None,
+        display: Callable[[Path], str] | None = None,
     ) -> Submitted:
-        """Store every file's original and queue one item per file; returns without processing."""
+        """Store every file's original and queue one item per file; returns without processing.
+        ``display`` names a file in its item (default: its path), e.g. the name it was uploaded as."""
         col_id = ensure_collection(self.catalog, collection)
         with self.catalog.session() as s:
             job = IngestJob(collection_id=col_id, status=QUEUED, created_at=datetime.now(UTC))
@@ -155,8 +157,8 @@ class IngestQueue:
             job_id = job.id
         out = Submitted(job_id=job_id)
         for path in iter_files(paths):
-            display = str(path)
-            item = IngestItem(job_id=job_id, path=display[:10000])
+            shown = str(path) if display is None else display(path)
+            item = IngestItem(job_id=job_id, path=shown[:10000])
             try:
                 stored = self.store.put_file(path, max_bytes=self.max_file_bytes)
             except FileTooLargeError as exc:
@@ -168,16 +170,14 @@ class IngestQueue:
             if item.state != QUEUED:
                 item.started_at = item.finished_at = datetime.now(UTC)
                 out.refused.append(
-                    FileReport(
-                        path=display, outcome=Outcome(item.state), code=item.code, message=item.message
-                    )
+                    FileReport(path=shown, outcome=Outcome(item.state), code=item.code, message=item.message)
                 )
             else:
                 out.queued += 1
             with self.catalog.session() as s:
                 s.add(item)
             if progress:
-                progress(display)
+                progress(shown)
         if out.queued == 0:
             self._close_job(job_id)
         return out
@@ -194,8 +194,9 @@ class IngestQueue:
         detect_language("The witness described the detention.")
         detect_language("Свидетель рассказал о задержании; свідок розповів; сведка расказаў.")
 
-    def claim(self) -> Claim | None:
-        """Take the oldest claimable item, or ``None`` when there is none."""
+    def claim(self, job_id: int | None = None) -> Claim | None:
+        """Take the oldest claimable item (of job ``job_id`` when given: the web interface works
+        its own uploads), or ``None`` when there is none."""
         while True:
             with self.catalog.session() as s:
                 now = self._now(s)
@@ -211,6 +212,8 @@ class IngestQueue:
                     .order_by(IngestItem.id)
                     .limit(1)
                 )
+                if job_id is not None:
+                    q = q.where(IngestItem.job_id == job_id)
                 if self.catalog.dialect == "postgresql":
                     q = q.with_for_update(skip_locked=True)
                 row = s.execute(q).first()
@@ -255,7 +258,7 @@ class IngestQueue:
                         .execution_options(synchronize_session=False)
                     )
                 if exhausted:
-                    job_id = row.job_id
+                    closing = row.job_id
                 else:
                     item = s.execute(
                         select(IngestItem.sha256, IngestJob.collection_id)
@@ -271,7 +274,7 @@ class IngestQueue:
                         attempt=row.attempts + 1,
                     )
             if exhausted:
-                self._maybe_close_job(job_id)
+                self._maybe_close_job(closing)
                 continue
             with self._lock:
                 self._held = claim.item_id

@@ -26,6 +26,7 @@ from archive_search.errors import ArchiveError, ForbiddenError, UnauthorizedErro
 from archive_search.search_api.audit import search_details
 from archive_search.search_api.limits import BodyLimitMiddleware, within
 from archive_search.search_api.routes_cases import cases_router
+from archive_search.search_api.routes_collections import collections_router
 from archive_search.search_api.routes_search import search_router
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings, get_settings
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
 
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(cases_router(), prefix="/api/v1")
+    app.include_router(collections_router(), prefix="/api/v1")
     app.include_router(search_router(), prefix="/api/v1")
     app.add_middleware(
         BodyLimitMiddleware,

@@ -60,10 +60,12 @@ _env = Environment(
 def install_ui(app: FastAPI) -> None:
     """Mount the static files and include the page routes (``/`` included) into ``app``."""
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="ui-static")
+    from archive_search.ui.manage import router as manage_router
     from archive_search.ui.work import router as work_router
 
     app.include_router(router)
     app.include_router(work_router)
+    app.include_router(manage_router)
 
 
 router = APIRouter(include_in_schema=False)

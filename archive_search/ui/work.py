@@ -8,18 +8,15 @@ access rules are the API's. Every POST checks the CSRF token first.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
@@ -51,6 +48,8 @@ from archive_search.search_api.cases import (
     TagApply,
 )
 from archive_search.search_api.export import build_bundle
+from archive_search.search_api.export_store import EXPORT_TTL_S, ExportStore
+from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import (
@@ -68,7 +67,6 @@ from archive_search.ui.session import csrf_ok
 router = APIRouter(include_in_schema=False)
 MAX_BATCH_TEXT = 1_000_000
 MAX_CSV_BYTES = 5 * 1024 * 1024
-EXPORT_TTL_S = 3600
 NOTICES = (
     "tagged",
     "added",
@@ -87,6 +85,14 @@ NOTICES = (
     "member_removed",
     "granted",
     "revoked",
+    # ui/manage.py
+    "case_member_saved",
+    "case_member_removed",
+    "tag_renamed",
+    "tag_merged",
+    "tag_deleted",
+    "collection_created",
+    "collection_saved",
 )
 
 Csrf = Annotated[str, Form(alias="csrf_token")]
@@ -272,29 +278,9 @@ def case_create(
     return _redirect(_with_notice(f"/cases/{case.id}", "case_created"))
 
 
-@dataclass
-class ExportFile:
-    path: Path
-    filename: str
-    sha256: str
-    manifest_sha256: str
-    items: int
-    user: str
-    case_id: int
-    created: float
-
-
-_exports: dict[str, ExportFile] = {}
-_exports_lock = threading.Lock()
-
-
-def _expire_exports() -> None:
-    now = time.monotonic()
-    with _exports_lock:
-        for key, ex in list(_exports.items()):
-            if now - ex.created > EXPORT_TTL_S:
-                ex.path.unlink(missing_ok=True)
-                del _exports[key]
+def export_store(request: Request) -> ExportStore:
+    """Built bundles in the data folder: any worker process serves the download (export_store.py)."""
+    return ExportStore(_service(request).settings.data_dir / "exports", ttl_s=EXPORT_TTL_S)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -308,10 +294,8 @@ def case_page(request: Request, case_id: int) -> Response:
         return _not_found(request, principal)
     export = None
     key = request.query_params.get("export", "")
-    with _exports_lock:
-        ex = _exports.get(key)
-    if ex is not None and ex.user == principal.name and ex.case_id == case_id:
-        export = {"key": key, **ex.__dict__}
+    if key:
+        export = export_store(request).get(key, user=principal.name, case_id=case_id)
     writable = case.access in ("admin", "owner", "edit") and can_edit(principal)
     return render(
         request,
@@ -319,6 +303,7 @@ def case_page(request: Request, case_id: int) -> Response:
         principal=principal,
         case=case,
         writable=writable,
+        manage_members=case.access in ("admin", "owner"),
         open_for_changes=writable and case.status == "open",
         statuses=CASE_STATUSES,
         export=export,
@@ -414,45 +399,35 @@ def case_export(request: Request, case_id: int, csrf: Csrf = "") -> Response:
     principal, refused = _post_guard(request, csrf)
     if refused is not None or principal is None:
         return refused or _to_login(request)
-    _expire_exports()
+    store = export_store(request)
     try:
-        res = build_bundle(_service(request).cases, case_id, principal)
+        res = build_bundle(_service(request).cases, case_id, principal, directory=store.directory())
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    key = secrets.token_urlsafe(24)
-    with _exports_lock:
-        _exports[key] = ExportFile(
-            res.path,
-            res.filename,
-            res.sha256,
-            res.manifest_sha256,
-            res.items,
-            principal.name,
-            case_id,
-            time.monotonic(),
-        )
-    return _redirect(f"/cases/{case_id}?{urlencode({'export': key})}#export")
+    rec = store.put(res, user=principal.name, case_id=case_id)
+    return _redirect(f"/cases/{case_id}?{urlencode({'export': rec.key})}#export")
 
 
 @router.get("/cases/{case_id}/export/{key}")
 def case_export_download(request: Request, case_id: int, key: str) -> Response:
+    """The bundle, once, to its exporter, from whichever process built it (export_store.py)."""
     principal = _principal(request)
     if principal is None:
         return _to_login(request)
-    with _exports_lock:
-        ex = _exports.get(key)
-        if ex is None or ex.user != principal.name or ex.case_id != case_id or not ex.path.exists():
-            ex = None
-        else:
-            del _exports[key]  # one download per export; the file goes after it is sent
-    if ex is None:
+    try:  # still allowed to see the case (a membership may have ended since the export)
+        _service(request).cases.get_case(case_id, principal)
+    except NotFoundError:
         return _not_found(request, principal)
+    taken = export_store(request).take(key, user=principal.name, case_id=case_id)
+    if taken is None:
+        return _not_found(request, principal)
+    rec, path = taken
     resp = FileResponse(
-        ex.path,
+        path,
         media_type="application/zip",
-        filename=ex.filename,
-        headers={"X-Content-SHA256": ex.sha256, "X-Manifest-SHA256": ex.manifest_sha256},
-        background=BackgroundTask(ex.path.unlink, missing_ok=True),
+        filename=rec.filename,
+        headers={"X-Content-SHA256": rec.sha256, "X-Manifest-SHA256": rec.manifest_sha256},
+        background=BackgroundTask(path.unlink, missing_ok=True),
     )
     return _secure(resp, cache="private, no-store")
 
@@ -698,7 +673,7 @@ def upload_page(request: Request) -> Response:
     cols = writable_collections(request, principal)
     if not cols:
         return _not_found(request, principal)
-    return render(request, "upload.html", principal=principal, collections=cols, report=None, chosen=None)
+    return render(request, "upload.html", principal=principal, collections=cols, chosen=None)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -707,7 +682,6 @@ async def upload_submit(request: Request) -> Response:
     principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
     if refused is not None or principal is None:
         return refused or _to_login(request)
-    svc = _service(request)
     cols = writable_collections(request, principal)
     target = str(form.get("collection", ""))
     if not cols:
@@ -723,15 +697,12 @@ async def upload_submit(request: Request) -> Response:
             "upload.html",
             principal=principal,
             collections=cols,
-            report=None,
             chosen=target,
             status=400,
             error=_translator(request)("no_files"),
         )
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="archive-ui-upload-") as tmp:
-        paths: list[Path] = []
-        names: dict[str, str] = {}
+        staged: list[tuple[Path, str]] = []
         for n, f in enumerate(files):
             name = Path(str(f.filename).replace("\\", "/")).name
             if name in ("", ".", ".."):
@@ -741,35 +712,73 @@ async def upload_submit(request: Request) -> Response:
             dest = folder / name
             with dest.open("wb") as out:
                 shutil.copyfileobj(f.file, out)  # type: ignore[union-attr]
-            paths.append(dest)
-            names[str(dest)] = name
-        report = svc.ingest(paths, target)
-        for fr in report.files:
-            shown = names.get(fr.path, Path(fr.path).name)
-            fr.path = shown
-            svc.cases.audit.record(
-                principal.name,
-                "ingest",
-                "document",
-                fr.document_id,
-                {
-                    "file": shown,
-                    "collection": target,
-                    "outcome": fr.outcome.value,
-                    "sha256": fr.sha256,
-                    "ui": True,
-                },
-            )
-            rows.append(fr.model_dump())
-    return render(
-        request,
-        "upload.html",
-        principal=principal,
-        collections=cols,
-        report=rows,
-        chosen=target,
-        counts=report.counts(),
+            staged.append((dest, name))
+        # the originals go into the store and one queued item per file into a job; the files are
+        # then worked in the background and the job's page follows them (search_api/uploads.py)
+        job_id = uploads(request).submit(staged, target, principal)
+    return _redirect(f"/upload/jobs/{job_id}")
+
+
+def uploads(request: Request) -> Uploads:
+    """This process's upload jobs (one per app, made on first use)."""
+    app = request.app
+    with _uploads_lock:
+        if getattr(app.state, "uploads", None) is None:
+            app.state.uploads = Uploads(_service(request))
+        up: Uploads = app.state.uploads
+    return up
+
+
+_uploads_lock = threading.Lock()
+
+
+def upload_status(request: Request, job_id: int, principal: Principal) -> dict[str, Any]:
+    """The job's status with each state's label in the interface language."""
+    st = uploads(request).status(job_id, principal)
+    t = _translator(request)
+    for f in st["files"]:
+        f["label"] = (
+            t("state_" + f["state"]) if f["state"] in ("queued", "running") else t("outcome_" + f["state"])
+        )
+    c = st["counts"]
+    st["summary"] = t(
+        "upload_state_counts",
+        queued=t.num(c["queued"]),
+        running=t.num(c["running"]),
+        ok=t.num(c["ok"]),
+        failed=t.num(c["failed"]),
+        skipped=t.num(c["skipped"]),
     )
+    st["duplicate_label"] = t("duplicate")
+    return st
+
+
+@router.get("/upload/jobs/{job_id}", response_class=HTMLResponse)
+def upload_job_page(request: Request, job_id: int) -> Response:
+    """Each file of an upload with its state; the page follows it (app.js polls the JSON)."""
+    principal = _principal(request)
+    if principal is None:
+        return _to_login(request)
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    return render(request, "upload_job.html", principal=principal, job=st)
+
+
+@router.get("/upload/jobs/{job_id}/status.json")
+def upload_job_json(request: Request, job_id: int) -> Response:
+    """The same as JSON (the uploader's only; 404 otherwise, 401 without a session)."""
+    principal = _principal(request)
+    if principal is None:
+        return _secure(
+            JSONResponse({"error": {"code": "unauthorized", "message": "log in"}}, status_code=401)
+        )
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError as exc:
+        return _secure(JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=404))
+    return _secure(JSONResponse(st), cache="private, no-store")
 
 
 # -- admin -----------------------------------------------------------------------------------

@@ -51,9 +51,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `archive serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `archive serve` listens on.")
-    query_stop_words: bool = Field(
-        default=True,
-        description="Drop function words (як, что, the, …) from a query's optional words when others remain.",
+    function_word_weight: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Weight of function words (як, что, the) among optional query words; 0 drops them.",
     )
     rrf_k: int = Field(
         default=60, ge=1, le=1000, description="Reciprocal rank fusion constant k of hybrid search."

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from archive_search.index.backend import BackendHit
-from archive_search.search_api.query import Group, Phrase, Word, parse_query
-from archive_search.search_api.service import ArchiveService, rrf, without_stop_words
+from archive_search.search_api.query import Group, Or, Phrase, Word, parse_query
+from archive_search.search_api.service import ArchiveService, rrf, weigh_function_words
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from tests.conftest import make_settings
@@ -60,18 +60,29 @@ def test_fusion_settings_are_validated() -> None:
         ("the", ["the"]),
     ],
 )
-def test_function_words_leave_ranked_word_lists(query: str, kept: list[str]) -> None:
-    root = without_stop_words(parse_query(query).root)
+def test_function_words_weigh_less_in_ranked_word_lists(query: str, kept: list[str]) -> None:
+    root = weigh_function_words(parse_query(query).root, 0.0)
     words = [n.text for n in root.should] if isinstance(root, Group) else [root.text]  # type: ignore[union-attr]
+    if isinstance(root, Group) and root.must:  # content words are required, nothing else ranks
+        (req,) = root.must
+        words = [n.text for n in req.items] if isinstance(req, Or) else [req.text]  # type: ignore[union-attr]
     assert words == kept
+    light = weigh_function_words(parse_query(query).root, 0.1)
+    if isinstance(light, Group) and light.must:
+        assert all(isinstance(n, Word) and n.weight == 0.1 for n in light.should)
+        assert len(light.should) == len(parse_query(query).words()) - len(kept)
+    assert weigh_function_words(parse_query(query).root, 1.0) == parse_query(query).root
 
 
 def test_phrases_prefixes_and_required_words_are_kept() -> None:
-    root = without_stop_words(parse_query('+як "для дорослих" як* the фервекс').root)
+    q = '+як "для дорослих" як* the фервекс'
+    root = weigh_function_words(parse_query(q).root, 0.0)
     assert isinstance(root, Group)
     assert root.must == (Word("як"),)
     assert Phrase("для дорослих") in root.should and Word("як", prefix=True) in root.should
     assert Word("the") not in root.should and Word("фервекс") in root.should
+    light = weigh_function_words(parse_query(q).root, 0.1)
+    assert isinstance(light, Group) and Word("the", weight=0.1) in light.should and light.must == root.must
 
 
 LEAFLET = (
@@ -100,13 +111,18 @@ def test_a_rare_word_outranks_a_pile_of_function_words(tmp_path: Path, catalog_u
         res = svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
         assert res.hits[0].filename == "doc0.txt"
         assert "<mark>ФЕРВЕКС</mark>" in res.hits[0].snippet
-        assert "<mark>для</mark>" not in res.hits[0].snippet  # what was not searched is not marked
+        assert "<mark>для</mark>" not in res.hits[0].snippet  # function words are not marked
+        # a passage holding only function words of the query is no match at all
+        assert res.total == 1
         # function words alone are still searched, exactly
         alone = svc.search(SearchRequest(q='"як і для"', mode="keyword"), LOCAL_ADMIN)
         assert {h.filename for h in alone.hits} == {"doc1.txt", "doc3.txt"}
         # the same index without the lists: the piles of "як … для" win
-        svc.settings = svc.settings.model_copy(update={"query_stop_words": False})
+        svc.settings = svc.settings.model_copy(update={"function_word_weight": 1.0})
         assert svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN).hits[0].filename != "doc0.txt"
+        # weight 0 leaves them out of the query
+        svc.settings = svc.settings.model_copy(update={"function_word_weight": 0.0})
+        assert svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN).total == 1
     finally:
         svc.close()
 

@@ -23,6 +23,8 @@ class TermNode:
     fuzzy: int = 0
     """Edit distance allowed for the canonical term (0: exact)."""
     prefix: bool = False
+    boost: float = 1.0
+    """Factor on the word's score (function words of a longer query weigh less)."""
 
 
 @dataclass(frozen=True)

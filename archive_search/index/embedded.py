@@ -482,9 +482,8 @@ class EmbeddedBackend:
                     subs.append(tantivy.Query.boost_query(fz, 0.3))
                 else:
                     subs.append(tantivy.Query.term_query(s, "body", term))
-            if len(subs) == 1:
-                return subs[0]
-            return tantivy.Query.disjunction_max_query(subs, 0.1)
+            query = subs[0] if len(subs) == 1 else tantivy.Query.disjunction_max_query(subs, 0.1)
+            return query if node.boost == 1.0 else tantivy.Query.boost_query(query, node.boost)
         if isinstance(node, PhraseNode):
             if len(node.words) == 1:
                 return self._node(TermNode(node.words[0]))

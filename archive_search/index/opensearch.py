@@ -379,9 +379,10 @@ def _term(node: TermNode) -> dict[str, Any]:
             subs.append({"term": {"body": {"value": term, "boost": BM25_SCALE}}})
     if not subs:
         return MATCH_NONE
-    if len(subs) == 1:
-        return subs[0]
-    return {"dis_max": {"queries": subs, "tie_breaker": TIE_BREAKER}}
+    query = subs[0] if len(subs) == 1 else {"dis_max": {"queries": subs, "tie_breaker": TIE_BREAKER}}
+    if node.boost == 1.0:
+        return query
+    return {"bool": {"should": [query], "boost": node.boost}}
 
 
 def _phrase(node: PhraseNode) -> dict[str, Any]:

@@ -42,6 +42,8 @@ _TOKEN = re.compile(
 class Word:
     text: str
     prefix: bool = False
+    weight: float = 1.0
+    """Factor on the word's ranking score (the service lowers it for function words)."""
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,15 @@ class ParsedQuery:
     date_from: date | None = None
     date_to: date | None = None
 
-    def words(self) -> list[str]:
-        """Every word and phrase word of the query (for highlighting and semantic text)."""
+    def words(self, *, weighted: bool = True) -> list[str]:
+        """Every word and phrase word of the query (for highlighting and semantic text); without
+        ``weighted``, the words whose weight was lowered (function words) are left out."""
         out: list[str] = []
 
         def walk(n: Node | None) -> None:
             if isinstance(n, Word):
-                out.append(n.text)
+                if weighted or n.weight == 1.0:
+                    out.append(n.text)
             elif isinstance(n, Phrase):
                 out.extend(n.text.split())
             elif isinstance(n, Group):

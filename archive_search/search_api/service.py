@@ -199,13 +199,23 @@ class ArchiveService:
         """The backend query of a parsed query; with ``filters``, rare words get OCR tolerance
         (recorded in ``fuzzy`` for highlighting)."""
         if isinstance(node, Word):
-            terms = self.analyzer.query_terms(node.text)
+            text = node.text
+            if not node.prefix:
+                # the word as the analyser cuts it: "Фервекс?" → "Фервекс", "мг/125" → two words
+                toks = self.analyzer.tokens(text)
+                if not toks:
+                    return BoolNode()
+                if len(toks) > 1:
+                    parts = tuple(Word(text[t.start : t.end], weight=node.weight) for t in toks)
+                    return BoolNode(should=tuple(self._compile(p, filters, fuzzy) for p in parts))
+                text = text[toks[0].start : toks[0].end]
+            terms = self.analyzer.query_terms(text)
             edits = 0
-            if filters is not None and not node.prefix and terms:
+            if filters is not None and not node.prefix and terms and node.weight == 1.0:
                 edits = self._fuzziness(terms[0], filters)
                 if edits and fuzzy is not None:
                     fuzzy[terms[0]] = edits
-            return TermNode(terms, prefix=node.prefix, fuzzy=edits)
+            return TermNode(terms, prefix=node.prefix, fuzzy=edits, boost=node.weight)
         if isinstance(node, Phrase):
             words = tuple(t.terms for t in self.analyzer.tokens(node.text))
             if not words:
@@ -222,7 +232,7 @@ class ArchiveService:
 
     def _highlight_terms(self, parsed: ParsedQuery) -> set[str]:
         terms: set[str] = set()
-        for w in parsed.words():
+        for w in parsed.words(weighted=False):
             for tok in self.analyzer.tokens(w):
                 terms.update(tok.terms)
                 terms.update(self.analyzer.query_terms(w[tok.start : tok.end]))
@@ -302,7 +312,7 @@ class ArchiveService:
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
-        ranked_root = without_stop_words(parsed.root) if self.settings.query_stop_words else parsed.root
+        ranked_root = weigh_function_words(parsed.root, self.settings.function_word_weight)
         node = self._compile(ranked_root, filters, fuzzy) if ranked_root is not None else None
         offset = (req.page - 1) * req.size
         sem_text = " ".join(parsed.words())
@@ -703,25 +713,39 @@ def group_by_document(hits: list[BackendHit]) -> list[list[BackendHit]]:
 _PUNCTUATION = string.punctuation + "«»„“”‘’…—–"
 
 
-def without_stop_words(root: Node | None) -> Node | None:
-    """The query without the function words among its optional plain words ("як", "the", "что").
+def weigh_function_words(root: Node | None, weight: float) -> Node | None:
+    """The query with its optional function words ("як", "the", "что") reduced to a tie-breaker.
 
-    Only bare optional words of the top-level clause list are dropped, and only while at least one
-    other ranked or required clause remains; phrases, prefixes, required (``+``) and excluded
-    words, ``OR`` groups and a query of function words alone are kept as typed. BM25 already gives
-    such words a low weight, but a long question's "як/слід/для/у" still add up to outrank the one
-    rare word that matters (measured in ``docs/benchmarks.md``).
+    As Elasticsearch's "common terms" query does with frequent words: a passage must hold at
+    least one of the other (content) words, and the function words only add ``weight`` times their
+    score among those passages. BM25 gives frequent words a low weight already, but in a long
+    question "як/слід/для/у" still add up to outrank the one rare word that matters, and in hybrid
+    search a passage matching only "and" would take a keyword rank of its own (measured in
+    ``docs/benchmarks.md``). With ``weight`` 0 function words are left out, with 1 the query is
+    searched as typed. Only bare optional words of the top-level clause list are function words
+    here; phrases, prefixes, ``+required`` and excluded words, ``OR`` groups and a query of
+    function words alone are searched as typed.
     """
-    if not isinstance(root, Group):
+    if not isinstance(root, Group) or weight == 1.0:
         return root
 
-    def stop(n: Node) -> bool:
+    def function_word(n: Node) -> bool:
         return isinstance(n, Word) and not n.prefix and is_stop_word(fold(n.text.strip(_PUNCTUATION)))
 
-    kept = tuple(n for n in root.should if not stop(n))
-    if len(kept) == len(root.should) or not (kept or root.must):
+    content = tuple(n for n in root.should if not function_word(n))
+    if len(content) == len(root.should) or not (content or root.must):
         return root
-    return Group(should=kept, must=root.must, must_not=root.must_not)
+    light = (
+        ()
+        if weight == 0
+        else tuple(
+            Word(n.text, weight=weight) for n in root.should if isinstance(n, Word) and function_word(n)
+        )
+    )
+    if root.must:  # the required clauses already demand content
+        return Group(should=content + light, must=root.must, must_not=root.must_not)
+    required = content[0] if len(content) == 1 else Or(content)
+    return Group(should=light, must=(required,), must_not=root.must_not)
 
 
 def rrf(

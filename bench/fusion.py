@@ -38,7 +38,8 @@ import quality as q  # noqa: E402
 import union as u  # noqa: E402
 
 from archive_search.catalog.models import Passage  # noqa: E402
-from archive_search.search_api.query import parse_query  # noqa: E402
+from archive_search.search_api.query import ParsedQuery, parse_query  # noqa: E402
+from archive_search.search_api.service import weigh_function_words  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchRequest  # noqa: E402
 
 DEPTH = 100
@@ -87,8 +88,9 @@ def dump(args: argparse.Namespace) -> None:
                 req = SearchRequest(q=text, mode="hybrid", collections=cols)
                 filters = svc._filters(req, parsed, LOCAL_ADMIN)
                 fuzzy: dict[str, int] = {}
-                node = svc._compile(parsed.root, filters, fuzzy) if parsed.root is not None else None
-                words = [w for w in parsed.words() if word_terms(svc, w)]
+                root = weigh_function_words(parsed.root, svc.settings.function_word_weight)
+                node = svc._compile(root, filters, fuzzy) if root is not None else None
+                words = [w for w in ParsedQuery(root).words(weighted=False) if word_terms(svc, w)]
                 wterms = [word_terms(svc, w) for w in words]
                 idf = [
                     max((math.log(1 + len(passage_terms) / (1 + df.get(t, 0))) for t in ts), default=0.0)
@@ -155,14 +157,18 @@ def coverage(r: dict[str, Any], i: int, weighted: bool) -> float:
     return len(m) / len(idf)
 
 
-def rrf_rule(k: int, w_kw: float, w_vec: float = 1.0, power: float = 0.0, weighted: bool = True) -> Rule:
-    """Weighted RRF; with ``power`` > 0 each keyword hit's share is scaled by coverage**power."""
+def rrf_rule(
+    k: int, w_kw: float, w_vec: float = 1.0, power: float = 0.0, weighted: bool = True, gate: bool = False
+) -> Rule:
+    """Weighted RRF; with ``power`` > 0 each keyword hit's share is scaled by coverage**power (with
+    ``gate``, the whole keyword list by the best coverage among its first ten hits)."""
 
     def rule(r: dict[str, Any]) -> list[int]:
         scores: dict[int, float] = defaultdict(float)
         doc: dict[int, int] = {}
+        top = max((coverage(r, i, weighted) for i in range(min(10, len(r["kw"])))), default=0.0)
         for i, (pid, did, _) in enumerate(r["kw"]):
-            g = coverage(r, i, weighted) ** power if power else 1.0
+            g = (top if gate else coverage(r, i, weighted)) ** power if power else 1.0
             scores[pid] += w_kw * g / (k + i + 1)
             doc[pid] = did
         for i, (pid, did, _) in enumerate(r["vec"]):
@@ -179,9 +185,13 @@ def evaluate(args: argparse.Namespace) -> None:
     units: dict[str, list[str]] = payload["units"]
     records: list[dict[str, Any]] = payload["records"]
     rules: dict[str, Rule] = {"keyword": only("kw"), "semantic": only("vec")}
-    for k in (20, 60):
-        for w in (0.2, 0.35, 0.5, 0.7, 1.0):
+    for k in (10, 20, 60):
+        for w in (0.1, 0.2, 0.35, 0.5, 0.7, 1.0):
             rules[f"rrf k={k} w_kw={w}"] = rrf_rule(k, w)
+    for k in (20, 60):
+        for w in (0.5, 1.0):
+            for p in (1.0, 2.0):
+                rules[f"rrf k={k} w_kw={w} gate^{p:g}"] = rrf_rule(k, w, power=p, gate=True)
     for k in (20, 60):
         for w in (0.5, 1.0):
             for p in (1.0, 2.0, 4.0):

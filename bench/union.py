@@ -237,6 +237,9 @@ class Union:
         ]
 
     def score(self, modes: Sequence[SearchMode]) -> list[q.PairResult]:
+        emb = self.service.embedder()
+        if emb is not None and not isinstance(emb, q.CachedQueryEmbedder):
+            self.service._embedder = q.CachedQueryEmbedder(emb)  # one embedding per query text
         results: list[q.PairResult] = []
         for mode in modes:
             t0 = time.perf_counter()

@@ -6,9 +6,11 @@ catalog, then ``index_pending`` into the embedded backend; embedder ``none``; SQ
 aleph-ingest-fixtures for comparison with the same files through the whole pipeline.
 
 PDFs: unlp2026-uk-medical-pdf/pdfs (Ukrainian medical PDFs) and pypdf-sample-files (born-digital
-ones; pages that fell back to OCR are counted in ``pages_by_method``).
+ones; pages that fell back to OCR are counted in ``pages_by_method``). Both sets are ingested with
+each ``--workers`` count (``ARCHIVE_INGEST_WORKERS``) into a fresh catalog in the same run, so the
+ratios compare like with like; ``unlp_only`` is the 30 UNLP PDFs alone (every page a text layer).
 
-    .venv/bin/python bench/ingest_speed.py [--json out.json]
+    .venv/bin/python bench/ingest_speed.py [--workers 1,2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -65,29 +67,28 @@ def _maxrss_mib() -> dict[str, float]:
     return {"self_mib": round(me, 1), "children_max_mib": round(kids, 1)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+def _service(workers: int) -> ArchiveService:
     tmp = Path(tempfile.mkdtemp(prefix="ingest-speed-"))
     url = f"sqlite:///{tmp / 'c.sqlite3'}"
-    settings = Settings(data_dir=tmp / "data", database_url=url, embedder="none")  # type: ignore[arg-type]
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp / "data", database_url=url, embedder="none", ingest_workers=workers
+    )
     svc = ArchiveService(settings)
-    res: dict[str, object] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
-        "python": platform.python_version(),
-    }
     # warm-up: start the sandbox pool and load the language models outside the timing
-    warm = DATA / "aleph-ingest-fixtures" / "files" / "utf.txt"
-    svc.ingest([warm], "warmup")
+    d = DATA / "aleph-ingest-fixtures" / "files"
+    svc.ingest([d / "utf.txt", d / "non_utf.txt", d / "udhr_ger.txt"][: workers + 1], "warmup")
+    return svc
 
-    pdfs = _pdfs()
+
+def _pdf_run(workers: int, pdfs: list[Path]) -> dict[str, object]:
+    svc = _service(workers)
     t = time.perf_counter()
     rep = svc.ingest(pdfs, "pdfs")
     pdf_s = time.perf_counter() - t
     ids = {f.document_id for f in rep.files if f.document_id}
     pages = _pages(svc, ids)
-    res["pdf"] = {
+    out: dict[str, object] = {
+        "workers": workers,
         "files": len(pdfs),
         "outcomes": rep.counts(),
         "pages": pages,
@@ -97,6 +98,31 @@ def main() -> None:
         "pages_per_s": round(pages / pdf_s, 2),
         "pending_index_after": svc.status()["pending_index"],
     }
+    svc.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to compare")
+    args = ap.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    res: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
+        "python": platform.python_version(),
+    }
+    pdfs = _pdfs()
+    unlp = [p for p in pdfs if "unlp2026" in str(p)]
+    res["pdf"] = [_pdf_run(w, pdfs) for w in counts]
+    res["unlp_only"] = [_pdf_run(w, unlp) for w in counts]
+    for key in ("pdf", "unlp_only"):
+        runs = res[key]
+        assert isinstance(runs, list)
+        base = runs[0]["seconds"]
+        for r in runs:
+            r["speedup_vs_first"] = round(float(base) / float(r["seconds"]), 2)
+    svc = _service(counts[-1])
 
     office = _office()
     t = time.perf_counter()

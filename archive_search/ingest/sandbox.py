@@ -68,7 +68,8 @@ def _memory_mode(extractor: Extractor) -> str:
     return str(getattr(extractor, "memory_limit", "as"))
 
 
-def _runs_in_process(extractor: Extractor) -> bool:
+def runs_in_process(extractor: Extractor) -> bool:
+    """Whether the extractor is marked to run in the calling process (``in_process = True``)."""
     return bool(getattr(extractor, "in_process", False))
 
 
@@ -499,6 +500,15 @@ def shared_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
         return sb
 
 
+def reserve_workers(limits: SandboxLimits | None, n: int) -> Sandbox:
+    """The shared pool for these limits, grown to hold at least ``n`` workers (never shrunk)."""
+    sb = shared_sandbox(limits)
+    with sb._cond:
+        sb.size = max(sb.size, n)
+        sb._cond.notify_all()
+    return sb
+
+
 @atexit.register
 def _close_shared() -> None:
     for sb in list(_SHARED.values()):
@@ -506,9 +516,11 @@ def _close_shared() -> None:
 
 
 def extraction_limits(settings: Settings) -> Limits:
-    """The extractors' limits from the settings (``ARCHIVE_MAX_PDF_PAGES``, ``ARCHIVE_EXTRACT_*``)."""
+    """The extractors' limits from the settings (``ARCHIVE_MAX_PDF_PAGES``, ``ARCHIVE_TIKA_TIMEOUT_S``,
+    ``ARCHIVE_EXTRACT_*``)."""
     return Limits(
         max_pages=settings.max_pdf_pages,
+        tika_timeout_s=settings.tika_timeout_s,
         sandbox=settings.extract_sandbox,
         sandbox_limits=SandboxLimits(
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,
@@ -523,7 +535,7 @@ def extraction_limits(settings: Settings) -> Limits:
 def run_extractor(extractor: Extractor, source: SourceFile, limits: Limits) -> Extraction:
     """What the pipeline calls: the extractor in the shared sandbox unless ``limits.sandbox`` is
     off or the extractor is marked ``in_process = True``."""
-    if not limits.sandbox or _runs_in_process(extractor):
+    if not limits.sandbox or runs_in_process(extractor):
         return extractor.extract(source, limits)
     return shared_sandbox(limits.sandbox_limits).extract(extractor, source, limits)
 

@@ -190,6 +190,8 @@ class Ingestor:
         self.max_file_bytes = max_file_bytes
         self.archive_limits = archive_limits or ArchiveLimits()
         self.workers = max(1, workers)
+        self._drain: Callable[[], None] | None = None
+        """While ``_ingest_parallel`` runs: waits for every extraction in flight."""
         self._member_reports: list[FileReport] = []
 
     def ensure_collection(self, name: str) -> int:
@@ -263,33 +265,40 @@ class Ingestor:
                 self._close_item(item_id, report)
                 emit(seq, [report])
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="extract") as pool:
-            for seq, path in enumerate(iter_files(paths)):
-                display = str(path)
-                self._member_reports = []
-                item_id = self._open_item(display, where)
-                step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
-                while isinstance(step, _Pending) and any(
-                    p.file_id == step.file_id for _, _, _, p in inflight.values()
-                ):
-                    settle(block=True)  # the same bytes are being extracted: wait, then look again
-                    step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
-                if isinstance(step, FileReport):
-                    self._close_item(item_id, step)
-                    emit(seq, [step, *self._member_reports])  # an archive, then its members
-                    continue
-                if runs_in_process(step.extractor):  # not in a worker process: not in a thread either
-                    result = self._try_extract(step)
-                    report = self._guarded(display, partial(self._finish, step, result, display))
-                    self._close_item(item_id, report)
-                    emit(seq, [report])
-                    continue
-                inflight[pool.submit(self._extract, step)] = (seq, item_id, display, step)
-                while len(inflight) >= 2 * self.workers:
-                    settle(block=True)
-                settle(block=False)
+        def drain() -> None:
             while inflight:
                 settle(block=True)
+
+        self._drain = drain
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="extract") as pool:
+                for seq, path in enumerate(iter_files(paths)):
+                    display = str(path)
+                    self._member_reports = []
+                    item_id = self._open_item(display, where)
+                    step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+                    while isinstance(step, _Pending) and any(
+                        p.file_id == step.file_id for _, _, _, p in inflight.values()
+                    ):
+                        settle(block=True)  # the same bytes are being extracted: wait, then look again
+                        step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+                    if isinstance(step, FileReport):
+                        self._close_item(item_id, step)
+                        emit(seq, [step, *self._member_reports])  # an archive, then its members
+                        continue
+                    if runs_in_process(step.extractor):  # not in a worker process: not in a thread either
+                        result = self._try_extract(step)
+                        report = self._guarded(display, partial(self._finish, step, result, display))
+                        self._close_item(item_id, report)
+                        emit(seq, [report])
+                        continue
+                    inflight[pool.submit(self._extract, step)] = (seq, item_id, display, step)
+                    while len(inflight) >= 2 * self.workers:
+                        settle(block=True)
+                    settle(block=False)
+                drain()
+        finally:
+            self._drain = None
         return [r for seq in sorted(by_seq) for r in by_seq[seq]]
 
     def _guarded(self, display: str, work: Callable[[], _T]) -> _T | FileReport:
@@ -476,6 +485,8 @@ class Ingestor:
         if mime == "application/x-empty":
             return FileReport(**base, outcome=Outcome.SKIPPED, code="empty", message="the file is empty")
         if mime in ARCHIVE_TYPES:
+            if self._drain is not None:
+                self._drain()  # members are extracted here: no extraction of the same bytes may run
             return self._ingest_archive(source, file_id, where, display, base)
         extractor = self.registry.for_mime(mime)
         if extractor is None:

@@ -49,8 +49,8 @@ from archive_search.ingest.archives import (
     iter_members,
 )
 from archive_search.ingest.dates import HEAD_CHARS, document_date
-from archive_search.ingest.lang import detect_language, document_language
-from archive_search.ingest.normalize import normalize_text
+from archive_search.ingest.lang import document_language
+from archive_search.ingest.passages import drafts_from_spans, make_passages
 from archive_search.ingest.recovery import job_lock, recover_interrupted
 from archive_search.ingest.registry import (
     ExtractionError,
@@ -62,7 +62,6 @@ from archive_search.ingest.registry import (
 )
 from archive_search.ingest.sandbox import reserve_workers, run_extractor, runs_in_process
 from archive_search.ingest.sniff import sniff_file
-from archive_search.ingest.split import split_spans
 from archive_search.types import Extraction, FileReport, JobReport, Outcome, PassageDraft, SourceFile
 
 if TYPE_CHECKING:
@@ -138,29 +137,6 @@ def _head(extraction: Extraction) -> str:
     return "\n".join(parts)[:HEAD_CHARS]
 
 
-def make_passages(extraction: Extraction, target_chars: int) -> list[PassageDraft]:
-    """Normalise each block and cut it into passages that keep page, span, time and speaker."""
-    out: list[PassageDraft] = []
-    for block in extraction.blocks:
-        block.text = normalize_text(block.text)
-        for s, e in split_spans(block.text, target_chars):
-            text = block.text[s:e]
-            out.append(
-                PassageDraft(
-                    seq=len(out),
-                    text=text,
-                    page=block.page,
-                    char_start=s,
-                    char_end=e,
-                    time_start=block.time_start,
-                    time_end=block.time_end,
-                    speaker=block.speaker,
-                    lang=detect_language(text),
-                )
-            )
-    return out
-
-
 class Ingestor:
     """Ingests files into one collection of the catalog, recording each file's outcome."""
 
@@ -183,7 +159,7 @@ class Ingestor:
         self.catalog = catalog
         self.store = store
         self.registry = registry or default_registry()
-        self.limits = limits or Limits()
+        self.limits = replace(limits or Limits(), passage_chars=passage_chars)
         if password is not None:
             self.limits = replace(self.limits, pdf_password=password)
         self.passage_chars = passage_chars
@@ -508,7 +484,10 @@ class Ingestor:
         if isinstance(result, BaseException):
             raise result
         extraction = result
-        drafts = make_passages(extraction, self.passage_chars)
+        if extraction.passage_spans is not None:  # made in the worker process (passages.py)
+            drafts = drafts_from_spans(extraction, extraction.passage_spans)
+        else:
+            drafts = make_passages(extraction, self.passage_chars)
         if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head
             extraction.doc_date = document_date(_head(extraction))
         try:

@@ -45,6 +45,9 @@ class Limits:
     sandbox: bool = True
     """Run every extractor in a worker process with ``sandbox_limits`` (``ingest/sandbox.py``)."""
     sandbox_limits: SandboxLimits = SandboxLimits()
+    passage_chars: int | None = None
+    """When set, the extraction worker also normalises the text and cuts it into passages of
+    about this size with their languages (``ingest/passages.py``), in parallel with the others."""
     pdf_password: str | None = field(default=None, repr=False, compare=False)
     """Password of encrypted PDFs (``archive ingest --password``); never shown by ``repr`` and
     never stored: it travels to the extraction worker inside the request and nowhere else."""

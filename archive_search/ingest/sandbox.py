@@ -84,6 +84,7 @@ def _extraction_to_json(ex: Extraction) -> dict[str, Any]:
         "page_count": ex.page_count,
         "doc_date": ex.doc_date.isoformat() if ex.doc_date else None,
         "metadata": ex.metadata,
+        "passages": ex.passage_spans,
     }
 
 
@@ -124,6 +125,21 @@ def extraction_from_json(d: Any) -> Extraction:
             doc_date = date.fromisoformat(d["doc_date"])
         except ValueError:
             doc_date = None
+    spans: list[tuple[int, int, int, str]] | None = None
+    raw_spans = d.get("passages")
+    if raw_spans is not None and not isinstance(raw_spans, list):
+        raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
+    if isinstance(raw_spans, list):
+        spans = []
+        for sp in raw_spans:
+            if not (
+                isinstance(sp, list)
+                and len(sp) == 4
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in sp[:3])
+                and isinstance(sp[3], str)
+            ):
+                raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
+            spans.append((sp[0], sp[1], sp[2], sp[3]))
     raw_meta = d.get("metadata")
     meta: dict[Any, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     return Extraction(
@@ -133,6 +149,7 @@ def extraction_from_json(d: Any) -> Extraction:
         page_count=_int_or_none(d.get("page_count")),
         doc_date=doc_date,
         metadata={str(k)[:200]: str(v)[:10_000] for k, v in list(meta.items())[:200]},
+        passage_spans=spans,
     )
 
 
@@ -208,6 +225,10 @@ def _worker_main(fd: int, memory_bytes: int, mode: str, fsize: int, workdir: str
             _cpu_budget(cpu_s)
             ex = extractor.extract(source, limits)
             chars = sum(len(b.text) for b in ex.blocks)
+            if limits.passage_chars and chars <= limits.max_output_chars:
+                from archive_search.ingest.passages import passage_spans
+
+                ex.passage_spans = passage_spans(ex, limits.passage_chars)
             if chars > limits.max_output_chars:
                 reply: dict[str, Any] = {
                     "error": "failed",

@@ -345,7 +345,18 @@ def _ooxml_pages(path: Path, mime: str, tika_text: str) -> list[str] | None:
             pages = docx_pages(path)
         else:
             return None
-    except (ET.ParseError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, KeyError):
+    except (
+        ET.ParseError,
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        OSError,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+    ):
         return None
     if not pages or sum(_letters(p) for p in pages) < PAGE_COVERAGE * _letters(tika_text):
         return None

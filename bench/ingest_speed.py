@@ -27,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, Page
+from archive_search.ingest import sandbox as sandbox_mod
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 
@@ -80,11 +81,37 @@ def _service(workers: int) -> ArchiveService:
     return svc
 
 
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds of each live sandbox worker, its reaped children (Tesseract) included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for sb in list(sandbox_mod._SHARED.values()):
+        with sb._cond:
+            pids = [w.proc.pid for w in sb._idle]
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return out
+
+
+def _cpu_now() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def _pdf_run(workers: int, pdfs: list[Path]) -> dict[str, object]:
     svc = _service(workers)
+    (self0, kids0), w0 = _cpu_now(), _worker_cpu()
+    load0 = os.getloadavg()[0]
     t = time.perf_counter()
     rep = svc.ingest(pdfs, "pdfs")
     pdf_s = time.perf_counter() - t
+    (self1, kids1), w1 = _cpu_now(), _worker_cpu()
+    workers_cpu = sum(v - w0.get(pid, 0.0) for pid, v in w1.items()) + (kids1 - kids0)
     ids = {f.document_id for f in rep.files if f.document_id}
     pages = _pages(svc, ids)
     out: dict[str, object] = {
@@ -97,6 +124,9 @@ def _pdf_run(workers: int, pdfs: list[Path]) -> dict[str, object]:
         "seconds": round(pdf_s, 2),
         "pages_per_s": round(pages / pdf_s, 2),
         "pending_index_after": svc.status()["pending_index"],
+        "cpu_s": {"ingesting_process": round(self1 - self0, 2), "workers": round(workers_cpu, 2)},
+        "cpu_ms_per_page": round(1000 * (self1 - self0 + workers_cpu) / max(pages, 1), 2),
+        "load_average_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
     }
     svc.close()
     return out

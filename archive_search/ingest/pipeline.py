@@ -219,7 +219,9 @@ class Ingestor:
         order of the files (an archive followed by its members); ``progress`` is called as
         files finish."""
         where = _Where(collection_id=collection_id, job_id=job_id)
-        reserve_workers(self.limits.sandbox_limits, self.workers)
+        # room for an idle worker of each memory mode per thread (Tika's and the others'), so that a
+        # batch mixing office files and PDFs does not stop and restart workers all the time
+        reserve_workers(self.limits.sandbox_limits, 2 * self.workers)
         by_seq: dict[int, list[FileReport]] = {}
         inflight: dict[Future[Extraction], tuple[int, int, str, _Pending]] = {}
 

@@ -17,6 +17,7 @@ from archive_search.catalog.store import OriginalStore
 from archive_search.ingest.pipeline import Ingestor, ingest_workers
 from archive_search.ingest.registry import Limits, SandboxLimits
 from archive_search.ingest.sandbox import shared_sandbox
+from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import FileReport
 from tests.conftest import SAMPLE_DIR
@@ -95,3 +96,53 @@ def test_parallel_equals_sequential(tmp_path: Path) -> None:
 def test_workers_setting_defaults_to_the_cores(tmp_path: Path) -> None:
     assert ingest_workers(Settings(data_dir=tmp_path, ingest_workers=0)) == len(os.sched_getaffinity(0))
     assert ingest_workers(Settings(data_dir=tmp_path, ingest_workers=5)) == 5
+
+
+def test_ctrl_c_stops_the_extractions_in_flight(tmp_path: Path) -> None:
+    """An interrupted parallel ingestion does not wait for its running extractions (OCR of long
+    scans here): their workers are killed, the command ends at once, no worker is left behind,
+    and the next run marks the interrupted files ``failed(interrupted)``."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    slow = [
+        Path("/work/shared/data/pdfjs-test-pdfs/pdfs/issue12963.pdf"),  # ~36 s of OCR
+        Path("/work/shared/data/aleph-ingest-fixtures/files/example.pdf"),  # ~34 s of OCR
+    ]
+    if not all(p.exists() for p in slow):
+        pytest.skip("shared test data is missing")
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "ARCHIVE_DATA_DIR": str(data),
+        "ARCHIVE_EMBEDDER": "none",
+        "ARCHIVE_INGEST_WORKERS": "2",
+    }
+    env.pop("ARCHIVE_DATABASE_URL", None)
+    exe = str(Path(sys.executable).with_name("archive"))
+    proc = subprocess.Popen(
+        [exe, "ingest", *map(str, slow)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(8)  # both files are being OCR'd by now
+    assert proc.poll() is None
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert time.monotonic() - t < 15 and proc.returncode != 0
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", f"archive-extract-{proc.pid}-"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "extraction workers outlived the interrupted ingestion"
+    svc = ArchiveService(Settings(data_dir=data, embedder="none"))
+    try:
+        from archive_search.ingest.recovery import recover_interrupted
+
+        assert recover_interrupted(svc.catalog, svc.store.root) == 2
+        with svc.catalog.session() as s:
+            rows = s.execute(select(IngestItem.state, IngestItem.code)).all()
+        assert sorted(map(tuple, rows)) == [("failed", "interrupted")] * 2
+    finally:
+        svc.close()

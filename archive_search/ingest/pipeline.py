@@ -221,7 +221,8 @@ class Ingestor:
         where = _Where(collection_id=collection_id, job_id=job_id)
         # room for an idle worker of each memory mode per thread (Tika's and the others'), so that a
         # batch mixing office files and PDFs does not stop and restart workers all the time
-        reserve_workers(self.limits.sandbox_limits, 2 * self.workers)
+        pool_of_workers = reserve_workers(self.limits.sandbox_limits, 2 * self.workers)
+        owner = object()  # marks this ingestion's extractions, to kill them if it is interrupted
         by_seq: dict[int, list[FileReport]] = {}
         inflight: dict[Future[Extraction], tuple[int, int, str, _Pending]] = {}
 
@@ -250,34 +251,53 @@ class Ingestor:
         self._drain = drain
         try:
             with ThreadPoolExecutor(self.workers, thread_name_prefix="extract") as pool:
-                for seq, path in enumerate(iter_files(paths)):
-                    display = str(path)
-                    self._member_reports = []
-                    item_id = self._open_item(display, where)
-                    step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
-                    while isinstance(step, _Pending) and any(
-                        p.file_id == step.file_id for _, _, _, p in inflight.values()
-                    ):
-                        settle(block=True)  # the same bytes are being extracted: wait, then look again
-                        step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
-                    if isinstance(step, FileReport):
-                        self._close_item(item_id, step)
-                        emit(seq, [step, *self._member_reports])  # an archive, then its members
-                        continue
-                    if runs_in_process(step.extractor):  # not in a worker process: not in a thread either
-                        result = self._try_extract(step)
-                        report = self._guarded(display, partial(self._finish, step, result, display))
-                        self._close_item(item_id, report)
-                        emit(seq, [report])
-                        continue
-                    inflight[pool.submit(self._extract, step)] = (seq, item_id, display, step)
-                    while len(inflight) >= 2 * self.workers:
-                        settle(block=True)
-                    settle(block=False)
-                drain()
+                try:
+                    self._submit_all(paths, where, pool, inflight, emit, settle, owner)
+                    drain()
+                except KeyboardInterrupt:  # Ctrl-C: do not wait for the extractions in flight
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool_of_workers.kill_running(owner)
+                    raise
         finally:
             self._drain = None
         return [r for seq in sorted(by_seq) for r in by_seq[seq]]
+
+    def _submit_all(
+        self,
+        paths: Iterable[Path],
+        where: _Where,
+        pool: ThreadPoolExecutor,
+        inflight: dict[Future[Extraction], tuple[int, int, str, _Pending]],
+        emit: Callable[[int, list[FileReport]], None],
+        settle: Callable[[bool], None],
+        owner: object,
+    ) -> None:
+        """The loop of ``_ingest_parallel``: each file stored, sniffed and either finished here or
+        handed to the pool."""
+        for seq, path in enumerate(iter_files(paths)):
+            display = str(path)
+            self._member_reports = []
+            item_id = self._open_item(display, where)
+            step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+            while isinstance(step, _Pending) and any(
+                p.file_id == step.file_id for _, _, _, p in inflight.values()
+            ):
+                settle(True)  # the same bytes are being extracted: wait, then look again
+                step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+            if isinstance(step, FileReport):
+                self._close_item(item_id, step)
+                emit(seq, [step, *self._member_reports])  # an archive, then its members
+                continue
+            if runs_in_process(step.extractor):  # not in a worker process: not in a thread either
+                result = self._try_extract(step)
+                report = self._guarded(display, partial(self._finish, step, result, display))
+                self._close_item(item_id, report)
+                emit(seq, [report])
+                continue
+            inflight[pool.submit(self._extract, step, owner)] = (seq, item_id, display, step)
+            while len(inflight) >= 2 * self.workers:
+                settle(True)
+            settle(False)
 
     def _guarded(self, display: str, work: Callable[[], _T]) -> _T | FileReport:
         """``work()``, with an archive's stop or an unexpected error turned into a report."""
@@ -422,9 +442,9 @@ class Ingestor:
             return step
         return self._finish(step, self._try_extract(step), display)
 
-    def _extract(self, pending: _Pending) -> Extraction:
+    def _extract(self, pending: _Pending, owner: object = None) -> Extraction:
         """The extraction, in a sandbox worker process (``sandbox.py``); thread-safe."""
-        return run_extractor(pending.extractor, pending.source, self.limits)
+        return run_extractor(pending.extractor, pending.source, self.limits, owner=owner)
 
     def _try_extract(self, pending: _Pending) -> Extraction | BaseException:
         try:

@@ -36,6 +36,7 @@ killed by ``SIGKILL`` that the parent did not send (the kernel's OOM killer) →
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -406,6 +407,7 @@ class Sandbox:
         self.size = size
         self._idle: list[_Worker] = []
         self._busy = 0
+        self._running: dict[_Worker, object] = {}
         self._cond = threading.Condition()
         self.started = 0
         """How many workers were started (for tests and measurements)."""
@@ -453,15 +455,20 @@ class Sandbox:
                 self._idle.append(w)
             self._cond.notify()
 
-    def extract(self, extractor: Extractor, source: SourceFile, limits: Limits) -> Extraction:
+    def extract(
+        self, extractor: Extractor, source: SourceFile, limits: Limits, *, owner: object = None
+    ) -> Extraction:
         """``extractor.extract(source, limits)`` run in a worker; raises ``ExtractionError`` /
-        ``Skip`` like the extractor, and ``ExtractionError`` for a timeout, crash or OOM."""
+        ``Skip`` like the extractor, and ``ExtractionError`` for a timeout, crash or OOM.
+        ``owner`` marks the extraction for ``kill_running(owner)``."""
         if limits.tika_isolated:
             limits = replace(limits, tika_isolated=False)  # the worker is Tika's helper process
         source = replace(source, path=Path(source.path).resolve())  # the worker has its own cwd
         request = pickle.dumps((extractor, source, limits, self.limits.cpu_s))
         w = self._take(_memory_mode(extractor))
         keep = False
+        with self._cond:
+            self._running[w] = owner
         try:
             try:
                 w.conn.send_bytes(request)
@@ -498,7 +505,20 @@ class Sandbox:
                 raise Skip(code, message)
             raise ExtractionError(code, message)
         finally:
+            with self._cond:
+                self._running.pop(w, None)
             self._give(w, keep and w.alive())
+
+    def kill_running(self, owner: object) -> int:
+        """Kill the workers busy with extractions of ``owner`` (an interrupted ingestion); their
+        ``extract`` calls end with ``failed(extractor_crashed)``. Returns how many were killed."""
+        with self._cond:
+            mine = [w for w, o in self._running.items() if o is owner]
+        for w in mine:
+            w.killed_by_us = True
+            with contextlib.suppress(OSError):
+                w.proc.kill()
+        return len(mine)
 
     def close(self) -> None:
         with self._cond:
@@ -553,12 +573,14 @@ def extraction_limits(settings: Settings) -> Limits:
     )
 
 
-def run_extractor(extractor: Extractor, source: SourceFile, limits: Limits) -> Extraction:
+def run_extractor(
+    extractor: Extractor, source: SourceFile, limits: Limits, *, owner: object = None
+) -> Extraction:
     """What the pipeline calls: the extractor in the shared sandbox unless ``limits.sandbox`` is
     off or the extractor is marked ``in_process = True``."""
     if not limits.sandbox or runs_in_process(extractor):
         return extractor.extract(source, limits)
-    return shared_sandbox(limits.sandbox_limits).extract(extractor, source, limits)
+    return shared_sandbox(limits.sandbox_limits).extract(extractor, source, limits, owner=owner)
 
 
 def measure_spawn(n: int = 5) -> float:

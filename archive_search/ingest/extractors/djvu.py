@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from archive_search.ingest.extractors.ocr import ocr_image, tesseract_available
+from archive_search.ingest.extractors.ocr import die_with_parent, ocr_image, tesseract_available
 from archive_search.ingest.extractors.pdf import text_layer_quality
 from archive_search.ingest.registry import ExtractionError, Limits, Skip
 from archive_search.types import Extraction, SourceFile, TextBlock
@@ -35,7 +35,12 @@ def djvulibre_available() -> bool:
 def _run(args: list[str], timeout_s: float) -> str:
     try:
         proc = subprocess.run(
-            args, capture_output=True, timeout=timeout_s, check=False, stdin=subprocess.DEVNULL
+            args,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # killed with the worker
         )
     except subprocess.TimeoutExpired as exc:
         raise ExtractionError("timeout", f"{args[0]} took longer than {timeout_s:g}s") from exc

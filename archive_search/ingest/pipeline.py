@@ -507,7 +507,10 @@ class Ingestor:
             raise result
         extraction = result
         if extraction.passage_spans is not None:  # made in the worker process (passages.py)
-            drafts = drafts_from_spans(extraction, extraction.passage_spans)
+            try:
+                drafts = drafts_from_spans(extraction, extraction.passage_spans)
+            except ExtractionError as exc:  # spans that do not fit the text: the worker misbehaved
+                return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
         else:
             drafts = make_passages(extraction, self.passage_chars)
         if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head

@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 RUN apt-get update && apt-get install -y --no-install-recommends \
         tesseract-ocr tesseract-ocr-rus tesseract-ocr-ukr tesseract-ocr-bel tesseract-ocr-eng \
-        fonts-dejavu-core gcc g++ \
+        fonts-dejavu-core djvulibre-bin gcc g++ \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

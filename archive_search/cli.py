@@ -60,13 +60,32 @@ def ingest(
             "(default: ARCHIVE_INGEST_QUEUE)",
         ),
     ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="Password of encrypted PDFs (visible to other users of this machine in the process "
+            "list: prefer --password-stdin); never logged or stored",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password of encrypted PDFs from stdin")
+    ] = False,
 ) -> None:
     """Ingest files; they are keyword-searchable when this returns (resumable: re-running skips
-    files already in the collection). With --queue, workers ingest them (--wait: wait for them)."""
+    files already in the collection). With --queue, workers ingest them (--wait: wait for them).
+    Encrypted PDFs open with --password; without it (or with a wrong one) they end
+    failed(encrypted), and ingesting them again with the password adds them."""
     from archive_search.ingest.pipeline import iter_files
 
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
     svc = _service()
     if queue if queue is not None else svc.settings.ingest_queue:
+        if password:
+            svc.close()
+            err.print("--password cannot be used with --queue (workers would need it stored)")
+            raise typer.Exit(2)
         try:
             _ingest_queued(svc, paths, collection, wait=wait, as_json=as_json)
         except ArchiveError as exc:
@@ -89,7 +108,9 @@ def ingest(
             def on_index(done: int, tot: int) -> None:
                 bar.update(idx_task, completed=done, total=tot, visible=True)
 
-            report = svc.ingest(paths, collection, progress=on_file, index_progress=on_index)
+            report = svc.ingest(
+                paths, collection, progress=on_file, index_progress=on_index, password=password or None
+            )
         svc.cases.audit.record(
             "local",
             "ingest",

@@ -134,6 +134,32 @@ class Settings(BaseSettings):
         default=True, description="Run extraction workers in an empty network namespace where `unshare` can."
     )
 
+    ingest_workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Files extracted at once by `archive ingest` and uploads (one sandbox worker process "
+        "each); 0: one per core.",
+    )
+    tika_timeout_s: float = Field(
+        default=300, gt=0, description="Seconds one document may spend in Tika before `failed(timeout)`."
+    )
+    archive_max_depth: int = Field(
+        default=3, ge=0, le=100, description="Archives nested deeper are `skipped(archive_too_deep)`."
+    )
+    archive_max_members: int = Field(
+        default=10_000, ge=1, description="Members of one archive tree before `failed(too_many_members)`."
+    )
+    archive_max_ratio: int = Field(
+        default=20, ge=1, description="Unpacked bytes of an archive tree may reach this multiple of its size."
+    )
+    archive_min_unpacked_mb: int = Field(
+        default=64, ge=1, description="... or this many MiB, whichever is more."
+    )
+    archive_max_unpacked_mb: int = Field(
+        default=4096, ge=1, description="... but never more than this many MiB (`failed(archive_too_large)`)."
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

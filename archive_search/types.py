@@ -69,6 +69,9 @@ class Extraction:
     page_count: int | None = None
     doc_date: date | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    passage_spans: list[tuple[int, int, int, str]] | None = None
+    """(block, start, end, language) of each passage when the extraction worker already cut the
+    (then normalised) blocks into passages (``ingest/passages.py``); None: not cut yet."""
 
 
 @dataclass

@@ -6,9 +6,11 @@ catalog, then ``index_pending`` into the embedded backend; embedder ``none``; SQ
 aleph-ingest-fixtures for comparison with the same files through the whole pipeline.
 
 PDFs: unlp2026-uk-medical-pdf/pdfs (Ukrainian medical PDFs) and pypdf-sample-files (born-digital
-ones; pages that fell back to OCR are counted in ``pages_by_method``).
+ones; pages that fell back to OCR are counted in ``pages_by_method``). Both sets are ingested with
+each ``--workers`` count (``ARCHIVE_INGEST_WORKERS``) into a fresh catalog in the same run, so the
+ratios compare like with like; ``unlp_only`` is the 30 UNLP PDFs alone (every page a text layer).
 
-    .venv/bin/python bench/ingest_speed.py [--json out.json]
+    .venv/bin/python bench/ingest_speed.py [--workers 1,2] [--json out.json]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, Page
+from archive_search.ingest import sandbox as sandbox_mod
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 
@@ -65,29 +68,54 @@ def _maxrss_mib() -> dict[str, float]:
     return {"self_mib": round(me, 1), "children_max_mib": round(kids, 1)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", type=Path)
-    args = ap.parse_args()
+def _service(workers: int) -> ArchiveService:
     tmp = Path(tempfile.mkdtemp(prefix="ingest-speed-"))
     url = f"sqlite:///{tmp / 'c.sqlite3'}"
-    settings = Settings(data_dir=tmp / "data", database_url=url, embedder="none")  # type: ignore[arg-type]
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp / "data", database_url=url, embedder="none", ingest_workers=workers
+    )
     svc = ArchiveService(settings)
-    res: dict[str, object] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
-        "python": platform.python_version(),
-    }
     # warm-up: start the sandbox pool and load the language models outside the timing
-    warm = DATA / "aleph-ingest-fixtures" / "files" / "utf.txt"
-    svc.ingest([warm], "warmup")
+    d = DATA / "aleph-ingest-fixtures" / "files"
+    svc.ingest([d / "utf.txt", d / "non_utf.txt", d / "udhr_ger.txt"][: workers + 1], "warmup")
+    return svc
 
-    pdfs = _pdfs()
+
+def _worker_cpu() -> dict[int, float]:
+    """CPU seconds of each live sandbox worker, its reaped children (Tesseract) included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for sb in list(sandbox_mod._SHARED.values()):
+        with sb._cond:
+            pids = [w.proc.pid for w in sb._idle]
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return out
+
+
+def _cpu_now() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def _pdf_run(workers: int, pdfs: list[Path]) -> dict[str, object]:
+    svc = _service(workers)
+    (self0, kids0), w0 = _cpu_now(), _worker_cpu()
+    load0 = os.getloadavg()[0]
     t = time.perf_counter()
     rep = svc.ingest(pdfs, "pdfs")
     pdf_s = time.perf_counter() - t
+    (self1, kids1), w1 = _cpu_now(), _worker_cpu()
+    workers_cpu = sum(v - w0.get(pid, 0.0) for pid, v in w1.items()) + (kids1 - kids0)
     ids = {f.document_id for f in rep.files if f.document_id}
     pages = _pages(svc, ids)
-    res["pdf"] = {
+    out: dict[str, object] = {
+        "workers": workers,
         "files": len(pdfs),
         "outcomes": rep.counts(),
         "pages": pages,
@@ -96,7 +124,35 @@ def main() -> None:
         "seconds": round(pdf_s, 2),
         "pages_per_s": round(pages / pdf_s, 2),
         "pending_index_after": svc.status()["pending_index"],
+        "cpu_s": {"ingesting_process": round(self1 - self0, 2), "workers": round(workers_cpu, 2)},
+        "cpu_ms_per_page": round(1000 * (self1 - self0 + workers_cpu) / max(pages, 1), 2),
+        "load_average_1m": [round(load0, 2), round(os.getloadavg()[0], 2)],
     }
+    svc.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--workers", default="1,2", help="comma-separated worker counts to compare")
+    args = ap.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    res: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
+        "python": platform.python_version(),
+    }
+    pdfs = _pdfs()
+    unlp = [p for p in pdfs if "unlp2026" in str(p)]
+    res["pdf"] = [_pdf_run(w, pdfs) for w in counts]
+    res["unlp_only"] = [_pdf_run(w, unlp) for w in counts]
+    for key in ("pdf", "unlp_only"):
+        runs = res[key]
+        assert isinstance(runs, list)
+        base = runs[0]["seconds"]
+        for r in runs:
+            r["speedup_vs_first"] = round(float(base) / float(r["seconds"]), 2)
+    svc = _service(counts[-1])
 
     office = _office()
     t = time.perf_counter()

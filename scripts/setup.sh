@@ -29,6 +29,7 @@ APT_PACKAGES=(
     tesseract-ocr-ukr
     tesseract-ocr-bel
     tesseract-ocr-eng
+    djvulibre-bin
     postgresql
     fonts-dejavu-core
     poppler-utils

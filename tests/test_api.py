@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -114,3 +115,22 @@ def test_upload_to_an_invalid_collection_name_is_refused(client: TestClient) -> 
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_request"
     assert "collection name" in r.json()["error"]["message"]
+
+
+def test_upload_of_an_encrypted_pdf_with_its_password(client: TestClient) -> None:
+    path = Path("/work/shared/data/aleph-ingest-fixtures/files/password-hunter2.pdf")
+    if not path.exists():
+        pytest.skip("shared test data is missing")
+    pdf = path.read_bytes()
+    r = client.post("/api/v1/documents", files={"file": ("locked.pdf", pdf, "application/pdf")})
+    f = r.json()["files"][0]
+    assert (f["outcome"], f["code"]) == ("failed", "encrypted")
+    r = client.post(
+        "/api/v1/documents",
+        files={"file": ("locked.pdf", pdf, "application/pdf")},
+        data={"password": "hunter2"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["outcome"] == "ok" and "hunter2" not in r.text
+    hits = client.get("/api/v1/search", params={"q": "password", "mode": "keyword"}).json()["hits"]
+    assert [h["filename"] for h in hits] == ["locked.pdf"]

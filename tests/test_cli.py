@@ -98,3 +98,34 @@ def test_accounts_grants_and_tokens_from_the_command_line(tmp_path: Path) -> Non
         r = _archive(data, "revoke", "--group", "researchers", "udhr", "read")
         assert r.returncode == 0, r.stderr
         assert http.get("/api/v1/search", params={"q": "brotherhood"}, headers=headers).json()["total"] == 0
+
+
+def test_ingest_encrypted_pdf_with_password(tmp_path: Path) -> None:
+    src = Path("/work/shared/data/aleph-ingest-fixtures/files/password-hunter2.pdf")
+    if not src.exists():
+        import pytest
+
+        pytest.skip("shared test data is missing")
+    locked = tmp_path / "locked.pdf"  # the original's name holds the password
+    locked.write_bytes(src.read_bytes())
+    data = tmp_path / "data"
+    r = _archive(data, "ingest", str(locked), "--json")
+    assert r.returncode == 1
+    f = json.loads(r.stdout)["files"][0]
+    assert (f["outcome"], f["code"]) == ("failed", "encrypted") and "--password" in f["message"]
+    r = _archive(data, "ingest", str(locked), "--password", "not-it", "--json")
+    f = json.loads(r.stdout)["files"][0]
+    assert (f["outcome"], f["code"]) == ("failed", "encrypted") and "does not open" in f["message"]
+    r = _archive(data, "ingest", str(locked), "--password-stdin", "--json", stdin="hunter2\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"][0]["outcome"] == "ok"
+    assert "hunter2" not in r.stdout + r.stderr
+    hits = json.loads(_archive(data, "search", "password", "--mode", "keyword", "--json").stdout)["hits"]
+    assert [h["filename"] for h in hits] == ["locked.pdf"]
+    # the password is nowhere in the data folder (catalog, index, logs)
+    for p in data.rglob("*"):
+        if p.is_file():
+            assert b"hunter2" not in p.read_bytes(), p
+    # not with the queue: workers would need it stored
+    r = _archive(data, "ingest", str(locked), "--queue", "--password", "hunter2")
+    assert r.returncode == 2 and "--queue" in r.stderr

@@ -249,3 +249,39 @@ def test_seven_zip_members(service: ArchiveService, tmp_path: Path) -> None:
         docs = {d.filename: d for d in s.scalars(select(Document))}
     assert docs["ru.txt"].parent_id == docs["inner.zip"].id and docs["ru.txt"].lang == "ru"
     assert docs["docs/uk.txt"].parent_id == docs["bundle.7z"].id
+
+
+def test_archive_limits_and_tika_timeout_come_from_the_settings(tmp_path: Path) -> None:
+    from archive_search.ingest.sandbox import extraction_limits
+    from tests.conftest import make_settings
+
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'c.sqlite3'}",
+        archive_max_members=2,
+        archive_max_depth=1,
+        archive_min_unpacked_mb=1,
+        archive_max_unpacked_mb=2,
+        tika_timeout_s=12.5,
+    )
+    assert extraction_limits(settings).tika_timeout_s == 12.5
+    svc = ArchiveService(settings)
+    try:
+        ing = svc.ingestor()
+        lim = ing.archive_limits
+        assert (lim.max_depth, lim.max_members, lim.min_budget, lim.max_total_bytes) == (
+            1,
+            2,
+            2**20,
+            2 * 2**20,
+        )
+        many = tmp_path / "many.zip"
+        many.write_bytes(make_zip({f"m{i}.txt": f"Свідчення номер {i}.".encode() for i in range(3)}))
+        nested = tmp_path / "nested.zip"
+        nested.write_bytes(make_zip({"inner.zip": make_zip({"a.txt": "Текст.".encode()})}))
+        rep = svc.ingest([many, nested], "limits")
+        got = {f.path.replace(str(tmp_path) + "/", ""): (f.outcome.value, f.code) for f in rep.files}
+        assert got["many.zip"] == ("failed", "too_many_members")
+        assert got["nested.zip!/inner.zip"] == ("skipped", "archive_too_deep")
+    finally:
+        svc.close()

@@ -263,6 +263,8 @@ def test_a_slow_real_pdf_times_out(tmp_path: Path) -> None:
 
 
 def test_sandboxed_extraction_equals_in_process_extraction() -> None:
+    from archive_search.ingest.passages import drafts_from_spans, make_passages
+
     reg = default_registry()
     from archive_search.ingest.sniff import sniff_file
 
@@ -276,6 +278,10 @@ def test_sandboxed_extraction_equals_in_process_extraction() -> None:
             assert ex is not None
             src = SourceFile(filename=p.name, sha256="0" * 64, size=p.stat().st_size, path=p, mime=mime)
             a, b = sb.extract(ex, src, Limits()), ex.extract(src, Limits())
+            assert a.passage_spans is None  # not asked for
+            cut = sb.extract(ex, src, Limits(passage_chars=800))  # passages made in the worker
+            assert cut.passage_spans is not None
+            assert drafts_from_spans(cut, cut.passage_spans) == make_passages(ex.extract(src, Limits()), 800)
             assert (a.doc_type, a.title, a.page_count, a.metadata) == (
                 b.doc_type,
                 b.title,
@@ -298,6 +304,21 @@ def test_malformed_replies_are_not_trusted() -> None:
         }
     )
     assert ex.blocks[0].page is None and ex.blocks[0].confidence is None and len(ex.doc_type) == 50
+    # passages cut by the worker: well-typed spans only, and only spans inside the blocks
+    from archive_search.ingest.passages import drafts_from_spans
+
+    for bad in ([[0, 0, "1", "uk"]], [[0, 0, 1]], [["0", 0, 1, "uk"]], "spans"):
+        with pytest.raises(ExtractionError):
+            sandbox_mod.extraction_from_json({"blocks": [{"text": "abc"}], "passages": bad})
+    for span in ((1, 0, 1, "uk"), (0, 2, 9, "uk"), (0, 2, 1, "uk"), (0, 0, 3, "klingon"), (-1, 0, 1, "uk")):
+        ex = sandbox_mod.extraction_from_json({"blocks": [{"text": "abc"}], "passages": [list(span)]})
+        with pytest.raises(ExtractionError):
+            drafts_from_spans(ex, ex.passage_spans or [])
+    ex = sandbox_mod.extraction_from_json(
+        {"blocks": [{"text": "abc", "page": 4}], "passages": [[0, 1, 3, "uk"]]}
+    )
+    (d,) = drafts_from_spans(ex, ex.passage_spans or [])
+    assert (d.text, d.page, d.char_start, d.lang) == ("bc", 4, 1, "uk")
 
 
 # --- bombs ---------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import IngestItem
+from archive_search.ingest.extractors.djvu import djvulibre_available
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import FileReport, JobReport
 from tests.conftest import make_settings
@@ -79,10 +80,11 @@ ALEPH_EXPECTED: dict[str, set[tuple[str, str | None]]] = {
     "badzip.zip": {("ok", None), ("failed", None), ("skipped", None)},
     # RAR is not a supported archive type here: skipped(unsupported_type) is graceful.
     "badrar.rar": {("skipped", "unsupported_type"), ("failed", None)},
-    # Aleph extracts DjVu and JPEG 2000; this product does not sniff them (octet-stream), so they
-    # are skipped(unsupported_type) — a coverage gap, not a crash (reported, not asserted as ok).
-    "Test_rs20846.djvu": {("skipped", "unsupported_type"), ("ok", None)},
-    "regression_openjpeg.jp2": {("skipped", "unsupported_type"), ("ok", None)},
+    # DjVu and JPEG 2000 are sniffed by their magic bytes and extracted: the DjVu through
+    # DjVuLibre (djvulibre-bin; without it skipped(unsupported_type)), the JPEG 2000 through
+    # Pillow's OpenJPEG and Tesseract.
+    "Test_rs20846.djvu": {("ok", None)} if djvulibre_available() else {("skipped", "unsupported_type")},
+    "regression_openjpeg.jp2": {("ok", None)},
 }
 # every other manifest line (real documents, images, text, e-mail, office) is expected ok
 

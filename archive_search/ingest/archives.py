@@ -25,7 +25,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from archive_search.settings import Settings
 
 ARCHIVE_TYPES = {
     "application/zip",
@@ -57,6 +60,18 @@ class ArchiveLimits:
     """... or this many bytes, whichever is more (small archives of text compress well) ..."""
     max_total_bytes: int = 4 * 1024 * 1024 * 1024
     """... but never more than this."""
+
+
+def archive_limits(settings: Settings) -> ArchiveLimits:
+    """The archive limits from the settings (``ARCHIVE_ARCHIVE_*``)."""
+    mib = 1024 * 1024
+    return ArchiveLimits(
+        max_depth=settings.archive_max_depth,
+        max_members=settings.archive_max_members,
+        max_ratio=settings.archive_max_ratio,
+        min_budget=settings.archive_min_unpacked_mb * mib,
+        max_total_bytes=settings.archive_max_unpacked_mb * mib,
+    )
 
 
 class ArchiveError(Exception):

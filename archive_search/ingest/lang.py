@@ -12,6 +12,8 @@ from typing import Any
 
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 _CODES = {"RUSSIAN": "ru", "UKRAINIAN": "uk", "BELARUSIAN": "be", "ENGLISH": "en"}
+LANGUAGES = frozenset([*_CODES.values(), "other"])
+"""Every code ``detect_language`` returns."""
 MIN_LETTERS = 3
 MIN_CONFIDENCE = 0.3
 

@@ -19,10 +19,12 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,17 +48,28 @@ from archive_search.ingest.archives import (
     Member,
     iter_members,
 )
-from archive_search.ingest.lang import detect_language, document_language
-from archive_search.ingest.normalize import normalize_text
+from archive_search.ingest.dates import HEAD_CHARS, document_date
+from archive_search.ingest.lang import document_language
+from archive_search.ingest.passages import drafts_from_spans, make_passages
 from archive_search.ingest.recovery import job_lock, recover_interrupted
-from archive_search.ingest.registry import ExtractionError, ExtractorRegistry, Limits, Skip, default_registry
-from archive_search.ingest.sandbox import run_extractor
+from archive_search.ingest.registry import (
+    ExtractionError,
+    Extractor,
+    ExtractorRegistry,
+    Limits,
+    Skip,
+    default_registry,
+)
+from archive_search.ingest.sandbox import reserve_workers, run_extractor, runs_in_process
 from archive_search.ingest.sniff import sniff_file
-from archive_search.ingest.split import split_spans
 from archive_search.types import Extraction, FileReport, JobReport, Outcome, PassageDraft, SourceFile
+
+if TYPE_CHECKING:
+    from archive_search.settings import Settings
 
 log = logging.getLogger(__name__)
 Progress = Callable[[FileReport], None]
+_T = TypeVar("_T")
 # errors of a member's bytes while they are unpacked (bad CRC, broken deflate/xz/bzip2 stream, ...)
 _MEMBER_READ_ERRORS = (zlib.error, lzma.LZMAError, zipfile.BadZipFile, tarfile.TarError, EOFError, OSError)
 
@@ -72,6 +85,27 @@ class _Where:
     """How many archives the file is inside."""
     budget: Budget | None = None
     """What is left of the limits of the outermost archive."""
+
+
+@dataclass
+class _Pending:
+    """A file sniffed and registered in the catalog, waiting for its extraction."""
+
+    source: SourceFile
+    file_id: int
+    where: _Where
+    base: dict[str, Any]
+    extractor: Extractor
+
+
+def ingest_workers(settings: Settings) -> int:
+    """Files extracted at once: ``ARCHIVE_INGEST_WORKERS``, or one per usable core when it is 0."""
+    if settings.ingest_workers:
+        return settings.ingest_workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -91,27 +125,16 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
 
 
-def make_passages(extraction: Extraction, target_chars: int) -> list[PassageDraft]:
-    """Normalise each block and cut it into passages that keep page, span, time and speaker."""
-    out: list[PassageDraft] = []
+def _head(extraction: Extraction) -> str:
+    """The first ``HEAD_CHARS`` characters of the (normalised) text, blocks joined by newlines."""
+    parts: list[str] = []
+    size = 0
     for block in extraction.blocks:
-        block.text = normalize_text(block.text)
-        for s, e in split_spans(block.text, target_chars):
-            text = block.text[s:e]
-            out.append(
-                PassageDraft(
-                    seq=len(out),
-                    text=text,
-                    page=block.page,
-                    char_start=s,
-                    char_end=e,
-                    time_start=block.time_start,
-                    time_end=block.time_end,
-                    speaker=block.speaker,
-                    lang=detect_language(text),
-                )
-            )
-    return out
+        parts.append(block.text)
+        size += len(block.text) + 1
+        if size >= HEAD_CHARS:
+            break
+    return "\n".join(parts)[:HEAD_CHARS]
 
 
 class Ingestor:
@@ -127,14 +150,24 @@ class Ingestor:
         passage_chars: int = 800,
         max_file_bytes: int | None = None,
         archive_limits: ArchiveLimits | None = None,
+        workers: int = 1,
+        password: str | None = None,
     ) -> None:
+        """``workers``: files extracted at the same time by ``ingest`` (each in its own sandbox
+        worker process); the catalog is written by the calling thread alone whatever it is.
+        ``password``: opens encrypted PDFs (kept in memory only, see ``Limits.pdf_password``)."""
         self.catalog = catalog
         self.store = store
         self.registry = registry or default_registry()
-        self.limits = limits or Limits()
+        self.limits = replace(limits or Limits(), passage_chars=passage_chars)
+        if password is not None:
+            self.limits = replace(self.limits, pdf_password=password)
         self.passage_chars = passage_chars
         self.max_file_bytes = max_file_bytes
         self.archive_limits = archive_limits or ArchiveLimits()
+        self.workers = max(1, workers)
+        self._drain: Callable[[], None] | None = None
+        """While ``_ingest_parallel`` runs: waits for every extraction in flight."""
         self._member_reports: list[FileReport] = []
 
     def ensure_collection(self, name: str) -> int:
@@ -154,19 +187,141 @@ class Ingestor:
             job_id = job.id
         reports: list[FileReport] = []
         with job_lock(self.store.root, job_id):  # held until this process ends, however it ends
-            for path in iter_files(paths):
-                report = self.ingest_file(path, col_id, job_id, display=str(path))
-                done = [report, *self._member_reports]  # an archive, then its members
-                reports.extend(done)
-                if progress:
-                    for r in done:
-                        progress(r)
+            if self.workers > 1 and self.limits.sandbox:
+                reports = self._ingest_parallel(paths, col_id, job_id, progress)
+            else:
+                for path in iter_files(paths):
+                    report = self.ingest_file(path, col_id, job_id, display=str(path))
+                    done = [report, *self._member_reports]  # an archive, then its members
+                    reports.extend(done)
+                    if progress:
+                        for r in done:
+                            progress(r)
         finished = datetime.now(UTC)
         with self.catalog.session() as s:
             j = s.get(IngestJob, job_id)
             assert j is not None
             j.status, j.finished_at = "done", finished
         return JobReport(job_id=job_id, files=reports, started_at=started, finished_at=finished)
+
+    def _ingest_parallel(
+        self, paths: Iterable[Path], collection_id: int, job_id: int, progress: Progress | None
+    ) -> list[FileReport]:
+        """``ingest`` with up to ``workers`` extractions running at once.
+
+        Only extraction (in sandbox worker processes) runs in the pool's threads; this thread
+        stores, sniffs, writes every catalog row and records every outcome, so the catalog has
+        one writer and the crash/resume rules of the sequential path hold unchanged: an item is
+        ``running`` from before its file is stored until its outcome is recorded, and a document
+        is committed in one transaction. Archives are unpacked here, their members one by one.
+        Two files with the same bytes are never extracted at once: the second waits for the
+        first and ends ``ok(duplicate)``, as it would in sequence. Reports come back in the
+        order of the files (an archive followed by its members); ``progress`` is called as
+        files finish."""
+        where = _Where(collection_id=collection_id, job_id=job_id)
+        # room for an idle worker of each memory mode per thread (Tika's and the others'), so that a
+        # batch mixing office files and PDFs does not stop and restart workers all the time
+        pool_of_workers = reserve_workers(self.limits.sandbox_limits, 2 * self.workers)
+        owner = object()  # marks this ingestion's extractions, to kill them if it is interrupted
+        by_seq: dict[int, list[FileReport]] = {}
+        inflight: dict[Future[Extraction], tuple[int, int, str, _Pending]] = {}
+
+        def emit(seq: int, done: list[FileReport]) -> None:
+            by_seq[seq] = done
+            if progress:
+                for r in done:
+                    progress(r)
+
+        def settle(block: bool) -> None:
+            if not inflight:
+                return
+            finished, _ = wait(list(inflight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                seq, item_id, display, pending = inflight.pop(fut)
+                exc = fut.exception()
+                result = exc if exc is not None else fut.result()
+                report = self._guarded(display, partial(self._finish, pending, result, display))
+                self._close_item(item_id, report)
+                emit(seq, [report])
+
+        def drain() -> None:
+            while inflight:
+                settle(block=True)
+
+        self._drain = drain
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="extract") as pool:
+                try:
+                    self._submit_all(paths, where, pool, inflight, emit, settle, owner)
+                    drain()
+                except KeyboardInterrupt:  # Ctrl-C: do not wait for the extractions in flight
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool_of_workers.kill_running(owner)
+                    raise
+        finally:
+            self._drain = None
+        return [r for seq in sorted(by_seq) for r in by_seq[seq]]
+
+    def _submit_all(
+        self,
+        paths: Iterable[Path],
+        where: _Where,
+        pool: ThreadPoolExecutor,
+        inflight: dict[Future[Extraction], tuple[int, int, str, _Pending]],
+        emit: Callable[[int, list[FileReport]], None],
+        settle: Callable[[bool], None],
+        owner: object,
+    ) -> None:
+        """The loop of ``_ingest_parallel``: each file stored, sniffed and either finished here or
+        handed to the pool."""
+        for seq, path in enumerate(iter_files(paths)):
+            display = str(path)
+            self._member_reports = []
+            item_id = self._open_item(display, where)
+            step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+            while isinstance(step, _Pending) and any(
+                p.file_id == step.file_id for _, _, _, p in inflight.values()
+            ):
+                settle(True)  # the same bytes are being extracted: wait, then look again
+                step = self._guarded(display, partial(self._store_and_prepare, path, where, display))
+            if isinstance(step, FileReport):
+                self._close_item(item_id, step)
+                emit(seq, [step, *self._member_reports])  # an archive, then its members
+                continue
+            if runs_in_process(step.extractor):  # not in a worker process: not in a thread either
+                result = self._try_extract(step)
+                report = self._guarded(display, partial(self._finish, step, result, display))
+                self._close_item(item_id, report)
+                emit(seq, [report])
+                continue
+            inflight[pool.submit(self._extract, step, owner)] = (seq, item_id, display, step)
+            while len(inflight) >= 2 * self.workers:
+                settle(True)
+            settle(False)
+
+    def _guarded(self, display: str, work: Callable[[], _T]) -> _T | FileReport:
+        """``work()``, with an archive's stop or an unexpected error turned into a report."""
+        try:
+            return work()
+        except ArchiveError as exc:
+            return FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
+        except Exception as exc:  # a bug or an unexpected library error: recorded, batch goes on
+            log.exception("ingest of %s failed", display)
+            return FileReport(
+                path=display,
+                outcome=Outcome.FAILED,
+                code="internal_error",
+                message=f"{type(exc).__name__}: {exc}",
+            )
+
+    def _store_and_prepare(self, path: Path, where: _Where, display: str) -> FileReport | _Pending:
+        try:
+            stored = self.store.put_file(path, max_bytes=self.max_file_bytes)
+        except FileTooLargeError as exc:
+            return FileReport(path=display, outcome=Outcome.SKIPPED, code="too_large", message=str(exc))
+        except OSError as exc:
+            return FileReport(path=display, outcome=Outcome.FAILED, code="unreadable", message=str(exc))
+        return self._prepare(stored, path.name, where, display)
 
     def ingest_file(
         self, path: Path, collection_id: int, job_id: int, *, display: str | None = None
@@ -230,13 +385,7 @@ class Ingestor:
         """Record an ingest item for ``display``, run ``work`` and record its outcome. An
         ``ArchiveError`` (a member broke its archive's limits) is recorded, then raised again
         so that the archive stops."""
-        with self.catalog.session() as s:
-            item = IngestItem(
-                job_id=where.job_id, path=display[:10000], state="running", started_at=datetime.now(UTC)
-            )
-            s.add(item)
-            s.flush()
-            item_id = item.id
+        item_id = self._open_item(display, where)
         stop: ArchiveError | None = None
         try:
             report = work()
@@ -251,6 +400,25 @@ class Ingestor:
                 code="internal_error",
                 message=f"{type(exc).__name__}: {exc}",
             )
+        self._close_item(item_id, report)
+        if where.parent_id is not None or where.depth:
+            self._member_reports.append(report)
+        if stop is not None:
+            raise stop
+        return report
+
+    def _open_item(self, display: str, where: _Where) -> int:
+        """A new ``running`` ingest item for ``display``; its id."""
+        with self.catalog.session() as s:
+            item = IngestItem(
+                job_id=where.job_id, path=display[:10000], state="running", started_at=datetime.now(UTC)
+            )
+            s.add(item)
+            s.flush()
+            return item.id
+
+    def _close_item(self, item_id: int, report: FileReport) -> None:
+        """Record the item's one terminal outcome."""
         with self.catalog.session() as s:
             it = s.get(IngestItem, item_id)
             assert it is not None
@@ -260,23 +428,35 @@ class Ingestor:
             it.finished_at = datetime.now(UTC)
             if report.sha256:
                 it.file_id = s.scalar(select(StoredFile.id).where(StoredFile.sha256 == report.sha256))
-        if where.parent_id is not None or where.depth:
-            self._member_reports.append(report)
-        if stop is not None:
-            raise stop
-        return report
 
     def _ingest(self, path: Path, where: _Where, display: str) -> FileReport:
-        try:
-            stored = self.store.put_file(path, max_bytes=self.max_file_bytes)
-        except FileTooLargeError as exc:
-            return FileReport(path=display, outcome=Outcome.SKIPPED, code="too_large", message=str(exc))
-        except OSError as exc:
-            return FileReport(path=display, outcome=Outcome.FAILED, code="unreadable", message=str(exc))
-        return self._process(stored, path.name, where, display)
+        step = self._store_and_prepare(path, where, display)
+        if isinstance(step, FileReport):
+            return step
+        return self._finish(step, self._try_extract(step), display)
 
     def _process(self, stored: StoredOriginal, filename: str, where: _Where, display: str) -> FileReport:
         """Sniff, extract and catalog a stored original (a file handed in, or an archive member)."""
+        step = self._prepare(stored, filename, where, display)
+        if isinstance(step, FileReport):
+            return step
+        return self._finish(step, self._try_extract(step), display)
+
+    def _extract(self, pending: _Pending, owner: object = None) -> Extraction:
+        """The extraction, in a sandbox worker process (``sandbox.py``); thread-safe."""
+        return run_extractor(pending.extractor, pending.source, self.limits, owner=owner)
+
+    def _try_extract(self, pending: _Pending) -> Extraction | BaseException:
+        try:
+            return self._extract(pending)
+        except (Skip, ExtractionError, MemoryError) as exc:
+            return exc
+
+    def _prepare(
+        self, stored: StoredOriginal, filename: str, where: _Where, display: str
+    ) -> FileReport | _Pending:
+        """Sniff a stored original and register it; a report when it needs no extraction
+        (a duplicate, an empty or unsupported file, an archive, which is unpacked here)."""
         collection_id = where.collection_id
         mime = sniff_file(stored.path)
         with self.catalog.session() as s:
@@ -303,21 +483,38 @@ class Ingestor:
         if mime == "application/x-empty":
             return FileReport(**base, outcome=Outcome.SKIPPED, code="empty", message="the file is empty")
         if mime in ARCHIVE_TYPES:
+            if self._drain is not None:
+                self._drain()  # members are extracted here: no extraction of the same bytes may run
             return self._ingest_archive(source, file_id, where, display, base)
         extractor = self.registry.for_mime(mime)
         if extractor is None:
             return FileReport(**base, outcome=Outcome.SKIPPED, code="unsupported_type", message=mime)
-        try:
-            extraction = run_extractor(extractor, source, self.limits)  # in a worker process (sandbox.py)
-        except Skip as exc:
-            return FileReport(**base, outcome=Outcome.SKIPPED, code=exc.code, message=exc.message)
-        except ExtractionError as exc:
-            return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
-        except MemoryError:
+        return _Pending(source=source, file_id=file_id, where=where, base=base, extractor=extractor)
+
+    def _finish(self, pending: _Pending, result: Extraction | BaseException, display: str) -> FileReport:
+        """Catalog an extraction (or record why there is none)."""
+        base, source, file_id = pending.base, pending.source, pending.file_id
+        collection_id, where = pending.where.collection_id, pending.where
+        if isinstance(result, Skip):
+            return FileReport(**base, outcome=Outcome.SKIPPED, code=result.code, message=result.message)
+        if isinstance(result, ExtractionError):
+            return FileReport(**base, outcome=Outcome.FAILED, code=result.code, message=result.message)
+        if isinstance(result, MemoryError):
             return FileReport(
                 **base, outcome=Outcome.FAILED, code="out_of_memory", message="extraction ran out of memory"
             )
-        drafts = make_passages(extraction, self.passage_chars)
+        if isinstance(result, BaseException):
+            raise result
+        extraction = result
+        if extraction.passage_spans is not None:  # made in the worker process (passages.py)
+            try:
+                drafts = drafts_from_spans(extraction, extraction.passage_spans)
+            except ExtractionError as exc:  # spans that do not fit the text: the worker misbehaved
+                return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
+        else:
+            drafts = make_passages(extraction, self.passage_chars)
+        if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head
+            extraction.doc_date = document_date(_head(extraction))
         try:
             doc_id = self._save(source, collection_id, file_id, extraction, drafts, parent_id=where.parent_id)
         except IntegrityError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from archive_search.types import Extraction, SourceFile
@@ -38,13 +38,19 @@ class Limits:
     ocr_languages: str = "rus+ukr+bel+eng"
     ocr_dpi: int = 300
     ocr_timeout_s: int = 300
-    tika_timeout_s: int = 300
+    tika_timeout_s: float = 300
     """Office documents, web pages, e-mail: longer than this in Tika is ``failed(timeout)``."""
     tika_isolated: bool = True
     """Run Tika in a helper process (a hang or crash fails one file, not the whole ingestion)."""
     sandbox: bool = True
     """Run every extractor in a worker process with ``sandbox_limits`` (``ingest/sandbox.py``)."""
     sandbox_limits: SandboxLimits = SandboxLimits()
+    passage_chars: int | None = None
+    """When set, the extraction worker also normalises the text and cuts it into passages of
+    about this size with their languages (``ingest/passages.py``), in parallel with the others."""
+    pdf_password: str | None = field(default=None, repr=False, compare=False)
+    """Password of encrypted PDFs (``archive ingest --password``); never shown by ``repr`` and
+    never stored: it travels to the extraction worker inside the request and nowhere else."""
 
 
 class ExtractionError(Exception):
@@ -95,6 +101,7 @@ class ExtractorRegistry:
 
 
 def default_registry() -> ExtractorRegistry:
+    from archive_search.ingest.extractors.djvu import DjvuExtractor
     from archive_search.ingest.extractors.image import ImageOcrExtractor
     from archive_search.ingest.extractors.pdf import PdfExtractor
     from archive_search.ingest.extractors.subtitles import SubtitleExtractor
@@ -102,5 +109,12 @@ def default_registry() -> ExtractorRegistry:
     from archive_search.ingest.extractors.tika import TikaExtractor
 
     return ExtractorRegistry(
-        [PdfExtractor(), ImageOcrExtractor(), SubtitleExtractor(), PlainTextExtractor(), TikaExtractor()]
+        [
+            PdfExtractor(),
+            ImageOcrExtractor(),
+            DjvuExtractor(),
+            SubtitleExtractor(),
+            PlainTextExtractor(),
+            TikaExtractor(),
+        ]
     )

@@ -36,6 +36,7 @@ killed by ``SIGKILL`` that the parent did not send (the kernel's OOM killer) →
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -68,7 +69,8 @@ def _memory_mode(extractor: Extractor) -> str:
     return str(getattr(extractor, "memory_limit", "as"))
 
 
-def _runs_in_process(extractor: Extractor) -> bool:
+def runs_in_process(extractor: Extractor) -> bool:
+    """Whether the extractor is marked to run in the calling process (``in_process = True``)."""
     return bool(getattr(extractor, "in_process", False))
 
 
@@ -83,6 +85,7 @@ def _extraction_to_json(ex: Extraction) -> dict[str, Any]:
         "page_count": ex.page_count,
         "doc_date": ex.doc_date.isoformat() if ex.doc_date else None,
         "metadata": ex.metadata,
+        "passages": ex.passage_spans,
     }
 
 
@@ -123,6 +126,21 @@ def extraction_from_json(d: Any) -> Extraction:
             doc_date = date.fromisoformat(d["doc_date"])
         except ValueError:
             doc_date = None
+    spans: list[tuple[int, int, int, str]] | None = None
+    raw_spans = d.get("passages")
+    if raw_spans is not None and not isinstance(raw_spans, list):
+        raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
+    if isinstance(raw_spans, list):
+        spans = []
+        for sp in raw_spans:
+            if not (
+                isinstance(sp, list)
+                and len(sp) == 4
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in sp[:3])
+                and isinstance(sp[3], str)
+            ):
+                raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
+            spans.append((sp[0], sp[1], sp[2], sp[3]))
     raw_meta = d.get("metadata")
     meta: dict[Any, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     return Extraction(
@@ -132,6 +150,7 @@ def extraction_from_json(d: Any) -> Extraction:
         page_count=_int_or_none(d.get("page_count")),
         doc_date=doc_date,
         metadata={str(k)[:200]: str(v)[:10_000] for k, v in list(meta.items())[:200]},
+        passage_spans=spans,
     )
 
 
@@ -207,6 +226,10 @@ def _worker_main(fd: int, memory_bytes: int, mode: str, fsize: int, workdir: str
             _cpu_budget(cpu_s)
             ex = extractor.extract(source, limits)
             chars = sum(len(b.text) for b in ex.blocks)
+            if limits.passage_chars and chars <= limits.max_output_chars:
+                from archive_search.ingest.passages import passage_spans
+
+                ex.passage_spans = passage_spans(ex, limits.passage_chars)
             if chars > limits.max_output_chars:
                 reply: dict[str, Any] = {
                     "error": "failed",
@@ -384,6 +407,7 @@ class Sandbox:
         self.size = size
         self._idle: list[_Worker] = []
         self._busy = 0
+        self._running: dict[_Worker, object] = {}
         self._cond = threading.Condition()
         self.started = 0
         """How many workers were started (for tests and measurements)."""
@@ -431,15 +455,20 @@ class Sandbox:
                 self._idle.append(w)
             self._cond.notify()
 
-    def extract(self, extractor: Extractor, source: SourceFile, limits: Limits) -> Extraction:
+    def extract(
+        self, extractor: Extractor, source: SourceFile, limits: Limits, *, owner: object = None
+    ) -> Extraction:
         """``extractor.extract(source, limits)`` run in a worker; raises ``ExtractionError`` /
-        ``Skip`` like the extractor, and ``ExtractionError`` for a timeout, crash or OOM."""
+        ``Skip`` like the extractor, and ``ExtractionError`` for a timeout, crash or OOM.
+        ``owner`` marks the extraction for ``kill_running(owner)``."""
         if limits.tika_isolated:
             limits = replace(limits, tika_isolated=False)  # the worker is Tika's helper process
         source = replace(source, path=Path(source.path).resolve())  # the worker has its own cwd
         request = pickle.dumps((extractor, source, limits, self.limits.cpu_s))
         w = self._take(_memory_mode(extractor))
         keep = False
+        with self._cond:
+            self._running[w] = owner
         try:
             try:
                 w.conn.send_bytes(request)
@@ -476,7 +505,20 @@ class Sandbox:
                 raise Skip(code, message)
             raise ExtractionError(code, message)
         finally:
+            with self._cond:
+                self._running.pop(w, None)
             self._give(w, keep and w.alive())
+
+    def kill_running(self, owner: object) -> int:
+        """Kill the workers busy with extractions of ``owner`` (an interrupted ingestion); their
+        ``extract`` calls end with ``failed(extractor_crashed)``. Returns how many were killed."""
+        with self._cond:
+            mine = [w for w, o in self._running.items() if o is owner]
+        for w in mine:
+            w.killed_by_us = True
+            with contextlib.suppress(OSError):
+                w.proc.kill()
+        return len(mine)
 
     def close(self) -> None:
         with self._cond:
@@ -499,6 +541,15 @@ def shared_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
         return sb
 
 
+def reserve_workers(limits: SandboxLimits | None, n: int) -> Sandbox:
+    """The shared pool for these limits, grown to hold at least ``n`` workers (never shrunk)."""
+    sb = shared_sandbox(limits)
+    with sb._cond:
+        sb.size = max(sb.size, n)
+        sb._cond.notify_all()
+    return sb
+
+
 @atexit.register
 def _close_shared() -> None:
     for sb in list(_SHARED.values()):
@@ -506,9 +557,11 @@ def _close_shared() -> None:
 
 
 def extraction_limits(settings: Settings) -> Limits:
-    """The extractors' limits from the settings (``ARCHIVE_MAX_PDF_PAGES``, ``ARCHIVE_EXTRACT_*``)."""
+    """The extractors' limits from the settings (``ARCHIVE_MAX_PDF_PAGES``, ``ARCHIVE_TIKA_TIMEOUT_S``,
+    ``ARCHIVE_EXTRACT_*``)."""
     return Limits(
         max_pages=settings.max_pdf_pages,
+        tika_timeout_s=settings.tika_timeout_s,
         sandbox=settings.extract_sandbox,
         sandbox_limits=SandboxLimits(
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,
@@ -520,12 +573,14 @@ def extraction_limits(settings: Settings) -> Limits:
     )
 
 
-def run_extractor(extractor: Extractor, source: SourceFile, limits: Limits) -> Extraction:
+def run_extractor(
+    extractor: Extractor, source: SourceFile, limits: Limits, *, owner: object = None
+) -> Extraction:
     """What the pipeline calls: the extractor in the shared sandbox unless ``limits.sandbox`` is
     off or the extractor is marked ``in_process = True``."""
-    if not limits.sandbox or _runs_in_process(extractor):
+    if not limits.sandbox or runs_in_process(extractor):
         return extractor.extract(source, limits)
-    return shared_sandbox(limits.sandbox_limits).extract(extractor, source, limits)
+    return shared_sandbox(limits.sandbox_limits).extract(extractor, source, limits, owner=owner)
 
 
 def measure_spawn(n: int = 5) -> float:

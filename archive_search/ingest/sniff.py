@@ -29,6 +29,9 @@ OOXML_ENCRYPTED = "application/x-tika-ooxml-protected"
 EML = "message/rfc822"
 MBOX = "application/mbox"
 HTML = "text/html"
+JP2 = "image/jp2"
+J2K = "image/x-jp2-codestream"
+DJVU = "image/vnd.djvu"
 
 _SRT_RE = re.compile(
     rb"^\s*\d+\s*\r?\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}"
@@ -80,6 +83,12 @@ def sniff_bytes(head: bytes) -> str:
         return "image/gif"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
+    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n"):
+        return JP2  # JPEG 2000 file (signature box)
+    if head.startswith(b"\xff\x4f\xff\x51"):
+        return J2K  # bare JPEG 2000 code stream (SOC, SIZ markers)
+    if head.startswith(b"AT&TFORM") and head[12:16] in (b"DJVU", b"DJVM"):
+        return DJVU  # single page (DJVU) or bundled multi-page (DJVM)
     if head.startswith(b"PK\x03\x04"):
         return _zip_from_head(head)
     if head.startswith(b"{\\rtf"):

@@ -289,6 +289,9 @@ def api_router() -> APIRouter:
         principal: PrincipalDep,
         file: Annotated[UploadFile, File(description="The file to ingest")],
         collection: Annotated[str | None, Form()] = None,
+        password: Annotated[
+            str | None, Form(description="Password of an encrypted PDF (neither logged nor stored)")
+        ] = None,
     ) -> JobReport:
         """Ingest one uploaded file; it is keyword-searchable when this returns."""
         target = collection or svc.settings.default_collection
@@ -299,7 +302,7 @@ def api_router() -> APIRouter:
             dest = Path(tmp) / name
             with dest.open("wb") as out:
                 shutil.copyfileobj(file.file, out)
-            report = svc.ingest([dest], target)
+            report = svc.ingest([dest], target, password=password or None)
         for f in report.files:
             f.path = name
             svc.cases.audit.record(

@@ -38,8 +38,9 @@ from archive_search.index.backend import (
 from archive_search.index.embeddings import Embedder, make_embedder
 from archive_search.index.factory import make_backend
 from archive_search.index.stopwords import is_stop_word
+from archive_search.ingest.archives import archive_limits
 from archive_search.ingest.lang import detect_language
-from archive_search.ingest.pipeline import Ingestor, Progress
+from archive_search.ingest.pipeline import Ingestor, Progress, ingest_workers
 from archive_search.ingest.sandbox import extraction_limits
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
@@ -107,14 +108,16 @@ class ArchiveService:
         *,
         progress: Progress | None = None,
         index_progress: indexer.Progress | None = None,
+        password: str | None = None,
     ) -> JobReport:
-        """Ingest files into the catalog, then make them keyword-searchable before returning."""
-        ingestor = self.ingestor()
+        """Ingest files into the catalog, then make them keyword-searchable before returning.
+        ``password`` opens encrypted PDFs; it is neither logged nor stored."""
+        ingestor = self.ingestor(password=password)
         report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
         indexer.index_pending(self.catalog, self.backend, progress=index_progress)
         return report
 
-    def ingestor(self) -> Ingestor:
+    def ingestor(self, *, password: str | None = None) -> Ingestor:
         """The ingestor as configured (also used by ``archive worker`` for queued items)."""
         return Ingestor(
             self.catalog,
@@ -122,6 +125,9 @@ class ArchiveService:
             limits=extraction_limits(self.settings),
             passage_chars=self.settings.passage_chars,
             max_file_bytes=self.settings.max_file_bytes,
+            archive_limits=archive_limits(self.settings),
+            workers=ingest_workers(self.settings),
+            password=password,
         )
 
     def reopen_backend(self) -> None:

@@ -1,14 +1,16 @@
-"""Scanned images (PNG, JPEG, TIFF with many pages, ...): OCR each frame."""
+"""Scanned images (PNG, JPEG, TIFF with many pages, JPEG 2000, ...): OCR each frame."""
 
 from __future__ import annotations
 
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageSequence, UnidentifiedImageError, features
 
 from archive_search.ingest.extractors.ocr import ocr_image
 from archive_search.ingest.registry import ExtractionError, Limits, Skip
 from archive_search.types import Extraction, SourceFile, TextBlock
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp"}
+if features.check("jpg_2000"):  # Pillow built with OpenJPEG
+    IMAGE_TYPES |= {"image/jp2", "image/x-jp2-codestream"}
 
 
 class ImageOcrExtractor:

@@ -4,13 +4,16 @@ several times slower when a process per core already runs)."""
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -22,6 +25,20 @@ class OcrResult:
     text: str
     confidence: float | None
     """Mean word confidence 0..100 reported by Tesseract."""
+
+
+try:
+    _PRCTL: Any = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork
+except (OSError, AttributeError):
+    _PRCTL = None
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` of OCR and rendering subprocesses: killed when the extraction worker that
+    started them dies (a timeout, an interrupted ingestion), instead of running on for minutes.
+    Only a C call after the fork (extraction workers are single-threaded anyway)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def tesseract_available() -> bool:
@@ -44,6 +61,7 @@ def ocr_image(image: Image.Image, *, languages: str, timeout_s: int) -> OcrResul
                 timeout=timeout_s,
                 env=env,
                 check=False,
+                preexec_fn=die_with_parent,  # killed with the worker
             )
         except subprocess.TimeoutExpired as exc:
             raise ExtractionError("ocr_timeout", f"OCR took longer than {timeout_s}s") from exc

@@ -76,11 +76,17 @@ class PdfExtractor:
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         try:
-            pdf = pdfium.PdfDocument(str(source.path))
+            pdf = pdfium.PdfDocument(str(source.path), password=limits.pdf_password)
         except pdfium.PdfiumError as exc:
             msg = str(exc)
             if "password" in msg.lower():
-                raise ExtractionError("encrypted", "the PDF is encrypted with a password") from exc
+                if limits.pdf_password:
+                    raise ExtractionError(
+                        "encrypted", "the PDF is encrypted and the password given does not open it"
+                    ) from None
+                raise ExtractionError(
+                    "encrypted", "the PDF is encrypted with a password (give it with --password)"
+                ) from None
             raise ExtractionError("corrupt_pdf", msg) from exc
         try:
             return self._extract(pdf, limits)

@@ -26,6 +26,8 @@ import socket
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
+import zipfile
 import zlib
 from datetime import date
 from multiprocessing.connection import Connection
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from archive_search.ingest import sniff
+from archive_search.ingest.extractors.ooxml_pages import docx_pages, pptx_slides
 from archive_search.ingest.registry import ExtractionError, Limits, Skip
 from archive_search.ingest.transcript import parse_transcript
 from archive_search.types import Extraction, SourceFile, TextBlock
@@ -323,6 +326,43 @@ class _Worker:
 _WORKER = _Worker()
 
 
+PAGE_COVERAGE = 0.9
+"""Pages read from the XML replace Tika's text only when they hold this share of its letters
+(Tika also reads headers, footers, footnotes and comments, which the page reader leaves out)."""
+
+
+def _letters(text: str) -> int:
+    return sum(1 for ch in text if ch.isalpha())
+
+
+def _ooxml_pages(path: Path, mime: str, tika_text: str) -> list[str] | None:
+    """Slides of a PPTX or page-broken parts of a DOCX (``ooxml_pages``), or None to keep Tika's
+    single block: another type, no page break, unreadable XML, or too little of Tika's text."""
+    try:
+        if mime == sniff.PPTX:
+            pages = pptx_slides(path)
+        elif mime == sniff.DOCX:
+            pages = docx_pages(path)
+        else:
+            return None
+    except (
+        ET.ParseError,
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        OSError,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+    ):
+        return None
+    if not pages or sum(_letters(p) for p in pages) < PAGE_COVERAGE * _letters(tika_text):
+        return None
+    return pages
+
+
 class TikaExtractor:
     name = "tika"
     memory_limit = "data"
@@ -375,6 +415,16 @@ class TikaExtractor:
         if title is None and doc_type in _WORD_PROCESSING:
             first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             title = first_line[:200] or None
+        paged = _ooxml_pages(Path(source.path), source.mime, text)
+        if paged is not None:
+            return Extraction(
+                doc_type=doc_type,
+                blocks=[TextBlock(text=t, page=n, method="ooxml") for n, t in enumerate(paged, start=1)],
+                title=title,
+                page_count=len(paged),
+                doc_date=doc_date,
+                metadata=metadata,
+            )
         pages = _first(meta, "xmpTPg:NPages", "meta:page-count", "meta:slide-count")
         return Extraction(
             doc_type=doc_type,

@@ -58,10 +58,10 @@ class Settings(BaseSettings):
         description="Weight of function words (як, что, the) among optional query words; 0 drops them.",
     )
     rrf_k: int = Field(
-        default=60, ge=1, le=1000, description="Reciprocal rank fusion constant k of hybrid search."
+        default=10, ge=1, le=1000, description="Reciprocal rank fusion constant k of hybrid search."
     )
     hybrid_keyword_weight: float = Field(
-        default=1.0, gt=0, le=10, description="Weight of the keyword ranking in hybrid fusion."
+        default=0.35, gt=0, le=10, description="Weight of the keyword ranking in hybrid fusion."
     )
     hybrid_semantic_weight: float = Field(
         default=1.0, gt=0, le=10, description="Weight of the vector ranking in hybrid fusion."

@@ -23,7 +23,7 @@ from archive_search.catalog.models import Collection, Document, IngestItem, Page
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index import indexer
-from archive_search.index.analysis import Analyzer, highlight
+from archive_search.index.analysis import Analyzer, Highlighter
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -390,6 +390,7 @@ class ArchiveService:
                 .where(Passage.id.in_(ids))
             ).all()
         by_id = {p.id: (p, d, c, sha) for p, d, c, sha in rows}
+        highlighter = Highlighter(self.analyzer, terms, fuzzy=fuzzy)  # one per page: words memoised
         out: list[Hit] = []
         for h in hits:
             row = by_id.get(h.passage_id)
@@ -413,7 +414,7 @@ class ArchiveService:
                     time_end=p.time_end,
                     speaker=p.speaker,
                     sha256=sha,
-                    snippet=highlight(self.analyzer, p.text, terms, fuzzy=fuzzy),
+                    snippet=highlighter.snippet(p.text),
                 )
             )
         return out

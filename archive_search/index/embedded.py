@@ -118,8 +118,16 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, root: Path, analyzer: Analyzer, *, dim: int | None = None) -> None:
+    def __init__(
+        self, root: Path, analyzer: Analyzer, *, dim: int | None = None, vector_flush_s: float = 0.0
+    ) -> None:
+        """``vector_flush_s``: new vectors are saved at most this often (0: after every write).
+        Saving rewrites the whole HNSW graph and its filter fields, which costs more than
+        embedding a batch once the index holds ~60k vectors; vectors added since the last save
+        are lost by a crash, and ``missing_vectors`` lets the indexer write them again."""
         self.root = root
+        self.vector_flush_s = vector_flush_s
+        self._last_flush = time.monotonic()
         self.analyzer = analyzer
         self._lock = threading.RLock()
         self._rebuilt = self._check_schema_version(root)
@@ -210,17 +218,22 @@ class EmbeddedBackend:
                 w.add_document(self._to_doc(p))
         with self._lock:
             vecs = [p for p in passages if p.vector is not None]
+            # only brand-new vectors may wait for the next save: a changed or removed vector (and
+            # its filter fields, which could let it through another collection's access filter)
+            # is saved at once, so a crash can never bring an old one back
+            changed = any(p.passage_id in self._meta for p in passages)
             if vecs:
                 self._add_vectors(vecs)
             # a passage rewritten without a vector must not keep its old vector (nor its old
-            # filter fields, which could let it through another collection's access filter)
+            # filter fields)
             for p in passages:
                 if p.vector is None and p.passage_id in self._meta:
                     self._hnsw.mark_deleted(p.passage_id)
                     del self._meta[p.passage_id]
                     self._meta_version += 1
                     self._vec_dirty = True
-            self.flush_vectors()
+            if changed or time.monotonic() - self._last_flush >= self.vector_flush_s:
+                self.flush_vectors()
 
     def _to_doc(self, p: IndexPassage) -> tantivy.Document:
         d = tantivy.Document()
@@ -379,6 +392,24 @@ class EmbeddedBackend:
             os.replace(tmp_meta, self._meta_path)
             self._vec_mtime = self._meta_path.stat().st_mtime
             self._vec_dirty = False
+            self._last_flush = time.monotonic()
+
+    def unsaved_vectors(self) -> bool:
+        """Whether vectors were added since the last save."""
+        return self._vec_dirty
+
+    def discard_unsaved_vectors(self) -> None:
+        """Forget vectors added since the last save, so that ``close`` does not write them: a
+        writer that lost its lease must not overwrite what the next writer saved (the catalog
+        holds the vectors; ``missing_vectors`` finds them for whoever writes next)."""
+        with self._lock:
+            self._vec_dirty = False
+
+    def missing_vectors(self, embedded_ids: Iterable[int]) -> list[int]:
+        """Those of ``embedded_ids`` (passages the catalog holds a vector for) that this index
+        has no vector for: added after the last save of a process that then crashed."""
+        with self._lock:
+            return [pid for pid in embedded_ids if pid not in self._meta]
 
     def vector_ids(self) -> set[int]:
         with self._lock:

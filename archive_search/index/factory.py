@@ -11,7 +11,9 @@ from archive_search.settings import Settings
 
 def make_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     if settings.backend == "embedded":
-        return EmbeddedBackend(settings.index_dir / "embedded", analyzer)
+        return EmbeddedBackend(
+            settings.index_dir / "embedded", analyzer, vector_flush_s=settings.vector_flush_s
+        )
     if settings.backend == "opensearch" and settings.opensearch_url:
         from archive_search.index.opensearch import OpenSearchBackend
 

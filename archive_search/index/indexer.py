@@ -101,6 +101,31 @@ def pending_counts(catalog: Catalog) -> dict[str, int]:
     return {"passages": total, "pending_index": unindexed, "pending_embedding": unembedded}
 
 
+def _save_vectors(backend: SearchBackend) -> None:
+    """Save vectors a backend keeps in memory between saves (the embedded backend)."""
+    flush = getattr(backend, "flush_vectors", None)
+    if flush is not None:
+        flush()
+
+
+def requeue_missing_vectors(catalog: Catalog, backend: SearchBackend) -> int:
+    """Mark for indexing the passages whose vector the catalog holds but the backend lost (added
+    after its last save by a process that crashed); ``index_pending`` writes them again with their
+    vectors. Returns how many. Backends that save every write report nothing missing."""
+    missing_of = getattr(backend, "missing_vectors", None)
+    if missing_of is None:
+        return 0
+    with catalog.session() as s:
+        ids = s.scalars(
+            select(Passage.id).where(Passage.embedded_at.is_not(None), Passage.indexed_at.is_not(None))
+        ).all()
+    missing: list[int] = missing_of(ids)
+    for lo in range(0, len(missing), 500):
+        with catalog.session() as s:
+            s.execute(update(Passage).where(Passage.id.in_(missing[lo : lo + 500])).values(indexed_at=None))
+    return len(missing)
+
+
 def index_pending(
     catalog: Catalog, backend: SearchBackend, *, batch: int = 500, progress: Progress | None = None
 ) -> int:
@@ -115,6 +140,8 @@ def index_pending(
                 )
             )
         if not ids:
+            if done:
+                _save_vectors(backend)
             return done
         backend.write(_load(catalog, ids))
         with catalog.session() as s:
@@ -176,6 +203,7 @@ def embed_pending(
                 .limit(take)
             ).all()
         if not rows:
+            _save_vectors(backend)  # drained: what was embedded becomes visible to other processes
             break
         vecs = embedder.embed_passages([t for _, t in rows])
         now = datetime.now(UTC)

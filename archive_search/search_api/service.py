@@ -24,7 +24,7 @@ from archive_search.catalog.models import Collection, Document, IngestItem, Page
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index import indexer
-from archive_search.index.analysis import Analyzer, fold, highlight
+from archive_search.index.analysis import Analyzer, Highlighter, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -80,6 +80,7 @@ class ArchiveService:
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
             self.backend.rebuilt()
+        self._vectors_checked = False
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
@@ -114,8 +115,21 @@ class ArchiveService:
         ``password`` opens encrypted PDFs; it is neither logged nor stored."""
         ingestor = self.ingestor(password=password)
         report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
+        self._check_vectors()
         indexer.index_pending(self.catalog, self.backend, progress=index_progress)
         return report
+
+    def _check_vectors(self) -> int:
+        """Once per opened backend, before this process first writes to it: passages whose
+        vectors a crashed writer had not saved yet are marked for indexing again
+        (``ARCHIVE_VECTOR_FLUSH_S``). Returns how many."""
+        if self._vectors_checked:
+            return 0
+        self._vectors_checked = True
+        n = indexer.requeue_missing_vectors(self.catalog, self.backend)
+        if n:
+            log.warning("%d passages lost their vectors in the index (crash); indexing them again", n)
+        return n
 
     def ingestor(self, *, password: str | None = None) -> Ingestor:
         """The ingestor as configured (also used by ``archive worker`` for queued items)."""
@@ -133,10 +147,15 @@ class ArchiveService:
     def reopen_backend(self) -> None:
         """Open the backend afresh: a worker that became the single writer of an embedded index
         must start from what the previous writer left (``ingest/queue.py``)."""
+        discard = getattr(self.backend, "discard_unsaved_vectors", None)
+        if discard is not None:  # another writer may have saved since: never overwrite its files
+            discard()
         self.backend.close()
         self.backend = self.cases.backend = make_backend(self.settings, self.analyzer)
+        self._vectors_checked = False
 
     def index_pending(self) -> int:
+        self._check_vectors()
         return indexer.index_pending(self.catalog, self.backend)
 
     def embed_pending(
@@ -149,6 +168,8 @@ class ArchiveService:
         emb = self.embedder()
         if emb is None:
             return 0
+        if self._check_vectors():
+            indexer.index_pending(self.catalog, self.backend)
         return indexer.embed_pending(
             self.catalog,
             self.backend,
@@ -413,6 +434,7 @@ class ArchiveService:
                 .where(Passage.id.in_(ids))
             ).all()
         by_id = {p.id: (p, d, c, sha) for p, d, c, sha in rows}
+        highlighter = Highlighter(self.analyzer, terms, fuzzy=fuzzy)  # one per page: words memoised
         out: list[Hit] = []
         for h in hits:
             row = by_id.get(h.passage_id)
@@ -436,7 +458,7 @@ class ArchiveService:
                     time_end=p.time_end,
                     speaker=p.speaker,
                     sha256=sha,
-                    snippet=highlight(self.analyzer, p.text, terms, fuzzy=fuzzy),
+                    snippet=highlighter.snippet(p.text),
                 )
             )
         return out

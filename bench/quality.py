@@ -494,6 +494,71 @@ def safe_name(corpus_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._#-]", "_", corpus_id).replace("#", "_") + ".txt"
 
 
+Units = dict[str, list[str]]
+"""Unit kind (``doc``, ``page``) → units, best first (or the relevant units, in any order)."""
+
+
+def score_pair(
+    dataset: str,
+    mode: str,
+    qlang: str,
+    dlang: str,
+    queries: Sequence[Query],
+    relevant: Callable[[Query], dict[str, frozenset[str]]],
+    rank: Callable[[str, dict[str, frozenset[str]]], Units],
+    query_style: str,
+) -> tuple[list[PairResult], list[Units]]:
+    """Rank every query with ``rank(text, relevant units)`` and average the metrics per unit kind.
+
+    A query the service rejects (``ArchiveError``) counts as an empty ranking. Returns the mean
+    metrics per unit kind and each query's rankings, in query order.
+    """
+    units = list(relevant(queries[0])) if queries else ["doc"]
+    sums = {u: [0.0, 0.0, 0.0, 0.0] for u in units}
+    errors = 0
+    elapsed = 0.0
+    rankings: list[Units] = []
+    for query in queries:
+        text = query.text if query_style == "raw" else plain_query(query.text)
+        rel = relevant(query)
+        t0 = time.perf_counter()
+        try:
+            got = rank(text, rel)
+        except ArchiveError as exc:
+            errors += 1
+            got = {}
+            if errors <= 3:
+                log(f"  {query.qid}: {exc.code}: {exc.message}")
+        elapsed += time.perf_counter() - t0
+        rankings.append(got)
+        for unit in units:
+            ranked = got.get(unit, [])
+            s = sums[unit]
+            s[0] += ndcg_at(ranked, rel[unit])
+            s[1] += recall_at(ranked, rel[unit])
+            s[2] += mrr_at(ranked, rel[unit])
+            s[3] += 1.0 if ranked[:1] and ranked[0] in rel[unit] else 0.0
+    n = len(queries)
+    results = [
+        PairResult(
+            dataset=dataset,
+            mode=mode,
+            query_lang=qlang,
+            doc_lang=dlang,
+            unit=unit,
+            n=n,
+            ndcg10=round(sums[unit][0] / n, 4) if n else 0.0,
+            recall100=round(sums[unit][1] / n, 4) if n else 0.0,
+            mrr10=round(sums[unit][2] / n, 4) if n else 0.0,
+            acc1=round(sums[unit][3] / n, 4) if n else 0.0,
+            errors=errors,
+            mean_ms=round(1000 * elapsed / n, 1) if n else 0.0,
+        )
+        for unit in units
+    ]
+    return results, rankings
+
+
 class Runner:
     """Builds, ingests, embeds and queries one data set in its own fresh data folder."""
 
@@ -605,15 +670,19 @@ class Runner:
                 break
         return units
 
-    def ranked(
-        self, text: str, mode: SearchMode, col: str, relevant: frozenset[str]
-    ) -> tuple[list[str], list[str]]:
-        """Ranked documents (as the service returns them by default: grouped by document where
-        the service groups, else passage hits collapsed to their document) and, for page-level
-        data sets, ranked (document, page) units from passage hits (``group="passage"`` where the
-        service has grouping)."""
+    def run_pair(self, mode: SearchMode, qlang: str, dlang: str) -> list[PairResult]:
+        """Score every query of ``qlang`` against collection ``dlang`` in one mode.
+
+        Documents are ranked as the service returns them by default (grouped by document where
+        the service groups, else passage hits collapsed to their document); for page-level data
+        sets also (document, page) units from passage hits (``group="passage"`` where the service
+        has grouping)."""
+        col = self.collection(dlang)
         mapping = self.doc_map[col]
-        rel_docs = frozenset(c.split("#", 1)[0] for c in relevant)
+
+        def relevant(q: Query) -> dict[str, frozenset[str]]:
+            rel = {"doc": frozenset(c.split("#", 1)[0] for c in q.relevant)}
+            return {**rel, "page": q.relevant} if self.task.page_level else rel
 
         def doc_units(hit: Any) -> list[str]:
             return mapping.get(hit.document_id, [])
@@ -623,71 +692,25 @@ class Runner:
                 return []
             return [f"{cid}#p{hit.page}" for cid in mapping.get(hit.document_id, [])]
 
-        docs = self.ranked_units(text, mode, col, rel_docs, doc_units, {})
-        pages: list[str] = []
-        if self.task.page_level:
-            extra = {"group": "passage"} if SERVICE_GROUPS else {}
-            pages = self.ranked_units(text, mode, col, relevant, page_units, extra)
-        return docs, pages
+        def rank(text: str, rel: dict[str, frozenset[str]]) -> Units:
+            out = {"doc": self.ranked_units(text, mode, col, rel["doc"], doc_units, {})}
+            if self.task.page_level:
+                extra = {"group": "passage"} if SERVICE_GROUPS else {}
+                out["page"] = self.ranked_units(text, mode, col, rel["page"], page_units, extra)
+            return out
 
-    def run_pair(self, mode: SearchMode, qlang: str, dlang: str) -> list[PairResult]:
-        """Score every query of ``qlang`` against collection ``dlang`` in one mode."""
-        col = self.collection(dlang)
-        units = ["doc", "page"] if self.task.page_level else ["doc"]
-        sums: dict[str, list[float]] = {u: [0.0, 0.0, 0.0, 0.0] for u in units}
-        errors = 0
-        elapsed = 0.0
         queries = self.task.queries[qlang]
-        per_query: list[dict[str, Any]] = []
-        for q in queries:
-            text = q.text if self.args.query_style == "raw" else plain_query(q.text)
-            t0 = time.perf_counter()
-            try:
-                docs, pages = self.ranked(text, mode, col, q.relevant)
-            except ArchiveError as exc:
-                errors += 1
-                docs, pages = [], []
-                if errors <= 3:
-                    log(f"  {q.qid}: {exc.code}: {exc.message}")
-            elapsed += time.perf_counter() - t0
-            for unit in units:
-                if unit == "doc":
-                    ranked, rel = docs, frozenset(c.split("#", 1)[0] for c in q.relevant)
-                else:
-                    ranked, rel = pages, q.relevant
-                s = sums[unit]
-                s[0] += ndcg_at(ranked, rel)
-                s[1] += recall_at(ranked, rel)
-                s[2] += mrr_at(ranked, rel)
-                s[3] += 1.0 if ranked[:1] and ranked[0] in rel else 0.0
-            if self.args.per_query:
-                first = next(
-                    (i + 1 for i, c in enumerate(docs) if c in {r.split("#")[0] for r in q.relevant}), None
-                )
-                per_query.append({"qid": q.qid, "first_relevant_doc_rank": first})
-        n = len(queries)
-        out = []
-        for unit in units:
-            s = sums[unit]
-            out.append(
-                PairResult(
-                    dataset=self.task.name,
-                    mode=mode,
-                    query_lang=qlang,
-                    doc_lang=dlang,
-                    unit=unit,
-                    n=n,
-                    ndcg10=round(s[0] / n, 4) if n else 0.0,
-                    recall100=round(s[1] / n, 4) if n else 0.0,
-                    mrr10=round(s[2] / n, 4) if n else 0.0,
-                    acc1=round(s[3] / n, 4) if n else 0.0,
-                    errors=errors,
-                    mean_ms=round(1000 * elapsed / n, 1) if n else 0.0,
-                )
-            )
-        if per_query:
-            self.per_query.setdefault(f"{mode}:{qlang}>{dlang}", per_query)
-        return out
+        results, rankings = score_pair(
+            self.task.name, mode, qlang, dlang, queries, relevant, rank, self.args.query_style
+        )
+        if self.args.per_query and queries:
+            entries = []
+            for q, got in zip(queries, rankings, strict=True):
+                rel = relevant(q)["doc"]
+                first = next((i + 1 for i, c in enumerate(got.get("doc", [])) if c in rel), None)
+                entries.append({"qid": q.qid, "first_relevant_doc_rank": first})
+            self.per_query.setdefault(f"{mode}:{qlang}>{dlang}", entries)
+        return results
 
     per_query: dict[str, list[dict[str, Any]]]
 

@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality as q  # noqa: E402  (the per-data-set harness: loaders, metrics, reporting)
 
-from archive_search.errors import ArchiveError  # noqa: E402
 from archive_search.search_api.service import ArchiveService  # noqa: E402
 from archive_search.settings import Settings  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchMode, SearchRequest  # noqa: E402
@@ -191,50 +190,22 @@ class Union:
         """Score one (data set, mode, query language → document language) cell."""
         target = f"{task.name}.{dlang}"
         cols = self.pool(dlang)
-        units = ["doc", "page"] if task.page_level else ["doc"]
-        sums = {u: [0.0, 0.0, 0.0, 0.0] for u in units}
-        errors = 0
-        elapsed = 0.0
-        queries = task.queries[qlang]
-        for query in queries:
-            text = query.text if self.args.query_style == "raw" else q.plain_query(query.text)
-            rel_pages = frozenset(f"{target}|{c}" for c in query.relevant)
-            rel_docs = frozenset(c.split("#", 1)[0] for c in rel_pages)
-            t0 = time.perf_counter()
-            try:
-                docs = self.ranked(text, mode, cols, rel_docs, False)
-                pages = self.ranked(text, mode, cols, rel_pages, True) if task.page_level else []
-            except ArchiveError as exc:
-                errors += 1
-                docs, pages = [], []
-                if errors <= 3:
-                    q.log(f"  {query.qid}: {exc.code}: {exc.message}")
-            elapsed += time.perf_counter() - t0
-            for unit in units:
-                ranked, rel = (docs, rel_docs) if unit == "doc" else (pages, rel_pages)
-                s = sums[unit]
-                s[0] += q.ndcg_at(ranked, rel)
-                s[1] += q.recall_at(ranked, rel)
-                s[2] += q.mrr_at(ranked, rel)
-                s[3] += 1.0 if ranked[:1] and ranked[0] in rel else 0.0
-        n = len(queries)
-        return [
-            q.PairResult(
-                dataset=task.name,
-                mode=mode,
-                query_lang=qlang,
-                doc_lang=dlang,
-                unit=unit,
-                n=n,
-                ndcg10=round(sums[unit][0] / n, 4) if n else 0.0,
-                recall100=round(sums[unit][1] / n, 4) if n else 0.0,
-                mrr10=round(sums[unit][2] / n, 4) if n else 0.0,
-                acc1=round(sums[unit][3] / n, 4) if n else 0.0,
-                errors=errors,
-                mean_ms=round(1000 * elapsed / n, 1) if n else 0.0,
-            )
-            for unit in units
-        ]
+
+        def relevant(query: q.Query) -> dict[str, frozenset[str]]:
+            pages = frozenset(f"{target}|{c}" for c in query.relevant)
+            docs = frozenset(c.split("#", 1)[0] for c in pages)
+            return {"doc": docs, "page": pages} if task.page_level else {"doc": docs}
+
+        def rank(text: str, rel: dict[str, frozenset[str]]) -> q.Units:
+            out = {"doc": self.ranked(text, mode, cols, rel["doc"], False)}
+            if task.page_level:
+                out["page"] = self.ranked(text, mode, cols, rel["page"], True)
+            return out
+
+        results, _ = q.score_pair(
+            task.name, mode, qlang, dlang, task.queries[qlang], relevant, rank, self.args.query_style
+        )
+        return results
 
     def score(self, modes: Sequence[SearchMode]) -> list[q.PairResult]:
         emb = self.service.embedder()

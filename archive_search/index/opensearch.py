@@ -720,20 +720,21 @@ class OpenSearchBackend:
         numbers = [int(m.group(1)) for name in names if (m := pat.fullmatch(name))]
         return f"{self.alias}-{max(numbers, default=0) + 1}"
 
-    def _read_mapping(self) -> int | None:
-        """Learn the vector dimension from the mapping; returns the index's schema version."""
+    def _read_mapping(self) -> tuple[int | None, str | None]:
+        """Learn the vector dimension from the mapping; returns the index's schema version and the
+        version of the analyser whose terms it stores."""
         res = self._request("GET", f"/{self.alias}/_mapping", what="mapping lookup")
         version: int | None = None
+        analyzer: str | None = None
         for mapping in (res or {}).values():
             m = mapping.get("mappings", {})
             meta = m.get("_meta") or {}
             v = meta.get("archive_search_schema")
             version = v if isinstance(v, int) else None
-            if version != SCHEMA_VERSION:
-                return version
-            if meta.get("archive_search_analyzer") != ANALYZER_VERSION:
-                # the stored terms came from another analyser: as stale as an older schema
-                return SCHEMA_VERSION - 1
+            a = meta.get("archive_search_analyzer")
+            analyzer = a if isinstance(a, str) else None
+            if version != SCHEMA_VERSION or analyzer != ANALYZER_VERSION:
+                return version, analyzer
             vec = m.get("properties", {}).get(KNN_FIELD)
             if vec is not None:
                 mapped = int(vec["dimension"])
@@ -744,7 +745,7 @@ class OpenSearchBackend:
                     )
                 self._dim = mapped
                 self._vector_mapped = True
-        return version
+        return version, analyzer
 
     def _ensure(self, *, may_rebuild: bool = False) -> None:
         """Create the index behind the alias on first use; learn the vector dimension.
@@ -763,8 +764,9 @@ class OpenSearchBackend:
                 # another process may have created it meanwhile; anything else is an error
                 if isinstance(res, dict) and "error" in res and not self._aliased_indices():
                     raise BackendError(f"OpenSearch index creation failed ({name}): {res['error']}")
-            version = self._read_mapping()
-            if version != SCHEMA_VERSION:
+            version, analyzer = self._read_mapping()
+            # an index of another analyser stores other terms: as stale as an older schema
+            if version != SCHEMA_VERSION or analyzer != ANALYZER_VERSION:
                 if version is not None and version > SCHEMA_VERSION:
                     raise BackendError(
                         f"OpenSearch index {self.alias} was written by a newer version of the service "
@@ -772,11 +774,15 @@ class OpenSearchBackend:
                     )
                 if not may_rebuild:
                     raise BackendError(
-                        f"OpenSearch index {self.alias} has schema version {version}, this version needs "
-                        f"{SCHEMA_VERSION}: restart the service or run `archive reindex` to rebuild it"
+                        f"OpenSearch index {self.alias} has schema version {version} (analyser {analyzer}), "
+                        f"this version needs {SCHEMA_VERSION} (analyser {ANALYZER_VERSION}): restart the "
+                        "service or run `archive reindex` to rebuild it"
                     )
                 log.warning(
-                    "OpenSearch index %s has schema %s: replacing it by an empty one", self.alias, version
+                    "OpenSearch index %s has schema %s (analyser %s): replacing it by an empty one",
+                    self.alias,
+                    version,
+                    analyzer,
                 )
                 self.clear()
                 self._rebuild_needed = True

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 from sqlalchemy import func, select
@@ -757,19 +757,13 @@ def weigh_function_words(root: Node | None, weight: float) -> Node | None:
     if not isinstance(root, Group) or weight == 1.0:
         return root
 
-    def function_word(n: Node) -> bool:
+    def function_word(n: Node) -> TypeGuard[Word]:
         return isinstance(n, Word) and not n.prefix and is_stop_word(fold(n.text.strip(_PUNCTUATION)))
 
     content = tuple(n for n in root.should if not function_word(n))
     if len(content) == len(root.should) or not (content or root.must):
         return root
-    light = (
-        ()
-        if weight == 0
-        else tuple(
-            Word(n.text, weight=weight) for n in root.should if isinstance(n, Word) and function_word(n)
-        )
-    )
+    light = () if weight == 0 else tuple(Word(n.text, weight=weight) for n in root.should if function_word(n))
     if root.must:  # the required clauses already demand content
         return Group(should=content + light, must=root.must, must_not=root.must_not)
     required = content[0] if len(content) == 1 else Or(content)

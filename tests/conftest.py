@@ -12,6 +12,7 @@ import pytest
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from tests.opensearch_node import opensearch_url
 from tests.pgcluster import PostgresCluster, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +29,13 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     cluster.start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def live_opensearch() -> Iterator[str]:
+    """The URL of a real OpenSearch node (``tests/opensearch_node.py``); never skipped."""
+    with opensearch_url() as url:
+        yield url
 
 
 def new_catalog_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str:

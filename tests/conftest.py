@@ -148,7 +148,21 @@ def keyword_files(service: ArchiveService, q: str) -> set[str]:
 
 
 def make_settings(data_dir: Path, catalog_url: str, **extra: object) -> Settings:
-    return Settings(data_dir=data_dir, database_url=catalog_url, embedder="none", **extra)  # type: ignore[arg-type]
+    """Settings of a test service (embedder ``none`` unless ``extra`` says otherwise)."""
+    fields: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": catalog_url,
+        "embedder": "none",
+        **extra,
+    }
+    return Settings(**fields)  # type: ignore[arg-type]
+
+
+def stack_settings(name: str, tmp: Path, request: pytest.FixtureRequest, **extra: object) -> Settings:
+    """Settings of a service on the stack ``name`` (``STACKS``) with its data folder in ``tmp``; the
+    catalog database and an OpenSearch index are removed when the requesting fixture ends."""
+    url = new_catalog_url(STACKS[name][0], tmp, request)
+    return make_settings(tmp / "data", url, **stack_backend_settings(name, request), **extra)
 
 
 @pytest.fixture
@@ -167,8 +181,7 @@ def sample_service(
 ) -> Iterator[ArchiveService]:
     """A service with the whole sample archive ingested once per module and stack."""
     tmp = tmp_path_factory.mktemp(f"sample-{sample_stack}")
-    url = new_catalog_url(STACKS[sample_stack][0], tmp, request)
-    svc = ArchiveService(make_settings(tmp / "data", url, **stack_backend_settings(sample_stack, request)))
+    svc = ArchiveService(stack_settings(sample_stack, tmp, request))
     assert svc.backend.name == STACKS[sample_stack][1]
     report = svc.ingest([SAMPLE_DIR], "sample")
     assert all(f.outcome == "ok" for f in report.files), [f for f in report.files if f.outcome != "ok"]

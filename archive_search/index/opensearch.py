@@ -829,8 +829,10 @@ class OpenSearchBackend:
     def write(self, passages: Sequence[IndexPassage]) -> None:
         """Index (create or replace) passages; searchable and durable when it returns.
 
-        Each bulk request uses ``refresh=wait_for``; the index's ``translog.durability: request``
-        fsyncs before acknowledging. Passages OpenSearch (or the local vector check) rejects are
+        Each bulk request uses ``refresh=true`` (the shards it touched are refreshed before it
+        returns; ``wait_for`` would idle until the next scheduled refresh, up to
+        ``refresh_interval``, on every call); the index's ``translog.durability: request`` fsyncs
+        before acknowledging. Passages OpenSearch (or the local vector check) rejects are
         reported together in one ``BackendError``; the others are written.
         """
         if not passages:
@@ -853,7 +855,7 @@ class OpenSearchBackend:
             res = self._request(
                 "POST",
                 "/_bulk",
-                params={"refresh": "wait_for"},
+                params={"refresh": "true"},
                 body=ndjson(bulk_lines(self.alias, chunk)),
                 what="bulk write",
             )

@@ -56,21 +56,22 @@ STACKS: dict[str, tuple[str, str]] = {
 }
 """The service stacks end-to-end tests run on: name -> (catalog database, search backend)."""
 DEFAULT_STACKS = ("sqlite", "postgresql")
-OPENSEARCH_MARK = "opensearch"
-"""Tests (or modules) marked ``@pytest.mark.opensearch`` also run on OpenSearch + PostgreSQL."""
+ALL_STACKS_MARK = "all_stacks"
+"""Tests (or modules) marked ``@pytest.mark.all_stacks`` also run on OpenSearch + PostgreSQL
+(``pytest -k opensearch`` selects those runs, with every other test of the OpenSearch backend)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{OPENSEARCH_MARK}: the service fixtures (service, sample_service, backend_settings) also run "
+        f"{ALL_STACKS_MARK}: the service fixtures (service, sample_service, backend_settings) also run "
         "on the stack OpenSearch + PostgreSQL, not only on the embedded backend with SQLite and PostgreSQL",
     )
 
 
 def stacks_for(metafunc: pytest.Metafunc) -> list[str]:
     names = list(DEFAULT_STACKS)
-    if metafunc.definition.get_closest_marker(OPENSEARCH_MARK) is not None:
+    if metafunc.definition.get_closest_marker(ALL_STACKS_MARK) is not None:
         names.append("opensearch")
     return names
 

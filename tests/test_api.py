@@ -14,7 +14,7 @@ from archive_search.search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 from tests.test_search import ARTICLE_WORDS
 
-pytestmark = pytest.mark.opensearch  # also on OpenSearch + PostgreSQL
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from archive_search.catalog.models import AuditEntry
 from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 
-pytestmark = pytest.mark.opensearch  # the service tests also run on OpenSearch + PostgreSQL
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 PASSWORD = "a long enough passphrase"
 

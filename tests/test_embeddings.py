@@ -71,7 +71,7 @@ def test_sentence_transformers_model_from_a_local_path(tmp_path: Path) -> None:
     assert np.allclose(a, b) and np.isclose(np.linalg.norm(a[0]), 1, atol=1e-4)
 
 
-@pytest.mark.opensearch
+@pytest.mark.all_stacks
 def test_index_records_the_embedder_and_refuses_another(
     tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
 ) -> None:

@@ -29,7 +29,7 @@ from tests.conftest import REPO
 from tests.test_auth import login
 from tests.test_cases import RESTRICTED_TEXT, setup_people
 
-pytestmark = pytest.mark.opensearch  # also on OpenSearch + PostgreSQL
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 
 ARTIFACTS = REPO / "test-artifacts"
 

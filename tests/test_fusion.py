@@ -97,7 +97,7 @@ OTHERS = [
 ]
 
 
-@pytest.mark.opensearch
+@pytest.mark.all_stacks
 def test_a_rare_word_outranks_a_pile_of_function_words(
     tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
 ) -> None:
@@ -130,7 +130,7 @@ def test_a_rare_word_outranks_a_pile_of_function_words(
         svc.close()
 
 
-@pytest.mark.opensearch
+@pytest.mark.all_stacks
 def test_hybrid_finds_passages_whose_vectors_are_not_there_yet(
     tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
 ) -> None:

@@ -13,7 +13,7 @@ from archive_search.catalog.models import Document, IngestItem, Page, Passage, S
 from archive_search.search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
-pytestmark = pytest.mark.opensearch  # the service tests also run on OpenSearch + PostgreSQL
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 
 def _count(svc: ArchiveService, model: type) -> int:

@@ -49,7 +49,6 @@ if [ "$DEV" = "1" ]; then
         chromium
         openjdk-17-jdk-headless
         maven
-        liblucene8-java
         curl
     )
 fi

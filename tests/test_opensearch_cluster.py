@@ -95,17 +95,18 @@ class Cluster:
     def pid(self, node: int) -> int:
         return int((self.folder / f"node-{node}.pid").read_text().strip())
 
-    def kill(self, node: int) -> None:
-        """``kill -9`` the node's JVM and wait until it is gone."""
+    def kill(self, node: int) -> float:
+        """``kill -9`` the node's JVM and wait until it is gone; returns when the signal was sent."""
         pid = self.pid(node)
         os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
+        sent = time.monotonic()
+        deadline = sent + 30
         while time.monotonic() < deadline:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                return
-            time.sleep(0.1)
+                return sent
+            time.sleep(0.05)
         raise AssertionError(f"node-{node} (pid {pid}) survived SIGKILL")
 
     def restart(self) -> str:
@@ -191,6 +192,9 @@ class Outage:
     cli_status_down: dict[str, Any] = field(default_factory=dict)
     cli_status_text: str = ""
     healthz_down: dict[str, Any] = field(default_factory=dict)
+    killed_at: float = 0.0
+    armed_bulk: tuple[float, float] = (0.0, 0.0)
+    """When the bulk request during which the node was killed started and returned."""
     failed_requests: list[str] = field(default_factory=list)
     """Requests the client sent to the dead node (and then sent to another one)."""
     retried: list[str] = field(default_factory=list)
@@ -229,11 +233,20 @@ def outage(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     backend = svc.backend
     send = backend._request  # type: ignore[attr-defined]
 
+    def kill() -> None:
+        out.killed_at = cluster.kill(victim)
+        killed.set()
+
     def request(*args: Any, **kw: Any) -> Any:
         # the node dies 50 ms into a bulk request (which waits up to 1 s for its refresh)
         if kw.get("what") == "bulk write" and kill_armed.is_set() and not killed.is_set():
             kill_armed.clear()
-            threading.Timer(0.05, lambda: (cluster.kill(victim), killed.set())).start()
+            threading.Timer(0.05, kill).start()
+            t0 = time.monotonic()
+            try:
+                return send(*args, **kw)
+            finally:
+                out.armed_bulk = (t0, time.monotonic())
         return send(*args, **kw)
 
     backend._request = request  # type: ignore[attr-defined]
@@ -303,7 +316,9 @@ def outage(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     out.restart_s = time.monotonic() - t0
     out.health_after = cluster.health()
     print(  # shown with -s, and on failure
-        f"outage: node-{victim} killed; requests to the dead node: {out.failed_requests}; "
+        f"outage: node-{victim} killed {out.killed_at - out.armed_bulk[0]:.3f}s into a bulk request "
+        f"that returned after {out.armed_bulk[1] - out.armed_bulk[0]:.3f}s; "
+        f"requests to the dead node: {out.failed_requests}; "
         f"items sent again: {out.retried}; {len(out.round_errors)} ingest rounds raised "
         f"{[e.message[:200] for e in out.round_errors]}; {len(out.searches_down)} searches during the "
         f"outage, {len(out.search_errors_down)} failed; back to green in {out.restart_s:.1f}s"

@@ -49,6 +49,7 @@ if [ "$DEV" = "1" ]; then
         chromium
         openjdk-17-jdk-headless
         maven
+        docker-compose
         curl
     )
 fi

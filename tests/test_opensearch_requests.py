@@ -12,7 +12,7 @@ The last tests run on the session's live OpenSearch node (``live_opensearch`` in
 index analyser's tokens through ``_analyze``, and matches, rankings and scores of every query shape
 compared with the embedded backend. The behaviour of the whole backend on a live node is the
 contract suite's (``tests/contract``); the service on OpenSearch + PostgreSQL runs the end-to-end
-tests marked ``opensearch`` and ``tests/test_opensearch_access.py``.
+tests marked ``all_stacks`` and ``tests/test_opensearch_access.py``.
 """
 
 from __future__ import annotations
@@ -640,7 +640,7 @@ def test_write_sends_one_bulk_that_refreshes() -> None:
     ]
     b.write(ps)
     (bulk,) = server.find("POST", "/_bulk")
-    assert bulk.params == {"refresh": "true"}
+    assert bulk.params == {"refresh": "true", "timeout": osb.BULK_SHARD_TIMEOUT}
     assert bulk.ndjson == [
         {"index": {"_index": ALIAS, "_id": "1"}},
         {
@@ -936,17 +936,28 @@ def test_drop_deletes_every_numbered_index() -> None:
     ]
 
 
-def test_health_ok_and_red() -> None:
-    health = {"cluster_name": "c", "status": "yellow", "number_of_nodes": 1}
+def test_health_ok_degraded_and_red() -> None:
+    health = {"cluster_name": "c", "status": "green", "number_of_nodes": 3, "unassigned_shards": 0}
     server = (
         existing_index_server()
+        .on("GET", "/_cluster/health", health)
         .on("GET", f"/_cluster/health/{ALIAS}-1", health)
         .on("POST", f"/{ALIAS}/_count", {"count": 8})
     )
     h = make_backend(server).health()
-    assert h["status"] == "ok"
-    assert h["backend"] == "opensearch" and h["index"] == f"{ALIAS}-1" and h["index_health"] == "yellow"
+    assert h["status"] == "ok" and h["cluster_health"] == "green" and h["nodes"] == 3
+    assert h["backend"] == "opensearch" and h["index"] == f"{ALIAS}-1" and h["index_health"] == "green"
     assert h["passages"] == 8 and h["vectors"] == 8
+    # a node down: replicas unassigned, everything still answers, but the state is reported
+    yellow = {**health, "status": "yellow", "number_of_nodes": 2, "unassigned_shards": 1}
+    server.on("GET", "/_cluster/health", yellow).on("GET", f"/_cluster/health/{ALIAS}-1", yellow)
+    h = make_backend(server).health()
+    assert str(h["status"]).startswith("degraded: ") and "yellow" in str(h["status"])
+    assert h["cluster_health"] == "yellow" and h["passages"] == 8
+    # another index of the cluster is yellow or red, this one green: reported, but not degraded
+    server.on("GET", f"/_cluster/health/{ALIAS}-1", health)
+    h = make_backend(server).health()
+    assert h["status"] == "ok" and h["cluster_health"] == "yellow" and h["index_health"] == "green"
     server.on("GET", f"/_cluster/health/{ALIAS}-1", {**health, "status": "red"})
     h = make_backend(server).health()
     assert str(h["status"]).startswith("error: ") and "red" in str(h["status"])
@@ -994,8 +1005,10 @@ def test_not_found_and_connection_errors_become_backend_errors() -> None:
     )
     with pytest.raises(BackendError, match="did not answer in time"):
         make_backend(slow).count(ALL)
+    down.on("GET", "/_cluster/health", OSConnectionError("N/A", "connection refused", OSError("refused")))
     h = b.health()  # health reports, never raises
     assert str(h["status"]).startswith("error: ") and "cannot reach OpenSearch" in str(h["status"])
+    assert h["cluster_health"] == "unreachable"
 
 
 def test_shard_failures_are_not_silent() -> None:

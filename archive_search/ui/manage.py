@@ -18,13 +18,14 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from archive_search.errors import ArchiveError, InvalidRequestError
-from archive_search.search_api.cases import CaseMemberCreate, TagMerge, TagUpdate
+from archive_search.search_api.cases import CaseMemberCreate
 from archive_search.search_api.collections import (
     CollectionAdmin,
     CollectionCreate,
     CollectionUpdate,
     GrantSet,
 )
+from archive_search.search_api.tags import TagMerge, TagUpdate
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import _principal, _service, _to_login, render
@@ -110,7 +111,7 @@ def tags_page(request: Request) -> Response:
     principal = _principal(request)
     if principal is None:
         return _to_login(request)
-    tags = _service(request).cases.list_tags(principal)
+    tags = _service(request).tags.list_tags(principal)
     if not principal.is_admin:  # a tag used only in collections the user cannot read: not even its name
         tags = [t for t in tags if t.documents or t.passages]
     return render(request, "tags.html", principal=principal, tags=tags, **_flash(request))
@@ -126,7 +127,7 @@ def tag_rename(request: Request, tag_id: int, csrf: Csrf = "", name: Annotated[s
         principal,
         "/tags",
         "tag_renamed",
-        lambda: _service(request).cases.rename_tag(tag_id, TagUpdate(name=name.strip()), principal),
+        lambda: _service(request).tags.rename_tag(tag_id, TagUpdate(name=name.strip()), principal),
     )
 
 
@@ -139,7 +140,7 @@ def tag_merge(request: Request, tag_id: int, csrf: Csrf = "", into: Annotated[st
     def do() -> None:
         if not into.strip().isdigit():
             raise InvalidRequestError("choose the tag to merge into")
-        _service(request).cases.merge_tag(tag_id, TagMerge(into=int(into)), principal)
+        _service(request).tags.merge_tag(tag_id, TagMerge(into=int(into)), principal)
 
     return _do(request, principal, "/tags", "tag_merged", do)
 
@@ -154,7 +155,7 @@ def tag_delete(request: Request, tag_id: int, csrf: Csrf = "") -> Response:
         principal,
         "/tags",
         "tag_deleted",
-        lambda: _service(request).cases.delete_tag(tag_id, principal),
+        lambda: _service(request).tags.delete_tag(tag_id, principal),
     )
 
 

@@ -27,6 +27,7 @@ from archive_search.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from archive_search.search_api.access import EDITOR_ROLES
 from archive_search.search_api.batch import (
     SYNC_LIMIT,
     BatchOptions,
@@ -37,7 +38,6 @@ from archive_search.search_api.batch import (
     run_batch,
 )
 from archive_search.search_api.cases import (
-    EDITOR_ROLES,
     CaseCreate,
     CaseItemCreate,
     CaseItemsAdd,
@@ -45,10 +45,10 @@ from archive_search.search_api.cases import (
     CaseItemUpdate,
     CaseNoteCreate,
     CaseUpdate,
-    TagApply,
 )
 from archive_search.search_api.export import build_bundle
 from archive_search.search_api.export_store import EXPORT_TTL_S, ExportStore
+from archive_search.search_api.tags import TagApply
 from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal
 from archive_search.ui import admin as admin_q
@@ -213,7 +213,7 @@ async def selection(request: Request) -> Response:
             names = [n.strip() for n in str(form.get("tag", "")).split(",") if n.strip()]
             if not names:
                 raise InvalidRequestError(t("tag_needed"))
-            res = svc.cases.apply_tags(TagApply(names=names, document_ids=doc_ids), principal)
+            res = svc.tags.apply_tags(TagApply(names=names, document_ids=doc_ids), principal)
             return _redirect(_with_notice(back, "tagged", n=res.changed))
         if action == "case":
             case_id = _int_list([str(form.get("case_id", ""))])

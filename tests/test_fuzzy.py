@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from archive_search.index.analysis import within_edits
-from archive_search.search_api.service import RARE_TERM_MAX, ArchiveService
+from archive_search.search_api.retrieval import RARE_TERM_MAX
+from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
 
 

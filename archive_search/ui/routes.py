@@ -22,7 +22,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from archive_search.errors import ArchiveError, NotFoundError, RateLimitedError, UnauthorizedError
 from archive_search.search_api.audit import search_details
-from archive_search.search_api.service import MAX_RESULT_WINDOW, ArchiveService
+from archive_search.search_api.retrieval import MAX_RESULT_WINDOW
+from archive_search.search_api.service import ArchiveService
 from archive_search.types import Principal, SearchMode, SearchRequest, SearchResponse
 from archive_search.ui import documents as docs
 from archive_search.ui.i18n import LANG_COOKIE, NATIVE_NAMES, UI_LANGUAGES, Translator, negotiate, timecode

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 
 from archive_search.catalog.db import Catalog
-from archive_search.catalog.models import Collection, Document, IngestItem, Page, Passage, StoredFile
+from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index import indexer
@@ -26,9 +26,8 @@ from archive_search.index.backend import (
 )
 from archive_search.index.embeddings import Embedder, make_embedder
 from archive_search.index.factory import make_backend
-from archive_search.ingest.archives import archive_limits
-from archive_search.ingest.pipeline import Ingestor, Progress, ingest_workers
-from archive_search.ingest.sandbox import extraction_limits
+from archive_search.ingest.jobs import IngestionJobs
+from archive_search.ingest.pipeline import Ingestor, Progress
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
@@ -56,6 +55,9 @@ class ArchiveService:
         self.retrieval = Retrieval(
             lambda: self.settings, self.catalog, self.analyzer, lambda: self.backend, self.embedder
         )
+        self.jobs = IngestionJobs(
+            lambda: self.settings, self.catalog, self.store, lambda: self.backend, self.embedder
+        )
         self.batch = BatchRunner(self)
         self.saved = SavedSearches(self)
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
@@ -64,7 +66,6 @@ class ArchiveService:
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
             self.backend.rebuilt()
-        self._vectors_checked = False
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
@@ -84,7 +85,7 @@ class ArchiveService:
         self.backend.close()
         self.catalog.close()
 
-    # -- ingestion and indexing --------------------------------------------------------------
+    # -- ingestion and indexing (``ingest/jobs.py``) ------------------------------------------
 
     def ingest(
         self,
@@ -95,38 +96,13 @@ class ArchiveService:
         index_progress: indexer.Progress | None = None,
         password: str | None = None,
     ) -> JobReport:
-        """Ingest files into the catalog, then make them keyword-searchable before returning.
-        ``password`` opens encrypted PDFs; it is neither logged nor stored."""
-        ingestor = self.ingestor(password=password)
-        report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
-        self._check_vectors()
-        indexer.index_pending(self.catalog, self.backend, progress=index_progress)
-        return report
-
-    def _check_vectors(self) -> int:
-        """Once per opened backend, before this process first writes to it: passages whose
-        vectors a crashed writer had not saved yet are marked for indexing again
-        (``ARCHIVE_VECTOR_FLUSH_S``). Returns how many."""
-        if self._vectors_checked:
-            return 0
-        self._vectors_checked = True
-        n = indexer.requeue_missing_vectors(self.catalog, self.backend)
-        if n:
-            log.warning("%d passages lost their vectors in the index (crash); indexing them again", n)
-        return n
+        """Ingest files, keyword-searchable when this returns (``IngestionJobs.ingest``)."""
+        return self.jobs.ingest(
+            paths, collection, progress=progress, index_progress=index_progress, password=password
+        )
 
     def ingestor(self, *, password: str | None = None) -> Ingestor:
-        """The ingestor as configured (also used by ``archive worker`` for queued items)."""
-        return Ingestor(
-            self.catalog,
-            self.store,
-            limits=extraction_limits(self.settings),
-            passage_chars=self.settings.passage_chars,
-            max_file_bytes=self.settings.max_file_bytes,
-            archive_limits=archive_limits(self.settings),
-            workers=ingest_workers(self.settings),
-            password=password,
-        )
+        return self.jobs.ingestor(password=password)
 
     def reopen_backend(self) -> None:
         """Open the backend afresh: a worker that became the single writer of an embedded index
@@ -136,11 +112,10 @@ class ArchiveService:
             discard()
         self.backend.close()
         self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
-        self._vectors_checked = False
+        self.jobs.backend_reopened()
 
     def index_pending(self) -> int:
-        self._check_vectors()
-        return indexer.index_pending(self.catalog, self.backend)
+        return self.jobs.index_pending()
 
     def embed_pending(
         self,
@@ -149,46 +124,13 @@ class ArchiveService:
         progress: indexer.Progress | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> int:
-        emb = self.embedder()
-        if emb is None:
-            return 0
-        if self._check_vectors():
-            indexer.index_pending(self.catalog, self.backend)
-        return indexer.embed_pending(
-            self.catalog,
-            self.backend,
-            emb,
-            batch=self.settings.embed_batch_size,
-            limit=limit,
-            progress=progress,
-            should_stop=should_stop,
-        )
+        return self.jobs.embed_pending(limit=limit, progress=progress, should_stop=should_stop)
 
     def reindex(self, *, drop_embeddings: bool = False, progress: indexer.Progress | None = None) -> int:
-        return indexer.reindex(self.catalog, self.backend, drop_embeddings=drop_embeddings, progress=progress)
+        return self.jobs.reindex(drop_embeddings=drop_embeddings, progress=progress)
 
     def status(self) -> dict[str, Any]:
-        with self.catalog.session() as s:
-            outcomes = dict(
-                s.execute(
-                    select(IngestItem.state, func.count(IngestItem.id)).group_by(IngestItem.state)
-                ).all()
-            )
-            documents = s.scalar(select(func.count(Document.id))) or 0
-            collections = s.scalar(select(func.count(Collection.id))) or 0
-        counts = indexer.pending_counts(self.catalog)
-        return {
-            "files": {k: int(outcomes.get(k, 0)) for k in ("ok", "failed", "skipped")},
-            "queue": {k: int(outcomes.get(k, 0)) for k in ("queued", "running")},
-            "documents": documents,
-            "collections": collections,
-            "passages": counts["passages"],
-            "pending_index": counts["pending_index"],
-            "pending_embedding": counts["pending_embedding"] if self.settings.embedder != "none" else 0,
-            "embedder": indexer.recorded_embedder(self.catalog),
-            "configured_embedder": self.settings.embedder,
-            "backend": self.backend.health(),
-        }
+        return self.jobs.status()
 
     # -- search (parse → compile → rank → fuse → hydrate → highlight: ``retrieval.py``) -----------
 

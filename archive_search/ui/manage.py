@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from archive_search.errors import ArchiveError, InvalidRequestError
+from archive_search.search_api.account_admin import AccountAdmin
 from archive_search.search_api.cases import CaseMemberCreate
 from archive_search.search_api.collections import (
     CollectionAdmin,
@@ -27,7 +28,6 @@ from archive_search.search_api.collections import (
 )
 from archive_search.search_api.tags import TagMerge, TagUpdate
 from archive_search.types import Principal
-from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import _principal, _service, _to_login, render
 from archive_search.ui.work import (
     Csrf,
@@ -177,8 +177,8 @@ def collections_page(request: Request) -> Response:
         "collections.html",
         principal=principal,
         collections=CollectionAdmin(svc.accounts).stats(principal),
-        users=admin_q.list_users(svc.catalog),
-        groups=admin_q.list_groups(svc.catalog),
+        users=AccountAdmin(svc.accounts).list_users(),
+        groups=AccountAdmin(svc.accounts).list_groups(),
         permissions=GRANT_PERMISSIONS,
         **_flash(request),
     )

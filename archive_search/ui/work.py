@@ -28,6 +28,7 @@ from archive_search.errors import (
     NotFoundError,
 )
 from archive_search.search_api.access import EDITOR_ROLES
+from archive_search.search_api.account_admin import AccountAdmin
 from archive_search.search_api.batch import (
     SYNC_LIMIT,
     BatchOptions,
@@ -46,12 +47,12 @@ from archive_search.search_api.cases import (
     CaseNoteCreate,
     CaseUpdate,
 )
+from archive_search.search_api.collections import CollectionAdmin
 from archive_search.search_api.export import build_bundle
 from archive_search.search_api.export_store import EXPORT_TTL_S, ExportStore
 from archive_search.search_api.tags import TagApply
 from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal
-from archive_search.ui import admin as admin_q
 from archive_search.ui.routes import (
     _not_found,
     _principal,
@@ -809,10 +810,10 @@ def admin_page(request: Request) -> Response:
         request,
         "admin.html",
         principal=principal,
-        users=admin_q.list_users(svc.catalog),
-        groups=admin_q.list_groups(svc.catalog),
-        grants=admin_q.list_grants(svc.catalog),
-        collections=admin_q.collection_names(svc.catalog),
+        users=AccountAdmin(svc.accounts).list_users(),
+        groups=AccountAdmin(svc.accounts).list_groups(),
+        grants=CollectionAdmin(svc.accounts).grants(),
+        collections=AccountAdmin(svc.accounts).collection_names(),
         roles=("viewer", "editor", "admin"),
         permissions=("read", "write", "manage"),
         **_flash(request),
@@ -862,7 +863,7 @@ def admin_update_user(
         svc = _service(request)
         if username == p.name and (disabled == "1" or (role and role != "admin")):
             raise InvalidRequestError("you cannot disable yourself or take away your own admin role")
-        admin_q.update_user(svc.catalog, username, role=role or None, disabled=disabled == "1")
+        AccountAdmin(svc.accounts).update_user(username, role=role or None, disabled=disabled == "1")
         svc.cases.audit.record(
             p.name,
             "grant",

@@ -44,6 +44,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 """The error answers every API route may give (the ``responses`` of each router)."""
 
 
+HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+"""The codes of errors that Starlette raises (no route, wrong method); any other is ``http_error``."""
+HTTP_FALLBACK_CODE = "http_error"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as ``{"error": {"code": ..., "message": ...}}`` with a fitting status."""
 
@@ -64,9 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http_error"
-        )
+        code = HTTP_CODES.get(exc.status_code, HTTP_FALLBACK_CODE)
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

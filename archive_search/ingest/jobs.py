@@ -16,48 +16,25 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, IngestItem
-from archive_search.catalog.store import OriginalStore
 from archive_search.index import indexer
-from archive_search.index.backend import SearchBackend
-from archive_search.index.embeddings import Embedder
+from archive_search.index.components import Components, ComponentsView
 from archive_search.ingest.archives import archive_limits
 from archive_search.ingest.pipeline import Ingestor, Progress, ingest_workers
 from archive_search.ingest.queue import IngestQueue
 from archive_search.ingest.sandbox import extraction_limits
-from archive_search.settings import Settings
 from archive_search.types import JobReport
 
 log = logging.getLogger(__name__)
 
 
-class IngestionJobs:
-    """The settings, backend and embedder are read through callables from their owner, so that a
-    backend it reopens is used from then on (then :meth:`backend_reopened`)."""
+class IngestionJobs(ComponentsView):
+    """Reads its owner's components on every use (``ComponentsView``); after the owner reopens
+    the backend, :meth:`backend_reopened`."""
 
-    def __init__(
-        self,
-        settings: Callable[[], Settings],
-        catalog: Catalog,
-        store: OriginalStore,
-        backend: Callable[[], SearchBackend],
-        embedder: Callable[[], Embedder | None],
-    ) -> None:
-        self._settings = settings
-        self.catalog = catalog
-        self.store = store
-        self._backend = backend
-        self.embedder = embedder
+    def __init__(self, owner: Components) -> None:
+        super().__init__(owner)
         self._vectors_checked = False
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings()
-
-    @property
-    def backend(self) -> SearchBackend:
-        return self._backend()
 
     def backend_reopened(self) -> None:
         """The owner opened the backend afresh: check its vectors again before the next write."""

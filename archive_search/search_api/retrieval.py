@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal, TypeGuard
 
 import numpy as np
 from sqlalchemy import select
 
-from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Passage, StoredFile
 from archive_search.errors import InvalidRequestError, NotFoundError
-from archive_search.index.analysis import Analyzer, Highlighter, fold
+from archive_search.index.analysis import Highlighter, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -29,14 +28,13 @@ from archive_search.index.backend import (
     Filters,
     PhraseNode,
     QueryNode,
-    SearchBackend,
     TermNode,
 )
+from archive_search.index.components import ComponentsView
 from archive_search.index.embeddings import Embedder
 from archive_search.index.stopwords import is_stop_word
 from archive_search.ingest.lang import detect_language
 from archive_search.search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
-from archive_search.settings import Settings
 from archive_search.types import Hit, PassageRef, Principal, SearchRequest, SearchResponse
 
 FUZZY_MIN_LEN = 5
@@ -50,32 +48,8 @@ MORE_PASSAGES = 3
 EntryMatch = Literal["all", "any", "phrase"]
 
 
-class Retrieval:
-    """Thread-safe for searches. The settings, backend and embedder are read through callables
-    from their owner (``ArchiveService``), so that a backend it reopens (``reopen_backend``) or
-    settings it is given are used from then on."""
-
-    def __init__(
-        self,
-        settings: Callable[[], Settings],
-        catalog: Catalog,
-        analyzer: Analyzer,
-        backend: Callable[[], SearchBackend],
-        embedder: Callable[[], Embedder | None],
-    ) -> None:
-        self._settings = settings
-        self.catalog = catalog
-        self.analyzer = analyzer
-        self._backend = backend
-        self.embedder = embedder
-
-    @property
-    def settings(self) -> Settings:
-        return self._settings()
-
-    @property
-    def backend(self) -> SearchBackend:
-        return self._backend()
+class Retrieval(ComponentsView):
+    """Thread-safe for searches; reads its owner's components on every use (``ComponentsView``)."""
 
     # -- search: parse, compile, rank, fuse -------------------------------------------------
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -27,7 +26,6 @@ from archive_search.index.backend import (
 from archive_search.index.embeddings import Embedder, make_embedder
 from archive_search.index.factory import make_backend
 from archive_search.ingest.jobs import IngestionJobs
-from archive_search.ingest.pipeline import Ingestor, Progress
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
@@ -35,7 +33,7 @@ from archive_search.search_api.retrieval import Retrieval
 from archive_search.search_api.saved import SavedSearches
 from archive_search.search_api.tags import TagService
 from archive_search.settings import Settings
-from archive_search.types import JobReport, Principal, SearchRequest, SearchResponse
+from archive_search.types import Principal
 
 log = logging.getLogger(__name__)
 MAX_RENDER_PIXELS = 12_000_000
@@ -52,12 +50,18 @@ class ArchiveService:
         self.analyzer = Analyzer()
         self.backend: SearchBackend = make_backend(settings, self.analyzer)
         self.accounts = Accounts(self.catalog, settings)
-        self.retrieval = Retrieval(
-            lambda: self.settings, self.catalog, self.analyzer, lambda: self.backend, self.embedder
-        )
-        self.jobs = IngestionJobs(
-            lambda: self.settings, self.catalog, self.store, lambda: self.backend, self.embedder
-        )
+        self.retrieval = Retrieval(self)
+        self.jobs = IngestionJobs(self)
+        # entry points of retrieval (``retrieval.py``) and of ingestion and indexing
+        # (``ingest/jobs.py``), with their own signatures
+        self.search = self.retrieval.search
+        self.similar_passages = self.retrieval.similar_passages
+        self.ingest = self.jobs.ingest
+        self.ingestor = self.jobs.ingestor
+        self.index_pending = self.jobs.index_pending
+        self.embed_pending = self.jobs.embed_pending
+        self.reindex = self.jobs.reindex
+        self.status = self.jobs.status
         self.batch = BatchRunner(self)
         self.saved = SavedSearches(self)
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
@@ -85,25 +89,6 @@ class ArchiveService:
         self.backend.close()
         self.catalog.close()
 
-    # -- ingestion and indexing (``ingest/jobs.py``) ------------------------------------------
-
-    def ingest(
-        self,
-        paths: Iterable[Path],
-        collection: str | None = None,
-        *,
-        progress: Progress | None = None,
-        index_progress: indexer.Progress | None = None,
-        password: str | None = None,
-    ) -> JobReport:
-        """Ingest files, keyword-searchable when this returns (``IngestionJobs.ingest``)."""
-        return self.jobs.ingest(
-            paths, collection, progress=progress, index_progress=index_progress, password=password
-        )
-
-    def ingestor(self, *, password: str | None = None) -> Ingestor:
-        return self.jobs.ingestor(password=password)
-
     def reopen_backend(self) -> None:
         """Open the backend afresh: a worker that became the single writer of an embedded index
         must start from what the previous writer left (``ingest/queue.py``)."""
@@ -113,30 +98,6 @@ class ArchiveService:
         self.backend.close()
         self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
         self.jobs.backend_reopened()
-
-    def index_pending(self) -> int:
-        return self.jobs.index_pending()
-
-    def embed_pending(
-        self,
-        *,
-        limit: int | None = None,
-        progress: indexer.Progress | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> int:
-        return self.jobs.embed_pending(limit=limit, progress=progress, should_stop=should_stop)
-
-    def reindex(self, *, drop_embeddings: bool = False, progress: indexer.Progress | None = None) -> int:
-        return self.jobs.reindex(drop_embeddings=drop_embeddings, progress=progress)
-
-    def status(self) -> dict[str, Any]:
-        return self.jobs.status()
-
-    # -- search (parse → compile → rank → fuse → hydrate → highlight: ``retrieval.py``) -----------
-
-    def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
-        """Run one search for ``principal``; only collections it may read are ever touched."""
-        return self.retrieval.search(req, principal)
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -240,18 +201,6 @@ class ArchiveService:
             "previous_id": str(neighbours[p.seq - 1]) if p.seq - 1 in neighbours else None,
             "next_id": str(neighbours[p.seq + 1]) if p.seq + 1 in neighbours else None,
         }
-
-    def similar_passages(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
-    ) -> dict[str, Any]:
-        """Passages of other documents that describe the same thing (``Retrieval.similar_passages``)."""
-        return self.retrieval.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
 
     def similar_documents(self, document_id: int, principal: Principal, *, size: int = 10) -> dict[str, Any]:
         """Documents like this one (``Retrieval.similar_documents``)."""

@@ -24,12 +24,11 @@ from archive_search.search_api.batch import (
 )
 from archive_search.ui.common import (
     SignedIn,
+    SignedInForm,
     _not_found,
-    _post_guard,
     _redirect,
     _secure,
     _service,
-    _to_login,
     _translator,
     render,
 )
@@ -63,11 +62,8 @@ def batch_page(request: Request, principal: SignedIn) -> Response:
 
 
 @router.post("/batch", response_class=HTMLResponse)
-async def batch_submit(request: Request) -> Response:
+async def batch_submit(request: Request, principal: SignedInForm) -> Response:
     form = await request.form()
-    principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
     svc = _service(request)
     t = _translator(request)
     names = str(form.get("names", ""))[:MAX_BATCH_TEXT]

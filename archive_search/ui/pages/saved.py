@@ -19,10 +19,8 @@ from archive_search.ui.common import (
     _failed,
     _flash,
     _not_found,
-    _post_guard,
     _redirect,
     _service,
-    _to_login,
     _with_notice,
     render,
 )
@@ -43,11 +41,8 @@ def saved_page(request: Request, principal: SignedIn) -> Response:
 
 
 @router.post("/saved")
-async def saved_create(request: Request) -> Response:
+async def saved_create(request: Request, principal: SignedInForm) -> Response:
     form = await request.form()
-    principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
     q = str(form.get("q", ""))[:4000]
     name = str(form.get("name", "")).strip() or q or "search"
     mode = str(form.get("mode", "hybrid"))

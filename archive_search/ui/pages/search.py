@@ -31,14 +31,13 @@ from archive_search.ui.common import (
     FILTER_FIELDS,
     PAGE_SIZE,
     SignedIn,
+    SignedInForm,
     _failed,
     _here,
     _int_list,
     _invalid,
-    _post_guard,
     _redirect,
     _service,
-    _to_login,
     _translator,
     _with_notice,
     _work_context,
@@ -207,12 +206,9 @@ def search_page(request: Request, principal: SignedIn) -> Response:
 
 
 @router.post("/selection")
-async def selection(request: Request) -> Response:
+async def selection(request: Request, principal: SignedInForm) -> Response:
     """Tag the selected results' documents, or add their passages to a case (with the query)."""
     form = await request.form()
-    principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
     svc = _service(request)
     back = safe_next(str(form.get("next", "/")))
     picked = [str(v) for v in form.getlist("hit")]

@@ -20,14 +20,13 @@ from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal
 from archive_search.ui.common import (
     SignedIn,
+    SignedInForm,
     _failed,
     _not_found,
-    _post_guard,
     _principal,
     _redirect,
     _secure,
     _service,
-    _to_login,
     _translator,
     render,
 )
@@ -52,11 +51,8 @@ def upload_page(request: Request, principal: SignedIn) -> Response:
 
 
 @router.post("/upload", response_class=HTMLResponse)
-async def upload_submit(request: Request) -> Response:
+async def upload_submit(request: Request, principal: SignedInForm) -> Response:
     form = await request.form()
-    principal, refused = _post_guard(request, str(form.get("csrf_token", "")))
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
     cols = writable_collections(request, principal)
     target = str(form.get("collection", ""))
     if not cols:

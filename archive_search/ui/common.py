@@ -339,10 +339,28 @@ def require_login_and_csrf(request: Request, csrf: Csrf = "") -> Principal:
     return principal
 
 
+class NotAdmin(Exception):
+    """A signed-in user who is not an admin on an admin page: it answers 404, as a missing page."""
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__("not admin")
+        self.principal = principal
+
+
+def require_admin(request: Request) -> Principal:
+    """The signed-in admin; anyone else gets the login page (no session) or a 404 page."""
+    principal = require_login(request)
+    if not principal.is_admin:
+        raise NotAdmin(principal)
+    return principal
+
+
 SignedIn = Annotated[Principal, Depends(require_login)]
 """A page's signed-in user (else a redirect to the login page)."""
 SignedInForm = Annotated[Principal, Depends(require_login_and_csrf)]
 """A form's signed-in user with a valid CSRF token (else the login page, or 403)."""
+AdminUser = Annotated[Principal, Depends(require_admin)]
+"""An admin page's user (else the login page, or 404)."""
 
 
 def install_login_handlers(app: FastAPI) -> None:
@@ -353,5 +371,10 @@ def install_login_handlers(app: FastAPI) -> None:
         assert isinstance(exc, CsrfRefused)
         return _refused(request, exc.principal)
 
+    async def _not_admin(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, NotAdmin)
+        return _not_found(request, exc.principal)
+
     app.add_exception_handler(LoginRequired, _login)
+    app.add_exception_handler(NotAdmin, _not_admin)
     app.add_exception_handler(CsrfRefused, _csrf)

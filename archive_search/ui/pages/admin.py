@@ -21,8 +21,10 @@ from archive_search.search_api.collections import (
     CollectionUpdate,
     GrantSet,
 )
+from archive_search.search_api.service import ArchiveService
 from archive_search.types import Principal
 from archive_search.ui.common import (
+    AdminUser,
     Csrf,
     _back,
     _failed,
@@ -56,18 +58,20 @@ def _admin_guard(request: Request, token: str | None) -> tuple[Principal | None,
     return principal, refused
 
 
+def _people(svc: ArchiveService) -> dict[str, Any]:
+    """The users and groups both admin pages list."""
+    accounts = AccountAdmin(svc.accounts)
+    return {"users": accounts.list_users(), "groups": accounts.list_groups()}
+
+
 @router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request) -> Response:
-    principal, refused = _admin_guard(request, None)
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
+def admin_page(request: Request, principal: AdminUser) -> Response:
     svc = _service(request)
     return render(
         request,
         "admin.html",
         principal=principal,
-        users=AccountAdmin(svc.accounts).list_users(),
-        groups=AccountAdmin(svc.accounts).list_groups(),
+        **_people(svc),
         grants=CollectionAdmin(svc.accounts).grants(),
         collections=AccountAdmin(svc.accounts).collection_names(),
         roles=("viewer", "editor", "admin"),
@@ -208,18 +212,14 @@ def _collection_anchor(name: str) -> str:
 
 
 @router.get("/admin/collections", response_class=HTMLResponse)
-def collections_page(request: Request) -> Response:
-    principal, refused = _admin_guard(request, None)
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
+def collections_page(request: Request, principal: AdminUser) -> Response:
     svc = _service(request)
     return render(
         request,
         "collections.html",
         principal=principal,
         collections=CollectionAdmin(svc.accounts).stats(principal),
-        users=AccountAdmin(svc.accounts).list_users(),
-        groups=AccountAdmin(svc.accounts).list_groups(),
+        **_people(svc),
         permissions=GRANT_PERMISSIONS,
         **_flash(request),
     )

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archive_search.index.analysis import within_edits
 from archive_search.search_api.retrieval import RARE_TERM_MAX
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
+
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 
 def test_within_edits() -> None:

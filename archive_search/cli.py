@@ -134,24 +134,11 @@ def ingest(
         svc.close()
 
 
-def _work_queue(svc: Any) -> Any:
-    from archive_search.ingest.queue import IngestQueue
-
-    st = svc.settings
-    return IngestQueue(
-        svc.catalog,
-        svc.store,
-        lease_s=st.queue_lease_s,
-        max_attempts=st.queue_max_attempts,
-        max_file_bytes=st.max_file_bytes,
-    )
-
-
 def _ingest_queued(svc: Any, paths: list[Path], collection: str | None, *, wait: bool, as_json: bool) -> None:
     """``archive ingest --queue``: originals into the store, one queued item per file."""
     from archive_search.ingest.pipeline import iter_files
 
-    q = _work_queue(svc)
+    q = svc.jobs.queue()
     name = collection or svc.settings.default_collection
     total = sum(1 for _ in iter_files(paths))
     with _progress() as bar:
@@ -328,56 +315,24 @@ def worker(
 ) -> None:
     """Background work: ingest queued files (`archive ingest --queue`), index and embed pending
     passages (resumable; safe to kill: a killed worker's file is taken over after its lease)."""
-    from archive_search.errors import BackendError
+    from archive_search.ingest.worker import run_worker
 
     svc = _service()
-    q = _work_queue(svc)
-    ingestor = svc.ingestor()
-    q.warm_up()
-    single_writer = svc.settings.backend == "embedded"
-    wait_s = poll if poll is not None else svc.settings.queue_poll_s
+    q = svc.jobs.queue()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    held = False
-
-    def index_and_embed(embed: bool = True) -> int:
-        nonlocal held
-        if not index:
-            return 0
-        if single_writer:  # the embedded index has one writer: the holder of the indexer lease
-            was, held = held, q.hold_indexer()
-            if not held:
-                return 0
-            if not was:
-                svc.reopen_backend()
-        try:
-            n = int(svc.index_pending())
-            return n + int(svc.embed_pending(should_stop=stop.is_set)) if embed else n
-        except BackendError as exc:  # the backend is away for a while: the passages stay pending
-            err.print(f"indexing paused: {exc.message}")
-            stop.wait(wait_s)
-            return 0
-
     try:
-        idle_since = time.monotonic()
-        while not stop.is_set():
-            report = q.work_one(ingestor)
-            if report is not None:
-                if report.outcome != "ok":
-                    err.print(f"{report.outcome.value}({report.code}) {report.path}: {report.message or ''}")
-                index_and_embed(embed=False)  # searchable at once; embedding when the queue is empty
-                idle_since = time.monotonic()
-                continue
-            # seen before indexing: every item finished by then has its passages indexed below
-            queue_empty = once and q.outstanding() == 0
-            if index_and_embed():
-                idle_since = time.monotonic()
-                continue
-            if queue_empty and (not index or held or not single_writer or not svc.status()["pending_index"]):
-                break  # (another worker holds the embedded index: wait until it has indexed)
-            if max_idle is not None and time.monotonic() - idle_since >= max_idle:
-                break
-            stop.wait(wait_s)
+        run_worker(
+            svc.jobs,
+            q,
+            reopen_backend=svc.reopen_backend,
+            stop=stop,
+            say=err.print,
+            once=once,
+            wait_s=poll if poll is not None else svc.settings.queue_poll_s,
+            max_idle=max_idle,
+            index=index,
+        )
     except KeyboardInterrupt:
         pass
     except ArchiveError as exc:
@@ -607,7 +562,7 @@ def serve(
     """Run the HTTP API (and the embedding queue in a background thread)."""
     import uvicorn
 
-    from archive_search.search_api.app import create_app
+    from archive_search.web import create_app
 
     settings = get_settings()
     host = host or settings.host

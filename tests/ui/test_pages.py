@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.app import create_app
 from archive_search.types import LOCAL_ADMIN
+from archive_search.ui.common import safe_next
 from archive_search.ui.i18n import MESSAGES, Translator, negotiate
-from archive_search.ui.routes import safe_next
+from archive_search.web import create_app
 from tests.ui.conftest import PASSWORD, XSS_NAME, UiArchive
 
 

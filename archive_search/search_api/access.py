@@ -1,0 +1,69 @@
+"""Access checks shared by the tag and case services: the readable-collection clause, the
+editor role, and the look-up of documents and passages a caller may read (404 otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from archive_search.catalog.models import Collection, Document, Passage
+from archive_search.errors import ForbiddenError, NotFoundError
+from archive_search.types import Principal
+
+EDITOR_ROLES = ("admin", "editor")
+MAX_BULK = 10_000
+"""Most document or passage ids one request may name."""
+
+
+def readable_clause(principal: Principal) -> ColumnElement[bool]:
+    if principal.readable is None:
+        return true()
+    return Collection.name.in_(sorted(principal.readable))
+
+
+def require_editor(principal: Principal, what: str) -> None:
+    if principal.role not in EDITOR_ROLES:
+        raise ForbiddenError(f"{what} needs the editor or admin role")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def readable_documents(s: Session, ids: Sequence[int], principal: Principal) -> dict[int, str]:
+    """{document id: collection} of the ids; 404 on the first missing or unreadable one."""
+    found: dict[int, str] = {}
+    uniq = sorted(set(ids))
+    for i in range(0, len(uniq), 1000):
+        found.update(
+            s.execute(
+                select(Document.id, Collection.name)
+                .join(Collection, Collection.id == Document.collection_id)
+                .where(Document.id.in_(uniq[i : i + 1000]))
+            ).all()
+        )
+    for d in uniq:
+        if d not in found or not principal.can_read(found[d]):
+            raise NotFoundError(f"document {d} not found")
+    return found
+
+
+def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> dict[int, int]:
+    """{passage id: document id}; 404 on the first missing or unreadable one."""
+    found: dict[int, tuple[int, str]] = {}
+    uniq = sorted(set(ids))
+    for i in range(0, len(uniq), 1000):
+        for pid, did, col in s.execute(
+            select(Passage.id, Passage.document_id, Collection.name)
+            .join(Document, Document.id == Passage.document_id)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(Passage.id.in_(uniq[i : i + 1000]))
+        ).all():
+            found[pid] = (did, col)
+    for p in uniq:
+        if p not in found or not principal.can_read(found[p][1]):
+            raise NotFoundError(f"passage {p} not found")
+    return {p: found[p][0] for p in uniq}

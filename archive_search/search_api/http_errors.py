@@ -1,0 +1,77 @@
+"""The one error shape of the HTTP API, ``{"error": {"code": ..., "message": ...}}``, its OpenAPI
+description and the exception handlers that produce it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archive_search.errors import ArchiveError
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}})
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request or query"},
+    401: {"model": ErrorResponse, "description": "Missing, invalid or expired token"},
+    403: {"model": ErrorResponse, "description": "Not allowed to change this"},
+    404: {"model": ErrorResponse, "description": "Not found (or not readable by you)"},
+    409: {
+        "model": ErrorResponse,
+        "description": "Conflicts with the current state (exists, closed, not done)",
+    },
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    422: {"model": ErrorResponse, "description": "Invalid parameters"},
+    429: {"model": ErrorResponse, "description": "Too many failed logins"},
+    503: {"model": ErrorResponse, "description": "Timed out, or the search backend is unavailable"},
+}
+"""The error answers every API route may give (the ``responses`` of each router)."""
+
+
+HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+"""The codes of errors that Starlette raises (no route, wrong method); any other is ``http_error``."""
+HTTP_FALLBACK_CODE = "http_error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as ``{"error": {"code": ..., "message": ...}}`` with a fitting status."""
+
+    @app.exception_handler(ArchiveError)
+    async def _archive_error(_: Request, exc: ArchiveError) -> JSONResponse:
+        resp = error_response(exc.status, exc.code, exc.message)
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = "Bearer"
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "body", "path"))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return error_response(422, "invalid_parameters", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, HTTP_FALLBACK_CODE)
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort
+        return error_response(500, "internal_error", "internal error")

@@ -1,0 +1,131 @@
+"""The import layering of the package, read with ``ast`` (no import runs): the arrows of
+``docs/architecture.md`` point one way, and its table of who imports whom is the real graph.
+
+Rules (issue 15, part 6): ``index`` never imports ``ingest``, ``search_api`` or ``ui``; ``ingest``
+never imports ``search_api`` or ``ui``, and only ``ingest/jobs.py`` (the ingestion and indexing
+jobs) imports ``index``; ``ui`` never imports ``index``, ``ingest`` or the catalog; nothing but the
+app factory (``web.py``) imports ``ui``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from tests.conftest import REPO
+
+PKG = REPO / "archive_search"
+SHARED = {"types", "errors", "settings", "__init__"}
+PARTS = {"shared", "catalog", "ingest", "index", "search_api", "ui", "web", "cli"}
+
+FORBIDDEN: dict[str, set[str]] = {
+    "index": {"ingest", "search_api", "ui", "web", "cli"},
+    "ingest": {"search_api", "ui", "web", "cli"},
+    "ui": {"index", "ingest", "catalog", "web", "cli"},
+    "catalog": {"ingest", "index", "search_api", "ui", "web", "cli"},
+    "shared": PARTS - {"shared"},
+    "search_api": {"ui", "web", "cli"},
+}
+
+
+def _part(module: str) -> str:
+    """The part of ``archive_search.<x>…``: shared modules are one part, packages another each."""
+    names = module.split(".")
+    if len(names) == 1 or names[1] in SHARED or names[1] == "__version__":
+        return "shared"
+    return names[1]
+
+
+def _module_of(path: Path) -> str:
+    rel = path.with_suffix("").relative_to(PKG.parent)
+    return ".".join(rel.parts).removesuffix(".__init__")
+
+
+def imports() -> dict[str, set[str]]:
+    """{module: project modules it imports}, at any depth (function-level imports included)."""
+    out: dict[str, set[str]] = {}
+    for path in sorted(PKG.rglob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module == "archive_search":
+                    found.update(f"archive_search.{a.name}" for a in node.names)
+                else:
+                    found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                raise AssertionError(f"{path}: relative import; the layering check reads absolute ones")
+        out[_module_of(path)] = {m for m in found if m.startswith("archive_search.")}
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    """{part: the other parts it imports}."""
+    g: dict[str, set[str]] = defaultdict(set)
+    for module, targets in imports().items():
+        src = _part(module)
+        g[src].update(t for t in map(_part, targets) if t != src)
+        g.setdefault(src, set())
+    return dict(g)
+
+
+def test_every_module_belongs_to_a_known_part() -> None:
+    assert {_part(m) for m in imports()} <= PARTS
+
+
+def test_forbidden_imports() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in imports().items()
+        for target in targets
+        if _part(target) in FORBIDDEN.get(_part(module), set())
+    ]
+    assert not bad, "imports against the layering (docs/architecture.md):\n" + "\n".join(bad)
+
+
+def test_only_the_app_factory_imports_ui() -> None:
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in imports().items()
+        for target in targets
+        if _part(target) == "ui" and _part(module) not in ("ui", "web")
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_only_the_ingestion_jobs_import_the_index_from_ingest() -> None:
+    bad = [
+        module
+        for module, targets in imports().items()
+        if _part(module) == "ingest"
+        and module != "archive_search.ingest.jobs"
+        and any(_part(t) == "index" for t in targets)
+    ]
+    assert not bad, f"only ingest/jobs.py may import index/: {bad}"
+
+
+def documented_graph() -> dict[str, set[str]]:
+    """The table of docs/architecture.md: ``| part | modules | role | imports |``."""
+    doc = (REPO / "docs" / "architecture.md").read_text("utf-8")
+    table: dict[str, set[str]] = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].strip("`") in PARTS:
+            names = re.findall(r"[a-z_]+", cells[3])
+            table[cells[0].strip("`")] = set(names) - {"nothing"}
+    return table
+
+
+def test_the_architecture_doc_shows_the_real_graph() -> None:
+    documented = documented_graph()
+    assert set(documented) == PARTS, "docs/architecture.md: one row per part"
+    real = graph()
+    wrong = {
+        p: (sorted(documented[p]), sorted(real.get(p, set())))
+        for p in PARTS
+        if documented[p] != real.get(p, set())
+    }
+    assert not wrong, f"docs/architecture.md's import table (documented, real) differs: {wrong}"

@@ -508,9 +508,10 @@ class _Window:
 class E5Runtime:
     """Embeds with an ONNX Runtime session of a graph built above.
 
-    Windows are run one per call by default (``max_batch=1``): measured fastest here, and a
-    window's vector then does not depend on the other texts of a batch (the activations' int8
-    scale is per tensor). Larger batches are sorted by length and padded to their longest window."""
+    Sequence bucketing: windows are sorted by length and run up to ``max_batch`` per call while
+    the padded batch holds at most ``max_batch_tokens`` tokens, so a ~250-token passage runs alone
+    and short sentences share a call (both measured fastest here: docs/benchmarks.md). ``threads``
+    defaults to the CPUs this process may use."""
 
     def __init__(
         self,
@@ -518,8 +519,8 @@ class E5Runtime:
         onnx_path: Path,
         *,
         threads: int | None = None,
-        max_batch: int = 1,
-        max_batch_tokens: int = 8192,
+        max_batch: int = 16,
+        max_batch_tokens: int = 256,
     ) -> None:
         import onnxruntime as ort
 
@@ -537,8 +538,7 @@ class E5Runtime:
         self.max_batch = max_batch
         self.max_batch_tokens = max_batch_tokens
         opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
+        opts.intra_op_num_threads = threads or len(os.sched_getaffinity(0))
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         # a spinning thread pool busy-waits against the server and OCR on a small shared machine

@@ -217,8 +217,8 @@ class SentenceTransformerEmbedder:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "archive-search"
+    """Where ``e5-onnx`` keeps its model when no folder is given (the service passes one)."""
+    return Path.home() / ".cache" / "archive-search"
 
 
 def make_embedder(spec: str, *, cache_dir: Path | None = None) -> Embedder | None:

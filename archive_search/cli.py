@@ -218,7 +218,13 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         f"{st['pending_embedding']} waiting for embeddings)"
     )
     print(f"embedder:    {st['embedder'] or '-'} (configured: {st['configured_embedder']})")
-    print(f"backend:     {st['backend'].get('backend')} {st['backend'].get('status')}")
+    if st["index_errors"]:
+        errors = ", ".join(f"{n} {code}" for code, n in sorted(st["index_errors"].items()))
+        print(f"index errors: {errors} (pending; retried on the next indexing run)")
+    b = st["backend"]
+    print(f"backend:     {b.get('backend')} {b.get('status')}")
+    if "cluster_health" in b:
+        print(f"cluster:     {b['cluster_health']} ({b.get('nodes', '?')} nodes)")
 
 
 @app.command()

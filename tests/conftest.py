@@ -49,10 +49,87 @@ def new_catalog_url(kind: str, tmp: Path, request: pytest.FixtureRequest) -> str
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+STACKS: dict[str, tuple[str, str]] = {
+    "sqlite": ("sqlite", "embedded"),
+    "postgresql": ("postgresql", "embedded"),
+    "opensearch": ("postgresql", "opensearch"),
+}
+"""The service stacks end-to-end tests run on: name -> (catalog database, search backend)."""
+DEFAULT_STACKS = ("sqlite", "postgresql")
+ALL_STACKS_MARK = "all_stacks"
+"""Tests (or modules) marked ``@pytest.mark.all_stacks`` also run on OpenSearch + PostgreSQL
+(``pytest -k opensearch`` selects those runs, with every other test of the OpenSearch backend)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{ALL_STACKS_MARK}: the service fixtures (service, sample_service, backend_settings) also run "
+        "on the stack OpenSearch + PostgreSQL, not only on the embedded backend with SQLite and PostgreSQL",
+    )
+
+
+def stacks_for(metafunc: pytest.Metafunc) -> list[str]:
+    names = list(DEFAULT_STACKS)
+    if metafunc.definition.get_closest_marker(ALL_STACKS_MARK) is not None:
+        names.append("opensearch")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``stack`` (per test) and ``sample_stack`` (per module) run on every stack the test may use;
+    a test that only asks for ``catalog_url`` runs on SQLite and PostgreSQL."""
+    if "stack" in metafunc.fixturenames:
+        wants_backend = {"service", "backend_settings"} & set(metafunc.fixturenames)
+        names = stacks_for(metafunc) if wants_backend else list(DEFAULT_STACKS)
+        metafunc.parametrize("stack", names, indirect=True)
+    if "sample_stack" in metafunc.fixturenames:
+        metafunc.parametrize("sample_stack", stacks_for(metafunc), indirect=True, scope="module")
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def sample_stack(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def drop_opensearch_prefix(url: str, prefix: str) -> None:
+    """Delete the alias ``{prefix}-passages`` and every index behind it (test teardown)."""
+    from archive_search.index.analysis import Analyzer
+    from archive_search.index.opensearch import OpenSearchBackend
+
+    backend = OpenSearchBackend(url, Analyzer(), index_prefix=prefix)
+    try:
+        backend.drop()
+    finally:
+        backend.close()
+
+
+def stack_backend_settings(name: str, request: pytest.FixtureRequest) -> dict[str, object]:
+    """Settings of the stack's search backend; an OpenSearch stack gets an index prefix of its own,
+    whose indices are deleted when the requesting fixture ends."""
+    if STACKS[name][1] != "opensearch":
+        return {}
+    url = str(request.getfixturevalue("live_opensearch"))
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
+    return {"backend": "opensearch", "opensearch_url": url, "opensearch_index_prefix": prefix}
+
+
+@pytest.fixture
+def catalog_url(request: pytest.FixtureRequest, stack: str, tmp_path: Path) -> str:
     """A fresh catalog on each database the service supports (tests run on both)."""
-    return new_catalog_url(str(request.param), tmp_path, request)
+    return new_catalog_url(STACKS[stack][0], tmp_path, request)
+
+
+@pytest.fixture
+def backend_settings(request: pytest.FixtureRequest, stack: str) -> dict[str, object]:
+    """Extra settings that select the stack's search backend (``{}`` for the embedded one)."""
+    return stack_backend_settings(stack, request)
 
 
 def ingest_texts(service: ArchiveService, folder: Path, texts: dict[str, str]) -> ArchiveService:
@@ -72,24 +149,41 @@ def keyword_files(service: ArchiveService, q: str) -> set[str]:
 
 
 def make_settings(data_dir: Path, catalog_url: str, **extra: object) -> Settings:
-    return Settings(data_dir=data_dir, database_url=catalog_url, embedder="none", **extra)  # type: ignore[arg-type]
+    """Settings of a test service (embedder ``none`` unless ``extra`` says otherwise)."""
+    fields: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": catalog_url,
+        "embedder": "none",
+        **extra,
+    }
+    return Settings(**fields)  # type: ignore[arg-type]
+
+
+def stack_settings(name: str, tmp: Path, request: pytest.FixtureRequest, **extra: object) -> Settings:
+    """Settings of a service on the stack ``name`` (``STACKS``) with its data folder in ``tmp``; the
+    catalog database and an OpenSearch index are removed when the requesting fixture ends."""
+    url = new_catalog_url(STACKS[name][0], tmp, request)
+    return make_settings(tmp / "data", url, **stack_backend_settings(name, request), **extra)
 
 
 @pytest.fixture
-def service(tmp_path: Path, catalog_url: str) -> Iterator[ArchiveService]:
-    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url))
+def service(
+    tmp_path: Path, stack: str, catalog_url: str, backend_settings: dict[str, object]
+) -> Iterator[ArchiveService]:
+    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url, **backend_settings))
+    assert svc.backend.name == STACKS[stack][1]
     yield svc
     svc.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module")
 def sample_service(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, sample_stack: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ArchiveService]:
-    """A service with the whole sample archive ingested once per module and database kind."""
-    tmp = tmp_path_factory.mktemp(f"sample-{request.param}")
-    url = new_catalog_url(str(request.param), tmp, request)
-    svc = ArchiveService(make_settings(tmp / "data", url))
+    """A service with the whole sample archive ingested once per module and stack."""
+    tmp = tmp_path_factory.mktemp(f"sample-{sample_stack}")
+    svc = ArchiveService(stack_settings(sample_stack, tmp, request))
+    assert svc.backend.name == STACKS[sample_stack][1]
     report = svc.ingest([SAMPLE_DIR], "sample")
     assert all(f.outcome == "ok" for f in report.files), [f for f in report.files if f.outcome != "ok"]
     yield svc

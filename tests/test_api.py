@@ -14,6 +14,8 @@ from archive_search.search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 from tests.test_search import ARTICLE_WORDS
 
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
+
 
 @pytest.fixture(scope="module")
 def client(sample_service: ArchiveService) -> Iterator[TestClient]:

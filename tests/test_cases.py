@@ -14,6 +14,8 @@ from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 from tests.test_auth import PASSWORD, login
 
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
+
 RESTRICTED_TEXT = "Протокол допиту свідка Іваненка. Свідок розповів про катування в ізоляторі у 2014 році.\n"
 
 

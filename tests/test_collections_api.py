@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import AuditEntry
 from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
+
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 PASSWORD = "a long enough passphrase"
 

@@ -71,14 +71,17 @@ def test_sentence_transformers_model_from_a_local_path(tmp_path: Path) -> None:
     assert np.allclose(a, b) and np.isclose(np.linalg.norm(a[0]), 1, atol=1e-4)
 
 
-def test_index_records_the_embedder_and_refuses_another(tmp_path: Path, catalog_url: str) -> None:
+@pytest.mark.all_stacks
+def test_index_records_the_embedder_and_refuses_another(
+    tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
+) -> None:
     path = tiny_model(tmp_path)
     corpus = tmp_path / "in"
     corpus.mkdir()
     for name, text in TEXTS.items():
         (corpus / name).write_text(text, "utf-8")
-    settings = make_settings(tmp_path / "data", catalog_url).model_copy(
-        update={"embedder": f"sentence-transformers:{path}"}
+    settings = make_settings(
+        tmp_path / "data", catalog_url, embedder=f"sentence-transformers:{path}", **backend_settings
     )
     svc = ArchiveService(settings)
     try:

@@ -29,6 +29,8 @@ from tests.conftest import REPO
 from tests.test_auth import login
 from tests.test_cases import RESTRICTED_TEXT, setup_people
 
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
+
 ARTIFACTS = REPO / "test-artifacts"
 
 

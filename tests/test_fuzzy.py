@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archive_search.index.analysis import within_edits
 from archive_search.search_api.service import RARE_TERM_MAX, ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
+
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 
 def test_within_edits() -> None:

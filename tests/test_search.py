@@ -8,6 +8,8 @@ from archive_search.errors import QuerySyntaxError
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
 
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
+
 # a word of one UDHR article in each language, and the files holding that article
 ARTICLE_WORDS = [
     ("ru", "братства", {"udhr-ru.txt", "udhr-ru-articles.pdf"}),

@@ -16,6 +16,8 @@ from archive_search.search_api.app import create_app
 from archive_search.search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
+pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
+
 PASSWORD = "a long enough passphrase"
 
 

@@ -15,6 +15,8 @@ from archive_search.types import LOCAL_ADMIN, SearchRequest
 from tests.conftest import ingest_texts
 from tests.conftest import keyword_files as files
 
+pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
+
 AN = Analyzer()
 
 

@@ -135,6 +135,9 @@ class Passage(Base):
     embedded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     """float32 vector of the embedder recorded in ``index_meta`` (the HNSW index is derived)."""
+    index_error: Mapped[str | None] = mapped_column(String(100))
+    """Why the last write to the search backend failed (``IndexWriteError`` codes such as
+    ``index_unavailable``); ``indexed_at`` stays empty, the next indexing run tries again and clears it."""
 
     document: Mapped[Document] = relationship()
 

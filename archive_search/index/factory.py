@@ -17,7 +17,9 @@ def make_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     if settings.backend == "opensearch" and settings.opensearch_url:
         from archive_search.index.opensearch import OpenSearchBackend
 
-        return OpenSearchBackend(settings.opensearch_url, analyzer)
+        return OpenSearchBackend(
+            settings.opensearch_url, analyzer, index_prefix=settings.opensearch_index_prefix
+        )
     raise ArchiveError(
         "ARCHIVE_BACKEND=opensearch is not available in this version yet; use the embedded backend",
         code="backend_unavailable",

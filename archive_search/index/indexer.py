@@ -24,13 +24,15 @@ from archive_search.catalog.models import (
     PassageTag,
     Tag,
 )
-from archive_search.errors import EmbedderMismatchError
+from archive_search.errors import BackendError, EmbedderMismatchError, IndexWriteError
 from archive_search.index.backend import SearchBackend
 from archive_search.index.embeddings import Embedder, embedder_space, space_of_id
 from archive_search.types import IndexPassage
 
 Progress = Callable[[int, int], None]
 EMBEDDER_KEY = "embedder"
+UNAVAILABLE = "index_unavailable"
+"""``Passage.index_error`` of passages a write could not even send (no node answered)."""
 
 
 def _to_index(p: Passage, doc: Document, collection: str, tags: list[str] | None = None) -> IndexPassage:
@@ -101,6 +103,63 @@ def pending_counts(catalog: Catalog) -> dict[str, int]:
     return {"passages": total, "pending_index": unindexed, "pending_embedding": unembedded}
 
 
+def index_errors(catalog: Catalog) -> dict[str, int]:
+    """Passages waiting for the index after a failed write, by error code (``Passage.index_error``)."""
+    with catalog.session() as s:
+        rows = s.execute(
+            select(Passage.index_error, func.count(Passage.id))
+            .where(Passage.index_error.is_not(None), Passage.indexed_at.is_(None))
+            .group_by(Passage.index_error)
+        ).all()
+    return {str(code): int(n) for code, n in rows}
+
+
+def _write(
+    catalog: Catalog, backend: SearchBackend, ids: Sequence[int], when: datetime | None = None
+) -> dict[int, tuple[str, str]]:
+    """Write passages to the backend and record the outcome of each in the catalog: written ones
+    get ``indexed_at`` (and lose an old ``index_error``); failed ones keep ``indexed_at`` empty and
+    get the failure's code in ``index_error``. Returns passage id → ``(code, reason)`` of the failed.
+
+    A ``BackendError`` that is not about single passages (no node answered) is recorded as
+    ``index_unavailable`` for all of them and raised again."""
+    try:
+        backend.write(_load(catalog, ids))
+        failed: dict[int, tuple[str, str]] = {}
+    except IndexWriteError as exc:
+        failed = exc.failed
+    except BackendError:
+        with catalog.session() as s:
+            s.execute(update(Passage).where(Passage.id.in_(ids)).values(index_error=UNAVAILABLE))
+        raise
+    done = [i for i in ids if i not in failed]
+    with catalog.session() as s:
+        if done:
+            s.execute(
+                update(Passage)
+                .where(Passage.id.in_(done))
+                .values(indexed_at=when or datetime.now(UTC), index_error=None)
+            )
+        by_code: dict[str, list[int]] = {}
+        for pid, (code, _) in failed.items():
+            by_code.setdefault(code[:100], []).append(pid)
+        for code, pids in by_code.items():
+            s.execute(update(Passage).where(Passage.id.in_(pids)).values(index_error=code))
+    return failed
+
+
+def _raise_failed(failed: dict[int, tuple[str, str]], written: int) -> None:
+    if not failed:
+        return
+    ids = sorted(failed)
+    codes = sorted({code for code, _ in failed.values()})
+    raise IndexWriteError(
+        f"{len(ids)} passages could not be indexed ({', '.join(codes)}; {written} others were): they "
+        f"stay pending and are tried again on the next indexing run. First: {ids[0]}: {failed[ids[0]][1]}",
+        failed,
+    )
+
+
 def _save_vectors(backend: SearchBackend) -> None:
     """Save vectors a backend keeps in memory between saves (the embedded backend)."""
     flush = getattr(backend, "flush_vectors", None)
@@ -129,26 +188,49 @@ def requeue_missing_vectors(catalog: Catalog, backend: SearchBackend) -> int:
 def index_pending(
     catalog: Catalog, backend: SearchBackend, *, batch: int = 500, progress: Progress | None = None
 ) -> int:
-    """Write every not-yet-indexed passage to the backend; returns how many were written."""
+    """Write every not-yet-indexed passage to the backend; returns how many were written.
+
+    A passage the backend does not take (after its own retries) keeps ``indexed_at`` empty and
+    gets an ``index_error`` code; the others go on. At the end an ``IndexWriteError`` names the
+    failed ones. When a whole batch fails because the backend is unavailable, the run stops there
+    (the rest stays pending for the next run) and raises."""
     done = 0
     total = pending_counts(catalog)["pending_index"]
+    failed: dict[int, tuple[str, str]] = {}
+    last = 0
+    passes = 0
     while True:
         with catalog.session() as s:
-            ids = list(
+            found = list(
                 s.scalars(
-                    select(Passage.id).where(Passage.indexed_at.is_(None)).order_by(Passage.id).limit(batch)
+                    select(Passage.id)
+                    .where(Passage.indexed_at.is_(None), Passage.id > last)
+                    .order_by(Passage.id)
+                    .limit(batch)
                 )
             )
-        if not ids:
+            if not found and passes < 3:
+                # passages marked again behind the scan (tags changed meanwhile): one more pass
+                still = s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None))) or 0
+                if still > len(failed):
+                    last, passes = 0, passes + 1
+                    continue
+        if not found:
             if done:
                 _save_vectors(backend)
+            _raise_failed(failed, done)
             return done
-        backend.write(_load(catalog, ids))
-        with catalog.session() as s:
-            s.execute(update(Passage).where(Passage.id.in_(ids)).values(indexed_at=datetime.now(UTC)))
-        done += len(ids)
+        last = found[-1]
+        ids = [i for i in found if i not in failed]  # failed in this run: not again in this run
+        if not ids:
+            continue
+        bad = _write(catalog, backend, ids)
+        failed.update(bad)
+        done += len(ids) - len(bad)
         if progress:
             progress(done, total)
+        if len(bad) == len(ids) and all(code == UNAVAILABLE for code, _ in bad.values()):
+            _raise_failed(failed, done)  # the backend is away: the rest waits for the next run
 
 
 def recorded_embedder(catalog: Catalog) -> str | None:
@@ -227,9 +309,9 @@ def embed_pending(
                     )
                 )
         ids = [pid for pid, _ in rows]
-        backend.write(_load(catalog, ids))
-        with catalog.session() as s:
-            s.execute(update(Passage).where(Passage.id.in_(ids)).values(indexed_at=now))
+        # vectors the backend does not take stay in the catalog, their passages pending for
+        # index_pending (with an index_error code)
+        _raise_failed(_write(catalog, backend, ids, now), done)
         done += len(rows)
         if progress:
             progress(done, total)
@@ -243,7 +325,13 @@ def reindex(
     drop_embeddings: bool = False,
     progress: Progress | None = None,
 ) -> int:
-    """Rebuild the backend from the catalog; with ``drop_embeddings`` vectors are recomputed later."""
+    """Rebuild the backend from the catalog; with ``drop_embeddings`` vectors are recomputed later.
+
+    A backend that can build a new index beside the live one (``begin_rebuild``: OpenSearch) is
+    filled while searches still read the old index, then the alias moves in one step; any failure
+    leaves the old index in place. Otherwise the index is emptied and filled again."""
+    if hasattr(backend, "begin_rebuild"):
+        return _rebuild_beside(catalog, backend, drop_embeddings=drop_embeddings, progress=progress)
     backend.clear()
     with catalog.session() as s:
         values: dict[str, object] = {"indexed_at": None}
@@ -254,3 +342,46 @@ def reindex(
                 s.delete(meta)
         s.execute(update(Passage).values(**values))
     return index_pending(catalog, backend, progress=progress)
+
+
+def _rebuild_beside(
+    catalog: Catalog, backend: SearchBackend, *, drop_embeddings: bool, progress: Progress | None
+) -> int:
+    started = datetime.now(UTC)
+    with catalog.session() as s:
+        if drop_embeddings:
+            s.execute(update(Passage).values(embedding=None, embedded_at=None))
+            meta = s.get(IndexMeta, EMBEDDER_KEY)
+            if meta is not None:
+                s.delete(meta)
+        total = s.scalar(select(func.count(Passage.id))) or 0
+    backend.begin_rebuild(keep_vectors=not drop_embeddings)  # type: ignore[attr-defined]
+    done = 0
+    try:
+        last = 0
+        while True:
+            with catalog.session() as s:
+                ids = list(
+                    s.scalars(select(Passage.id).where(Passage.id > last).order_by(Passage.id).limit(500))
+                )
+            if not ids:
+                break
+            backend.write(_load(catalog, ids))  # any failure: the old index stays, untouched
+            last = ids[-1]
+            done += len(ids)
+            if progress:
+                progress(done, total)
+    except BaseException:
+        backend.abort_rebuild()  # type: ignore[attr-defined]
+        raise
+    backend.finish_rebuild()  # type: ignore[attr-defined]
+    # passages other processes wrote to the old index while this one copied (new files, new
+    # vectors, tags) are written again, now through the alias to the new index
+    with catalog.session() as s:
+        s.execute(
+            update(Passage)
+            .where(Passage.indexed_at.is_not(None), Passage.indexed_at >= started)
+            .values(indexed_at=None)
+        )
+    index_pending(catalog, backend)
+    return done

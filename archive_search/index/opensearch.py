@@ -14,8 +14,9 @@ Design (``docs/opensearch.md`` explains it at length):
   phrases line up on positions. Query terms are never analysed (``term``/``prefix``/``fuzzy``
   queries; phrases use a plain whitespace search analyser).
 * BM25 with tantivy's k1/b, overlapping tokens counted in the field length as tantivy does
-  (``discount_overlaps: false``), and BM25 clauses boosted by ``k1 + 1`` because Lucene dropped that
-  constant factor and tantivy kept it: scores are on the embedded backend's scale.
+  (``discount_overlaps: false``). OpenSearch's ``BM25`` type is Lucene's ``LegacyBM25Similarity``,
+  which keeps the factor ``k1 + 1`` tantivy keeps: scores are on the embedded backend's scale
+  without any boost.
 * Vectors: ``knn_vector`` with the Lucene engine's HNSW (cosine), filters *inside* the k-NN query.
 
 Every request body is built by a pure function of this module, so the tests check the exact
@@ -30,10 +31,11 @@ import logging
 import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from archive_search.errors import BackendError
+from archive_search.errors import BackendError, IndexWriteError
 from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     NO_DATE,
@@ -63,8 +65,6 @@ _MAX_ADDED = 2**62
 # BM25 as tantivy computes it
 BM25_K1 = 1.2
 BM25_B = 0.75
-BM25_SCALE = BM25_K1 + 1.0
-"""Lucene (≥ 8) scores ``idf·tf/(tf+k1·norm)``; tantivy multiplies that by ``k1 + 1``."""
 TIE_BREAKER = 0.1
 """``dis_max`` tie-breaker over a word's alternative terms (the embedded backend's value)."""
 FUZZY_BOOST = 0.3
@@ -103,6 +103,40 @@ BULK_MAX_DOCS = 1000
 BULK_MAX_BYTES = 8 * 1024 * 1024
 DELETE_CHUNK = 10_000
 DELETE_ATTEMPTS = 3
+
+# failures of a node (see "Failures and recovery" in docs/opensearch.md)
+WRITE_ATTEMPTS = 6
+"""Rounds of a bulk write: items that failed transiently are sent again, with backoff."""
+RETRY_BACKOFF_S = 0.5
+"""Wait before the second round, doubled each round up to ``MAX_BACKOFF_S`` (0.5+1+2+4+8 s)."""
+MAX_BACKOFF_S = 8.0
+BULK_SHARD_TIMEOUT = "20s"
+"""How long a bulk request waits for an unavailable primary (OpenSearch's default is 1 min, more
+than the client's timeout): a replica is promoted within seconds of a node's loss."""
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+TRANSIENT_ERROR_TYPES = frozenset(
+    {
+        "unavailable_shards_exception",
+        "no_shard_available_action_exception",
+        "primary_missing_action_exception",
+        "node_not_connected_exception",
+        "node_disconnected_exception",
+        "node_closed_exception",
+        "connect_transport_exception",
+        "receive_timeout_transport_exception",
+        "es_rejected_execution_exception",
+        "rejected_execution_exception",
+        "circuit_breaking_exception",
+        "process_cluster_event_timeout_exception",
+        "shard_not_in_primary_mode_exception",
+        "retry_on_primary_exception",
+        "retry_on_replica_exception",
+        "index_shard_closed_exception",
+    }
+)
+"""Item errors that a node's loss or overload causes; the item is sent again (``_id`` is the
+passage id, so a repeated write replaces the passage, never duplicates it)."""
+CLUSTER_HEALTH = ("green", "yellow", "red", "unreachable")
 
 _WS = re.compile(r"\s")
 _INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,200}")
@@ -317,9 +351,10 @@ def bulk_chunks(
         yield chunk
 
 
-def bulk_failures(response: dict[str, Any]) -> dict[int, str]:
-    """Passage id → reason for every item a ``_bulk`` response reports as failed."""
-    failed: dict[int, str] = {}
+def bulk_item_errors(response: dict[str, Any]) -> dict[int, tuple[int, str, str]]:
+    """Passage id → ``(status, error type, reason)`` for every item a ``_bulk`` response reports
+    as failed."""
+    failed: dict[int, tuple[int, str, str]] = {}
     if not response.get("errors"):
         return failed
     for item in response.get("items", []):
@@ -328,12 +363,46 @@ def bulk_failures(response: dict[str, Any]) -> dict[int, str]:
         status = int(op.get("status", 200))
         if err is None and status < 300:
             continue
+        kind = str(err.get("type") or "") if isinstance(err, dict) else ""
         reason = (err.get("reason") or err.get("type")) if isinstance(err, dict) else str(err)
         try:
-            failed[int(str(op.get("_id")))] = f"{status}: {reason}"
+            failed[int(str(op.get("_id")))] = (status, kind, str(reason))
         except (TypeError, ValueError):
-            failed[-1] = f"{status}: {reason}"
+            failed[-1] = (status, kind, str(reason))
     return failed
+
+
+def bulk_failures(response: dict[str, Any]) -> dict[int, str]:
+    """Passage id → ``"status: reason"`` for every item a ``_bulk`` response reports as failed."""
+    return {pid: f"{status}: {reason}" for pid, (status, _, reason) in bulk_item_errors(response).items()}
+
+
+def transient_item(status: int, kind: str) -> bool:
+    """Whether a failed bulk item is worth sending again: overload (429), an unavailable shard or
+    node (5xx, or a transport error type), as a node's loss causes until a replica takes over."""
+    return status in TRANSIENT_STATUS or kind in TRANSIENT_ERROR_TYPES
+
+
+def transient_error(exc: BaseException | None) -> bool:
+    """Whether a failed request (an opensearch-py exception) is worth repeating: no node answered,
+    a timeout, or 429/502/503/504."""
+    from opensearchpy.exceptions import ConnectionError as OSConnectionError
+    from opensearchpy.exceptions import TransportError
+
+    if isinstance(exc, OSConnectionError):  # includes ConnectionTimeout
+        return True
+    if isinstance(exc, TransportError):
+        return isinstance(exc.status_code, int) and exc.status_code in TRANSIENT_STATUS - {500}
+    return False
+
+
+def split_urls(url: str) -> list[str]:
+    """The nodes of ``ARCHIVE_OPENSEARCH_URL``: one URL or several, comma-separated (nodes of one
+    cluster; requests go round-robin and a node that does not answer is skipped)."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    if not urls:
+        raise BackendError("ARCHIVE_OPENSEARCH_URL names no OpenSearch node")
+    return urls
 
 
 # -- queries ---------------------------------------------------------------------------------------
@@ -360,7 +429,7 @@ def _term(node: TermNode) -> dict[str, Any]:
         if node.prefix and i == 0:
             subs.append({"prefix": {"body": {"value": term, "rewrite": "constant_score"}}})
         elif node.fuzzy and i == 0 and len(term) > 3:
-            subs.append({"term": {"body": {"value": term, "boost": BM25_SCALE}}})
+            subs.append({"term": {"body": {"value": term}}})
             subs.append(
                 {
                     "fuzzy": {
@@ -376,7 +445,7 @@ def _term(node: TermNode) -> dict[str, Any]:
                 }
             )
         else:
-            subs.append({"term": {"body": {"value": term, "boost": BM25_SCALE}}})
+            subs.append({"term": {"body": {"value": term}}})
     if not subs:
         return MATCH_NONE
     query = subs[0] if len(subs) == 1 else {"dis_max": {"queries": subs, "tie_breaker": TIE_BREAKER}}
@@ -400,7 +469,6 @@ def _phrase(node: PhraseNode) -> dict[str, Any]:
                 "query": " ".join(words),
                 "slop": node.slop,
                 "analyzer": "archive_query",
-                "boost": BM25_SCALE,
             }
         }
     }
@@ -629,6 +697,9 @@ class OpenSearchBackend:
     is ``{index_prefix}-passages``. ``dim`` fixes the vector dimension up front; without it the
     vector field is added to the mapping when the first vector is written. ``client`` replaces the
     ``opensearchpy.OpenSearch`` client built from ``url`` (tests); ``client_options`` go to it.
+    ``url`` may name several nodes, comma-separated: the client spreads requests over them and
+    retries a request on another node when one does not answer. Bulk writes send items that failed
+    transiently again (``write_attempts`` rounds, backoff from ``retry_backoff_s``).
     """
 
     name = "opensearch"
@@ -644,10 +715,18 @@ class OpenSearchBackend:
         shards: int = 1,
         replicas: int = 1,
         timeout: float = 30.0,
+        write_attempts: int = WRITE_ATTEMPTS,
+        retry_backoff_s: float = RETRY_BACKOFF_S,
         client: Any = None,
         **client_options: Any,
     ) -> None:
         self.url = url
+        self.timeout = timeout
+        self.urls = split_urls(url)
+        self.write_attempts = max(1, write_attempts)
+        self.retry_backoff_s = retry_backoff_s
+        self._write_index: str | None = None
+        """The index a re-index fills before the alias moves to it (``begin_rebuild``)."""
         self.analyzer = analyzer
         self.alias = index or f"{index_prefix}-passages"
         if not _INDEX_NAME.fullmatch(self.alias):
@@ -670,9 +749,15 @@ class OpenSearchBackend:
                 raise BackendError(
                     "ARCHIVE_BACKEND=opensearch needs the opensearch-py package (pip install opensearch-py)"
                 ) from exc
-            options: dict[str, Any] = {"timeout": timeout, "max_retries": 3, "retry_on_timeout": True}
+            # a request that meets a dead node (connection refused, timeout, 502/503/504) is sent
+            # to the next node of the list; that node is left alone for a while
+            options: dict[str, Any] = {
+                "timeout": timeout,
+                "max_retries": max(3, len(self.urls)),
+                "retry_on_timeout": True,
+            }
             options.update(client_options)
-            client = OpenSearch(hosts=[url], **options)
+            client = OpenSearch(hosts=self.urls, **options)
         self.client = client
 
     # -- transport -----------------------------------------------------------------------------
@@ -691,8 +776,10 @@ class OpenSearchBackend:
         from opensearchpy.exceptions import OpenSearchException
 
         try:
+            # the client's timeout given explicitly: otherwise opensearch-py takes a ``timeout``
+            # query parameter (``_bulk``'s wait for a shard) for its own socket timeout
             return self.client.transport.perform_request(
-                method, path, params=params or None, body=body, ignore=ignore
+                method, path, params=params or None, body=body, ignore=ignore, timeout=self.timeout
             )
         except OpenSearchException as exc:
             raise BackendError(f"OpenSearch {what} failed ({self.alias}): {describe_error(exc)}") from exc
@@ -792,12 +879,13 @@ class OpenSearchBackend:
         with self._lock:
             if self._vector_mapped:
                 return
-            self._read_mapping()  # another process may have added it
-            if self._vector_mapped:
-                return
+            if self._write_index is None:
+                self._read_mapping()  # another process may have added it
+                if self._vector_mapped:
+                    return
             self._request(
                 "PUT",
-                f"/{self.alias}/_mapping",
+                f"/{self._write_index or self.alias}/_mapping",
                 body={"properties": {KNN_FIELD: vector_mapping(dim)}},
                 what="vector mapping",
             )
@@ -817,11 +905,7 @@ class OpenSearchBackend:
         res: dict[str, Any] = self._request(
             "POST", f"/{self.alias}/_search", params=params, body=body, what=what
         )
-        shards = res.get("_shards") or {}
-        if shards.get("failed"):
-            raise BackendError(
-                f"OpenSearch {what} failed on {shards['failed']} of {shards.get('total')} shards"
-            )
+        _check_complete(res, what)
         return res
 
     # -- writing -------------------------------------------------------------------------------
@@ -829,14 +913,18 @@ class OpenSearchBackend:
     def write(self, passages: Sequence[IndexPassage]) -> None:
         """Index (create or replace) passages; searchable and durable when it returns.
 
-        Each bulk request uses ``refresh=wait_for``; the index's ``translog.durability: request``
-        fsyncs before acknowledging. Passages OpenSearch (or the local vector check) rejects are
-        reported together in one ``BackendError``; the others are written.
+        Each bulk request uses ``refresh=true`` (the shards it touched are refreshed before it
+        returns; ``wait_for`` would idle until the next scheduled refresh, up to
+        ``refresh_interval``, on every call); the index's ``translog.durability: request`` fsyncs
+        before acknowledging. Items that fail transiently (a lost node, an unavailable
+        shard, 429, no node answering) are sent again for ``write_attempts`` rounds with backoff.
+        Passages that finally fail are reported together in one ``IndexWriteError`` with a code per
+        passage; the others are written.
         """
         if not passages:
             return
         self._ensure()
-        failed: dict[int, str] = {}
+        failed: dict[int, tuple[str, str]] = {}
         with_vec = [p for p in passages if p.vector is not None]
         if with_vec and not self._vector_mapped:
             first_ok = next((p for p in with_vec if vector_problem(p.vector or [], self._dim) is None), None)
@@ -846,25 +934,77 @@ class OpenSearchBackend:
         for p in passages:
             problem = None if p.vector is None else vector_problem(p.vector, self._dim)
             if problem is not None:
-                failed[p.passage_id] = problem
+                failed[p.passage_id] = ("invalid_vector", problem)
                 continue
             docs.append(to_document(p, self.analyzer))
-        for chunk in bulk_chunks(docs):
-            res = self._request(
-                "POST",
-                "/_bulk",
-                params={"refresh": "wait_for"},
-                body=ndjson(bulk_lines(self.alias, chunk)),
-                what="bulk write",
-            )
-            failed.update(bulk_failures(res))
+        failed.update(self._bulk(docs))
         if failed:
             ids = sorted(failed)
-            sample = "; ".join(f"{i}: {failed[i]}" for i in ids[:3])
-            raise BackendError(
-                f"OpenSearch rejected {len(ids)} of {len(passages)} passages (ids {ids}); "
-                f"the others were written. First reasons: {sample}"
+            sample = "; ".join(f"{i}: {failed[i][1]}" for i in ids[:3])
+            codes = sorted({code for code, _ in failed.values()})
+            raise IndexWriteError(
+                f"OpenSearch rejected {len(ids)} of {len(passages)} passages (ids {ids[:50]}"
+                f"{' …' if len(ids) > 50 else ''}; {', '.join(codes)}); the others were written. "
+                f"First reasons: {sample}",
+                failed,
             )
+
+    def _bulk(self, docs: Sequence[dict[str, Any]]) -> dict[int, tuple[str, str]]:
+        """Send documents with ``_bulk``, again and again for the items that failed transiently;
+        returns passage id → ``(code, reason)`` of those that finally failed."""
+        failed: dict[int, tuple[str, str]] = {}
+        target = self._write_index or self.alias
+        pending = list(docs)
+        for attempt in range(self.write_attempts):
+            if attempt:
+                time.sleep(min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S))
+            again: list[dict[str, Any]] = []
+            reasons: dict[int, str] = {}
+            for chunk in bulk_chunks(pending):
+                try:
+                    res = self._request(
+                        "POST",
+                        "/_bulk",
+                        params={"refresh": "true", "timeout": BULK_SHARD_TIMEOUT},
+                        body=ndjson(bulk_lines(target, chunk)),
+                        what="bulk write",
+                    )
+                except BackendError as exc:
+                    if not transient_error(exc.__cause__):
+                        for d in chunk:
+                            failed[int(d["passage_id"])] = ("index_rejected", exc.message)
+                        continue
+                    again.extend(chunk)  # ``_id`` is the passage id: a repeat replaces, never adds
+                    reasons.update((int(d["passage_id"]), exc.message) for d in chunk)
+                    continue
+                errors = bulk_item_errors(res)
+                for d in chunk:
+                    pid = int(d["passage_id"])
+                    if pid not in errors:
+                        continue
+                    status, kind, reason = errors[pid]
+                    if transient_item(status, kind):
+                        again.append(d)
+                        reasons[pid] = f"{status}: {kind or reason}: {reason}"
+                    else:
+                        failed[pid] = ("index_rejected", f"{status}: {reason}")
+            if again and attempt + 1 < self.write_attempts:
+                log.warning(
+                    "OpenSearch bulk write (%s): %d passages failed transiently, sending them again: %s",
+                    target,
+                    len(again),
+                    next(iter(reasons.values())),
+                )
+            pending = again
+            if not pending:
+                break
+        for d in pending:
+            pid = int(d["passage_id"])
+            failed[pid] = (
+                "index_unavailable",
+                f"still failing after {self.write_attempts} attempts: {reasons.get(pid, '')}",
+            )
+        return failed
 
     def delete_documents(self, document_ids: Sequence[int]) -> None:
         ids = sorted({int(i) for i in document_ids})
@@ -911,6 +1051,58 @@ class OpenSearchBackend:
             self._dim = dim
             self._vector_mapped = dim is not None
             self._ready = True
+
+    def begin_rebuild(self, *, keep_vectors: bool = True) -> str:
+        """Create a new index beside the live one, not behind the alias yet: this backend's
+        writes go there until ``finish_rebuild()`` (or ``abort_rebuild()``), while every search
+        still reads the old index through the alias. Returns the new index's name.
+
+        ``keep_vectors``: the new index gets the old one's vector dimension (so that processes
+        which learnt it keep writing vectors after the swap); otherwise only the configured one."""
+        with self._lock:
+            self._ensure()
+            if self._write_index is not None:
+                raise BackendError(f"a re-index of {self.alias} is already under way ({self._write_index})")
+            new = self._next_index()
+            dim = self._dim if keep_vectors and self._vector_mapped else self._configured_dim
+            self._request(
+                "PUT",
+                f"/{new}",
+                body=index_body(dim, shards=self.shards, replicas=self.replicas),
+                what="index creation",
+            )
+            self._write_index = new
+            self._dim = dim
+            self._vector_mapped = dim is not None
+            return new
+
+    def finish_rebuild(self) -> None:
+        """Move the alias to the rebuilt index in one ``_aliases`` request (atomic: a search sees
+        the old or the new index, never none and never an empty one), then delete the old one."""
+        with self._lock:
+            new = self._write_index
+            if new is None:
+                raise BackendError(f"no re-index of {self.alias} is under way")
+            old = [i for i in self._aliased_indices() if i != new]
+            # the new index is complete: make its writes searchable before readers move to it
+            self._request("POST", f"/{new}/_refresh", what="refresh")
+            self._request(
+                "POST", "/_aliases", body=alias_swap_actions(self.alias, old, new), what="alias swap"
+            )
+            self._write_index = None
+            if old:
+                self._request("DELETE", "/" + ",".join(old), ignore=(404,), what="old index deletion")
+            self._ready = True
+
+    def abort_rebuild(self) -> None:
+        """Give up a re-index: delete the new index; the alias never left the old one."""
+        with self._lock:
+            new, self._write_index = self._write_index, None
+            self._ready = False  # learn the live index's vector mapping again
+            self._vector_mapped = False
+            self._dim = self._configured_dim
+            if new is not None:
+                _quietly(lambda: self._request("DELETE", f"/{new}", ignore=(404,), what="index deletion"))
 
     def drop(self) -> None:
         """Delete the alias and every ``{alias}-{n}`` index (not in the protocol: for tests and
@@ -973,6 +1165,7 @@ class OpenSearchBackend:
     def _count(self, body: dict[str, Any], what: str) -> int:
         self._ensure()
         res = self._request("POST", f"/{self.alias}/_count", body=body, what=what)
+        _check_complete(res, what)
         return int(res.get("count", 0))
 
     def count(self, filters: Filters) -> int:
@@ -1008,29 +1201,58 @@ class OpenSearchBackend:
         return self._count(has_vectors_body(), "vector count") > 0
 
     def health(self) -> dict[str, object]:
+        """Never raises. ``status``: ``ok`` (the index is green), ``degraded: …`` (the index is
+        yellow: a replica is missing, e.g. a node is down; searches and writes still work) or
+        ``error: …`` (the index is red, or no node answers). ``cluster_health`` is the whole
+        cluster's: green, yellow, red (other indices may be the cause) or unreachable."""
+        base: dict[str, object] = {"backend": self.name, "alias": self.alias}
+        try:
+            cluster = self._request("GET", "/_cluster/health", what="cluster health")
+        except BackendError as exc:
+            return {"status": f"error: {exc.message}", **base, "cluster_health": "unreachable"}
+        base.update(
+            cluster=cluster.get("cluster_name"),
+            cluster_health=str(cluster.get("status", "unknown")),
+            nodes=cluster.get("number_of_nodes"),
+            unassigned_shards=cluster.get("unassigned_shards"),
+        )
         try:
             self._ensure()
             indices = self._aliased_indices()
             res = self._request("GET", "/_cluster/health/" + ",".join(indices), what="health")
             status = str(res.get("status", "unknown"))
-            out: dict[str, object] = {
-                "backend": self.name,
-                "index": ",".join(indices),
-                "alias": self.alias,
-                "cluster": res.get("cluster_name"),
-                "index_health": status,
-            }
+            out: dict[str, object] = {**base, "index": ",".join(indices), "index_health": status}
             if status == "red":
                 return {"status": f"error: OpenSearch index {out['index']} is red", **out}
             out["passages"] = self._count({"query": MATCH_ALL}, "count")
             out["vectors"] = self._count(has_vectors_body(), "vector count")
+            if status != "green":
+                return {
+                    "status": f"degraded: OpenSearch cluster {base['cluster_health']}, index {status} "
+                    f"({base['nodes']} nodes, {base['unassigned_shards']} unassigned shards)",
+                    **out,
+                }
             return {"status": "ok", **out}
         except BackendError as exc:
-            return {"status": f"error: {exc.message}", "backend": self.name, "alias": self.alias}
+            return {"status": f"error: {exc.message}", **base}
 
     def close(self) -> None:
         if self._owns_client:
             _quietly(self.client.close)
+
+
+def _check_complete(response: dict[str, Any], what: str) -> None:
+    """A response that some shards did not answer is an error, never a silently short result."""
+    shards = response.get("_shards") or {}
+    total = int(shards.get("total") or 0)
+    answered = int(shards.get("successful") or 0) + int(shards.get("skipped") or 0)
+    failed = int(shards.get("failed") or 0) or (total - answered if total > answered else 0)
+    if failed:
+        raise BackendError(
+            f"OpenSearch {what} failed on {failed} of {total} shards (results would be partial)"
+        )
+    if response.get("timed_out"):
+        raise BackendError(f"OpenSearch {what} timed out (results would be partial)")
 
 
 def delete_body(document_ids: Sequence[int]) -> dict[str, Any]:

@@ -159,11 +159,16 @@ def create_app(settings: Settings | None = None, service: ArchiveService | None 
 
     @app.get("/healthz", tags=["health"])
     def healthz(svc: ServiceDep) -> dict[str, Any]:
-        """Liveness and backend health: only ``ok`` or ``degraded``. It needs no token, so it
-        carries no counts (how many passages the archive holds, and when it grows, is information
-        about collections a caller may not read); administrators see them with ``archive status``."""
+        """Liveness and backend health: ``ok`` or ``degraded``, and for a search cluster its health
+        (``green``, ``yellow``: a node is missing, ``red``, ``unreachable``). It needs no token, so
+        it carries no counts (how many passages the archive holds, and when it grows, is
+        information about collections a caller may not read); administrators see them with
+        ``archive status``."""
         backend = svc.backend.health()
-        return {"status": "ok" if backend.get("status") == "ok" else "degraded"}
+        out: dict[str, Any] = {"status": "ok" if backend.get("status") == "ok" else "degraded"}
+        if "cluster_health" in backend:
+            out["cluster"] = backend["cluster_health"]
+        return out
 
     app.include_router(api_router(), prefix="/api/v1")
     app.include_router(cases_router(), prefix="/api/v1")

@@ -203,6 +203,8 @@ class ArchiveService:
             "collections": collections,
             "passages": counts["passages"],
             "pending_index": counts["pending_index"],
+            # passages whose last write to the backend failed, by code (retried on the next run)
+            "index_errors": indexer.index_errors(self.catalog),
             "pending_embedding": counts["pending_embedding"] if self.settings.embedder != "none" else 0,
             "embedder": indexer.recorded_embedder(self.catalog),
             "configured_embedder": self.settings.embedder,

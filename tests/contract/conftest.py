@@ -108,7 +108,9 @@ def open_backend(
     yield open_
     for i, b in enumerate(reversed(opened)):
         if backend_name != "embedded" and i == 0:
-            b.clear()  # a server-side index outlives tmp_path: leave nothing behind
+            # a server-side index outlives tmp_path: leave nothing behind (clear() would leave an
+            # empty index; drop() deletes the alias and its indices)
+            getattr(b, "drop", b.clear)()
         b.close()
 
 

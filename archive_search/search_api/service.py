@@ -80,7 +80,10 @@ class ArchiveService:
         """The configured embedder, loaded on first use (``None`` when disabled)."""
         with self._embedder_lock:
             if not self._embedder_loaded:
-                self._embedder = make_embedder(self.settings.embedder)
+                self._embedder = make_embedder(
+                    self.settings.embedder,
+                    cache_dir=self.settings.model_cache_dir or self.settings.data_dir / "models",
+                )
                 self._embedder_loaded = True
             return self._embedder
 

@@ -989,7 +989,9 @@ def form_ui(run: Run) -> None:
     if not run.allowed:
         run.check(
             "ui start page",
-            ">secret<" not in r.text and "1987" not in r.text,
+            # the page's CSRF token is 64 random hex digits, which hold "1987" about once in a
+            # thousand pages: it is not the secret year
+            ">secret<" not in r.text and "1987" not in re.sub(r"[0-9a-f]{64}", "", r.text),
             "secret or its year on the start page",
         )
     _page(run, "ui search invalid", "/", [Q_UK], reveals=False, params={"q": f'"{Q_UK}'})

@@ -18,7 +18,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, DocumentTag, Passage, PassageTag, Tag
@@ -73,6 +73,19 @@ class TagApplyResult(BaseModel):
     tags: list[TagPublic]
     changed: int = Field(description="Tag assignments added or removed")
     reindexed: int = Field(description="Passages re-indexed so that tag:NAME and the tag facet follow")
+
+
+def _tagged(
+    s: Session,
+    item: InstrumentedAttribute[int],
+    tag_col: InstrumentedAttribute[int],
+    tag_id: int,
+    ids: list[int],
+) -> set[int]:
+    """Which of ``ids`` (documents or passages, by the ``item`` column) already carry the tag."""
+    if not ids:
+        return set()
+    return set(s.scalars(select(item).where(tag_col == tag_id, item.in_(ids))))
 
 
 def clean_tag_name(name: str) -> str:
@@ -304,28 +317,8 @@ class TagService:
             affected: set[int] = set()
             doc_ids, pas_ids = sorted(docs), sorted(pas)
             for tag in tags.values():
-                have_d = (
-                    set(
-                        s.scalars(
-                            select(DocumentTag.document_id).where(
-                                DocumentTag.tag_id == tag.id, DocumentTag.document_id.in_(doc_ids)
-                            )
-                        )
-                    )
-                    if doc_ids
-                    else set()
-                )
-                have_p = (
-                    set(
-                        s.scalars(
-                            select(PassageTag.passage_id).where(
-                                PassageTag.tag_id == tag.id, PassageTag.passage_id.in_(pas_ids)
-                            )
-                        )
-                    )
-                    if pas_ids
-                    else set()
-                )
+                have_d = _tagged(s, DocumentTag.document_id, DocumentTag.tag_id, tag.id, doc_ids)
+                have_p = _tagged(s, PassageTag.passage_id, PassageTag.tag_id, tag.id, pas_ids)
                 if body.remove:
                     d_change, p_change = sorted(have_d), sorted(have_p)
                     if d_change:

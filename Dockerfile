@@ -8,6 +8,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY archive_search ./archive_search
+COPY ingest ./ingest
+COPY index ./index
+COPY search_api ./search_api
+COPY ui ./ui
 RUN pip install --upgrade pip && pip install .
 RUN useradd --system --create-home archive && mkdir -p /data && chown archive /data
 USER archive

@@ -25,7 +25,7 @@ SEARCH_MODES: dict[str, SearchMode] = {"hybrid": "hybrid", "keyword": "keyword",
 
 
 def _service(settings: Settings | None = None) -> Any:
-    from archive_search.search_api.service import ArchiveService
+    from search_api.service import ArchiveService
 
     return ArchiveService(settings or get_settings())
 
@@ -76,7 +76,7 @@ def ingest(
     files already in the collection). With --queue, workers ingest them (--wait: wait for them).
     Encrypted PDFs open with --password; without it (or with a wrong one) they end
     failed(encrypted), and ingesting them again with the password adds them."""
-    from archive_search.ingest.pipeline import iter_files
+    from ingest.pipeline import iter_files
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -136,7 +136,7 @@ def ingest(
 
 def _ingest_queued(svc: Any, paths: list[Path], collection: str | None, *, wait: bool, as_json: bool) -> None:
     """``archive ingest --queue``: originals into the store, one queued item per file."""
-    from archive_search.ingest.pipeline import iter_files
+    from ingest.pipeline import iter_files
 
     q = svc.jobs.queue()
     name = collection or svc.settings.default_collection
@@ -315,7 +315,7 @@ def worker(
 ) -> None:
     """Background work: ingest queued files (`archive ingest --queue`), index and embed pending
     passages (resumable; safe to kill: a killed worker's file is taken over after its lease)."""
-    from archive_search.ingest.worker import run_worker
+    from ingest.worker import run_worker
 
     svc = _service()
     q = svc.jobs.queue()
@@ -615,7 +615,7 @@ def verify_bundle(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Re-check every SHA-256 of an evidence bundle; exit 1 naming each file that is wrong."""
-    from archive_search.search_api.export import verify_bundle as check
+    from search_api.export import verify_bundle as check
 
     if not path.exists():
         err.print(f"{path}: no such file or folder")
@@ -637,7 +637,7 @@ def verify_bundle(
 def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Walk the audit chain; exit 1 naming the first edited, removed or reordered entry."""
     from archive_search.catalog.db import Catalog
-    from archive_search.search_api.audit import AuditLog
+    from search_api.audit import AuditLog
 
     catalog = Catalog(get_settings().catalog_url)
     try:
@@ -662,7 +662,7 @@ def audit_list(
 ) -> None:
     """The newest entries of the audit log, newest first."""
     from archive_search.catalog.db import Catalog
-    from archive_search.search_api.audit import AuditLog, entry_public
+    from search_api.audit import AuditLog, entry_public
 
     catalog = Catalog(get_settings().catalog_url)
     try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from archive_search.search_api.app import create_api
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
-from archive_search.ui import install_ui
+from search_api.app import create_api
+from search_api.service import ArchiveService
+from ui import install_ui
 
 
 def create_app(settings: Settings | None = None, service: ArchiveService | None = None) -> FastAPI:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from name_pairs import NTREX, Pair, ntrex_pairs, read_conllu, treebank_lemmas, ud_pairs  # noqa: E402
 
-from archive_search.index.analysis import Analyzer, fold  # noqa: E402
+from index.analysis import Analyzer, fold  # noqa: E402
 
 TREEBANKS = REPO.parent / "shared" / "data" / "ud-treebanks-ru-uk-be"
 UPOS = {"NOUN", "PROPN", "VERB", "ADJ"}

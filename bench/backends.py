@@ -62,8 +62,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality as q  # noqa: E402
 import union as u  # noqa: E402
 
-from archive_search.index.backend import BackendHit  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchRequest  # noqa: E402
+from index.backend import BackendHit  # noqa: E402
 
 BACKENDS = ("embedded", "opensearch")
 Fusion = Callable[[list[BackendHit], list[BackendHit]], list[BackendHit]]
@@ -228,9 +228,9 @@ QUALITY_ALIAS = "archive-bench-quality"
 def own_alias(alias: str) -> None:
     """Open OpenSearch backends of services created from now on under ``alias`` (the index
     ``{alias}-{n}``) instead of the default ``archive-passages``."""
-    import archive_search.search_api.service as service_module
-    from archive_search.index.factory import make_backend
-    from archive_search.index.opensearch import OpenSearchBackend
+    import search_api.service as service_module
+    from index.factory import make_backend
+    from index.opensearch import OpenSearchBackend
 
     def make(settings: Any, analyzer: Any) -> Any:
         if settings.backend == "opensearch":
@@ -432,8 +432,8 @@ def speed_one(args: argparse.Namespace) -> dict[str, Any]:
     """One backend in this process: re-index the speed catalog, then the latency sample."""
     from load import queries
 
-    from archive_search.search_api.service import ArchiveService
     from archive_search.settings import Settings
+    from search_api.service import ArchiveService
 
     backend = args.one_speed
     data = args.speed_dir / backend

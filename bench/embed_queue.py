@@ -21,8 +21,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from archive_search.catalog.models import Passage
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
+from search_api.service import ArchiveService
 
 
 def run(src: Path, work: Path, n: int, flush_s: float) -> dict[str, float]:

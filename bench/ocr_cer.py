@@ -32,7 +32,7 @@ os.environ["OMP_THREAD_LIMIT"] = "1"
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from rapidfuzz.distance import Levenshtein
 
-from archive_search.ingest.extractors.ocr import ocr_image
+from ingest.extractors.ocr import ocr_image
 
 DATA = Path("/work/shared/data")
 LANGS = "rus+ukr+bel+eng"

@@ -45,15 +45,16 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("archive_search", "ingest", "index", "search_api", "ui")  # the product's top-level packages
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from archive_search.errors import ArchiveError, QuerySyntaxError  # noqa: E402
-from archive_search.index.embeddings import Embedder, Vector  # noqa: E402
-from archive_search.search_api.query import parse_query  # noqa: E402
-from archive_search.search_api.service import ArchiveService  # noqa: E402
 from archive_search.settings import Settings  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchMode, SearchRequest  # noqa: E402
+from index.embeddings import Embedder, Vector  # noqa: E402
+from search_api.query import parse_query  # noqa: E402
+from search_api.service import ArchiveService  # noqa: E402
 
 DATASETS = ("xquad", "ntrex", "tatoeba", "udhr", "unlp")
 MODES: tuple[SearchMode, ...] = ("keyword", "semantic", "hybrid")
@@ -457,7 +458,7 @@ def no_snippet(analyzer: Any, text: str, terms: Iterable[str], **kwargs: Any) ->
 
 def skip_snippets() -> None:
     """Make ``ArchiveService`` hydrate hits without snippets (``--snippets`` keeps them)."""
-    import archive_search.search_api.service as service_module
+    import search_api.service as service_module
 
     setattr(service_module, "highlight", no_snippet)  # noqa: B010 - a deliberate stand-in
 
@@ -764,7 +765,7 @@ def machine_info() -> dict[str, Any]:
             return ""
 
     digest = hashlib.sha256()
-    for f in sorted((REPO / "archive_search").rglob("*.py")):
+    for f in sorted(p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")):
         digest.update(f.relative_to(REPO).as_posix().encode() + b"\0" + f.read_bytes())
     return {
         "nproc": os.cpu_count(),
@@ -773,7 +774,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "git_commit": git("rev-parse", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--", "archive_search")),
+        "git_dirty": bool(git("status", "--porcelain", "--", *PACKAGES)),
         "code_sha256": digest.hexdigest()[:16],
         "service_groups_by_document": SERVICE_GROUPS,
         "env": {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "ARCHIVE_"))},
@@ -785,7 +786,7 @@ def machine_info() -> dict[str, Any]:
 def analyzer_probe() -> dict[str, list[str]]:
     """Index terms of a few inflected words: shows which analyser (case-folding only, stemming,
     lemmatisation) produced a results file, since keyword scores depend on it."""
-    from archive_search.index.analysis import Analyzer
+    from index.analysis import Analyzer
 
     analyzer = Analyzer()
     out: dict[str, list[str]] = {}

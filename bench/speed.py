@@ -87,7 +87,7 @@ class StandInEmbedder:
         self.table = rng.standard_normal((BUCKETS, DIM)).astype(np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        from archive_search.index.analysis import WORD_RE
+        from index.analysis import WORD_RE
 
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for i, t in enumerate(texts):
@@ -125,11 +125,11 @@ def cmd_build(args: argparse.Namespace) -> None:
     from sqlalchemy import insert, select
 
     from archive_search.catalog.models import Collection, Document, Passage, StoredFile
-    from archive_search.index import indexer
-    from archive_search.ingest.lang import detect_language
-    from archive_search.search_api.service import ArchiveService
     from archive_search.settings import Settings
     from archive_search.types import IndexPassage
+    from index import indexer
+    from ingest.lang import detect_language
+    from search_api.service import ArchiveService
 
     data: Path = args.data_dir
     if (data / "catalog.sqlite3").exists():
@@ -302,9 +302,9 @@ def cmd_latency(args: argparse.Namespace) -> None:
     from load import queries
 
     import archive_search
-    from archive_search.search_api.service import ArchiveService
     from archive_search.settings import Settings
     from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api.service import ArchiveService
 
     meta = _machine()
     meta["code"] = str(Path(archive_search.__file__).parent)
@@ -372,10 +372,10 @@ def cmd_passes(args: argparse.Namespace) -> None:
     tantivy runs these in the calling thread), for the questions ``latency`` uses."""
     from load import queries
 
-    from archive_search.index.backend import Filters
-    from archive_search.search_api.query import parse_query
-    from archive_search.search_api.service import ArchiveService
     from archive_search.settings import Settings
+    from index.backend import Filters
+    from search_api.query import parse_query
+    from search_api.service import ArchiveService
 
     svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
     backend: Any = svc.backend

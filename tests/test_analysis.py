@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index import morph
-from archive_search.index.analysis import Analyzer, fold, highlight
-from archive_search.index.translit import translit_key
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from index import morph
+from index.analysis import Analyzer, fold, highlight
+from index.translit import translit_key
+from search_api.service import ArchiveService
 from tests.conftest import ingest_texts
 from tests.conftest import keyword_files as files
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 from tests.test_search import ARTICLE_WORDS
 

@@ -19,10 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from archive_search.catalog.db import Catalog
-from archive_search.search_api.audit import GENESIS, AuditLog, entry_hash
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.web import create_app
+from search_api.audit import GENESIS, AuditLog, entry_hash
+from search_api.service import ArchiveService
 from tests.test_auth import PASSWORD, login
 
 

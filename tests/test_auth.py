@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import User
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.index.backend import Filters
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from index.backend import Filters
+from search_api.service import ArchiveService
 from tests.test_auth import PASSWORD, login
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL

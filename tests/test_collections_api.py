@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import AuditEntry
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 
 pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 

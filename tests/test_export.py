@@ -21,10 +21,10 @@ import pypdfium2 as pdfium
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.audit import AuditLog
-from archive_search.search_api.export import verify_bundle
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api.audit import AuditLog
+from search_api.export import verify_bundle
+from search_api.service import ArchiveService
 from tests.conftest import REPO
 from tests.test_auth import login
 from tests.test_cases import RESTRICTED_TEXT, setup_people

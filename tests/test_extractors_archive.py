@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document, IngestItem, Passage
-from archive_search.ingest.archives import ArchiveLimits, safe_name
-from archive_search.ingest.pipeline import Ingestor
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import JobReport
+from ingest.archives import ArchiveLimits, safe_name
+from ingest.pipeline import Ingestor
+from search_api.service import ArchiveService
 
 ALEPH = Path("/work/shared/data/aleph-ingest-fixtures/files")
 TEXT_UK = "Усі люди народжуються вільними і рівними у своїй гідності та правах."
@@ -252,7 +252,7 @@ def test_seven_zip_members(service: ArchiveService, tmp_path: Path) -> None:
 
 
 def test_archive_limits_and_tika_timeout_come_from_the_settings(tmp_path: Path) -> None:
-    from archive_search.ingest.sandbox import extraction_limits
+    from ingest.sandbox import extraction_limits
     from tests.conftest import make_settings
 
     settings = make_settings(

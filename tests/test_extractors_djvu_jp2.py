@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from archive_search.ingest.extractors.djvu import DjvuExtractor, djvulibre_available
-from archive_search.ingest.extractors.image import IMAGE_TYPES
-from archive_search.ingest.extractors.ocr import tesseract_available
-from archive_search.ingest.registry import ExtractionError, Limits
-from archive_search.ingest.sniff import sniff_file
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest, SourceFile
+from ingest.extractors.djvu import DjvuExtractor, djvulibre_available
+from ingest.extractors.image import IMAGE_TYPES
+from ingest.extractors.ocr import tesseract_available
+from ingest.registry import ExtractionError, Limits
+from ingest.sniff import sniff_file
+from search_api.service import ArchiveService
 
 ALEPH = Path("/work/shared/data/aleph-ingest-fixtures/files")
 DJVU_FILE = ALEPH / "Test_rs20846.djvu"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.ingest.extractors.text import decode_text
+from ingest.extractors.text import decode_text
 
 SHARED = Path("/work/shared/data")
 CHARDET = SHARED / "chardet-cyrillic-encodings"

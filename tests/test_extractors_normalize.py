@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import Passage
-from archive_search.ingest.normalize import fix_lookalikes, normalize_text
-from archive_search.search_api.service import ArchiveService
+from ingest.normalize import fix_lookalikes, normalize_text
+from search_api.service import ArchiveService
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,11 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from archive_search.ingest.extractors import pdf as pdf_module
-from archive_search.ingest.extractors.ocr import tesseract_available
-from archive_search.ingest.extractors.pdf import PdfExtractor, malformed_word_ratio, text_layer_quality
-from archive_search.ingest.registry import ExtractionError, Limits, Skip
 from archive_search.types import Extraction, SourceFile
+from ingest.extractors import pdf as pdf_module
+from ingest.extractors.ocr import tesseract_available
+from ingest.extractors.pdf import PdfExtractor, malformed_word_ratio, text_layer_quality
+from ingest.registry import ExtractionError, Limits, Skip
 from tests.conftest import SAMPLE_DIR
 
 SHARED = Path("/work/shared/data")

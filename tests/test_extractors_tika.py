@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document, Passage
-from archive_search.ingest import sniff
-from archive_search.ingest.registry import ExtractionError, Limits, Skip, default_registry
-from archive_search.ingest.sniff import sniff_bytes, sniff_file
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import Extraction, SourceFile
+from ingest import sniff
+from ingest.registry import ExtractionError, Limits, Skip, default_registry
+from ingest.sniff import sniff_bytes, sniff_file
+from search_api.service import ArchiveService
 
 SHARED = Path("/work/shared/data")
 ALEPH = SHARED / "aleph-ingest-fixtures" / "files"
@@ -466,7 +466,7 @@ def test_a_parse_past_the_timeout_fails_and_the_helper_is_started_anew(tmp_path:
     import os
     import signal
 
-    from archive_search.ingest.extractors import tika
+    from ingest.extractors import tika
 
     p = tmp_path / "d.docx"
     p.write_bytes(make_docx([ART5_RU]))

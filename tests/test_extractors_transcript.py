@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document, Passage
-from archive_search.ingest.extractors.text import PlainTextExtractor
-from archive_search.ingest.registry import Limits
-from archive_search.ingest.transcript import parse_transcript
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import Extraction, SourceFile
+from ingest.extractors.text import PlainTextExtractor
+from ingest.registry import Limits
+from ingest.transcript import parse_transcript
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
 

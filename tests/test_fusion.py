@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index.backend import BackendHit
-from archive_search.search_api.query import Group, Or, Phrase, Word, parse_query
-from archive_search.search_api.retrieval import rrf, weigh_function_words
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from index.backend import BackendHit
+from search_api.query import Group, Or, Phrase, Word, parse_query
+from search_api.retrieval import rrf, weigh_function_words
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index.analysis import within_edits
-from archive_search.search_api.retrieval import RARE_TERM_MAX
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
+from index.analysis import within_edits
+from search_api.retrieval import RARE_TERM_MAX
+from search_api.service import ArchiveService
 
 pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL
 

@@ -22,19 +22,19 @@ from sqlalchemy import select
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Passage
 from archive_search.catalog.store import OriginalStore
-from archive_search.ingest import sandbox as sandbox_mod
-from archive_search.ingest.archives import ArchiveLimits
-from archive_search.ingest.extractors.text import PlainTextExtractor
-from archive_search.ingest.pipeline import Ingestor
-from archive_search.ingest.registry import (
+from archive_search.types import Extraction, JobReport, SourceFile, TextBlock
+from ingest import sandbox as sandbox_mod
+from ingest.archives import ArchiveLimits
+from ingest.extractors.text import PlainTextExtractor
+from ingest.pipeline import Ingestor
+from ingest.registry import (
     ExtractionError,
     ExtractorRegistry,
     Limits,
     SandboxLimits,
     default_registry,
 )
-from archive_search.ingest.sandbox import Sandbox
-from archive_search.types import Extraction, JobReport, SourceFile, TextBlock
+from ingest.sandbox import Sandbox
 
 TESTS = Path(__file__).resolve().parent
 SAMPLE = TESTS.parent / "archive_search" / "sample_archive" / "files"
@@ -250,7 +250,7 @@ def test_huge_text_output_is_refused(tmp_path: Path) -> None:
 def test_a_slow_real_pdf_times_out(tmp_path: Path) -> None:
     """A stand-in for a PDF on which pdfium loops: the scanned sample needs seconds of rendering
     and OCR, more than the tiny limit; the next file is read by a fresh worker."""
-    from archive_search.ingest.extractors.ocr import tesseract_available
+    from ingest.extractors.ocr import tesseract_available
 
     if not tesseract_available():
         pytest.skip("tesseract is not installed")
@@ -263,10 +263,10 @@ def test_a_slow_real_pdf_times_out(tmp_path: Path) -> None:
 
 
 def test_sandboxed_extraction_equals_in_process_extraction() -> None:
-    from archive_search.ingest.passages import drafts_from_spans, make_passages
+    from ingest.passages import drafts_from_spans, make_passages
 
     reg = default_registry()
-    from archive_search.ingest.sniff import sniff_file
+    from ingest.sniff import sniff_file
 
     sb = Sandbox()
     try:
@@ -305,7 +305,7 @@ def test_malformed_replies_are_not_trusted() -> None:
     )
     assert ex.blocks[0].page is None and ex.blocks[0].confidence is None and len(ex.doc_type) == 50
     # passages cut by the worker: well-typed spans only, and only spans inside the blocks
-    from archive_search.ingest.passages import drafts_from_spans
+    from ingest.passages import drafts_from_spans
 
     for bad in ([[0, 0, "1", "uk"]], [[0, 0, 1]], [["0", 0, 1, "uk"]], "spans"):
         with pytest.raises(ExtractionError):
@@ -464,7 +464,7 @@ XXE = '<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     __import__("importlib").util.find_spec("iscc_tika") is None, reason="iscc-tika is not installed"
 )
 def test_xml_bombs_and_external_entities_in_office_files(tmp_path: Path) -> None:
-    from archive_search.ingest.extractors import tika
+    from ingest.extractors import tika
 
     inp = tmp_path / "in"
     write(inp, "laughs.docx", docx_with_doctype(LAUGHS, "&lol9;"))
@@ -491,7 +491,7 @@ def test_xml_bombs_and_external_entities_in_office_files(tmp_path: Path) -> None
 
 
 def test_xml_prolog_checks() -> None:
-    from archive_search.ingest.extractors.tika import _check_prolog
+    from ingest.extractors.tika import _check_prolog
 
     refused = [
         (b'<?xml version="1.0"?><!-- <x --><!DOCTYPE a [<!ENTITY b "c">]><a/>', False),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index.analysis import (
+from index.analysis import (
     Analyzer,
     Highlighter,
     _escape_window,

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archive_search.catalog.models import Document, IngestItem, Page, Passage, StoredFile
-from archive_search.search_api.service import ArchiveService
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
 pytestmark = pytest.mark.all_stacks  # the service tests also run on OpenSearch + PostgreSQL

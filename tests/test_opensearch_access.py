@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 from archive_search.errors import NotFoundError
-from archive_search.index.backend import Filters, TermNode
-from archive_search.index.opensearch import has_vectors_body
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SearchResponse
+from index.backend import Filters, TermNode
+from index.opensearch import has_vectors_body
+from search_api.service import ArchiveService
 from tests.conftest import stack_settings
 from tests.test_vector_saves import HashEmbedder
 

@@ -34,12 +34,12 @@ from sqlalchemy import func, select
 
 from archive_search.catalog.models import Passage
 from archive_search.errors import BackendError, IndexWriteError
-from archive_search.index.backend import Filters, TermNode
-from archive_search.index.opensearch import OpenSearchBackend
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, IndexPassage, SearchRequest
 from archive_search.web import create_app
+from index.backend import Filters, TermNode
+from index.opensearch import OpenSearchBackend
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 from tests.opensearch_node import REPO, cluster_cmd
 
@@ -252,7 +252,7 @@ def outage(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     backend._request = request  # type: ignore[attr-defined]
     retries = logging.Handler()
     retries.emit = lambda record: out.retried.append(record.getMessage()[:300])  # type: ignore[method-assign]
-    logging.getLogger("archive_search.index.opensearch").addHandler(retries)
+    logging.getLogger("index.opensearch").addHandler(retries)
     failed_bulks = logging.Handler()  # the client's own log of requests that met the dead node
     failed_bulks.emit = (
         lambda record: (  # type: ignore[method-assign]
@@ -297,7 +297,7 @@ def outage(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         time.sleep(0.05)
     writer.join()
     out.searches_down.append(keyword_total(svc, COMMON))
-    logging.getLogger("archive_search.index.opensearch").removeHandler(retries)
+    logging.getLogger("index.opensearch").removeHandler(retries)
     logging.getLogger("opensearch").removeHandler(failed_bulks)
     with svc.catalog.session() as s:
         out.reported_indexed = set(s.scalars(select(Passage.id).where(Passage.indexed_at.is_not(None))))
@@ -444,7 +444,7 @@ def test_without_replicas_a_lost_node_fails_searches_loudly(cluster: Cluster, tm
     """An index without replicas (3 shards, one per node) loses a shard with its node: a search
     cannot be complete, so it fails with a clear error (HTTP 503 in the API), never fewer hits.
     (Runs last: the node stays down until the module's cluster is stopped.)"""
-    from archive_search.index.analysis import Analyzer
+    from index.analysis import Analyzer
 
     b = OpenSearchBackend(cluster.url, Analyzer(), index="noreplica", shards=3, replicas=0)
     try:

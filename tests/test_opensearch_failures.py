@@ -13,9 +13,9 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import TransportError
 
 from archive_search.errors import BackendError, IndexWriteError
-from archive_search.index import opensearch as osb
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import IndexPassage
+from index import opensearch as osb
+from search_api.service import ArchiveService
 from tests.conftest import ingest_texts, make_settings
 from tests.test_opensearch_requests import (
     ALIAS,

@@ -1,6 +1,6 @@
 """The exact requests the OpenSearch backend sends, and what a live node makes of them.
 
-Request bodies are built by pure functions of ``archive_search.index.opensearch`` and compared
+Request bodies are built by pure functions of ``index.opensearch`` and compared
 with the shapes of the OpenSearch documentation (create index, ``_bulk``, query DSL, ``knn`` with
 ``filter``, ``_aliases``). The backend class is driven through a real ``opensearchpy.OpenSearch``
 client whose transport records each request (serialised as it would go on the wire) and answers
@@ -34,16 +34,16 @@ from opensearchpy.exceptions import ConnectionError as OSConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
 from archive_search.errors import BackendError
-from archive_search.index import opensearch as osb
-from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
-from archive_search.index.backend import (
+from archive_search.types import AnalyzedToken, IndexPassage
+from index import opensearch as osb
+from index.analysis import ANALYZER_VERSION, Analyzer
+from index.backend import (
     BoolNode,
     Filters,
     PhraseNode,
     SearchBackend,
     TermNode,
 )
-from archive_search.types import AnalyzedToken, IndexPassage
 
 
 class PlainAnalyzer(Analyzer):
@@ -1207,7 +1207,7 @@ def _compare_with_tantivy(
     passages: list[IndexPassage],
     queries: list[Any],
 ) -> None:
-    from archive_search.index.embedded import EmbeddedBackend
+    from index.embedded import EmbeddedBackend
 
     live = live_backend(analyzer)
     live.write(passages)

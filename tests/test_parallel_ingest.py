@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Document, IngestItem, Passage
 from archive_search.catalog.store import OriginalStore
-from archive_search.ingest.pipeline import Ingestor, ingest_workers
-from archive_search.ingest.registry import Limits, SandboxLimits
-from archive_search.ingest.sandbox import shared_sandbox
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import FileReport
+from ingest.pipeline import Ingestor, ingest_workers
+from ingest.registry import Limits, SandboxLimits
+from ingest.sandbox import shared_sandbox
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
 
@@ -138,7 +138,7 @@ def test_ctrl_c_stops_the_extractions_in_flight(tmp_path: Path) -> None:
     assert left.stdout.strip() == "", "extraction workers outlived the interrupted ingestion"
     svc = ArchiveService(Settings(data_dir=data, embedder="none"))
     try:
-        from archive_search.ingest.recovery import recover_interrupted
+        from ingest.recovery import recover_interrupted
 
         assert recover_interrupted(svc.catalog, svc.store.root) == 2
         with svc.catalog.session() as s:

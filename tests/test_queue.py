@@ -19,8 +19,8 @@ import yaml
 from sqlalchemy import func, select, update
 
 from archive_search.catalog.models import Document, IngestItem, IngestJob, Passage
-from archive_search.ingest.queue import IngestQueue
-from archive_search.search_api.service import ArchiveService
+from ingest.queue import IngestQueue
+from search_api.service import ArchiveService
 from tests.conftest import REPO, SAMPLE_DIR, make_settings
 
 ARCHIVE = Path(sys.executable).with_name("archive")

@@ -32,9 +32,9 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import IngestItem
-from archive_search.ingest.extractors.djvu import djvulibre_available
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import FileReport, JobReport
+from ingest.extractors.djvu import djvulibre_available
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 
 DATA = Path("/work/shared/data")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archive_search.errors import QuerySyntaxError
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest
+from search_api.service import ArchiveService
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from archive_search.search_api import batch as batch_mod
-from archive_search.search_api.service import ArchiveService
 from archive_search.web import create_app
+from search_api import batch as batch_mod
+from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
@@ -135,7 +135,7 @@ def test_long_batch_runs_as_a_job_and_downloads_as_csv(
     http: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch_mod, "SYNC_LIMIT", 2)
-    from archive_search.search_api.routes import batch as batch_routes
+    from search_api.routes import batch as batch_routes
 
     monkeypatch.setattr(batch_routes, "SYNC_LIMIT", 2)
     h = auth(http, "viewer")

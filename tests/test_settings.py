@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from archive_search.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, source_files
 
 
 def test_environment_variables_with_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_every_setting_is_documented() -> None:
 
 def test_no_module_reads_the_environment_but_settings() -> None:
     offenders = []
-    for path in (REPO / "archive_search").rglob("*.py"):
+    for path in source_files():
         text = path.read_text("utf-8")
         if path.name == "settings.py":
             continue

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
-from archive_search.index.translit import translit_key, translit_keys
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from index.analysis import ANALYZER_VERSION, Analyzer
+from index.translit import translit_key, translit_keys
+from search_api.service import ArchiveService
 from tests.conftest import ingest_texts
 from tests.conftest import keyword_files as files
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from archive_search.catalog.models import AuditEntry
 from archive_search.errors import NotFoundError
-from archive_search.ingest.queue import IngestQueue
-from archive_search.search_api.service import ArchiveService
-from archive_search.search_api.uploads import Uploads
 from archive_search.types import Principal, SearchRequest
+from ingest.queue import IngestQueue
+from search_api.service import ArchiveService
+from search_api.uploads import Uploads
 from tests.conftest import make_settings
 
 

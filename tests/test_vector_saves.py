@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
+from search_api.service import ArchiveService
 from tests.conftest import make_settings
 
 WORDS = ["колона", "техніки", "свідок", "обстріл", "підвал", "допит", "затримання", "лікарня"]

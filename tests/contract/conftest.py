@@ -6,7 +6,7 @@ instance on the same data. Add a new backend by adding a factory to ``FACTORIES`
 
 The backends are given ``PlainAnalyzer``, a pinned copy of the analyser's contract (one folded
 term per word, positions in order), so the suite tests the backends and not the evolving
-morphology of ``archive_search.index.analysis.Analyzer``; one test runs the real analyser.
+morphology of ``index.analysis.Analyzer``; one test runs the real analyser.
 
 The ``opensearch`` backend runs against a real node on every run: ``ARCHIVE_OPENSEARCH_URL``, or
 one the session starts itself (``live_opensearch`` in ``tests/conftest.py``); it is never skipped.
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from archive_search.index.analysis import Analyzer
-from archive_search.index.backend import SearchBackend
 from archive_search.types import AnalyzedToken
+from index.analysis import Analyzer
+from index.backend import SearchBackend
 
 OPENSEARCH_URL_ENV = "ARCHIVE_OPENSEARCH_URL"
 DIM = 16
@@ -56,14 +56,14 @@ OpenBackend = Callable[..., SearchBackend]
 
 
 def _embedded(location: Path, analyzer: Analyzer) -> SearchBackend:
-    from archive_search.index.embedded import EmbeddedBackend
+    from index.embedded import EmbeddedBackend
 
     return EmbeddedBackend(location, analyzer)
 
 
 def _opensearch(location: Path, analyzer: Analyzer) -> SearchBackend:
     url = os.environ[OPENSEARCH_URL_ENV]  # set by the backend_factory fixture
-    from archive_search.index.opensearch import OpenSearchBackend
+    from index.opensearch import OpenSearchBackend
     # one index per test location: the same location reopens the same index (persistence test)
     index = "archive-contract-" + hashlib.sha256(str(location).encode()).hexdigest()[:16]
     backend: SearchBackend = OpenSearchBackend(url, analyzer, index=index, dim=DIM)

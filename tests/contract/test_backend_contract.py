@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive_search.index.analysis import Analyzer
-from archive_search.index.backend import (
+from archive_search.types import IndexPassage
+from index.analysis import Analyzer
+from index.backend import (
     FACET_FIELDS,
     BackendResult,
     BoolNode,
@@ -29,7 +30,6 @@ from archive_search.index.backend import (
     SearchBackend,
     TermNode,
 )
-from archive_search.types import IndexPassage
 from tests.contract.conftest import DIM, BackendFactory, OpenBackend, PlainAnalyzer
 
 ALL = Filters(allowed_collections=None)
@@ -244,7 +244,7 @@ def test_implements_protocol(backend: SearchBackend) -> None:
 def test_backend_module_available(backend_factory: BackendFactory, backend_name: str) -> None:
     """Runs in the test body so a missing backend module is a FAILED test, not an error or skip."""
     if backend_name == "opensearch":
-        from archive_search.index.opensearch import OpenSearchBackend  # type: ignore[import-not-found]
+        from index.opensearch import OpenSearchBackend  # type: ignore[import-not-found]
 
         assert OpenSearchBackend is not None
     assert callable(backend_factory)

@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.web import create_app
+from search_api.service import ArchiveService
 from tests.conftest import REPO, SAMPLE_DIR
 
 PASSWORD = "a long enough passphrase"

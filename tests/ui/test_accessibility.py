@@ -63,8 +63,8 @@ def test_research_pages_have_no_wcag_violations(
 ) -> None:
     """The editor's and the admin's pages: results with selection, viewer with the side panel,
     cases, a case, batch, saved searches, upload, admin."""
-    from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd
     from archive_search.types import LOCAL_ADMIN
+    from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd
 
     cases = ui_archive.service.cases
     case = cases.create_case(CaseCreate(title=f"Accessibility {locale}", description="A check."), LOCAL_ADMIN)

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
-from archive_search.search_api.export import ExportResult
-from archive_search.search_api.export_store import ExportStore
-from archive_search.search_api.service import ArchiveService
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
+from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
+from search_api.export import ExportResult
+from search_api.export_store import ExportStore
+from search_api.service import ArchiveService
 from tests.conftest import REPO
 from tests.ui.conftest import PASSWORD, _free_port
 from tests.ui.test_pages import csrf_of, log_in

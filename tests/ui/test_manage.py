@@ -21,23 +21,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document
-from archive_search.search_api.cases import (
+from archive_search.settings import Settings
+from archive_search.types import LOCAL_ADMIN
+from archive_search.web import create_app
+from search_api.cases import (
     CaseCreate,
     CaseItemCreate,
     CaseItemsAdd,
     CaseMemberCreate,
 )
-from archive_search.search_api.service import ArchiveService
-from archive_search.search_api.tags import TagApply
-from archive_search.settings import Settings
-from archive_search.types import LOCAL_ADMIN
-from archive_search.ui.i18n import MESSAGES
-from archive_search.web import create_app
+from search_api.service import ArchiveService
+from search_api.tags import TagApply
 from tests.conftest import SAMPLE_DIR
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
 from tests.ui.test_pages import csrf_of
 from tests.ui.test_pages import log_in as http_log_in
+from ui.i18n import MESSAGES
 
 TEXTS = {
     "statement-1.txt": "The first witness saw the convoy at the bridge at dawn.\n",
@@ -468,7 +468,7 @@ def test_upload_status_is_the_uploaders_only(mgmt: Mgmt) -> None:
     with TestClient(create_app(mgmt.service.settings, mgmt.service)) as anon:
         assert anon.get(f"/upload/jobs/{job}/status.json").status_code == 401
     # the job's owner is in the catalog (the audit log): another process knows it too
-    from archive_search.search_api.uploads import Uploads
+    from search_api.uploads import Uploads
 
     viewer = mgmt.service.accounts.principal_for_user(mgmt.ids["editor"])
     assert Uploads(mgmt.service).status(job, viewer)["files"][0]["name"] == "json-check.txt"

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from archive_search.types import LOCAL_ADMIN
-from archive_search.ui.common import safe_next
-from archive_search.ui.i18n import MESSAGES, Translator, negotiate
 from archive_search.web import create_app
 from tests.ui.conftest import PASSWORD, XSS_NAME, UiArchive
+from ui.common import safe_next
+from ui.i18n import MESSAGES, Translator, negotiate
 
 
 def client_for(archive: UiArchive, **kw: object) -> TestClient:

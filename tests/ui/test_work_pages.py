@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from archive_search.types import LOCAL_ADMIN
-from archive_search.ui.i18n import MESSAGES
+from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from tests.ui.conftest import UiArchive
 from tests.ui.test_pages import client_for, csrf_of, log_in
+from ui.i18n import MESSAGES
 
 POSTS = (
     "/selection",

@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from archive_search.search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from archive_search.types import LOCAL_ADMIN
+from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from tests.ui.conftest import CORROBORATION_TEXTS, CorroborationArchive, UiArchive, shot
 from tests.ui.test_browser import expect, log_in, search
 

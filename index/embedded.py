@@ -1,0 +1,673 @@
+"""The embedded backend: tantivy for keywords, an HNSW index (hnswlib) for vectors.
+
+Everything lives in one folder of the data directory. Keyword terms are the shared analyser's
+terms, stored pre-tokenised so the positions (phrases, proximity) are the analyser's own.
+The vector side keeps, beside the HNSW graph, the few fields filters need (collection, language,
+type, tags, date) so that filters, the access filter included, run *inside* the graph search; a
+selective filter falls back to an exact scan of the allowed passages so a top-k is never emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tantivy
+
+from archive_search.errors import BackendError
+from archive_search.types import IndexPassage
+from index.analysis import ANALYZER_VERSION, Analyzer
+from index.backend import (
+    NO_DATE,
+    BackendHit,
+    BackendResult,
+    Filters,
+    PhraseNode,
+    QueryNode,
+    TermNode,
+    day_number,
+    epoch_ms,
+    year_number,
+)
+
+_WRITER_HEAP = 64_000_000
+_EXACT_SCAN_LIMIT = 20_000
+_DOC_COUNT_MEMO = 64
+"""Document counts remembered from the facet pass (for the same query, filters and index state)."""
+_FACET_TANTIVY_FIELD = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
+
+
+SCHEMA_VERSION = f"3/analyzer-{ANALYZER_VERSION}"
+"""Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("document_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("collection", tokenizer_name="raw", fast=True)
+    sb.add_text_field("lang", tokenizer_name="raw", fast=True)
+    sb.add_text_field("doc_type", tokenizer_name="raw", fast=True)
+    sb.add_text_field("tags", tokenizer_name="raw", fast=True)
+    sb.add_integer_field("day", indexed=True, fast=True)
+    sb.add_integer_field("year", indexed=True, fast=True)
+    sb.add_integer_field("added", indexed=True, fast=True)
+    sb.add_text_field("speaker", tokenizer_name="raw", fast=True)
+    sb.add_text_field("body", tokenizer_name="raw", index_option="position")
+    return sb.build()
+
+
+@dataclass
+class _VecMeta:
+    collection: str
+    lang: str
+    doc_type: str
+    tags: frozenset[str]
+    day: int
+    document_id: int
+    speaker: str = ""
+    added: int = 0
+
+
+class _VecColumns:
+    """The vector filter fields as numpy columns (codes for strings), one row per label."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.labels = np.zeros(0, dtype=np.int64)
+        self.day = np.zeros(0, dtype=np.int64)
+        self.added = np.zeros(0, dtype=np.int64)
+        self.document_id = np.zeros(0, dtype=np.int64)
+        self.codes: dict[str, np.ndarray] = {}
+        self.vocab: dict[str, dict[str, int]] = {}
+
+    @classmethod
+    def build(cls, meta: dict[int, _VecMeta], version: int) -> _VecColumns:
+        c = cls(version)
+        items = list(meta.items())
+        c.labels = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
+        c.day = np.fromiter((m.day for _, m in items), dtype=np.int64, count=len(items))
+        c.added = np.fromiter((m.added for _, m in items), dtype=np.int64, count=len(items))
+        c.document_id = np.fromiter((m.document_id for _, m in items), dtype=np.int64, count=len(items))
+        for name in ("collection", "lang", "doc_type"):
+            vocab: dict[str, int] = {}
+            c.codes[name] = np.fromiter(
+                (vocab.setdefault(getattr(m, name), len(vocab)) for _, m in items),
+                dtype=np.int32,
+                count=len(items),
+            )
+            c.vocab[name] = vocab
+        return c
+
+    def member(self, name: str, values: Iterable[str]) -> np.ndarray:
+        wanted = [self.vocab[name][v] for v in values if v in self.vocab[name]]
+        return np.isin(self.codes[name], np.asarray(wanted, dtype=np.int32))
+
+
+class EmbeddedBackend:
+    """Tantivy + hnswlib in ``root``; safe for one writing process, many reading threads."""
+
+    name = "embedded"
+
+    def __init__(
+        self, root: Path, analyzer: Analyzer, *, dim: int | None = None, vector_flush_s: float = 0.0
+    ) -> None:
+        """``vector_flush_s``: new vectors are saved at most this often (0: after every write).
+        Saving rewrites the whole HNSW graph and its filter fields (~0.4 s CPU at 60k vectors,
+        growing linearly: as much as embedding a batch of 16 from ~600k vectors); vectors added
+        since the last save are lost by a crash, and ``missing_vectors`` lets the indexer write
+        them again."""
+        self.root = root
+        self.vector_flush_s = vector_flush_s
+        self._last_flush = time.monotonic()
+        self.analyzer = analyzer
+        self._lock = threading.RLock()
+        self._rebuilt = self._check_schema_version(root)
+        kw_dir = root / "tantivy"
+        kw_dir.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema()
+        try:
+            self.index = tantivy.Index(self.schema, path=str(kw_dir))
+        except ValueError as exc:  # incompatible or damaged index files
+            raise BackendError(f"cannot open keyword index at {kw_dir}: {exc}") from exc
+        self._last_reload = time.monotonic()
+        self._generation = 0
+        """Bumped whenever the searcher may see other documents (commit, reload)."""
+        self._doc_counts: dict[tuple[Any, Filters], tuple[int, int]] = {}
+        self._doc_counts_lock = threading.Lock()
+        self._vec_mtime = 0.0
+        self._vec_path = root / "vectors.hnsw"
+        self._meta_path = root / "vectors-meta.json"
+        self._hnsw: Any = None
+        self._meta: dict[int, _VecMeta] = {}
+        self._meta_version = 0
+        self._cols: _VecColumns | None = None
+        self._dim = dim
+        self._vec_dirty = False
+        self._load_vectors()
+
+    @staticmethod
+    def _check_schema_version(root: Path) -> bool:
+        """Wipe an index written with another schema; True when the folder was (re)started empty
+        while older index files existed, so the caller must rebuild it from the catalog."""
+        marker = root / "SCHEMA"
+        root.mkdir(parents=True, exist_ok=True)
+        if marker.exists() and marker.read_text("utf-8").strip() == SCHEMA_VERSION:
+            return False
+        had_files = any(p.name != "SCHEMA" for p in root.iterdir())
+        for child in root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        marker.write_text(SCHEMA_VERSION, "utf-8")
+        return had_files
+
+    def needs_rebuild(self) -> bool:
+        """True once after opening an index whose files had to be discarded (schema change)."""
+        return self._rebuilt
+
+    def rebuilt(self) -> None:
+        self._rebuilt = False
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A tantivy writer for one commit. It is released afterwards so that another process
+        (``archive ingest`` beside a running ``archive serve``) can take the index lock next."""
+        with self._lock:
+            try:
+                writer = self.index.writer(_WRITER_HEAP, 1)
+            except ValueError as exc:
+                raise BackendError(f"keyword index is locked by another writer: {exc}") from exc
+            try:
+                yield writer
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+            self.index.reload()
+            self._last_reload = time.monotonic()
+            self._generation += 1
+
+    def _searcher(self) -> Any:
+        now = time.monotonic()
+        if now - self._last_reload > 1.0:
+            self.index.reload()
+            self._maybe_reload_vectors()
+            self._last_reload = now
+            self._generation += 1
+        return self.index.searcher()
+
+    def write(self, passages: Sequence[IndexPassage]) -> None:
+        if not passages:
+            return
+        with self._writing() as w:
+            for p in passages:
+                w.delete_documents_by_term("passage_id", p.passage_id)
+                w.add_document(self._to_doc(p))
+        with self._lock:
+            vecs = [p for p in passages if p.vector is not None]
+            # only brand-new vectors may wait for the next save: a changed or removed vector (and
+            # its filter fields, which could let it through another collection's access filter)
+            # is saved at once, so a crash can never bring an old one back
+            changed = any(p.passage_id in self._meta for p in passages)
+            if vecs:
+                self._add_vectors(vecs)
+            # a passage rewritten without a vector must not keep its old vector (nor its old
+            # filter fields)
+            for p in passages:
+                if p.vector is None and p.passage_id in self._meta:
+                    self._hnsw.mark_deleted(p.passage_id)
+                    del self._meta[p.passage_id]
+                    self._meta_version += 1
+                    self._vec_dirty = True
+            if changed or time.monotonic() - self._last_flush >= self.vector_flush_s:
+                self.flush_vectors()
+
+    def _to_doc(self, p: IndexPassage) -> tantivy.Document:
+        d = tantivy.Document()
+        d.add_integer("passage_id", p.passage_id)
+        d.add_integer("document_id", p.document_id)
+        d.add_text("collection", p.collection)
+        d.add_text("lang", p.lang)
+        d.add_text("doc_type", p.doc_type)
+        for tag in p.tags:
+            d.add_text("tags", tag)
+        d.add_integer("day", day_number(p.doc_date))
+        d.add_integer("year", year_number(p.doc_date))
+        d.add_integer("added", epoch_ms(p.added_at))
+        if p.speaker:
+            d.add_text("speaker", p.speaker.casefold())
+        tokens = [
+            tantivy.Token(term, tok.position, tok.start, tok.end)
+            for tok in self.analyzer.tokens(p.text)
+            for term in tok.terms
+        ]
+        d.add_pre_tokenized_text("body", tantivy.PreTokenizedString(p.text, tokens))
+        return d
+
+    def delete_documents(self, document_ids: Sequence[int]) -> None:
+        if not document_ids:
+            return
+        with self._writing() as w:
+            for doc_id in document_ids:
+                w.delete_documents_by_term("document_id", doc_id)
+        with self._lock:
+            gone = set(document_ids)
+            labels = [label for label, m in self._meta.items() if m.document_id in gone]
+            for label in labels:
+                self._hnsw.mark_deleted(label)
+                del self._meta[label]
+                self._meta_version += 1
+            if labels:
+                self._vec_dirty = True
+                self.flush_vectors()
+
+    def clear(self) -> None:
+        with self._writing() as w:
+            w.delete_all_documents()
+        with self._lock:
+            self._hnsw = None
+            self._meta = {}
+            self._meta_version += 1
+            self._vec_path.unlink(missing_ok=True)
+            self._meta_path.unlink(missing_ok=True)
+
+    # -- vectors -----------------------------------------------------------------------------
+
+    def _maybe_reload_vectors(self) -> None:
+        """Pick up vectors another process wrote (for example ``archive worker`` beside the API)."""
+        try:
+            mtime = self._meta_path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime != self._vec_mtime and not self._vec_dirty:
+            with self._lock:
+                self._load_vectors()
+
+    def _load_vectors(self) -> None:
+        if not (self._vec_path.exists() and self._meta_path.exists()):
+            return
+        self._vec_mtime = self._meta_path.stat().st_mtime
+        import hnswlib
+
+        raw = json.loads(self._meta_path.read_text("utf-8"))
+        dim = int(raw["dim"])
+        idx = hnswlib.Index(space="cosine", dim=dim)
+        idx.load_index(str(self._vec_path), max_elements=int(raw["capacity"]), allow_replace_deleted=True)
+        idx.set_ef(128)
+        self._hnsw, self._dim = idx, dim
+        self._meta = {
+            int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]), str(v[6]), int(v[7]))
+            for k, v in raw["meta"].items()
+        }
+        self._meta_version += 1
+
+    def _add_vectors(self, passages: Sequence[IndexPassage]) -> None:
+        import hnswlib
+
+        arr = np.asarray([p.vector for p in passages], dtype=np.float32)
+        if self._hnsw is None:
+            self._dim = int(arr.shape[1])
+            self._hnsw = hnswlib.Index(space="cosine", dim=self._dim)
+            self._hnsw.init_index(
+                max_elements=max(1024, len(passages) * 2),
+                ef_construction=200,
+                M=16,
+                allow_replace_deleted=True,
+            )
+            self._hnsw.set_ef(128)
+        if arr.shape[1] != self._dim:
+            raise BackendError(f"vector dimension {arr.shape[1]} does not match the index ({self._dim})")
+        # A label hnswlib already holds (live or marked deleted) is updated in place; only new
+        # labels may take the slot of a deleted one. Marking a label deleted and re-adding it with
+        # replace_deleted=True could hand its slot to another label and lose it from the id map.
+        by_id = {p.passage_id: p for p in passages}  # the last write of a label in a batch wins
+        known = set(self._hnsw.get_ids_list())
+        old = [p for p in by_id.values() if p.passage_id in known]
+        new = [p for p in by_id.values() if p.passage_id not in known]
+        need = self._hnsw.get_current_count() + len(new)
+        if need > self._hnsw.get_max_elements():
+            self._hnsw.resize_index(max(need, self._hnsw.get_max_elements() * 2))
+        for p in old:
+            if p.passage_id not in self._meta:
+                self._hnsw.unmark_deleted(p.passage_id)
+        for group, replace in ((old, False), (new, True)):
+            if group:
+                vecs = np.asarray([p.vector for p in group], dtype=np.float32)
+                labels = np.asarray([p.passage_id for p in group], dtype=np.int64)
+                self._hnsw.add_items(vecs, labels, replace_deleted=replace)
+        for p in by_id.values():
+            self._meta[p.passage_id] = _VecMeta(
+                p.collection,
+                p.lang,
+                p.doc_type,
+                frozenset(p.tags),
+                day_number(p.doc_date),
+                p.document_id,
+                (p.speaker or "").casefold(),
+                epoch_ms(p.added_at),
+            )
+        self._vec_dirty = True
+        self._meta_version += 1
+
+    def flush_vectors(self) -> None:
+        """Write the vector index and its filter fields to disk (atomically, by rename)."""
+        with self._lock:
+            if not self._vec_dirty or self._hnsw is None:
+                return
+            tmp_idx = self._vec_path.with_suffix(".tmp")
+            self._hnsw.save_index(str(tmp_idx))
+            meta = {
+                "dim": self._dim,
+                "capacity": self._hnsw.get_max_elements(),
+                "meta": {
+                    str(k): [
+                        m.collection,
+                        m.lang,
+                        m.doc_type,
+                        sorted(m.tags),
+                        m.day,
+                        m.document_id,
+                        m.speaker,
+                        m.added,
+                    ]
+                    for k, m in self._meta.items()
+                },
+            }
+            tmp_meta = self._meta_path.with_suffix(".tmp")
+            tmp_meta.write_text(json.dumps(meta), "utf-8")
+            os.replace(tmp_idx, self._vec_path)
+            os.replace(tmp_meta, self._meta_path)
+            self._vec_mtime = self._meta_path.stat().st_mtime
+            self._vec_dirty = False
+            self._last_flush = time.monotonic()
+
+    def discard_unsaved_vectors(self) -> None:
+        """Forget vectors added since the last save, so that ``close`` does not write them: a
+        writer that lost its lease must not overwrite what the next writer saved (the catalog
+        holds the vectors; ``missing_vectors`` finds them for whoever writes next)."""
+        with self._lock:
+            self._vec_dirty = False
+
+    def missing_vectors(self, embedded_ids: Iterable[int]) -> list[int]:
+        """Those of ``embedded_ids`` (passages the catalog holds a vector for) that this index
+        has no vector for: added after the last save of a process that then crashed."""
+        with self._lock:
+            return [pid for pid in embedded_ids if pid not in self._meta]
+
+    def vector_ids(self) -> set[int]:
+        with self._lock:
+            return set(self._meta)
+
+    def has_vectors(self) -> bool:
+        return bool(self._meta)
+
+    def _vec_allowed(self, m: _VecMeta, f: Filters) -> bool:
+        cols = f.effective_collections()
+        if cols is not None and m.collection not in cols:
+            return False
+        if f.langs and m.lang not in f.langs:
+            return False
+        if f.types and m.doc_type not in f.types:
+            return False
+        if f.tags and not m.tags.intersection(f.tags):
+            return False
+        if f.date_from is not None and m.day < day_number(f.date_from):
+            return False
+        if f.speakers and m.speaker not in {sp.casefold() for sp in f.speakers}:
+            return False
+        if f.added_after is not None and m.added <= epoch_ms(f.added_after):
+            return False
+        if f.document_ids and m.document_id not in f.document_ids:
+            return False
+        if f.exclude_document_ids and m.document_id in f.exclude_document_ids:
+            return False
+        return not (f.date_to is not None and (m.day == NO_DATE or m.day > day_number(f.date_to)))
+
+    def _columns(self) -> _VecColumns:
+        """Column arrays of the vector filter fields, rebuilt after changes (vectorised filters)."""
+        if self._cols is None or self._cols.version != self._meta_version:
+            self._cols = _VecColumns.build(self._meta, self._meta_version)
+        return self._cols
+
+    def _allowed_labels(self, f: Filters) -> tuple[np.ndarray, bool]:
+        """Labels passing the filters, and whether that is every stored vector."""
+        c = self._columns()
+        mask = np.ones(len(c.labels), dtype=bool)
+        cols = f.effective_collections()
+        if cols is not None:
+            mask &= c.member("collection", cols)
+        if f.langs:
+            mask &= c.member("lang", f.langs)
+        if f.types:
+            mask &= c.member("doc_type", f.types)
+        if f.date_from is not None:
+            mask &= c.day >= day_number(f.date_from)
+        if f.date_to is not None:
+            mask &= (c.day != NO_DATE) & (c.day <= day_number(f.date_to))
+        if f.added_after is not None:
+            mask &= c.added > epoch_ms(f.added_after)
+        if f.document_ids:
+            mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
+        if f.exclude_document_ids:
+            mask &= ~np.isin(c.document_id, np.asarray(f.exclude_document_ids, dtype=np.int64))
+        if f.tags or f.speakers:  # rare filters on set-valued fields: checked one by one
+            idx = np.flatnonzero(mask)
+            keep = [i for i in idx if self._vec_allowed(self._meta[int(c.labels[i])], f)]
+            mask = np.zeros_like(mask)
+            mask[np.asarray(keep, dtype=np.int64)] = True
+        return c.labels[mask], bool(mask.all())
+
+    def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
+        self._maybe_reload_vectors()
+        with self._lock:
+            if self._hnsw is None or not self._meta or limit <= 0:
+                return BackendResult(hits=[], total=0)
+            cols = filters.effective_collections()
+            if cols is not None and not cols:
+                return BackendResult(hits=[], total=0)
+            q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+            allowed, everything = self._allowed_labels(filters)
+            if len(allowed) == 0:
+                return BackendResult(hits=[], total=0)
+            k = min(limit, len(allowed))
+            if everything:
+                self._hnsw.set_ef(max(128, k * 2))
+                labels, dists = self._hnsw.knn_query(q, k=k)
+                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
+            elif len(allowed) <= _EXACT_SCAN_LIMIT or len(allowed) < len(self._meta) // 10:
+                ids = allowed.tolist()
+                vecs = np.asarray(self._hnsw.get_items(ids), dtype=np.float32)
+                norms = np.linalg.norm(vecs, axis=1) * float(np.linalg.norm(q))
+                sims = (vecs @ q[0]) / np.where(norms == 0, 1.0, norms)
+                order = np.argsort(-sims)[:k]
+                pairs = [(int(ids[i]), float(sims[i])) for i in order]
+            else:
+                allowed_set = set(allowed.tolist())
+                self._hnsw.set_ef(max(128, k * 2))
+                labels, dists = self._hnsw.knn_query(q, k=k, filter=lambda label: label in allowed_set)
+                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
+            hits = [BackendHit(lb, self._meta[lb].document_id, s) for lb, s in pairs]
+            return BackendResult(hits=hits, total=len(allowed))
+
+    # -- keyword search ----------------------------------------------------------------------
+
+    def _node(self, node: QueryNode) -> tantivy.Query:
+        s = self.schema
+        if isinstance(node, TermNode):
+            subs: list[tantivy.Query] = []
+            for i, term in enumerate(node.terms):
+                if node.prefix and i == 0:
+                    subs.append(tantivy.Query.regex_query(s, "body", _regex_escape(term) + ".*"))
+                elif node.fuzzy and i == 0 and len(term) > 3:
+                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=node.fuzzy, prefix=False)
+                    subs.append(tantivy.Query.boost_query(fz, 0.3))
+                else:
+                    subs.append(tantivy.Query.term_query(s, "body", term))
+            query = subs[0] if len(subs) == 1 else tantivy.Query.disjunction_max_query(subs, 0.1)
+            return query if node.boost == 1.0 else tantivy.Query.boost_query(query, node.boost)
+        if isinstance(node, PhraseNode):
+            if len(node.words) == 1:
+                return self._node(TermNode(node.words[0]))
+            # alternatives at one position are indexed at the same position: the canonical
+            # (first) term of each word forms the phrase
+            words: list[str | tuple[int, str]] = [w[0] for w in node.words]
+            return tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        clauses += [(tantivy.Occur.Must, self._node(n)) for n in node.must]
+        clauses += [(tantivy.Occur.Should, self._node(n)) for n in node.should]
+        clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
+        if node.must_not and not node.must and not node.should:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _filter_queries(self, f: Filters) -> list[tantivy.Query] | None:
+        """Filter clauses; ``None`` when the filters can match nothing."""
+        s = self.schema
+        out: list[tantivy.Query] = []
+        cols = f.effective_collections()
+        if cols is not None:
+            if not cols:
+                return None
+            out.append(tantivy.Query.term_set_query(s, "collection", sorted(cols)))
+        if f.langs:
+            out.append(tantivy.Query.term_set_query(s, "lang", list(f.langs)))
+        if f.types:
+            out.append(tantivy.Query.term_set_query(s, "doc_type", list(f.types)))
+        if f.tags:
+            out.append(tantivy.Query.term_set_query(s, "tags", list(f.tags)))
+        if f.date_from is not None or f.date_to is not None:
+            lo = day_number(f.date_from) if f.date_from is not None else NO_DATE + 1
+            hi = day_number(f.date_to) if f.date_to is not None else 10**9
+            out.append(tantivy.Query.range_query(s, "day", tantivy.FieldType.Integer, lo, hi))
+        if f.speakers:
+            out.append(tantivy.Query.term_set_query(s, "speaker", [sp.casefold() for sp in f.speakers]))
+        if f.added_after is not None:
+            lo_ms = epoch_ms(f.added_after) + 1
+            out.append(tantivy.Query.range_query(s, "added", tantivy.FieldType.Integer, lo_ms, 2**62))
+        if f.document_ids:
+            out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
+        return out
+
+    def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
+        filt = self._filter_queries(f)
+        if filt is None:
+            return None
+        base = self._node(node) if node is not None else tantivy.Query.all_query()
+        if not filt and not f.exclude_document_ids:
+            return base
+        clauses = [(tantivy.Occur.Must, base)]
+        clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
+        if f.exclude_document_ids:
+            excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(f.exclude_document_ids))
+            clauses.append((tantivy.Occur.MustNot, excluded))
+        return tantivy.Query.boolean_query(clauses)
+
+    def keyword_search(
+        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+    ) -> BackendResult:
+        q = self._filtered(query, filters)
+        if q is None:
+            return BackendResult(hits=[], total=0, facets=_empty_facets() if facets else {})
+        generation = self._generation  # read before the searcher: a reload in between only misses
+        searcher = self._searcher()
+        res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        hits: list[BackendHit] = []
+        if limit > 0:
+            for score, addr in res.hits:
+                doc = searcher.doc(addr)
+                hits.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+        out = BackendResult(hits=hits, total=int(res.count))
+        if facets:
+            out.facets = self._aggregate(searcher, q, (query, filters), generation)
+        return out
+
+    def _aggregate(
+        self, searcher: Any, q: tantivy.Query, key: tuple[Any, Filters], generation: int
+    ) -> dict[str, dict[str, int]]:
+        """Facet counts of the passages matching ``q``. The number of distinct documents is
+        computed in the same pass over the matches and remembered for ``count_documents``: a
+        grouped search asks for both, and each is a full pass over every match (at 1M passages
+        the costliest part of a keyword search)."""
+        spec: dict[str, Any] = {
+            name: {"terms": {"field": fld, "size": 200}} for name, fld in _FACET_TANTIVY_FIELD.items()
+        }
+        spec["date"] = {"terms": {"field": "year", "size": 500}}
+        spec["_documents"] = {"cardinality": {"field": "document_id"}}
+        raw = searcher.aggregate(q, spec)
+        documents = int(raw.get("_documents", {}).get("value") or 0)
+        with self._doc_counts_lock:
+            if len(self._doc_counts) >= _DOC_COUNT_MEMO:
+                self._doc_counts.clear()
+            self._doc_counts[key] = (generation, documents)
+        del spec["_documents"]
+        out = {
+            name: {_bucket_key(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
+            for name in spec
+        }
+        out["date"] = dict(sorted((k, v) for k, v in out["date"].items() if k != str(NO_DATE)))
+        return out
+
+    def count_documents(self, query: QueryNode | None, filters: Filters) -> int:
+        """Number of distinct documents with a matching passage (from the facet pass of the same
+        query when the index has not changed since, else one pass of its own)."""
+        with self._doc_counts_lock:
+            memo = self._doc_counts.get((query, filters))
+        if memo is not None and memo[0] == self._generation:
+            return memo[1]
+        q = self._filtered(query, filters)
+        if q is None:
+            return 0
+        return int(self._searcher().cardinality(q, "document_id"))
+
+    def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
+        q = self._filtered(query, filters)
+        if q is None:
+            return _empty_facets()
+        generation = self._generation
+        return self._aggregate(self._searcher(), q, (query, filters), generation)
+
+    def count(self, filters: Filters) -> int:
+        q = self._filtered(None, filters)
+        if q is None:
+            return 0
+        return int(self._searcher().search(q, limit=1, count=True).count)
+
+    def health(self) -> dict[str, object]:
+        try:
+            n = self.index.searcher().num_docs
+            return {"status": "ok", "backend": self.name, "passages": n, "vectors": len(self._meta)}
+        except Exception as exc:  # pragma: no cover - reported, not raised
+            return {"status": f"error: {exc}", "backend": self.name}
+
+    def close(self) -> None:
+        self.flush_vectors()
+
+
+def _empty_facets() -> dict[str, dict[str, int]]:
+    return {name: {} for name in (*_FACET_TANTIVY_FIELD, "date")}
+
+
+def _bucket_key(key: object) -> str:
+    """Aggregation keys: strings stay, numbers (years) print without a decimal point."""
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
+def _regex_escape(term: str) -> str:
+    return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in term)

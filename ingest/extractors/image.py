@@ -1,0 +1,43 @@
+"""Scanned images (PNG, JPEG, TIFF with many pages, JPEG 2000, ...): OCR each frame."""
+
+from __future__ import annotations
+
+from PIL import Image, ImageSequence, UnidentifiedImageError, features
+
+from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.ocr import ocr_image
+from ingest.registry import ExtractionError, Limits, Skip
+
+IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp"}
+if features.check("jpg_2000"):  # Pillow built with OpenJPEG
+    IMAGE_TYPES |= {"image/jp2", "image/x-jp2-codestream"}
+
+
+class ImageOcrExtractor:
+    name = "image-ocr"
+
+    def accepts(self, mime: str) -> bool:
+        return mime in IMAGE_TYPES
+
+    def extract(self, source: SourceFile, limits: Limits) -> Extraction:
+        Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+        blocks: list[TextBlock] = []
+        try:
+            with Image.open(source.path) as img:
+                for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
+                    if n > limits.max_pages:
+                        raise ExtractionError("too_many_pages", f"more than {limits.max_pages} frames")
+                    w, h = frame.size
+                    if w * h > limits.max_image_pixels:
+                        raise ExtractionError("image_too_large", f"{w}x{h} pixels exceed the limit")
+                    res = ocr_image(
+                        frame.copy(), languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s
+                    )
+                    blocks.append(TextBlock(text=res.text, page=n, method="ocr", confidence=res.confidence))
+        except Image.DecompressionBombError as exc:
+            raise ExtractionError("image_too_large", str(exc)) from exc
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ExtractionError("corrupt_image", str(exc)) from exc
+        if not any(b.text.strip() for b in blocks):
+            raise Skip("no_text", "OCR found no text in the image")
+        return Extraction(doc_type="scan", blocks=blocks, page_count=len(blocks))

@@ -1,0 +1,72 @@
+"""The HTTP API (FastAPI) under ``/api/v1``; ``/healthz`` outside it.
+
+:func:`create_api` builds the API alone; the application served (API and web interface) comes
+from ``archive_search.web.create_app``, which sits above both ``search_api`` and ``ui``.
+Every error leaves as ``{"error": {"code": ..., "message": ...}}`` with a fitting status
+(``http_errors.py``); the routers, one per resource, are in ``routes/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from archive_search import __version__
+from archive_search.settings import Settings, get_settings
+from search_api.deps import ServiceDep
+from search_api.http_errors import install_error_handlers
+from search_api.limits import BodyLimitMiddleware
+from search_api.routes import ROUTERS
+from search_api.service import ArchiveService
+
+
+def create_api(settings: Settings | None = None, service: ArchiveService | None = None) -> FastAPI:
+    """The API; pass a service to share one with the caller (tests, ``archive serve``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        app.state.service = service or ArchiveService(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.service.close()
+
+    app = FastAPI(
+        title="Archive search",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if service is not None:
+        app.state.service = service
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(svc: ServiceDep) -> dict[str, Any]:
+        """Liveness and backend health: ``ok`` or ``degraded``, and for a search cluster its health
+        (``green``, ``yellow``: a node is missing, ``red``, ``unreachable``). It needs no token, so
+        it carries no counts (how many passages the archive holds, and when it grows, is
+        information about collections a caller may not read); administrators see them with
+        ``archive status``."""
+        backend = svc.backend.health()
+        out: dict[str, Any] = {"status": "ok" if backend.get("status") == "ok" else "degraded"}
+        if "cluster_health" in backend:
+            out["cluster"] = backend["cluster_health"]
+        return out
+
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_file_bytes + 1024 * 1024,
+    )
+    return app

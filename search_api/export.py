@@ -1,0 +1,548 @@
+"""Evidence bundles: a case file exported as one ZIP, and the check of such a bundle.
+
+Layout of a bundle (``archive-search-bundle/1``)::
+
+    manifest.json          case, exporter, time, every item's citation, notes, documents, files
+    manifest.csv           path, kind, sha256, size, document_id, filename of every other file
+    report.pdf             the case for humans (DejaVu Sans, so Cyrillic renders)
+    originals/<doc id>-<file name>   each original exactly as received (from the original store)
+    text/<doc id>-<file name>.txt    its extracted text, by page or transcript turn
+
+``manifest.json`` lists the SHA-256 and size of every original and derived file (``manifest.csv``
+says the same for spreadsheets); an original's hash is also the document SHA-256 of its citations.
+The export is written to the audit log with the SHA-256 of ``manifest.json`` and of the ZIP, so
+a bundle can be tied to the export that made it. :func:`verify_bundle` re-checks every hash.
+Only the items the exporter may see are exported (see ``cases.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from archive_search.catalog.models import Document, Page, Passage, StoredFile
+from archive_search.errors import ArchiveError
+from archive_search.types import Principal
+from search_api.cases import CaseDetail, CaseItemPublic, CaseService
+
+FORMAT = "archive-search-bundle/1"
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/dejavu"),
+    Path("/usr/local/share/fonts/dejavu"),
+)
+MANIFESTS = ("manifest.json", "manifest.csv")
+CSV_FIELDS = ("path", "kind", "sha256", "size", "document_id", "filename")
+_CHUNK = 1 << 20
+
+
+class ExportError(ArchiveError):
+    code = "export_failed"
+    status = 500
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    filename: str
+    sha256: str
+    manifest_sha256: str
+    items: int
+    files: int
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _safe_name(name: str, limit: int = 120) -> str:
+    n = unicodedata.normalize("NFC", name)
+    n = "".join("_" if ch in '/\\:*?"<>|' or unicodedata.category(ch).startswith("C") else ch for ch in n)
+    n = n.strip(" .") or "file"
+    if len(n) > limit:
+        stem, dot, ext = n.rpartition(".")
+        n = (stem[: limit - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else n[:limit]
+    return n
+
+
+def timecode(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    ms = round(seconds * 1000)
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def _iso(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat()
+
+
+def _human(dt: datetime | str) -> str:
+    """``2026-11-25 08:57:01 UTC`` for the report."""
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def citation_text(item: CaseItemPublic) -> str:
+    """One line a lawyer can paste: file, where, language, quoted passage, SHA-256."""
+    where = []
+    if item.page is not None:
+        where.append(f"p. {item.page}")
+    if item.time_start is not None:
+        where.append(f"{timecode(item.time_start)}–{timecode(item.time_end)}")
+    if item.speaker:
+        where.append(item.speaker)
+    head = item.filename + (f", {', '.join(where)}" if where else "")
+    quote = f" «{item.text}»" if item.text else " (whole document)"
+    return f"{head} [{item.lang}]{quote} — SHA-256 {item.sha256}"
+
+
+def _document_text(cases: CaseService, document_id: int) -> str:
+    """The extracted text, by page (paged formats) or by transcript turn."""
+    with cases.catalog.session() as s:
+        doc = s.get(Document, document_id)
+        assert doc is not None
+        pages = list(s.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.number)))
+        if pages and doc.doc_type != "transcript":
+            if len(pages) == 1:
+                return pages[0].text.rstrip("\n") + "\n"
+            return "".join(f"=== page {p.number} ===\n{p.text.rstrip()}\n\n" for p in pages)
+        passages = list(
+            s.scalars(select(Passage).where(Passage.document_id == document_id).order_by(Passage.seq))
+        )
+    out = []
+    for p in passages:
+        prefix = ""
+        if p.time_start is not None:
+            prefix = f"[{timecode(p.time_start)} --> {timecode(p.time_end)}] "
+        if p.speaker:
+            prefix += f"{p.speaker}: "
+        out.append(prefix + p.text)
+    return "\n".join(out) + "\n"
+
+
+# -- the PDF report ------------------------------------------------------------------------------
+
+
+def find_font(name: str) -> Path:
+    for d in FONT_DIRS:
+        if (d / name).is_file():
+            return d / name
+    raise ExportError(
+        f"font {name} not found (install fonts-dejavu-core); it is needed for Cyrillic in the report"
+    )
+
+
+def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
+    """A human-readable PDF of the case: metadata, items with citations, notes and file hashes."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    class Report(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("DejaVu", size=8)
+            self.cell(
+                0,
+                6,
+                f"Case {case.id} — exported {_human(manifest['exported_at'])} by {manifest['exported_by']}"
+                f" — page {self.page_no()}/{{nb}}",
+                align="C",
+            )
+
+    pdf = Report(format="A4")
+    pdf.set_title(f"Case {case.id}: {case.title}")
+    pdf.set_author(str(manifest["exported_by"]))
+    pdf.set_creator("archive-search")
+    pdf.add_font("DejaVu", "", str(find_font("DejaVuSans.ttf")))
+    pdf.add_font("DejaVu", "B", str(find_font("DejaVuSans-Bold.ttf")))
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.add_page()
+    width = pdf.epw
+
+    def para(text: str, size: float = 10, bold: bool = False, h: float = 5.2) -> None:
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+        pdf.multi_cell(width, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    para(f"Case file {case.id}: {case.title}", 16, bold=True, h=8)
+    pdf.ln(2)
+    para(f"Status: {case.status}    Owner: {case.owner}")
+    para(f"Created: {_human(case.created_at)}    Updated: {_human(case.updated_at)}")
+    para(f"Exported by {manifest['exported_by']} at {_human(manifest['exported_at'])}")
+    para(f"Items: {len(case.items)}    Notes: {len(case.notes)}    Bundle format: {FORMAT}")
+    if case.description:
+        pdf.ln(2)
+        para(case.description)
+    pdf.ln(3)
+    para("Items", 13, bold=True, h=7)
+    for item in case.items:
+        pdf.ln(1.5)
+        where = []
+        if item.page is not None:
+            where.append(f"page {item.page}")
+        if item.time_start is not None:
+            where.append(f"{timecode(item.time_start)} – {timecode(item.time_end)}")
+        if item.speaker:
+            where.append(f"speaker {item.speaker}")
+        para(
+            f"{item.position}. {item.filename}"
+            + (f" — {', '.join(where)}" if where else "")
+            + f" [{item.lang}]",
+            10.5,
+            bold=True,
+        )
+        if item.text:
+            para(f"«{item.text}»", 10)
+        else:
+            para("(the whole document)", 10)
+        para(f"Collection: {item.collection}    Document {item.document_id}    Type: {item.doc_type}", 8.5)
+        para(f"Document SHA-256: {item.sha256}", 8.5)
+        if item.query:
+            para(f"Found by the query: {item.query}", 8.5)
+        para(f"Added by {item.added_by} at {_human(item.added_at)}", 8.5)
+        if item.note:
+            para(f"Note: {item.note}", 9.5)
+    if case.notes:
+        pdf.ln(3)
+        para("Notes", 13, bold=True, h=7)
+        for n in case.notes:
+            pdf.ln(1)
+            para(f"{n.author}, {_human(n.created_at)}", 9, bold=True)
+            para(n.text, 10)
+    pdf.ln(3)
+    para("Files of the bundle (SHA-256)", 13, bold=True, h=7)
+    for f in manifest["files"]:
+        para(f"{f['path']}  ({f['size']} bytes)", 8.5)
+        para(f"    {f['sha256']}", 8)
+    para(
+        "manifest.json and manifest.csv list the same hashes; `archive verify-bundle BUNDLE.zip` "
+        "re-checks them.",
+        8,
+    )
+    return bytes(pdf.output())
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def build_bundle(
+    cases: CaseService, case_id: int, principal: Principal, *, directory: Path | None = None
+) -> ExportResult:
+    """Write the bundle of a case (the items ``principal`` may see) to a new temporary ZIP file."""
+    case = cases.get_case(case_id, principal)
+    exported_at = datetime.now(UTC).isoformat()
+    doc_ids = list(dict.fromkeys(i.document_id for i in case.items))
+    with cases.catalog.session() as s:
+        docs = {
+            d.id: (d, sha, size)
+            for d, sha, size in s.execute(
+                select(Document, StoredFile.sha256, StoredFile.size)
+                .join(StoredFile, StoredFile.id == Document.file_id)
+                .where(Document.id.in_(doc_ids))
+            ).all()
+        }
+    fd, tmp_name = tempfile.mkstemp(prefix=f"case-{case.id}-", suffix=".zip", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    files: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    paths: dict[int, tuple[str, str]] = {}
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for doc_id in doc_ids:
+                doc, sha, size = docs[doc_id]
+                name = _safe_name(doc.filename)
+                orig_path = f"originals/{doc.id}-{name}"
+                text_path = f"text/{doc.id}-{name}.txt"
+                src = cases.store.path_for(sha)
+                h = hashlib.sha256()
+                with src.open("rb") as fh, zf.open(orig_path, "w", force_zip64=True) as out:
+                    while chunk := fh.read(_CHUNK):
+                        h.update(chunk)
+                        out.write(chunk)
+                if h.hexdigest() != sha:
+                    raise ExportError(
+                        f"the stored original of document {doc.id} does not match its SHA-256 {sha}; "
+                        "run a store verification before exporting"
+                    )
+                text = _document_text(cases, doc.id).encode("utf-8")
+                zf.writestr(text_path, text)
+                text_sha = hashlib.sha256(text).hexdigest()
+                files.append(
+                    {
+                        "path": orig_path,
+                        "kind": "original",
+                        "sha256": sha,
+                        "size": size,
+                        "document_id": doc.id,
+                        "filename": doc.filename,
+                    }
+                )
+                files.append(
+                    {
+                        "path": text_path,
+                        "kind": "text",
+                        "sha256": text_sha,
+                        "size": len(text),
+                        "document_id": doc.id,
+                        "filename": doc.filename,
+                    }
+                )
+                documents.append(
+                    {
+                        "document_id": doc.id,
+                        "filename": doc.filename,
+                        "title": doc.title,
+                        "type": doc.doc_type,
+                        "mime": doc.mime,
+                        "lang": doc.lang,
+                        "sha256": sha,
+                        "size": size,
+                        "original": orig_path,
+                        "text": text_path,
+                        "text_sha256": text_sha,
+                    }
+                )
+                paths[doc.id] = (orig_path, text_path)
+            items = [
+                {
+                    "position": i.position,
+                    "item_id": i.id,
+                    "document_id": i.document_id,
+                    "passage_id": i.passage_id,
+                    "filename": i.filename,
+                    "title": i.title,
+                    "collection": i.collection,
+                    "type": i.doc_type,
+                    "document_sha256": i.sha256,
+                    "original": paths[i.document_id][0],
+                    "text_file": paths[i.document_id][1],
+                    "page": i.page,
+                    "time_start": i.time_start,
+                    "time_end": i.time_end,
+                    "time_span": (
+                        f"{timecode(i.time_start)}–{timecode(i.time_end)}"
+                        if i.time_start is not None
+                        else None
+                    ),
+                    "speaker": i.speaker,
+                    "lang": i.lang,
+                    "passage_text": i.text,
+                    "query": i.query,
+                    "note": i.note,
+                    "added_by": i.added_by,
+                    "added_at": _iso(i.added_at),
+                    "citation": citation_text(i),
+                }
+                for i in case.items
+            ]
+            manifest: dict[str, Any] = {
+                "format": FORMAT,
+                "case": {
+                    "id": case.id,
+                    "title": case.title,
+                    "description": case.description,
+                    "status": case.status,
+                    "owner": case.owner,
+                    "created_at": _iso(case.created_at),
+                    "updated_at": _iso(case.updated_at),
+                },
+                "exported_by": principal.name,
+                "exported_at": exported_at,
+                "items": items,
+                "notes": [
+                    {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
+                    for n in case.notes
+                ],
+                "documents": documents,
+                "files": files,
+            }
+            report = render_report(case, manifest)
+            zf.writestr("report.pdf", report)
+            files.append(
+                {
+                    "path": "report.pdf",
+                    "kind": "report",
+                    "sha256": hashlib.sha256(report).hexdigest(),
+                    "size": len(report),
+                    "document_id": None,
+                    "filename": None,
+                }
+            )
+            manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            zf.writestr("manifest.json", manifest_bytes)
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\r\n")
+            w.writeheader()
+            for f in files:
+                w.writerow({k: "" if f[k] is None else f[k] for k in CSV_FIELDS})
+            zf.writestr("manifest.csv", buf.getvalue().encode("utf-8"))
+        bundle_sha = _sha256_file(tmp)
+        manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+        cases.audit.record(
+            principal.name,
+            "export",
+            "case",
+            case.id,
+            {
+                "items": len(case.items),
+                "documents": len(documents),
+                "manifest_sha256": manifest_sha,
+                "bundle_sha256": bundle_sha,
+            },
+        )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return ExportResult(
+        path=tmp,
+        filename=f"case-{case.id}-{stamp}.zip",
+        sha256=bundle_sha,
+        manifest_sha256=manifest_sha,
+        items=len(case.items),
+        files=len(files) + 2,
+    )
+
+
+# -- verifying -----------------------------------------------------------------------------------
+
+
+class _Bundle:
+    """Read access to a bundle as a ZIP file or as the folder it was unpacked into."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.zip: zipfile.ZipFile | None = None
+        if path.is_file():
+            self.zip = zipfile.ZipFile(path)
+
+    def names(self) -> list[str]:
+        if self.zip is not None:
+            return [n for n in self.zip.namelist() if not n.endswith("/")]
+        return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        if self.zip is not None:
+            with self.zip.open(name) as fh:
+                while chunk := fh.read(_CHUNK):
+                    yield chunk
+            return
+        with (self.path / name).open("rb") as fh2:
+            while chunk := fh2.read(_CHUNK):
+                yield chunk
+
+    def read(self, name: str) -> bytes:
+        return b"".join(self.chunks(name))
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+
+def verify_bundle(path: Path) -> tuple[list[str], int]:
+    """Re-check every hash of a bundle; returns (problems, files checked). No problems: intact."""
+    problems: list[str] = []
+    try:
+        bundle = _Bundle(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return [f"{path}: not a readable ZIP bundle ({exc})"], 0
+    checked = 0
+    try:
+        names = bundle.names()
+        present = set(names)
+        if "manifest.json" not in present:
+            return ["manifest.json is missing"], 0
+        try:
+            manifest = json.loads(bundle.read("manifest.json"))
+            files: list[dict[str, Any]] = list(manifest["files"])
+        except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as exc:
+            return [f"manifest.json is unreadable: {exc}"], 0
+        if manifest.get("format") != FORMAT:
+            problems.append(f"manifest.json: unknown format {manifest.get('format')!r}")
+        listed: dict[str, dict[str, Any]] = {}
+        for f in files:
+            p = str(f.get("path", ""))
+            if not p or p.startswith("/") or ".." in p.split("/") or "\\" in p:
+                problems.append(f"{p!r}: not a path inside the bundle")
+                continue
+            if p in listed:
+                problems.append(f"{p}: listed twice in manifest.json")
+            listed[p] = f
+            if p not in present:
+                problems.append(f"{p}: missing from the bundle")
+                continue
+            h = hashlib.sha256()
+            size = 0
+            try:
+                for chunk in bundle.chunks(p):
+                    h.update(chunk)
+                    size += len(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                problems.append(f"{p}: unreadable ({exc})")
+                continue
+            checked += 1
+            if h.hexdigest() != f.get("sha256"):
+                problems.append(
+                    f"{p}: SHA-256 {h.hexdigest()} does not match the manifest's {f.get('sha256')}"
+                )
+            elif size != f.get("size"):
+                problems.append(f"{p}: {size} bytes, the manifest says {f.get('size')}")
+        for n in names:
+            if n not in listed and n not in MANIFESTS:
+                problems.append(f"{n}: not listed in manifest.json")
+        for d in manifest.get("documents", []):
+            entry = listed.get(str(d.get("original")))
+            if entry is None or entry.get("sha256") != d.get("sha256"):
+                problems.append(
+                    f"document {d.get('document_id')}: its original is not listed "
+                    f"with its SHA-256 {d.get('sha256')}"
+                )
+        docs = {d.get("document_id"): d for d in manifest.get("documents", [])}
+        for it in manifest.get("items", []):
+            d = docs.get(it.get("document_id"))
+            if d is None or d.get("sha256") != it.get("document_sha256"):
+                problems.append(
+                    f"item {it.get('position')}: cites SHA-256 {it.get('document_sha256')} "
+                    "that no original of the bundle has"
+                )
+        if "manifest.csv" not in present:
+            problems.append("manifest.csv is missing")
+        else:
+            try:
+                rows = list(csv.DictReader(io.StringIO(bundle.read("manifest.csv").decode("utf-8"))))
+                csv_files = {r["path"]: (r["sha256"], r["size"]) for r in rows}
+            except (ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
+                problems.append(f"manifest.csv is unreadable: {exc}")
+            else:
+                json_files = {p: (str(f.get("sha256")), str(f.get("size"))) for p, f in listed.items()}
+                for p in sorted(set(csv_files) | set(json_files)):
+                    if csv_files.get(p) != json_files.get(p):
+                        problems.append(f"{p}: manifest.csv and manifest.json disagree")
+    finally:
+        bundle.close()
+    return problems, checked

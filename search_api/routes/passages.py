@@ -1,0 +1,67 @@
+"""``/passages/{id}`` and ``/passages/{id}/similar``: a passage and where it sits; corroboration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from archive_search.types import Hit
+from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.http_errors import ERRORS
+
+router = APIRouter(responses=ERRORS)
+
+
+class PassagePublic(BaseModel):
+    id: str
+    document_id: str
+    collection: str
+    filename: str
+    seq: int
+    text: str
+    lang: str
+    page: int | None = Field(description="Page of the passage (paged formats)")
+    char_start: int = Field(description="Offset of the passage in the page's text (GET /documents/{id}/text)")
+    char_end: int
+    time_start: float | None
+    time_end: float | None
+    speaker: str | None
+    previous_id: str | None
+    next_id: str | None
+
+
+class SimilarResponse(BaseModel):
+    method: Literal["vector", "keyword"] = Field(
+        description="vector: nearest embeddings (any language); keyword: shared terms (no embedding yet)"
+    )
+    hits: list[Hit]
+
+
+@router.get("/passages/{passage_id}", response_model=PassagePublic, tags=["documents"])
+def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A passage and where it sits: page and character span in the page text, or time span."""
+    out = svc.passage(passage_id, principal)
+    svc.cases.audit.record(principal.name, "view", "passage", passage_id, {"part": "passage"})
+    return out
+
+
+@router.get("/passages/{passage_id}/similar", response_model=SimilarResponse, tags=["corroboration"])
+def similar_passages(
+    passage_id: Id,
+    svc: ServiceDep,
+    principal: PrincipalDep,
+    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    exclude: Annotated[
+        Literal["source", "document", "none"],
+        Query(description="source: leave out the passage's document and copies of the same file"),
+    ] = "source",
+    lang: Annotated[list[str] | None, Query(description="Only these languages (repeatable)")] = None,
+) -> dict[str, Any]:
+    """Passages of other documents that describe the same thing, in any language (corroboration)."""
+    out = svc.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+    svc.cases.audit.record(
+        principal.name, "search", "passage", passage_id, {"similar": True, "hits": len(out["hits"])}
+    )
+    return out

@@ -1,0 +1,92 @@
+"""``/saved-searches…``: a user's saved queries, run again, and what is new since last viewed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from archive_search.types import SearchResponse
+from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.http_errors import ERRORS
+
+router = APIRouter(responses=ERRORS)
+
+
+class SavedSearchCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    query: str = Field(max_length=4000)
+    mode: Literal["hybrid", "keyword", "semantic"] = "hybrid"
+    lang: list[str] = []
+    collection: list[str] = []
+    type: list[str] = []
+    tag: list[str] = []
+    speaker: list[str] = []
+
+
+class SavedSearchPublic(BaseModel):
+    id: str
+    name: str
+    query: str
+    params: dict[str, Any]
+    created_at: str
+    last_viewed_at: str
+    new_documents: int = Field(description="Matching documents ingested since it was last viewed")
+
+
+@router.get("/saved-searches", response_model=list[SavedSearchPublic], tags=["saved searches"])
+def saved_list(svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Your saved searches, each with the number of new matching documents."""
+    return svc.saved.list(principal)
+
+
+@router.post("/saved-searches", response_model=SavedSearchPublic, status_code=201, tags=["saved searches"])
+def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Save a query with its filters."""
+    params = {
+        "mode": body.mode,
+        "lang": body.lang,
+        "collections": body.collection,
+        "types": body.type,
+        "tags": body.tag,
+        "speakers": body.speaker,
+    }
+    return svc.saved.create(principal, body.name, body.query, params)
+
+
+@router.delete("/saved-searches/{saved_id}", status_code=204, tags=["saved searches"])
+def saved_delete(saved_id: Id, svc: ServiceDep, principal: PrincipalDep) -> Response:
+    """Delete a saved search."""
+    svc.saved.delete(principal, saved_id)
+    return Response(status_code=204)
+
+
+@router.get("/saved-searches/{saved_id}/results", response_model=SearchResponse, tags=["saved searches"])
+def saved_run(
+    saved_id: Id,
+    svc: ServiceDep,
+    principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SearchResponse:
+    """Run a saved search."""
+    out = svc.saved.run(principal, saved_id, page=page, size=size)
+    svc.cases.audit.record(principal.name, "search", "saved_search", saved_id, {"total": out.total})
+    return out
+
+
+@router.get("/saved-searches/{saved_id}/new", response_model=SearchResponse, tags=["saved searches"])
+def saved_new(
+    saved_id: Id,
+    svc: ServiceDep,
+    principal: PrincipalDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SearchResponse:
+    """What is new since you last looked: matching documents ingested after that; marks them seen."""
+    out = svc.saved.run_new(principal, saved_id, page=page, size=size)
+    svc.cases.audit.record(
+        principal.name, "search", "saved_search", saved_id, {"new": True, "total": out.total}
+    )
+    return out

@@ -1,0 +1,276 @@
+"""The service layer: what the HTTP API, the command line and the UI call.
+
+It owns the catalog, the original store, the backend and the embedder (the composition root),
+and reads documents and passages for a principal. Searches run in ``retrieval.py`` (parse,
+compile, rank, fuse, hydrate, highlight).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from archive_search.catalog.db import Catalog
+from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
+from archive_search.catalog.store import OriginalStore
+from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.settings import Settings
+from archive_search.types import Principal
+from index import indexer
+from index.analysis import Analyzer
+from index.backend import (
+    SearchBackend,
+)
+from index.embeddings import Embedder, make_embedder
+from index.factory import make_backend
+from ingest.jobs import IngestionJobs
+from search_api.auth import Accounts
+from search_api.batch import BatchRunner
+from search_api.cases import CaseService
+from search_api.retrieval import Retrieval
+from search_api.saved import SavedSearches
+from search_api.tags import TagService
+
+log = logging.getLogger(__name__)
+MAX_RENDER_PIXELS = 12_000_000
+
+
+class ArchiveService:
+    """One instance per process; thread-safe for searches."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(settings.catalog_url)
+        self.store = OriginalStore(settings.originals_dir)
+        self.analyzer = Analyzer()
+        self.backend: SearchBackend = make_backend(settings, self.analyzer)
+        self.accounts = Accounts(self.catalog, settings)
+        self.retrieval = Retrieval(self)
+        self.jobs = IngestionJobs(self)
+        # entry points of retrieval (``retrieval.py``) and of ingestion and indexing
+        # (``ingest/jobs.py``), with their own signatures
+        self.search = self.retrieval.search
+        self.similar_passages = self.retrieval.similar_passages
+        self.ingest = self.jobs.ingest
+        self.ingestor = self.jobs.ingestor
+        self.index_pending = self.jobs.index_pending
+        self.embed_pending = self.jobs.embed_pending
+        self.reindex = self.jobs.reindex
+        self.status = self.jobs.status
+        self.batch = BatchRunner(self)
+        self.saved = SavedSearches(self)
+        self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
+        self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
+        if self.backend.needs_rebuild():
+            log.warning("the search index was discarded (format change); rebuilding it from the catalog")
+            indexer.reindex(self.catalog, self.backend)
+            self.backend.rebuilt()
+        self._embedder: Embedder | None = None
+        self._embedder_loaded = False
+        self._embedder_lock = threading.Lock()
+
+    # -- components --------------------------------------------------------------------------
+
+    def embedder(self) -> Embedder | None:
+        """The configured embedder, loaded on first use (``None`` when disabled)."""
+        with self._embedder_lock:
+            if not self._embedder_loaded:
+                self._embedder = make_embedder(
+                    self.settings.embedder,
+                    cache_dir=self.settings.model_cache_dir or self.settings.data_dir / "models",
+                )
+                self._embedder_loaded = True
+            return self._embedder
+
+    def close(self) -> None:
+        self.batch.stop()
+        self.backend.close()
+        self.catalog.close()
+
+    def reopen_backend(self) -> None:
+        """Open the backend afresh: a worker that became the single writer of an embedded index
+        must start from what the previous writer left (``ingest/queue.py``)."""
+        discard = getattr(self.backend, "discard_unsaved_vectors", None)
+        if discard is not None:  # another writer may have saved since: never overwrite its files
+            discard()
+        self.backend.close()
+        self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
+        self.jobs.backend_reopened()
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def _document_row(self, document_id: int, principal: Principal) -> tuple[Document, str, str]:
+        """The document, its collection name and SHA-256; a forbidden one is as missing as a missing one."""
+        with self.catalog.session() as s:
+            row = s.execute(
+                select(Document, Collection.name, StoredFile.sha256)
+                .join(Collection, Document.collection_id == Collection.id)
+                .join(StoredFile, Document.file_id == StoredFile.id)
+                .where(Document.id == document_id)
+            ).first()
+        if row is None or not principal.can_read(row[1]):
+            raise NotFoundError(f"document {document_id} not found")
+        return row[0], row[1], row[2]
+
+    def document(self, document_id: int, principal: Principal) -> dict[str, Any]:
+        doc, col, sha = self._document_row(document_id, principal)
+        with self.catalog.session() as s:
+            n_passages = s.scalar(select(func.count(Passage.id)).where(Passage.document_id == doc.id)) or 0
+            size = s.scalar(select(StoredFile.size).where(StoredFile.sha256 == sha))
+        return {
+            "id": str(doc.id),
+            "filename": doc.filename,
+            "title": doc.title,
+            "collection": col,
+            "type": doc.doc_type,
+            "mime": doc.mime,
+            "lang": doc.lang,
+            "page_count": doc.page_count,
+            "date": doc.doc_date.isoformat() if doc.doc_date else None,
+            "sha256": sha,
+            "size": size,
+            "passages": n_passages,
+            "created_at": doc.created_at.isoformat(),
+        }
+
+    def document_text(self, document_id: int, principal: Principal) -> list[dict[str, Any]]:
+        """Extracted text by page (paged formats) or by passage/turn (transcripts, plain text)."""
+        doc, _, _ = self._document_row(document_id, principal)
+        with self.catalog.session() as s:
+            pages = list(s.scalars(select(Page).where(Page.document_id == doc.id).order_by(Page.number)))
+            if pages and doc.doc_type != "transcript":
+                return [
+                    {"page": p.number, "text": p.text, "method": p.method, "confidence": p.confidence}
+                    for p in pages
+                ]
+            passages = list(
+                s.scalars(select(Passage).where(Passage.document_id == doc.id).order_by(Passage.seq))
+            )
+        return [
+            {
+                "passage_id": str(p.id),
+                "page": p.page,
+                "time_start": p.time_start,
+                "time_end": p.time_end,
+                "speaker": p.speaker,
+                "text": p.text,
+            }
+            for p in passages
+        ]
+
+    def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
+        """(stored path, SHA-256, MIME type, file name) of a document's original."""
+        doc, _, sha = self._document_row(document_id, principal)
+        return self.store.path_for(sha), sha, doc.mime, doc.filename
+
+    def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
+        """One passage with its position: page, character span inside the page's text, time span."""
+        with self.catalog.session() as s:
+            row = s.execute(
+                select(Passage, Document, Collection.name)
+                .join(Document, Passage.document_id == Document.id)
+                .join(Collection, Document.collection_id == Collection.id)
+                .where(Passage.id == passage_id)
+            ).first()
+            if row is None or not principal.can_read(row[2]):
+                raise NotFoundError(f"passage {passage_id} not found")
+            p, d, col = row
+            neighbours = dict(
+                s.execute(
+                    select(Passage.seq, Passage.id).where(
+                        Passage.document_id == d.id, Passage.seq.in_([p.seq - 1, p.seq + 1])
+                    )
+                ).all()
+            )
+        return {
+            "id": str(p.id),
+            "document_id": str(d.id),
+            "collection": col,
+            "filename": d.filename,
+            "seq": p.seq,
+            "text": p.text,
+            "lang": p.lang,
+            "page": p.page,
+            "char_start": p.char_start,
+            "char_end": p.char_end,
+            "time_start": p.time_start,
+            "time_end": p.time_end,
+            "speaker": p.speaker,
+            "previous_id": str(neighbours[p.seq - 1]) if p.seq - 1 in neighbours else None,
+            "next_id": str(neighbours[p.seq + 1]) if p.seq + 1 in neighbours else None,
+        }
+
+    def similar_documents(self, document_id: int, principal: Principal, *, size: int = 10) -> dict[str, Any]:
+        """Documents like this one (``Retrieval.similar_documents``)."""
+        doc, _, _ = self._document_row(document_id, principal)
+        return self.retrieval.similar_documents(doc, principal, size=size)
+
+    def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
+        """A PNG of one page of a PDF or image document."""
+        if not 30 <= dpi <= 300:
+            raise InvalidRequestError("dpi must be between 30 and 300")
+        doc, _, sha = self._document_row(document_id, principal)
+        path = self.store.path_for(sha)
+        if page < 1:
+            raise NotFoundError(f"page {page} not found")
+        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS)
+
+    def collections(self, principal: Principal) -> list[dict[str, Any]]:
+        with self.catalog.session() as s:
+            rows = s.execute(
+                select(Collection.name, Collection.description, func.count(Document.id))
+                .join(Document, Document.collection_id == Collection.id, isouter=True)
+                .group_by(Collection.id)
+                .order_by(Collection.name)
+            ).all()
+        return [
+            {"name": n, "description": d, "documents": int(c)} for n, d, c in rows if principal.can_read(n)
+        ]
+
+
+_PDFIUM_LOCK = threading.Lock()
+"""PDFium is not thread-safe, and page-image requests run in the server's thread pool."""
+
+
+def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
+    """Render page ``page`` (1-based) of a stored PDF or image to PNG bytes."""
+    import io
+
+    from PIL import Image, ImageSequence
+
+    out = io.BytesIO()
+    if mime == "application/pdf":
+        import pypdfium2 as pdfium
+
+        with _PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(str(path))
+            try:
+                if page > len(pdf):
+                    raise NotFoundError(f"page {page} not found")
+                pg = pdf[page - 1]
+                w, h = pg.get_size()
+                scale = dpi / 72
+                if w * h * scale * scale > max_pixels:
+                    scale = (max_pixels / (w * h)) ** 0.5
+                image = pg.render(scale=scale).to_pil()
+                pg.close()
+            finally:
+                pdf.close()
+        image.save(out, format="PNG")
+        return out.getvalue()
+    if mime.startswith("image/"):
+        with Image.open(path) as img:
+            for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
+                if n == page:
+                    f = frame.copy()
+                    if f.width * f.height > max_pixels:
+                        f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
+                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
+                    return out.getvalue()
+        raise NotFoundError(f"page {page} not found")
+    raise NotFoundError("this document has no page images")

@@ -1,0 +1,1 @@
+"""The test suite; a package so that its folders (tests/ui, ...) never shadow the product's packages."""

@@ -1,0 +1,114 @@
+"""The document viewer (``/documents/{id}``, opened at a passage with the query's words marked),
+the original's download and page images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from archive_search.errors import (
+    NotFoundError,
+)
+from ui import documents as docs
+from ui.common import (
+    SignedIn,
+    _here,
+    _int_param,
+    _not_found,
+    _secure,
+    _service,
+    _work_context,
+    render,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/documents/{document_id}", response_class=HTMLResponse)
+def document_page(request: Request, principal: SignedIn, document_id: int) -> Response:
+    svc = _service(request)
+    try:
+        meta = svc.document(document_id, principal)
+        parts = svc.document_text(document_id, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    qp = request.query_params
+    passage_id = _int_param(qp.get("passage"))
+    q = qp.get("q", "")[:4000]
+    span = docs.passage_span(svc, document_id, passage_id, principal) if passage_id is not None else None
+    svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "ui-viewer"})
+    terms = docs.query_terms(svc, q) if q else set()
+    anchor = f"passage-{span.passage_id}" if span else ""
+    rendered: list[dict[str, Any]] = []
+    turns = any("passage_id" in p for p in parts)
+    first_page = parts[0].get("page") if parts else None
+    for part in parts:
+        item = dict(part)
+        if turns:
+            is_hit = span is not None and str(span.passage_id) == part.get("passage_id")
+            item["hit"] = is_hit
+            item["html"] = docs.mark_terms(svc, part["text"], terms if is_hit else set())
+        else:
+            page_no = part.get("page")
+            # passages of single-page text files have no page number: they lie on the only page
+            on_this_page = span is not None and (
+                span.page == page_no or (span.page is None and page_no == first_page)
+            )
+            item["hit"] = on_this_page
+            item["html"] = docs.page_with_passage(
+                svc, part["text"], span if on_this_page else None, terms, anchor
+            )
+        rendered.append(item)
+    doc_lang = meta.get("lang") if meta.get("lang") in ("ru", "uk", "be", "en") else None
+    similar = svc.similar_passages(span.passage_id, principal, size=5) if span else None
+    like_this = svc.similar_documents(document_id, principal, size=5)
+    svc.cases.audit.record(
+        principal.name,
+        "search",
+        "document",
+        document_id,
+        {"similar": True, "passage_id": span.passage_id if span else None, "ui": True},
+    )
+    return render(
+        request,
+        "document.html",
+        principal=principal,
+        doc=meta,
+        parts=rendered,
+        turns=turns,
+        anchor=anchor if span else None,
+        doc_lang=doc_lang,
+        page_images=docs.has_page_images(str(meta.get("mime") or "")) and not turns,
+        back=safe_next(qp.get("back")) if qp.get("back") else None,
+        passage_id=span.passage_id if span else None,
+        q=q,
+        similar=similar,
+        like_this=like_this,
+        doc_cases=svc.cases.list_cases(principal, document_id=document_id),
+        here_doc=_here(request),
+        **_work_context(request, principal),
+    )
+
+
+@router.get("/documents/{document_id}/original")
+def document_original(request: Request, principal: SignedIn, document_id: int) -> Response:
+    try:
+        svc = _service(request)
+        path, sha, mime, filename = svc.original_path(document_id, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    svc.cases.audit.record(principal.name, "download", "document", document_id, {"sha256": sha})
+    resp = FileResponse(path, media_type=mime, filename=filename, headers={"X-Content-SHA256": sha})
+    return _secure(resp, cache="private, no-store")
+
+
+@router.get("/documents/{document_id}/pages/{page}.png")
+def page_image(request: Request, principal: SignedIn, document_id: int, page: int) -> Response:
+    try:
+        png = _service(request).page_image(document_id, page, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    return _secure(Response(png, media_type="image/png"), cache="private, max-age=600")

@@ -1,0 +1,247 @@
+"""The search page (``/``) and the selection of results (``POST /selection``: tag them, or add
+them to a case)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from archive_search.errors import (
+    ArchiveError,
+    InvalidRequestError,
+)
+from archive_search.types import SearchMode, SearchRequest, SearchResponse
+from search_api.audit import search_details
+from search_api.cases import (
+    CaseCreate,
+    CaseItemCreate,
+    CaseItemsAdd,
+)
+from search_api.retrieval import MAX_RESULT_WINDOW
+from search_api.tags import TagApply
+from ui.common import (
+    FILTER_FIELDS,
+    PAGE_SIZE,
+    SignedIn,
+    SignedInForm,
+    _failed,
+    _here,
+    _int_list,
+    _invalid,
+    _redirect,
+    _service,
+    _translator,
+    _with_notice,
+    _work_context,
+    render,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+MODES: tuple[SearchMode, ...] = ("hybrid", "keyword", "semantic")
+
+
+@dataclass
+class SearchState:
+    """The search page's parameters, and the links that change one of them."""
+
+    q: str = ""
+    mode: SearchMode = "hybrid"
+    filters: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in FILTER_FIELDS})
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+
+    @classmethod
+    def from_request(cls, request: Request) -> tuple[SearchState, list[str]]:
+        qp = request.query_params
+        problems: list[str] = []
+        st = cls(q=qp.get("q", "")[:4000])
+        mode = qp.get("mode", "hybrid")
+        st.mode = next((m for m in MODES if m == mode), "hybrid")
+        for k in FILTER_FIELDS:
+            st.filters[k] = list(dict.fromkeys(v for v in qp.getlist(k) if v))[:50]
+        for name in ("date_from", "date_to"):
+            raw = qp.get(name, "")
+            if raw:
+                try:
+                    setattr(st, name, date.fromisoformat(raw))
+                except ValueError:
+                    problems.append(f"{name}: {raw!r} is not a date (YYYY-MM-DD)")
+        try:
+            st.page = min(max(1, int(qp.get("page", "1"))), 10_000)
+        except ValueError:
+            st.page = 1
+        return st, problems
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q.strip() or any(self.filters.values()) or self.date_from or self.date_to)
+
+    def params(self, **changes: Any) -> list[tuple[str, str]]:
+        d: dict[str, Any] = {
+            "q": self.q,
+            "mode": self.mode,
+            **{k: list(v) for k, v in self.filters.items()},
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "page": self.page,
+        }
+        d.update(changes)
+        out: list[tuple[str, str]] = []
+        for k, v in d.items():
+            for item in v if isinstance(v, list) else [v]:
+                if (
+                    item not in ("", None)
+                    and not (k == "page" and item == 1)
+                    and not (k == "mode" and item == "hybrid")
+                ):
+                    out.append((k, str(item)))
+        return out
+
+    def url(self, **changes: Any) -> str:
+        qs = urlencode(self.params(**changes))
+        return "/" + (f"?{qs}" if qs else "")
+
+    def toggle_url(self, name: str, value: str) -> str:
+        current = self.filters[name]
+        new = [v for v in current if v != value] if value in current else [*current, value]
+        return self.url(**{name: new, "page": 1})
+
+    def request(self) -> SearchRequest:
+        return SearchRequest(
+            q=self.q,
+            mode=self.mode,
+            lang=self.filters["lang"],
+            collections=self.filters["collection"],
+            types=self.filters["type"],
+            tags=self.filters["tag"],
+            date_from=self.date_from,
+            date_to=self.date_to,
+            page=self.page,
+            size=PAGE_SIZE,
+        )
+
+
+def _facet_entries(
+    st: SearchState, facets: dict[str, dict[str, int]]
+) -> dict[str, list[tuple[str, int | None]]]:
+    """Per facet field: (value, count) sorted by count, with selected values always listed."""
+    out: dict[str, list[tuple[str, int | None]]] = {}
+    for name in FILTER_FIELDS:
+        counts = dict(facets.get(name, {}))
+        entries: list[tuple[str, int | None]] = [
+            (v, c) for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        for v in st.filters[name]:
+            if v not in counts:
+                entries.append((v, None))
+        out[name] = entries
+    return out
+
+
+def _pages(current: int, last: int) -> list[int | None]:
+    """Page numbers to link: first, last and a window around the current one (None is a gap)."""
+    wanted = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    out: list[int | None] = []
+    for i, p in enumerate(wanted):
+        if i and p - wanted[i - 1] > 1:
+            out.append(None)
+        out.append(p)
+    return out
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, principal: SignedIn) -> Response:
+    svc = _service(request)
+    t = _translator(request)
+    st, problems = SearchState.from_request(request)
+    resp: SearchResponse | None = None
+    error: str | None = "; ".join(problems) or None
+    status = 400 if error else 200
+    if st.active and not error:
+        req = st.request()
+        try:
+            resp = svc.search(req, principal)
+        except ArchiveError as exc:
+            if exc.status >= 500:
+                raise
+            error, status = exc.message, exc.status
+        else:
+            svc.cases.audit.record(principal.name, "search", None, None, search_details(req, resp.total))
+    # the service pages through the first MAX_RESULT_WINDOW results only
+    last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
+    collections = svc.collections(principal) if not st.active else []
+    facets = resp.facets if resp else {}
+    if not st.active:
+        # before any search, the facets count the whole readable archive: a way in by browsing
+        facets = svc.search(SearchRequest(q="", mode="keyword", size=1), principal).facets
+    return render(
+        request,
+        "search.html",
+        principal=principal,
+        status=status,
+        st=st,
+        resp=resp,
+        error=t("search_error", message=error) if error else None,
+        facets=_facet_entries(st, facets),
+        years=sorted((y, n) for y, n in facets.get("date", {}).items() if re.fullmatch(r"\d{4}", y)),
+        modes=MODES,
+        pages=_pages(st.page, last_page) if resp and resp.total else [],
+        last_page=last_page,
+        collections=collections,
+        back=_here(request),
+        **_work_context(request, principal),
+    )
+
+
+@router.post("/selection")
+async def selection(request: Request, principal: SignedInForm) -> Response:
+    """Tag the selected results' documents, or add their passages to a case (with the query)."""
+    form = await request.form()
+    svc = _service(request)
+    back = safe_next(str(form.get("next", "/")))
+    picked = [str(v) for v in form.getlist("hit")]
+    doc_ids = _int_list([p.split(":")[0] for p in picked] + [str(v) for v in form.getlist("document")])
+    passage_ids = _int_list([p.split(":")[1] for p in picked if ":" in p])
+    action = str(form.get("action", ""))
+    query = str(form.get("q", ""))[:4000] or None
+    t = _translator(request)
+    try:
+        if not doc_ids:
+            raise InvalidRequestError(t("nothing_selected"))
+        if action == "tag":
+            names = [n.strip() for n in str(form.get("tag", "")).split(",") if n.strip()]
+            if not names:
+                raise InvalidRequestError(t("tag_needed"))
+            res = svc.tags.apply_tags(TagApply(names=names, document_ids=doc_ids), principal)
+            return _redirect(_with_notice(back, "tagged", n=res.changed))
+        if action == "case":
+            case_id = _int_list([str(form.get("case_id", ""))])
+            new_title = str(form.get("new_case", "")).strip()
+            if new_title:
+                case_id = [svc.cases.create_case(CaseCreate(title=new_title[:300]), principal).id]
+            if not case_id:
+                raise InvalidRequestError(t("case_needed"))
+            items = (
+                [CaseItemCreate(passage_id=p, query=query) for p in passage_ids]
+                if passage_ids
+                else [CaseItemCreate(document_id=d, query=query) for d in doc_ids]
+            )
+            svc.cases.add_items(case_id[0], CaseItemsAdd(items=items), principal)
+            return _redirect(_with_notice(f"/cases/{case_id[0]}", "added", n=len(items)))
+        raise InvalidRequestError("unknown action")
+    except ValidationError as exc:
+        return _invalid(request, principal, exc)
+    except ArchiveError as exc:
+        return _failed(request, principal, exc)

@@ -1,0 +1,149 @@
+"""Uploads: files into a collection the user may write to, as an ingest job whose files' states
+the page follows (``search_api/uploads.py``)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from archive_search.errors import (
+    ForbiddenError,
+    NotFoundError,
+)
+from archive_search.types import Principal
+from search_api.uploads import Uploads
+from ui.common import (
+    SignedIn,
+    SignedInForm,
+    _failed,
+    _not_found,
+    _principal,
+    _redirect,
+    _secure,
+    _service,
+    _translator,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def writable_collections(request: Request, principal: Principal) -> list[str]:
+    svc = _service(request)
+    if principal.writable is None:
+        names = {c["name"] for c in svc.collections(principal)} | {svc.settings.default_collection}
+        return sorted(names)
+    return sorted(principal.writable)
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request, principal: SignedIn) -> Response:
+    cols = writable_collections(request, principal)
+    if not cols:
+        return _not_found(request, principal)
+    return render(request, "upload.html", principal=principal, collections=cols, chosen=None)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload_submit(request: Request, principal: SignedInForm) -> Response:
+    form = await request.form()
+    cols = writable_collections(request, principal)
+    target = str(form.get("collection", ""))
+    if not cols:
+        return _not_found(request, principal)
+    if target not in cols or not principal.can_write(target):
+        return _failed(
+            request, principal, ForbiddenError(f"you may not add documents to collection {target!r}")
+        )
+    files = [f for f in form.getlist("files") if not isinstance(f, str) and f.filename]
+    if not files:
+        return render(
+            request,
+            "upload.html",
+            principal=principal,
+            collections=cols,
+            chosen=target,
+            status=400,
+            error=_translator(request)("no_files"),
+        )
+    with tempfile.TemporaryDirectory(prefix="archive-ui-upload-") as tmp:
+        staged: list[tuple[Path, str]] = []
+        for n, f in enumerate(files):
+            name = Path(str(f.filename).replace("\\", "/")).name
+            if name in ("", ".", ".."):
+                name = "upload"
+            folder = Path(tmp) / str(n)  # one folder per file: two uploads may share a name
+            folder.mkdir()
+            dest = folder / name
+            with dest.open("wb") as out:
+                shutil.copyfileobj(f.file, out)  # type: ignore[union-attr]
+            staged.append((dest, name))
+        # the originals go into the store and one queued item per file into a job; the files are
+        # then worked in the background and the job's page follows them (search_api/uploads.py)
+        job_id = uploads(request).submit(staged, target, principal)
+    return _redirect(f"/upload/jobs/{job_id}")
+
+
+def uploads(request: Request) -> Uploads:
+    """This process's upload jobs (one per app, made on first use)."""
+    app = request.app
+    with _uploads_lock:
+        if getattr(app.state, "uploads", None) is None:
+            app.state.uploads = Uploads(_service(request))
+        up: Uploads = app.state.uploads
+    return up
+
+
+_uploads_lock = threading.Lock()
+
+
+def upload_status(request: Request, job_id: int, principal: Principal) -> dict[str, Any]:
+    """The job's status with each state's label in the interface language."""
+    st = uploads(request).status(job_id, principal)
+    t = _translator(request)
+    for f in st["files"]:
+        f["label"] = (
+            t("state_" + f["state"]) if f["state"] in ("queued", "running") else t("outcome_" + f["state"])
+        )
+    c = st["counts"]
+    st["summary"] = t(
+        "upload_state_counts",
+        queued=t.num(c["queued"]),
+        running=t.num(c["running"]),
+        ok=t.num(c["ok"]),
+        failed=t.num(c["failed"]),
+        skipped=t.num(c["skipped"]),
+    )
+    st["duplicate_label"] = t("duplicate")
+    return st
+
+
+@router.get("/upload/jobs/{job_id}", response_class=HTMLResponse)
+def upload_job_page(request: Request, principal: SignedIn, job_id: int) -> Response:
+    """Each file of an upload with its state; the page follows it (app.js polls the JSON)."""
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    return render(request, "upload_job.html", principal=principal, job=st)
+
+
+@router.get("/upload/jobs/{job_id}/status.json")
+def upload_job_json(request: Request, job_id: int) -> Response:
+    """The same as JSON (the uploader's only; 404 otherwise, 401 without a session)."""
+    principal = _principal(request)
+    if principal is None:
+        return _secure(
+            JSONResponse({"error": {"code": "unauthorized", "message": "log in"}}, status_code=401)
+        )
+    try:
+        st = upload_status(request, job_id, principal)
+    except NotFoundError as exc:
+        return _secure(JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status_code=404))
+    return _secure(JSONResponse(st), cache="private, no-store")

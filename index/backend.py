@@ -7,7 +7,7 @@ query and are applied inside retrieval, never on the results afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
@@ -165,3 +165,34 @@ class SearchBackend(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+
+
+@runtime_checkable
+class BufferedVectors(Protocol):
+    """A backend that keeps vectors in memory between saves (the embedded backend's HNSW graph),
+    so a crash can lose the unsaved ones; the indexer saves them and finds the lost ones."""
+
+    def flush_vectors(self) -> None:
+        """Save the vectors written since the last save."""
+
+    def discard_unsaved_vectors(self) -> None:
+        """Forget unsaved vectors without saving (another writer's files are newer)."""
+
+    def missing_vectors(self, embedded_ids: Iterable[int]) -> list[int]:
+        """Of passages the catalog says have a vector, those this backend does not hold."""
+
+
+@runtime_checkable
+class RebuildsBeside(Protocol):
+    """A backend that can build a new index beside the live one and switch to it in one step
+    (OpenSearch, with an alias), so searches go on while ``archive reindex`` runs."""
+
+    def begin_rebuild(self, *, keep_vectors: bool = True) -> str:
+        """Create the new index; writes go to it from now on. Returns its name."""
+
+    def finish_rebuild(self) -> None:
+        """Point searches at the new index and drop the old one."""
+
+    def abort_rebuild(self) -> None:
+        """Drop the new index; the old one stays live."""
+

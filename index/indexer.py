@@ -26,7 +26,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.errors import BackendError, EmbedderMismatchError, IndexWriteError
 from archive_search.types import IndexPassage
-from index.backend import SearchBackend
+from index.backend import BufferedVectors, RebuildsBeside, SearchBackend
 from index.embeddings import Embedder, embedder_space, space_of_id
 
 Progress = Callable[[int, int], None]
@@ -162,23 +162,21 @@ def _raise_failed(failed: dict[int, tuple[str, str]], written: int) -> None:
 
 def _save_vectors(backend: SearchBackend) -> None:
     """Save vectors a backend keeps in memory between saves (the embedded backend)."""
-    flush = getattr(backend, "flush_vectors", None)
-    if flush is not None:
-        flush()
+    if isinstance(backend, BufferedVectors):
+        backend.flush_vectors()
 
 
 def requeue_missing_vectors(catalog: Catalog, backend: SearchBackend) -> int:
     """Mark for indexing the passages whose vector the catalog holds but the backend lost (added
     after its last save by a process that crashed); ``index_pending`` writes them again with their
     vectors. Returns how many. Backends that save every write report nothing missing."""
-    missing_of = getattr(backend, "missing_vectors", None)
-    if missing_of is None:
+    if not isinstance(backend, BufferedVectors):
         return 0
     with catalog.session() as s:
         ids = s.scalars(
             select(Passage.id).where(Passage.embedded_at.is_not(None), Passage.indexed_at.is_not(None))
         ).all()
-    missing: list[int] = missing_of(ids)
+    missing = backend.missing_vectors(ids)
     for lo in range(0, len(missing), 500):
         with catalog.session() as s:
             s.execute(update(Passage).where(Passage.id.in_(missing[lo : lo + 500])).values(indexed_at=None))
@@ -330,7 +328,7 @@ def reindex(
     A backend that can build a new index beside the live one (``begin_rebuild``: OpenSearch) is
     filled while searches still read the old index, then the alias moves in one step; any failure
     leaves the old index in place. Otherwise the index is emptied and filled again."""
-    if hasattr(backend, "begin_rebuild"):
+    if isinstance(backend, RebuildsBeside):
         return _rebuild_beside(catalog, backend, drop_embeddings=drop_embeddings, progress=progress)
     backend.clear()
     with catalog.session() as s:
@@ -347,6 +345,7 @@ def reindex(
 def _rebuild_beside(
     catalog: Catalog, backend: SearchBackend, *, drop_embeddings: bool, progress: Progress | None
 ) -> int:
+    assert isinstance(backend, RebuildsBeside)
     started = datetime.now(UTC)
     with catalog.session() as s:
         if drop_embeddings:
@@ -355,7 +354,7 @@ def _rebuild_beside(
             if meta is not None:
                 s.delete(meta)
         total = s.scalar(select(func.count(Passage.id))) or 0
-    backend.begin_rebuild(keep_vectors=not drop_embeddings)  # type: ignore[attr-defined]
+    backend.begin_rebuild(keep_vectors=not drop_embeddings)
     done = 0
     try:
         last = 0
@@ -372,9 +371,9 @@ def _rebuild_beside(
             if progress:
                 progress(done, total)
     except BaseException:
-        backend.abort_rebuild()  # type: ignore[attr-defined]
+        backend.abort_rebuild()
         raise
-    backend.finish_rebuild()  # type: ignore[attr-defined]
+    backend.finish_rebuild()
     # passages other processes wrote to the old index while this one copied (new files, new
     # vectors, tags) are written again, now through the alias to the new index
     with catalog.session() as s:

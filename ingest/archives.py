@@ -38,6 +38,8 @@ ARCHIVE_TYPES = {
     "application/x-xz",
 }
 SEVEN_ZIP = "application/x-7z-compressed"
+READER = ("archive", "1")
+"""(name, version) recorded on an archive's document, as extractors' are on theirs."""
 if importlib.util.find_spec("py7zr") is not None:
     ARCHIVE_TYPES.add(SEVEN_ZIP)
 _SINGLE_STREAM: dict[str, Callable[..., Any]] = {

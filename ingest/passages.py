@@ -10,9 +10,9 @@ where the cores are), and in the ingesting process otherwise. The worker sends b
 from __future__ import annotations
 
 from archive_search.types import Extraction, PassageDraft
+from ingest.extractors.base import ExtractionError
 from ingest.lang import LANGUAGES, detect_language
 from ingest.normalize import normalize_text
-from ingest.registry import ExtractionError
 from ingest.split import split_spans
 
 Span = tuple[int, int, int, str]

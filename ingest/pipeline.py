@@ -43,6 +43,7 @@ from archive_search.catalog.store import FileTooLargeError, OriginalStore, Store
 from archive_search.types import Extraction, FileReport, JobReport, Outcome, PassageDraft, SourceFile
 from ingest.archives import (
     ARCHIVE_TYPES,
+    READER,
     ArchiveError,
     ArchiveLimits,
     Budget,
@@ -50,17 +51,11 @@ from ingest.archives import (
     iter_members,
 )
 from ingest.dates import HEAD_CHARS, document_date
+from ingest.extractors.base import ExtractionError, Extractor, Limits, Skip
 from ingest.lang import document_language
 from ingest.passages import drafts_from_spans, make_passages
 from ingest.recovery import job_lock, recover_interrupted
-from ingest.registry import (
-    ExtractionError,
-    Extractor,
-    ExtractorRegistry,
-    Limits,
-    Skip,
-    default_registry,
-)
+from ingest.registry import ExtractorRegistry, default_registry
 from ingest.sandbox import reserve_workers, run_extractor, runs_in_process
 from ingest.sniff import sniff_file
 
@@ -516,7 +511,10 @@ class Ingestor:
         if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head
             extraction.doc_date = document_date(_head(extraction))
         try:
-            doc_id = self._save(source, collection_id, file_id, extraction, drafts, parent_id=where.parent_id)
+            made_by = (pending.extractor.name, pending.extractor.version)
+            doc_id = self._save(
+                source, collection_id, file_id, extraction, drafts, parent_id=where.parent_id, made_by=made_by
+            )
         except IntegrityError:
             with self.catalog.session() as s:  # another worker saved the same file meanwhile
                 other = s.scalar(
@@ -558,6 +556,7 @@ class Ingestor:
                         Extraction(doc_type="archive", blocks=[]),
                         [],
                         parent_id=where.parent_id,
+                        made_by=READER,
                     )
                 count += 1
                 inner = _Where(where.collection_id, where.job_id, doc_id, where.depth + 1, budget)
@@ -627,8 +626,10 @@ class Ingestor:
         drafts: list[PassageDraft],
         *,
         parent_id: int | None = None,
+        made_by: tuple[str, str] | None = None,
     ) -> int:
-        """Document, pages and passages in one transaction: all of it is committed or none."""
+        """Document, pages and passages in one transaction: all of it is committed or none.
+        ``made_by`` is the extractor's (name, version), recorded on the document."""
         with self.catalog.session() as s:
             doc = Document(
                 collection_id=collection_id,
@@ -641,6 +642,8 @@ class Ingestor:
                 lang=document_language([(d.lang, d.text) for d in drafts]),
                 page_count=extraction.page_count,
                 doc_date=extraction.doc_date,
+                extractor=made_by[0] if made_by else None,
+                extractor_version=made_by[1] if made_by else None,
             )
             s.add(doc)
             s.flush()

@@ -1,87 +1,43 @@
-"""The extractor interface and registry: one extractor per kind of input, chosen by sniffed type."""
+"""The extractor registry: every extractor bids on a sniffed type and the best bid extracts the
+file (``ingest/extractors/base.py`` has the protocol, the limits and the errors)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
 
-from archive_search.types import Extraction, SourceFile
+from ingest.extractors.base import (
+    GENERIC,
+    NO_BID,
+    SPECIALIST,
+    ExtractionError,
+    Extractor,
+    Limits,
+    SandboxLimits,
+    Skip,
+)
+
+__all__ = [
+    "GENERIC",
+    "NO_BID",
+    "SPECIALIST",
+    "ExtractionError",
+    "Extractor",
+    "ExtractorRegistry",
+    "Limits",
+    "SandboxLimits",
+    "Skip",
+    "default_registry",
+]
 
 
 @dataclass(frozen=True)
-class SandboxLimits:
-    """Limits of one extraction worker process (``ingest/sandbox.py``; ``ARCHIVE_EXTRACT_*``)."""
-
-    memory_bytes: int = 4 * 1024**3
-    """Address space (``RLIMIT_AS``; for Tika, writable data: ``RLIMIT_DATA``) of a worker."""
-    cpu_s: int = 1800
-    """CPU seconds one file may use in the worker (``RLIMIT_CPU``; OCR has its own timeout)."""
-    wall_s: float = 3600
-    """Wall-clock seconds one file may take, OCR included, before the worker is killed."""
-    max_output_bytes: int = 512 * 1024 * 1024
-    """Largest reply (the extraction as JSON) read from a worker."""
-    max_file_write_bytes: int = 2 * 1024**3
-    """Largest file a worker may write (``RLIMIT_FSIZE``; page images for OCR)."""
-    files_per_worker: int = 200
-    """A worker is replaced after this many files (bounds leaks in native libraries)."""
-    isolate_network: bool = True
-    """Run workers in an empty network namespace where ``unshare`` allows it."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Limits every extractor honours; exceeding one is a recorded failure, never a crash."""
-
-    max_pages: int = 5000
-    max_image_pixels: int = 200_000_000
-    max_output_chars: int = 50_000_000
-    ocr_languages: str = "rus+ukr+bel+eng"
-    ocr_dpi: int = 300
-    ocr_timeout_s: int = 300
-    tika_timeout_s: float = 300
-    """Office documents, web pages, e-mail: longer than this in Tika is ``failed(timeout)``."""
-    tika_isolated: bool = True
-    """Run Tika in a helper process (a hang or crash fails one file, not the whole ingestion)."""
-    sandbox: bool = True
-    """Run every extractor in a worker process with ``sandbox_limits`` (``ingest/sandbox.py``)."""
-    sandbox_limits: SandboxLimits = SandboxLimits()
-    passage_chars: int | None = None
-    """When set, the extraction worker also normalises the text and cuts it into passages of
-    about this size with their languages (``ingest/passages.py``), in parallel with the others."""
-    pdf_password: str | None = field(default=None, repr=False, compare=False)
-    """Password of encrypted PDFs (``archive ingest --password``); never shown by ``repr`` and
-    never stored: it travels to the extraction worker inside the request and nowhere else."""
-
-
-class ExtractionError(Exception):
-    """A file that cannot be extracted: recorded as ``failed(code, message)``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class Skip(Exception):
-    """A file deliberately not extracted: recorded as ``skipped(code)``."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(message or code)
-        self.code = code
-        self.message = message or code
-
-
-@runtime_checkable
-class Extractor(Protocol):
-    name: str
-
-    def accepts(self, mime: str) -> bool: ...
-
-    def extract(self, source: SourceFile, limits: Limits) -> Extraction: ...
+class Bid:
+    extractor: Extractor
+    score: int
 
 
 class ExtractorRegistry:
-    """Ordered extractors; the first that accepts a sniffed MIME type extracts the file."""
+    """Extractors in registration order; the highest bid on a MIME type wins."""
 
     def __init__(self, extractors: list[Extractor] | None = None) -> None:
         self._extractors: list[Extractor] = list(extractors or [])
@@ -89,11 +45,16 @@ class ExtractorRegistry:
     def register(self, extractor: Extractor) -> None:
         self._extractors.append(extractor)
 
+    def bids(self, mime: str) -> list[Bid]:
+        """Every extractor's bid above :data:`NO_BID` on ``mime``, best first (stable: on a tie
+        the one registered first)."""
+        offers = [Bid(ex, ex.bid(mime)) for ex in self._extractors]
+        return sorted((b for b in offers if b.score > NO_BID), key=lambda b: -b.score)
+
     def for_mime(self, mime: str) -> Extractor | None:
-        for ex in self._extractors:
-            if ex.accepts(mime):
-                return ex
-        return None
+        """The extractor with the best bid on ``mime``, or None when nobody bids."""
+        bids = self.bids(mime)
+        return bids[0].extractor if bids else None
 
     @property
     def names(self) -> list[str]:

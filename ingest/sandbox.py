@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive_search.types import Extraction, SourceFile, TextBlock
-from ingest.registry import ExtractionError, Extractor, Limits, SandboxLimits, Skip
+from ingest.extractors.base import ExtractionError, Extractor, Limits, SandboxLimits, Skip
 
 if TYPE_CHECKING:
     from archive_search.settings import Settings

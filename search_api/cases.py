@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from search_api.access import (
     EDITOR_ROLES,
     readable_clause,
@@ -64,9 +65,11 @@ class CaseCreate(BaseModel):
 
 
 class CaseUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    """The fields to change; ``title`` and ``status`` may be left out but not set to null."""
+
+    title: Annotated[str, Field(min_length=1, max_length=300)] | SkipJsonSchema[None] = None
     description: str | None = Field(default=None, max_length=100_000)
-    status: CaseStatus | None = None
+    status: CaseStatus | SkipJsonSchema[None] = None
 
 
 class CasePublic(BaseModel):
@@ -84,10 +87,29 @@ class CasePublic(BaseModel):
 
 
 class CaseItemCreate(BaseModel):
-    document_id: int | None = Field(default=None, description="A whole document")
-    passage_id: int | None = Field(default=None, description="Or one passage (its document is implied)")
+    """A document or one of its passages: exactly one of ``document_id`` and ``passage_id``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["document_id"], "properties": {"document_id": {"type": "integer"}}},
+                {"required": ["passage_id"], "properties": {"passage_id": {"type": "integer"}}},
+            ]
+        }
+    )
+
+    document_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="A whole document")
+    passage_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="Or one passage (its document is implied)"
+    )
     query: str | None = Field(default=None, max_length=4000, description="The query that found it")
     note: str | None = Field(default=None, max_length=100_000)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CaseItemCreate:
+        if (self.document_id is None) == (self.passage_id is None):
+            raise ValueError("give exactly one of document_id and passage_id")
+        return self
 
 
 class CaseItemsAdd(BaseModel):
@@ -99,7 +121,9 @@ class CaseItemUpdate(BaseModel):
 
 
 class CaseItemsOrder(BaseModel):
-    item_ids: list[int] = Field(description="Every item you see, in the new order", max_length=100_000)
+    item_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        description="Every item you see, in the new order", max_length=100_000
+    )
 
 
 class CaseItemPublic(BaseModel):
@@ -486,7 +510,8 @@ class CaseService:
             case = self._case_for_edit(s, case_id, principal)
             visible = [row[0].id for row in self._item_rows(s, case.id, principal)]
             if sorted(visible) != sorted(body.item_ids) or len(set(body.item_ids)) != len(body.item_ids):
-                raise InvalidRequestError("item_ids must list every item of the case you see, each once")
+                # the case's state decides what a complete order is, so a conflict (409), not a 400
+                raise ConflictError("item_ids must list every item of the case you see, each once")
             all_items = list(
                 s.scalars(
                     select(CaseItem)
@@ -561,9 +586,9 @@ class CaseService:
             if user is None:
                 raise NotFoundError(f"no user {body.username!r}")
             if body.permission == "edit" and user.role not in EDITOR_ROLES:
-                raise InvalidRequestError(f"{user.username} is a viewer and can only be a read member")
+                raise ConflictError(f"{user.username} is a viewer and can only be a read member")
             if user.id == case.owner_id:
-                raise InvalidRequestError(f"{user.username} owns the case")
+                raise ConflictError(f"{user.username} owns the case")
             row = s.get(CaseMember, (case.id, user.id))
             if row is None:
                 s.add(CaseMember(case_id=case.id, user_id=user.id, permission=body.permission))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from archive_search.catalog.db import ensure_collection
@@ -40,8 +40,19 @@ class GrantPublic(BaseModel):
 
 
 class GrantSet(BaseModel):
-    user: str | None = Field(default=None, description="A user name, or")
-    group: str | None = Field(default=None, description="a group name")
+    """Exactly one of ``user`` and ``group``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["user"], "properties": {"user": {"type": "string"}}},
+                {"required": ["group"], "properties": {"group": {"type": "string"}}},
+            ]
+        }
+    )
+
+    user: str | None = Field(default=None, min_length=1, max_length=150, description="A user name, or")
+    group: str | None = Field(default=None, min_length=1, max_length=150, description="a group name")
     permission: Permission = "read"
 
 

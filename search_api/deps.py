@@ -3,10 +3,13 @@ services behind each resource, as ``Annotated`` aliases (``ServiceDep``, ``Princ
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BeforeValidator
 
 from archive_search.errors import UnauthorizedError
 from archive_search.types import MAX_ID, Principal
@@ -57,3 +60,14 @@ TagsDep = Annotated[TagService, Depends(get_tags)]
 CollectionAdminDep = Annotated[CollectionAdmin, Depends(get_collection_admin)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 """A numeric path id (1..2³¹−1; others get 422)."""
+
+
+def _iso_date(value: object) -> object:
+    # pydantic alone also takes a number of seconds since 1970 ("0") for a date
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar date as the schema's ``format: date`` says: ``YYYY-MM-DD`` and nothing else."""

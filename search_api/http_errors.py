@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive_search.errors import ArchiveError
+from search_api.routing import allowed_methods
 
 
 class ErrorBody(BaseModel):
@@ -68,9 +69,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_parameters", "; ".join(parts) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, HTTP_FALLBACK_CODE)
-        return error_response(exc.status_code, code, str(exc.detail))
+        resp = error_response(exc.status_code, code, str(exc.detail))
+        # the framework's own headers go out too (``WWW-Authenticate``, …)
+        for name, value in (exc.headers or {}).items():
+            resp.headers[name] = value
+        if exc.status_code == 405:
+            # every method of the path (RFC 9110), not just those of the first route that matched it
+            methods = allowed_methods(request.app, request.url.path)
+            if methods is not None:
+                resp.headers["Allow"] = ", ".join(methods)
+        return resp
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - last resort

@@ -22,9 +22,7 @@ from archive_search.settings import Settings
 from archive_search.types import Principal
 from index import indexer
 from index.analysis import Analyzer
-from index.backend import (
-    SearchBackend,
-)
+from index.backend import BufferedVectors, SearchBackend
 from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
@@ -95,9 +93,8 @@ class ArchiveService:
     def reopen_backend(self) -> None:
         """Open the backend afresh: a worker that became the single writer of an embedded index
         must start from what the previous writer left (``ingest/queue.py``)."""
-        discard = getattr(self.backend, "discard_unsaved_vectors", None)
-        if discard is not None:  # another writer may have saved since: never overwrite its files
-            discard()
+        if isinstance(self.backend, BufferedVectors):  # another writer may have saved since:
+            self.backend.discard_unsaved_vectors()  # never overwrite its files
         self.backend.close()
         self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
         self.jobs.backend_reopened()
@@ -136,6 +133,8 @@ class ArchiveService:
             "size": size,
             "passages": n_passages,
             "created_at": doc.created_at.isoformat(),
+            "extractor": doc.extractor,
+            "extractor_version": doc.extractor_version,
         }
 
     def document_text(self, document_id: int, principal: Principal) -> list[dict[str, Any]]:

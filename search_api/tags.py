@@ -11,11 +11,14 @@ before the call returns, so ``tag:NAME`` and the ``tag`` facet follow.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.config import JsonDict
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -23,7 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, DocumentTag, Passage, PassageTag, Tag
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from index import indexer
 from index.backend import SearchBackend
 from search_api.access import (
@@ -38,16 +41,32 @@ from search_api.audit import AuditLog
 # -- public models -----------------------------------------------------------------------------
 
 
+_NOT_IN_NAMES = (
+    '"'  # it would end tag:"NAME" in a query
+    r"\x00-\x1f\x7f-\x9f"  # control characters (Cc)
+    # format characters (Cf) of the Basic Multilingual Plane: invisible, they make look-alike names
+    r"\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+)
+TAG_NAME_PATTERN = rf"^[^{_NOT_IN_NAMES}]*[^\s{_NOT_IN_NAMES}][^{_NOT_IN_NAMES}]*$"
+"""What a tag name may be: at least one visible character; no quote, control or format character.
+The API schema states it; :func:`clean_tag_name` checks it."""
+TagName = Annotated[
+    str,
+    Field(min_length=1, max_length=100, pattern=TAG_NAME_PATTERN, description="Used as tag:NAME in queries")
+]
+
+
 class TagCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="Tag name (used as tag:NAME in queries)")
+    name: TagName
 
 
 class TagUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, description="New name")
+    name: TagName
 
 
 class TagMerge(BaseModel):
-    into: int = Field(description="Id of the tag that absorbs this one (this one is deleted)")
+    into: int = Field(ge=1, le=MAX_ID, description="Id of the tag that absorbs this one (which is deleted)")
 
 
 class TagPublic(BaseModel):
@@ -59,14 +78,28 @@ class TagPublic(BaseModel):
     created_at: datetime
 
 
+def _one_of_non_empty(*names: str) -> JsonDict:
+    """JSON Schema: at least one of the list fields ``names`` is given and not empty."""
+    return {"anyOf": [{"required": [n], "properties": {n: {"minItems": 1}}} for n in names]}
+
+
+ItemId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class TagApply(BaseModel):
-    tag_ids: list[int] = Field(default_factory=list, max_length=100)
-    names: list[str] = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [_one_of_non_empty("tag_ids", "names"), _one_of_non_empty("document_ids", "passage_ids")]
+        }
+    )
+
+    tag_ids: list[ItemId] = Field(default_factory=list, max_length=100)
+    names: list[TagName] = Field(
         default_factory=list, max_length=100, description="Tag names; created when missing"
     )
-    document_ids: list[int] = Field(default_factory=list, max_length=MAX_BULK)
-    passage_ids: list[int] = Field(default_factory=list, max_length=MAX_BULK)
-    remove: bool = Field(default=False, description="Take the tags off instead of putting them on")
+    document_ids: list[ItemId] = Field(default_factory=list, max_length=MAX_BULK)
+    passage_ids: list[ItemId] = Field(default_factory=list, max_length=MAX_BULK)
+    remove: StrictBool = Field(default=False, description="Take the tags off instead of putting them on")
 
 
 class TagApplyResult(BaseModel):
@@ -89,11 +122,15 @@ def _tagged(
 
 
 def clean_tag_name(name: str) -> str:
+    """The stored form of a tag name: NFC, runs of white space as one space. Refused unless it
+    fits :data:`TAG_NAME_PATTERN` (the schema's rule) and stays within 100 characters."""
+    if not re.fullmatch(TAG_NAME_PATTERN, name):
+        raise InvalidRequestError(
+            'tag names need a visible character and may not contain quotes ("), control or format characters'
+        )
     n = " ".join(unicodedata.normalize("NFC", name).split())
-    if not n or len(n) > 100:
+    if len(n) > 100:  # NFC can lengthen a few rare characters
         raise InvalidRequestError("tag names are 1-100 characters")
-    if '"' in n or any(unicodedata.category(ch).startswith("C") for ch in n):
-        raise InvalidRequestError('tag names may not contain quotes (") or control characters')
     return n
 
 
@@ -227,10 +264,10 @@ class TagService:
         """Move every use of ``tag_id`` to ``body.into`` and delete ``tag_id``."""
         if not principal.is_admin:
             raise ForbiddenError("merging tags changes documents you may not see; it needs the admin role")
-        if tag_id == body.into:
-            raise InvalidRequestError("a tag cannot be merged into itself")
         with self.catalog.session() as s:
             src, dst = self._tag(s, tag_id), self._tag(s, body.into)
+            if src.id == dst.id:  # a conflict with the tag's state, not a malformed request
+                raise ConflictError("a tag cannot be merged into itself")
             affected = self._passages_of_tag(s, src.id)
             have_docs = set(s.scalars(select(DocumentTag.document_id).where(DocumentTag.tag_id == dst.id)))
             have_pas = set(s.scalars(select(PassageTag.passage_id).where(PassageTag.tag_id == dst.id)))

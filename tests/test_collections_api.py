@@ -70,14 +70,14 @@ def test_collections_are_administered_by_admins(service: ArchiveService, tmp_pat
         assert r.json() == [{"kind": "group", "name": "lawyers", "permission": "write"}]
         assert c.get("/api/v1/collections/interviews/grants", headers=admin).json() == r.json()
         assert (
-            c.delete("/api/v1/collections/interviews/grants?group=lawyers", headers=admin).status_code == 204
+            c.delete("/api/v1/collections/interviews/grants/group/lawyers", headers=admin).status_code == 204
         )
         assert c.get("/api/v1/collections/interviews/grants", headers=admin).json() == []
         # unknown collections and grantees
         assert c.get("/api/v1/collections/nope", headers=admin).status_code == 404
         assert c.put("/api/v1/collections/nope/grants", json={"user": "ed"}, headers=admin).status_code == 404
         assert c.put("/api/v1/collections/interviews/grants", json={}, headers=admin).status_code == 400
-        assert c.delete("/api/v1/collections/interviews/grants", headers=admin).status_code == 400
+        assert c.delete("/api/v1/collections/interviews/grants/role/ed", headers=admin).status_code == 422
         # anyone else, even a user who manages a collection: 403, nothing changed
         for method, path, body in (
             ("POST", "/api/v1/collections", {"name": "sneaky"}),
@@ -85,7 +85,7 @@ def test_collections_are_administered_by_admins(service: ArchiveService, tmp_pat
             ("PATCH", "/api/v1/collections/statements", {"description": "x"}),
             ("GET", "/api/v1/collections/statements/grants", None),
             ("PUT", "/api/v1/collections/statements/grants", {"user": "ed", "permission": "manage"}),
-            ("DELETE", "/api/v1/collections/statements/grants?user=ed", None),
+            ("DELETE", "/api/v1/collections/statements/grants/user/ed", None),
         ):
             r = c.request(method, path, json=body, headers=ed)
             assert r.status_code == 403, (method, path, r.status_code)

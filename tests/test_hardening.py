@@ -28,6 +28,8 @@ from ingest.archives import ArchiveLimits
 from ingest.extractors.text import PlainTextExtractor
 from ingest.pipeline import Ingestor
 from ingest.registry import (
+    NO_BID,
+    SPECIALIST,
     ExtractionError,
     ExtractorRegistry,
     Limits,
@@ -59,9 +61,10 @@ def _workers_can_import_this_module(monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 class _Probe:
     name = "probe"
+    version = "1"
 
-    def accepts(self, mime: str) -> bool:
-        return mime == "text/plain"
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime == "text/plain" else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         word = source.path.read_text("utf-8").split()[0]

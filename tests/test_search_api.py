@@ -128,7 +128,10 @@ def test_batch_of_names_sync_and_csv(http: TestClient) -> None:
     r = http.post("/api/v1/search/batch/csv", files={"file": ("names.csv", csv_body, "text/csv")}, headers=h)
     assert r.status_code == 200, r.text
     assert [x["total"] for x in r.json()["results"]] == [2, 2]
-    assert http.post("/api/v1/search/batch", json={"queries": []}, headers=h).status_code == 400
+    empty = http.post("/api/v1/search/batch", json={"queries": []}, headers=h)  # no entries, no results
+    assert empty.status_code == 200 and empty.json()["results"] == [] and empty.json()["total"] == 0
+    too_long = {"queries": [{"text": "x" * 501}]}
+    assert http.post("/api/v1/search/batch", json=too_long, headers=h).status_code == 422
 
 
 def test_long_batch_runs_as_a_job_and_downloads_as_csv(

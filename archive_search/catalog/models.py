@@ -91,6 +91,10 @@ class Document(Base):
     page_count: Mapped[int | None] = mapped_column(Integer)
     doc_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    extractor: Mapped[str | None] = mapped_column(String(50))
+    """The extractor that made the text (``pdf``, ``tika``, …; ``archive`` for an archive)."""
+    extractor_version: Mapped[str | None] = mapped_column(String(200))
+    """Its version and the library's it drives, e.g. ``1; pypdfium2 4.30.0``."""
 
     collection: Mapped[Collection] = relationship()
     file: Mapped[StoredFile] = relationship()

@@ -17,9 +17,9 @@ from pathlib import Path
 from PIL import Image
 
 from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
 from ingest.extractors.ocr import die_with_parent, ocr_image, tesseract_available
 from ingest.extractors.pdf import text_layer_quality
-from ingest.registry import ExtractionError, Limits, Skip
 
 DJVU = "image/vnd.djvu"
 TOOLS = ("djvused", "djvutxt", "ddjvu")
@@ -54,9 +54,10 @@ class DjvuExtractor:
     """Text layer per page where it is good, OCR of the rendered page where it is not."""
 
     name = "djvu"
+    version = "1"
 
-    def accepts(self, mime: str) -> bool:
-        return mime == DJVU
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime == DJVU else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         if not djvulibre_available():

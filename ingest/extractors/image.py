@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import metadata
+
 from PIL import Image, ImageSequence, UnidentifiedImageError, features
 
 from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
 from ingest.extractors.ocr import ocr_image
-from ingest.registry import ExtractionError, Limits, Skip
+
+_PILLOW = metadata.version("Pillow")
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/tiff", "image/gif", "image/webp"}
 if features.check("jpg_2000"):  # Pillow built with OpenJPEG
@@ -15,9 +19,10 @@ if features.check("jpg_2000"):  # Pillow built with OpenJPEG
 
 class ImageOcrExtractor:
     name = "image-ocr"
+    version = f"1; Pillow {_PILLOW}"
 
-    def accepts(self, mime: str) -> bool:
-        return mime in IMAGE_TYPES
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime in IMAGE_TYPES else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         Image.MAX_IMAGE_PIXELS = limits.max_image_pixels

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from ingest.registry import ExtractionError
+from ingest.extractors.base import ExtractionError
 
 
 @dataclass(frozen=True)

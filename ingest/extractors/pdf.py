@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from importlib import metadata
 from typing import Any
 
 import pypdfium2 as pdfium
 
 from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
 from ingest.extractors.ocr import ocr_image, tesseract_available
-from ingest.registry import ExtractionError, Limits, Skip
+
+_PYPDFIUM2 = metadata.version("pypdfium2")
 
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
@@ -70,9 +73,10 @@ def malformed_word_ratio(text: str) -> float:
 
 class PdfExtractor:
     name = "pdf"
+    version = f"1; pypdfium2 {_PYPDFIUM2}"
 
-    def accepts(self, mime: str) -> bool:
-        return mime == "application/pdf"
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime == "application/pdf" else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
 from ingest.extractors.text import decode_text
-from ingest.registry import ExtractionError, Limits, Skip
 
 _TIME = r"(?:(\d{1,2}):)?(\d{1,2}):(\d{2})[,.](\d{1,3})"
 _CUE_TIME = re.compile(_TIME + r"\s*-->\s*" + _TIME)
@@ -66,9 +66,10 @@ def merge_turns(blocks: list[TextBlock]) -> list[TextBlock]:
 
 class SubtitleExtractor:
     name = "subtitles"
+    version = "1"
 
-    def accepts(self, mime: str) -> bool:
-        return mime in ("application/x-subrip", "text/vtt")
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime in ("application/x-subrip", "text/vtt") else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         text, encoding = decode_text(source.path.read_bytes())

@@ -10,7 +10,7 @@ import unicodedata
 
 from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest.cyrillic_bigrams import SCORES, UNSEEN
-from ingest.registry import ExtractionError, Limits, Skip
+from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
 from ingest.transcript import parse_transcript
 
 CYRILLIC_ENCODINGS = ["cp1251", "koi8_r", "koi8_u", "cp866", "iso8859_5", "mac_cyrillic", "cp855"]
@@ -143,9 +143,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 class PlainTextExtractor:
     name = "text"
+    version = "1"
 
-    def accepts(self, mime: str) -> bool:
-        return mime == "text/plain"
+    def bid(self, mime: str) -> int:
+        return SPECIALIST if mime == "text/plain" else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         data = source.path.read_bytes()

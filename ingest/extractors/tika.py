@@ -30,15 +30,18 @@ import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from datetime import date
+from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest import sniff
+from ingest.extractors.base import GENERIC, NO_BID, ExtractionError, Limits, Skip
 from ingest.extractors.ooxml_pages import docx_pages, pptx_slides
-from ingest.registry import ExtractionError, Limits, Skip
 from ingest.transcript import parse_transcript
+
+_TIKA = metadata.version("iscc-tika")
 
 DOCUMENT_TYPES: dict[str, str] = {
     sniff.DOCX: "document",
@@ -365,12 +368,14 @@ def _ooxml_pages(path: Path, mime: str, tika_text: str) -> list[str] | None:
 
 class TikaExtractor:
     name = "tika"
+    version = f"1; iscc-tika {_TIKA}"
     memory_limit = "data"
     """In the extraction sandbox, bound writable memory (``RLIMIT_DATA``), not address space:
     Tika's GraalVM native image reserves tens of GiB of address space it never touches."""
 
-    def accepts(self, mime: str) -> bool:
-        return mime in DOCUMENT_TYPES or mime.startswith("application/vnd.oasis.opendocument.")
+    def bid(self, mime: str) -> int:
+        ours = mime in DOCUMENT_TYPES or mime.startswith("application/vnd.oasis.opendocument.")
+        return GENERIC if ours else NO_BID
 
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         if source.mime == sniff.OOXML_ENCRYPTED:

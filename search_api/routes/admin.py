@@ -1,5 +1,6 @@
 """Collection administration (admin role; others get 403): ``POST /collections``,
-``GET, PATCH /collections/{name}`` and ``GET, PUT, DELETE /collections/{name}/grants``.
+``GET, PATCH /collections/{name}``, ``GET, PUT /collections/{name}/grants`` and
+``DELETE /collections/{name}/grants/{kind}/{grantee}``.
 
 ``GET /collections`` (the collections a caller may read) is in ``collections.py``; the rules are in
 ``search_api/collections.py``, which the web interface's collections page uses too.
@@ -7,9 +8,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from search_api.collections import (
@@ -66,14 +67,17 @@ def set_grant(
     return admin.grant(name, body, principal)
 
 
-@router.delete("/collections/{name}/grants", status_code=204)
+@router.delete("/collections/{name}/grants/{kind}/{grantee}", status_code=204)
 def revoke_grant(
     name: CollectionName,
+    kind: Literal["user", "group"],
+    grantee: Annotated[str, Path(min_length=1, max_length=150, description="The user's or group's name")],
     admin: CollectionAdminDep,
     principal: PrincipalDep,
-    user: Annotated[str | None, Query()] = None,
-    group: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Remove a user's or a group's grant on the collection (admin)."""
-    admin.revoke(name, principal, user=user, group=group)
+    """Remove a user's (``kind`` = ``user``) or a group's grant on the collection (admin)."""
+    if kind == "user":
+        admin.revoke(name, principal, user=grantee, group=None)
+    else:
+        admin.revoke(name, principal, user=None, group=grantee)
     return Response(status_code=204)

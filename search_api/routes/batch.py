@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, File, Form, Response
 from pydantic import BaseModel, Field
 
 from archive_search.types import Hit, Principal
 from search_api.batch import (
+    MAX_ENTRIES,
+    MAX_ENTRY_CHARS,
     SYNC_LIMIT,
     BatchOptions,
     Entry,
@@ -29,12 +31,16 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 
 class BatchQuery(BaseModel):
     id: str | None = Field(default=None, max_length=200)
-    text: str = Field(min_length=1, max_length=500)
+    text: str = Field(min_length=1, max_length=MAX_ENTRY_CHARS)
 
 
 class BatchRequest(BaseModel):
-    queries: list[BatchQuery] | None = Field(default=None, description="Entries with ids")
-    names: list[str] | None = Field(default=None, description="Or a plain list of names/phrases")
+    queries: list[BatchQuery] | None = Field(
+        default=None, max_length=MAX_ENTRIES, description=f"Entries with ids (at most {MAX_ENTRIES} in all)"
+    )
+    names: list[Annotated[str, Field(min_length=1, max_length=MAX_ENTRY_CHARS)]] | None = Field(
+        default=None, max_length=MAX_ENTRIES, description="Or a plain list of names/phrases"
+    )
     match: Literal["all", "any", "phrase"] = Field(
         default="all", description="all: every word of the entry in one passage (any order, name variants)"
     )
@@ -75,6 +81,11 @@ class BatchResponse(BaseModel):
     results: list[BatchEntryResult] | None = None
 
 
+QUEUED: dict[int | str, dict[str, Any]] = {
+    202: {"model": BatchResponse, "description": f"Over {SYNC_LIMIT} entries: queued as a job (poll job_id)"}
+}
+
+
 def _respond(
     svc: ArchiveService, principal: Principal, entries: list[Entry], opts: BatchOptions
 ) -> BatchResponse:
@@ -92,7 +103,7 @@ def _respond(
     return BatchResponse(job_id=str(job_id), status="queued", total=len(entries), done=0)
 
 
-@router.post("/search/batch", response_model=BatchResponse, tags=["batch"])
+@router.post("/search/batch", response_model=BatchResponse, tags=["batch"], responses=QUEUED)
 def batch(body: BatchRequest, svc: ServiceDep, principal: PrincipalDep, response: Response) -> BatchResponse:
     """Many queries at once (e.g. a list of names): per entry the number of matching documents
     and the top ones, name variants included. Up to 100 entries are answered at once; longer
@@ -103,7 +114,7 @@ def batch(body: BatchRequest, svc: ServiceDep, principal: PrincipalDep, response
     return out
 
 
-@router.post("/search/batch/csv", response_model=BatchResponse, tags=["batch"])
+@router.post("/search/batch/csv", response_model=BatchResponse, tags=["batch"], responses=QUEUED)
 def batch_csv(
     svc: ServiceDep,
     principal: PrincipalDep,
@@ -126,7 +137,7 @@ def batch_csv(
     return out
 
 
-@router.get("/search/batch/{job_id}", response_model=BatchResponse, tags=["batch"])
+@router.get("/search/batch/{job_id:int}", response_model=BatchResponse, tags=["batch"])
 def batch_job(job_id: Id, svc: ServiceDep, principal: PrincipalDep) -> BatchResponse:
     """Progress of a batch job, with its results once done."""
     job = svc.batch.get(job_id, principal)
@@ -144,7 +155,7 @@ def batch_job(job_id: Id, svc: ServiceDep, principal: PrincipalDep) -> BatchResp
 
 
 @router.get(
-    "/search/batch/{job_id}/csv",
+    "/search/batch/{job_id:int}/csv",
     tags=["batch"],
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per entry and hit"}},

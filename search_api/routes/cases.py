@@ -48,25 +48,27 @@ def create_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep) -> C
     return cases.create_case(body, principal)
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail, tags=["cases"])
+@router.get("/cases/{case_id:int}", response_model=CaseDetail, tags=["cases"])
 def get_case(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> CaseDetail:
     """A case with the items you may see (in order), its notes and members."""
     return cases.get_case(case_id, principal)
 
 
-@router.patch("/cases/{case_id}", response_model=CasePublic, tags=["cases"])
+@router.patch("/cases/{case_id:int}", response_model=CasePublic, tags=["cases"])
 def update_case(case_id: Id, body: CaseUpdate, cases: CasesDep, principal: PrincipalDep) -> CasePublic:
     """Change title, description or status (open, closed, archived)."""
     return cases.update_case(case_id, body, principal)
 
 
-@router.get("/cases/{case_id}/items", response_model=list[CaseItemPublic], tags=["cases"])
+@router.get("/cases/{case_id:int}/items", response_model=list[CaseItemPublic], tags=["cases"])
 def list_items(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseItemPublic]:
     """The items you may see, in the case's order, each with its citation fields."""
     return cases.list_items(case_id, principal)
 
 
-@router.post("/cases/{case_id}/items", response_model=list[CaseItemPublic], status_code=201, tags=["cases"])
+@router.post(
+    "/cases/{case_id:int}/items", response_model=list[CaseItemPublic], status_code=201, tags=["cases"]
+)
 def add_items(
     case_id: Id, body: CaseItemsAdd, cases: CasesDep, principal: PrincipalDep
 ) -> list[CaseItemPublic]:
@@ -75,7 +77,7 @@ def add_items(
     return cases.add_items(case_id, body, principal)
 
 
-@router.put("/cases/{case_id}/items", response_model=list[CaseItemPublic], tags=["cases"])
+@router.put("/cases/{case_id:int}/items", response_model=list[CaseItemPublic], tags=["cases"])
 def reorder_items(
     case_id: Id, body: CaseItemsOrder, cases: CasesDep, principal: PrincipalDep
 ) -> list[CaseItemPublic]:
@@ -83,7 +85,7 @@ def reorder_items(
     return cases.reorder_items(case_id, body, principal)
 
 
-@router.patch("/cases/{case_id}/items/{item_id}", response_model=CaseItemPublic, tags=["cases"])
+@router.patch("/cases/{case_id:int}/items/{item_id:int}", response_model=CaseItemPublic, tags=["cases"])
 def update_item(
     case_id: Id, item_id: Id, body: CaseItemUpdate, cases: CasesDep, principal: PrincipalDep
 ) -> CaseItemPublic:
@@ -91,32 +93,32 @@ def update_item(
     return cases.update_item(case_id, item_id, body, principal)
 
 
-@router.delete("/cases/{case_id}/items/{item_id}", status_code=204, tags=["cases"])
+@router.delete("/cases/{case_id:int}/items/{item_id:int}", status_code=204, tags=["cases"])
 def remove_item(case_id: Id, item_id: Id, cases: CasesDep, principal: PrincipalDep) -> Response:
     """Take an item out of the case."""
     cases.remove_item(case_id, item_id, principal)
     return Response(status_code=204)
 
 
-@router.get("/cases/{case_id}/notes", response_model=list[CaseNotePublic], tags=["cases"])
+@router.get("/cases/{case_id:int}/notes", response_model=list[CaseNotePublic], tags=["cases"])
 def list_notes(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseNotePublic]:
     """Notes on the case, oldest first."""
     return cases.list_notes(case_id, principal)
 
 
-@router.post("/cases/{case_id}/notes", response_model=CaseNotePublic, status_code=201, tags=["cases"])
+@router.post("/cases/{case_id:int}/notes", response_model=CaseNotePublic, status_code=201, tags=["cases"])
 def add_note(case_id: Id, body: CaseNoteCreate, cases: CasesDep, principal: PrincipalDep) -> CaseNotePublic:
     """Add a note to the case."""
     return cases.add_note(case_id, body, principal)
 
 
-@router.get("/cases/{case_id}/members", response_model=list[CaseMemberPublic], tags=["cases"])
+@router.get("/cases/{case_id:int}/members", response_model=list[CaseMemberPublic], tags=["cases"])
 def list_members(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseMemberPublic]:
     """Members of the case and their rights (read or edit)."""
     return cases.list_members(case_id, principal)
 
 
-@router.post("/cases/{case_id}/members", response_model=list[CaseMemberPublic], tags=["cases"])
+@router.post("/cases/{case_id:int}/members", response_model=list[CaseMemberPublic], tags=["cases"])
 def set_member(
     case_id: Id, body: CaseMemberCreate, cases: CasesDep, principal: PrincipalDep
 ) -> list[CaseMemberPublic]:
@@ -124,21 +126,21 @@ def set_member(
     return cases.set_member(case_id, body, principal)
 
 
-@router.delete("/cases/{case_id}/members/{username}", status_code=204, tags=["cases"])
+@router.delete("/cases/{case_id:int}/members/{username}", status_code=204, tags=["cases"])
 def remove_member(case_id: Id, username: str, cases: CasesDep, principal: PrincipalDep) -> Response:
     """Remove a member (the owner or an admin)."""
     cases.remove_member(case_id, username, principal)
     return Response(status_code=204)
 
 
-@router.get("/documents/{document_id}/cases", response_model=list[CasePublic], tags=["cases"])
+@router.get("/documents/{document_id:int}/cases", response_model=list[CasePublic], tags=["cases"])
 def document_cases(document_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CasePublic]:
     """The cases you may see that contain this document (or a passage of it)."""
     return cases.list_cases(principal, document_id=document_id)
 
 
 @router.get(
-    "/cases/{case_id}/export",
+    "/cases/{case_id:int}/export",
     tags=["cases"],
     response_class=FileResponse,
     responses={

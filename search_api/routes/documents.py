@@ -17,7 +17,7 @@ from search_api.routes.passages import SimilarResponse
 router = APIRouter(responses=ERRORS)
 
 
-@router.get("/documents/{document_id}", tags=["documents"])
+@router.get("/documents/{document_id:int}", tags=["documents"])
 def document(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """A document's metadata, with the SHA-256 of its original."""
     meta = svc.document(document_id, principal)
@@ -25,7 +25,7 @@ def document(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[
     return meta
 
 
-@router.get("/documents/{document_id}/text", tags=["documents"])
+@router.get("/documents/{document_id:int}/text", tags=["documents"])
 def document_text(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """Extracted text by page, or by transcript turn."""
     parts = svc.document_text(document_id, principal)
@@ -34,7 +34,7 @@ def document_text(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> 
 
 
 @router.get(
-    "/documents/{document_id}/original",
+    "/documents/{document_id:int}/original",
     tags=["documents"],
     response_class=FileResponse,
     responses={200: {"description": "The original bytes, exactly as received"}},
@@ -46,7 +46,7 @@ def original(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> FileR
     return FileResponse(path, media_type=mime, filename=filename, headers={"X-Content-SHA256": sha})
 
 
-@router.get("/documents/{document_id}/similar", response_model=SimilarResponse, tags=["corroboration"])
+@router.get("/documents/{document_id:int}/similar", response_model=SimilarResponse, tags=["corroboration"])
 def similar_documents(
     document_id: Id,
     svc: ServiceDep,
@@ -62,7 +62,7 @@ def similar_documents(
 
 
 @router.get(
-    "/documents/{document_id}/pages/{page}",
+    "/documents/{document_id:int}/pages/{page:int}",
     tags=["documents"],
     response_class=Response,
     responses={200: {"content": {"image/png": {}}, "description": "The rendered page"}},

@@ -39,7 +39,7 @@ class SimilarResponse(BaseModel):
     hits: list[Hit]
 
 
-@router.get("/passages/{passage_id}", response_model=PassagePublic, tags=["documents"])
+@router.get("/passages/{passage_id:int}", response_model=PassagePublic, tags=["documents"])
 def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """A passage and where it sits: page and character span in the page text, or time span."""
     out = svc.passage(passage_id, principal)
@@ -47,7 +47,7 @@ def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[st
     return out
 
 
-@router.get("/passages/{passage_id}/similar", response_model=SimilarResponse, tags=["corroboration"])
+@router.get("/passages/{passage_id:int}/similar", response_model=SimilarResponse, tags=["corroboration"])
 def similar_passages(
     passage_id: Id,
     svc: ServiceDep,

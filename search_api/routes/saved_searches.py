@@ -55,14 +55,14 @@ def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalD
     return svc.saved.create(principal, body.name, body.query, params)
 
 
-@router.delete("/saved-searches/{saved_id}", status_code=204, tags=["saved searches"])
+@router.delete("/saved-searches/{saved_id:int}", status_code=204, tags=["saved searches"])
 def saved_delete(saved_id: Id, svc: ServiceDep, principal: PrincipalDep) -> Response:
     """Delete a saved search."""
     svc.saved.delete(principal, saved_id)
     return Response(status_code=204)
 
 
-@router.get("/saved-searches/{saved_id}/results", response_model=SearchResponse, tags=["saved searches"])
+@router.get("/saved-searches/{saved_id:int}/results", response_model=SearchResponse, tags=["saved searches"])
 def saved_run(
     saved_id: Id,
     svc: ServiceDep,
@@ -76,7 +76,7 @@ def saved_run(
     return out
 
 
-@router.get("/saved-searches/{saved_id}/new", response_model=SearchResponse, tags=["saved searches"])
+@router.get("/saved-searches/{saved_id:int}/new", response_model=SearchResponse, tags=["saved searches"])
 def saved_new(
     saved_id: Id,
     svc: ServiceDep,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from archive_search.types import SearchRequest, SearchResponse
 from search_api.audit import search_details
-from search_api.deps import PrincipalDep, ServiceDep
+from search_api.deps import IsoDate, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 from search_api.limits import within
 
@@ -26,15 +25,15 @@ async def search(
     collection: Annotated[list[str] | None, Query(description="Collection filter (repeatable)")] = None,
     type: Annotated[list[str] | None, Query(description="Document type filter (repeatable)")] = None,
     tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
-    date_from: Annotated[date | None, Query()] = None,
-    date_to: Annotated[date | None, Query()] = None,
+    date_from: Annotated[IsoDate | None, Query()] = None,
+    date_to: Annotated[IsoDate | None, Query()] = None,
     speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
     ] = "document",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=1000)] = 10,
+    size: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SearchResponse:
     """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
     req = SearchRequest(

@@ -39,25 +39,25 @@ def apply_tags(body: TagApply, tag_svc: TagsDep, principal: PrincipalDep) -> Tag
     return tag_svc.apply_tags(body, principal)
 
 
-@router.get("/tags/{tag_id}", response_model=TagPublic, tags=["tags"])
+@router.get("/tags/{tag_id:int}", response_model=TagPublic, tags=["tags"])
 def get_tag(tag_id: Id, tag_svc: TagsDep, principal: PrincipalDep) -> TagPublic:
     """One tag, with counts over what you may read."""
     return tag_svc.get_tag(tag_id, principal)
 
 
-@router.patch("/tags/{tag_id}", response_model=TagPublic, tags=["tags"])
+@router.patch("/tags/{tag_id:int}", response_model=TagPublic, tags=["tags"])
 def rename_tag(tag_id: Id, body: TagUpdate, tag_svc: TagsDep, principal: PrincipalDep) -> TagPublic:
     """Rename a tag everywhere (admin); the index follows."""
     return tag_svc.rename_tag(tag_id, body, principal)
 
 
-@router.post("/tags/{tag_id}/merge", response_model=TagPublic, tags=["tags"])
+@router.post("/tags/{tag_id:int}/merge", response_model=TagPublic, tags=["tags"])
 def merge_tag(tag_id: Id, body: TagMerge, tag_svc: TagsDep, principal: PrincipalDep) -> TagPublic:
     """Move every use of this tag to ``into`` and delete this one (admin)."""
     return tag_svc.merge_tag(tag_id, body, principal)
 
 
-@router.delete("/tags/{tag_id}", status_code=204, tags=["tags"])
+@router.delete("/tags/{tag_id:int}", status_code=204, tags=["tags"])
 def delete_tag(tag_id: Id, tag_svc: TagsDep, principal: PrincipalDep) -> Response:
     """Delete a tag and all its uses (admin)."""
     tag_svc.delete_tag(tag_id, principal)

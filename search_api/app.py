@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from archive_search import __version__
 from archive_search.settings import Settings, get_settings
-from search_api.deps import ServiceDep
+from search_api.deps import ServiceDep, reject_empty_form_fields, reject_unknown_query
 from search_api.http_errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware
 from search_api.routes import ROUTERS
@@ -63,7 +63,8 @@ def create_api(settings: Settings | None = None, service: ArchiveService | None 
         return out
 
     for router in ROUTERS:
-        app.include_router(router, prefix="/api/v1")
+        checks = [Depends(reject_unknown_query), Depends(reject_empty_form_fields)]
+        app.include_router(router, prefix="/api/v1", dependencies=checks)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, params
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from archive_search.errors import UnauthorizedError
 from archive_search.types import MAX_ID, Principal
@@ -71,3 +75,71 @@ def _iso_date(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar date as the schema's ``format: date`` says: ``YYYY-MM-DD`` and nothing else."""
+
+
+def _dependants(dependant: Dependant) -> list[Dependant]:
+    """The dependant and every sub-dependency's, depth first."""
+    out = [dependant]
+    for sub in dependant.dependencies:
+        out += _dependants(sub)
+    return out
+
+
+_DECLARED: dict[int, tuple[APIRoute, frozenset[str], frozenset[str]]] = {}
+"""Per route (by identity; routes are not hashable and live as long as the app): its query
+parameters and its form fields."""
+
+
+def _takes_empty(info: FieldInfo) -> bool:
+    """Whether the field's own type accepts ``""`` (a password may be empty; an enum may not)."""
+    try:
+        field_type: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        TypeAdapter(field_type).validate_python("")
+    except ValidationError:
+        return False
+    return True
+
+
+def _declared(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
+    found = _DECLARED.get(id(route))
+    if found is None or found[0] is not route:
+        dependants = _dependants(route.dependant)
+        query = frozenset(p.alias for d in dependants for p in d.query_params)
+        bodies = [f for d in dependants for f in d.body_params]
+        form = frozenset(
+            f.alias for f in bodies if type(f.field_info) is params.Form and not _takes_empty(f.field_info)
+        )
+        found = _DECLARED[id(route)] = (route, query, form)
+    return found[1], found[2]
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter no operation declares is refused (422), not ignored: a misspelt filter
+    (``?colection=…``) would otherwise widen a search without a word, and the schema says
+    which parameters there are."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    unknown = sorted(set(request.query_params) - _declared(route)[0])
+    if unknown:
+        error = {"msg": "no such parameter", "type": "extra_forbidden"}
+        raise RequestValidationError([{**error, "loc": ("query", n)} for n in unknown[:10]])
+
+
+async def reject_empty_form_fields(request: Request) -> None:
+    """An empty form field is refused (422) instead of read as "not given": FastAPI takes
+    ``match=`` for a missing ``match`` and would quietly use the default, which the schema's
+    ``enum`` does not allow."""
+    route = request.scope.get("route")
+    content_type = request.headers.get("content-type", "")
+    if not isinstance(route, APIRoute) or not content_type.startswith(
+        ("multipart/form-data", "application/x-www-form-urlencoded")
+    ):
+        return
+    names = _declared(route)[1]
+    if names:
+        form = await request.form()  # parsed once: Starlette keeps it for the endpoint
+        empty = sorted(n for n in names if form.get(n) == "")
+        if empty:
+            error = {"msg": "may not be empty", "type": "string_too_short"}
+            raise RequestValidationError([{**error, "loc": ("body", n)} for n in empty])

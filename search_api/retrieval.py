@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import select
 
 from archive_search.catalog.models import Collection, Document, Passage, StoredFile
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import ConflictError, InvalidRequestError, NotFoundError
 from archive_search.types import Hit, PassageRef, Principal, SearchRequest, SearchResponse
 from index.analysis import Highlighter, fold
 from index.backend import (
@@ -130,8 +130,8 @@ class Retrieval(ComponentsView):
             return "keyword", None
         embedder = self.embedder()
         if embedder is None or not self.backend.has_vectors():
-            if mode == "semantic":
-                raise InvalidRequestError(
+            if mode == "semantic":  # the archive's state, not the request, is at fault: 409
+                raise ConflictError(
                     "semantic search is not available: no embedder configured or no passage embedded yet",
                     code="semantic_unavailable",
                 )

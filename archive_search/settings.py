@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         default=100, ge=10, le=2000, description="Passages taken from each ranking before hybrid fusion."
     )
     max_page_size: int = Field(
-        default=100, ge=1, le=100, description="Largest `size` a search may ask for (the API schema says 100)."
+        default=100, ge=1, le=100, description="Largest `size` of a search page (the API schema says 100)."
     )
     token_ttl_hours: float = Field(
         default=12, gt=0, le=24 * 366, description="Lifetime of a login token from `POST /api/v1/auth/token`."

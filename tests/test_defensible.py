@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from archive_search.ingest.extractors.subtitles import merge_turns, parse_cues
 from archive_search.search_api.service import ArchiveService

@@ -19,7 +19,8 @@ import numpy as np
 from sqlalchemy import select
 
 from archive_search.catalog.models import Collection, Document, Passage, StoredFile
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import EmbedderMismatchError, InvalidRequestError, NotFoundError
+from archive_search.index import indexer
 from archive_search.index.analysis import Highlighter, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
@@ -136,6 +137,10 @@ class Retrieval(ComponentsView):
                     code="semantic_unavailable",
                 )
             return "keyword", None
+        problem = indexer.embedder_problem(self.catalog, embedder)
+        if problem is not None:
+            # the query vector would be compared with another model's vectors: meaningless scores
+            raise EmbedderMismatchError(problem)
         return mode, embedder
 
     def _ranked(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 from archive_search.ingest.extractors.subtitles import merge_turns, parse_cues
+from archive_search.search_api.batch import BatchOptions, Entry, run_batch
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, ingest_texts
 
 # -- SRT speakers: only labels that recur across cues --------------------------------------
 
@@ -46,3 +48,25 @@ def test_srt_text_before_a_colon_is_searchable(sample_service: ArchiveService) -
     res = sample_service.search(SearchRequest(q='"для запису"', mode="keyword", size=20), LOCAL_ADMIN)
     files = {h.filename for h in res.hits}
     assert {"interview-uk-sample.srt", "interview-uk-sample.txt"} <= files
+
+
+# -- batch search runs on the search path: the same OCR tolerance ---------------------------
+
+
+def test_batch_has_the_ocr_tolerance_of_search(service: ArchiveService, tmp_path: Path) -> None:
+    ingest_texts(
+        service,
+        tmp_path / "in",
+        {
+            "ocr.txt": "Свідчення про затримання Ахмалова Зарема біля блокпоста.",
+            "other.txt": "Інший документ про погоду в місті.",
+        },
+    )
+    for q in ("Ахмадова", "Ахмадова Зарема"):
+        searched = service.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+        assert [h.filename for h in searched.hits] == ["ocr.txt"]
+        for match in ("all", "any"):
+            (res,) = run_batch(service, [Entry("1", q)], LOCAL_ADMIN, BatchOptions(match=match))
+            assert res["total"] == searched.total == 1
+            assert [h["filename"] for h in res["hits"]] == ["ocr.txt"]
+            assert "<mark>Ахмалова</mark>" in res["hits"][0]["snippet"]

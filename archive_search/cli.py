@@ -197,7 +197,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print(json.dumps(st, ensure_ascii=False))
         return
     f = st["files"]
-    print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped")
+    a = st["attempts"]
+    print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped (by latest attempt)")
+    print(f"attempts:    {a['ok']} ok, {a['failed']} failed, {a['skipped']} skipped (every run)")
     print(f"queue:       {st['queue']['queued']} queued, {st['queue']['running']} running")
     print(f"documents:   {st['documents']} in {st['collections']} collections")
     print(

@@ -166,3 +166,29 @@ def test_similar_passages_stop_at_the_floor(
         for h in floor_service.search(SearchRequest(q="погода", mode="keyword"), LOCAL_ADMIN).hits
     )
     assert floor_service.similar_documents(int(doc), LOCAL_ADMIN)["hits"] == []
+
+
+# -- archive status counts files, with attempts apart ----------------------------------------
+
+
+def test_status_counts_files_not_attempts(service: ArchiveService, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Перший документ про затримання.\n", "utf-8")
+    (folder / "b.txt").write_text("Другий документ про обшук.\n", "utf-8")
+    (folder / "c.txt").write_text("", "utf-8")
+    service.ingest([folder], "c")
+    st = service.status()
+    assert st["files"] == {"ok": 2, "failed": 0, "skipped": 1} == st["attempts"]
+    # a retry after the empty file was filled in, and the same folder ingested again
+    (folder / "c.txt").write_text("Третій документ, тепер не порожній.\n", "utf-8")
+    service.ingest([folder], "c")
+    service.ingest([folder], "c")
+    st = service.status()
+    assert st["files"] == {"ok": 3, "failed": 0, "skipped": 0}
+    assert st["attempts"] == {"ok": 8, "failed": 0, "skipped": 1}
+    assert st["documents"] == 3
+    # the same bytes under two names are one original
+    (folder / "copy-of-a.txt").write_bytes((folder / "a.txt").read_bytes())
+    service.ingest([folder], "c")
+    assert service.status()["files"] == {"ok": 3, "failed": 0, "skipped": 0}

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from archive_search.catalog.models import Document
 from archive_search.ingest.extractors.subtitles import merge_turns, parse_cues
 from archive_search.search_api.batch import BatchOptions, Entry, run_batch
 from archive_search.search_api.service import ArchiveService
@@ -192,3 +194,63 @@ def test_status_counts_files_not_attempts(service: ArchiveService, tmp_path: Pat
     (folder / "copy-of-a.txt").write_bytes((folder / "a.txt").read_bytes())
     service.ingest([folder], "c")
     assert service.status()["files"] == {"ok": 3, "failed": 0, "skipped": 0}
+
+
+# -- e-mail: headers searchable, from:/to: filters, attachments as child documents -----------
+
+
+def _mail(sender: str, to: str, subject: str, body: str, attachment: tuple[str, str] | None) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = "Tue, 5 Mar 2019 10:00:00 +0300"
+    msg.set_content(body)
+    if attachment is not None:
+        name, text = attachment
+        msg.add_attachment(text.encode("utf-8"), maintype="text", subtype="plain", filename=name)
+    return bytes(msg)
+
+
+@pytest.mark.all_stacks
+def test_email_headers_are_searchable_and_attachments_are_children(
+    service: ArchiveService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "a.eml").write_bytes(
+        _mail(
+            "Олена Коваленко <olena@example.org>",
+            "Investigator <inv@court.example>",
+            "Протокол огляду блокпоста",
+            "Надсилаю протокол, див. вкладення.",
+            ("statement.txt", "Свідок бачив бронетранспортер біля мосту."),
+        )
+    )
+    (folder / "b.eml").write_bytes(
+        _mail("Petro <petro@example.net>", "olena@example.org", "Lunch", "See you at noon.", None)
+    )
+    report = service.ingest([folder], "c")
+    assert all(f.outcome == "ok" for f in report.files), report.files
+    assert any(f.path.endswith("a.eml!/statement.txt") for f in report.files)
+
+    def files(q: str) -> set[str]:
+        res = service.search(SearchRequest(q=q, mode="keyword", size=50), LOCAL_ADMIN)
+        return {h.filename for h in res.hits}
+
+    # From, To and Subject are searchable text of the e-mail
+    assert files("Коваленко") == {"a.eml"}
+    assert files('"inv@court.example"') == {"a.eml"}
+    assert files("огляду") == {"a.eml"}
+    # the attachment is a child document, not merged into the body
+    assert files("бронетранспортер") == {"statement.txt"}
+    with service.catalog.session() as s:
+        docs = {d.filename: d for d in s.scalars(select(Document))}
+    assert docs["statement.txt"].parent_id == docs["a.eml"].id and docs["a.eml"].doc_type == "email"
+    # from: and to: filters, on the address or the name, case-insensitive; attachments go along
+    assert files("from:olena@example.org") == {"a.eml", "statement.txt"}
+    assert files("from:коваленко бронетранспортер") == {"statement.txt"}
+    assert files("to:olena@example.org") == {"b.eml"}
+    assert files("from:PETRO to:olena") == {"b.eml"}
+    assert files("from:petro to:inv@court.example") == set()
+    assert files("from:nobody@nowhere") == set()

@@ -22,6 +22,7 @@ from archive_search.catalog.models import (
     Collection,
     Document,
     DocumentTag,
+    EmailHeader,
     Passage,
     PassageTag,
     StoredFile,
@@ -146,7 +147,26 @@ class Retrieval(ComponentsView):
             date_to=parsed.date_to or req.date_to,
             speakers=tuple(dict.fromkeys([*req.speakers, *f.get("speaker", [])])),
             added_after=req.added_after,
+            document_ids=self._addressed(f.get("from", []), f.get("to", [])),
         )
+
+    def _addressed(self, senders: list[str], recipients: list[str]) -> tuple[int, ...]:
+        """The e-mails (and their attachments) matching every ``from:`` and ``to:`` filter: each
+        value is a part of the decoded ``Name <address>`` (case-insensitive). ``()`` without such
+        filters; ``(0,)``, which no document has, when no e-mail matches."""
+        if not senders and not recipients:
+            return ()
+        query = select(EmailHeader.document_id)
+        for value in senders:
+            query = query.where(EmailHeader.sender.contains(value.casefold(), autoescape=True))
+        for value in recipients:
+            query = query.where(EmailHeader.recipients.contains(value.casefold(), autoescape=True))
+        with self.catalog.session() as s:
+            mails = list(s.scalars(query))
+            children = (
+                list(s.scalars(select(Document.id).where(Document.parent_id.in_(mails)))) if mails else []
+            )
+        return tuple(sorted({*mails, *children})) or (0,)
 
     def _effective_mode(self, mode: str, sem_text: str) -> tuple[str, Embedder | None]:
         """The mode that can really run: hybrid falls back to keyword while no vectors exist."""

@@ -142,8 +142,8 @@ class IngestionJobs(ComponentsView):
             for item_id, path, state, sha in rows:
                 latest_by_path[path] = (item_id, state, sha)
         by_file: dict[str, tuple[int, str]] = {}
-        for path, (item_id, state, sha) in latest_by_path.items():
-            key = f"sha:{sha}" if sha else f"path:{path}"
+        for path, (item_id, state, digest) in latest_by_path.items():
+            key = f"sha:{digest}" if digest else f"path:{path}"
             if key not in by_file or by_file[key][0] < item_id:
                 by_file[key] = (item_id, state)
         out: dict[str, int] = {}

@@ -170,6 +170,8 @@ class SearchRequest:
     group: Literal["document", "passage"] = "document"
     page: int = 1
     size: int = 10
+    cursor: str | None = None
+    """``next_cursor`` of the previous page (search-after; ``group=passage``, keyword or semantic)."""
 
 
 class Hit(BaseModel):
@@ -236,6 +238,11 @@ class SearchResponse(BaseModel):
     )
     group: str = "document"
     query_lang: str | None = Field(default=None, description="Detected language of the query's words.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="With group=passage in keyword or semantic mode: pass as `cursor` for the next page "
+        "(stable deep paging by score and passage id, no depth limit); null on the last page.",
+    )
 
 
 class FileReport(BaseModel):

@@ -9,9 +9,11 @@ owns the components and hands them in.
 
 from __future__ import annotations
 
+import base64
+import json
 import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeGuard
 
@@ -36,6 +38,7 @@ from archive_search.index.backend import (
     BackendHit,
     BackendResult,
     BoolNode,
+    Cursor,
     Filters,
     PhraseNode,
     QueryNode,
@@ -56,6 +59,10 @@ MAX_CANDIDATES = 2000
 MAX_RESULT_WINDOW = 1000
 """Deepest result reachable by paging (page × size), as in Elasticsearch's max_result_window."""
 MORE_PASSAGES = 3
+EXPORT_CHUNK = 1000
+"""Passages read from the backend at a time by an export."""
+HYDRATE_CHUNK = 500
+"""Passages hydrated from the catalog at a time by an export."""
 SEMANTIC_POOL = MAX_CANDIDATES
 """Most passages semantic search ranks (those above the floor); semantic results are ranked,
 not exhaustive."""
@@ -273,8 +280,14 @@ class Retrieval(ComponentsView):
             raise InvalidRequestError("page must be 1 or more")
         if not 1 <= req.size <= self.settings.max_page_size:
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
+        pageable = req.group == "passage" and req.mode in ("keyword", "semantic")
+        if req.cursor is not None or (pageable and req.page == 1):
+            return self._search_after(req, principal, t0)
         if req.page * req.size > MAX_RESULT_WINDOW:
-            raise InvalidRequestError(f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to")
+            raise InvalidRequestError(
+                f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to: use group=passage "
+                "with mode=keyword or semantic and its next_cursor, or export every hit (GET /search/export)"
+            )
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
@@ -329,6 +342,114 @@ class Retrieval(ComponentsView):
             group=req.group,
             query_lang=detect_language(sem_text) if sem_text else None,
         )
+
+    def _prepared(
+        self, req: SearchRequest, principal: Principal
+    ) -> tuple[str, QueryNode | None, Filters, list[float] | None, set[str], dict[str, int], str]:
+        """(mode, backend query, filters, query vector, highlight terms, fuzzy terms, semantic text)."""
+        parsed = parse_query(req.q)
+        filters = self._filters(req, parsed, principal)
+        fuzzy: dict[str, int] = {}
+        ranked_root = weigh_function_words(parsed.root, self.settings.function_word_weight)
+        node = self._compile(ranked_root, filters, fuzzy) if ranked_root is not None else None
+        sem_text = " ".join(parsed.words())
+        mode, embedder = self._effective_mode(req.mode, sem_text)
+        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
+        terms = self._highlight_terms(ParsedQuery(ranked_root))
+        return mode, node, filters, qvec, terms, fuzzy, sem_text
+
+    def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
+        """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
+        if req.group != "passage" or req.mode == "hybrid":
+            raise InvalidRequestError("cursor paging needs group=passage and mode=keyword or semantic")
+        after = decode_cursor(req.cursor, req.mode) if req.cursor else None
+        mode, node, filters, qvec, terms, fuzzy, sem_text = self._prepared(req, principal)
+        first = after is None
+        facets: dict[str, dict[str, int]] = {}
+        if mode == "keyword":
+            page = self.backend.keyword_after(node, filters, after=after, size=req.size)
+            if first:
+                res = self.backend.keyword_search(node, filters, limit=0, facets=True)
+                total, facets = res.total, res.facets
+            else:
+                total = self.backend.keyword_search(node, filters, limit=0).total
+        else:
+            assert qvec is not None
+            pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
+            start = after.position if after is not None else 0
+            page = pool[start : start + req.size]
+            total = len(pool)
+            if first:
+                facets = self._facets_of(pool)
+        position = (after.position if after is not None else 0) + len(page)
+        more = len(page) == req.size and position < total
+        next_cursor = (
+            encode_cursor(Cursor(page[-1].score, page[-1].passage_id, position), mode) if more else None
+        )
+        return SearchResponse(
+            total=total,
+            took_ms=int((time.perf_counter() - t0) * 1000),
+            hits=self._hydrate(page, terms, principal, fuzzy),
+            facets={k: facets.get(k, {}) for k in FACET_FIELDS},
+            mode=mode,
+            group="passage",
+            query_lang=detect_language(sem_text) if sem_text else None,
+            next_cursor=next_cursor,
+        )
+
+    def export_hits(self, req: SearchRequest, principal: Principal) -> tuple[ExportInfo, Iterator[Hit]]:
+        """Every hit of a search, streamed with provenance (``GET /search/export``): keyword, every
+        matching passage; hybrid, the fused ranking and then every other keyword match (the union
+        of both, as its total counts); semantic, the passages above the floor (ranked, not
+        exhaustive). With ``group=document`` one hit per document, its best passage. Passages are
+        read and hydrated a chunk at a time, so memory does not grow with the number of hits
+        (``group=document`` remembers the ids of the documents already written)."""
+        mode, node, filters, qvec, terms, fuzzy, _ = self._prepared(req, principal)
+        if mode == "keyword":
+            total = self.backend.keyword_search(node, filters, limit=0).total
+            if req.group == "document":
+                total = self.backend.count_documents(node, filters)
+            stream: Iterator[BackendHit] = self.backend.iter_keyword(node, filters, chunk=EXPORT_CHUNK)
+        else:
+            assert qvec is not None
+            r = self._ranked(mode, node, filters, qvec, MAX_CANDIDATES, facets=False)
+            total = r.documents() if req.group == "document" else r.passages
+            stream = self._union_stream(mode, node, filters, r.hits)
+        info = ExportInfo(mode=mode, total=total, exhaustive=mode != "semantic", group=req.group)
+        return info, self._hydrated_stream(stream, req.group, terms, principal, fuzzy)
+
+    def _union_stream(
+        self, mode: str, node: QueryNode | None, filters: Filters, ranked: list[BackendHit]
+    ) -> Iterator[BackendHit]:
+        yield from ranked
+        if mode != "hybrid" or node is None:
+            return
+        seen = {h.passage_id for h in ranked}  # bounded: the fused candidates
+        for h in self.backend.iter_keyword(node, filters, chunk=EXPORT_CHUNK):
+            if h.passage_id not in seen:
+                yield h
+
+    def _hydrated_stream(
+        self,
+        stream: Iterator[BackendHit],
+        group: str,
+        terms: set[str],
+        principal: Principal,
+        fuzzy: dict[str, int],
+    ) -> Iterator[Hit]:
+        documents: set[int] = set()
+        chunk: list[BackendHit] = []
+        for h in stream:
+            if group == "document":
+                if h.document_id in documents:
+                    continue
+                documents.add(h.document_id)
+            chunk.append(h)
+            if len(chunk) >= HYDRATE_CHUNK:
+                yield from self._hydrate(chunk, terms, principal, fuzzy)
+                chunk = []
+        if chunk:
+            yield from self._hydrate(chunk, terms, principal, fuzzy)
 
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
         """Facet counts over a list of passages (semantic hits have no boolean match set for the
@@ -552,6 +673,35 @@ class Retrieval(ComponentsView):
             ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
         best = [g[0] for g in group_by_document(ranked)][:size]
         return {"document_id": str(doc.id), "method": method, "hits": self._hydrate(best, set(), principal)}
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an export's header says about it."""
+
+    mode: str
+    total: int
+    exhaustive: bool
+    """False for semantic-only results: ranked by meaning above the floor, not every mention."""
+    group: str
+
+
+def encode_cursor(cursor: Cursor, mode: str) -> str:
+    raw = json.dumps([mode, cursor.score, cursor.passage_id, cursor.position], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, mode: str) -> Cursor:
+    """A cursor of ``encode_cursor`` for the same mode; ``InvalidRequestError`` otherwise."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        cmode, score, pid, position = raw
+        cursor = Cursor(float(score), int(pid), int(position))
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequestError("cursor is not a next_cursor of this API") from exc
+    if cmode != mode or cursor.position < 0:
+        raise InvalidRequestError("cursor belongs to another search mode")
+    return cursor
 
 
 def group_by_document(hits: list[BackendHit]) -> list[list[BackendHit]]:

@@ -225,14 +225,27 @@ def search(
     collection: Annotated[list[str] | None, typer.Option(help="Collection filter (repeatable)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every hit (no limit), with provenance, to standard output")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="With --all: csv | jsonl")] = "csv",
+    group: Annotated[str, typer.Option(help="With --all: passage | document")] = "passage",
 ) -> None:
-    """Search the archive (one query, or a JSONL file of queries with --queries)."""
+    """Search the archive (one query, or a JSONL file of queries with --queries); with --all,
+    every hit as CSV or JSON Lines (the first line says what was searched and whether the list
+    is exhaustive)."""
     if mode not in SEARCH_MODES:
         err.print("--mode must be hybrid, keyword or semantic")
         raise typer.Exit(2)
     if (query is None) == (queries is None):
         err.print("give either a QUERY or --queries FILE")
         raise typer.Exit(2)
+    if every:
+        if query is None or fmt not in ("csv", "jsonl") or group not in ("passage", "document"):
+            err.print("--all needs a QUERY, --format csv or jsonl and --group passage or document")
+            raise typer.Exit(2)
+        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group)
+        return
     svc = _service(get_settings().model_copy(update={"max_page_size": max(1000, limit)}))
     try:
 
@@ -277,6 +290,30 @@ def search(
             where = f"p.{h.page}" if h.page else (f"{h.time_start:.0f}s" if h.time_start is not None else "")
             print(f"- [{h.collection}] {h.filename} {where} ({h.lang}) score={h.score:.4f}")
             print(f"  {h.snippet}")
+    finally:
+        svc.close()
+
+
+def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
+    """``archive search --all``: every hit streamed to standard output."""
+    from archive_search.search_api.audit import search_details
+    from archive_search.search_api.hits_export import header, stream
+
+    svc = _service()
+    try:
+        req = SearchRequest(q=query, mode=mode, lang=lang, collections=collection, group=group)  # type: ignore[arg-type]
+        try:
+            info, hits = svc.retrieval.export_hits(req, LOCAL_ADMIN)
+        except ArchiveError as exc:
+            _fail(exc)
+            return
+        details = search_details(req, info.total)
+        svc.cases.audit.record("local", "search", None, None, {**details, "export": fmt, "cli": True})
+        out = sys.stdout.buffer
+        for block in stream(fmt, header(info, details), hits):  # type: ignore[arg-type]
+            out.write(block)
+        out.flush()
+        err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")
     finally:
         svc.close()
 

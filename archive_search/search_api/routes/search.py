@@ -1,4 +1,5 @@
-"""``GET /search``: one query in the query language, with filters, facets and paging."""
+"""``GET /search``: one query in the query language, with filters, facets and paging (a cursor
+for deep pages); ``GET /search/export``: every hit of a query, streamed."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from archive_search.search_api.audit import search_details
 from archive_search.search_api.deps import PrincipalDep, ServiceDep
+from archive_search.search_api.hits_export import MEDIA_TYPES, export_response
 from archive_search.search_api.http_errors import ERRORS
 from archive_search.search_api.limits import within
 from archive_search.types import SearchRequest, SearchResponse
@@ -35,6 +38,12 @@ async def search(
     ] = "document",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000)] = 10,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=500, description="next_cursor of the previous page (group=passage, keyword/semantic)"
+        ),
+    ] = None,
 ) -> SearchResponse:
     """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
     req = SearchRequest(
@@ -50,7 +59,48 @@ async def search(
         group=group,
         page=page,
         size=size,
+        cursor=cursor,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
     svc.cases.audit.record(principal.name, "search", None, None, search_details(req, res.total))
     return res
+
+
+@router.get(
+    "/search/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}, "description": "every hit"}},
+)
+def export(
+    svc: ServiceDep,
+    principal: PrincipalDep,
+    q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
+    format: Annotated[Literal["csv", "jsonl", "xlsx"], Query()] = "csv",
+    mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
+    lang: Annotated[list[str] | None, Query(description="Language filter (repeatable)")] = None,
+    collection: Annotated[list[str] | None, Query(description="Collection filter (repeatable)")] = None,
+    type: Annotated[list[str] | None, Query(description="Document type filter (repeatable)")] = None,
+    tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
+    date_from: Annotated[date | None, Query()] = None,
+    date_to: Annotated[date | None, Query()] = None,
+    speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+    group: Annotated[
+        Literal["document", "passage"],
+        Query(description="passage: every matching passage; document: each document's best passage"),
+    ] = "passage",
+) -> StreamingResponse:
+    """Every hit of a search (no page limit), streamed as CSV, JSON Lines or XLSX with provenance;
+    the first line says what was searched, how many hits, and whether the list is exhaustive."""
+    req = SearchRequest(
+        q=q,
+        mode=mode,
+        lang=lang or [],
+        collections=collection or [],
+        types=type or [],
+        tags=tag or [],
+        date_from=date_from,
+        date_to=date_to,
+        speakers=speaker or [],
+        group=group,
+    )
+    return export_response(svc, principal, req, format)

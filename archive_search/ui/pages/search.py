@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ from archive_search.search_api.cases import (
     CaseItemCreate,
     CaseItemsAdd,
 )
+from archive_search.search_api.hits_export import export_response
 from archive_search.search_api.retrieval import MAX_RESULT_WINDOW
 from archive_search.search_api.tags import TagApply
 from archive_search.types import SearchMode, SearchRequest, SearchResponse
@@ -108,6 +109,10 @@ class SearchState:
                 ):
                     out.append((k, str(item)))
         return out
+
+    def export_url(self, fmt: str) -> str:
+        """The link of "Export all hits" for this search."""
+        return "/search/export?" + urlencode([*self.params(page=1), ("format", fmt)])
 
     def url(self, **changes: Any) -> str:
         qs = urlencode(self.params(**changes))
@@ -203,6 +208,21 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         back=_here(request),
         **_work_context(request, principal),
     )
+
+
+@router.get("/search/export")
+def export_page(request: Request, principal: SignedIn) -> Response:
+    """The search page's "Export all hits": every hit of the current search, streamed (CSV or
+    XLSX), as ``GET /api/v1/search/export`` gives it."""
+    svc = _service(request)
+    st, problems = SearchState.from_request(request)
+    fmt = request.query_params.get("format", "csv")
+    if problems or fmt not in ("csv", "xlsx", "jsonl") or not st.active:
+        raise InvalidRequestError(
+            "; ".join(problems) or "export needs a search and format csv, xlsx or jsonl"
+        )
+    req = replace(st.request(), group="passage", page=1)
+    return export_response(svc, principal, req, fmt)  # type: ignore[arg-type]
 
 
 @router.post("/selection")

@@ -172,6 +172,23 @@ class SearchRequest:
     size: int = 10
     cursor: str | None = None
     """``next_cursor`` of the previous page (search-after; ``group=passage``, keyword or semantic)."""
+    explain: bool = False
+    """Say per hit how each query word matched (``Hit.explain``)."""
+
+
+class MatchExplanation(BaseModel):
+    """How one query word matched a hit's passage (``explain=true``)."""
+
+    word: str | None = Field(description="The query word (null for a match by meaning only).")
+    how: Literal["exact", "lemma", "transliteration", "misspelling", "meaning"] = Field(
+        description="exact: the same word; lemma: another form of it; transliteration: a name's "
+        "spelling in another script; misspelling: a close misspelling (OCR tolerance of rare words; "
+        "`edits` says how close); meaning: none of the words, found by meaning (semantic ranking)."
+    )
+    matched: list[str] = Field(description="The forms in the passage that matched (up to five).")
+    edits: int | None = Field(
+        default=None, description="With how=misspelling: the edits from the query word."
+    )
 
 
 class Hit(BaseModel):
@@ -196,6 +213,9 @@ class Hit(BaseModel):
     )
     more: list[PassageRef] = Field(
         default_factory=list, description="With group=document: further matching passages of the document."
+    )
+    explain: list[MatchExplanation] | None = Field(
+        default=None, description="With explain=true: how each query word matched this passage."
     )
 
 

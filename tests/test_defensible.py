@@ -11,6 +11,7 @@ from sqlalchemy import select
 from archive_search.catalog.models import Document
 from archive_search.ingest.extractors.subtitles import merge_turns, parse_cues
 from archive_search.search_api.batch import BatchOptions, Entry, run_batch
+from archive_search.search_api.hits_export import header, stream
 from archive_search.search_api.service import ArchiveService
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from tests.conftest import SAMPLE_DIR, ingest_texts, stack_settings
@@ -254,3 +255,47 @@ def test_email_headers_are_searchable_and_attachments_are_children(
     assert files("from:PETRO to:olena") == {"b.eml"}
     assert files("from:petro to:inv@court.example") == set()
     assert files("from:nobody@nowhere") == set()
+
+
+# -- explain=true: how each query word matched --------------------------------------------
+
+
+def test_explain_says_how_each_word_matched(service: ArchiveService, tmp_path: Path) -> None:
+    ingest_texts(
+        service,
+        tmp_path / "in",
+        {
+            "ocr.txt": "Протокол допиту: свідок Ахмалова бачила, як затриманих піддавали пыткам.",
+            "en.txt": "The report names Ramzan Kadyrov as responsible.",
+        },
+    )
+    res = service.search(
+        SearchRequest(q="Ахмадова пытка", mode="keyword", group="passage", explain=True), LOCAL_ADMIN
+    )
+    (hit,) = res.hits
+    how = {e.word: e for e in hit.explain or []}
+    assert how["пытка"].how == "lemma" and how["пытка"].matched == ["пыткам"]
+    assert how["Ахмадова"].how == "misspelling" and how["Ахмадова"].matched == ["Ахмалова"]
+    assert how["Ахмадова"].edits == 1
+    res = service.search(
+        SearchRequest(q="Кадыров", mode="keyword", group="passage", explain=True), LOCAL_ADMIN
+    )
+    assert [(e.how, e.matched) for e in res.hits[0].explain or []] == [("transliteration", ["Kadyrov"])]
+    res = service.search(SearchRequest(q="свідок", mode="keyword", explain=True), LOCAL_ADMIN)
+    assert [(e.how, e.matched) for e in res.hits[0].explain or []] == [("exact", ["свідок"])]
+    # without explain=true there is none; in an export it is a column
+    assert service.search(SearchRequest(q="свідок", mode="keyword"), LOCAL_ADMIN).hits[0].explain is None
+    req = SearchRequest(q="Ахмадова", mode="keyword", group="passage", explain=True)
+    info, hits = service.retrieval.export_hits(req, LOCAL_ADMIN)
+    body = b"".join(stream("csv", header(info, {}), hits)).decode("utf-8")
+    assert "Ахмадова: misspelling (Ахмалова, 1 edit)" in body
+
+
+def test_explain_says_meaning_only_for_semantic_hits_without_the_words(floor_service: ArchiveService) -> None:
+    req = SearchRequest(
+        q="затримання цивільних на блокпосту", mode="hybrid", group="passage", size=50, explain=True
+    )
+    by_file = {h.filename: h.explain for h in floor_service.search(req, LOCAL_ADMIN).hits}
+    assert by_file["en.txt"] is not None and [e.how for e in by_file["en.txt"]] == ["meaning"]
+    uk = {e.word: e.how for e in by_file["uk.txt"] or []}
+    assert uk.get("блокпосту") == "lemma" or uk.get("блокпосту") == "exact"

@@ -51,6 +51,7 @@ COLUMNS = (
     "score",
     "sha256",
     "snippet",
+    "explain",
 )
 _TAGS = re.compile(r"</?mark>")
 _FLUSH_BYTES = 64 * 1024
@@ -99,7 +100,22 @@ def row(rank: int, h: Hit) -> list[Any]:
         h.score,
         h.sha256,
         plain_snippet(h.snippet),
+        explain_text(h),
     ]
+
+
+def explain_text(h: Hit) -> str | None:
+    """``explain`` as one cell: ``word: how (forms)``, joined by ``; `` (None without explain)."""
+    if h.explain is None:
+        return None
+    parts = []
+    for e in h.explain:
+        if e.how == "meaning":
+            parts.append("meaning only")
+            continue
+        edits = f", {e.edits} edit{'s' if e.edits != 1 else ''}" if e.edits else ""
+        parts.append(f"{e.word}: {e.how} ({', '.join(e.matched)}{edits})")
+    return "; ".join(parts)
 
 
 def stream(fmt: ExportFormat, head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:

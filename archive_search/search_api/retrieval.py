@@ -32,7 +32,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.errors import EmbedderMismatchError, InvalidRequestError, NotFoundError
 from archive_search.index import indexer
-from archive_search.index.analysis import Highlighter, fold
+from archive_search.index.analysis import Highlighter, explain_matches, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -49,7 +49,7 @@ from archive_search.index.embeddings import Embedder
 from archive_search.index.stopwords import is_stop_word
 from archive_search.ingest.lang import detect_language
 from archive_search.search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
-from archive_search.types import Hit, PassageRef, Principal, SearchRequest, SearchResponse
+from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, SearchRequest, SearchResponse
 
 FUZZY_MIN_LEN = 5
 RARE_TERM_MAX = 20
@@ -298,6 +298,7 @@ class Retrieval(ComponentsView):
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
+        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
 
         if req.group == "passage":
             if mode == "keyword":
@@ -306,7 +307,7 @@ class Retrieval(ComponentsView):
             else:
                 r = self._ranked(mode, node, filters, qvec, offset + req.size, facets=True)
                 page_hits, total, facets = r.hits[offset : offset + req.size], r.passages, r.facets
-            hits = self._hydrate(page_hits, terms, principal, fuzzy)
+            hits = self._hydrate(page_hits, terms, principal, fuzzy, why)
         else:
             need = offset + req.size
             depth = min(max(need * 5, 50), MAX_CANDIDATES)
@@ -320,7 +321,9 @@ class Retrieval(ComponentsView):
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
-            hydrated = {int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy)}
+            hydrated = {
+                int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy, why)
+            }
             hits = []
             for g in page_groups:
                 top = hydrated.get(g[0].passage_id)
@@ -345,8 +348,9 @@ class Retrieval(ComponentsView):
 
     def _prepared(
         self, req: SearchRequest, principal: Principal
-    ) -> tuple[str, QueryNode | None, Filters, list[float] | None, set[str], dict[str, int], str]:
-        """(mode, backend query, filters, query vector, highlight terms, fuzzy terms, semantic text)."""
+    ) -> tuple[str, QueryNode | None, Filters, list[float] | None, set[str], dict[str, int], str, Why | None]:
+        """(mode, backend query, filters, query vector, highlight terms, fuzzy terms, semantic text,
+        what ``explain`` needs)."""
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
@@ -356,14 +360,15 @@ class Retrieval(ComponentsView):
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
-        return mode, node, filters, qvec, terms, fuzzy, sem_text
+        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
+        return mode, node, filters, qvec, terms, fuzzy, sem_text, why
 
     def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
         """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
         if req.group != "passage" or req.mode == "hybrid":
             raise InvalidRequestError("cursor paging needs group=passage and mode=keyword or semantic")
         after = decode_cursor(req.cursor, req.mode) if req.cursor else None
-        mode, node, filters, qvec, terms, fuzzy, sem_text = self._prepared(req, principal)
+        mode, node, filters, qvec, terms, fuzzy, sem_text, why = self._prepared(req, principal)
         first = after is None
         facets: dict[str, dict[str, int]] = {}
         if mode == "keyword":
@@ -389,7 +394,7 @@ class Retrieval(ComponentsView):
         return SearchResponse(
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
-            hits=self._hydrate(page, terms, principal, fuzzy),
+            hits=self._hydrate(page, terms, principal, fuzzy, why),
             facets={k: facets.get(k, {}) for k in FACET_FIELDS},
             mode=mode,
             group="passage",
@@ -404,7 +409,7 @@ class Retrieval(ComponentsView):
         exhaustive). With ``group=document`` one hit per document, its best passage. Passages are
         read and hydrated a chunk at a time, so memory does not grow with the number of hits
         (``group=document`` remembers the ids of the documents already written)."""
-        mode, node, filters, qvec, terms, fuzzy, _ = self._prepared(req, principal)
+        mode, node, filters, qvec, terms, fuzzy, _, why = self._prepared(req, principal)
         if mode == "keyword":
             total = self.backend.keyword_search(node, filters, limit=0).total
             if req.group == "document":
@@ -416,7 +421,7 @@ class Retrieval(ComponentsView):
             total = r.documents() if req.group == "document" else r.passages
             stream = self._union_stream(mode, node, filters, r.hits)
         info = ExportInfo(mode=mode, total=total, exhaustive=mode != "semantic", group=req.group)
-        return info, self._hydrated_stream(stream, req.group, terms, principal, fuzzy)
+        return info, self._hydrated_stream(stream, req.group, terms, principal, fuzzy, why)
 
     def _union_stream(
         self, mode: str, node: QueryNode | None, filters: Filters, ranked: list[BackendHit]
@@ -436,6 +441,7 @@ class Retrieval(ComponentsView):
         terms: set[str],
         principal: Principal,
         fuzzy: dict[str, int],
+        why: Why | None = None,
     ) -> Iterator[Hit]:
         documents: set[int] = set()
         chunk: list[BackendHit] = []
@@ -446,10 +452,10 @@ class Retrieval(ComponentsView):
                 documents.add(h.document_id)
             chunk.append(h)
             if len(chunk) >= HYDRATE_CHUNK:
-                yield from self._hydrate(chunk, terms, principal, fuzzy)
+                yield from self._hydrate(chunk, terms, principal, fuzzy, why)
                 chunk = []
         if chunk:
-            yield from self._hydrate(chunk, terms, principal, fuzzy)
+            yield from self._hydrate(chunk, terms, principal, fuzzy, why)
 
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
         """Facet counts over a list of passages (semantic hits have no boolean match set for the
@@ -497,6 +503,7 @@ class Retrieval(ComponentsView):
         terms: set[str],
         principal: Principal,
         fuzzy: dict[str, int] | None = None,
+        why: Why | None = None,
     ) -> list[Hit]:
         if not hits:
             return []
@@ -535,6 +542,7 @@ class Retrieval(ComponentsView):
                     speaker=p.speaker,
                     sha256=sha,
                     snippet=highlighter.snippet(p.text),
+                    explain=why.of(p.text, fuzzy) if why is not None else None,
                 )
             )
         return out
@@ -673,6 +681,22 @@ class Retrieval(ComponentsView):
             ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
         best = [g[0] for g in group_by_document(ranked)][:size]
         return {"document_id": str(doc.id), "method": method, "hits": self._hydrate(best, set(), principal)}
+
+
+@dataclass(frozen=True)
+class Why:
+    """What ``explain=true`` needs: the query's words, and whether vectors ranked too."""
+
+    words: list[str]
+    semantic: bool
+
+    def of(self, text: str, fuzzy: dict[str, int] | None) -> list[MatchExplanation]:
+        """How the query's words matched ``text``; ``meaning`` alone when none did (a semantic
+        hit that holds none of the words)."""
+        found = [MatchExplanation(**e) for e in explain_matches(self.words, text, fuzzy)]  # type: ignore[arg-type]
+        if not found and self.semantic:
+            return [MatchExplanation(word=None, how="meaning", matched=[])]
+        return found
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ async def search(
     ] = "document",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000)] = 10,
+    explain: Annotated[bool, Query(description="Say per hit how each query word matched")] = False,
     cursor: Annotated[
         str | None,
         Query(
@@ -60,6 +61,7 @@ async def search(
         page=page,
         size=size,
         cursor=cursor,
+        explain=explain,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
     svc.cases.audit.record(principal.name, "search", None, None, search_details(req, res.total))
@@ -88,6 +90,7 @@ def export(
         Literal["document", "passage"],
         Query(description="passage: every matching passage; document: each document's best passage"),
     ] = "passage",
+    explain: Annotated[bool, Query(description="Add a column saying how each query word matched")] = False,
 ) -> StreamingResponse:
     """Every hit of a search (no page limit), streamed as CSV, JSON Lines or XLSX with provenance;
     the first line says what was searched, how many hits, and whether the list is exhaustive."""
@@ -102,5 +105,6 @@ def export(
         date_to=date_to,
         speakers=speaker or [],
         group=group,
+        explain=explain,
     )
     return export_response(svc, principal, req, format)

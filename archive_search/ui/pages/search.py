@@ -24,7 +24,7 @@ from archive_search.search_api.cases import (
     CaseItemCreate,
     CaseItemsAdd,
 )
-from archive_search.search_api.hits_export import export_response
+from archive_search.search_api.hits_export import explain_text, export_response
 from archive_search.search_api.retrieval import MAX_RESULT_WINDOW
 from archive_search.search_api.tags import TagApply
 from archive_search.types import SearchMode, SearchRequest, SearchResponse
@@ -135,6 +135,7 @@ class SearchState:
             date_to=self.date_to,
             page=self.page,
             size=PAGE_SIZE,
+            explain=True,
         )
 
 
@@ -206,6 +207,7 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         last_page=last_page,
         collections=collections,
         back=_here(request),
+        explain_text=explain_text,
         **_work_context(request, principal),
     )
 

@@ -297,7 +297,7 @@ def search(
 def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
     """``archive search --all``: every hit streamed to standard output."""
     from archive_search.search_api.audit import search_details
-    from archive_search.search_api.hits_export import header, stream
+    from archive_search.search_api.hits_export import header, recorded, stream
 
     svc = _service()
     try:
@@ -308,9 +308,9 @@ def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], f
             _fail(exc)
             return
         details = search_details(req, info.total)
-        svc.cases.audit.record("local", "search", None, None, {**details, "export": fmt, "cli": True})
         out = sys.stdout.buffer
-        for block in stream(fmt, header(info, details), hits):  # type: ignore[arg-type]
+        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
+        for block in stream(fmt, header(info, details), logged):  # type: ignore[arg-type]
             out.write(block)
         out.flush()
         err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")

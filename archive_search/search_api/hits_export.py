@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 from fastapi.responses import StreamingResponse
 
 from archive_search.search_api.audit import search_details
-from archive_search.search_api.retrieval import ExportInfo
+from archive_search.search_api.retrieval import ExportInfo, HitListHash
 from archive_search.types import Hit, Principal, SearchRequest
 
 if TYPE_CHECKING:
@@ -262,11 +262,9 @@ def export_response(
     """The streamed export of ``req`` for ``principal`` (the API route and the UI's button)."""
     info, hits = svc.retrieval.export_hits(req, principal)
     head = header(info, search_details(req, info.total))
-    details = {**search_details(req, info.total), "export": fmt, "exhaustive": info.exhaustive}
-    svc.cases.audit.record(principal.name, "search", None, None, details)
     name = f"search-export.{fmt}"
     return StreamingResponse(
-        stream(fmt, head, hits),
+        stream(fmt, head, recorded(svc, principal, req, info, fmt, hits)),
         media_type=MEDIA_TYPES[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -274,3 +272,32 @@ def export_response(
             "X-Exhaustive": "true" if info.exhaustive else "false",
         },
     )
+
+
+def recorded(
+    svc: ArchiveService,
+    principal: Principal,
+    req: SearchRequest,
+    info: ExportInfo,
+    fmt: str,
+    hits: Iterable[Hit],
+) -> Iterator[Hit]:
+    """The hits, passed through; when the last has gone (or the stream stops), the export's search
+    record, with the hash of every hit written, goes to the audit log."""
+    digest = HitListHash()
+    complete = False
+    try:
+        for h in hits:
+            digest.add(h)
+            yield h
+        complete = True
+    finally:
+        record = svc.retrieval.search_record(req, principal, mode=info.mode, total=info.total, hits=digest)
+        details = {
+            **search_details(req, info.total),
+            "export": fmt,
+            "exhaustive": info.exhaustive,
+            "complete": complete,
+            "record": record,
+        }
+        svc.cases.audit.record(principal.name, "search", None, None, details)

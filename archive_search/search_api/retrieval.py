@@ -10,11 +10,13 @@ owns the components and hands them in.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import string
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
 import numpy as np
@@ -32,7 +34,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.errors import EmbedderMismatchError, InvalidRequestError, NotFoundError
 from archive_search.index import indexer
-from archive_search.index.analysis import Highlighter, explain_matches, fold
+from archive_search.index.analysis import ANALYZER_VERSION, Highlighter, explain_matches, fold
 from archive_search.index.backend import (
     FACET_FIELDS,
     BackendHit,
@@ -457,6 +459,42 @@ class Retrieval(ComponentsView):
         if chunk:
             yield from self._hydrate(chunk, terms, principal, fuzzy, why)
 
+    def search_record(
+        self, req: SearchRequest, principal: Principal, *, mode: str, total: int, hits: HitListHash
+    ) -> dict[str, Any]:
+        """What a lawyer can disclose about one search (stored in its audit entry, shipped in case
+        bundles): the query, mode, every filter, the collections the user could read, the index
+        and analyser, the embedder, the time, the number of hits and a SHA-256 of the ordered list
+        of hits served (``document_id:passage_id`` lines)."""
+        parsed_filters = parse_query(req.q).filters
+        return {
+            "q": req.q,
+            "mode": req.mode,
+            "mode_run": mode,
+            "group": req.group,
+            "filters": {
+                "lang": list(req.lang),
+                "collection": list(req.collections),
+                "type": list(req.types),
+                "tag": list(req.tags),
+                "speaker": list(req.speakers),
+                "date_from": req.date_from.isoformat() if req.date_from else None,
+                "date_to": req.date_to.isoformat() if req.date_to else None,
+                "in_query": parsed_filters,
+            },
+            "readable": sorted(principal.readable) if principal.readable is not None else "all",
+            "index": {"backend": self.backend.name, "analyzer": ANALYZER_VERSION},
+            "embedder": indexer.recorded_embedder(self.catalog) if mode != "keyword" else None,
+            "semantic_floor": self.settings.semantic_floor if mode != "keyword" else None,
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "total": total,
+            "hits": hits.count,
+            "hits_sha256": hits.hexdigest(),
+            "page": req.page if req.cursor is None else None,
+            "size": req.size,
+            "cursor": req.cursor,
+        }
+
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
         """Facet counts over a list of passages (semantic hits have no boolean match set for the
         backend to aggregate): passages per language, collection, type, tag and year."""
@@ -681,6 +719,24 @@ class Retrieval(ComponentsView):
             ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
         best = [g[0] for g in group_by_document(ranked)][:size]
         return {"document_id": str(doc.id), "method": method, "hits": self._hydrate(best, set(), principal)}
+
+
+class HitListHash:
+    """A SHA-256 of an ordered list of hits (``document_id:passage_id`` per line), fed a hit at a
+    time (an export's list is never held)."""
+
+    def __init__(self, hits: Iterable[Hit] = ()) -> None:
+        self._h = hashlib.sha256()
+        self.count = 0
+        for h in hits:
+            self.add(h)
+
+    def add(self, hit: Hit) -> None:
+        self._h.update(f"{hit.document_id}:{hit.passage_id}\n".encode())
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from archive_search.search_api.deps import PrincipalDep, ServiceDep
 from archive_search.search_api.hits_export import MEDIA_TYPES, export_response
 from archive_search.search_api.http_errors import ERRORS
 from archive_search.search_api.limits import within
+from archive_search.search_api.retrieval import HitListHash
 from archive_search.types import SearchRequest, SearchResponse
 
 router = APIRouter(responses=ERRORS, tags=["search"])
@@ -64,7 +65,12 @@ async def search(
         explain=explain,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
-    svc.cases.audit.record(principal.name, "search", None, None, search_details(req, res.total))
+    record = svc.retrieval.search_record(
+        req, principal, mode=res.mode, total=res.total, hits=HitListHash(res.hits)
+    )
+    svc.cases.audit.record(
+        principal.name, "search", None, None, {**search_details(req, res.total), "record": record}
+    )
     return res
 
 

@@ -25,7 +25,7 @@ from archive_search.search_api.cases import (
     CaseItemsAdd,
 )
 from archive_search.search_api.hits_export import explain_text, export_response
-from archive_search.search_api.retrieval import MAX_RESULT_WINDOW
+from archive_search.search_api.retrieval import MAX_RESULT_WINDOW, HitListHash
 from archive_search.search_api.tags import TagApply
 from archive_search.types import SearchMode, SearchRequest, SearchResponse
 from archive_search.ui.common import (
@@ -184,7 +184,11 @@ def search_page(request: Request, principal: SignedIn) -> Response:
                 raise
             error, status = exc.message, exc.status
         else:
-            svc.cases.audit.record(principal.name, "search", None, None, search_details(req, resp.total))
+            record = svc.retrieval.search_record(
+                req, principal, mode=resp.mode, total=resp.total, hits=HitListHash(resp.hits)
+            )
+            details = {**search_details(req, resp.total), "record": record, "ui": True}
+            svc.cases.audit.record(principal.name, "search", None, None, details)
     # the service pages through the first MAX_RESULT_WINDOW results only
     last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
     collections = svc.collections(principal) if not st.active else []

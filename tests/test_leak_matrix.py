@@ -69,7 +69,9 @@ SECRET_PDF_TEXT = (
 )
 SECRET_SRT = (
     "1\n00:00:01,000 --> 00:00:04,000\nШмаргуненко: Я бачив зоряноцвіт біля мосту, Kvrbelqa.\n\n"
-    "2\n00:00:05,000 --> 00:00:08,000\nQoxtrimbal Вырлохвост на блокпосту.\n"
+    "2\n00:00:05,000 --> 00:00:08,000\nQoxtrimbal Вырлохвост на блокпосту.\n\n"
+    # the label recurs: a file that really labels its speaker (a lone "Name:" is text, issue 16)
+    "3\n00:00:09,000 --> 00:00:11,000\nШмаргуненко: Більше нічого не скажу.\n"
 )
 # a near-duplicate of the secret statement, without its canaries, in a collection others may read
 NEAR_DUP = "Свідок розповів, що квіти цвіли біля мосту, коли солдати затримали журналіста на блокпосту.\n"

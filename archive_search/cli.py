@@ -197,7 +197,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         print(json.dumps(st, ensure_ascii=False))
         return
     f = st["files"]
-    print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped")
+    a = st["attempts"]
+    print(f"files:       {f['ok']} ok, {f['failed']} failed, {f['skipped']} skipped (by latest attempt)")
+    print(f"attempts:    {a['ok']} ok, {a['failed']} failed, {a['skipped']} skipped (every run)")
     print(f"queue:       {st['queue']['queued']} queued, {st['queue']['running']} running")
     print(f"documents:   {st['documents']} in {st['collections']} collections")
     print(
@@ -223,14 +225,27 @@ def search(
     collection: Annotated[list[str] | None, typer.Option(help="Collection filter (repeatable)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every hit (no limit), with provenance, to standard output")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="With --all: csv | jsonl")] = "csv",
+    group: Annotated[str, typer.Option(help="With --all: passage | document")] = "passage",
 ) -> None:
-    """Search the archive (one query, or a JSONL file of queries with --queries)."""
+    """Search the archive (one query, or a JSONL file of queries with --queries); with --all,
+    every hit as CSV or JSON Lines (the first line says what was searched and whether the list
+    is exhaustive)."""
     if mode not in SEARCH_MODES:
         err.print("--mode must be hybrid, keyword or semantic")
         raise typer.Exit(2)
     if (query is None) == (queries is None):
         err.print("give either a QUERY or --queries FILE")
         raise typer.Exit(2)
+    if every:
+        if query is None or fmt not in ("csv", "jsonl") or group not in ("passage", "document"):
+            err.print("--all needs a QUERY, --format csv or jsonl and --group passage or document")
+            raise typer.Exit(2)
+        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group)
+        return
     svc = _service(get_settings().model_copy(update={"max_page_size": max(1000, limit)}))
     try:
 
@@ -275,6 +290,30 @@ def search(
             where = f"p.{h.page}" if h.page else (f"{h.time_start:.0f}s" if h.time_start is not None else "")
             print(f"- [{h.collection}] {h.filename} {where} ({h.lang}) score={h.score:.4f}")
             print(f"  {h.snippet}")
+    finally:
+        svc.close()
+
+
+def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
+    """``archive search --all``: every hit streamed to standard output."""
+    from search_api.audit import search_details
+    from search_api.hits_export import header, recorded, stream
+
+    svc = _service()
+    try:
+        req = SearchRequest(q=query, mode=mode, lang=lang, collections=collection, group=group)  # type: ignore[arg-type]
+        try:
+            info, hits = svc.retrieval.export_hits(req, LOCAL_ADMIN)
+        except ArchiveError as exc:
+            _fail(exc)
+            return
+        details = search_details(req, info.total)
+        out = sys.stdout.buffer
+        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
+        for block in stream(fmt, header(info, details), logged):  # type: ignore[arg-type]
+            out.write(block)
+        out.flush()
+        err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")
     finally:
         svc.close()
 

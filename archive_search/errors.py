@@ -57,6 +57,13 @@ class EmbedderMismatchError(ArchiveError):
     status = 409
 
 
+class CursorStaleError(ArchiveError):
+    """A search-after cursor no longer fits the index (it changed since the page was served)."""
+
+    code = "cursor_stale"
+    status = 409
+
+
 class UnauthorizedError(ArchiveError):
     """No valid credentials."""
 

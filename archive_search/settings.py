@@ -96,6 +96,21 @@ class Settings(BaseSettings):
     max_page_size: int = Field(
         default=100, ge=1, le=100, description="Largest `size` of a search page (the API schema says 100)."
     )
+    semantic_floor: float = Field(
+        default=0.76,
+        ge=-1,
+        le=1,
+        description="Cosine similarity below which a passage is no semantic hit (semantic and hybrid "
+        "search): calibrated for multilingual-e5-small on the dev data sets (`bench/semantic_floor.py`, "
+        "docs/decisions.md); -1 turns the floor off. Recalibrate with another embedder.",
+    )
+    similar_floor: float = Field(
+        default=0.83,
+        ge=-1,
+        le=1,
+        description='Cosine similarity below which a passage or document is not "similar" '
+        "(corroboration); calibrated like `semantic_floor`; -1 turns it off.",
+    )
     token_ttl_hours: float = Field(
         default=12, gt=0, le=24 * 366, description="Lifetime of a login token from `POST /api/v1/auth/token`."
     )

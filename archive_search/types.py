@@ -170,6 +170,25 @@ class SearchRequest:
     group: Literal["document", "passage"] = "document"
     page: int = 1
     size: int = 10
+    cursor: str | None = None
+    """``next_cursor`` of the previous page (search-after; ``group=passage``, keyword or semantic)."""
+    explain: bool = False
+    """Say per hit how each query word matched (``Hit.explain``)."""
+
+
+class MatchExplanation(BaseModel):
+    """How one query word matched a hit's passage (``explain=true``)."""
+
+    word: str | None = Field(description="The query word (null for a match by meaning only).")
+    how: Literal["exact", "lemma", "transliteration", "misspelling", "meaning"] = Field(
+        description="exact: the same word; lemma: another form of it; transliteration: a name's "
+        "spelling in another script; misspelling: a close misspelling (OCR tolerance of rare words; "
+        "`edits` says how close); meaning: none of the words, found by meaning (semantic ranking)."
+    )
+    matched: list[str] = Field(description="The forms in the passage that matched (up to five).")
+    edits: int | None = Field(
+        default=None, description="With how=misspelling: the edits from the query word."
+    )
 
 
 class Hit(BaseModel):
@@ -194,6 +213,9 @@ class Hit(BaseModel):
     )
     more: list[PassageRef] = Field(
         default_factory=list, description="With group=document: further matching passages of the document."
+    )
+    explain: list[MatchExplanation] | None = Field(
+        default=None, description="With explain=true: how each query word matched this passage."
     )
 
 
@@ -236,6 +258,11 @@ class SearchResponse(BaseModel):
     )
     group: str = "document"
     query_lang: str | None = Field(default=None, description="Detected language of the query's words.")
+    next_cursor: str | None = Field(
+        default=None,
+        description="With group=passage in keyword or semantic mode: pass as `cursor` for the next page "
+        "(stable deep paging by score and passage id, no depth limit); null on the last page.",
+    )
 
 
 class FileReport(BaseModel):

@@ -205,21 +205,10 @@ def use_fusion(service: Any, fusion: Fusion | None) -> None:
     (``None``: the service's own weighted RRF). Keyword and semantic modes are unchanged.
     The ranking lives in the service's retrieval path (``search_api/retrieval.py``)."""
     retrieval = service.retrieval
-    cls_ranked = type(retrieval)._ranked
     if fusion is None:
-        retrieval.__dict__.pop("_ranked", None)
+        retrieval.__dict__.pop("_fuse", None)
         return
-
-    def _ranked(mode: str, node: Any, filters: Any, qvec: Any, depth: int, *, facets: bool) -> Any:
-        if mode != "hybrid":
-            return cls_ranked(retrieval, mode, node, filters, qvec, depth, facets=facets)
-        limit = max(depth, retrieval.settings.hybrid_candidates)
-        vec = retrieval.backend.vector_search(qvec, filters, limit=limit)
-        kw = retrieval.backend.keyword_search(node, filters, limit=limit, facets=facets)
-        fused = fusion(kw.hits, vec.hits)
-        return fused[:depth], max(kw.total, len(fused)), kw.facets
-
-    retrieval._ranked = _ranked
+    retrieval._fuse = fusion
 
 
 QUALITY_ALIAS = "archive-bench-quality"

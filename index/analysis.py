@@ -320,3 +320,71 @@ def _escape_window(text: str, start: int, end: int, spans: Sequence[tuple[int, i
     if end < len(text):
         parts.append(" …")
     return _SPACES.sub(" ", "".join(parts)).strip()
+
+
+MatchKind = str
+"""``exact``, ``lemma``, ``transliteration`` or ``misspelling`` (see ``match_kind``)."""
+
+
+def match_kind(
+    query_word: str, word: str, *, sentence_initial: bool = False, edits: int = 0
+) -> MatchKind | None:
+    """How a word of a passage matches a query word, the strongest way first: ``exact`` (the same
+    folded form), ``lemma`` (another form of the same word: a shared lemma or stem),
+    ``transliteration`` (a name's spelling in another script: a shared transliteration key), or
+    ``misspelling`` (within ``edits`` edits of the query word: the OCR tolerance of rare words);
+    ``None`` when it does not match."""
+    q, w = fold(query_word), fold(word)
+    if q == w:
+        return "exact"
+    qlem, wlem = _lemmas(query_word), _lemmas(word)
+    if {q, *qlem.terms} & {w, *wlem.terms}:
+        return "lemma"
+    if set(_keys(query_word, qlem)) & set(_index_terms(word, sentence_initial)):
+        return "transliteration"
+    if edits and within_edits(w, q, edits):
+        return "misspelling"
+    return None
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Edits between two folded words (as ``within_edits`` counts them)."""
+    return int(OSA.distance(fold(a), fold(b)))
+
+
+def explain_matches(
+    query_words: Sequence[str], text: str, fuzzy: dict[str, int] | None = None
+) -> list[dict[str, object]]:
+    """For each query word, how it matched ``text`` (the strongest way) and the forms that
+    matched: ``[{"word", "how", "matched": [...], "edits"?}]``; query words that did not match
+    are left out. ``fuzzy`` maps a query word's folded form to the edits it was allowed."""
+    order = {"exact": 0, "lemma": 1, "transliteration": 2, "misspelling": 3}
+    fuzzy = fuzzy or {}
+    out: list[dict[str, object]] = []
+    words = [
+        (m.group(0), m.group(0)[:1].isupper() and _sentence_initial(text, m.start()))
+        for m in WORD_RE.finditer(text)
+    ]
+    for qw in dict.fromkeys(query_words):
+        best: str | None = None
+        forms: dict[str, None] = {}
+        edits = fuzzy.get(fold(qw), 0)
+        seen: set[tuple[str, bool]] = set()
+        for word, initial in words:
+            if (word, initial) in seen:
+                continue
+            seen.add((word, initial))
+            kind = match_kind(qw, word, sentence_initial=initial, edits=edits)
+            if kind is None:
+                continue
+            if best is None or order[kind] < order[best]:
+                best, forms = kind, {}
+            if kind == best:
+                forms[word] = None
+        if best is None:
+            continue
+        entry: dict[str, object] = {"word": qw, "how": best, "matched": list(forms)[:5]}
+        if best == "misspelling":
+            entry["edits"] = min(edit_distance(qw, f) for f in forms)
+        out.append(entry)
+    return out

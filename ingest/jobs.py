@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from archive_search.catalog.models import Collection, Document, IngestItem
+from archive_search.catalog.models import Collection, Document, IngestItem, StoredFile
 from archive_search.types import JobReport
 from index import indexer
 from index.components import Components, ComponentsView
@@ -122,7 +122,37 @@ class IngestionJobs(ComponentsView):
     def reindex(self, *, drop_embeddings: bool = False, progress: indexer.Progress | None = None) -> int:
         return indexer.reindex(self.catalog, self.backend, drop_embeddings=drop_embeddings, progress=progress)
 
+    def file_outcomes(self) -> dict[str, int]:
+        """Files by their latest outcome: each path counts once, with the outcome of its latest
+        attempt, and paths holding the same original (SHA-256) count as one file. An interrupted
+        run and its retry, or a folder ingested again, add attempts, not files."""
+        latest_by_path: dict[str, tuple[int, str, str | None]] = {}
+        with self.catalog.session() as s:
+            rows = s.execute(
+                select(
+                    IngestItem.id,
+                    IngestItem.path,
+                    IngestItem.state,
+                    func.coalesce(StoredFile.sha256, IngestItem.sha256),
+                )
+                .outerjoin(StoredFile, IngestItem.file_id == StoredFile.id)
+                .order_by(IngestItem.id)
+                .execution_options(yield_per=5000)
+            )
+            for item_id, path, state, sha in rows:
+                latest_by_path[path] = (item_id, state, sha)
+        by_file: dict[str, tuple[int, str]] = {}
+        for path, (item_id, state, digest) in latest_by_path.items():
+            key = f"sha:{digest}" if digest else f"path:{path}"
+            if key not in by_file or by_file[key][0] < item_id:
+                by_file[key] = (item_id, state)
+        out: dict[str, int] = {}
+        for _, state in by_file.values():
+            out[state] = out.get(state, 0) + 1
+        return out
+
     def status(self) -> dict[str, Any]:
+        files = self.file_outcomes()
         with self.catalog.session() as s:
             outcomes = dict(
                 s.execute(
@@ -133,7 +163,9 @@ class IngestionJobs(ComponentsView):
             collections = s.scalar(select(func.count(Collection.id))) or 0
         counts = indexer.pending_counts(self.catalog)
         return {
-            "files": {k: int(outcomes.get(k, 0)) for k in ("ok", "failed", "skipped")},
+            # files by the outcome of their latest attempt; every attempt counted apart
+            "files": {k: files.get(k, 0) for k in ("ok", "failed", "skipped")},
+            "attempts": {k: int(outcomes.get(k, 0)) for k in ("ok", "failed", "skipped")},
             "queue": {k: int(outcomes.get(k, 0)) for k in ("queued", "running")},
             "documents": documents,
             "collections": collections,

@@ -12,6 +12,7 @@ This module writes the catalog only; the derived indexes follow from the catalog
 
 from __future__ import annotations
 
+import io
 import logging
 import lzma
 import os
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from archive_search.catalog.db import Catalog, ensure_collection
 from archive_search.catalog.models import (
     Document,
+    EmailHeader,
     IngestItem,
     IngestJob,
     Page,
@@ -51,13 +53,15 @@ from ingest.archives import (
     iter_members,
 )
 from ingest.dates import HEAD_CHARS, document_date
+from ingest.email_message import READER as EMAIL_READER
+from ingest.email_message import EmailHeaders, parse_email
 from ingest.extractors.base import ExtractionError, Extractor, Limits, Skip
 from ingest.lang import document_language
 from ingest.passages import drafts_from_spans, make_passages
 from ingest.recovery import job_lock, recover_interrupted
 from ingest.registry import ExtractorRegistry, default_registry
 from ingest.sandbox import reserve_workers, run_extractor, runs_in_process
-from ingest.sniff import sniff_file
+from ingest.sniff import EML, sniff_file
 
 if TYPE_CHECKING:
     from archive_search.settings import Settings
@@ -461,7 +465,7 @@ class Ingestor:
                     Document.collection_id == collection_id, Document.file_id == file_id
                 )
             )
-        if existing is not None and not (self._resume and mime in ARCHIVE_TYPES):
+        if existing is not None and not (self._resume and (mime in ARCHIVE_TYPES or mime == EML)):
             return FileReport(
                 path=display,
                 outcome=Outcome.OK,
@@ -481,6 +485,10 @@ class Ingestor:
             if self._drain is not None:
                 self._drain()  # members are extracted here: no extraction of the same bytes may run
             return self._ingest_archive(source, file_id, where, display, base)
+        if mime == EML:
+            if self._drain is not None:
+                self._drain()  # attachments are extracted here, as an archive's members are
+            return self._ingest_email(source, file_id, where, display, base)
         extractor = self.registry.for_mime(mime)
         if extractor is None:
             return FileReport(**base, outcome=Outcome.SKIPPED, code="unsupported_type", message=mime)
@@ -577,6 +585,78 @@ class Ingestor:
             )
         return FileReport(**base, outcome=Outcome.OK, message=f"{count} members", document_id=str(doc_id))
 
+    def _ingest_email(
+        self, source: SourceFile, file_id: int, where: _Where, display: str, base: dict[str, Any]
+    ) -> FileReport:
+        """An e-mail becomes a document of type ``email`` whose text starts with its From, To,
+        Cc, Date and Subject (searchable, and kept in ``email_headers`` for the ``from:`` and
+        ``to:`` filters); its attachments become child documents, as an archive's members do,
+        within the same limits (an attached e-mail is unpacked in turn)."""
+        limits = self.archive_limits
+        try:
+            parsed = parse_email(source.path.read_bytes())
+        except Exception as exc:  # a malformed message is recorded, never raised
+            return FileReport(
+                **base, outcome=Outcome.FAILED, code="corrupt_email", message=f"{type(exc).__name__}: {exc}"
+            )
+        extraction = parsed.extraction
+        drafts = make_passages(extraction, self.passage_chars)
+        if extraction.doc_date is None:
+            extraction.doc_date = document_date(_head(extraction))
+        doc_id = self._resumed(where, file_id)
+        if doc_id is None:
+            try:
+                doc_id = self._save(
+                    source,
+                    where.collection_id,
+                    file_id,
+                    extraction,
+                    drafts,
+                    parent_id=where.parent_id,
+                    made_by=EMAIL_READER,
+                    email=parsed.headers,
+                )
+            except IntegrityError:
+                with self.catalog.session() as s:
+                    other = s.scalar(
+                        select(Document.id).where(
+                            Document.collection_id == where.collection_id, Document.file_id == file_id
+                        )
+                    )
+                if other is None:
+                    raise
+                return FileReport(
+                    **base, outcome=Outcome.OK, code="duplicate", document_id=str(other), duplicate=True
+                )
+        if not parsed.attachments:
+            return FileReport(**base, outcome=Outcome.OK, document_id=str(doc_id))
+        if where.depth >= limits.max_depth:
+            return FileReport(
+                **base,
+                outcome=Outcome.OK,
+                message=f"attachments nested deeper than {limits.max_depth} levels are not ingested",
+                document_id=str(doc_id),
+            )
+        budget = where.budget or Budget.for_archive(source.size, limits)
+        inner = _Where(where.collection_id, where.job_id, doc_id, where.depth + 1, budget)
+        count = 0
+        try:
+            for name, data in parsed.attachments:
+                budget.take_member()
+                budget.take_bytes(len(data))
+                count += 1
+                member = Member(name, size=len(data), stream=io.BytesIO(data))
+                self._ingest_member(member, inner, f"{display}!/{name}")
+        except ArchiveError as exc:
+            return FileReport(
+                **base,
+                outcome=Outcome.FAILED,
+                code=exc.code,
+                message=f"{exc.message}; stopped after {count} attachments",
+                document_id=str(doc_id),
+            )
+        return FileReport(**base, outcome=Outcome.OK, message=f"{count} attachments", document_id=str(doc_id))
+
     def _ingest_member(self, member: Member, where: _Where, display: str) -> None:
         def work() -> FileReport:
             if member.stream is None:
@@ -627,9 +707,11 @@ class Ingestor:
         *,
         parent_id: int | None = None,
         made_by: tuple[str, str] | None = None,
+        email: EmailHeaders | None = None,
     ) -> int:
-        """Document, pages and passages in one transaction: all of it is committed or none.
-        ``made_by`` is the extractor's (name, version), recorded on the document."""
+        """Document, pages and passages (and an e-mail's headers) in one transaction: all of it
+        is committed or none. ``made_by`` is the extractor's (name, version), recorded on the
+        document."""
         with self.catalog.session() as s:
             doc = Document(
                 collection_id=collection_id,
@@ -671,6 +753,15 @@ class Ingestor:
                         time_start=d.time_start,
                         time_end=d.time_end,
                         speaker=d.speaker,
+                    )
+                )
+            if email is not None:
+                s.add(
+                    EmailHeader(
+                        document_id=doc.id,
+                        sender=email.sender.casefold(),
+                        recipients=email.recipients.casefold(),
+                        subject=email.subject,
                     )
                 )
             return doc.id

@@ -33,9 +33,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document, Page, Passage, StoredFile
+from archive_search.catalog.models import AuditEntry, Document, Page, Passage, StoredFile
 from archive_search.errors import ArchiveError
 from archive_search.types import Principal
+from search_api.audit import _timestamp as audit_timestamp
+from search_api.audit import canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 
 FORMAT = "archive-search-bundle/1"
@@ -360,6 +362,9 @@ def build_bundle(
                 }
                 for i in case.items
             ]
+            searches = search_records(cases, case.items)
+            for it, case_item in zip(items, case.items, strict=True):
+                it["search_audit_id"] = searches.by_item.get(case_item.id)
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "case": {
@@ -380,6 +385,8 @@ def build_bundle(
                 ],
                 "documents": documents,
                 "files": files,
+                # the audit entries of the searches that found the items, exactly as logged
+                "searches": searches.entries,
             }
             report = render_report(case, manifest)
             zf.writestr("report.pdf", report)
@@ -427,6 +434,97 @@ def build_bundle(
         items=len(case.items),
         files=len(files) + 2,
     )
+
+
+@dataclass
+class _Searches:
+    entries: list[dict[str, Any]]
+    by_item: dict[int, int]
+
+
+SEARCH_LOOKBACK = 500
+"""Search entries of an item's author read back from its moment to find the search that found it."""
+
+
+def search_records(cases: CaseService, items: list[CaseItemPublic]) -> _Searches:
+    """The audit entries of the searches that produced the case's items: for an item added with a
+    query, the latest ``search`` entry with a search record of the same user for the same query
+    text at or before the moment the item was added."""
+    entries: dict[int, dict[str, Any]] = {}
+    by_item: dict[int, int] = {}
+    with cases.catalog.session() as s:
+        for it in items:
+            if not it.query:
+                continue
+            rows = s.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.action == "search",
+                    AuditEntry.actor == it.added_by,
+                    AuditEntry.at <= it.added_at,
+                )
+                .order_by(AuditEntry.id.desc())
+                .limit(SEARCH_LOOKBACK)
+            )
+            for e in rows:
+                details = json.loads(e.details)
+                if details.get("q") == it.query and isinstance(details.get("record"), dict):
+                    by_item[it.id] = e.id
+                    entries.setdefault(
+                        e.id,
+                        {
+                            "id": e.id,
+                            "at": audit_timestamp(e.at),
+                            "actor": e.actor,
+                            "action": e.action,
+                            "object_type": e.object_type,
+                            "object_id": e.object_id,
+                            "details": details,
+                            "prev_hash": e.prev_hash,
+                            "hash": e.hash,
+                        },
+                    )
+                    break
+    return _Searches([entries[k] for k in sorted(entries)], by_item)
+
+
+def check_searches(manifest: dict[str, Any]) -> list[str]:
+    """``verify-bundle``'s check of the search records: each entry's hash is recomputed from the
+    entry (as the audit log chains it, so the record is exactly what was logged; compare the hash
+    with the archive's log, ``archive audit list``), and each item's search is one of them, for
+    the item's query."""
+    problems: list[str] = []
+    searches: dict[Any, dict[str, Any]] = {}
+    for e in manifest.get("searches", []):
+        try:
+            expected = entry_hash(
+                str(e["prev_hash"]),
+                id=int(e["id"]),
+                at=str(e["at"]),
+                actor=str(e["actor"]),
+                action=str(e["action"]),
+                object_type=e["object_type"],
+                object_id=e["object_id"],
+                details=canonical_json(e["details"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(
+                f"search record {e.get('id') if isinstance(e, dict) else e!r}: unreadable ({exc})"
+            )
+            continue
+        if expected != e["hash"]:
+            problems.append(f"search record {e['id']}: its hash does not match its content (altered)")
+        searches[e["id"]] = e
+    for it in manifest.get("items", []):
+        ref = it.get("search_audit_id")
+        if ref is None:
+            continue
+        e = searches.get(ref)
+        if e is None:
+            problems.append(f"item {it.get('position')}: its search record {ref} is not in the bundle")
+        elif e["details"].get("q") != it.get("query"):
+            problems.append(f"item {it.get('position')}: search record {ref} is of another query")
+    return problems
 
 
 # -- verifying -----------------------------------------------------------------------------------
@@ -530,6 +628,7 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
                     f"item {it.get('position')}: cites SHA-256 {it.get('document_sha256')} "
                     "that no original of the bundle has"
                 )
+        problems.extend(check_searches(manifest))
         if "manifest.csv" not in present:
             problems.append("manifest.csv is missing")
         else:

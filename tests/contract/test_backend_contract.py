@@ -803,3 +803,29 @@ def test_delete_then_rewrite_batch_with_vectors(
     assert ids(backend.vector_search(vec(103), ALL, limit=10)) == brute_force(vec(103), [*again, first[5]])
     backend.write([passage(20, "later", doc=3), passage(21, "later", doc=3)])
     assert vec_ids(backend) == {1, 2, 3, 4, 5, 10, 20, 21}
+
+
+# -- every hit: search-after pages and the exhaustive iteration (issue 16) -------------------------
+
+
+def test_cursor_pages_and_iteration_give_every_hit_once_in_rank_order(loaded: SearchBackend) -> None:
+    from index.backend import Cursor
+
+    for query, filters in (
+        (None, ALL),
+        (term("архив"), ALL),
+        (None, Filters(allowed_collections=frozenset())),
+    ):
+        everything = loaded.keyword_search(query, filters, limit=EVERYTHING)
+        streamed = list(loaded.iter_keyword(query, filters, chunk=2))
+        assert [h.passage_id for h in streamed] == ids(everything)
+        assert [h.score for h in streamed] == sorted((h.score for h in streamed), reverse=True)
+        paged: list[int] = []
+        after: Cursor | None = None
+        while True:
+            page = loaded.keyword_after(query, filters, after=after, size=3)
+            paged += [h.passage_id for h in page]
+            if len(page) < 3:
+                break
+            after = Cursor(page[-1].score, page[-1].passage_id, len(paged))
+        assert paged == ids(everything) and len(paged) == everything.total

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +25,8 @@ from search_api.cases import (
     CaseItemCreate,
     CaseItemsAdd,
 )
-from search_api.retrieval import MAX_RESULT_WINDOW
+from search_api.hits_export import explain_text, export_response
+from search_api.retrieval import MAX_RESULT_WINDOW, HitListHash
 from search_api.tags import TagApply
 from ui.common import (
     FILTER_FIELDS,
@@ -109,6 +110,10 @@ class SearchState:
                     out.append((k, str(item)))
         return out
 
+    def export_url(self, fmt: str) -> str:
+        """The link of "Export all hits" for this search."""
+        return "/search/export?" + urlencode([*self.params(page=1), ("format", fmt)])
+
     def url(self, **changes: Any) -> str:
         qs = urlencode(self.params(**changes))
         return "/" + (f"?{qs}" if qs else "")
@@ -130,6 +135,7 @@ class SearchState:
             date_to=self.date_to,
             page=self.page,
             size=PAGE_SIZE,
+            explain=True,
         )
 
 
@@ -178,7 +184,11 @@ def search_page(request: Request, principal: SignedIn) -> Response:
                 raise
             error, status = exc.message, exc.status
         else:
-            svc.cases.audit.record(principal.name, "search", None, None, search_details(req, resp.total))
+            record = svc.retrieval.search_record(
+                req, principal, mode=resp.mode, total=resp.total, hits=HitListHash(resp.hits)
+            )
+            details = {**search_details(req, resp.total), "record": record, "ui": True}
+            svc.cases.audit.record(principal.name, "search", None, None, details)
     # the service pages through the first MAX_RESULT_WINDOW results only
     last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
     collections = svc.collections(principal) if not st.active else []
@@ -201,8 +211,24 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         last_page=last_page,
         collections=collections,
         back=_here(request),
+        explain_text=explain_text,
         **_work_context(request, principal),
     )
+
+
+@router.get("/search/export")
+def export_page(request: Request, principal: SignedIn) -> Response:
+    """The search page's "Export all hits": every hit of the current search, streamed (CSV or
+    XLSX), as ``GET /api/v1/search/export`` gives it."""
+    svc = _service(request)
+    st, problems = SearchState.from_request(request)
+    fmt = request.query_params.get("format", "csv")
+    if problems or fmt not in ("csv", "xlsx", "jsonl") or not st.active:
+        raise InvalidRequestError(
+            "; ".join(problems) or "export needs a search and format csv, xlsx or jsonl"
+        )
+    req = replace(st.request(), group="passage", page=1)
+    return export_response(svc, principal, req, fmt)  # type: ignore[arg-type]
 
 
 @router.post("/selection")

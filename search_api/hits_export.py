@@ -1,0 +1,303 @@
+"""Every hit of a search as CSV, JSON Lines or XLSX, streamed (``GET /search/export``,
+``archive search --all``, the search page's export button).
+
+Each row is one passage (or, with ``group=document``, a document's best passage) with its
+provenance: document and passage id, file name, collection, page or time span, speaker,
+language, the snippet as plain text, the score and the SHA-256 of the original. The first line
+says what the export is: the query, mode, filters, how many hits, and — for semantic results —
+that they are ranked by meaning above the relevance floor, not every mention (``exhaustive``).
+Rows are written as they come; the XLSX sheet is streamed into the ZIP, so memory does not grow
+with the number of hits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+from xml.sax.saxutils import escape
+
+from fastapi.responses import StreamingResponse
+
+from archive_search.types import Hit, Principal, SearchRequest
+from search_api.audit import search_details
+from search_api.retrieval import ExportInfo, HitListHash
+
+if TYPE_CHECKING:
+    from search_api.service import ArchiveService
+
+ExportFormat = Literal["csv", "jsonl", "xlsx"]
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+COLUMNS = (
+    "rank",
+    "document_id",
+    "passage_id",
+    "filename",
+    "collection",
+    "page",
+    "time_start",
+    "time_end",
+    "speaker",
+    "lang",
+    "score",
+    "sha256",
+    "snippet",
+    "explain",
+)
+_TAGS = re.compile(r"</?mark>")
+_FLUSH_BYTES = 64 * 1024
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def plain_snippet(snippet: str) -> str:
+    """The snippet without ``<mark>`` and HTML escapes."""
+    import html
+
+    return html.unescape(_TAGS.sub("", snippet))
+
+
+def header(info: ExportInfo, query: dict[str, Any]) -> dict[str, Any]:
+    """What the export is, for its first line."""
+    note = (
+        "every hit of the query"
+        if info.exhaustive
+        else "semantic results are ranked by meaning above the relevance floor, not exhaustive: "
+        "a passage that mentions the words may be missing; use mode=keyword for every mention"
+    )
+    return {
+        "export": "archive-search hits",
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "query": query,
+        "mode": info.mode,
+        "group": info.group,
+        "total": info.total,
+        "exhaustive": info.exhaustive,
+        "note": note,
+    }
+
+
+def row(rank: int, h: Hit) -> list[Any]:
+    return [
+        rank,
+        h.document_id,
+        h.passage_id,
+        h.filename,
+        h.collection,
+        h.page,
+        h.time_start,
+        h.time_end,
+        h.speaker,
+        h.lang,
+        h.score,
+        h.sha256,
+        plain_snippet(h.snippet),
+        explain_text(h),
+    ]
+
+
+def explain_text(h: Hit) -> str | None:
+    """``explain`` as one cell: ``word: how (forms)``, joined by ``; `` (None without explain)."""
+    if h.explain is None:
+        return None
+    parts = []
+    for e in h.explain:
+        if e.how == "meaning":
+            parts.append("meaning only")
+            continue
+        edits = f", {e.edits} edit{'s' if e.edits != 1 else ''}" if e.edits else ""
+        parts.append(f"{e.word}: {e.how} ({', '.join(e.matched)}{edits})")
+    return "; ".join(parts)
+
+
+def stream(fmt: ExportFormat, head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+    """The export's bytes, a block at a time."""
+    if fmt == "jsonl":
+        return _jsonl(head, hits)
+    if fmt == "xlsx":
+        return _xlsx(head, hits)
+    return _csv(head, hits)
+
+
+def _csv(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    # a comment line first (spreadsheet programs show it as the first row)
+    buf.write("\ufeff# " + json.dumps(head, ensure_ascii=False) + "\r\n")
+    w.writerow(COLUMNS)
+    for n, h in enumerate(hits, start=1):
+        w.writerow(["" if v is None else v for v in row(n, h)])
+        if buf.tell() >= _FLUSH_BYTES:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def _jsonl(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+    out: list[str] = [json.dumps(head, ensure_ascii=False)]
+    size = 0
+    for n, h in enumerate(hits, start=1):
+        line = json.dumps(dict(zip(COLUMNS, row(n, h), strict=True)), ensure_ascii=False)
+        out.append(line)
+        size += len(line)
+        if size >= _FLUSH_BYTES:
+            yield ("\n".join(out) + "\n").encode("utf-8")
+            out, size = [], 0
+    if out:
+        yield ("\n".join(out) + "\n").encode("utf-8")
+
+
+class _Sink:
+    """A write-only stream collecting bytes, emptied by the generator (a ZIP written to it is
+    streamed: zipfile falls back to data descriptors when the output cannot seek)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts = []
+        return data
+
+
+def _cell(ref: str, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        text = escape(_XML_BAD.sub("", str(value))[:32767])
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+    return f'<c r="{ref}"><v>{value}</v></c>'
+
+
+def _col(n: int) -> str:
+    name = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _xlsx_row(r: int, values: Iterable[Any]) -> str:
+    cells = "".join(_cell(f"{_col(c)}{r}", v) for c, v in enumerate(values, start=1))
+    return f'<row r="{r}">{cells}</row>'
+
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "</Types>"
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="hits" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+def _xlsx(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _RELS)
+        zf.writestr("xl/workbook.xml", _WORKBOOK)
+        zf.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            )
+            sheet.write(_xlsx_row(1, [json.dumps(head, ensure_ascii=False)]).encode("utf-8"))
+            sheet.write(_xlsx_row(2, COLUMNS).encode("utf-8"))
+            for n, h in enumerate(hits, start=1):
+                sheet.write(_xlsx_row(n + 2, row(n, h)).encode("utf-8"))
+                if sum(len(p) for p in sink.parts) >= _FLUSH_BYTES:
+                    yield sink.take()
+            sheet.write(b"</sheetData></worksheet>")
+    yield sink.take()
+
+
+def export_response(
+    svc: ArchiveService, principal: Principal, req: SearchRequest, fmt: ExportFormat
+) -> StreamingResponse:
+    """The streamed export of ``req`` for ``principal`` (the API route and the UI's button)."""
+    info, hits = svc.retrieval.export_hits(req, principal)
+    head = header(info, search_details(req, info.total))
+    name = f"search-export.{fmt}"
+    return StreamingResponse(
+        stream(fmt, head, recorded(svc, principal, req, info, fmt, hits)),
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Total-Hits": str(info.total),
+            "X-Exhaustive": "true" if info.exhaustive else "false",
+        },
+    )
+
+
+def recorded(
+    svc: ArchiveService,
+    principal: Principal,
+    req: SearchRequest,
+    info: ExportInfo,
+    fmt: str,
+    hits: Iterable[Hit],
+) -> Iterator[Hit]:
+    """The hits, passed through; when the last has gone (or the stream stops), the export's search
+    record, with the hash of every hit written, goes to the audit log."""
+    digest = HitListHash()
+    complete = False
+    try:
+        for h in hits:
+            digest.add(h)
+            yield h
+        complete = True
+    finally:
+        record = svc.retrieval.search_record(req, principal, mode=info.mode, total=info.total, hits=digest)
+        details = {
+            **search_details(req, info.total),
+            "export": fmt,
+            "exhaustive": info.exhaustive,
+            "complete": complete,
+            "record": record,
+        }
+        svc.cases.audit.record(principal.name, "search", None, None, details)

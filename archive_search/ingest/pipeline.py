@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog, ensure_collection
+from archive_search.catalog.entities import store_mentions
 from archive_search.catalog.models import (
     Document,
     IngestItem,
@@ -508,7 +509,7 @@ class Ingestor:
         extraction = result
         if extraction.passage_spans is not None:  # made in the worker process (passages.py)
             try:
-                drafts = drafts_from_spans(extraction, extraction.passage_spans)
+                drafts = drafts_from_spans(extraction, extraction.passage_spans, extraction.passage_mentions)
             except ExtractionError as exc:  # spans that do not fit the text: the worker misbehaved
                 return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
         else:
@@ -655,19 +656,23 @@ class Ingestor:
                             confidence=block.confidence,
                         )
                     )
+            rows = []
             for d in drafts:
-                s.add(
-                    Passage(
-                        document_id=doc.id,
-                        seq=d.seq,
-                        text=d.text,
-                        lang=d.lang,
-                        page=d.page,
-                        char_start=d.char_start,
-                        char_end=d.char_end,
-                        time_start=d.time_start,
-                        time_end=d.time_end,
-                        speaker=d.speaker,
-                    )
+                row = Passage(
+                    document_id=doc.id,
+                    seq=d.seq,
+                    text=d.text,
+                    lang=d.lang,
+                    page=d.page,
+                    char_start=d.char_start,
+                    char_end=d.char_end,
+                    time_start=d.time_start,
+                    time_end=d.time_end,
+                    speaker=d.speaker,
                 )
+                s.add(row)
+                rows.append((row, d))
+            if any(d.mentions for d in drafts):
+                s.flush()
+                store_mentions(s, ((row.id, doc.id, d.text, m) for row, d in rows for m in d.mentions))
             return doc.id

@@ -8,6 +8,7 @@
     word*              prefix
     ( ... )            grouping
     lang:uk collection:NAME type:scan tag:NAME speaker:"NAME" date:1995..2000   filters
+    person:"NAME" place:"NAME" org:"NAME"   passages mentioning that entity (any spelling)
 
 A malformed query raises ``QuerySyntaxError`` with a message saying what is wrong.
 """
@@ -20,7 +21,7 @@ from datetime import date
 
 from archive_search.errors import QuerySyntaxError
 
-FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker")
+FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker", "person", "place", "org")
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import string
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal, TypeGuard
@@ -18,10 +19,11 @@ from typing import Any, Literal, TypeGuard
 import numpy as np
 from sqlalchemy import select
 
-from archive_search.catalog.models import Collection, Document, Passage, StoredFile
+from archive_search.catalog.models import Collection, Document, Entity, Passage, StoredFile
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index.analysis import Highlighter, fold
 from archive_search.index.backend import (
+    ENTITY_FACETS,
     FACET_FIELDS,
     BackendHit,
     BoolNode,
@@ -34,6 +36,7 @@ from archive_search.index.components import ComponentsView
 from archive_search.index.embeddings import Embedder
 from archive_search.index.stopwords import is_stop_word
 from archive_search.ingest.lang import detect_language
+from archive_search.search_api.entities import resolve
 from archive_search.search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 from archive_search.types import Hit, PassageRef, Principal, SearchRequest, SearchResponse
 
@@ -122,7 +125,23 @@ class Retrieval(ComponentsView):
             date_to=parsed.date_to or req.date_to,
             speakers=tuple(dict.fromkeys([*req.speakers, *f.get("speaker", [])])),
             added_after=req.added_after,
+            entities=self._entity_groups(
+                {
+                    "person": [*req.persons, *f.get("person", [])],
+                    "place": [*req.places, *f.get("place", [])],
+                    "org": [*req.orgs, *f.get("org", [])],
+                }
+            ),
         )
+
+    def _entity_groups(self, names: dict[str, list[str]]) -> tuple[tuple[str, ...], ...]:
+        """Entity filter names resolved to entity ids (``search_api/entities.py``)."""
+        if not any(names.values()):
+            return ()
+        with self.catalog.session() as s:
+            return tuple(
+                resolve(s, etype, name) for etype, values in names.items() for name in dict.fromkeys(values)
+            )
 
     def _effective_mode(self, mode: str, sem_text: str) -> tuple[str, Embedder | None]:
         """The mode that can really run: hybrid falls back to keyword while no vectors exist."""
@@ -237,11 +256,27 @@ class Retrieval(ComponentsView):
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=hits,
-            facets={k: facets.get(k, {}) for k in FACET_FIELDS},
+            facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group=req.group,
             query_lang=detect_language(sem_text) if sem_text else None,
         )
+
+    def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        """Entity facets (counted by id in the backend) keyed by the entities' names."""
+        ids = {int(k) for name in ENTITY_FACETS for k in facets.get(name, {}) if k.isdigit()}
+        if not ids:
+            return facets
+        with self.catalog.session() as s:
+            names = dict(s.execute(select(Entity.id, Entity.name).where(Entity.id.in_(sorted(ids)))).all())
+        out = dict(facets)
+        for fname in ENTITY_FACETS:
+            counts = {int(k): n for k, n in facets.get(fname, {}).items() if k.isdigit() and int(k) in names}
+            shared = Counter(names[i] for i in counts)
+            out[fname] = {
+                (names[i] if shared[names[i]] == 1 else f"{names[i]} #{i}"): n for i, n in counts.items()
+            }
+        return out
 
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
         """Facet counts over a candidate list (semantic mode has no boolean match set)."""

@@ -29,6 +29,7 @@ from archive_search.ingest.jobs import IngestionJobs
 from archive_search.search_api.auth import Accounts
 from archive_search.search_api.batch import BatchRunner
 from archive_search.search_api.cases import CaseService
+from archive_search.search_api.entities import EntityService
 from archive_search.search_api.retrieval import Retrieval
 from archive_search.search_api.saved import SavedSearches
 from archive_search.search_api.tags import TagService
@@ -66,6 +67,7 @@ class ArchiveService:
         self.saved = SavedSearches(self)
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
+        self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -99,7 +101,7 @@ class ArchiveService:
         if discard is not None:  # another writer may have saved since: never overwrite its files
             discard()
         self.backend.close()
-        self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
+        self.backend = self.tags.backend = self.entities.backend = make_backend(self.settings, self.analyzer)
         self.jobs.backend_reopened()
 
     # -- documents ---------------------------------------------------------------------------

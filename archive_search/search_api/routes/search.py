@@ -29,6 +29,13 @@ async def search(
     date_from: Annotated[date | None, Query()] = None,
     date_to: Annotated[date | None, Query()] = None,
     speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+    person: Annotated[
+        list[str] | None, Query(description="Mentions this person, any spelling (repeatable)")
+    ] = None,
+    place: Annotated[
+        list[str] | None, Query(description="Mentions this place, any spelling (repeatable)")
+    ] = None,
+    org: Annotated[list[str] | None, Query(description="Mentions this organisation (repeatable)")] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
@@ -47,6 +54,9 @@ async def search(
         date_from=date_from,
         date_to=date_to,
         speakers=speaker or [],
+        persons=person or [],
+        places=place or [],
+        orgs=org or [],
         group=group,
         page=page,
         size=size,

@@ -96,7 +96,11 @@ def test_only_the_app_factory_imports_ui() -> None:
     assert not bad, "\n".join(bad)
 
 
-TEXT_ANALYSIS = {"archive_search.index.morph", "archive_search.index.translit", "archive_search.index.stopwords"}
+TEXT_ANALYSIS = {
+    "archive_search.index.morph",
+    "archive_search.index.translit",
+    "archive_search.index.stopwords",
+}
 """The analyser's word-level modules (no backend, no catalog): entity extraction in the extraction
 worker (``ingest/entities.py``) lemmatises names and makes their transliteration keys with them."""
 

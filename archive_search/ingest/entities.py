@@ -97,6 +97,9 @@ _TITLES = frozenset(
     суддя судді прокурор прокурора следователь следователя слідчий слідчого адвокат адвоката
     журналист журналиста журналіст журналістка свидетель свидетеля свідок свідка рядовой рядового
     солдат солдата mr mrs ms dr general colonel major captain lieutenant sergeant president minister
+    суддзя суддзю суддзі судью судье сенатор сенатора сенатором сенатар сенатара прэзідэнт прэзідэнта
+    трэнер тренер тренера трэнера лидер лидера лідер лідера лідэр лідэра
+    sen rep gov coach leader chairman chief secretary spokesman ambassador
     judge prosecutor senator governor mayor officer commander sir lord lady prince king queen pope
     доктор доктора професор профессор патриарх патріарх митрополит отец отца батюшка
     """.split()  # noqa: SIM905
@@ -142,7 +145,7 @@ _ORG_HEADS = frozenset(
 )
 _ACRONYM_PLACES = frozenset(
     """
-    США РФ СССР УССР БССР ЗША ЗША ЗША США ЕС ЄС ЕС USA US UK UAE USSR ДНР ЛНР АРК КНР КНДР
+    США РФ СССР УССР БССР ЗША USA US UK UAE USSR ДНР ЛНР АРК КНР КНДР
     """.split()  # noqa: SIM905
 )
 _EN_PLACES = frozenset(
@@ -178,6 +181,30 @@ _TITLES = frozenset(w.replace("ё", "е") for w in _TITLES)
 _PLACE_MARKERS = frozenset(w.replace("ё", "е") for w in _PLACE_MARKERS)
 _PLACE_SUFFIX_WORDS = frozenset(w.replace("ё", "е") for w in _PLACE_SUFFIX_WORDS)
 _ORG_HEADS = frozenset(w.replace("ё", "е") for w in _ORG_HEADS)
+_ORG_STEMS = (
+    "министерств", "міністерств", "міністэрств", "служб", "управлени", "управлінн", "упраўленн",
+    "комитет", "комітет", "камітэт", "совет", "савет", "трибунал", "прокуратур", "университет",
+    "універс", "академи", "академі", "агентств", "агенцтв", "организаци", "організаці",
+    "арганізацы", "компани", "компані", "кампані", "департамент", "батальон", "батальйон",
+    "батальён", "бригад", "брыгад", "гвардi", "гвардыя", "милици", "міліці", "міліцы", "полици",
+    "поліці", "паліцы", "сенат", "парламент", "конгрес", "партии", "партия", "партію", "партией",
+    "партії", "партія", "партыі", "партыя", "лиг", "ліг", "лізе", "союз", "саюз", "спілк", "фонд",
+    "банк", "ministr", "committee", "council", "court", "tribunal", "agency", "service",
+    "universit", "party", "army", "police", "battalion", "brigade", "regiment", "union",
+    "commission", "parliament", "government", "department", "organi", "association",
+    "corporation", "company", "bureau", "institute", "nations", "federation", "league",
+    "foundation", "senate", "congress", "news",
+)  # fmt: skip
+_COURT = frozenset(
+    ["суд", "суда", "суду", "суде", "суді", "судом", "рада", "ради", "раді", "радою", "рады", "раду"]
+)
+
+
+def _org_head(folded: str) -> bool:
+    """An organisation's head word (Министерство, служби, Council), in any case form."""
+    return folded in _ORG_HEADS or folded in _COURT or folded.startswith(_ORG_STEMS)
+
+
 _BE_TO_RU = str.maketrans({"і": "и", "ў": "в", "э": "е", "'": "ъ", "’": "ъ"})
 _UK_TO_RU = str.maketrans({"и": "ы", "і": "и", "ї": "и", "є": "е", "ґ": "г", "'": "ъ", "’": "ъ"})
 
@@ -229,6 +256,8 @@ class _WordInfo:
     """Read as an inanimate noun (Київ, Оленівка: the Ukrainian dictionary has no place tag)."""
     common: bool = False
     """Known, and no reading is a proper name."""
+    top_common: bool = False
+    """Known, and its most probable reading is not a proper name (a sentence's first word)."""
 
     @property
     def unknown(self) -> bool:
@@ -259,6 +288,8 @@ def _classify(word: str, lang: str) -> _WordInfo:
             if not parses:
                 continue
             own = i == 0 and lang != "be"
+            if i == 0:
+                info.top_common = not (parses[0][1] & (_PERSON_TAGS | {"Geox", "Orgn"}))
             for _nf, g in parses:
                 if g & _PERSON_TAGS:
                     info.person = True
@@ -278,6 +309,10 @@ def _classify(word: str, lang: str) -> _WordInfo:
                         break
             if not (info.person or info.place or info.org) and i == 0:
                 info.common = not info.inanimate
+            if lang in ("uk", "be") and i == 0 and not info.place:
+                ru_form = w.translate(_UK_TO_RU if lang == "uk" else _BE_TO_RU).replace("ъ", "")
+                if not set(ru_form) & set("іїєґў'") and any("Geox" in g for _, g in _parses(ru_form, "ru")):
+                    info.place, info.person = True, False
             break  # the first dictionary that knows the word decides
     if len(_info_cache) > 200_000:
         _info_cache.clear()
@@ -351,6 +386,9 @@ def _tokens(text: str) -> list[_Tok]:
     A full stop after an abbreviation (с., вул., г., Mr.) or an initial does not end a sentence."""
     out: list[_Tok] = []
     for m in _WORD.finditer(text):
+        word, end = m.group(0), m.end()
+        if len(word) > 3 and word[-2:] in ("'s", "’s") and word[0] < "\u0400":
+            word, end = word[:-2], end - 2  # Bolivia's → Bolivia
         if not out:
             sent_start = True
         else:
@@ -360,7 +398,7 @@ def _tokens(text: str) -> list[_Tok]:
                 p = _fold(out[-1].text)
                 if p + "." in _PLACE_MARKERS or p + "." in _ABBREVIATIONS or len(out[-1].text) == 1:
                     sent_start = False
-        out.append(_Tok(m.group(0), m.start(), m.end(), sent_start))
+        out.append(_Tok(word, m.start(), end, sent_start))
     return out
 
 
@@ -471,10 +509,32 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
         ):
             j += 1
         prev = toks[i - 1] if i > 0 and not t.sent_start else None
+        j = _lower_head(text, toks, i, j)
         j2 = _extend_org(text, toks, i, j, lang)
         out.extend(_classify_run(toks[i:j], prev, lang, toks[j] if j < n else None, toks[j:j2]))
         i = max(j, j2)
     return out
+
+
+def _lower_head(text: str, toks: list[_Tok], i: int, j: int) -> int:
+    """The end of a capitalised run that lower-case words complete into an organisation's name
+    (up to two adjectives, then a head word: Верховного суда, Лейбарысцкай партыі)."""
+    for k in range(j, min(j + 3, len(toks))):
+        if _is_cap(toks[k].text) or toks[k].sent_start or not _gap_ok(text[toks[k - 1].end : toks[k].start]):
+            return j
+        f = _fold(toks[k].text)
+        if _org_head(f) and not f.startswith(("news", "service")):
+            return k + 1
+        if _is_stop(f) or len(f) < 4 or not _ADJ_END.search(f):
+            return j
+    return j
+
+
+_ADJ_END = re.compile(
+    r"(?:[аяоеиыіу]я|[аяоеиыі]е|[оеиыі]й|[оеиыі]х|[иыі]м|[иыі]ми|[ое]го|[ое]му|ої|ую|юю|ай|ага|аму|ая)$"
+)
+"""Endings of adjectives (and participles) in ru/uk/be: only such words may stand between a name's
+capitalised start and its lower-case head word."""
 
 
 def _gap_ok(gap: str) -> bool:
@@ -488,7 +548,7 @@ def _extend_org(text: str, toks: list[_Tok], i: int, j: int, lang: str) -> int:
     """Where an organisation name that starts with a head word (Министерство, Служба, Ministry)
     ends: lower-case words after it (обороны, безпеки) and one capitalised word after those
     (России, України), up to four words; ``j`` when the run has no head word."""
-    if not any(_fold(t.text) in _ORG_HEADS for t in toks[i:j]):
+    if not any(_org_head(_fold(t.text)) for t in toks[i:j]):
         return j
     k = j
     while (
@@ -532,7 +592,7 @@ _EN_COMMON = frozenset(
 def _is_stop(w: str) -> bool:
     from archive_search.index.stopwords import is_stop_word
 
-    return is_stop_word(w)
+    return is_stop_word(w) or ("е" in w and is_stop_word(w.replace("е", "ё")))
 
 
 def _classify_run(
@@ -540,9 +600,10 @@ def _classify_run(
 ) -> list[Mention]:
     prev_f = _fold(prev.text) if prev else ""
     # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
-    while run and _fold(run[0].text) in _TITLES:
-        prev_f = _fold(run[0].text)
-        run = run[1:]
+    titles = [n for n, t in enumerate(run[:-1]) if _fold(t.text).rstrip(".") in _TITLES]
+    if titles:  # "North Korean Foreign Minister Ri Yong-ho": the name follows the last title
+        prev_f = _fold(run[titles[-1]].text).rstrip(".")
+        run = run[titles[-1] + 1 :]
     if not run:
         return []
     infos = [_classify(t.text, lang) for t in run]
@@ -551,12 +612,12 @@ def _classify_run(
     while (
         run
         and run[0].sent_start
+        and not _is_acronym(run[0].text)
         and (
-            infos[0].common
+            infos[0].top_common
             or (lang == "en" and (folded[0] in _EN_COMMON or _is_stop(folded[0])))
             or _is_stop(folded[0])
         )
-        and not (infos[0].person or infos[0].place or infos[0].org)
     ):
         run, infos, folded = run[1:], infos[1:], folded[1:]
         prev_f = ""
@@ -577,7 +638,9 @@ def _classify_run(
         return []
     if len(run) == 1 and (folded[0] in _EN_NOT_NAMES or folded[0] in _RU_NOT_NAMES):
         return []
-    if any(f in _ORG_HEADS for f in folded) and not marker_before:
+    if all(len(t.text) == 1 for t in run):
+        return []
+    if any(_org_head(f) for f in folded) and not marker_before:
         whole = run + org_tail
         return [
             Mention(
@@ -590,16 +653,21 @@ def _classify_run(
         ]
     if marker_before or (nxt_f in _PLACE_SUFFIX_WORDS and len(run) <= 2):
         return [_mention("place", run, shown, keys)]
-    if lang == "en" or not any(
-        x.word != _fold(t.text) or is_cyrillic(x.word) for t, x in zip(run, infos, strict=True)
-    ):
+    latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
+    if lang == "en":
         return _classify_latin(run, folded, keys, title_before, loc_before)
+    if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
+        if all(f in _EN_PLACES for f in folded):
+            return [_mention("place", run, [t.text for t in run], keys)]
+        return [_mention("org", run, [t.text for t in run], keys)]
     persons = [x.person for x in infos]
     places = [x.place for x in infos]
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
         return [_mention("place", run, shown, keys)]  # "в Самашках", "у Бучі": a place, not a Самашко
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
         return [_mention("place", run, shown, keys)]
+    if any(places) and not any(x.first_name for x in infos):
+        return [_mention("place", run, shown, keys)]  # Северной Кореи, Западная Вирджиния
     if any(persons) and sum(persons) >= sum(places):
         return [_person(run, infos, keys, shown)]
     if any(places):
@@ -618,12 +686,43 @@ def _classify_run(
     return []
 
 
+_EN_PLACE_HEADS = frozenset(
+    """
+    terrace street road avenue square lane city county island islands mountains mountain river valley
+    sea ocean bay lake park province state region district village airport bridge
+    """.split()  # noqa: SIM905
+)
+_EN_PLACE_FIRST = frozenset(
+    [
+        "north",
+        "south",
+        "east",
+        "west",
+        "new",
+        "united",
+        "central",
+        "northern",
+        "southern",
+        "eastern",
+        "western",
+    ]
+)
+
+
 def _classify_latin(
     run: list[_Tok], folded: list[str], keys: list[str], title_before: bool, loc_before: bool
 ) -> list[Mention]:
     words = [t.text for t in run]
-    if all(f in _EN_PLACES for f in folded):
+    if all(f in _EN_PLACES for f in folded) or (
+        len(run) >= 2 and (folded[-1] in _EN_PLACE_HEADS or folded[0] in _EN_PLACE_FIRST)
+    ):
         return [_mention("place", run, words, keys)]
+    if len(run) == 1 and (
+        folded[0].endswith(("ans", "ists", "ites", "ics")) or re.fullmatch(r"[A-Z]+s", words[0])
+    ):
+        return []  # Republicans, Eurosceptics, MPs: groups, not names
+    if folded[0].startswith("i'"):
+        return []
     if title_before or len(run) >= 2:
         return [_mention("person", run, words, keys)]
     if loc_before:

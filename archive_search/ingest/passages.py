@@ -63,7 +63,11 @@ def _checked_mentions(raw: object, length: int) -> list[MentionRow]:
 
 
 def drafts_from_spans(
-    extraction: Extraction, spans: list[Span], mentions: list[list[MentionRow]] | None = None
+    extraction: Extraction,
+    spans: list[Span],
+    mentions: list[list[MentionRow]] | None = None,
+    *,
+    find: bool = True,
 ) -> list[PassageDraft]:
     """The passages of (already normalised) blocks; spans (and mentions) that do not fit the
     blocks raise ``ExtractionError`` (the worker is not trusted). Without ``mentions`` they are
@@ -90,12 +94,15 @@ def drafts_from_spans(
             )
         )
     if mentions is None:
+        if not find:
+            return out
         mentions = passage_mentions(extraction, spans)
     for draft, raw in zip(out, mentions, strict=True):
         draft.mentions = _checked_mentions(raw, len(draft.text))
     return out
 
 
-def make_passages(extraction: Extraction, target_chars: int) -> list[PassageDraft]:
-    """Normalise each block and cut it into passages that keep page, span, time and speaker."""
-    return drafts_from_spans(extraction, passage_spans(extraction, target_chars))
+def make_passages(extraction: Extraction, target_chars: int, *, find: bool = True) -> list[PassageDraft]:
+    """Normalise each block and cut it into passages that keep page, span, time and speaker
+    (and, with ``find``, their entity mentions)."""
+    return drafts_from_spans(extraction, passage_spans(extraction, target_chars), find=find)

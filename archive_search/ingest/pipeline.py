@@ -153,6 +153,7 @@ class Ingestor:
         archive_limits: ArchiveLimits | None = None,
         workers: int = 1,
         password: str | None = None,
+        entities: bool = True,
     ) -> None:
         """``workers``: files extracted at the same time by ``ingest`` (each in its own sandbox
         worker process); the catalog is written by the calling thread alone whatever it is.
@@ -160,7 +161,8 @@ class Ingestor:
         self.catalog = catalog
         self.store = store
         self.registry = registry or default_registry()
-        self.limits = replace(limits or Limits(), passage_chars=passage_chars)
+        self.limits = replace(limits or Limits(), passage_chars=passage_chars, entities=entities)
+        self.entities = entities
         if password is not None:
             self.limits = replace(self.limits, pdf_password=password)
         self.passage_chars = passage_chars
@@ -509,11 +511,13 @@ class Ingestor:
         extraction = result
         if extraction.passage_spans is not None:  # made in the worker process (passages.py)
             try:
-                drafts = drafts_from_spans(extraction, extraction.passage_spans, extraction.passage_mentions)
+                drafts = drafts_from_spans(
+                    extraction, extraction.passage_spans, extraction.passage_mentions, find=self.entities
+                )
             except ExtractionError as exc:  # spans that do not fit the text: the worker misbehaved
                 return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
         else:
-            drafts = make_passages(extraction, self.passage_chars)
+            drafts = make_passages(extraction, self.passage_chars, find=self.entities)
         if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head
             extraction.doc_date = document_date(_head(extraction))
         try:

@@ -234,7 +234,8 @@ def _worker_main(fd: int, memory_bytes: int, mode: str, fsize: int, workdir: str
                 from archive_search.ingest.passages import passage_mentions, passage_spans
 
                 ex.passage_spans = passage_spans(ex, limits.passage_chars)
-                ex.passage_mentions = passage_mentions(ex, ex.passage_spans)
+                if limits.entities:
+                    ex.passage_mentions = passage_mentions(ex, ex.passage_spans)
             if chars > limits.max_output_chars:
                 reply: dict[str, Any] = {
                     "error": "failed",

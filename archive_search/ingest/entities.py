@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from archive_search.index.morph import be_stem, is_cyrillic
 from archive_search.index.translit import translit_keys
@@ -45,6 +46,9 @@ class Mention:
     canonical form of a pattern (digits of a phone, lower-case e-mail)."""
     key: str
     """What mentions of one entity share (see ``mention_key``)."""
+    guessed: bool = False
+    """Typed by the default rule only (unknown capitalised words → person); a list it stands in
+    may correct it (``_agree_in_lists``)."""
 
 
 # -- patterns ----------------------------------------------------------------------------------
@@ -110,6 +114,7 @@ _PLACE_MARKERS = frozenset(
     г. город города городе місто міста місті горад горада горадзе м. вул. ул. улица улице улицы
     вулиця вулиці вуліца вуліцы пр. просп. проспект проспекта пл. площадь площа плошча район району
     района області обл. области вобласці р-н х. хутор хутора станица станицы станиця аул аула
+    городам городах городов города городами міст містах містами гарадах гарадоў гарадамі
     village town city district region province oblast street avenue
     """.split()  # noqa: SIM905
 )
@@ -124,6 +129,11 @@ _LOC_PREPS = frozenset(
     near at from into outside across towards toward throughout
     """.split()  # noqa: SIM905
 )
+_PLACE_PREFIXES = (
+    "северн", "южн", "западн", "восточн", "центральн", "соединенн", "північн", "південн", "західн",
+    "східн", "сполучен", "паўночн", "паўднёв", "паўднев", "заходн", "усходн", "цэнтральн", "злучан",
+)  # fmt: skip
+"""First words of compound place names (Северная Корея, Західна Вірджинія, Злучаныя Штаты)."""
 _IN_PREPS: dict[str, tuple[str, ...]] = {"ru": ("в", "во"), "uk": ("в", "у"), "be": ("у", "ў")}
 """Prepositions meaning "in": a single capitalised word after one is taken for a place (people
 are "у Петрова", rarely "в Петрове")."""
@@ -309,7 +319,7 @@ def _classify(word: str, lang: str) -> _WordInfo:
                         break
             if not (info.person or info.place or info.org) and i == 0:
                 info.common = not info.inanimate
-            if lang in ("uk", "be") and i == 0 and not info.place:
+            if lang in ("uk", "be") and i == 0 and not info.place and not info.first_name:
                 ru_form = w.translate(_UK_TO_RU if lang == "uk" else _BE_TO_RU).replace("ъ", "")
                 if not set(ru_form) & set("іїєґў'") and any("Geox" in g for _, g in _parses(ru_form, "ru")):
                     info.place, info.person = True, False
@@ -465,6 +475,30 @@ def _unit_norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+_LIST_GAP = re.compile(r"\s*(?:,|;)?\s*(?:(?:и|і|й|та|да|ды|або|или|and|or)\s+)?", re.IGNORECASE)
+
+
+def _agree_in_lists(text: str, mentions: list[Mention]) -> list[Mention]:
+    """Names listed together are of one kind: in "Юты, Феникс, Флагстафф и Лас-Вегас" the
+    guessed persons among places become places."""
+    out = list(mentions)
+    i = 0
+    while i < len(out):
+        j = i
+        while j + 1 < len(out) and _LIST_GAP.fullmatch(text[out[j].end : out[j + 1].start]):
+            j += 1
+        group = out[i : j + 1]
+        sure = Counter(m.type for m in group if not m.guessed)
+        if len(group) > 1 and sure and any(m.guessed for m in group):
+            kind = sure.most_common(1)[0][0]
+            for n in range(i, j + 1):
+                m = out[n]
+                if m.guessed and kind != m.type:
+                    out[n] = replace(m, type=kind, key=kind + ":" + m.key.partition(":")[2], guessed=False)
+        i = j + 1
+    return out
+
+
 def _overlaps(a: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
     return any(a[0] < e and s < a[1] for s, e in taken)
 
@@ -483,7 +517,11 @@ def extract_mentions(text: str, lang: str) -> list[Mention]:
         if not _overlaps((m.start, m.end), taken):
             kept.append(m)
             taken.append((m.start, m.end))
-    kept.extend(m for m in _named_mentions(text, lang) if not _overlaps((m.start, m.end), taken))
+    kept.extend(
+        m
+        for m in _agree_in_lists(text, _named_mentions(text, lang))
+        if not _overlaps((m.start, m.end), taken)
+    )
     kept = [m for m in kept if m.end - m.start <= MAX_MENTION_CHARS and m.norm]
     kept.sort(key=lambda m: m.start)
     return kept[:MAX_MENTIONS_PER_PASSAGE]
@@ -564,8 +602,10 @@ def _extend_org(text: str, toks: list[_Tok], i: int, j: int, lang: str) -> int:
                 k += 2
                 continue
             break
-        if _is_cap(w):
-            k += 1
+        if _is_cap(w):  # "… безпеки України": a place or an organisation ends the name, a person does not
+            info = _classify(w, lang)
+            if info.place or info.org or _is_acronym(w):
+                k += 1
             break
         if _is_stop(f) or not _is_genitive_word(f, lang):
             break
@@ -666,8 +706,19 @@ def _classify_run(
         return [_mention("place", run, shown, keys)]  # "в Самашках", "у Бучі": a place, not a Самашко
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
         return [_mention("place", run, shown, keys)]
+    place_block = 0
+    while place_block < len(run) and (
+        infos[place_block].place or folded[place_block].startswith(_PLACE_PREFIXES)
+    ):
+        place_block += 1
+    if 0 < place_block < len(run) and infos[place_block - 1].place:
+        # a place and a name side by side: "Северной Кореи Ри Юн Хо"
+        head = _mention("place", run[:place_block], shown[:place_block], keys[:place_block])
+        return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail)]
+    if len(run) >= 2 and folded[0].startswith(_PLACE_PREFIXES):
+        return [_mention("place", run, shown, keys)]  # Западная Вирджиния, Соединенных Штатов
     if any(places) and not any(x.first_name for x in infos):
-        return [_mention("place", run, shown, keys)]  # Северной Кореи, Западная Вирджиния
+        return [_mention("place", run, shown, keys)]  # Северной Кореи
     if any(persons) and sum(persons) >= sum(places):
         return [_person(run, infos, keys, shown)]
     if any(places):
@@ -682,7 +733,7 @@ def _classify_run(
             return [_mention("place", run, shown, keys)]
         if run[0].sent_start and len(run) == 1:
             return []
-        return [_person(run, infos, keys, shown)]
+        return [replace(_person(run, infos, keys, shown), guessed=True)]
     return []
 
 

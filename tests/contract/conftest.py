@@ -64,7 +64,6 @@ def _embedded(location: Path, analyzer: Analyzer) -> SearchBackend:
 def _opensearch(location: Path, analyzer: Analyzer) -> SearchBackend:
     url = os.environ[OPENSEARCH_URL_ENV]  # set by the backend_factory fixture
     from archive_search.index.opensearch import OpenSearchBackend
-
     # one index per test location: the same location reopens the same index (persistence test)
     index = "archive-contract-" + hashlib.sha256(str(location).encode()).hexdigest()[:16]
     backend: SearchBackend = OpenSearchBackend(url, analyzer, index=index, dim=DIM)

@@ -243,3 +243,49 @@ def test_entity_api(service: ArchiveService, tmp_path: Path) -> None:
         assert r.status_code == 400
         r = c.post(f"/api/v1/entities/{kid}/split", json={"aliases": ["Nobody"]}, headers=tok["root"])
         assert r.status_code == 400
+
+
+def test_entities_command_line(tmp_path: Path) -> None:
+    """``archive entities …`` as a user runs it: a real process on a real data folder."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def archive(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
+        env.pop("ARCHIVE_DATABASE_URL", None)
+        env.pop("ARCHIVE_BACKEND", None)
+        exe = Path(sys.executable).with_name("archive")
+        return subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in {**TEXTS_A, **TEXTS_B}.items():
+        (folder / name).write_text(text + "\n", "utf-8")
+    assert archive("ingest", str(folder), "--collection", "c").returncode == 0
+    listed = [
+        json.loads(x) for x in archive("entities", "list", "--type", "person", "--json").stdout.splitlines()
+    ]
+    full = next(
+        e for e in listed if e["name"] != "Кадыров" and "~kadar" not in e["name"] and e["documents"] == 3
+    )
+    lone = next(e for e in listed if e["name"] == "Кадыров")
+    shown = json.loads(archive("entities", "show", str(full["id"]), "--json").stdout)
+    assert shown["documents"] == 3 and len(shown["spellings"]) >= 3
+    r = archive("entities", "merge", str(full["id"]), str(lone["id"]))
+    assert r.returncode == 0 and "in 4 documents" in r.stdout, r.stderr
+    assert archive("entities", "rename", str(full["id"]), "Рамзан Кадыров").stdout.strip() == "Рамзан Кадыров"
+    r = archive("entities", "split", str(full["id"]), "Кадыров")
+    assert r.returncode == 0 and "new entity" in r.stdout, r.stderr
+    assert archive("entities", "show", "999999").returncode == 2  # not found: an error, not a crash
+    rebuilt = json.loads(archive("entities", "rebuild").stdout)
+    assert rebuilt["passages"] == 5
+    res = json.loads(archive("search", 'person:"Ramzan Kadyrov"', "--mode", "keyword", "--json").stdout)
+    assert {h["filename"] for h in res["hits"]} == {"ru.txt", "uk.txt", "en.txt"}
+    res = json.loads(archive("search", 'person:"Kadyrov"', "--mode", "keyword", "--json").stdout)
+    assert {h["filename"] for h in res["hits"]} == {"ru.txt", "uk.txt", "en.txt", "secret.txt"}
+    audit = archive("audit", "list", "--json").stdout
+    assert all(f'"op": "{op}"' in audit for op in ("merge", "rename", "split", "rebuild"))

@@ -4,6 +4,7 @@ the entity API and its staff operations (audited), and the rebuild command's cat
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,29 @@ def test_entity_api(service: ArchiveService, tmp_path: Path) -> None:
         assert r.status_code == 400
         r = c.post(f"/api/v1/entities/{kid}/split", json={"aliases": ["Nobody"]}, headers=tok["root"])
         assert r.status_code == 400
+
+    # the web pages: the entity list and page, and the search page's entity facets, for the reader
+    with TestClient(create_app(svc.settings, svc)) as web:
+        login = web.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', login)
+        assert csrf
+        r = web.post(
+            "/login",
+            data={"username": "reader", "password": PASSWORD, "csrf_token": csrf.group(1), "next": "/"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        listing = web.get("/entities", params={"type": "person"}).text
+        assert "Рамзан Кадыров" in listing and "Шаманов" not in listing
+        page = web.get(f"/entities/{kid}").text
+        assert "<mark>Ramzan Kadyrov</mark>" in page and "<mark>Рамзан Кадиров</mark>" in page
+        assert "secret.txt" not in page
+        assert "?person=" in page  # the link to the search filtered by it
+        shamanov = next(e.id for e in svc.entities.list_entities(LOCAL_ADMIN, q="Шаманов"))
+        assert web.get(f"/entities/{shamanov}").status_code == 404
+        found = web.get("/", params={"q": "свидетель", "person": "Kadyrov"}).text
+        assert "ru.txt" in found and "other.txt" not in found and "secret.txt" not in found
+        assert 'id="facet-person"' in found and "Шаманов" not in found
 
 
 def test_entities_command_line(tmp_path: Path) -> None:

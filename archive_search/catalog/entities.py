@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,53 +18,59 @@ MentionAt = tuple[int, int, str, MentionRow]
 """(passage id, document id, passage text, mention) of one mention to store."""
 
 
-def _insert_key(s: Session, key: str, entity_id: int) -> None:
-    """``INSERT … ON CONFLICT DO NOTHING`` of one key: two writers creating the same entity at
-    once do not fail; the later one finds the earlier one's row and uses it."""
-    dialect = s.get_bind().dialect.name
-    ins = postgresql.insert(EntityKey) if dialect == "postgresql" else sqlite.insert(EntityKey)
-    s.execute(ins.values(key=key, entity_id=entity_id).on_conflict_do_nothing(index_elements=["key"]))
-
-
-def entity_for_key(s: Session, etype: str, key: str, name: str) -> int:
-    """The entity that mentions with ``key`` join, created (named ``name``) when there is none."""
-    found = s.scalar(select(EntityKey.entity_id).where(EntityKey.key == key))
-    if found is not None:
-        return found
-    ent = Entity(type=etype, name=name[:300])
-    s.add(ent)
-    s.flush()
-    _insert_key(s, key, ent.id)
-    owner = s.scalar(select(EntityKey.entity_id).where(EntityKey.key == key))
-    if owner != ent.id:  # another writer created it meanwhile
-        s.delete(ent)
-        s.flush()
-    assert owner is not None
-    return owner
-
-
 def store_mentions(s: Session, mentions: Iterable[MentionAt]) -> int:
-    """Join each mention to its entity (by key, creating entities as needed) and store it.
-    Keys are taken in sorted order so that concurrent writers lock them in one order."""
+    """Join each mention to its entity (by key, creating entities as needed) and store it, in a
+    few statements per call whatever the number of mentions: the keys known are read at once, the
+    missing entities are created together, their keys inserted with ``ON CONFLICT DO NOTHING``
+    (in sorted order, so that concurrent writers lock them in one order) and read back; an entity
+    created here whose key another writer inserted first is deleted again."""
     rows = list(mentions)
-    first_name: dict[str, tuple[str, str]] = {}
+    if not rows:
+        return 0
+    first: dict[str, tuple[str, str]] = {}
     for _, _, _, (etype, _, _, norm, key) in rows:
-        first_name.setdefault(key, (etype, norm))
-    ids = {key: entity_for_key(s, etype, key, norm) for key, (etype, norm) in sorted(first_name.items())}
-    for passage_id, document_id, text, (_etype, start, end, norm, key) in rows:
-        s.add(
-            EntityMention(
-                entity_id=ids[key],
-                passage_id=passage_id,
-                document_id=document_id,
-                char_start=start,
-                char_end=end,
-                surface=text[start:end][:300],
-                alias=norm[:300],
-                key=key,
-            )
-        )
+        first.setdefault(key, (etype, norm))
+    ids = _known(s, list(first))
+    missing = sorted(k for k in first if k not in ids)
+    if missing:
+        created = {k: Entity(type=first[k][0], name=first[k][1][:300]) for k in missing}
+        s.add_all(created.values())
+        s.flush()
+        dialect = s.get_bind().dialect.name
+        ins = postgresql.insert(EntityKey) if dialect == "postgresql" else sqlite.insert(EntityKey)
+        for i in range(0, len(missing), 500):
+            chunk = [{"key": k, "entity_id": created[k].id} for k in missing[i : i + 500]]
+            s.execute(ins.values(chunk).on_conflict_do_nothing(index_elements=["key"]))
+        owners = _known(s, missing)
+        lost = [e.id for k, e in created.items() if owners.get(k) != e.id]
+        if lost:  # another writer created these meanwhile
+            s.execute(delete(Entity).where(Entity.id.in_(lost)))
+        ids.update(owners)
+    s.execute(
+        insert(EntityMention),
+        [
+            {
+                "entity_id": ids[key],
+                "passage_id": passage_id,
+                "document_id": document_id,
+                "char_start": start,
+                "char_end": end,
+                "surface": text[start:end][:300],
+                "alias": norm[:300],
+                "key": key,
+            }
+            for passage_id, document_id, text, (_etype, start, end, norm, key) in rows
+        ],
+    )
     return len(rows)
+
+
+def _known(s: Session, keys: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for i in range(0, len(keys), 500):
+        q = select(EntityKey.key, EntityKey.entity_id).where(EntityKey.key.in_(keys[i : i + 500]))
+        out.update((k, e) for k, e in s.execute(q))
+    return out
 
 
 def refresh_names(s: Session, entity_ids: Sequence[int] | None = None) -> None:

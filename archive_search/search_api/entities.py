@@ -10,6 +10,7 @@ co-occurrences and timeline are those of readable documents only.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -60,7 +61,9 @@ class EntityPassage(BaseModel):
     start: int
     end: int
     surface: str
-    snippet: str
+    snippet: str = Field(description="The passage text around the mention")
+    before: str = Field(description="The snippet's text before the mention")
+    after: str = Field(description="The snippet's text after the mention")
 
 
 class EntityDocument(BaseModel):
@@ -107,6 +110,11 @@ def resolve(s: Session, etype: str, name: str) -> tuple[str, ...]:
     keys holds every word key of ``name`` (so ``Кадыров`` finds Рамзан Кадыров and Kadyrov, and
     ``Рамзан Кадыров`` only him), or whose name is ``name`` (case-insensitive). An unknown name
     gives a value that matches nothing."""
+    exact = re.fullmatch(r"(.*\S) #(\d{1,10})", name.strip())
+    if exact:  # a facet value of two entities with one name: "Иван Петров #12" is entity 12
+        eid = int(exact.group(2))
+        found = s.scalar(select(Entity.id).where(Entity.id == eid, Entity.type == etype))
+        return (f"{etype}:{found or 0}",)
     key = query_key(etype, name)
     words = key.partition(":")[2].split()
     if not words:
@@ -239,6 +247,8 @@ class EntityService:
                             end=m.char_end,
                             surface=m.surface,
                             snippet=p.text[lo:hi],
+                            before=p.text[lo : m.char_start],
+                            after=p.text[m.char_end : hi],
                         )
                     )
             passage_ids = sorted({p.id for _, p, _, _ in rows})

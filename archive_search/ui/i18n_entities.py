@@ -1,4 +1,3 @@
-
 """Messages of the entity facets and the entity page, merged into ``i18n.MESSAGES``; every
 language has every key (tested)."""
 

@@ -717,6 +717,102 @@ def audit_list(
             print(f"{e['id']:>7} {e['at']} {e['actor']} {e['action']}{obj} {details}")
 
 
+# -- entities (issue 18) ------------------------------------------------------------------------
+
+entities_app = typer.Typer(no_args_is_help=True, help="People, places, organisations across spellings.")
+app.add_typer(entities_app, name="entities")
+
+
+@entities_app.command("list")
+def entities_list(
+    type_: Annotated[str | None, typer.Option("--type", help="person|place|org|phone|email|docnum")] = None,
+    q: Annotated[str | None, typer.Option("--q", help="A name in any spelling")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Entities, most mentioned first."""
+
+    def run(svc: Any) -> None:
+        for e in svc.entities.list_entities(LOCAL_ADMIN, etype=type_, q=q, limit=limit):
+            if as_json:
+                print(json.dumps(e.model_dump(), ensure_ascii=False))
+            else:
+                print(f"{e.id:>7} {e.type:<7} {e.mentions:>6} mentions {e.documents:>5} docs  {e.name}")
+
+    _accounts_call(run)
+
+
+@entities_app.command("show")
+def entities_show(
+    entity_id: Annotated[int, typer.Argument(min=1)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """One entity: spellings, documents, passages, co-occurring entities, timeline."""
+
+    def run(svc: Any) -> None:
+        e = svc.entities.get_entity(entity_id, LOCAL_ADMIN)
+        if as_json:
+            print(json.dumps(e.model_dump(), ensure_ascii=False))
+            return
+        print(f"{e.id} {e.type}: {e.name} ({e.mentions} mentions in {e.documents} documents)")
+        print("spellings: " + ", ".join(f"{k} ×{v}" for k, v in e.spellings.items()))
+        print("timeline: " + ", ".join(f"{k}: {v}" for k, v in e.timeline.items()))
+        print("with: " + ", ".join(f"{c.name} ({c.type}, {c.count})" for c in e.cooccurring[:15]))
+        for d in e.documents_list[:20]:
+            print(f"  doc {d.document_id} {d.date or '-'} {d.filename} ×{d.mentions}")
+
+    _accounts_call(run)
+
+
+@entities_app.command("rename")
+def entities_rename(
+    entity_id: Annotated[int, typer.Argument(min=1)], name: Annotated[str, typer.Argument()]
+) -> None:
+    """Give an entity the name shown everywhere (audited)."""
+    from search_api.entities import EntityRename
+
+    _accounts_call(
+        lambda svc: print(svc.entities.rename(entity_id, EntityRename(name=name), LOCAL_ADMIN).name)
+    )
+
+
+@entities_app.command("merge")
+def entities_merge(
+    into: Annotated[int, typer.Argument(min=1, help="The entity that stays")],
+    others: Annotated[list[int], typer.Argument(help="Entities merged into it")],
+) -> None:
+    """Merge entities into one (audited; the index follows)."""
+    from search_api.entities import EntityMerge
+
+    def run(svc: Any) -> None:
+        e = svc.entities.merge(into, EntityMerge(ids=others), LOCAL_ADMIN)
+        print(f"{e.id} {e.name}: {e.mentions} mentions in {e.documents} documents")
+
+    _accounts_call(run)
+
+
+@entities_app.command("split")
+def entities_split(
+    entity_id: Annotated[int, typer.Argument(min=1)],
+    aliases: Annotated[list[str], typer.Argument(help="Spellings (display forms) moved to a new entity")],
+) -> None:
+    """Move some spellings of an entity to a new entity (audited; the index follows)."""
+    from search_api.entities import EntitySplit
+
+    def run(svc: Any) -> None:
+        e = svc.entities.split(entity_id, EntitySplit(aliases=aliases), LOCAL_ADMIN)
+        print(f"new entity {e.id} {e.name}: {e.mentions} mentions")
+
+    _accounts_call(run)
+
+
+@entities_app.command("rebuild")
+def entities_rebuild() -> None:
+    """Extract the entities of every passage again (an archive ingested before entities existed,
+    or after an upgrade of the extraction); staff names and merges are kept."""
+    _accounts_call(lambda svc: print(json.dumps(svc.entities.rebuild(LOCAL_ADMIN))))
+
+
 def main() -> None:
     try:
         app()

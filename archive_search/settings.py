@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     passage_chars: int = Field(
         default=800, ge=100, le=20000, description="Target passage length in characters (split at sentences)."
     )
+    entities: bool = Field(
+        default=True,
+        description="Find people, places, organisations, phones, e-mails and document numbers in every "
+        "passage at ingestion (docs/entities.md); off: none are found (`archive entities rebuild` later).",
+    )
     max_file_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1, description="Files larger than this are skipped (`too_large`)."
     )

@@ -58,6 +58,11 @@ class TextBlock:
     """OCR confidence 0..100 where the text came from OCR."""
 
 
+MentionRow = tuple[str, int, int, str, str]
+"""One entity mention in a passage: type, start, end (offsets in the passage text), display form
+and match key (see ``ingest/entities.py``)."""
+
+
 @dataclass
 class Extraction:
     """What an extractor returns for one file."""
@@ -72,6 +77,9 @@ class Extraction:
     passage_spans: list[tuple[int, int, int, str]] | None = None
     """(block, start, end, language) of each passage when the extraction worker already cut the
     (then normalised) blocks into passages (``ingest/passages.py``); None: not cut yet."""
+    passage_mentions: list[list[MentionRow]] | None = None
+    """Entity mentions of each passage of ``passage_spans`` (``ingest/entities.py``), when the
+    extraction worker found them; None: not looked for yet."""
 
 
 @dataclass
@@ -88,6 +96,8 @@ class PassageDraft:
     time_end: float | None = None
     speaker: str | None = None
     lang: str = "other"
+    mentions: list[MentionRow] = field(default_factory=list)
+    """Entity mentions: (type, start, end, display form, match key), offsets in ``text``."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class IndexPassage:
     speaker: str | None = None
     added_at: datetime | None = None
     """When the document entered the archive (for "new since" searches)."""
+    entities: list[str] = field(default_factory=list)
+    """Named entities mentioned in the passage, as ``person:ID``, ``place:ID``, ``org:ID``."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,10 @@ class SearchRequest:
     date_to: date | None = None
     speakers: list[str] = field(default_factory=list)
     added_after: datetime | None = None
+    persons: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    orgs: list[str] = field(default_factory=list)
+    """Entity filters by name (any spelling): passages that mention that person, place or org."""
     group: Literal["document", "passage"] = "document"
     page: int = 1
     size: int = 10

@@ -66,6 +66,9 @@ class Filters:
     """Only documents that entered the archive after this moment."""
     document_ids: tuple[int, ...] = ()
     exclude_document_ids: tuple[int, ...] = ()
+    entities: tuple[tuple[str, ...], ...] = ()
+    """Entity filters: each a set of ``person:ID``/``place:ID``/``org:ID`` values of which the
+    passage must mention one (the sets are and-ed)."""
 
     def effective_collections(self) -> frozenset[str] | None:
         """Collections that may match: the requested ones within the allowed ones."""
@@ -100,8 +103,31 @@ def epoch_ms(t: datetime | None) -> int:
     return int(t.timestamp() * 1000)
 
 
-FACET_FIELDS: tuple[str, ...] = ("lang", "collection", "type", "tag", "date")
-"""Facets of a search; ``date`` counts passages per year of the document's date."""
+FACET_FIELDS: tuple[str, ...] = (
+    "lang",
+    "collection",
+    "type",
+    "tag",
+    "date",
+    "person",
+    "place",
+    "organisation",
+)
+"""Facets of a search; ``date`` counts passages per year of the document's date; ``person``,
+``place`` and ``organisation`` count passages per entity id (the service shows the names)."""
+
+ENTITY_FACETS: dict[str, str] = {"person": "person", "place": "place", "organisation": "org"}
+"""Entity facet → index field; the field holds entity ids, the value ``org:12`` is in ``org``."""
+
+
+def entity_field_values(values: list[str]) -> dict[str, list[str]]:
+    """``["person:3", "org:9"]`` → ``{"person": ["3"], "place": [], "org": ["9"]}``."""
+    out: dict[str, list[str]] = {f: [] for f in ENTITY_FACETS.values()}
+    for v in values:
+        kind, _, ident = v.partition(":")
+        if kind in out and ident:
+            out[kind].append(ident)
+    return out
 
 
 @dataclass(frozen=True)

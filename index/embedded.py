@@ -27,6 +27,7 @@ from archive_search.errors import BackendError, CursorStaleError
 from archive_search.types import IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
+    ENTITY_FACETS,
     NO_DATE,
     BackendHit,
     BackendResult,
@@ -36,6 +37,7 @@ from index.backend import (
     QueryNode,
     TermNode,
     day_number,
+    entity_field_values,
     epoch_ms,
     year_number,
 )
@@ -44,10 +46,16 @@ _WRITER_HEAP = 64_000_000
 _EXACT_SCAN_LIMIT = 20_000
 _DOC_COUNT_MEMO = 64
 """Document counts remembered from the facet pass (for the same query, filters and index state)."""
-_FACET_TANTIVY_FIELD = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
+_FACET_TANTIVY_FIELD = {
+    "lang": "lang",
+    "collection": "collection",
+    "type": "doc_type",
+    "tag": "tags",
+    **ENTITY_FACETS,
+}
 
 
-SCHEMA_VERSION = f"3/analyzer-{ANALYZER_VERSION}"
+SCHEMA_VERSION = f"4/analyzer-{ANALYZER_VERSION}"
 """Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
 
 
@@ -63,6 +71,8 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("added", indexed=True, fast=True)
     sb.add_text_field("speaker", tokenizer_name="raw", fast=True)
+    for fld in ENTITY_FACETS.values():  # entity ids (person, place, org)
+        sb.add_text_field(fld, tokenizer_name="raw", fast=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
     return sb.build()
 
@@ -77,6 +87,7 @@ class _VecMeta:
     document_id: int
     speaker: str = ""
     added: int = 0
+    entities: frozenset[str] = frozenset()
 
 
 class _VecColumns:
@@ -246,6 +257,9 @@ class EmbeddedBackend:
         d.add_text("doc_type", p.doc_type)
         for tag in p.tags:
             d.add_text("tags", tag)
+        for fld, ids in entity_field_values(p.entities).items():
+            for ident in ids:
+                d.add_text(fld, ident)
         d.add_integer("day", day_number(p.doc_date))
         d.add_integer("year", year_number(p.doc_date))
         d.add_integer("added", epoch_ms(p.added_at))
@@ -311,7 +325,17 @@ class EmbeddedBackend:
         idx.set_ef(128)
         self._hnsw, self._dim = idx, dim
         self._meta = {
-            int(k): _VecMeta(v[0], v[1], v[2], frozenset(v[3]), int(v[4]), int(v[5]), str(v[6]), int(v[7]))
+            int(k): _VecMeta(
+                v[0],
+                v[1],
+                v[2],
+                frozenset(v[3]),
+                int(v[4]),
+                int(v[5]),
+                str(v[6]),
+                int(v[7]),
+                frozenset(v[8]) if len(v) > 8 else frozenset(),
+            )
             for k, v in raw["meta"].items()
         }
         self._meta_version += 1
@@ -360,6 +384,7 @@ class EmbeddedBackend:
                 p.document_id,
                 (p.speaker or "").casefold(),
                 epoch_ms(p.added_at),
+                frozenset(p.entities),
             )
         self._vec_dirty = True
         self._meta_version += 1
@@ -384,6 +409,7 @@ class EmbeddedBackend:
                         m.document_id,
                         m.speaker,
                         m.added,
+                        sorted(m.entities),
                     ]
                     for k, m in self._meta.items()
                 },
@@ -436,6 +462,8 @@ class EmbeddedBackend:
             return False
         if f.exclude_document_ids and m.document_id in f.exclude_document_ids:
             return False
+        if any(m.entities.isdisjoint(group) for group in f.entities):
+            return False
         return not (f.date_to is not None and (m.day == NO_DATE or m.day > day_number(f.date_to)))
 
     def _columns(self) -> _VecColumns:
@@ -465,7 +493,7 @@ class EmbeddedBackend:
             mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
         if f.exclude_document_ids:
             mask &= ~np.isin(c.document_id, np.asarray(f.exclude_document_ids, dtype=np.int64))
-        if f.tags or f.speakers:  # rare filters on set-valued fields: checked one by one
+        if f.tags or f.speakers or f.entities:  # rare filters on set-valued fields: checked one by one
             idx = np.flatnonzero(mask)
             keep = [i for i in idx if self._vec_allowed(self._meta[int(c.labels[i])], f)]
             mask = np.zeros_like(mask)
@@ -562,6 +590,8 @@ class EmbeddedBackend:
             out.append(tantivy.Query.range_query(s, "added", tantivy.FieldType.Integer, lo_ms, 2**62))
         if f.document_ids:
             out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
+        for group in f.entities:
+            out.append(_entity_query(s, group))
         return out
 
     def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
@@ -697,6 +727,17 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         self.flush_vectors()
+
+
+def _entity_query(schema: tantivy.Schema, group: tuple[str, ...]) -> tantivy.Query:
+    """Passages mentioning one of the entities of ``group`` (``person:3``, ``org:9``)."""
+    per_field = [(fld, ids) for fld, ids in entity_field_values(list(group)).items() if ids]
+    if not per_field:
+        return tantivy.Query.boolean_query([(tantivy.Occur.MustNot, tantivy.Query.all_query())])
+    subs = [tantivy.Query.term_set_query(schema, fld, ids) for fld, ids in per_field]
+    if len(subs) == 1:
+        return subs[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
 
 
 def _empty_facets() -> dict[str, dict[str, int]]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog
+from archive_search.catalog.entities import passage_entities
 from archive_search.catalog.models import (
     Collection,
     Document,
@@ -35,7 +36,13 @@ UNAVAILABLE = "index_unavailable"
 """``Passage.index_error`` of passages a write could not even send (no node answered)."""
 
 
-def _to_index(p: Passage, doc: Document, collection: str, tags: list[str] | None = None) -> IndexPassage:
+def _to_index(
+    p: Passage,
+    doc: Document,
+    collection: str,
+    tags: list[str] | None = None,
+    entities: list[tuple[str, int]] | None = None,
+) -> IndexPassage:
     vec: list[float] | None = None
     if p.embedding is not None:
         vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
@@ -52,6 +59,7 @@ def _to_index(p: Passage, doc: Document, collection: str, tags: list[str] | None
         vector=vec,
         speaker=p.speaker,
         added_at=doc.created_at,
+        entities=sorted({f"{t}:{i}" for t, i in entities or []}),
     )
 
 
@@ -65,7 +73,8 @@ def _load(catalog: Catalog, ids: Sequence[int]) -> list[IndexPassage]:
             .order_by(Passage.id)
         ).all()
         tags = _tags(s, {p.id: p.document_id for p, _, _ in rows})
-        return [_to_index(p, d, c, tags.get(p.id)) for p, d, c in rows]
+        ents = passage_entities(s, [p.id for p, _, _ in rows])
+        return [_to_index(p, d, c, tags.get(p.id), ents.get(p.id)) for p, d, c in rows]
 
 
 def _tags(s: Session, doc_of: dict[int, int]) -> dict[int, list[str]]:

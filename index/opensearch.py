@@ -39,6 +39,7 @@ from archive_search.errors import BackendError, IndexWriteError
 from archive_search.types import AnalyzedToken, IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
+    ENTITY_FACETS,
     NO_DATE,
     BackendHit,
     BackendResult,
@@ -49,13 +50,14 @@ from index.backend import (
     QueryNode,
     TermNode,
     day_number,
+    entity_field_values,
     epoch_ms,
     year_number,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
@@ -91,7 +93,13 @@ KNN_MIN_K = 128
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 200
 
-FACET_FIELDS: dict[str, str] = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
+FACET_FIELDS: dict[str, str] = {
+    "lang": "lang",
+    "collection": "collection",
+    "type": "doc_type",
+    "tag": "tags",
+    **ENTITY_FACETS,
+}
 """Facet name → keyword field (the embedded backend's names); ``date`` counts passages per year."""
 FACET_SIZE = 200
 DATE_FACET_SIZE = 500
@@ -195,6 +203,9 @@ def mappings(dim: int | None) -> dict[str, Any]:
         "year": {"type": "integer"},
         "added": {"type": "long"},
         "speaker": {"type": "keyword"},
+        "person": {"type": "keyword"},
+        "place": {"type": "keyword"},
+        "org": {"type": "keyword"},
         "body": {
             "type": "text",
             "analyzer": "archive_terms",
@@ -307,6 +318,9 @@ def to_document(p: IndexPassage, analyzer: Analyzer) -> dict[str, Any]:
     }
     if p.speaker:
         doc["speaker"] = p.speaker.casefold()
+    for fld, ids in entity_field_values(p.entities).items():
+        if ids:
+            doc[fld] = ids
     if p.vector is not None:
         doc[KNN_FIELD] = [float(x) for x in p.vector]
     return doc
@@ -521,6 +535,15 @@ def filter_clauses(f: Filters) -> list[dict[str, Any]] | None:
         out.append({"range": {"added": {"gte": epoch_ms(f.added_after) + 1, "lte": _MAX_ADDED}}})
     if f.document_ids:
         out.append({"terms": {"document_id": sorted(set(f.document_ids))}})
+    for group in f.entities:
+        per_field = [{"terms": {fld: ids}} for fld, ids in entity_field_values(list(group)).items() if ids]
+        if not per_field:
+            return None
+        out.append(
+            per_field[0]
+            if len(per_field) == 1
+            else {"bool": {"should": per_field, "minimum_should_match": 1}}
+        )
     return out
 
 

@@ -91,6 +91,7 @@ class IngestionJobs(ComponentsView):
             archive_limits=archive_limits(self.settings),
             workers=ingest_workers(self.settings),
             password=password,
+            entities=self.settings.entities,
         )
 
     def index_pending(self) -> int:

@@ -9,7 +9,7 @@ where the cores are), and in the ingesting process otherwise. The worker sends b
 
 from __future__ import annotations
 
-from archive_search.types import Extraction, PassageDraft
+from archive_search.types import Extraction, MentionRow, PassageDraft
 from ingest.extractors.base import ExtractionError
 from ingest.lang import LANGUAGES, detect_language
 from ingest.normalize import normalize_text
@@ -29,11 +29,53 @@ def passage_spans(extraction: Extraction, target_chars: int) -> list[Span]:
     return out
 
 
-def drafts_from_spans(extraction: Extraction, spans: list[Span]) -> list[PassageDraft]:
-    """The passages of (already normalised) blocks; spans that do not fit the blocks raise
-    ``ExtractionError`` (the worker is not trusted)."""
+def passage_mentions(extraction: Extraction, spans: list[Span]) -> list[list[MentionRow]]:
+    """The entity mentions of each passage (offsets within the passage text)."""
+    from ingest.entities import extract_mentions
+
+    out: list[list[MentionRow]] = []
+    for i, s, e, lang in spans:
+        found = extract_mentions(extraction.blocks[i].text[s:e], lang)
+        out.append([(m.type, m.start, m.end, m.norm, m.key) for m in found])
+    return out
+
+
+def _checked_mentions(raw: object, length: int) -> list[MentionRow]:
+    """Mentions sent by the worker, each field checked (the worker is not trusted)."""
+    from ingest.entities import ENTITY_TYPES, MAX_MENTION_CHARS, MAX_MENTIONS_PER_PASSAGE
+
+    if not isinstance(raw, list | tuple) or len(raw) > MAX_MENTIONS_PER_PASSAGE:
+        raise ExtractionError("extractor_crashed", "the extraction worker sent malformed mentions")
+    out: list[MentionRow] = []
+    for m in raw:
+        if not (
+            isinstance(m, list | tuple)
+            and len(m) == 5
+            and m[0] in ENTITY_TYPES
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in m[1:3])
+            and 0 <= m[1] < m[2] <= length
+            and m[2] - m[1] <= MAX_MENTION_CHARS
+            and all(isinstance(x, str) and 0 < len(x) <= 400 for x in m[3:5])
+        ):
+            raise ExtractionError("extractor_crashed", "the extraction worker sent malformed mentions")
+        out.append((m[0], m[1], m[2], m[3][:300], m[4]))
+    return out
+
+
+def drafts_from_spans(
+    extraction: Extraction,
+    spans: list[Span],
+    mentions: list[list[MentionRow]] | None = None,
+    *,
+    find: bool = True,
+) -> list[PassageDraft]:
+    """The passages of (already normalised) blocks; spans (and mentions) that do not fit the
+    blocks raise ``ExtractionError`` (the worker is not trusted). Without ``mentions`` they are
+    found here."""
     out: list[PassageDraft] = []
     blocks = extraction.blocks
+    if mentions is not None and len(mentions) != len(spans):
+        raise ExtractionError("extractor_crashed", "the extraction worker sent malformed mentions")
     for i, s, e, lang in spans:
         if not (0 <= i < len(blocks) and 0 <= s <= e <= len(blocks[i].text)) or lang not in LANGUAGES:
             raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
@@ -51,9 +93,16 @@ def drafts_from_spans(extraction: Extraction, spans: list[Span]) -> list[Passage
                 lang=lang,
             )
         )
+    if mentions is None:
+        if not find:
+            return out
+        mentions = passage_mentions(extraction, spans)
+    for draft, raw in zip(out, mentions, strict=True):
+        draft.mentions = _checked_mentions(raw, len(draft.text))
     return out
 
 
-def make_passages(extraction: Extraction, target_chars: int) -> list[PassageDraft]:
-    """Normalise each block and cut it into passages that keep page, span, time and speaker."""
-    return drafts_from_spans(extraction, passage_spans(extraction, target_chars))
+def make_passages(extraction: Extraction, target_chars: int, *, find: bool = True) -> list[PassageDraft]:
+    """Normalise each block and cut it into passages that keep page, span, time and speaker
+    (and, with ``find``, their entity mentions)."""
+    return drafts_from_spans(extraction, passage_spans(extraction, target_chars), find=find)

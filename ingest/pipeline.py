@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog, ensure_collection
+from archive_search.catalog.entities import store_mentions
 from archive_search.catalog.models import (
     Document,
     EmailHeader,
@@ -151,6 +152,7 @@ class Ingestor:
         archive_limits: ArchiveLimits | None = None,
         workers: int = 1,
         password: str | None = None,
+        entities: bool = True,
     ) -> None:
         """``workers``: files extracted at the same time by ``ingest`` (each in its own sandbox
         worker process); the catalog is written by the calling thread alone whatever it is.
@@ -158,7 +160,8 @@ class Ingestor:
         self.catalog = catalog
         self.store = store
         self.registry = registry or default_registry()
-        self.limits = replace(limits or Limits(), passage_chars=passage_chars)
+        self.limits = replace(limits or Limits(), passage_chars=passage_chars, entities=entities)
+        self.entities = entities
         if password is not None:
             self.limits = replace(self.limits, pdf_password=password)
         self.passage_chars = passage_chars
@@ -511,11 +514,13 @@ class Ingestor:
         extraction = result
         if extraction.passage_spans is not None:  # made in the worker process (passages.py)
             try:
-                drafts = drafts_from_spans(extraction, extraction.passage_spans)
+                drafts = drafts_from_spans(
+                    extraction, extraction.passage_spans, extraction.passage_mentions, find=self.entities
+                )
             except ExtractionError as exc:  # spans that do not fit the text: the worker misbehaved
                 return FileReport(**base, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
         else:
-            drafts = make_passages(extraction, self.passage_chars)
+            drafts = make_passages(extraction, self.passage_chars, find=self.entities)
         if extraction.doc_date is None:  # no date in the metadata: the first one in the text's head
             extraction.doc_date = document_date(_head(extraction))
         try:
@@ -740,21 +745,25 @@ class Ingestor:
                             confidence=block.confidence,
                         )
                     )
+            rows = []
             for d in drafts:
-                s.add(
-                    Passage(
-                        document_id=doc.id,
-                        seq=d.seq,
-                        text=d.text,
-                        lang=d.lang,
-                        page=d.page,
-                        char_start=d.char_start,
-                        char_end=d.char_end,
-                        time_start=d.time_start,
-                        time_end=d.time_end,
-                        speaker=d.speaker,
-                    )
+                row = Passage(
+                    document_id=doc.id,
+                    seq=d.seq,
+                    text=d.text,
+                    lang=d.lang,
+                    page=d.page,
+                    char_start=d.char_start,
+                    char_end=d.char_end,
+                    time_start=d.time_start,
+                    time_end=d.time_end,
+                    speaker=d.speaker,
                 )
+                s.add(row)
+                rows.append((row, d))
+            if any(d.mentions for d in drafts):
+                s.flush()
+                store_mentions(s, ((row.id, doc.id, d.text, m) for row, d in rows for m in d.mentions))
             if email is not None:
                 s.add(
                     EmailHeader(

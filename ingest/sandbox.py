@@ -86,6 +86,7 @@ def _extraction_to_json(ex: Extraction) -> dict[str, Any]:
         "doc_date": ex.doc_date.isoformat() if ex.doc_date else None,
         "metadata": ex.metadata,
         "passages": ex.passage_spans,
+        "mentions": ex.passage_mentions,
     }
 
 
@@ -141,6 +142,8 @@ def extraction_from_json(d: Any) -> Extraction:
             ):
                 raise ExtractionError("extractor_crashed", "the extraction worker sent malformed passages")
             spans.append((sp[0], sp[1], sp[2], sp[3]))
+    raw_mentions = d.get("mentions")
+    mentions = raw_mentions if isinstance(raw_mentions, list) and spans is not None else None
     raw_meta = d.get("metadata")
     meta: dict[Any, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     return Extraction(
@@ -151,6 +154,7 @@ def extraction_from_json(d: Any) -> Extraction:
         doc_date=doc_date,
         metadata={str(k)[:200]: str(v)[:10_000] for k, v in list(meta.items())[:200]},
         passage_spans=spans,
+        passage_mentions=mentions,  # checked field by field in passages.drafts_from_spans
     )
 
 
@@ -227,9 +231,11 @@ def _worker_main(fd: int, memory_bytes: int, mode: str, fsize: int, workdir: str
             ex = extractor.extract(source, limits)
             chars = sum(len(b.text) for b in ex.blocks)
             if limits.passage_chars and chars <= limits.max_output_chars:
-                from ingest.passages import passage_spans
+                from ingest.passages import passage_mentions, passage_spans
 
                 ex.passage_spans = passage_spans(ex, limits.passage_chars)
+                if limits.entities:
+                    ex.passage_mentions = passage_mentions(ex, ex.passage_spans)
             if chars > limits.max_output_chars:
                 reply: dict[str, Any] = {
                     "error": "failed",

@@ -256,6 +256,11 @@ def search_details(req: Any, total: int) -> dict[str, Any]:
             "tag": list(req.tags),
             "date_from": req.date_from.isoformat() if req.date_from else None,
             "date_to": req.date_to.isoformat() if req.date_to else None,
+            **{
+                k: list(v)
+                for k, v in (("person", req.persons), ("place", req.places), ("org", req.orgs))
+                if v
+            },
         },
         "page": req.page,
         "size": req.size,

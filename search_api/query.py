@@ -9,6 +9,7 @@
     ( ... )            grouping
     lang:uk collection:NAME type:scan tag:NAME speaker:"NAME" date:1995..2000   filters
     from:ADDRESS-OR-NAME  to:ADDRESS-OR-NAME    e-mails (and their attachments) by sender, recipient
+    person:"NAME" place:"NAME" org:"NAME"   passages mentioning that entity (any spelling)
 
 A malformed query raises ``QuerySyntaxError`` with a message saying what is wrong.
 """
@@ -21,7 +22,9 @@ from datetime import date
 
 from archive_search.errors import QuerySyntaxError
 
-FILTER_FIELDS = ("lang", "collection", "type", "tag", "date", "speaker", "from", "to")
+FILTER_FIELDS = (
+    "lang", "collection", "type", "tag", "date", "speaker", "from", "to", "person", "place", "org"
+)
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256
 

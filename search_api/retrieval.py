@@ -14,6 +14,7 @@ import hashlib
 import json
 import string
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from archive_search.catalog.models import (
     Document,
     DocumentTag,
     EmailHeader,
+    Entity,
     Passage,
     PassageTag,
     StoredFile,
@@ -37,6 +39,7 @@ from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, S
 from index import indexer
 from index.analysis import ANALYZER_VERSION, Highlighter, explain_matches, fold
 from index.backend import (
+    ENTITY_FACETS,
     FACET_FIELDS,
     BackendHit,
     BackendResult,
@@ -51,6 +54,7 @@ from index.components import ComponentsView
 from index.embeddings import Embedder
 from index.stopwords import is_stop_word
 from ingest.lang import detect_language
+from search_api.entities import resolve
 from search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 
 FUZZY_MIN_LEN = 5
@@ -157,6 +161,13 @@ class Retrieval(ComponentsView):
             speakers=tuple(dict.fromkeys([*req.speakers, *f.get("speaker", [])])),
             added_after=req.added_after,
             document_ids=self._addressed(f.get("from", []), f.get("to", [])),
+            entities=self._entity_groups(
+                {
+                    "person": [*req.persons, *f.get("person", [])],
+                    "place": [*req.places, *f.get("place", [])],
+                    "org": [*req.orgs, *f.get("org", [])],
+                }
+            ),
         )
 
     def _addressed(self, senders: list[str], recipients: list[str]) -> tuple[int, ...]:
@@ -176,6 +187,15 @@ class Retrieval(ComponentsView):
                 list(s.scalars(select(Document.id).where(Document.parent_id.in_(mails)))) if mails else []
             )
         return tuple(sorted({*mails, *children})) or (0,)
+
+    def _entity_groups(self, names: dict[str, list[str]]) -> tuple[tuple[str, ...], ...]:
+        """Entity filter names resolved to entity ids (``search_api/entities.py``)."""
+        if not any(names.values()):
+            return ()
+        with self.catalog.session() as s:
+            return tuple(
+                resolve(s, etype, name) for etype, values in names.items() for name in dict.fromkeys(values)
+            )
 
     def _effective_mode(self, mode: str, sem_text: str) -> tuple[str, Embedder | None]:
         """The mode that can really run: hybrid falls back to keyword while no vectors exist."""
@@ -342,7 +362,7 @@ class Retrieval(ComponentsView):
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=hits,
-            facets={k: facets.get(k, {}) for k in FACET_FIELDS},
+            facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group=req.group,
             query_lang=detect_language(sem_text) if sem_text else None,
@@ -478,6 +498,9 @@ class Retrieval(ComponentsView):
                 "type": list(req.types),
                 "tag": list(req.tags),
                 "speaker": list(req.speakers),
+                "person": list(req.persons),
+                "place": list(req.places),
+                "org": list(req.orgs),
                 "date_from": req.date_from.isoformat() if req.date_from else None,
                 "date_to": req.date_to.isoformat() if req.date_to else None,
                 "in_query": parsed_filters,
@@ -494,6 +517,21 @@ class Retrieval(ComponentsView):
             "size": req.size,
             "cursor": req.cursor,
         }
+    def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        """Entity facets (counted by id in the backend) keyed by the entities' names."""
+        ids = {int(k) for name in ENTITY_FACETS for k in facets.get(name, {}) if k.isdigit()}
+        if not ids:
+            return facets
+        with self.catalog.session() as s:
+            names = dict(s.execute(select(Entity.id, Entity.name).where(Entity.id.in_(sorted(ids)))).all())
+        out = dict(facets)
+        for fname in ENTITY_FACETS:
+            counts = {int(k): n for k, n in facets.get(fname, {}).items() if k.isdigit() and int(k) in names}
+            shared = Counter(names[i] for i in counts)
+            out[fname] = {
+                (names[i] if shared[names[i]] == 1 else f"{names[i]} #{i}"): n for i, n in counts.items()
+            }
+        return out
 
     def _facets_of(self, hits: list[BackendHit]) -> dict[str, dict[str, int]]:
         """Facet counts over a list of passages (semantic hits have no boolean match set for the

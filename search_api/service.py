@@ -22,13 +22,17 @@ from archive_search.settings import Settings
 from archive_search.types import Principal
 from index import indexer
 from index.analysis import Analyzer
-from index.backend import BufferedVectors, SearchBackend
+from index.backend import (
+    BufferedVectors,
+    SearchBackend,
+)
 from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
 from search_api.cases import CaseService
+from search_api.entities import EntityService
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -64,6 +68,7 @@ class ArchiveService:
         self.saved = SavedSearches(self)
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
+        self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -96,7 +101,7 @@ class ArchiveService:
         if isinstance(self.backend, BufferedVectors):  # another writer may have saved since:
             self.backend.discard_unsaved_vectors()  # never overwrite its files
         self.backend.close()
-        self.backend = self.tags.backend = make_backend(self.settings, self.analyzer)
+        self.backend = self.tags.backend = self.entities.backend = make_backend(self.settings, self.analyzer)
         self.jobs.backend_reopened()
 
     # -- documents ---------------------------------------------------------------------------

@@ -55,7 +55,16 @@ def test_search_in_each_language(client: TestClient, lang: str, word: str, files
     }
     assert hit["lang"] == lang and hit["collection"] == "sample"
     assert "<mark>" in hit["snippet"]
-    assert set(body["facets"]) == {"lang", "collection", "type", "tag", "date"}
+    assert set(body["facets"]) == {
+        "lang",
+        "collection",
+        "type",
+        "tag",
+        "date",
+        "person",
+        "place",
+        "organisation",
+    }
 
 
 def test_document_text_and_original(client: TestClient) -> None:

@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from archive_search.catalog.models import Document, Passage
+from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
@@ -1152,7 +1153,35 @@ def form_ui(run: Run) -> None:
         )
 
 
+def form_entities(run: Run) -> None:
+    """Entities (issue 18): the secret's witness (Шмаргуненко) is a person entity; the entity list,
+    page, filter and web pages answer only over readable documents, and a secret-only entity is
+    answered like a missing one."""
+    a = run.a
+    run.api("entities by name", "GET", "/entities", [Q_NAME_LATIN], params={"q": Q_NAME_LATIN})
+    run.api("entities, every one", "GET", "/entities", reveals=False, params={"limit": 1000})
+    _search(run, "search person filter", {"q": "", "person": Q_NAME_LATIN, "mode": "keyword"}, [Q_NAME_LATIN])
+    _search(
+        run,
+        "search person: in the query",
+        {"q": f'person:"{Q_NAME_LATIN}"', "mode": "keyword"},
+        [Q_NAME_LATIN],
+    )
+    secret_only = [e.id for e in a.service.entities.list_entities(LOCAL_ADMIN, q=Q_NAME_CYR)]
+    run.check("entities by name", bool(secret_only), "the secret witness is no entity at all")
+    for eid in secret_only[:1]:
+        r1 = run.api("entity page", "GET", f"/entities/{eid}", reveals=run.allowed)
+        if not run.allowed:
+            r2 = a.http.get(f"/api/v1/entities/{MISSING_ID}", headers=run.headers)
+            same = (r1.status_code, _error(r1)["code"]) == (r2.status_code, _error(r2)["code"])
+            run.check("entity page", same, r1.text)
+        _ui_same_as_missing(run, "ui entity page", f"/entities/{eid}", f"/entities/{MISSING_ID}")
+    _page(run, "ui entities by name", "/entities", [Q_NAME_LATIN], params={"q": Q_NAME_LATIN})
+    _page(run, "ui search person facet", "/", [Q_NAME_LATIN], params={"q": "", "person": Q_NAME_LATIN})
+
+
 FORMS: tuple[Callable[[Run], None], ...] = (
+    form_entities,
     form_searches,
     form_ids,
     form_batch,

@@ -244,6 +244,9 @@ def test_index_body_settings_and_mappings() -> None:
         "year": "integer",
         "added": "long",
         "speaker": "keyword",
+        "person": "keyword",
+        "place": "keyword",
+        "org": "keyword",
         "body": "text",
         "vector": "knn_vector",
     }
@@ -533,6 +536,9 @@ def test_search_body_with_filters_pagination_and_facets() -> None:
             "collection": {"terms": {"field": "collection", "size": 200}},
             "type": {"terms": {"field": "doc_type", "size": 200}},
             "tag": {"terms": {"field": "tags", "size": 200}},
+            "person": {"terms": {"field": "person", "size": 200}},
+            "place": {"terms": {"field": "place", "size": 200}},
+            "organisation": {"terms": {"field": "org", "size": 200}},
             "date": {"terms": {"field": "year", "size": 500}},
         },
     }
@@ -786,6 +792,9 @@ def test_keyword_search_request_and_result() -> None:
         "type": {"pdf": 2},
         "tag": {"council": 2, "minutes": 1},
         "date": {"1991": 1},  # undated passages are not a year
+        "person": {},
+        "place": {},
+        "organisation": {},
     }
     (call,) = server.find("POST", f"/{ALIAS}/_search")
     assert call.json == osb.search_body(TermNode(("архив",)), f, limit=5, offset=0, facets=True)
@@ -1092,7 +1101,7 @@ def test_date_facet_keys() -> None:
     facets = osb.parse_facets(res)
     assert facets["date"] == {"1990": 1, "2001": 2}
     assert list(facets["date"]) == ["1990", "2001"]
-    assert set(facets) == {"lang", "collection", "type", "tag", "date"}
+    assert set(facets) == {"lang", "collection", "type", "tag", "date", "person", "place", "organisation"}
 
 
 def old_schema_server(version: int, analyzer: str | None = None) -> Server:

@@ -50,7 +50,7 @@ STATIC_DIR = HERE / "static"
 PAGE_SIZE = 10
 
 
-FILTER_FIELDS = ("lang", "collection", "type", "tag")
+FILTER_FIELDS = ("lang", "collection", "type", "tag", "person", "place", "organisation")
 
 
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600

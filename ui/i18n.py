@@ -404,10 +404,11 @@ def timecode(seconds: float | None) -> str:
 
 
 def _merge_work_messages() -> None:
+    from ui.i18n_entities import ENTITY_MESSAGES
     from ui.i18n_manage import MANAGE_MESSAGES
     from ui.i18n_work import WORK_MESSAGES
 
-    for catalog in (WORK_MESSAGES, MANAGE_MESSAGES):
+    for catalog in (WORK_MESSAGES, MANAGE_MESSAGES, ENTITY_MESSAGES):
         for code, extra in catalog.items():
             MESSAGES[code].update(extra)
 

@@ -393,3 +393,42 @@ class EmailHeader(Base):
     sender: Mapped[str] = mapped_column(Text)
     recipients: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
+class Entity(Base):
+    """A person, place, organisation, phone number, e-mail address or document number, across
+    its spellings (issue 18). ``name`` is what is shown; staff may rename, merge and split."""
+
+    __tablename__ = "entities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    renamed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Named by staff: the automatic choice of the most frequent spelling no longer applies."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EntityKey(Base):
+    """A match key (``ingest/entities.py``: type + transliteration keys of the lemmas) and the one
+    entity that new mentions with this key join."""
+
+    __tablename__ = "entity_keys"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+
+
+class EntityMention(Base):
+    """One mention: an entity in a passage, with its character span in the passage text and the
+    spelling found there (``surface``) in its display form (``alias``)."""
+
+    __tablename__ = "entity_mentions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"), index=True)
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    surface: Mapped[str] = mapped_column(String(300))
+    alias: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(400))

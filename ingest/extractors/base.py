@@ -50,6 +50,8 @@ class Limits:
     passage_chars: int | None = None
     """When set, the extraction worker also normalises the text and cuts it into passages of
     about this size with their languages (``ingest/passages.py``), in parallel with the others."""
+    entities: bool = True
+    """With ``passage_chars``: the worker also finds entity mentions (``ingest/entities.py``)."""
     pdf_password: str | None = field(default=None, repr=False, compare=False)
     """Password of encrypted PDFs (``archive ingest --password``); never shown by ``repr`` and
     never stored: it travels to the extraction worker inside the request and nowhere else."""

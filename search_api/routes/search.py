@@ -32,6 +32,13 @@ async def search(
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
     speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+    person: Annotated[
+        list[str] | None, Query(description="Mentions this person, any spelling (repeatable)")
+    ] = None,
+    place: Annotated[
+        list[str] | None, Query(description="Mentions this place, any spelling (repeatable)")
+    ] = None,
+    org: Annotated[list[str] | None, Query(description="Mentions this organisation (repeatable)")] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
@@ -57,6 +64,9 @@ async def search(
         date_from=date_from,
         date_to=date_to,
         speakers=speaker or [],
+        persons=person or [],
+        places=place or [],
+        orgs=org or [],
         group=group,
         page=page,
         size=size,
@@ -91,6 +101,9 @@ def export(
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
     speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+    person: Annotated[list[str] | None, Query(description="Mentions this person (repeatable)")] = None,
+    place: Annotated[list[str] | None, Query(description="Mentions this place (repeatable)")] = None,
+    org: Annotated[list[str] | None, Query(description="Mentions this organisation (repeatable)")] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="passage: every matching passage; document: each document's best passage"),
@@ -109,6 +122,9 @@ def export(
         date_from=date_from,
         date_to=date_to,
         speakers=speaker or [],
+        persons=person or [],
+        places=place or [],
+        orgs=org or [],
         group=group,
         explain=explain,
     )

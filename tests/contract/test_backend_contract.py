@@ -21,6 +21,7 @@ import pytest
 from archive_search.types import IndexPassage
 from index.analysis import Analyzer
 from index.backend import (
+    ENTITY_FACETS,
     FACET_FIELDS,
     BackendResult,
     BoolNode,
@@ -56,6 +57,7 @@ def passage(
     tags: Sequence[str] = (),
     doc_date: date | None = None,
     vector: bool | list[float] = True,
+    entities: Sequence[str] = (),
 ) -> IndexPassage:
     return IndexPassage(
         passage_id=pid,
@@ -67,6 +69,7 @@ def passage(
         seq=0,
         doc_date=doc_date,
         tags=list(tags),
+        entities=list(entities),
         vector=(vec(pid) if vector is True else None) if isinstance(vector, bool) else vector,
     )
 
@@ -115,6 +118,12 @@ def expected_facets(passages: Iterable[IndexPassage]) -> dict[str, dict[str, int
         "type": dict(Counter(p.doc_type for p in ps)),
         "tag": dict(Counter(t for p in ps for t in set(p.tags))),
         "date": dict(Counter(str(p.doc_date.year) for p in ps if p.doc_date is not None)),
+        **{
+            facet: dict(
+                Counter(e.partition(":")[2] for p in ps for e in set(p.entities) if e.startswith(fld + ":"))
+            )
+            for facet, fld in ENTITY_FACETS.items()
+        },
     }
 
 
@@ -135,6 +144,8 @@ def matches(p: IndexPassage, f: Filters) -> bool:
         return False
     if f.tags and not set(f.tags) & set(p.tags):
         return False
+    if any(not set(group) & set(p.entities) for group in f.entities):
+        return False
     if (f.date_from or f.date_to) and p.doc_date is None:
         return False
     if f.date_from and p.doc_date and p.doc_date < f.date_from:
@@ -152,6 +163,7 @@ CORPUS: list[IndexPassage] = [
         lang="ru",
         doc_type="pdf",
         tags=["council"],
+        entities=["person:1", "place:2"],
         doc_date=date(1990, 5, 1),
     ),
     passage(
@@ -162,6 +174,7 @@ CORPUS: list[IndexPassage] = [
         lang="ru",
         doc_type="pdf",
         tags=["council", "minutes"],
+        entities=["person:1"],
         doc_date=date(1991, 3, 15),
     ),
     passage(
@@ -182,6 +195,7 @@ CORPUS: list[IndexPassage] = [
         lang="be",
         doc_type="scan",
         tags=["minutes"],
+        entities=["org:3", "person:5"],
         doc_date=None,
     ),
     passage(
@@ -192,6 +206,7 @@ CORPUS: list[IndexPassage] = [
         lang="en",
         doc_type="text",
         tags=["council", "minutes"],
+        entities=["place:2"],
         doc_date=date(2001, 12, 31),
     ),
     passage(
@@ -212,6 +227,7 @@ CORPUS: list[IndexPassage] = [
         lang="ru",
         doc_type="text",
         tags=["photo"],
+        entities=["person:1", "org:3"],
         doc_date=None,
     ),
     passage(
@@ -516,6 +532,11 @@ FILTER_CASES: dict[str, Filters] = {
         date_from=date(1991, 1, 1),
     ),
     "combined-empty": Filters(allowed_collections=None, langs=("uk",), types=("pdf",)),
+    "entity": Filters(allowed_collections=None, entities=(("person:1",),)),
+    "entity-any-of": Filters(allowed_collections=None, entities=(("org:3", "place:2"),)),
+    "entity-two-groups": Filters(allowed_collections=None, entities=(("person:1",), ("place:2",))),
+    "entity-unknown": Filters(allowed_collections=None, entities=(("person:99",),)),
+    "entity-allowed-a": Filters(allowed_collections=frozenset({"a"}), entities=(("person:1", "org:3"),)),
     "unknown-collection": Filters(allowed_collections=None, collections=("zzz",)),
     "allowed-a": Filters(allowed_collections=frozenset({"a"})),
     "allowed-a-c-langs": Filters(allowed_collections=frozenset({"a", "c"}), langs=("ru",)),

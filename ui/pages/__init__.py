@@ -10,9 +10,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ui.common import STATIC_DIR, install_login_handlers
-from ui.pages import admin, auth, batch, cases, documents, saved, search, tags, uploads
+from ui.pages import (
+    admin,
+    auth,
+    batch,
+    cases,
+    documents,
+    entities,
+    saved,
+    search,
+    tags,
+    uploads,
+)
 
-ROUTERS = (auth, search, documents, cases, tags, batch, saved, uploads, admin)
+ROUTERS = (auth, search, documents, cases, tags, entities, batch, saved, uploads, admin)
 
 
 def install_ui(app: FastAPI) -> None:

@@ -1,0 +1,795 @@
+"""Named entities of a passage: persons, places, organisations (military and police units
+included), phone numbers, e-mail addresses and document numbers, each with its character span.
+
+No statistical model: everything here is offline and ships with the project's own dependencies.
+- Pattern types (``email``, ``phone``, ``docnum``) and units (``в/ч 12345``, ``батальйон «Айдар»``,
+  ``ООО «…»``) are regular expressions.
+- Capitalised words are grouped into runs and classified by pymorphy3's proper-name tags (Name,
+  Surn, Patr → person; Geox → place; Orgn → org) for Russian and Ukrainian; Belarusian words are
+  respelt the Russian way (і→и, ў→в, …) and looked up in both dictionaries; then contextual rules
+  decide what the dictionaries do not: titles (генерал, пан, Mr) before a person, place markers
+  (с., вул., смт, місто, village) and locative prepositions (в, у, из, біля, in, near) before a
+  place, organisation head words (министерство, суд, Council) inside an organisation, and a small
+  list of countries and cities for English.
+- Each mention gets a display form (nominative lemmas, capitalised) and a match key built from the
+  transliteration keys (``index/translit.py``) of the stemmed lemmas, so that Кадыров, Кадиров,
+  Кадыраў, Kadyrov and the inflected Кадырова, Кадирові share a key.
+
+The quality of this on annotated passages of the four languages is in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from index.morph import be_stem, is_cyrillic
+from index.translit import translit_keys
+
+ENTITY_TYPES: tuple[str, ...] = ("person", "place", "org", "phone", "email", "docnum")
+NAMED_TYPES: tuple[str, ...] = ("person", "place", "org")
+MAX_MENTIONS_PER_PASSAGE = 200
+MAX_MENTION_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity mention: ``start``/``end`` are character offsets in the passage text."""
+
+    type: str
+    start: int
+    end: int
+    norm: str
+    """Display form: lemmas in the nominative (persons, places, organisations), or the
+    canonical form of a pattern (digits of a phone, lower-case e-mail)."""
+    key: str
+    """What mentions of one entity share (see ``mention_key``)."""
+    guessed: bool = False
+    """Typed by the default rule only (unknown capitalised words → person); a list it stands in
+    may correct it (``_agree_in_lists``)."""
+
+
+# -- patterns ----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+", re.UNICODE)
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{2,5}\)|\d{2,5})[\s.-]?\d{1,4}[\s.-]?\d{2}[\s.-]?\d{2}(?![\w])"
+)
+_DOCNUM = re.compile(r"(?:№|N[o°º]\.?|#)\s?(?P<num>[A-ZА-ЯІЇЄҐЎ]{0,4}[\s-]?\d[\w/.\-]*\w|\d)", re.UNICODE)
+_PASSPORT = re.compile(
+    r"(?i)(?:паспорт\w*|passport|пашпарт\w*|id[- ]card|ID)[^\n\d№]{0,30}?"
+    r"(?P<num>(?:[A-ZА-ЯІЇЄҐЎ]{2}\s?)?\d{2}\s?\d{2}\s?\d{5,6}|[A-Z]{2}\d{6,7})"
+)
+_UNIT_NUMBER = re.compile(
+    r"(?i)(?:в/ч|в\.ч\.|вч|в/ч\.|military unit|(?:войсков|воинск|військов|вайсков)\w*\s+част\w*)"
+    r"\s*№?\s*(?P<num>\d{3,6})"
+)
+_QUOTED = r"(?:«[^»\n]{1,60}»|\"[^\"\n]{1,60}\"|„[^“”\n]{1,60}[“”]|“[^”\n]{1,60}”)"
+_UNIT_HEADS = (
+    r"батальон\w*|батальйон\w*|батальён\w*|баталь[её]н\w*|полк\w*|бригад\w*|брыгад\w*|дивизи\w*|"
+    r"дивізі\w*|дывізі\w*|рот[аиуыіе]|отряд\w*|загін\w*|загон\w*|корпус\w*|легион\w*|легіон\w*|"
+    r"battalion|regiment|brigade|division|company|легіён\w*|полку|полка"
+)
+_ORG_HEADS_QUOTED = (
+    r"ООО|ОАО|ЗАО|ПАО|АО|ТОВ|ПрАТ|ПАТ|АТ|ТАА|ААТ|компани\w*|компані\w*|кампані\w*|фирм\w*|фірм\w*|"
+    r"организаци\w*|організаці\w*|арганізацы\w*|парти[яиюей]\w*|парті[яїю]\w*|партыі?\w*|"
+    r"общественн\w+ организаци\w*|фонд\w*|газет\w*|издательств\w*|видавництв\w*|телеканал\w*|"
+    r"агентств\w*|агенцтв\w*|банк\w*|движени\w*|рух\w*|союз\w*|спілк\w*|саюз\w*|group|company|party"
+)
+_UNIT_QUOTED = re.compile(
+    rf"(?i)(?<![\w/])(?:\d{{1,3}}(?:-?[а-яіїєa-z]{{1,3}})?\s+)?(?:{_UNIT_HEADS})\s+{_QUOTED}"
+)
+_ORG_QUOTED = re.compile(rf"(?:{_ORG_HEADS_QUOTED})\s+{_QUOTED}", re.IGNORECASE)
+_UNIT_ORDINAL = re.compile(
+    rf"(?i)\b\d{{1,4}}(?:-?(?:й|я|го|ї|ї|і|th|st|nd|rd|ша|га|ая|ой|ий|ый))?\s+(?:[а-яіїєўa-z'-]+\s+){{0,3}}?(?:{_UNIT_HEADS})\b"
+)
+
+# -- words ---------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’ʼ`-][^\W\d_]+)*", re.UNICODE)
+_INITIAL = re.compile(r"([A-ZА-ЯІЇЄҐЎ])\.\s?(?:([A-ZА-ЯІЇЄҐЎ])\.\s?)?$")
+
+_TITLES = frozenset(
+    """
+    господин господина господину гражданин гражданина гражданка гражданки г-н г-жа пан пана пану
+    пані панi спадар спадара спадарыня генерал генерала генералом генерал-майор генерал-лейтенант
+    полковник полковника подполковник підполковник майор майора капитан капитана капітан лейтенант
+    лейтенанта сержант сержанта командир командира командиром президент президента президентом
+    премьер прем'єр прэм'ер министр министра міністр міністра міністар депутат депутата судья судьи
+    суддя судді прокурор прокурора следователь следователя слідчий слідчого адвокат адвоката
+    журналист журналиста журналіст журналістка свидетель свидетеля свідок свідка рядовой рядового
+    солдат солдата mr mrs ms dr general colonel major captain lieutenant sergeant president minister
+    суддзя суддзю суддзі судью судье сенатор сенатора сенатором сенатар сенатара прэзідэнт прэзідэнта
+    трэнер тренер тренера трэнера лидер лидера лідер лідера лідэр лідэра
+    sen rep gov coach leader chairman chief secretary spokesman ambassador
+    judge prosecutor senator governor mayor officer commander sir lord lady prince king queen pope
+    доктор доктора професор профессор патриарх патріарх митрополит отец отца батюшка
+    """.split()  # noqa: SIM905
+)
+_PLACE_MARKERS = frozenset(
+    """
+    с. село села селе селі сёлы сяло сяла вёска вёсцы пос. посёлок поселок поселка посёлка пгт смт
+    г. город города городе місто міста місті горад горада горадзе м. вул. ул. улица улице улицы
+    вулиця вулиці вуліца вуліцы пр. просп. проспект проспекта пл. площадь площа плошча район району
+    района області обл. области вобласці р-н х. хутор хутора станица станицы станиця аул аула
+    городам городах городов города городами міст містах містами гарадах гарадоў гарадамі
+    village town city district region province oblast street avenue
+    """.split()  # noqa: SIM905
+)
+_PLACE_SUFFIX_WORDS = frozenset(
+    """
+    область области області вобласць вобласці район района району раёне раёна край края краю
+    """.split()  # noqa: SIM905
+)
+_LOC_PREPS = frozenset(
+    """
+    в во у на из із з зі из-под под під пад около біля каля возле недалеко до от від ад через in
+    near at from into outside across towards toward throughout
+    """.split()  # noqa: SIM905
+)
+_PLACE_PREFIXES = (
+    "северн", "южн", "западн", "восточн", "центральн", "соединенн", "північн", "південн", "західн",
+    "східн", "сполучен", "паўночн", "паўднёв", "паўднев", "заходн", "усходн", "цэнтральн", "злучан",
+)  # fmt: skip
+"""First words of compound place names (Северная Корея, Західна Вірджинія, Злучаныя Штаты)."""
+_IN_PREPS: dict[str, tuple[str, ...]] = {"ru": ("в", "во"), "uk": ("в", "у"), "be": ("у", "ў")}
+"""Prepositions meaning "in": a single capitalised word after one is taken for a place (people
+are "у Петрова", rarely "в Петрове")."""
+_ORG_HEADS = frozenset(
+    """
+    министерство министерства міністерство міністэрства служба служби службы управление управления
+    управління упраўленне комитет комитета комітет камітэт рада ради рады совет совета савет суд
+    суда суду суді трибунал трибунала прокуратура прокуратуры прокуратури університет университет
+    універсітэт академия академія банк банка фонд фонда партия партии партія партії партыя агентство
+    агентства агентство організація организация арганізацыя компания компанія кампанія отдел отдела
+    відділ аддзел департамент департамента штаб штаба батальон батальйон полк бригада бригады
+    бригади армия армии армія армії войска військ войск гвардия гвардії гвардыя міліція милиция
+    міліцыя полиция поліція паліцыя омон омона беркут беркута ministry committee council court
+    tribunal office agency service university party bank fund army police guard battalion brigade
+    regiment union commission parliament government department organization organisation association
+    corporation company inc ltd bureau institute nations federation league foundation network news
+    times post
+    """.split()  # noqa: SIM905
+)
+_ACRONYM_PLACES = frozenset(
+    """
+    США РФ СССР УССР БССР ЗША USA US UK UAE USSR ДНР ЛНР АРК КНР КНДР
+    """.split()  # noqa: SIM905
+)
+_EN_PLACES = frozenset(
+    """
+    afghanistan albania algeria america argentina armenia australia austria azerbaijan belarus
+    belgium bosnia brazil britain bulgaria canada chechnya chile china crimea croatia cuba cyprus
+    czechia denmark donbas donbass donetsk egypt england estonia europe finland france georgia
+    germany greece hungary india indonesia iran iraq ireland israel italy japan jordan kazakhstan
+    kharkiv kherson kiev kyiv korea kosovo latvia lebanon libya lithuania luhansk lviv macedonia
+    mariupol mexico minsk moldova moscow netherlands nigeria norway odesa odessa pakistan palestine
+    poland portugal romania russia scotland serbia slovakia slovenia somalia spain sudan sweden
+    switzerland syria taiwan tajikistan turkey turkmenistan uganda ukraine uzbekistan venezuela
+    vietnam wales yemen zaporizhzhia grozny london paris berlin washington brussels geneva
+    strasbourg hague warsaw vilnius riga tallinn beijing tokyo york california texas florida africa
+    asia caucasus siberia bucha irpin bakhmut sevastopol simferopol dnipro chernihiv sumy mykolaiv
+    zaporizhia crimean hostomel avdiivka
+    """.split()  # noqa: SIM905
+)
+_EN_NOT_NAMES = frozenset(
+    """
+    i monday tuesday wednesday thursday friday saturday sunday january february march april may june
+    july august september october november december english russian ukrainian belarusian european
+    american british french german soviet christian muslim jewish god mr mrs ms dr st
+    """.split()  # noqa: SIM905
+)
+_RU_NOT_NAMES = frozenset(
+    """
+    январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь понедельник
+    вторник среда четверг пятница суббота воскресенье бог господь
+    """.split()  # noqa: SIM905
+)
+_TITLES = frozenset(w.replace("ё", "е") for w in _TITLES)
+_PLACE_MARKERS = frozenset(w.replace("ё", "е") for w in _PLACE_MARKERS)
+_PLACE_SUFFIX_WORDS = frozenset(w.replace("ё", "е") for w in _PLACE_SUFFIX_WORDS)
+_ORG_HEADS = frozenset(w.replace("ё", "е") for w in _ORG_HEADS)
+_ORG_STEMS = (
+    "министерств", "міністерств", "міністэрств", "служб", "управлени", "управлінн", "упраўленн",
+    "комитет", "комітет", "камітэт", "совет", "савет", "трибунал", "прокуратур", "университет",
+    "універс", "академи", "академі", "агентств", "агенцтв", "организаци", "організаці",
+    "арганізацы", "компани", "компані", "кампані", "департамент", "батальон", "батальйон",
+    "батальён", "бригад", "брыгад", "гвардi", "гвардыя", "милици", "міліці", "міліцы", "полици",
+    "поліці", "паліцы", "сенат", "парламент", "конгрес", "партии", "партия", "партію", "партией",
+    "партії", "партія", "партыі", "партыя", "лиг", "ліг", "лізе", "союз", "саюз", "спілк", "фонд",
+    "банк", "ministr", "committee", "council", "court", "tribunal", "agency", "service",
+    "universit", "party", "army", "police", "battalion", "brigade", "regiment", "union",
+    "commission", "parliament", "government", "department", "organi", "association",
+    "corporation", "company", "bureau", "institute", "nations", "federation", "league",
+    "foundation", "senate", "congress", "news",
+)  # fmt: skip
+_COURT = frozenset(
+    ["суд", "суда", "суду", "суде", "суді", "судом", "рада", "ради", "раді", "радою", "рады", "раду"]
+)
+
+
+def _org_head(folded: str) -> bool:
+    """An organisation's head word (Министерство, служби, Council), in any case form."""
+    return folded in _ORG_HEADS or folded in _COURT or folded.startswith(_ORG_STEMS)
+
+
+_BE_TO_RU = str.maketrans({"і": "и", "ў": "в", "э": "е", "'": "ъ", "’": "ъ"})
+_UK_TO_RU = str.maketrans({"и": "ы", "і": "и", "ї": "и", "є": "е", "ґ": "г", "'": "ъ", "’": "ъ"})
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFC", word).casefold().replace("ё", "е").replace("’", "'").replace("ʼ", "'")
+
+
+def _is_cap(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def _is_acronym(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return 2 <= len(letters) <= 6 and all(c.isupper() for c in letters) and "-" not in word
+
+
+# -- dictionaries --------------------------------------------------------------------------------
+
+
+def _parses(word: str, lang: str) -> list[tuple[str, frozenset[str]]]:
+    """(normal form, grammemes) of the dictionary readings of a lower-case word."""
+    from index.morph import _morph
+
+    m = _morph(lang)
+    out: list[tuple[str, frozenset[str]]] = []
+    for p in m.parse(word):
+        if type(p.methods_stack[0][0]).__name__ != "DictionaryAnalyzer":
+            continue
+        out.append((p.normal_form, frozenset(p.tag.grammemes)))
+    return out
+
+
+_PERSON_TAGS = frozenset({"Name", "Surn", "Patr"})
+
+
+@dataclass
+class _WordInfo:
+    word: str
+    """The word, case-folded."""
+    lemma: str | None = None
+    """Its dictionary lemma in the passage's language (None: not known there)."""
+    person: bool = False
+    place: bool = False
+    org: bool = False
+    patr: bool = False
+    first_name: bool = False
+    inanimate: bool = False
+    """Read as an inanimate noun (Київ, Оленівка: the Ukrainian dictionary has no place tag)."""
+    common: bool = False
+    """Known, and no reading is a proper name."""
+    top_common: bool = False
+    """Known, and its most probable reading is not a proper name (a sentence's first word)."""
+
+    @property
+    def unknown(self) -> bool:
+        return not (self.person or self.place or self.org or self.common or self.inanimate)
+
+
+_info_cache: dict[tuple[str, str], _WordInfo] = {}
+
+
+def _classify(word: str, lang: str) -> _WordInfo:
+    """What the dictionaries say of one capitalised word in ``lang``."""
+    w = _fold(word)
+    cached = _info_cache.get((w, lang))
+    if cached is not None:
+        return cached
+    info = _WordInfo(w)
+    if lang != "en" and is_cyrillic(w.replace("-", "")):
+        if lang == "be":
+            tries = [(w.translate(_BE_TO_RU).replace("ъ", ""), "ru"), (w, "uk")]
+        elif lang == "uk":
+            tries = [(w, "uk"), (w.translate(_UK_TO_RU).replace("ъ", ""), "ru")]
+        else:
+            tries = [(w, "ru"), (w, "uk")]
+        for i, (form, dl) in enumerate(tries):
+            if (dl == "uk" and set(form) & set("ыэёъ")) or (dl == "ru" and set(form) & set("іїєґў'")):
+                continue
+            parses = _parses(form, dl)
+            if not parses:
+                continue
+            own = i == 0 and lang != "be"
+            if i == 0:
+                info.top_common = not (parses[0][1] & (_PERSON_TAGS | {"Geox", "Orgn"}))
+            for _nf, g in parses:
+                if g & _PERSON_TAGS:
+                    info.person = True
+                    info.patr = info.patr or "Patr" in g
+                    info.first_name = info.first_name or "Name" in g
+                if "Geox" in g:
+                    info.place = True
+                if "Orgn" in g:
+                    info.org = True
+                if "NOUN" in g and "inan" in g and own:
+                    info.inanimate = True
+            if own and info.lemma is None:
+                info.lemma = parses[0][0]
+                for nf, g in parses:  # the proper reading's lemma first
+                    if g & (_PERSON_TAGS | {"Geox", "Orgn"}):
+                        info.lemma = nf
+                        break
+            if not (info.person or info.place or info.org) and i == 0:
+                info.common = not info.inanimate
+            if lang in ("uk", "be") and i == 0 and not info.place and not info.first_name:
+                ru_form = w.translate(_UK_TO_RU if lang == "uk" else _BE_TO_RU).replace("ъ", "")
+                if not set(ru_form) & set("іїєґў'") and any("Geox" in g for _, g in _parses(ru_form, "ru")):
+                    info.place, info.person = True, False
+            break  # the first dictionary that knows the word decides
+    if len(_info_cache) > 200_000:
+        _info_cache.clear()
+    _info_cache[(w, lang)] = info
+    return info
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def word_key(word: str, lemma: str | None = None) -> str:
+    """The match key of one name word: the transliteration key of its dictionary lemma, or of
+    its stem (one inflectional ending removed) when no dictionary knows it, so that inflected
+    and differently spelt forms meet (Кадырова, Кадирові, Кадыраў, Kadyrov: ``~kadar``)."""
+    w = _fold(lemma or word)
+    if lemma is None and is_cyrillic(w.replace("-", "")):
+        w = "-".join(be_stem(part) if len(part) > 4 else part for part in w.split("-"))
+    keys = [k for part in w.split("-") if part for k in translit_keys(part)[:1]]
+    return "".join(keys) if keys else "=" + w
+
+
+def mention_key(etype: str, keys: list[str]) -> str:
+    """The match key of a named mention from its words' keys. A person's words are sorted
+    (Кадыров Рамзан is Рамзан Кадыров); a patronymic is left out by the caller."""
+    if etype == "person":
+        keys = sorted(set(keys))
+    return etype + ":" + " ".join(keys)
+
+
+def query_key(etype: str, text: str) -> str:
+    """The key of a name typed in a filter (``person:"Кадырова"``), made like a mention's."""
+    lang = _guess_lang(text)
+    keys = []
+    for m in _WORD.finditer(text):
+        info = _classify(m.group(0), lang)
+        if etype == "person" and info.patr and not info.first_name:
+            continue
+        keys.append(word_key(m.group(0), info.lemma))
+    return mention_key(etype, keys)
+
+
+def _guess_lang(text: str) -> str:
+    t = text.casefold()
+    if "ў" in t:
+        return "be"
+    if any(c in t for c in "іїєґ"):
+        return "uk"
+    if any("\u0400" <= c <= "\u04ff" for c in t):
+        return "ru"
+    return "en"
+
+
+def display(words: list[str]) -> str:
+    """Name words as displayed: each part capitalised (іван-франківськ → Іван-Франківськ)."""
+    return " ".join("-".join(p[:1].upper() + p[1:] for p in w.split("-")) for w in words)
+
+
+# -- extraction -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tok:
+    text: str
+    start: int
+    end: int
+    sent_start: bool
+
+
+def _tokens(text: str) -> list[_Tok]:
+    """Words with their spans; ``sent_start`` when a sentence (or line) begins before the word.
+    A full stop after an abbreviation (с., вул., г., Mr.) or an initial does not end a sentence."""
+    out: list[_Tok] = []
+    for m in _WORD.finditer(text):
+        word, end = m.group(0), m.end()
+        if len(word) > 3 and word[-2:] in ("'s", "’s") and word[0] < "\u0400":
+            word, end = word[:-2], end - 2  # Bolivia's → Bolivia
+        if not out:
+            sent_start = True
+        else:
+            gap = text[out[-1].end : m.start()]
+            sent_start = bool(_SENT_BREAK.search(gap))
+            if sent_start and gap.strip() == ".":
+                p = _fold(out[-1].text)
+                if p + "." in _PLACE_MARKERS or p + "." in _ABBREVIATIONS or len(out[-1].text) == 1:
+                    sent_start = False
+        out.append(_Tok(word, m.start(), end, sent_start))
+    return out
+
+
+_SENT_BREAK = re.compile(r"[.!?…]|\n")
+_ABBREVIATIONS = frozenset(
+    """
+    г-н. г-жа. mr. mrs. ms. dr. st. ген. полк. им. ім. тел. т. д. инж. проф. акад.
+    """.split()  # noqa: SIM905
+)
+
+
+def _pattern_mentions(text: str) -> list[Mention]:
+    out: list[Mention] = []
+    for m in _EMAIL.finditer(text):
+        out.append(
+            Mention("email", m.start(), m.end(), m.group(0).casefold(), "email:" + m.group(0).casefold())
+        )
+    for m in _UNIT_NUMBER.finditer(text):
+        norm = f"в/ч {m.group('num')}"
+        out.append(Mention("org", m.start(), m.end(), norm, "org:unit " + m.group("num")))
+    for rx in (_UNIT_QUOTED, _ORG_QUOTED):
+        for m in rx.finditer(text):
+            s = m.group(0)
+            q = re.search(_QUOTED, s)
+            name = q.group(0)[1:-1].strip() if q else s
+            out.append(
+                Mention(
+                    "org",
+                    m.start(),
+                    m.end(),
+                    _unit_norm(s),
+                    "org:" + " ".join(word_key(w) for w in _WORD.findall(name)),
+                )
+            )
+    for m in _UNIT_ORDINAL.finditer(text):
+        s = m.group(0)
+        unit_no = re.match(r"\d+", s)
+        head = re.search(_UNIT_HEADS, s, re.IGNORECASE)
+        if unit_no and head:
+            key = f"org:unit {unit_no.group(0)} {word_key(head.group(0))[:4]}"
+            out.append(Mention("org", m.start(), m.end(), s.strip(), key))
+    for rx in (_PASSPORT, _DOCNUM):
+        for m in rx.finditer(text):
+            number = re.sub(r"[\s]", "", m.group("num")).upper()
+            if sum(c.isdigit() for c in number) < 2 and rx is _DOCNUM:
+                continue
+            out.append(Mention("docnum", m.start("num"), m.end("num"), number, "docnum:" + number))
+    for m in _PHONE.finditer(text):
+        raw = m.group(0).strip()
+        digits = re.sub(r"\D", "", raw)
+        if not 7 <= len(digits) <= 15:
+            continue
+        bare = re.fullmatch(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d+", raw)
+        # dates and bare numbers (years, amounts, case numbers) are not phones
+        if bare and not (raw.startswith("+") or (len(digits) >= 10 and raw.startswith(("8", "0")))):
+            continue
+        if not (raw.lstrip().startswith("+") or "(" in raw or re.search(r"\d[\s.-]\d{2}[\s.-]\d{2}$", raw)):
+            continue
+        out.append(Mention("phone", m.start(), m.end(), digits, "phone:" + digits[-9:]))
+    return out
+
+
+def _unit_norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s).strip()
+
+
+_LIST_GAP = re.compile(r"\s*(?:,|;)?\s*(?:(?:и|і|й|та|да|ды|або|или|and|or)\s+)?", re.IGNORECASE)
+
+
+def _agree_in_lists(text: str, mentions: list[Mention]) -> list[Mention]:
+    """Names listed together are of one kind: in "Юты, Феникс, Флагстафф и Лас-Вегас" the
+    guessed persons among places become places."""
+    out = list(mentions)
+    i = 0
+    while i < len(out):
+        j = i
+        while j + 1 < len(out) and _LIST_GAP.fullmatch(text[out[j].end : out[j + 1].start]):
+            j += 1
+        group = out[i : j + 1]
+        sure = Counter(m.type for m in group if not m.guessed)
+        if len(group) > 1 and sure and any(m.guessed for m in group):
+            kind = sure.most_common(1)[0][0]
+            for n in range(i, j + 1):
+                m = out[n]
+                if m.guessed and kind != m.type:
+                    out[n] = replace(m, type=kind, key=kind + ":" + m.key.partition(":")[2], guessed=False)
+        i = j + 1
+    return out
+
+
+def _overlaps(a: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(a[0] < e and s < a[1] for s, e in taken)
+
+
+def extract_mentions(text: str, lang: str) -> list[Mention]:
+    """Every mention found in one passage of language ``lang`` (ru, uk, be, en; any other code
+    gets the pattern types and the language-independent rules), sorted by position."""
+    if not text:
+        return []
+    found = _pattern_mentions(text)
+    # longest first among overlapping pattern mentions
+    found.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    kept: list[Mention] = []
+    taken: list[tuple[int, int]] = []
+    for m in found:
+        if not _overlaps((m.start, m.end), taken):
+            kept.append(m)
+            taken.append((m.start, m.end))
+    kept.extend(
+        m
+        for m in _agree_in_lists(text, _named_mentions(text, lang))
+        if not _overlaps((m.start, m.end), taken)
+    )
+    kept = [m for m in kept if m.end - m.start <= MAX_MENTION_CHARS and m.norm]
+    kept.sort(key=lambda m: m.start)
+    return kept[:MAX_MENTIONS_PER_PASSAGE]
+
+
+def _named_mentions(text: str, lang: str) -> list[Mention]:
+    toks = _tokens(text)
+    out: list[Mention] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        t = toks[i]
+        if not _is_cap(t.text):
+            i += 1
+            continue
+        # a run of capitalised words separated by spaces (or an initial: "А. С. Пушкин")
+        j = i + 1
+        while (
+            j < n
+            and _is_cap(toks[j].text)
+            and not toks[j].sent_start
+            and _gap_ok(text[toks[j - 1].end : toks[j].start])
+        ):
+            j += 1
+        prev = toks[i - 1] if i > 0 and not t.sent_start else None
+        j = _lower_head(text, toks, i, j)
+        j2 = _extend_org(text, toks, i, j, lang)
+        out.extend(_classify_run(toks[i:j], prev, lang, toks[j] if j < n else None, toks[j:j2]))
+        i = max(j, j2)
+    return out
+
+
+def _lower_head(text: str, toks: list[_Tok], i: int, j: int) -> int:
+    """The end of a capitalised run that lower-case words complete into an organisation's name
+    (up to two adjectives, then a head word: Верховного суда, Лейбарысцкай партыі)."""
+    for k in range(j, min(j + 3, len(toks))):
+        if _is_cap(toks[k].text) or toks[k].sent_start or not _gap_ok(text[toks[k - 1].end : toks[k].start]):
+            return j
+        f = _fold(toks[k].text)
+        if _org_head(f) and not f.startswith(("news", "service")):
+            return k + 1
+        if _is_stop(f) or len(f) < 4 or not _ADJ_END.search(f):
+            return j
+    return j
+
+
+_ADJ_END = re.compile(
+    r"(?:[аяоеиыіу]я|[аяоеиыі]е|[оеиыі]й|[оеиыі]х|[иыі]м|[иыі]ми|[ое]го|[ое]му|ої|ую|юю|ай|ага|аму|ая)$"
+)
+"""Endings of adjectives (and participles) in ru/uk/be: only such words may stand between a name's
+capitalised start and its lower-case head word."""
+
+
+def _gap_ok(gap: str) -> bool:
+    return gap in (" ", "\u00a0")
+
+
+_EN_ORG_LINKS = frozenset({"of", "for", "and", "the", "on", "de"})
+
+
+def _extend_org(text: str, toks: list[_Tok], i: int, j: int, lang: str) -> int:
+    """Where an organisation name that starts with a head word (Министерство, Служба, Ministry)
+    ends: lower-case words after it (обороны, безпеки) and one capitalised word after those
+    (России, України), up to four words; ``j`` when the run has no head word."""
+    if not any(_org_head(_fold(t.text)) for t in toks[i:j]):
+        return j
+    k = j
+    while (
+        k < len(toks)
+        and k - j < 4
+        and _gap_ok(text[toks[k - 1].end : toks[k].start])
+        and not toks[k].sent_start
+    ):
+        w = toks[k].text
+        f = _fold(w)
+        if lang == "en":
+            if f in _EN_ORG_LINKS and k + 1 < len(toks) and _is_cap(toks[k + 1].text):
+                k += 2
+                continue
+            break
+        if _is_cap(w):  # "… безпеки України": a place or an organisation ends the name, a person does not
+            info = _classify(w, lang)
+            if info.place or info.org or _is_acronym(w):
+                k += 1
+            break
+        if _is_stop(f) or not _is_genitive_word(f, lang):
+            break
+        k += 1
+    return k
+
+
+def _is_genitive_word(word: str, lang: str) -> bool:
+    if lang not in ("ru", "uk") or not is_cyrillic(word):
+        return False
+    return any("gent" in g and ("NOUN" in g or "ADJF" in g) for _, g in _parses(word, lang))
+
+
+_EN_COMMON = frozenset(
+    """
+    the a an this that these those it he she they we you there here but and or if when while after
+    before as at in on by for with from to of not no yes all some many most more one two three first
+    last new old his her their our its my your what who why how which where however also today
+    yesterday tomorrow according during since although because then now still even only just
+    """.split()  # noqa: SIM905
+)
+
+
+def _is_stop(w: str) -> bool:
+    from index.stopwords import is_stop_word
+
+    return is_stop_word(w) or ("е" in w and is_stop_word(w.replace("е", "ё")))
+
+
+def _classify_run(
+    run: list[_Tok], prev: _Tok | None, lang: str, nxt: _Tok | None, org_tail: list[_Tok]
+) -> list[Mention]:
+    prev_f = _fold(prev.text) if prev else ""
+    # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
+    titles = [n for n, t in enumerate(run[:-1]) if _fold(t.text).rstrip(".") in _TITLES]
+    if titles:  # "North Korean Foreign Minister Ri Yong-ho": the name follows the last title
+        prev_f = _fold(run[titles[-1]].text).rstrip(".")
+        run = run[titles[-1] + 1 :]
+    if not run:
+        return []
+    infos = [_classify(t.text, lang) for t in run]
+    folded = [x.word for x in infos]
+    # a sentence-initial common word is not part of a name ("Вчера Иванов ..." → drop "Вчера")
+    while (
+        run
+        and run[0].sent_start
+        and not _is_acronym(run[0].text)
+        and (
+            infos[0].top_common
+            or (lang == "en" and (folded[0] in _EN_COMMON or _is_stop(folded[0])))
+            or _is_stop(folded[0])
+        )
+    ):
+        run, infos, folded = run[1:], infos[1:], folded[1:]
+        prev_f = ""
+    if not run:
+        return []
+    marker_before = prev_f in _PLACE_MARKERS or prev_f + "." in _PLACE_MARKERS
+    title_before = prev_f in _TITLES
+    loc_before = prev_f in _LOC_PREPS
+    nxt_f = _fold(nxt.text) if nxt else ""
+    keys = [word_key(t.text, x.lemma) for t, x in zip(run, infos, strict=True)]
+    shown = [x.lemma if x.lemma and not x.common else t.text for t, x in zip(run, infos, strict=True)]
+    if len(run) == 1 and _is_acronym(run[0].text):
+        w = run[0].text
+        if w.upper() in _ACRONYM_PLACES:
+            return [_mention("place", run, [w], keys)]
+        if len(w) >= 3 or lang != "en":
+            return [_mention("org", run, [w], keys)]
+        return []
+    if len(run) == 1 and (folded[0] in _EN_NOT_NAMES or folded[0] in _RU_NOT_NAMES):
+        return []
+    if all(len(t.text) == 1 for t in run):
+        return []
+    if any(_org_head(f) for f in folded) and not marker_before:
+        whole = run + org_tail
+        return [
+            Mention(
+                "org",
+                whole[0].start,
+                whole[-1].end,
+                " ".join(t.text for t in whole),
+                mention_key("org", [word_key(t.text, _classify(t.text, lang).lemma) for t in whole]),
+            )
+        ]
+    if marker_before or (nxt_f in _PLACE_SUFFIX_WORDS and len(run) <= 2):
+        return [_mention("place", run, shown, keys)]
+    latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
+    if lang == "en":
+        return _classify_latin(run, folded, keys, title_before, loc_before)
+    if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
+        if all(f in _EN_PLACES for f in folded):
+            return [_mention("place", run, [t.text for t in run], keys)]
+        return [_mention("org", run, [t.text for t in run], keys)]
+    persons = [x.person for x in infos]
+    places = [x.place for x in infos]
+    if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
+        return [_mention("place", run, shown, keys)]  # "в Самашках", "у Бучі": a place, not a Самашко
+    if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
+        return [_mention("place", run, shown, keys)]
+    place_block = 0
+    while place_block < len(run) and (
+        infos[place_block].place or folded[place_block].startswith(_PLACE_PREFIXES)
+    ):
+        place_block += 1
+    if 0 < place_block < len(run) and infos[place_block - 1].place:
+        # a place and a name side by side: "Северной Кореи Ри Юн Хо"
+        head = _mention("place", run[:place_block], shown[:place_block], keys[:place_block])
+        return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail)]
+    if len(run) >= 2 and folded[0].startswith(_PLACE_PREFIXES):
+        return [_mention("place", run, shown, keys)]  # Западная Вирджиния, Соединенных Штатов
+    if any(places) and not any(x.first_name for x in infos):
+        return [_mention("place", run, shown, keys)]  # Северной Кореи
+    if any(persons) and sum(persons) >= sum(places):
+        return [_person(run, infos, keys, shown)]
+    if any(places):
+        return [_mention("place", run, shown, keys)]
+    if all(x.org for x in infos):
+        return [_mention("org", run, shown, keys)]
+    if title_before:
+        return [_person(run, infos, keys, shown)]
+    if all(x.unknown for x in infos):
+        # unknown capitalised words: a place after a locative preposition, else a person's name
+        if loc_before:
+            return [_mention("place", run, shown, keys)]
+        if run[0].sent_start and len(run) == 1:
+            return []
+        return [replace(_person(run, infos, keys, shown), guessed=True)]
+    return []
+
+
+_EN_PLACE_HEADS = frozenset(
+    """
+    terrace street road avenue square lane city county island islands mountains mountain river valley
+    sea ocean bay lake park province state region district village airport bridge
+    """.split()  # noqa: SIM905
+)
+_EN_PLACE_FIRST = frozenset(
+    [
+        "north",
+        "south",
+        "east",
+        "west",
+        "new",
+        "united",
+        "central",
+        "northern",
+        "southern",
+        "eastern",
+        "western",
+    ]
+)
+
+
+def _classify_latin(
+    run: list[_Tok], folded: list[str], keys: list[str], title_before: bool, loc_before: bool
+) -> list[Mention]:
+    words = [t.text for t in run]
+    if all(f in _EN_PLACES for f in folded) or (
+        len(run) >= 2 and (folded[-1] in _EN_PLACE_HEADS or folded[0] in _EN_PLACE_FIRST)
+    ):
+        return [_mention("place", run, words, keys)]
+    if len(run) == 1 and (
+        folded[0].endswith(("ans", "ists", "ites", "ics")) or re.fullmatch(r"[A-Z]+s", words[0])
+    ):
+        return []  # Republicans, Eurosceptics, MPs: groups, not names
+    if folded[0].startswith("i'"):
+        return []
+    if title_before or len(run) >= 2:
+        return [_mention("person", run, words, keys)]
+    if loc_before:
+        return [_mention("place", run, words, keys)]
+    if run[0].sent_start:
+        return []
+    return [_mention("person", run, words, keys)]
+
+
+def _person(run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str]) -> Mention:
+    key_words = [k for k, x in zip(keys, infos, strict=True) if not (x.patr and not x.first_name)]
+    return Mention(
+        "person", run[0].start, run[-1].end, display(shown), mention_key("person", key_words or keys)
+    )
+
+
+def _mention(etype: str, run: list[_Tok], shown: list[str], keys: list[str]) -> Mention:
+    norm = " ".join(shown) if all(w.isupper() for w in shown) else display(shown)
+    return Mention(etype, run[0].start, run[-1].end, norm, mention_key(etype, keys))

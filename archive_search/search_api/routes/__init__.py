@@ -13,6 +13,7 @@ from archive_search.search_api.routes import (
     cases,
     collections,
     documents,
+    families,
     passages,
     saved_searches,
     search,
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     passages.router,
     batch.router,
     saved_searches.router,
+    families.router,
 )

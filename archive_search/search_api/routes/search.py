@@ -35,6 +35,13 @@ async def search(
     ] = "document",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000)] = 10,
+    collapse: Annotated[
+        Literal["none", "family"],
+        Query(
+            description="family: further hits of one document family (copies, re-scans, translations) "
+            'on the page are folded into its first hit ("1 of 4 in this family")'
+        ),
+    ] = "none",
 ) -> SearchResponse:
     """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
     req = SearchRequest(
@@ -52,5 +59,7 @@ async def search(
         size=size,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
+    if collapse == "family":
+        res = svc.families.collapse_search(res, principal)
     svc.cases.audit.record(principal.name, "search", None, None, search_details(req, res.total))
     return res

@@ -360,11 +360,54 @@ def main() -> None:
             "test": evaluate(links, doc_key, gold, current, only_split="test"),
         },
         "score_distributions": _distributions(image_links, doc_key, gold),
+        "corroboration": _corroboration(svc, doc_key, gold),
     }
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
     svc.close()
+
+
+def _corroboration(svc: Any, doc_key: dict[int, tuple[str, str]], gold: dict[str, Any]) -> dict[str, float]:
+    """The dev corroboration cases: for the first passage of each NTREX document in English, the
+    top 10 similar passages (as an administrator, exclude=document) as before (one per document)
+    and grouped by source. Counts per query: hits that are the same source as the query (copies
+    and translations: counted as corroboration before), independent sources, and labelling errors
+    (an entry labelled independent that is the query's own source, or same source that is not)."""
+    from sqlalchemy import select
+
+    from archive_search.catalog.models import Passage
+    from archive_search.types import LOCAL_ADMIN
+
+    fam_of = {doc: gold["family"].get(key) for doc, key in doc_key.items()}
+    queries = [d for d, (c, f) in doc_key.items() if c == "reports" and f.endswith("-en.txt")]
+    raw_same = raw_n = grp_n = grp_indep = wrong = raw_sources = 0
+    for d in queries:
+        with svc.catalog.session() as s:
+            pid = s.scalar(select(Passage.id).where(Passage.document_id == d).order_by(Passage.seq))
+        if pid is None:
+            continue
+        raw = svc.similar_passages(pid, LOCAL_ADMIN, size=10, exclude="document")["hits"]
+        grp = svc.similar_by_source(pid, LOCAL_ADMIN, size=10, exclude="document")["hits"]
+        raw_n += len(raw)
+        raw_same += sum(1 for h in raw if fam_of.get(int(h.document_id)) == fam_of[d])
+        raw_sources += len({fam_of.get(int(h.document_id)) or h.document_id for h in raw} - {fam_of[d]})
+        grp_n += len(grp)
+        for h in grp:
+            same = fam_of.get(int(h.document_id)) == fam_of[d]
+            label_same = h.source is not None and h.source.relation == "same_source"
+            grp_indep += 0 if label_same else 1
+            wrong += int(same != label_same)
+    n = max(1, len(queries))
+    return {
+        "queries": len(queries),
+        "before_hits_per_query": round(raw_n / n, 2),
+        "before_same_source_hits_per_query": round(raw_same / n, 2),
+        "before_true_independent_sources_per_query": round(raw_sources / n, 2),
+        "grouped_entries_per_query": round(grp_n / n, 2),
+        "grouped_independent_per_query": round(grp_indep / n, 2),
+        "grouped_label_errors": wrong,
+    }
 
 
 def _distributions(

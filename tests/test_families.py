@@ -395,3 +395,66 @@ def test_case_bundle_groups_cited_documents_by_source(svc: ArchiveService, tmp_p
     reader_sources = svc.families.sources_of([ids[f] for f in cited], PUBLIC_READER)
     assert not _ids_in(reader_sources) & {ids["hidden-copy-en.txt"], ids["hidden-statement-uk.txt"]}
     assert next(e for e in reader_sources if e["document_id"] == ids["statement-en.txt"])["family_size"] == 3
+
+
+def test_web_pages_show_sources_and_collapse(svc: ArchiveService) -> None:
+    """The web interface: search with "Group copies, re-scans and translations" folds the family
+    into one result ("1 of 3 in its family"); the document page labels similar passages by source.
+    A reader of "public" sees nothing of the hidden documents in either page."""
+    from tests.ui.test_pages import log_in
+
+    svc.accounts.create_user("famweb", "family-web-pass-1", role="viewer")
+    svc.accounts.grant("public", "read", user="famweb")
+    ids = _docs(svc)
+    with TestClient(create_app(svc.settings, svc)) as c:
+        log_in(c, "famweb", "family-web-pass-1")
+        flat = c.get("/", params={"q": "Olenivka", "mode": "keyword"})
+        grouped = c.get("/", params={"q": "Olenivka", "mode": "keyword", "collapse": "family"})
+        assert flat.status_code == grouped.status_code == 200
+        assert "in its family" not in flat.text
+        assert "1 of 3 in its family" in grouped.text
+        assert "also in this family" in grouped.text
+        assert 'id="collapse-family" name="collapse" value="family" checked' in grouped.text
+        pid = _passage(svc, "neighbour-en.txt")
+        doc = c.get(f"/documents/{ids['neighbour-en.txt']}", params={"passage": pid})
+        assert doc.status_code == 200
+        assert "Independent sources:" in doc.text and "independent source" in doc.text
+        for body in (grouped.text, doc.text):
+            assert "hidden-" not in body
+
+
+def test_cli_rebuild_and_show(tmp_path: Path) -> None:
+    """``archive families rebuild`` over an existing archive, and ``archive families show``."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import SAMPLE_DIR
+
+    env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
+    env.pop("ARCHIVE_DATABASE_URL", None)
+    exe = str(Path(sys.executable).with_name("archive"))
+
+    def archive(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+
+    original = (SAMPLE_DIR / "udhr-en.txt").read_text("utf-8")
+    edited = tmp_path / "forwarded" / "fwd-udhr-en.txt"
+    edited.parent.mkdir()
+    edited.write_text(
+        "Fwd: the declaration, as sent\n\n" + original.replace("Article", "Art.", 5)[:-200], "utf-8"
+    )
+    for path, col in ((SAMPLE_DIR / "udhr-en.txt", "a"), (SAMPLE_DIR / "udhr-en.txt", "b"), (edited, "c")):
+        r = archive("ingest", str(path), "--collection", col, "--json")
+        assert r.returncode == 0, r.stderr
+    r = archive("families", "rebuild", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["fingerprinted"] == 3 and rep["links"]["copy"] == 1 and rep["links"]["edited_copy"] == 2
+    r = archive("families", "show", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    fam_ = json.loads(r.stdout)
+    assert fam_["size"] == 3 and {link["kind"] for link in fam_["links"]} == {"copy", "edited_copy"}
+    r = archive("families", "show", "1")
+    assert r.returncode == 0 and "family 1: 3 documents" in r.stdout
+    assert archive("families", "show", "99").returncode == 2

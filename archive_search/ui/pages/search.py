@@ -61,6 +61,8 @@ class SearchState:
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
+    collapse: bool = False
+    """Fold further hits of a document family into its first hit (``collapse=family``)."""
 
     @classmethod
     def from_request(cls, request: Request) -> tuple[SearchState, list[str]]:
@@ -69,6 +71,7 @@ class SearchState:
         st = cls(q=qp.get("q", "")[:4000])
         mode = qp.get("mode", "hybrid")
         st.mode = next((m for m in MODES if m == mode), "hybrid")
+        st.collapse = qp.get("collapse") == "family"
         for k in FILTER_FIELDS:
             st.filters[k] = list(dict.fromkeys(v for v in qp.getlist(k) if v))[:50]
         for name in ("date_from", "date_to"):
@@ -96,6 +99,7 @@ class SearchState:
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "page": self.page,
+            "collapse": "family" if self.collapse else "",
         }
         d.update(changes)
         out: list[tuple[str, str]] = []
@@ -179,6 +183,8 @@ def search_page(request: Request, principal: SignedIn) -> Response:
             error, status = exc.message, exc.status
         else:
             svc.cases.audit.record(principal.name, "search", None, None, search_details(req, resp.total))
+            if st.collapse:
+                resp = svc.families.collapse_search(resp, principal)
     # the service pages through the first MAX_RESULT_WINDOW results only
     last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
     collections = svc.collections(principal) if not st.active else []

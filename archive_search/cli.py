@@ -811,6 +811,74 @@ def entities_rebuild() -> None:
     """Extract the entities of every passage again (an archive ingested before entities existed,
     or after an upgrade of the extraction); staff names and merges are kept."""
     _accounts_call(lambda svc: print(json.dumps(svc.entities.rebuild(LOCAL_ADMIN))))
+families_app = typer.Typer(no_args_is_help=True, help="Document families: copies, re-scans, translations.")
+app.add_typer(families_app, name="families")
+
+
+@families_app.command("rebuild")
+def families_rebuild(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    pending_only: Annotated[
+        bool, typer.Option("--pending", help="Only the documents not fingerprinted yet (no full rebuild)")
+    ] = False,
+) -> None:
+    """Fingerprint every document again and rebuild the automatic family links (confirmed and
+    broken links, people's decisions, stay)."""
+    svc = _service()
+    try:
+        builder = svc.jobs.families()
+        with _progress() as bar:
+            task = bar.add_task("families", total=None)
+
+            def on(done: int, tot: int) -> None:
+                bar.update(task, completed=done, total=tot)
+
+            rep = builder.update_pending(progress=on) if pending_only else builder.rebuild(progress=on)
+        svc.cases.audit.record(
+            "local", "families_rebuild", None, None, {"pending_only": pending_only, **rep.as_dict()}
+        )
+        if as_json:
+            print(json.dumps(rep.as_dict()))
+        else:
+            links = ", ".join(f"{k} {v}" for k, v in rep.links.items())
+            err.print(
+                f"{rep.fingerprinted} documents fingerprinted, {rep.vectors} vectors; new links: {links}"
+            )
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+
+
+@families_app.command("show")
+def families_show(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A document's family: the provenance chain (oldest first) and the links."""
+    from archive_search.types import LOCAL_ADMIN
+
+    svc = _service()
+    try:
+        fam = svc.families.family(document_id, LOCAL_ADMIN)
+    except ArchiveError as exc:
+        _fail(exc)
+    finally:
+        svc.close()
+    if as_json:
+        print(json.dumps(fam, ensure_ascii=False))
+        return
+    print(f"family {fam['family_id']}: {fam['size']} documents")
+    for e in fam["provenance"]:
+        rel = f" ({e['relation']['kind']} of {e['relation']['to_document_id']})" if e["relation"] else ""
+        print(
+            f"{e['position']:>3}. document {e['document_id']} {e['filename']} "
+            f"[{e['collection']}, {e['lang']}] date {e['date'] or '-'} "
+            f"ingested {e['ingested_at']} by {e['added_by'] or '-'}{rel}"
+        )
+    for link in fam["links"]:
+        pair = f"{link['document_a']}–{link['document_b']}"
+        print(f"link {link['id']}: {pair} {link['kind']} {link['score']} {link['status']}")
 
 
 def main() -> None:

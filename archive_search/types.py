@@ -207,6 +207,34 @@ class MatchExplanation(BaseModel):
     )
 
 
+class CollapsedMember(BaseModel):
+    """Another document of the same family among the hits, folded into this entry."""
+
+    document_id: str
+    passage_id: str | None = None
+    filename: str
+    collection: str
+    lang: str
+    kind: str | None = Field(description="How it is linked to the entry's document: copy, rescan, …")
+
+
+class SourceInfo(BaseModel):
+    """Which source a hit belongs to (document families, issue 19)."""
+
+    family_id: str = Field(description="Smallest document id of the family among those you may read")
+    family_size: int = Field(description="Documents of the family you may read")
+    relation: Literal["same_source", "independent"] | None = Field(
+        default=None,
+        description="Similar passages: same source as the passage asked about (a copy, re-scan or "
+        "translation of it) or an independent source; null in search results",
+    )
+    kind: str | None = Field(default=None, description="copy, edited_copy, rescan or translation")
+    of_document_id: str | None = Field(default=None, description="The document it is a copy/translation of")
+    of_filename: str | None = Field(default=None, description="That document's file name")
+    label: str
+    collapsed: list[CollapsedMember] = Field(default_factory=list)
+
+
 class Hit(BaseModel):
     """One search hit: a passage with its document's provenance and a highlighted snippet."""
 
@@ -232,6 +260,11 @@ class Hit(BaseModel):
     )
     explain: list[MatchExplanation] | None = Field(
         default=None, description="With explain=true: how each query word matched this passage."
+    )
+    source: SourceInfo | None = Field(
+        default=None,
+        description="Its document family (copies, re-scans, translations), as far as you may read it: "
+        "in similar passages always, in search results with collapse=family",
     )
 
 

@@ -20,7 +20,9 @@ from archive_search.catalog.models import Collection, Document, IngestItem, Stor
 from archive_search.types import JobReport
 from index import indexer
 from index.components import Components, ComponentsView
+from index.translit import translit_key
 from ingest.archives import archive_limits
+from ingest.families import FamilyBuilder, FamilyReport
 from ingest.pipeline import Ingestor, Progress, ingest_workers
 from ingest.queue import IngestQueue
 from ingest.sandbox import extraction_limits
@@ -66,7 +68,25 @@ class IngestionJobs(ComponentsView):
         report = ingestor.ingest(paths, collection or self.settings.default_collection, progress=progress)
         self._check_vectors()
         indexer.index_pending(self.catalog, self.backend, progress=index_progress)
+        self.update_families(vectors=False)
         return report
+
+    def families(self) -> FamilyBuilder:
+        """The family builder (``ingest/families.py``) with the extraction limits and the
+        analyser's transliteration keys for names."""
+        return FamilyBuilder(
+            self.catalog, self.store, limits=extraction_limits(self.settings), name_key=translit_key
+        )
+
+    def update_families(self, *, vectors: bool) -> FamilyReport | None:
+        """Fingerprint and link the documents not fingerprinted yet (and, with ``vectors``, link
+        the translations of newly embedded ones). A failure is logged and leaves them pending for
+        the next run: families never stop ingestion or indexing."""
+        try:
+            return self.families().update_pending(vectors=vectors)
+        except Exception:
+            log.exception("document families: update failed; the documents stay pending")
+            return None
 
     def _check_vectors(self) -> int:
         """Once per opened backend, before this process first writes to it: passages whose
@@ -96,7 +116,10 @@ class IngestionJobs(ComponentsView):
 
     def index_pending(self) -> int:
         self._check_vectors()
-        return indexer.index_pending(self.catalog, self.backend)
+        n = indexer.index_pending(self.catalog, self.backend)
+        if n:
+            self.update_families(vectors=False)
+        return n
 
     def embed_pending(
         self,
@@ -110,7 +133,7 @@ class IngestionJobs(ComponentsView):
             return 0
         if self._check_vectors():
             indexer.index_pending(self.catalog, self.backend)
-        return indexer.embed_pending(
+        n = indexer.embed_pending(
             self.catalog,
             self.backend,
             emb,
@@ -119,6 +142,9 @@ class IngestionJobs(ComponentsView):
             progress=progress,
             should_stop=should_stop,
         )
+        if n:
+            self.update_families(vectors=True)
+        return n
 
     def reindex(self, *, drop_embeddings: bool = False, progress: indexer.Progress | None = None) -> int:
         return indexer.reindex(self.catalog, self.backend, drop_embeddings=drop_embeddings, progress=progress)

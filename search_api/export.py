@@ -2,7 +2,9 @@
 
 Layout of a bundle (``archive-search-bundle/1``)::
 
-    manifest.json          case, exporter, time, every item's citation, notes, documents, files
+    manifest.json          case, exporter, time, every item's citation, notes, documents, files,
+                           and the cited documents grouped by source ("sources": copies, re-scans
+                           and translations of one source are one entry, the rest "independent")
     manifest.csv           path, kind, sha256, size, document_id, filename of every other file
     report.pdf             the case for humans (DejaVu Sans, so Cyrillic renders)
     originals/<doc id>-<file name>   each original exactly as received (from the original store)
@@ -39,6 +41,7 @@ from archive_search.types import Principal
 from search_api.audit import _timestamp as audit_timestamp
 from search_api.audit import canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
+from search_api.families import FamilyService
 
 FORMAT = "archive-search-bundle/1"
 FONT_DIRS = (
@@ -387,6 +390,9 @@ def build_bundle(
                 "files": files,
                 # the audit entries of the searches that found the items, exactly as logged
                 "searches": searches.entries,
+                # one entry per source (document family, issue 19) among the cited documents the
+                # exporter may read: copies, re-scans and translations are one source, not several
+                "sources": FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal),
             }
             report = render_report(case, manifest)
             zf.writestr("report.pdf", report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 
@@ -33,6 +33,7 @@ from search_api.auth import Accounts
 from search_api.batch import BatchRunner
 from search_api.cases import CaseService
 from search_api.entities import EntityService
+from search_api.families import FamilyService
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -69,6 +70,7 @@ class ArchiveService:
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
+        self.families = FamilyService(self.catalog, self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -209,10 +211,35 @@ class ArchiveService:
             "next_id": str(neighbours[p.seq + 1]) if p.seq + 1 in neighbours else None,
         }
 
-    def similar_documents(self, document_id: int, principal: Principal, *, size: int = 10) -> dict[str, Any]:
-        """Documents like this one (``Retrieval.similar_documents``)."""
+    def similar_documents(
+        self, document_id: int, principal: Principal, *, size: int = 10, by_family: bool = True
+    ) -> dict[str, Any]:
+        """Documents like this one (``Retrieval.similar_documents``); with ``by_family`` one entry
+        per document family, labelled same source or independent (``families.py``)."""
         doc, _, _ = self._document_row(document_id, principal)
-        return self.retrieval.similar_documents(doc, principal, size=size)
+        if not by_family:
+            return self.retrieval.similar_documents(doc, principal, size=size)
+        wider = min(size * 3, self.settings.max_page_size)
+        out = self.retrieval.similar_documents(doc, principal, size=max(size, wider))
+        return self.families.group_similar(out, doc.id, principal, size=size)
+
+    def similar_by_source(
+        self,
+        passage_id: int,
+        principal: Principal,
+        *,
+        size: int = 10,
+        exclude: Literal["source", "document", "none"] = "source",
+        lang: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Similar passages (``Retrieval.similar_passages``), one entry per document family,
+        labelled "same source (copy / re-scan / translation of …)" or "independent"."""
+        wider = min(size * 3, self.settings.max_page_size)
+        out = self.retrieval.similar_passages(
+            passage_id, principal, size=max(size, wider), exclude=exclude, lang=lang
+        )
+        p = self.passage(passage_id, principal)
+        return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
         """A PNG of one page of a PDF or image document."""

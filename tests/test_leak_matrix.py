@@ -575,6 +575,12 @@ def form_searches(run: Run) -> None:
         ),
         ("search hybrid", {"q": f"{Q_UK} {Q_LAT}", "mode": "hybrid", "size": 100}, [Q_UK, Q_LAT], True),
         ("search hybrid passages", {"q": "блокпосту мосту", "group": "passage", "size": 100}, [], True),
+        (
+            "search collapsed by family",
+            {"q": "блокпосту мосту", "collapse": "family", "size": 100},
+            [],
+            True,
+        ),
         ("search collection=secret", {"q": "", "collection": "secret", "mode": "keyword"}, [], True),
         (
             "search collection=secret semantic",
@@ -702,7 +708,7 @@ def form_ids(run: Run) -> None:
     """Documents, texts, originals, pages, passages, corroboration and cases by the ids of secret items."""
     a = run.a
     for kind, doc in a.secret_docs.items():
-        for suffix in ("", "/text", "/original", "/similar", "/cases"):
+        for suffix in ("", "/text", "/original", "/similar", "/cases", "/family"):
             _same_as_missing(
                 run,
                 f"document {kind}{suffix}",
@@ -760,6 +766,16 @@ def form_ids(run: Run) -> None:
         params={"size": 100},
     )
     run.api("cases of the near-duplicate", "GET", f"/documents/{a.near_dup_doc}/cases", reveals=False)
+    # its document family: members, labels, provenance (the near-duplicate is too short to be
+    # linked, a family of one, so nothing to reveal even to readers of secret; the family leak
+    # tests with linked copies and translations are in tests/test_families.py)
+    run.api("family of the near-duplicate", "GET", f"/documents/{a.near_dup_doc}/family", reveals=False)
+    run.api(
+        "similar documents of the near-duplicate, one per document",
+        "GET",
+        f"/documents/{a.near_dup_doc}/similar",
+        params={"size": 100, "group": "none"},
+    )
 
 
 def form_batch(run: Run) -> None:

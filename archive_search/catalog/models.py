@@ -432,3 +432,74 @@ class EntityMention(Base):
     surface: Mapped[str] = mapped_column(String(300))
     alias: Mapped[str] = mapped_column(String(300))
     key: Mapped[str] = mapped_column(String(400))
+class DocumentFingerprint(Base):
+    """What the family builder (``ingest/families.py``) keeps of a document to find its copies,
+    re-scans and translations without reading its text again (migration 0019)."""
+
+    __tablename__ = "document_fingerprints"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """uint32 MinHash signature of the normalised text's character shingles (``None``: too little text)."""
+    text_chars: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    numbers: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Space-separated numbers of the text (dates, counts, article numbers), for translation agreement."""
+    names: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Space-separated Latin keys of capitalised words (transliterated), for translation agreement."""
+    first_date: Mapped[date | None] = mapped_column(Date)
+    """The earliest full date written in the text (for the family's provenance chain)."""
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """float32 mean of the passages' embeddings, unit length (``None`` until they are embedded)."""
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    vector_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FamilyLsh(Base):
+    """One LSH band bucket of a document's MinHash: documents sharing a bucket are candidates."""
+
+    __tablename__ = "family_lsh"
+
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class PageHash(Base):
+    """Perceptual hash of one page image (scans: images and OCR'd PDF pages)."""
+
+    __tablename__ = "page_hashes"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FamilyLink(Base):
+    """Two documents of the same source, with how they were found to be (``kind``) and how sure.
+
+    ``doc_a < doc_b``. ``status``: ``auto`` (found by the builder), ``confirmed`` or ``broken`` by
+    a person (audited); a rebuild keeps people's decisions, and a broken link joins nothing.
+    """
+
+    __tablename__ = "family_links"
+    __table_args__ = (
+        UniqueConstraint("doc_a", "doc_b", "kind", name="uq_family_links_pair_kind"),
+        CheckConstraint("doc_a < doc_b", name="ck_family_links_order"),
+        CheckConstraint(
+            "kind IN ('copy', 'edited_copy', 'rescan', 'translation')", name="ck_family_links_kind"
+        ),
+        CheckConstraint("status IN ('auto', 'confirmed', 'broken')", name="ck_family_links_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doc_a: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    doc_b: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="auto", server_default="auto")
+    details: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(150))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -14,6 +14,7 @@ from search_api.routes import (
     collections,
     documents,
     entities,
+    families,
     passages,
     saved_searches,
     search,
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     batch.router,
     saved_searches.router,
     entities.router,
+    families.router,
 )

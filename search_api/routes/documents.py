@@ -5,7 +5,7 @@ Uploads (``POST /documents``) are in ``uploads.py``; the cases holding a documen
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, Response
@@ -52,12 +52,26 @@ def similar_documents(
     svc: ServiceDep,
     principal: PrincipalDep,
     size: Annotated[int, Query(ge=1, le=100)] = 10,
+    group: Annotated[
+        Literal["family", "none"],
+        Query(description="family: one entry per source family, labelled; none: one entry per document"),
+    ] = "family",
 ) -> dict[str, Any]:
-    """More like this document: the best passage of each similar document."""
-    out = svc.similar_documents(document_id, principal, size=size)
+    """More like this document: the best passage of each similar document (or source family)."""
+    out = svc.similar_documents(document_id, principal, size=size, by_family=group == "family")
     svc.cases.audit.record(
         principal.name, "search", "document", document_id, {"similar": True, "hits": len(out["hits"])}
     )
+    return out
+
+
+@router.get("/documents/{document_id}/family", tags=["corroboration"])
+def document_family(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The document's family (copies, re-scans, translations) among the documents you may read:
+    the provenance chain, oldest first (date in the metadata or the text, then ingestion time;
+    collection; who added it), and the links with their kind, score and status."""
+    out = svc.families.family(document_id, principal)
+    svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "family"})
     return out
 
 

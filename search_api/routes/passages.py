@@ -37,6 +37,12 @@ class SimilarResponse(BaseModel):
         description="vector: nearest embeddings (any language); keyword: shared terms (no embedding yet)"
     )
     hits: list[Hit]
+    independent_sources: int | None = Field(
+        default=None, description="With group=family: entries labelled independent (distinct sources)"
+    )
+    same_source: int | None = Field(
+        default=None, description="With group=family: entries of the asked passage's own source family"
+    )
 
 
 @router.get("/passages/{passage_id:int}", response_model=PassagePublic, tags=["documents"])
@@ -58,9 +64,19 @@ def similar_passages(
         Query(description="source: leave out the passage's document and copies of the same file"),
     ] = "source",
     lang: Annotated[list[str] | None, Query(description="Only these languages (repeatable)")] = None,
+    group: Annotated[
+        Literal["family", "none"],
+        Query(
+            description="family: one entry per source (copies, re-scans and translations folded together, "
+            "labelled same source or independent); none: one entry per document"
+        ),
+    ] = "family",
 ) -> dict[str, Any]:
     """Passages of other documents that describe the same thing, in any language (corroboration)."""
-    out = svc.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+    if group == "family":
+        out = svc.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
+    else:
+        out = svc.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
     svc.cases.audit.record(
         principal.name, "search", "passage", passage_id, {"similar": True, "hits": len(out["hits"])}
     )

@@ -52,6 +52,13 @@ async def search(
             max_length=500, description="next_cursor of the previous page (group=passage, keyword/semantic)"
         ),
     ] = None,
+    collapse: Annotated[
+        Literal["none", "family"],
+        Query(
+            description="family: further hits of one document family (copies, re-scans, translations) "
+            'on the page are folded into its first hit ("1 of 4 in this family")'
+        ),
+    ] = "none",
 ) -> SearchResponse:
     """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
     req = SearchRequest(
@@ -74,6 +81,8 @@ async def search(
         explain=explain,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
+    if collapse == "family":
+        res = svc.families.collapse_search(res, principal)
     record = svc.retrieval.search_record(
         req, principal, mode=res.mode, total=res.total, hits=HitListHash(res.hits)
     )

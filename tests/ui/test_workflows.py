@@ -17,7 +17,7 @@ from typing import Any
 
 from archive_search.types import LOCAL_ADMIN
 from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
-from tests.ui.conftest import CORROBORATION_TEXTS, CorroborationArchive, UiArchive, shot
+from tests.ui.conftest import CorroborationArchive, UiArchive, shot
 from tests.ui.test_browser import expect, log_in, search
 
 
@@ -36,19 +36,21 @@ def test_corroboration_across_languages(page: Any, corroboration: CorroborationA
     expect(panel).to_be_visible()
     expect(panel).to_contain_text("By meaning, in any language")
     entries = panel.locator("ol.similar-list > li")
-    names = [
-        next(f for f in CORROBORATION_TEXTS if f in entries.nth(i).inner_text())
-        for i in range(entries.count())
-    ]
-    # the same event told in Ukrainian and Russian comes first; one passage per document
-    assert set(names[:2]) == {"report-uk.txt", "report-ru.txt"}, names
-    assert len(names) == len(set(names))
-    assert "report-en.txt" not in names
+    # the same event told in Ukrainian and Russian is the same source as the English report
+    # (translations, issue 19): one entry, labelled, with the other translation folded into it
+    first = entries.nth(0).inner_text()
+    assert "report-uk.txt" in first and "report-ru.txt" in first, first
+    assert "same source: translation of report-en.txt" in first, first
+    for i in range(1, entries.count()):
+        text = entries.nth(i).inner_text()
+        assert "report-uk.txt" not in text and "report-ru.txt" not in text, text
+        assert "independent source" in text, text
+    expect(panel).to_contain_text("Independent sources:")
     expect(page.locator("#more-like-this")).to_contain_text("report-")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "corroboration")
     # a link opens the other document at that passage
-    panel.locator("li", has_text="report-uk.txt").locator("a").click()
+    panel.get_by_role("link", name="report-uk.txt", exact=True).click()
     page.wait_for_load_state("domcontentloaded")
     assert re.search(r"/documents/\d+\?passage=\d+#passage-\d+$", page.url), page.url
     expect(page.locator(".metadata")).to_contain_text("report-uk.txt")

@@ -63,7 +63,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
             )
         rendered.append(item)
     doc_lang = meta.get("lang") if meta.get("lang") in ("ru", "uk", "be", "en") else None
-    similar = svc.similar_passages(span.passage_id, principal, size=5) if span else None
+    similar = svc.similar_by_source(span.passage_id, principal, size=5) if span else None
     like_this = svc.similar_documents(document_id, principal, size=5)
     svc.cases.audit.record(
         principal.name,

@@ -62,6 +62,8 @@ class SearchState:
     date_from: date | None = None
     date_to: date | None = None
     page: int = 1
+    collapse: bool = False
+    """Fold further hits of a document family into its first hit (``collapse=family``)."""
 
     @classmethod
     def from_request(cls, request: Request) -> tuple[SearchState, list[str]]:
@@ -70,6 +72,7 @@ class SearchState:
         st = cls(q=qp.get("q", "")[:4000])
         mode = qp.get("mode", "hybrid")
         st.mode = next((m for m in MODES if m == mode), "hybrid")
+        st.collapse = qp.get("collapse") == "family"
         for k in FILTER_FIELDS:
             st.filters[k] = list(dict.fromkeys(v for v in qp.getlist(k) if v))[:50]
         for name in ("date_from", "date_to"):
@@ -97,6 +100,7 @@ class SearchState:
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "page": self.page,
+            "collapse": "family" if self.collapse else "",
         }
         d.update(changes)
         out: list[tuple[str, str]] = []
@@ -187,6 +191,8 @@ def search_page(request: Request, principal: SignedIn) -> Response:
                 raise
             error, status = exc.message, exc.status
         else:
+            if st.collapse:
+                resp = svc.families.collapse_search(resp, principal)
             record = svc.retrieval.search_record(
                 req, principal, mode=resp.mode, total=resp.total, hits=HitListHash(resp.hits)
             )

@@ -312,6 +312,12 @@ class SearchResponse(BaseModel):
         description="With group=passage in keyword or semantic mode: pass as `cursor` for the next page "
         "(stable deep paging by score and passage id, no depth limit); null on the last page.",
     )
+    beyond_window: bool = Field(
+        default=False,
+        description="Page and size reach past the first 1,000 hits, which is as far as `page` goes: "
+        "the hits stop there (total and facets are still the whole search's). Every hit is reached "
+        "with `cursor` (group=passage, keyword or semantic) or GET /search/export.",
+    )
 
 
 class FileReport(BaseModel):

@@ -305,11 +305,12 @@ class Retrieval(ComponentsView):
         pageable = req.group == "passage" and req.mode in ("keyword", "semantic")
         if req.cursor is not None or (pageable and req.page == 1):
             return self._search_after(req, principal, t0)
-        if req.page * req.size > MAX_RESULT_WINDOW:
-            raise InvalidRequestError(
-                f"results beyond the first {MAX_RESULT_WINDOW} cannot be paged to: use group=passage "
-                "with mode=keyword or semantic and its next_cursor, or export every hit (GET /search/export)"
-            )
+        if (req.page - 1) * req.size >= MAX_RESULT_WINDOW:
+            # past the window of offset paging: the total and facets of the search, no hits, and
+            # a flag saying why (cursor paging with group=passage, or the export, reach every hit)
+            first = self.search(replace(req, page=1, size=1), principal)
+            took = int((time.perf_counter() - t0) * 1000)
+            return first.model_copy(update={"hits": [], "beyond_window": True, "took_ms": took})
         parsed = parse_query(req.q)
         filters = self._filters(req, parsed, principal)
         fuzzy: dict[str, int] = {}
@@ -358,14 +359,16 @@ class Retrieval(ComponentsView):
                 ]
                 top.matching_passages = len(g)
                 hits.append(top)
+        inside = MAX_RESULT_WINDOW - offset  # a page that straddles the window's end is cut there
         return SearchResponse(
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
-            hits=hits,
+            hits=hits[:inside],
             facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group=req.group,
             query_lang=detect_language(sem_text) if sem_text else None,
+            beyond_window=len(hits) > inside,
         )
 
     def _prepared(

@@ -75,3 +75,13 @@ def test_state_rules_are_conflicts_and_form_rules_are_in_the_schema(
     schema = c.get("/api/v1/openapi.json").json()["components"]["schemas"]
     assert "pattern" in schema["TagCreate"]["properties"]["name"]
     assert {"oneOf"} <= set(schema["GrantSet"]) and {"oneOf"} <= set(schema["CaseItemCreate"])
+
+
+def test_a_page_past_the_window_is_empty_and_says_why(client: tuple[TestClient, dict[str, str]]) -> None:
+    c, h = client
+    first = c.get("/api/v1/search?q=&mode=keyword&group=passage&size=5", headers=h).json()
+    assert first["total"] > 5 and first["beyond_window"] is False
+    far = c.get("/api/v1/search?q=&mode=keyword&group=document&page=9999&size=10", headers=h)
+    assert far.status_code == 200  # a schema-valid page is answered, not refused
+    body = far.json()
+    assert body["hits"] == [] and body["beyond_window"] is True and body["total"] >= 1

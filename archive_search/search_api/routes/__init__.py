@@ -10,6 +10,7 @@ from archive_search.search_api.routes import (
     admin,
     auth,
     batch,
+    care,
     cases,
     collections,
     documents,
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     passages.router,
     batch.router,
     saved_searches.router,
+    care.router,
 )

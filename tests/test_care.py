@@ -515,3 +515,46 @@ def test_retention_lists_what_is_due_and_deletes_nothing(tmp_path: Path) -> None
         assert svc.search(SearchRequest(q="bridge", mode="keyword"), admin).total == 2
     finally:
         svc.close()
+
+
+# -- the web interface ----------------------------------------------------------------------------
+
+
+def test_managers_withdraw_from_the_document_page(env: Env) -> None:
+    """The viewer offers the withdrawal to managers of the collection only; after it the document
+    is gone from the pages too, and the case page shows the item as withdrawn."""
+    from tests.test_leak_matrix import _csrf, _ui_login
+
+    app = env.http.app
+    reader, keeper = TestClient(app), TestClient(app)
+    _ui_login(reader, "reader")
+    _ui_login(keeper, "keeper")
+    page = reader.get(f"/documents/{env.doc}")
+    assert page.status_code == 200 and "Оленівки" in page.text
+    assert "witness-statement" in reader.get("/", params={"q": "журналістів"}).text
+    assert f"/documents/{env.doc}/withdraw" not in page.text
+    # a reader posting the form anyway is refused, and nothing changes
+    r = reader.post(
+        f"/documents/{env.doc}/withdraw",
+        data={"csrf_token": _csrf(page.text), "reason": "no"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403, r.status_code
+    assert env.svc.care.state(env.doc, LOCAL_ADMIN)["withdrawn"] is False
+    page = keeper.get(f"/documents/{env.doc}")
+    assert f"/documents/{env.doc}/withdraw" in page.text
+    r = keeper.post(
+        f"/documents/{env.doc}/withdraw",
+        data={"csrf_token": _csrf(page.text), "reason": "the witness asked"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "notice=withdrawn" in r.headers["location"], r.text
+    state = env.svc.care.state(env.doc, LOCAL_ADMIN)
+    assert state["withdrawn"] and state["reason"] == "the witness asked" and state["withdrawn_by"] == "keeper"
+    assert reader.get(f"/documents/{env.doc}").status_code == 404
+    before = keeper.get("/", params={"q": "журналістів"}).text  # the query is echoed: not the marker words
+    assert "witness-statement" not in before and "convoy.txt" in before
+    case_page = keeper.get(f"/cases/{env.case_id}")
+    assert case_page.status_code == 200
+    assert "Оленівки" not in case_page.text and "witness-statement" not in case_page.text
+    assert "This document was withdrawn" in case_page.text

@@ -180,9 +180,10 @@ class CareService:
         return self.state(document_id, principal)
 
     def state(self, document_id: int, principal: Principal) -> dict[str, Any]:
-        """Withdrawal, purge, hold and restriction state of a document."""
+        """Withdrawal, purge, hold and restriction state of a document (managers of its
+        collection: the reason of a withdrawal and the access list are not for every reader)."""
         with self.catalog.session() as s:
-            doc, col = self._document(s, document_id, principal)
+            doc, col = self._managed(s, document_id, principal)
             col_hold = bool(s.scalar(select(Collection.legal_hold).where(Collection.id == doc.collection_id)))
             access = self._access_list(s, doc.id)
             due = None
@@ -259,8 +260,7 @@ class CareService:
         now = _now()
         with self.catalog.session() as s:
             doc, _ = self._document(s, document_id, principal)
-            if doc.purged_at is not None:
-                raise ConflictError(f"document {document_id} was purged already")
+            again = doc.purged_at is not None  # finish the steps after the catalog once more
             targets = self._closure(s, doc.id)
             rows = s.execute(
                 select(Document, Collection.name, Collection.legal_hold, StoredFile.sha256)
@@ -270,6 +270,8 @@ class CareService:
                 .order_by(Document.id)
             ).all()
             for d, col, col_hold, _ in rows:
+                if again or d.purged_at is not None:
+                    continue
                 if d.withdrawn_at is None:
                     raise ConflictError(
                         f"document {d.id} ({col}) holds the same content and is not withdrawn; "
@@ -288,8 +290,8 @@ class CareService:
                         code="purge_hold",
                     )
             live = [d for d, *_ in rows if d.purged_at is None]
-            ids = [d.id for d in live]
-            shas = sorted({sha for d, _, _, sha in rows if d.purged_at is None})
+            ids = [d.id for d in live] or [d.id for d, *_ in rows]
+            shas = sorted({sha for _, _, _, sha in rows})
             tombstone = {
                 "documents": [
                     {
@@ -305,8 +307,9 @@ class CareService:
                 ],
                 "purged_at": now.isoformat(),
             }
-            self._delete_content(s, ids, now)
-            self.audit.record(principal.name, "document.purge", "document", doc.id, tombstone, session=s)
+            if live:
+                self._delete_content(s, [d.id for d in live], now)
+                self.audit.record(principal.name, "document.purge", "document", doc.id, tombstone, session=s)
         # the content is gone from the catalog (committed); now its copies elsewhere
         started = _now()
         self.service.backend.purge_documents(ids, lambda: indexer.live_passages(self.catalog))

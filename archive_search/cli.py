@@ -509,6 +509,119 @@ def token_create(
     print(out[0])
 
 
+documents_app = typer.Typer(
+    no_args_is_help=True, help="Duty of care: withdraw, restore, purge, hold and restrict documents."
+)
+app.add_typer(documents_app, name="documents")
+retention_app = typer.Typer(no_args_is_help=True, help="Per-collection review periods.")
+app.add_typer(retention_app, name="retention")
+
+
+def _operator() -> Any:
+    """The local administrator, named after the operating-system user (recorded in the audit log)."""
+    import dataclasses
+    import getpass
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "unknown"
+    return dataclasses.replace(LOCAL_ADMIN, name=f"local:{who}")
+
+
+def _care_call(fn: Any) -> None:
+    """Run ``fn(care service, principal)`` and print its answer as JSON."""
+    out: list[Any] = []
+    _accounts_call(lambda svc: out.append(fn(svc.care, _operator())))
+    print(json.dumps(out[0], ensure_ascii=False, indent=2))
+
+
+@documents_app.command("withdraw")
+def documents_withdraw(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")],
+) -> None:
+    """Withdraw a document (and its archive members): out of every search, read and export at once."""
+    _care_call(lambda care, who: care.withdraw(document_id, reason, who))
+
+
+@documents_app.command("restore")
+def documents_restore(document_id: Annotated[int, typer.Argument(help="Document id")]) -> None:
+    """Undo a withdrawal before the purge; the document is indexed again."""
+    _care_call(lambda care, who: care.restore(document_id, who))
+
+
+@documents_app.command("purge")
+def documents_purge(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Delete a withdrawn document's content for good (after ARCHIVE_PURGE_HOLD_DAYS, without a
+    legal hold); a tombstone (SHA-256, reason, who, when) stays in the audit log."""
+    if not yes and not typer.confirm(f"Purge document {document_id} and every copy of it for good?"):
+        raise typer.Exit(1)
+    _care_call(lambda care, who: care.purge(document_id, who))
+
+
+@documents_app.command("status")
+def documents_status(document_id: Annotated[int, typer.Argument(help="Document id")]) -> None:
+    """Withdrawal, purge, legal hold and restriction state of a document."""
+    _care_call(lambda care, who: care.state(document_id, who))
+
+
+@documents_app.command("withdrawn")
+def documents_withdrawn() -> None:
+    """Every withdrawn document, with the date from which it may be purged."""
+    _care_call(lambda care, who: care.withdrawn(who))
+
+
+@documents_app.command("hold")
+def documents_hold(
+    document_id: Annotated[int | None, typer.Argument(help="Document id (or --collection)")] = None,
+    collection: Annotated[str | None, typer.Option(help="Hold a whole collection")] = None,
+    release: Annotated[bool, typer.Option("--release", help="Lift the hold")] = False,
+) -> None:
+    """Put (or with --release lift) a legal hold on a document or a collection: no purge."""
+    _care_call(
+        lambda care, who: care.set_hold(who, on=not release, document_id=document_id, collection=collection)
+    )
+
+
+@documents_app.command("restrict")
+def documents_restrict(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="A user who may read it (repeatable)")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="A group that may read it (repeatable)")
+    ] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the restriction")] = False,
+) -> None:
+    """Restrict a document to named users and groups (besides admins and the collection's managers)."""
+    if lift:
+        _care_call(lambda care, who: care.unrestrict(document_id, who))
+    else:
+        _care_call(lambda care, who: care.restrict(document_id, who, users=user or [], groups=group or []))
+
+
+@retention_app.command("set")
+def retention_set(
+    collection: Annotated[str, typer.Argument(help="Collection name")],
+    days: Annotated[int | None, typer.Argument(help="Review period in days (omit to clear)")] = None,
+) -> None:
+    """Set or clear a collection's review period."""
+    _care_call(lambda care, who: care.set_retention(collection, days, who))
+
+
+@retention_app.command("due")
+def retention_due(
+    collection: Annotated[str | None, typer.Option(help="Only this collection")] = None,
+) -> None:
+    """Documents past their collection's review period (nothing is deleted)."""
+    _care_call(lambda care, who: care.due_for_review(who, collection=collection))
+
+
 @app.command()
 def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Re-hash every original against the catalog and check the catalog's integrity; exit 1 on

@@ -206,6 +206,14 @@ class Settings(BaseSettings):
         default=4096, ge=1, description="... but never more than this many MiB (`failed(archive_too_large)`)."
     )
 
+    purge_hold_days: float = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="Days a withdrawn document must wait before `archive documents purge` may delete its "
+        "content (a withdrawal can still be undone meanwhile); 0: at once.",
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

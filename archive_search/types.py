@@ -146,10 +146,17 @@ class Principal:
     manageable: frozenset[str] | None = frozenset()
     role: str = "viewer"
     user_id: int | None = None
+    hidden_documents: frozenset[int] = frozenset()
+    """Restricted documents of readable collections that this principal may not read (document-level
+    confidentiality, ``search_api/care.py``); every search excludes them inside the backend query."""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def can_read_document(self, collection: str, document_id: int) -> bool:
+        """Whether the principal may read one document: its collection, and not restricted away."""
+        return self.can_read(collection) and document_id not in self.hidden_documents
 
     def can_read(self, collection: str) -> bool:
         return self.readable is None or collection in self.readable

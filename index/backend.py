@@ -7,7 +7,7 @@ query and are applied inside retrieval, never on the results afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
@@ -69,6 +69,15 @@ class Filters:
     entities: tuple[tuple[str, ...], ...] = ()
     """Entity filters: each a set of ``person:ID``/``place:ID``/``org:ID`` values of which the
     passage must mention one (the sets are and-ed)."""
+    hidden_document_ids: frozenset[int] = frozenset()
+    """Part of the access filter: restricted documents the caller may not read (excluded inside
+    retrieval, as ``exclude_document_ids`` are)."""
+
+    def excluded_documents(self) -> tuple[int, ...]:
+        """Documents no hit may come from: the requested exclusions and the hidden ones."""
+        if not self.hidden_document_ids:
+            return self.exclude_document_ids
+        return tuple(sorted(set(self.exclude_document_ids) | self.hidden_document_ids))
 
     def effective_collections(self) -> frozenset[str] | None:
         """Collections that may match: the requested ones within the allowed ones."""
@@ -170,6 +179,12 @@ class SearchBackend(Protocol):
 
     def delete_documents(self, document_ids: Sequence[int]) -> None:
         """Remove every passage of these documents."""
+
+    def purge_documents(
+        self, document_ids: Sequence[int], passages: Callable[[], Iterable[IndexPassage]]
+    ) -> None:
+        """Remove every passage of these documents and leave none of their text in the backend's
+        files (``passages()`` yields every other passage, for a backend that must rewrite them)."""
 
     def keyword_search(
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,6 +290,36 @@ class EmbeddedBackend:
                 self._vec_dirty = True
                 self.flush_vectors()
 
+    def purge_documents(
+        self, document_ids: Sequence[int], passages: Callable[[], Iterable[IndexPassage]]
+    ) -> None:
+        """Delete the documents and leave nothing of their text in the index files.
+
+        Tantivy keeps the terms of a deleted document in its segment (and earlier deleted copies
+        of a rewritten passage in older segments) until the segment is merged away, so the keyword
+        index is rewritten: every other passage (``passages()``, from the catalog) is added again
+        and all old segments deleted in one commit (readers see the old index until then, never
+        an empty one), then the files no longer in use are removed. The vectors of the documents
+        are overwritten with noise before being marked deleted, so the saved HNSW file no longer
+        holds them."""
+        gone = {int(i) for i in document_ids}
+        with self._lock:
+            labels = [label for label, m in self._meta.items() if m.document_id in gone]
+            if labels and self._hnsw is not None:
+                noise = np.random.default_rng().standard_normal((len(labels), int(self._dim or 1)))
+                self._hnsw.add_items(noise.astype(np.float32), np.asarray(labels, dtype=np.int64))
+            with self._writing() as w:
+                w.delete_all_documents()
+                for p in passages():
+                    if p.document_id not in gone:
+                        w.add_document(self._to_doc(p))
+            with self._writing() as w:
+                w.garbage_collect_files()
+            self.delete_documents(sorted(gone))  # the vectors (and any write that raced)
+            if labels:
+                self._vec_dirty = True
+                self.flush_vectors()
+
     def clear(self) -> None:
         with self._writing() as w:
             w.delete_all_documents()
@@ -460,7 +490,7 @@ class EmbeddedBackend:
             return False
         if f.document_ids and m.document_id not in f.document_ids:
             return False
-        if f.exclude_document_ids and m.document_id in f.exclude_document_ids:
+        if m.document_id in f.excluded_documents():
             return False
         if any(m.entities.isdisjoint(group) for group in f.entities):
             return False
@@ -491,8 +521,9 @@ class EmbeddedBackend:
             mask &= c.added > epoch_ms(f.added_after)
         if f.document_ids:
             mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
-        if f.exclude_document_ids:
-            mask &= ~np.isin(c.document_id, np.asarray(f.exclude_document_ids, dtype=np.int64))
+        excluded = f.excluded_documents()
+        if excluded:
+            mask &= ~np.isin(c.document_id, np.asarray(excluded, dtype=np.int64))
         if f.tags or f.speakers or f.entities:  # rare filters on set-valued fields: checked one by one
             idx = np.flatnonzero(mask)
             keep = [i for i in idx if self._vec_allowed(self._meta[int(c.labels[i])], f)]
@@ -599,12 +630,13 @@ class EmbeddedBackend:
         if filt is None:
             return None
         base = self._node(node) if node is not None else tantivy.Query.all_query()
-        if not filt and not f.exclude_document_ids:
+        excluded_ids = f.excluded_documents()
+        if not filt and not excluded_ids:
             return base
         clauses = [(tantivy.Occur.Must, base)]
         clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
-        if f.exclude_document_ids:
-            excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(f.exclude_document_ids))
+        if excluded_ids:
+            excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(excluded_ids))
             clauses.append((tantivy.Occur.MustNot, excluded))
         return tantivy.Query.boolean_query(clauses)
 

@@ -7,8 +7,9 @@ backend. Both loops are resumable: a crash leaves the flags unset and the next r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -69,7 +70,7 @@ def _load(catalog: Catalog, ids: Sequence[int]) -> list[IndexPassage]:
             select(Passage, Document, Collection.name)
             .join(Document, Passage.document_id == Document.id)
             .join(Collection, Document.collection_id == Collection.id)
-            .where(Passage.id.in_(ids))
+            .where(Passage.id.in_(ids), Document.withdrawn_at.is_(None))
             .order_by(Passage.id)
         ).all()
         tags = _tags(s, {p.id: p.document_id for p, _, _ in rows})
@@ -104,11 +105,41 @@ def _tags(s: Session, doc_of: dict[int, int]) -> dict[int, list[str]]:
     return out
 
 
+def _live() -> Any:
+    """Passages of documents that were not withdrawn (withdrawn ones are never indexed or embedded)."""
+    return Passage.document_id.not_in(select(Document.id).where(Document.withdrawn_at.is_not(None)))
+
+
+def withdraw_from_backend(catalog: Catalog, backend: SearchBackend, document_ids: Sequence[int]) -> list[int]:
+    """Delete from the backend those of ``document_ids`` that are withdrawn (a write that raced a
+    withdrawal must not bring a document back); returns them."""
+    if not document_ids:
+        return []
+    with catalog.session() as s:
+        gone = list(
+            s.scalars(
+                select(Document.id).where(
+                    Document.id.in_(sorted(set(document_ids))), Document.withdrawn_at.is_not(None)
+                )
+            )
+        )
+    if gone:
+        backend.delete_documents(gone)
+    return gone
+
+
+def all_withdrawn(catalog: Catalog) -> list[int]:
+    with catalog.session() as s:
+        return list(s.scalars(select(Document.id).where(Document.withdrawn_at.is_not(None))))
+
+
 def pending_counts(catalog: Catalog) -> dict[str, int]:
     with catalog.session() as s:
-        total = s.scalar(select(func.count(Passage.id))) or 0
-        unindexed = s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None))) or 0
-        unembedded = s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_(None))) or 0
+        total = s.scalar(select(func.count(Passage.id)).where(_live())) or 0
+        unindexed = s.scalar(select(func.count(Passage.id)).where(Passage.indexed_at.is_(None), _live())) or 0
+        unembedded = (
+            s.scalar(select(func.count(Passage.id)).where(Passage.embedded_at.is_(None), _live())) or 0
+        )
     return {"passages": total, "pending_index": unindexed, "pending_embedding": unembedded}
 
 
@@ -132,8 +163,9 @@ def _write(
 
     A ``BackendError`` that is not about single passages (no node answered) is recorded as
     ``index_unavailable`` for all of them and raised again."""
+    loaded = _load(catalog, ids)
     try:
-        backend.write(_load(catalog, ids))
+        backend.write(loaded)
         failed: dict[int, tuple[str, str]] = {}
     except IndexWriteError as exc:
         failed = exc.failed
@@ -141,6 +173,7 @@ def _write(
         with catalog.session() as s:
             s.execute(update(Passage).where(Passage.id.in_(ids)).values(index_error=UNAVAILABLE))
         raise
+    withdraw_from_backend(catalog, backend, [p.document_id for p in loaded])
     done = [i for i in ids if i not in failed]
     with catalog.session() as s:
         if done:
@@ -306,7 +339,7 @@ def embed_pending(
         with catalog.session() as s:
             rows = s.execute(
                 select(Passage.id, Passage.text)
-                .where(Passage.embedded_at.is_(None))
+                .where(Passage.embedded_at.is_(None), _live())
                 .order_by(Passage.id)
                 .limit(take)
             ).all()
@@ -361,7 +394,9 @@ def reindex(
             if meta is not None:
                 s.delete(meta)
         s.execute(update(Passage).values(**values))
-    return index_pending(catalog, backend, progress=progress)
+    done = index_pending(catalog, backend, progress=progress)
+    withdraw_from_backend(catalog, backend, all_withdrawn(catalog))
+    return done
 
 
 def _rebuild_beside(
@@ -405,4 +440,32 @@ def _rebuild_beside(
             .values(indexed_at=None)
         )
     index_pending(catalog, backend)
+    withdraw_from_backend(catalog, backend, all_withdrawn(catalog))  # withdrawn while copying
     return done
+
+
+def live_passages(catalog: Catalog, *, batch: int = 500) -> Iterator[IndexPassage]:
+    """Every passage of the documents not withdrawn, as the backend stores it (for a backend that
+    rewrites its index after a purge)."""
+    last = 0
+    while True:
+        with catalog.session() as s:
+            ids = list(
+                s.scalars(select(Passage.id).where(Passage.id > last).order_by(Passage.id).limit(batch))
+            )
+        if not ids:
+            return
+        yield from _load(catalog, ids)
+        last = ids[-1]
+
+
+def requeue_since(catalog: Catalog, started: datetime) -> int:
+    """Mark for indexing again the passages indexed since ``started`` (written to an index that a
+    rebuild replaced meanwhile); returns how many."""
+    with catalog.session() as s:
+        res = s.execute(
+            update(Passage)
+            .where(Passage.indexed_at.is_not(None), Passage.indexed_at >= started)
+            .values(indexed_at=None)
+        )
+        return int(getattr(res, "rowcount", 0) or 0)

@@ -549,9 +549,10 @@ def filter_clauses(f: Filters) -> list[dict[str, Any]] | None:
 
 def exclude_clauses(f: Filters) -> list[dict[str, Any]]:
     """``must_not`` clauses of the filters."""
-    if not f.exclude_document_ids:
+    excluded = f.excluded_documents()
+    if not excluded:
         return []
-    return [{"terms": {"document_id": sorted(set(f.exclude_document_ids))}}]
+    return [{"terms": {"document_id": list(excluded)}}]
 
 
 def filter_query(f: Filters) -> dict[str, Any] | None:
@@ -1053,6 +1054,32 @@ class OpenSearchBackend:
                 raise BackendError(
                     f"OpenSearch delete kept meeting concurrent writes ({self.alias}); try again"
                 )
+
+    def purge_documents(
+        self, document_ids: Sequence[int], passages: Callable[[], Iterable[IndexPassage]]
+    ) -> None:
+        """Delete the documents (searches stop finding them at once), then build a new index
+        beside the live one from ``passages()``, move the alias to it and delete the old index,
+        whose segments and translog still hold the deleted documents (soft deletes are kept for
+        replica recovery, so a force merge does not reliably drop them). Passages written by other
+        processes meanwhile went to the old index: the caller writes them again."""
+        gone = {int(i) for i in document_ids}
+        self.delete_documents(sorted(gone))
+        self.begin_rebuild(keep_vectors=True)
+        try:
+            batch: list[IndexPassage] = []
+            for p in passages():
+                if p.document_id in gone:
+                    continue
+                batch.append(p)
+                if len(batch) >= 500:
+                    self.write(batch)
+                    batch = []
+            self.write(batch)
+        except BaseException:
+            self.abort_rebuild()
+            raise
+        self.finish_rebuild()
 
     def clear(self) -> None:
         """A fresh empty index behind the alias (atomic swap), then the old one is deleted."""

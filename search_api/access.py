@@ -19,9 +19,14 @@ MAX_BULK = 10_000
 
 
 def readable_clause(principal: Principal) -> ColumnElement[bool]:
+    """Rows of readable documents (the query joins ``Collection`` and ``Document``): readable
+    collections, without the restricted documents hidden from the principal."""
     if principal.readable is None:
         return true()
-    return Collection.name.in_(sorted(principal.readable))
+    clause: ColumnElement[bool] = Collection.name.in_(sorted(principal.readable))
+    if principal.hidden_documents:
+        clause = clause & Document.id.not_in(sorted(principal.hidden_documents))
+    return clause
 
 
 def require_editor(principal: Principal, what: str) -> None:
@@ -34,7 +39,7 @@ def utcnow() -> datetime:
 
 
 def readable_documents(s: Session, ids: Sequence[int], principal: Principal) -> dict[int, str]:
-    """{document id: collection} of the ids; 404 on the first missing or unreadable one."""
+    """{document id: collection} of the ids; 404 on the first missing, unreadable or withdrawn one."""
     found: dict[int, str] = {}
     uniq = sorted(set(ids))
     for i in range(0, len(uniq), 1000):
@@ -42,17 +47,17 @@ def readable_documents(s: Session, ids: Sequence[int], principal: Principal) -> 
             s.execute(
                 select(Document.id, Collection.name)
                 .join(Collection, Collection.id == Document.collection_id)
-                .where(Document.id.in_(uniq[i : i + 1000]))
+                .where(Document.id.in_(uniq[i : i + 1000]), Document.withdrawn_at.is_(None))
             ).all()
         )
     for d in uniq:
-        if d not in found or not principal.can_read(found[d]):
+        if d not in found or not principal.can_read_document(found[d], d):
             raise NotFoundError(f"document {d} not found")
     return found
 
 
 def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> dict[int, int]:
-    """{passage id: document id}; 404 on the first missing or unreadable one."""
+    """{passage id: document id}; 404 on the first missing, unreadable or withdrawn one."""
     found: dict[int, tuple[int, str]] = {}
     uniq = sorted(set(ids))
     for i in range(0, len(uniq), 1000):
@@ -60,10 +65,10 @@ def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> d
             select(Passage.id, Passage.document_id, Collection.name)
             .join(Document, Document.id == Passage.document_id)
             .join(Collection, Collection.id == Document.collection_id)
-            .where(Passage.id.in_(uniq[i : i + 1000]))
+            .where(Passage.id.in_(uniq[i : i + 1000]), Document.withdrawn_at.is_(None))
         ).all():
             found[pid] = (did, col)
     for p in uniq:
-        if p not in found or not principal.can_read(found[p][1]):
+        if p not in found or not principal.can_read_document(found[p][1], found[p][0]):
             raise NotFoundError(f"passage {p} not found")
     return {p: found[p][0] for p in uniq}

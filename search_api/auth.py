@@ -19,9 +19,19 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog, ensure_collection
-from archive_search.catalog.models import ApiToken, Collection, Grant, Group, GroupMember, User
+from archive_search.catalog.models import (
+    ApiToken,
+    Collection,
+    Document,
+    DocumentAccess,
+    Grant,
+    Group,
+    GroupMember,
+    User,
+)
 from archive_search.errors import (
     ConflictError,
     InvalidRequestError,
@@ -268,9 +278,10 @@ class Accounts:
                 .join(Grant, Grant.collection_id == Collection.id)
                 .where((Grant.user_id == user.id) | Grant.group_id.in_(groups))
             ).all()
-        readable = frozenset(name for name, _ in rows)
-        writable = frozenset(name for name, perm in rows if perm in ("write", "manage"))
-        manageable = frozenset(name for name, perm in rows if perm == "manage")
+            readable = frozenset(name for name, _ in rows)
+            writable = frozenset(name for name, perm in rows if perm in ("write", "manage"))
+            manageable = frozenset(name for name, perm in rows if perm == "manage")
+            hidden = hidden_documents(s, user.id, readable - manageable)
         return Principal(
             name=user.username,
             readable=readable,
@@ -278,6 +289,7 @@ class Accounts:
             manageable=manageable,
             role=user.role,
             user_id=user.id,
+            hidden_documents=hidden,
         )
 
     # -- tokens ------------------------------------------------------------------------------
@@ -343,3 +355,24 @@ class Accounts:
             row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
             if row is not None and row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
+
+
+def hidden_documents(s: Session, user_id: int, collections: frozenset[str]) -> frozenset[int]:
+    """Restricted documents of ``collections`` (readable, not managed) that the user may not read:
+    neither the user nor one of the user's groups is on the document's access list."""
+    if not collections:
+        return frozenset()
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    listed = select(DocumentAccess.document_id).where(
+        (DocumentAccess.user_id == user_id) | DocumentAccess.group_id.in_(groups)
+    )
+    rows = s.scalars(
+        select(Document.id)
+        .join(Collection, Collection.id == Document.collection_id)
+        .where(
+            Document.restricted.is_(True),
+            Collection.name.in_(sorted(collections)),
+            Document.id.not_in(listed),
+        )
+    ).all()
+    return frozenset(int(i) for i in rows)

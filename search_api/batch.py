@@ -121,6 +121,7 @@ def run_entry(
     """One entry's result: how many documents match, and the best passage of the top ones."""
     filters = Filters(
         allowed_collections=principal.readable,
+        hidden_document_ids=principal.hidden_documents,
         collections=opts.collections,
         langs=opts.langs,
         types=opts.types,
@@ -317,6 +318,8 @@ class BatchRunner:
             with self.service.catalog.session() as s:
                 job = s.get(BatchJob, job_id)
             assert job is not None
+        if isinstance(job.results, list):  # the object is detached: nothing is written back
+            job.results = self.service.care.visible_results(job.results, principal)
         return job
 
 

@@ -142,6 +142,11 @@ class CaseItemPublic(BaseModel):
     time_end: float | None
     speaker: str | None
     text: str | None = Field(description="The passage text (null for a whole document)")
+    withdrawn: bool = Field(
+        default=False,
+        description="The document was withdrawn (consent withdrawn or removed): the item keeps its "
+        "place, note and query, but no content (no file name, title, text or page).",
+    )
     query: str | None
     note: str | None
     added_by: str
@@ -356,6 +361,9 @@ class CaseService:
     def _items(self, s: Session, case_id: int, principal: Principal) -> list[CaseItemPublic]:
         out = []
         for n, (item, doc, col, sha, p) in enumerate(self._item_rows(s, case_id, principal), start=1):
+            if doc.withdrawn_at is not None:
+                out.append(withdrawn_item(item, n, doc, col, sha))
+                continue
             out.append(
                 CaseItemPublic(
                     id=item.id,
@@ -462,7 +470,7 @@ class CaseService:
             .join(Collection, Collection.id == Document.collection_id)
             .where(CaseItem.id == item_id, CaseItem.case_id == case_id)
         ).first()
-        if row is None or not principal.can_read(row[1]):
+        if row is None or not principal.can_read_document(row[1], row[0].document_id):
             raise NotFoundError(f"item {item_id} not found in case {case_id}")
         item: CaseItem = row[0]
         return item
@@ -620,3 +628,29 @@ class CaseService:
                 {"op": "member_removed", "username": username},
                 session=s,
             )
+
+
+def withdrawn_item(item: CaseItem, position: int, doc: Document, collection: str, sha: str) -> CaseItemPublic:
+    """A case item whose document was withdrawn: its place, query and note, without content."""
+    return CaseItemPublic(
+        id=item.id,
+        position=position,
+        document_id=doc.id,
+        passage_id=item.passage_id,
+        filename=f"withdrawn-{doc.id}",
+        title=None,
+        collection=collection,
+        sha256=sha,
+        doc_type=doc.doc_type,
+        lang="other",
+        page=None,
+        time_start=None,
+        time_end=None,
+        speaker=None,
+        text=None,
+        withdrawn=True,
+        query=item.query,
+        note=item.note,
+        added_by=item.added_by,
+        added_at=item.added_at,
+    )

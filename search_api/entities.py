@@ -28,6 +28,7 @@ from index import indexer
 from index.backend import SearchBackend
 from ingest.entities import ENTITY_TYPES, query_key
 from ingest.passages import passage_mentions
+from search_api.access import readable_clause
 from search_api.audit import AuditLog
 
 FILTER_TYPES: dict[str, str] = {"person": "person", "place": "place", "org": "org", "organisation": "org"}
@@ -97,12 +98,12 @@ class EntitySplit(BaseModel):
 
 
 def _readable(q: Select[Any], principal: Principal) -> Select[Any]:
-    """Restrict a query joined to ``Document`` to the collections the principal may read."""
+    """Restrict a query joined to ``Document`` to what the principal may read: its collections,
+    without the restricted documents hidden from it, and never a withdrawn document (issue 20)."""
+    q = q.where(Document.withdrawn_at.is_(None))
     if principal.readable is None:
         return q
-    return q.join(Collection, Collection.id == Document.collection_id).where(
-        Collection.name.in_(sorted(principal.readable))
-    )
+    return q.join(Collection, Collection.id == Document.collection_id).where(readable_clause(principal))
 
 
 def resolve(s: Session, etype: str, name: str) -> tuple[str, ...]:
@@ -212,8 +213,7 @@ class EntityService:
                 .join(Collection, Collection.id == Document.collection_id)
                 .where(EntityMention.entity_id == entity_id)
             )
-            if principal.readable is not None:
-                base = base.where(Collection.name.in_(sorted(principal.readable)))
+            base = base.where(Document.withdrawn_at.is_(None), readable_clause(principal))
             rows = s.execute(base.order_by(Document.doc_date, Document.id, Passage.seq)).all() if ent else []
             if ent is None or not rows:  # an entity only seen in unreadable documents is missing
                 raise NotFoundError(f"entity {entity_id} not found")

@@ -259,6 +259,9 @@ def build_bundle(
 ) -> ExportResult:
     """Write the bundle of a case (the items ``principal`` may see) to a new temporary ZIP file."""
     case = cases.get_case(case_id, principal)
+    # withdrawn documents leave the bundle: no original, no text; the manifest counts their items
+    withdrawn_items = [i.id for i in case.items if i.withdrawn]
+    case = case.model_copy(update={"items": [i for i in case.items if not i.withdrawn]})
     exported_at = datetime.now(UTC).isoformat()
     doc_ids = list(dict.fromkeys(i.document_id for i in case.items))
     with cases.catalog.session() as s:
@@ -393,6 +396,7 @@ def build_bundle(
                 # one entry per source (document family, issue 19) among the cited documents the
                 # exporter may read: copies, re-scans and translations are one source, not several
                 "sources": FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal),
+                "withdrawn_items": withdrawn_items,
             }
             report = render_report(case, manifest)
             zf.writestr("report.pdf", report)

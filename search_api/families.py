@@ -88,7 +88,7 @@ class FamilyService:
                     .join(Collection, Collection.id == Document.collection_id)
                     .where(Document.id.in_(uniq[i : i + 900]))
                 ).all():
-                    if principal.can_read(col):
+                    if principal.can_read_document(col, d.id) and d.withdrawn_at is None:
                         out[d.id] = _Doc(d.id, d.filename, col, d.lang, d.doc_date, d.created_at)
         return out
 

@@ -152,6 +152,7 @@ class Retrieval(ComponentsView):
         f = parsed.filters
         return Filters(
             allowed_collections=principal.readable,
+            hidden_document_ids=principal.hidden_documents,
             collections=tuple(dict.fromkeys([*req.collections, *f.get("collection", [])])),
             langs=tuple(dict.fromkeys([*req.lang, *f.get("lang", [])])),
             types=tuple(dict.fromkeys([*req.types, *f.get("type", [])])),
@@ -603,8 +604,8 @@ class Retrieval(ComponentsView):
             if row is None:  # deleted from the catalog since it was indexed
                 continue
             p, d, col, sha = row
-            if not principal.can_read(col):  # defence in depth; retrieval already filtered
-                continue
+            if not principal.can_read_document(col, d.id) or d.withdrawn_at is not None:
+                continue  # defence in depth; retrieval already filtered
             out.append(
                 Hit(
                     document_id=str(d.id),
@@ -680,12 +681,12 @@ class Retrieval(ComponentsView):
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
         with self.catalog.session() as s:
             row = s.execute(
-                select(Passage, Collection.name)
+                select(Passage, Collection.name, Document.withdrawn_at)
                 .join(Document, Passage.document_id == Document.id)
                 .join(Collection, Document.collection_id == Collection.id)
                 .where(Passage.id == passage_id)
             ).first()
-        if row is None or not principal.can_read(row[1]):
+        if row is None or not principal.can_read_document(row[1], row[0].document_id) or row[2] is not None:
             raise NotFoundError(f"passage {passage_id} not found")
         p = row[0]
         if exclude == "source":
@@ -696,6 +697,7 @@ class Retrieval(ComponentsView):
             excluded = ()
         filters = Filters(
             allowed_collections=principal.readable,
+            hidden_document_ids=principal.hidden_documents,
             langs=tuple(lang or ()),
             exclude_document_ids=excluded,
         )
@@ -736,7 +738,9 @@ class Retrieval(ComponentsView):
         """Documents like this one (``doc``, which the caller may read): nearest to the mean of its
         passage vectors (or its terms)."""
         filters = Filters(
-            allowed_collections=principal.readable, exclude_document_ids=self._same_source_documents(doc.id)
+            allowed_collections=principal.readable,
+            hidden_document_ids=principal.hidden_documents,
+            exclude_document_ids=self._same_source_documents(doc.id),
         )
         with self.catalog.session() as s:
             rows = s.execute(

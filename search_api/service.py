@@ -31,6 +31,7 @@ from index.factory import make_backend
 from ingest.jobs import IngestionJobs
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
+from search_api.care import CareService
 from search_api.cases import CaseService
 from search_api.entities import EntityService
 from search_api.families import FamilyService
@@ -71,6 +72,7 @@ class ArchiveService:
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
+        self.care = CareService(self)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -117,8 +119,10 @@ class ArchiveService:
                 .join(StoredFile, Document.file_id == StoredFile.id)
                 .where(Document.id == document_id)
             ).first()
-        if row is None or not principal.can_read(row[1]):
+        if row is None or not principal.can_read_document(row[1], document_id):
             raise NotFoundError(f"document {document_id} not found")
+        if row[0].withdrawn_at is not None:  # said only to those who could read it
+            raise NotFoundError(f"document {document_id} was withdrawn", code="document_withdrawn")
         return row[0], row[1], row[2]
 
     def document(self, document_id: int, principal: Principal) -> dict[str, Any]:
@@ -183,7 +187,7 @@ class ArchiveService:
                 .join(Collection, Document.collection_id == Collection.id)
                 .where(Passage.id == passage_id)
             ).first()
-            if row is None or not principal.can_read(row[2]):
+            if row is None or not principal.can_read_document(row[2], row[1].id) or row[1].withdrawn_at:
                 raise NotFoundError(f"passage {passage_id} not found")
             p, d, col = row
             neighbours = dict(

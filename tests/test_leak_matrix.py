@@ -48,7 +48,9 @@ LEAK_STACKS = ("sqlite", "opensearch")
 
 # Canary words: in the secret collection only. Substrings are matched case-insensitively, so
 # "шмаргуненк" also catches the name's inflected forms.
-CANARIES = ("зоряноцвіт", "kvrbelqa", "шмаргуненк", "вырлохвост", "qoxtrimbal")
+CANARIES = ("зоряноцвіт", "kvrbelqa", "шмаргуненк", "вырлохвост", "qoxtrimbal", "плямзорик")
+WITHDRAWN_CANARY = "плямзорик"
+"""Only in a withdrawn document (``open``): nobody, administrators included, may see it."""
 # Query forms (what users type). "Qoxtrimbal" and "Вырлохвост" are never sent in any request, and
 # every secret file name carries "qoxtrimbal", so a leaked hit is caught even where the request
 # echoes a canary it searched for.
@@ -73,6 +75,15 @@ SECRET_SRT = (
     "2\n00:00:05,000 --> 00:00:08,000\nQoxtrimbal Вырлохвост на блокпосту.\n\n"
     # the label recurs: a file that really labels its speaker (a lone "Name:" is text, issue 16)
     "3\n00:00:09,000 --> 00:00:11,000\nШмаргуненко: Більше нічого не скажу.\n"
+)
+# in the collection "open" (which most users read): restricted to keeper and the group lawyers,
+# and withdrawn (duty of care, ``search_api/care.py``)
+RESTRICTED_TXT = (
+    "Обмежений доступ. Свідок Шмаргуненко бачив, як зоряноцвіт цвів біля мосту. Kvrbelqa "
+    "Qoxtrimbal.\n\nВырлохвост видел задержание у моста.\n"
+)
+WITHDRAWN_TXT = (
+    "Відкликана згода. Плямзорик: Шмаргуненко бачив зоряноцвіт біля мосту, Kvrbelqa Qoxtrimbal Вырлохвост.\n"
 )
 # a near-duplicate of the secret statement, without its canaries, in a collection others may read
 NEAR_DUP = "Свідок розповів, що квіти цвіли біля мосту, коли солдати затримали журналіста на блокпосту.\n"
@@ -210,6 +221,7 @@ class Archive:
     saved: dict[str, int] = field(default_factory=dict)  # user -> a saved search with a canary query
     ui_jobs: dict[str, int] = field(default_factory=dict)
     ui_saved: dict[str, int] = field(default_factory=dict)
+    withdrawn_doc: int = 0
 
 
 def _csrf(page: str) -> str:
@@ -266,6 +278,12 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             (d / name).write_text(text, encoding="utf-8")
         rep = svc.ingest(sorted(d.iterdir()), col)
         assert all(f.outcome == "ok" for f in rep.files), rep
+    care = tmp / "care"
+    care.mkdir()
+    (care / "qoxtrimbal-restricted.txt").write_text(RESTRICTED_TXT, encoding="utf-8")
+    (care / "qoxtrimbal-withdrawn.txt").write_text(WITHDRAWN_TXT, encoding="utf-8")
+    rep = svc.ingest(sorted(care.iterdir()), "open")
+    assert all(f.outcome == "ok" for f in rep.files), rep
     with svc.catalog.session() as s:
         ids = {d.filename: d.id for d in s.scalars(select(Document))}
         secret_docs = {
@@ -273,6 +291,8 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             "pdf": ids["qoxtrimbal-report.pdf"],
             "srt": ids["qoxtrimbal-interview.srt"],
         }
+        restricted_doc = ids["qoxtrimbal-restricted.txt"]
+        withdrawn_doc = ids["qoxtrimbal-withdrawn.txt"]
         near_dup_doc = ids["open-near-duplicate.txt"]
         # dates for the date facet: a year only the secret collection has
         s.execute(update(Document).where(Document.id.in_(secret_docs.values())).values(doc_date=SECRET_DATE))
@@ -280,6 +300,7 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         s.execute(update(Passage).values(indexed_at=None))
     svc.index_pending()
     assert svc.embed_pending() >= 9
+    svc.care.withdraw(withdrawn_doc, "consent withdrawn", LOCAL_ADMIN)
     with svc.catalog.session() as s:
         secret_passages = list(
             s.scalars(
@@ -320,6 +341,10 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     acc.create_user("revo", PASSWORD, role="editor")
     acc.grant("secret", "read", user="revo")
     acc.grant("open", "read", user="revo")
+    # the restricted document of "open": like a secret one for every user (keeper and lara on its
+    # list, admin by role; vera, ed, gina and revo read "open" but are not on it)
+    svc.care.restrict(restricted_doc, LOCAL_ADMIN, users=["keeper"], groups=["lawyers"])
+    secret_docs["restricted"] = restricted_doc
 
     ttl = timedelta(hours=2)
     tokens = {
@@ -399,6 +424,7 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         secret_items,
         tag_ids,
     )
+    a.withdrawn_doc = withdrawn_doc
     # every user: a finished batch job (over 100 entries) and a saved search whose query is a canary,
     # by API and by the web pages; revo makes them while still allowed to read secret
     for u in (*ALLOWED, *DENIED):
@@ -875,7 +901,7 @@ def form_tags(run: Run) -> None:
     if r.status_code == 200:
         counts = {t["name"]: (t["documents"], t["passages"]) for t in r.json()}
         want = (
-            {TAG_SEALED: (3, 0), TAG_MIXED: (2, 1)}
+            {TAG_SEALED: (4, 0), TAG_MIXED: (2, 1)}  # the restricted document too
             if run.allowed
             else {TAG_SEALED: (0, 0), TAG_MIXED: (1, 0)}
         )
@@ -1194,6 +1220,24 @@ def form_entities(run: Run) -> None:
         _ui_same_as_missing(run, "ui entity page", f"/entities/{eid}", f"/entities/{MISSING_ID}")
     _page(run, "ui entities by name", "/entities", [Q_NAME_LATIN], params={"q": Q_NAME_LATIN})
     _page(run, "ui search person facet", "/", [Q_NAME_LATIN], params={"q": "", "person": Q_NAME_LATIN})
+def form_withdrawn(run: Run) -> None:
+    """A withdrawn document is gone for everyone, administrators included (its canary, too)."""
+    for suffix in ("", "/text", "/original", "/similar", "/pages/1"):
+        r = run.api(
+            f"withdrawn {suffix or 'metadata'}",
+            "GET",
+            f"/documents/{run.a.withdrawn_doc}{suffix}",
+            reveals=False,
+        )
+        run.check(f"withdrawn {suffix}", r.status_code == 404, f"status {r.status_code}")
+    r = run.api(
+        "withdrawn tag",
+        "POST",
+        "/tags/apply",
+        json={"names": ["x-new"], "document_ids": [run.a.withdrawn_doc]},
+        reveals=False,
+    )
+    run.check("withdrawn tag", r.status_code in (403, 404), f"status {r.status_code}")
 
 
 FORMS: tuple[Callable[[Run], None], ...] = (
@@ -1206,6 +1250,7 @@ FORMS: tuple[Callable[[Run], None], ...] = (
     form_cases,
     form_account,
     form_ui,
+    form_withdrawn,
 )
 
 
@@ -1242,6 +1287,8 @@ def test_readers_of_secret_do_see_the_canaries(archive: Archive, user: str) -> N
         if p.reveals and not canaries_in(p.body, p.headers, p.echoes)
     ]
     revealing = [p for p in run.probes if p.reveals]
+    withdrawn = [p.form for p in run.probes if WITHDRAWN_CANARY in canaries_in(p.body, p.headers, p.echoes)]
+    assert not withdrawn, f"user {user} sees the withdrawn document in: {withdrawn}"
     assert len(revealing) >= 30
     assert not silent and not run.problems, "\n".join([f"user {user}:", *silent, *run.problems])
 

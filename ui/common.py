@@ -174,6 +174,7 @@ def _int_param(value: str | None) -> int | None:
 
 
 NOTICES = (
+    "withdrawn",
     "tagged",
     "added",
     "case_created",

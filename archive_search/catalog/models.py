@@ -59,6 +59,10 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """A legal hold on the collection: no document of it may be purged (migration 0020)."""
+    retention_days: Mapped[int | None] = mapped_column(Integer)
+    """Documents older than this many days are listed as due for review (never deleted by it)."""
 
 
 class StoredFile(Base):
@@ -95,9 +99,37 @@ class Document(Base):
     """The extractor that made the text (``pdf``, ``tika``, …; ``archive`` for an archive)."""
     extractor_version: Mapped[str | None] = mapped_column(String(200))
     """Its version and the library's it drives, e.g. ``1; pypdfium2 4.30.0``."""
+    # duty of care (migration 0020, ``search_api/care.py``)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """Set when consent was withdrawn: the document is out of the search index and unreadable."""
+    withdrawn_by: Mapped[str | None] = mapped_column(String(150))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the content was purged: the row is a tombstone (no text, no original)."""
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0", index=True)
+    """Readable only by the users and groups of ``document_access`` (and admins, collection managers)."""
 
     collection: Mapped[Collection] = relationship()
     file: Mapped[StoredFile] = relationship()
+
+
+class DocumentAccess(Base):
+    """Who may read a restricted document, besides admins and the managers of its collection: a
+    user or a group (exactly one), who must also be able to read the collection."""
+
+    __tablename__ = "document_access"
+    __table_args__ = (
+        UniqueConstraint("document_id", "user_id", "group_id", name="uq_document_access_target"),
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="ck_document_access_one_grantee"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    added_by: Mapped[str] = mapped_column(String(150))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Page(Base):

@@ -10,6 +10,7 @@ from search_api.routes import (
     admin,
     auth,
     batch,
+    care,
     cases,
     collections,
     documents,
@@ -36,4 +37,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     saved_searches.router,
     entities.router,
     families.router,
+    care.router,
 )

@@ -9,16 +9,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from archive_search.errors import (
+    ArchiveError,
     NotFoundError,
 )
 from ui import documents as docs
 from ui.common import (
     SignedIn,
+    SignedInForm,
+    _failed,
     _here,
     _int_param,
     _not_found,
+    _redirect,
     _secure,
     _service,
+    _with_notice,
     _work_context,
     render,
     safe_next,
@@ -88,6 +93,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         similar=similar,
         like_this=like_this,
         doc_cases=svc.cases.list_cases(principal, document_id=document_id),
+        can_withdraw=principal.can_manage(str(meta["collection"])),
         here_doc=_here(request),
         **_work_context(request, principal),
     )
@@ -112,3 +118,17 @@ def page_image(request: Request, principal: SignedIn, document_id: int, page: in
     except NotFoundError:
         return _not_found(request, principal)
     return _secure(Response(png, media_type="image/png"), cache="private, max-age=600")
+
+
+@router.post("/documents/{document_id}/withdraw")
+async def document_withdraw(request: Request, principal: SignedInForm, document_id: int) -> Response:
+    """Withdraw the document (manage right on its collection; ``search_api/care.py``)."""
+    form = await request.form()
+    reason = str(form.get("reason", ""))[:2000]
+    try:
+        _service(request).care.withdraw(document_id, reason, principal)
+    except NotFoundError:
+        return _not_found(request, principal)
+    except ArchiveError as exc:
+        return _failed(request, principal, exc)
+    return _redirect(_with_notice("/", "withdrawn"))

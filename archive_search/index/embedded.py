@@ -32,9 +32,13 @@ from archive_search.index.backend import (
     Filters,
     PhraseNode,
     QueryNode,
+    RankStats,
     TermNode,
+    bm25_idf,
     day_number,
     epoch_ms,
+    readable_filters,
+    scored_terms,
     year_number,
 )
 from archive_search.types import IndexPassage
@@ -505,31 +509,68 @@ class EmbeddedBackend:
 
     # -- keyword search ----------------------------------------------------------------------
 
-    def _node(self, node: QueryNode) -> tantivy.Query:
+    def _rank_stats(self, node: QueryNode | None, f: Filters) -> RankStats | None:
+        """Document frequencies of the query's scored terms and the passage count, over the
+        passages the principal may read (``None``: nothing is readable)."""
+        scope = self._filter_queries(readable_filters(f))
+        if scope is None:
+            return None
+        searcher = self._searcher()
+
+        def count(q: tantivy.Query | None) -> int:
+            if scope:
+                parts = [(tantivy.Occur.Must, x) for x in ([q] if q is not None else []) + scope]
+                q = tantivy.Query.boolean_query(parts)
+            elif q is None:
+                q = tantivy.Query.all_query()
+            return int(searcher.search(q, limit=1, count=True).count)
+
+        df = {t: count(tantivy.Query.term_query(self.schema, "body", t)) for t in sorted(scored_terms(node))}
+        return RankStats(num_docs=count(None), doc_freq=df)
+
+    def _idf_ratio(self, terms: Sequence[str], stats: RankStats | None) -> float:
+        """The factor that turns tantivy's idf (over the whole index) into the readable set's:
+        tantivy multiplies a term's (a phrase's: its terms' summed) idf into the score, so a
+        boost of readable / global idf leaves a score computed with the readable statistics."""
+        if stats is None:
+            return 1.0
+        searcher = self._searcher()
+        n = searcher.num_docs
+        glob = sum(bm25_idf(int(searcher.doc_freq("body", t)), n) for t in terms)
+        if glob <= 0.0:
+            return 1.0
+        return sum(stats.idf(t) for t in terms) / glob
+
+    def _node(self, node: QueryNode, stats: RankStats | None = None) -> tantivy.Query:
         s = self.schema
+
+        def scored(q: tantivy.Query, terms: Sequence[str]) -> tantivy.Query:
+            return q if stats is None else tantivy.Query.boost_query(q, self._idf_ratio(terms, stats))
+
         if isinstance(node, TermNode):
             subs: list[tantivy.Query] = []
             for i, term in enumerate(node.terms):
                 if node.prefix and i == 0:
                     subs.append(tantivy.Query.regex_query(s, "body", _regex_escape(term) + ".*"))
                 elif node.fuzzy and i == 0 and len(term) > 3:
-                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
                     fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=node.fuzzy, prefix=False)
                     subs.append(tantivy.Query.boost_query(fz, 0.3))
                 else:
-                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
             query = subs[0] if len(subs) == 1 else tantivy.Query.disjunction_max_query(subs, 0.1)
             return query if node.boost == 1.0 else tantivy.Query.boost_query(query, node.boost)
         if isinstance(node, PhraseNode):
             if len(node.words) == 1:
-                return self._node(TermNode(node.words[0]))
+                return self._node(TermNode(node.words[0]), stats)
             # alternatives at one position are indexed at the same position: the canonical
             # (first) term of each word forms the phrase
             words: list[str | tuple[int, str]] = [w[0] for w in node.words]
-            return tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+            phrase = tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+            return scored(phrase, [w[0] for w in node.words])
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        clauses += [(tantivy.Occur.Must, self._node(n)) for n in node.must]
-        clauses += [(tantivy.Occur.Should, self._node(n)) for n in node.should]
+        clauses += [(tantivy.Occur.Must, self._node(n, stats)) for n in node.must]
+        clauses += [(tantivy.Occur.Should, self._node(n, stats)) for n in node.should]
         clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
         if node.must_not and not node.must and not node.should:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
@@ -563,11 +604,13 @@ class EmbeddedBackend:
             out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
         return out
 
-    def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
+    def _filtered(
+        self, node: QueryNode | None, f: Filters, stats: RankStats | None = None
+    ) -> tantivy.Query | None:
         filt = self._filter_queries(f)
         if filt is None:
             return None
-        base = self._node(node) if node is not None else tantivy.Query.all_query()
+        base = self._node(node, stats) if node is not None else tantivy.Query.all_query()
         if not filt and not f.exclude_document_ids:
             return base
         clauses = [(tantivy.Occur.Must, base)]
@@ -580,17 +623,30 @@ class EmbeddedBackend:
     def keyword_search(
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
     ) -> BackendResult:
-        q = self._filtered(query, filters)
+        # scores from the readable set's statistics, never the whole index's (issue 22)
+        stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
+        q = self._filtered(query, filters, stats)
         if q is None:
             return BackendResult(hits=[], total=0, facets=_empty_facets() if facets else {})
         generation = self._generation  # read before the searcher: a reload in between only misses
         searcher = self._searcher()
-        res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        if stats is None:
+            res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        else:  # the whole window: its order is settled below, then cut
+            res = searcher.search(q, limit=limit + max(offset, 0), count=True)
         hits: list[BackendHit] = []
         if limit > 0:
             for score, addr in res.hits:
                 doc = searcher.doc(addr)
                 hits.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+        if stats is not None:
+            # tantivy multiplies its own (whole-index) idf by the correcting boost in 32-bit
+            # floats: the last bits of equal scores would still depend on unreadable documents
+            # and order ties by them. Scores are rounded to 6 significant digits and ties go by
+            # passage id, as on OpenSearch.
+            hits = [BackendHit(h.passage_id, h.document_id, float(f"{h.score:.6g}")) for h in hits]
+            hits.sort(key=lambda h: (-h.score, h.passage_id))
+            hits = hits[max(offset, 0) : max(offset, 0) + limit]
         out = BackendResult(hits=hits, total=int(res.count))
         if facets:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from archive_search.errors import BackendError
+from archive_search.errors import BackendError, QuerySyntaxError
 from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     NO_DATE,
@@ -47,6 +47,10 @@ _WRITER_HEAP = 64_000_000
 _EXACT_SCAN_LIMIT = 20_000
 _DOC_COUNT_MEMO = 64
 """Document counts remembered from the facet pass (for the same query, filters and index state)."""
+_MAX_COLLECTIONS = 65_000
+"""Buckets of the per-collection counts behind the ranking statistics (tantivy's bucket limit)."""
+_DF_CACHE_TERMS = 100_000
+"""Terms whose per-collection counts are remembered at most (then the cache starts again)."""
 _FACET_TANTIVY_FIELD = {"lang": "lang", "collection": "collection", "type": "doc_type", "tag": "tags"}
 
 
@@ -148,6 +152,14 @@ class EmbeddedBackend:
         """Bumped whenever the searcher may see other documents (commit, reload)."""
         self._doc_counts: dict[tuple[Any, Filters], tuple[int, int]] = {}
         self._doc_counts_lock = threading.Lock()
+        self._writes = 0
+        """Bumped by every commit of this process (a key of the ranking statistics' cache)."""
+        self._stats_lock = threading.Lock()
+        self._stats_key: tuple[int, int, int] | None = None
+        self._df_cache: dict[str, dict[str, int]] = {}
+        """term → passages holding it, per collection (for the index state ``_stats_key``)."""
+        self._n_cache: dict[str, int] | None = None
+        """Passages per collection (for the index state ``_stats_key``)."""
         self._vec_mtime = 0.0
         self._vec_path = root / "vectors.hnsw"
         self._meta_path = root / "vectors-meta.json"
@@ -204,6 +216,7 @@ class EmbeddedBackend:
             self.index.reload()
             self._last_reload = time.monotonic()
             self._generation += 1
+            self._writes += 1
 
     def _searcher(self) -> Any:
         now = time.monotonic()
@@ -511,22 +524,42 @@ class EmbeddedBackend:
 
     def _rank_stats(self, node: QueryNode | None, f: Filters) -> RankStats | None:
         """Document frequencies of the query's scored terms and the passage count, over the
-        passages the principal may read (``None``: nothing is readable)."""
-        scope = self._filter_queries(readable_filters(f))
-        if scope is None:
+        passages the principal may read (``None``: nothing is readable).
+
+        Counts are kept per collection (one aggregation pass per term) and summed over the
+        readable collections; they are remembered until the index changes, so a frequent word is
+        counted once, not at every search."""
+        readable = readable_filters(f).effective_collections()
+        if readable is not None and not readable:
             return None
         searcher = self._searcher()
+        key = (int(searcher.num_docs), int(searcher.num_segments), self._writes)
 
-        def count(q: tantivy.Query | None) -> int:
-            if scope:
-                parts = [(tantivy.Occur.Must, x) for x in ([q] if q is not None else []) + scope]
-                q = tantivy.Query.boolean_query(parts)
-            elif q is None:
-                q = tantivy.Query.all_query()
-            return int(searcher.search(q, limit=1, count=True).count)
+        def per_collection(q: tantivy.Query) -> dict[str, int]:
+            raw = searcher.aggregate(q, {"c": {"terms": {"field": "collection", "size": _MAX_COLLECTIONS}}})
+            return {str(b["key"]): int(b["doc_count"]) for b in raw.get("c", {}).get("buckets", [])}
 
-        df = {t: count(tantivy.Query.term_query(self.schema, "body", t)) for t in sorted(scored_terms(node))}
-        return RankStats(num_docs=count(None), doc_freq=df)
+        def total(counts: dict[str, int]) -> int:
+            if readable is None:
+                return sum(counts.values())
+            return sum(n for c, n in counts.items() if c in readable)
+
+        terms = sorted(scored_terms(node))
+        with self._stats_lock:
+            if self._stats_key != key or len(self._df_cache) > _DF_CACHE_TERMS:
+                self._stats_key, self._df_cache, self._n_cache = key, {}, None
+            cached = {t: self._df_cache[t] for t in terms if t in self._df_cache}
+            n_cache = self._n_cache
+        new = [t for t in terms if t not in cached]
+        fresh = {t: per_collection(tantivy.Query.term_query(self.schema, "body", t)) for t in new}
+        if n_cache is None:
+            n_cache = per_collection(tantivy.Query.all_query())
+        with self._stats_lock:
+            if self._stats_key == key:
+                self._df_cache.update(fresh)
+                self._n_cache = n_cache
+        counts = {**cached, **fresh}
+        return RankStats(num_docs=total(n_cache), doc_freq={t: total(counts[t]) for t in terms})
 
     def _idf_ratio(self, terms: Sequence[str], stats: RankStats | None) -> float:
         """The factor that turns tantivy's idf (over the whole index) into the readable set's:
@@ -623,6 +656,12 @@ class EmbeddedBackend:
     def keyword_search(
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
     ) -> BackendResult:
+        with _query_errors():
+            return self._keyword_search(query, filters, limit=limit, offset=offset, facets=facets)
+
+    def _keyword_search(
+        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int, facets: bool
+    ) -> BackendResult:
         # scores from the readable set's statistics, never the whole index's (issue 22)
         stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
         q = self._filtered(query, filters, stats)
@@ -685,17 +724,19 @@ class EmbeddedBackend:
             memo = self._doc_counts.get((query, filters))
         if memo is not None and memo[0] == self._generation:
             return memo[1]
-        q = self._filtered(query, filters)
-        if q is None:
-            return 0
-        return int(self._searcher().cardinality(q, "document_id"))
+        with _query_errors():
+            q = self._filtered(query, filters)
+            if q is None:
+                return 0
+            return int(self._searcher().cardinality(q, "document_id"))
 
     def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
-        q = self._filtered(query, filters)
-        if q is None:
-            return _empty_facets()
-        generation = self._generation
-        return self._aggregate(self._searcher(), q, (query, filters), generation)
+        with _query_errors():
+            q = self._filtered(query, filters)
+            if q is None:
+                return _empty_facets()
+            generation = self._generation
+            return self._aggregate(self._searcher(), q, (query, filters), generation)
 
     def count(self, filters: Filters) -> int:
         q = self._filtered(None, filters)
@@ -712,6 +753,16 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         self.flush_vectors()
+
+
+@contextmanager
+def _query_errors() -> Iterator[None]:
+    """tantivy refuses some queries with ``ValueError`` (a regex beyond its state limit, say): the
+    query is the user's, so it is a ``QuerySyntaxError`` (400), not a failure of the service."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QuerySyntaxError(f"the query is too complex to run: {str(exc)[:200]}") from exc
 
 
 def _empty_facets() -> dict[str, dict[str, int]]:

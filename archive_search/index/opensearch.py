@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from archive_search.errors import BackendError, IndexWriteError
+from archive_search.errors import BackendError, IndexWriteError, QuerySyntaxError
 from archive_search.index.analysis import ANALYZER_VERSION, Analyzer
 from archive_search.index.backend import (
     NO_DATE,
@@ -753,6 +753,20 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_QUERY_REFUSALS = ("too_complex_to_determinize_exception", "too_many_clauses", "too_many_nested_clauses")
+
+
+def _refused_query(exc: BaseException | None) -> bool:
+    """Whether OpenSearch refused a search for the size of the user's query (not for a fault of
+    the request this module built): automata or clause counts beyond its limits."""
+    from opensearchpy.exceptions import TransportError
+
+    if not isinstance(exc, TransportError) or exc.status_code != 400:
+        return False
+    text = json.dumps(exc.info, default=str).lower() if exc.info is not None else str(exc).lower()
+    return any(k in text for k in _QUERY_REFUSALS) or "maxclausecount" in text
+
+
 T = TypeVar("T")
 
 
@@ -968,9 +982,14 @@ class OpenSearchBackend:
         params: dict[str, Any] = {"allow_partial_search_results": "false"}
         if self.shards > 1 and "knn" not in body.get("query", {}):
             params["search_type"] = "dfs_query_then_fetch"  # index-wide BM25 statistics
-        res: dict[str, Any] = self._request(
-            "POST", f"/{self.alias}/_search", params=params, body=body, what=what
-        )
+        try:
+            res: dict[str, Any] = self._request(
+                "POST", f"/{self.alias}/_search", params=params, body=body, what=what
+            )
+        except BackendError as exc:
+            if _refused_query(exc.__cause__):
+                raise QuerySyntaxError(f"the query is too complex to run: {exc.message}") from exc
+            raise
         _check_complete(res, what)
         return res
 

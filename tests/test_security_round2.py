@@ -1,0 +1,114 @@
+"""Issue 22 (hardening, round two): each finding of the security test, tried the way the tester
+tried it, over HTTP and the web UI on the real service (the embedded backend on SQLite and
+OpenSearch on PostgreSQL where the backend matters)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from archive_search.errors import QuerySyntaxError
+from archive_search.index.backend import BoolNode, Filters, QueryNode, TermNode
+from archive_search.search_api.service import ArchiveService
+from archive_search.web import create_app
+from tests.conftest import stack_settings
+
+PASSWORD = "a long enough passphrase"
+STACKS = ("sqlite", "opensearch")
+
+
+class Site:
+    def __init__(self, svc: ArchiveService) -> None:
+        self.svc = svc
+        self.app = create_app(svc.settings, svc)
+        self.http = TestClient(self.app, raise_server_exceptions=False)
+        token = svc.accounts.create_token_for("boss", name="tests", ttl=timedelta(hours=1))[0]
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    def ui(self, user: str = "boss") -> TestClient:
+        c = TestClient(self.app, raise_server_exceptions=False)
+        token = _csrf(c.get("/login").text)
+        r = c.post(
+            "/login",
+            data={"username": user, "password": PASSWORD, "csrf_token": token, "next": "/"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        return c
+
+
+def _csrf(page: str) -> str:
+    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+@pytest.fixture(scope="module", params=STACKS)
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp(f"round2-{request.param}")
+    svc = ArchiveService(stack_settings(str(request.param), tmp, request))
+    (tmp / "a.txt").write_text("Свідок бачив колону біля мосту вранці. Archive text.\n", encoding="utf-8")
+    assert all(f.outcome == "ok" for f in svc.ingest([tmp / "a.txt"], "open").files)
+    svc.accounts.create_user("boss", PASSWORD, role="admin")
+    yield Site(svc)
+    svc.close()
+
+
+# -- finding 6: query errors are 400s with the error shape, and no traceback in the logs ----------
+
+HOSTILE_QUERIES = {
+    "long prefix": "a" * 1000 + "*",
+    "starred word": "x*" * 1999,
+    "330 parentheses": "(" * 330 + "мосту" + ")" * 330,
+    "600 parentheses": "(" * 600 + "a" + ")" * 600,
+}
+
+
+def _no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [
+        r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()
+    ]
+    assert not bad, [r.getMessage()[:300] for r in bad]
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_QUERIES))
+def test_hostile_queries_are_400_in_the_api_ui_and_saved_searches(
+    site: Site, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    q = HOSTILE_QUERIES[name]
+    caplog.set_level(logging.DEBUG)
+    for mode in ("keyword", "hybrid"):
+        r = site.http.get("/api/v1/search", params={"q": q, "mode": mode}, headers=site.auth)
+        assert r.status_code == 400, (mode, r.status_code, r.text[:300])
+        err = r.json()["error"]
+        assert err["code"] == "query_syntax" and err["message"], err
+    r = site.http.post("/api/v1/saved-searches", json={"name": "x", "query": q}, headers=site.auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "query_syntax", r.text[:300]
+    ui = site.ui()
+    page = ui.get("/", params={"q": q})
+    assert page.status_code == 400, page.status_code
+    assert "Traceback" not in page.text and "internal error" not in page.text.lower()
+    _no_traceback(caplog)
+
+
+def test_a_nesting_limit_keeps_the_parser_away_from_the_recursion_limit() -> None:
+    from archive_search.search_api.query import MAX_NESTING, parse_query
+
+    parse_query("(" * MAX_NESTING + "мосту" + ")" * MAX_NESTING)
+    with pytest.raises(QuerySyntaxError, match="nested"):
+        parse_query("(" * (MAX_NESTING + 1) + "мосту" + ")" * (MAX_NESTING + 1))
+
+
+def test_a_query_the_backend_refuses_is_a_query_error(site: Site) -> None:
+    """What the parser lets through but a backend cannot run (a prefix automaton past its state
+    limit, built here directly) is the user's error, not the service's."""
+    node: QueryNode = TermNode(("ab" * 600,), prefix=True)  # tantivy: more than 1000 regex states
+    if site.svc.backend.name == "opensearch":  # more clauses than indices.query.bool.max_clause_count
+        node = BoolNode(should=tuple(TermNode((f"w{i}",)) for i in range(5000)))
+    with pytest.raises(QuerySyntaxError, match="too complex"):
+        site.svc.backend.keyword_search(node, Filters(allowed_collections=None), limit=10)

@@ -588,7 +588,8 @@ def serve(
 
     if embed and settings.embedder != "none":
         threading.Thread(target=embed_loop, name="embedder", daemon=True).start()
-    print(f"archive search at http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", flush=True)
+    base = f"http://{host}:{port}"
+    print(f"archive search at {base}/  (API schema: {base}/api/v1/openapi.json)", flush=True)
     try:
         proxy = settings.forwarded_allow_ips
         uvicorn.run(

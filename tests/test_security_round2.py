@@ -112,3 +112,20 @@ def test_a_query_the_backend_refuses_is_a_query_error(site: Site) -> None:
         node = BoolNode(should=tuple(TermNode((f"w{i}",)) for i in range(5000)))
     with pytest.raises(QuerySyntaxError, match="too complex"):
         site.svc.backend.keyword_search(node, Filters(allowed_collections=None), limit=10)
+
+
+# -- finding 4: no page of the service loads anything from another origin ------------------------
+
+_FOREIGN = re.compile(rb"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+def test_no_api_docs_page_loads_third_party_assets(site: Site) -> None:
+    """FastAPI's Swagger UI page pulled its scripts from a public CDN (unpinned, no SRI) and a
+    favicon from another site, on the UI's origin. It is gone; the schema stays."""
+    for path in ("/api/v1/docs", "/docs", "/redoc", "/api/v1/redoc", "/docs/oauth2-redirect"):
+        r = site.http.get(path)
+        assert r.status_code == 404, (path, r.status_code)
+        assert not _FOREIGN.search(r.content), path
+    assert site.http.get("/api/v1/openapi.json").status_code == 200
+    for path in ("/", "/login"):  # the web interface's own pages: same-origin assets only
+        assert not _FOREIGN.search(site.http.get(path).content), path

@@ -8,6 +8,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -129,3 +130,81 @@ def test_no_api_docs_page_loads_third_party_assets(site: Site) -> None:
     assert site.http.get("/api/v1/openapi.json").status_code == 200
     for path in ("/", "/login"):  # the web interface's own pages: same-origin assets only
         assert not _FOREIGN.search(site.http.get(path).content), path
+
+
+# -- finding 7: CSV formula injection and terminal escapes ----------------------------------------
+
+FORMULA_NAME = "=HYPERLINK(“http---evil”;“click”)+1.txt"  # no "/" (a file name), still a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cells(data: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(data.lstrip("\ufeff"))) for cell in row]
+
+
+def test_csv_cells_never_start_a_formula(site: Site, tmp_path: Path) -> None:
+    """A file named ``=HYPERLINK(...)`` reaches the batch CSV and a bundle's ``manifest.csv`` as
+    text (a leading ``'``), and the bundle still verifies."""
+    import io
+    import time
+    import zipfile
+
+    from archive_search.search_api.export import verify_bundle
+
+    src = tmp_path / FORMULA_NAME
+    src.write_text("Показання про qelvarinth біля мосту.\n", encoding="utf-8")
+    assert all(f.outcome == "ok" for f in site.svc.ingest([src], "open").files)
+    names = ["qelvarinth", "=1+1", *[f"nobody{n}" for n in range(100)]]  # > 100 entries: a job
+    r = site.http.post("/api/v1/search/batch", json={"names": names}, headers=site.auth)
+    assert r.status_code == 202, r.text
+    job = r.json()["job_id"]
+    deadline = time.monotonic() + 120
+    while site.http.get(f"/api/v1/search/batch/{job}", headers=site.auth).json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    csv_text = site.http.get(f"/api/v1/search/batch/{job}/csv", headers=site.auth).text
+    assert "'" + FORMULA_NAME in csv_text and "'=1+1" in csv_text
+    assert not [c for c in _csv_cells(csv_text) if c.startswith(_FORMULA_START)]
+
+    hit = site.http.get("/api/v1/search", params={"q": "qelvarinth"}, headers=site.auth).json()["hits"][0]
+    case = site.http.post("/api/v1/cases", json={"title": "=cmd|' /C calc'!A0"}, headers=site.auth).json()
+    item = {"document_id": int(hit["document_id"]), "query": "qelvarinth"}
+    r = site.http.post(f"/api/v1/cases/{case['id']}/items", json={"items": [item]}, headers=site.auth)
+    assert r.status_code == 201, r.text
+    r = site.http.get(f"/api/v1/cases/{case['id']}/export", headers=site.auth)
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        manifest = zf.read("manifest.csv").decode("utf-8")
+    cells = _csv_cells(manifest)
+    assert any(FORMULA_NAME in c for c in cells), manifest
+    assert not [c for c in cells if c.startswith(_FORMULA_START)], manifest
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(r.content)
+    problems, _checked = verify_bundle(bundle)
+    assert problems == []
+
+
+def test_cli_output_shows_file_names_without_terminal_escapes(tmp_path: Path) -> None:
+    """An uploaded file name with an escape sequence and a newline is printed escaped, on one line:
+    it can neither drive the terminal nor forge a ``failed(...)`` line."""
+    import os
+    import subprocess
+    import sys
+
+    name = "a\x1b]0;owned\x07\x1b[2J\nfailed(forged) x.pdf"
+    bad = tmp_path / "in" / name
+    bad.parent.mkdir()
+    bad.write_bytes(b"%PDF-1.4 this is not a real PDF")
+    env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
+    env.pop("ARCHIVE_DATABASE_URL", None)
+    exe = Path(sys.executable).with_name("archive")
+    r = subprocess.run(
+        [str(exe), "ingest", str(bad)], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    out = r.stdout + r.stderr
+    assert "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "\\x1b]0;owned\\x07" in out, repr(out)
+    assert not [line for line in out.splitlines() if line.startswith("failed(forged)")], out

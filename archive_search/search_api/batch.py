@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from archive_search.catalog.models_search import BatchJob
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.index.backend import Filters
+from archive_search.search_api.safe_text import csv_cell
 from archive_search.types import Principal
 
 if TYPE_CHECKING:
@@ -169,10 +170,11 @@ def results_csv(results: list[dict[str, Any]]) -> str:
         hits = r.get("hits") or [None]
         for rank, h in enumerate(hits, start=1):
             if h is None:
-                w.writerow([r["id"], r["text"], r["total"], "", "", "", "", "", "", "", "", "", ""])
+                w.writerow([csv_cell(x) for x in (r["id"], r["text"], r["total"], *[""] * 10)])
                 continue
             w.writerow(
-                [
+                csv_cell(x)
+                for x in [
                     r["id"],
                     r["text"],
                     r["total"],

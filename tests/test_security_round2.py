@@ -208,3 +208,39 @@ def test_cli_output_shows_file_names_without_terminal_escapes(tmp_path: Path) ->
     assert "\x1b" not in out and "\x07" not in out, repr(out)
     assert "\\x1b]0;owned\\x07" in out, repr(out)
     assert not [line for line in out.splitlines() if line.startswith("failed(forged)")], out
+
+
+# -- finding 5: the login limiter cannot be raced ------------------------------------------------
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_limit_of_password_checks(tmp_path: Path) -> None:
+    """50 wrong passwords at once from one address: at most ``login_max_failures`` are checked
+    (401), every other one is refused before the check (429); the right password then waits too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archive_search.errors import RateLimitedError, UnauthorizedError
+    from tests.conftest import make_settings
+
+    svc = ArchiveService(make_settings(tmp_path / "data", f"sqlite:///{tmp_path}/c.db", embedder="none"))
+    try:
+        svc.accounts.create_user("target", PASSWORD)
+        limit = svc.settings.login_max_failures
+
+        def attempt(_: int) -> str:
+            try:
+                svc.accounts.login("target", "wrong password!", "203.0.113.7")
+            except UnauthorizedError:
+                return "401"
+            except RateLimitedError:
+                return "429"
+            return "200"
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(attempt, range(50)))
+        assert answers.count("401") == limit, answers
+        assert answers.count("429") == 50 - limit
+        with pytest.raises(RateLimitedError):
+            svc.accounts.login("target", PASSWORD, "203.0.113.7")
+        svc.accounts.login("target", PASSWORD, "198.51.100.2")  # another address is not locked out
+    finally:
+        svc.close()

@@ -18,9 +18,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from archive_search.errors import ArchiveError
 from archive_search.settings import Settings, get_settings
 from archive_search.types import LOCAL_ADMIN, FileReport, SearchMode, SearchRequest
+from search_api.safe_text import terminal_safe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Archive search: ingest, search, serve.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # no line breaks of its own inside a file name
+
+
+def shown(value: object) -> str:
+    """Text from uploads or users for ``err.print``: control characters escaped, Rich markup inert."""
+    from rich.markup import escape
+
+    return escape(terminal_safe(str(value)))
+
+
 SEARCH_MODES: dict[str, SearchMode] = {"hybrid": "hybrid", "keyword": "keyword", "semantic": "semantic"}
 
 
@@ -31,7 +41,7 @@ def _service(settings: Settings | None = None) -> Any:
 
 
 def _fail(exc: ArchiveError) -> None:
-    err.print(f"[red]error[/red] ({exc.code}): {exc.message}")
+    err.print(f"[red]error[/red] ({exc.code}): {shown(exc.message)}")
     raise typer.Exit(2)
 
 
@@ -101,7 +111,7 @@ def ingest(
             def on_file(r: FileReport) -> None:
                 bar.advance(task)
                 if r.outcome != "ok" and not as_json:
-                    err.print(f"{r.outcome.value}({r.code}) {r.path}: {r.message or ''}")
+                    err.print(f"{r.outcome.value}({r.code}) {shown(r.path)}: {shown(r.message or '')}")
 
             idx_task = bar.add_task("index", total=None, visible=False)
 
@@ -146,7 +156,7 @@ def _ingest_queued(svc: Any, paths: list[Path], collection: str | None, *, wait:
         sub = q.submit(paths, name, progress=lambda _p: bar.advance(task))
     for r in sub.refused:
         if not as_json:
-            err.print(f"{r.outcome.value}({r.code}) {r.path}: {r.message or ''}")
+            err.print(f"{r.outcome.value}({r.code}) {shown(r.path)}: {shown(r.message or '')}")
     svc.cases.audit.record(
         "local",
         "ingest",
@@ -288,8 +298,9 @@ def search(
         print(f"{res.total} matches ({res.mode}, {res.took_ms} ms)")
         for h in res.hits:
             where = f"p.{h.page}" if h.page else (f"{h.time_start:.0f}s" if h.time_start is not None else "")
-            print(f"- [{h.collection}] {h.filename} {where} ({h.lang}) score={h.score:.4f}")
-            print(f"  {h.snippet}")
+            name, col = terminal_safe(h.filename), terminal_safe(h.collection)
+            print(f"- [{col}] {name} {where} ({h.lang}) score={h.score:.4f}")
+            print(f"  {terminal_safe(h.snippet)}")
     finally:
         svc.close()
 
@@ -740,7 +751,8 @@ def serve(
 
     if embed and settings.embedder != "none":
         threading.Thread(target=embed_loop, name="embedder", daemon=True).start()
-    print(f"archive search at http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)", flush=True)
+    base = f"http://{host}:{port}"
+    print(f"archive search at {base}/  (API schema: {base}/api/v1/openapi.json)", flush=True)
     try:
         proxy = settings.forwarded_allow_ips
         uvicorn.run(
@@ -777,7 +789,7 @@ def verify_bundle(
         print(json.dumps({"ok": not problems, "checked": checked, "problems": problems}, ensure_ascii=False))
     elif problems:
         for p in problems:
-            err.print(f"[red]FAIL[/red] {p}", highlight=False)
+            err.print(f"[red]FAIL[/red] {shown(p)}", highlight=False)
         err.print(f"{path}: {len(problems)} problem(s); {checked} file(s) could be hashed")
     else:
         print(f"{path}: OK, {checked} files match their SHA-256 in the manifest")
@@ -827,7 +839,7 @@ def audit_list(
         else:
             obj = f" {e['object_type']}:{e['object_id']}" if e["object_type"] else ""
             details = json.dumps(e["details"], ensure_ascii=False)
-            print(f"{e['id']:>7} {e['at']} {e['actor']} {e['action']}{obj} {details}")
+            print(terminal_safe(f"{e['id']:>7} {e['at']} {e['actor']} {e['action']}{obj} {details}"))
 
 
 # -- entities (issue 18) ------------------------------------------------------------------------
@@ -998,5 +1010,5 @@ def main() -> None:
     try:
         app()
     except ArchiveError as exc:  # pragma: no cover - commands handle their own
-        err.print(f"error ({exc.code}): {exc.message}")
+        err.print(f"error ({exc.code}): {shown(exc.message)}")
         sys.exit(2)

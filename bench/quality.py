@@ -51,7 +51,12 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from archive_search.errors import ArchiveError, QuerySyntaxError  # noqa: E402
 from archive_search.settings import Settings  # noqa: E402
-from archive_search.types import LOCAL_ADMIN, SearchMode, SearchRequest  # noqa: E402
+from archive_search.types import (  # noqa: E402
+    LOCAL_ADMIN,
+    Principal,
+    SearchMode,
+    SearchRequest,
+)
 from index.embeddings import Embedder, Vector  # noqa: E402
 from search_api.query import parse_query  # noqa: E402
 from search_api.service import ArchiveService  # noqa: E402
@@ -642,6 +647,13 @@ class Runner:
             f"({rate:.1f}/s)"
         )
 
+    def reader(self, col: str) -> Principal:
+        """Who searches: the administrator (ranking statistics over the whole data folder) or,
+        with ``--reader collection``, a viewer who may read only ``col`` (statistics over it)."""
+        if self.args.reader == "collection":
+            return Principal(name="bench-reader", readable=frozenset({col}), role="viewer")
+        return LOCAL_ADMIN
+
     def ranked_units(
         self,
         text: str,
@@ -661,7 +673,7 @@ class Runner:
         seen: set[str] = set()
         for page in range(1, MAX_PAGES + 1):
             req = SearchRequest(q=text, mode=mode, collections=[col], size=PAGE_SIZE, page=page, **extra)
-            res = self.service.search(req, LOCAL_ADMIN)
+            res = self.service.search(req, self.reader(col))
             for hit in res.hits:
                 for unit in units_of(hit):
                     if unit not in seen:
@@ -938,6 +950,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="keep the service's highlighted snippets (slower; ranking is the same either way)",
     )
     p.add_argument("--per-query", action="store_true", help="also store each query's first relevant rank")
+    p.add_argument(
+        "--reader",
+        choices=("admin", "collection"),
+        default="admin",
+        help="admin: search as the administrator; collection: as a viewer of the searched collection only "
+        "(keyword statistics over that collection)",
+    )
     args = p.parse_args(argv)
     args.dataset_list = [d.strip() for d in args.datasets.split(",") if d.strip()]
     for d in args.dataset_list:

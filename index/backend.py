@@ -7,6 +7,7 @@ query and are applied inside retrieval, never on the results afterwards.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -264,3 +265,52 @@ class RebuildsBeside(Protocol):
     def abort_rebuild(self) -> None:
         """Drop the new index; the old one stays live."""
 
+# -- ranking statistics over the readable set ------------------------------------------------------
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def bm25_idf(doc_freq: int, num_docs: int) -> float:
+    """BM25's idf (tantivy's and Lucene's formula) for ``doc_freq`` matches among ``num_docs``."""
+    return math.log(1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def readable_filters(f: Filters) -> Filters:
+    """The statistics scope of a search: every passage the principal may read, and nothing else.
+
+    Document frequencies and the passage count behind a keyword score are counted here, so a
+    score says nothing about collections the principal cannot read (issue 22). The request's own
+    narrowing filters (language, dates, ...) are left out: they do not change a passage's score."""
+    return Filters(allowed_collections=f.allowed_collections)
+
+
+def scored_terms(node: QueryNode | None) -> set[str]:
+    """The terms whose document frequency enters a score: exact terms and phrase words (prefix and
+    fuzzy expansions score a constant, so they need none)."""
+    out: set[str] = set()
+    if node is None:
+        return out
+    if isinstance(node, TermNode):
+        for i, term in enumerate(node.terms):
+            if not (node.prefix and i == 0):
+                out.add(term)
+    elif isinstance(node, PhraseNode):
+        if len(node.words) == 1:
+            return scored_terms(TermNode(node.words[0]))
+        out.update(w[0] for w in node.words if w)
+    else:
+        for child in (*node.must, *node.should):  # excluded words score nothing
+            out |= scored_terms(child)
+    return out
+
+
+@dataclass(frozen=True)
+class RankStats:
+    """Ranking statistics of one search, counted over the readable set only."""
+
+    num_docs: int
+    doc_freq: dict[str, int]
+
+    def idf(self, term: str) -> float:
+        return bm25_idf(self.doc_freq.get(term, 0), self.num_docs)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from archive_search.errors import BackendError, CursorStaleError
+from archive_search.errors import BackendError, CursorStaleError, QuerySyntaxError
 from archive_search.types import IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
@@ -35,10 +35,14 @@ from index.backend import (
     Filters,
     PhraseNode,
     QueryNode,
+    RankStats,
     TermNode,
+    bm25_idf,
     day_number,
     entity_field_values,
     epoch_ms,
+    readable_filters,
+    scored_terms,
     year_number,
 )
 
@@ -46,6 +50,10 @@ _WRITER_HEAP = 64_000_000
 _EXACT_SCAN_LIMIT = 20_000
 _DOC_COUNT_MEMO = 64
 """Document counts remembered from the facet pass (for the same query, filters and index state)."""
+_MAX_COLLECTIONS = 65_000
+"""Buckets of the per-collection counts behind the ranking statistics (tantivy's bucket limit)."""
+_DF_CACHE_TERMS = 100_000
+"""Terms whose per-collection counts are remembered at most (then the cache starts again)."""
 _FACET_TANTIVY_FIELD = {
     "lang": "lang",
     "collection": "collection",
@@ -156,6 +164,14 @@ class EmbeddedBackend:
         """Bumped whenever the searcher may see other documents (commit, reload)."""
         self._doc_counts: dict[tuple[Any, Filters], tuple[int, int]] = {}
         self._doc_counts_lock = threading.Lock()
+        self._writes = 0
+        """Bumped by every commit of this process (a key of the ranking statistics' cache)."""
+        self._stats_lock = threading.Lock()
+        self._stats_key: tuple[int, int, int] | None = None
+        self._df_cache: dict[str, dict[str, int]] = {}
+        """term → passages holding it, per collection (for the index state ``_stats_key``)."""
+        self._n_cache: dict[str, int] | None = None
+        """Passages per collection (for the index state ``_stats_key``)."""
         self._vec_mtime = 0.0
         self._vec_path = root / "vectors.hnsw"
         self._meta_path = root / "vectors-meta.json"
@@ -212,6 +228,7 @@ class EmbeddedBackend:
             self.index.reload()
             self._last_reload = time.monotonic()
             self._generation += 1
+            self._writes += 1
 
     def _searcher(self) -> Any:
         now = time.monotonic()
@@ -565,31 +582,88 @@ class EmbeddedBackend:
 
     # -- keyword search ----------------------------------------------------------------------
 
-    def _node(self, node: QueryNode) -> tantivy.Query:
+    def _rank_stats(self, node: QueryNode | None, f: Filters) -> RankStats | None:
+        """Document frequencies of the query's scored terms and the passage count, over the
+        passages the principal may read (``None``: nothing is readable).
+
+        Counts are kept per collection (one aggregation pass per term) and summed over the
+        readable collections; they are remembered until the index changes, so a frequent word is
+        counted once, not at every search."""
+        readable = readable_filters(f).effective_collections()
+        if readable is not None and not readable:
+            return None
+        searcher = self._searcher()
+        key = (int(searcher.num_docs), int(searcher.num_segments), self._writes)
+
+        def per_collection(q: tantivy.Query) -> dict[str, int]:
+            raw = searcher.aggregate(q, {"c": {"terms": {"field": "collection", "size": _MAX_COLLECTIONS}}})
+            return {str(b["key"]): int(b["doc_count"]) for b in raw.get("c", {}).get("buckets", [])}
+
+        def total(counts: dict[str, int]) -> int:
+            if readable is None:
+                return sum(counts.values())
+            return sum(n for c, n in counts.items() if c in readable)
+
+        terms = sorted(scored_terms(node))
+        with self._stats_lock:
+            if self._stats_key != key or len(self._df_cache) > _DF_CACHE_TERMS:
+                self._stats_key, self._df_cache, self._n_cache = key, {}, None
+            cached = {t: self._df_cache[t] for t in terms if t in self._df_cache}
+            n_cache = self._n_cache
+        new = [t for t in terms if t not in cached]
+        fresh = {t: per_collection(tantivy.Query.term_query(self.schema, "body", t)) for t in new}
+        if n_cache is None:
+            n_cache = per_collection(tantivy.Query.all_query())
+        with self._stats_lock:
+            if self._stats_key == key:
+                self._df_cache.update(fresh)
+                self._n_cache = n_cache
+        counts = {**cached, **fresh}
+        return RankStats(num_docs=total(n_cache), doc_freq={t: total(counts[t]) for t in terms})
+
+    def _idf_ratio(self, terms: Sequence[str], stats: RankStats | None) -> float:
+        """The factor that turns tantivy's idf (over the whole index) into the readable set's:
+        tantivy multiplies a term's (a phrase's: its terms' summed) idf into the score, so a
+        boost of readable / global idf leaves a score computed with the readable statistics."""
+        if stats is None:
+            return 1.0
+        searcher = self._searcher()
+        n = searcher.num_docs
+        glob = sum(bm25_idf(int(searcher.doc_freq("body", t)), n) for t in terms)
+        if glob <= 0.0:
+            return 1.0
+        return sum(stats.idf(t) for t in terms) / glob
+
+    def _node(self, node: QueryNode, stats: RankStats | None = None) -> tantivy.Query:
         s = self.schema
+
+        def scored(q: tantivy.Query, terms: Sequence[str]) -> tantivy.Query:
+            return q if stats is None else tantivy.Query.boost_query(q, self._idf_ratio(terms, stats))
+
         if isinstance(node, TermNode):
             subs: list[tantivy.Query] = []
             for i, term in enumerate(node.terms):
                 if node.prefix and i == 0:
                     subs.append(tantivy.Query.regex_query(s, "body", _regex_escape(term) + ".*"))
                 elif node.fuzzy and i == 0 and len(term) > 3:
-                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
                     fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=node.fuzzy, prefix=False)
                     subs.append(tantivy.Query.boost_query(fz, 0.3))
                 else:
-                    subs.append(tantivy.Query.term_query(s, "body", term))
+                    subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
             query = subs[0] if len(subs) == 1 else tantivy.Query.disjunction_max_query(subs, 0.1)
             return query if node.boost == 1.0 else tantivy.Query.boost_query(query, node.boost)
         if isinstance(node, PhraseNode):
             if len(node.words) == 1:
-                return self._node(TermNode(node.words[0]))
+                return self._node(TermNode(node.words[0]), stats)
             # alternatives at one position are indexed at the same position: the canonical
             # (first) term of each word forms the phrase
             words: list[str | tuple[int, str]] = [w[0] for w in node.words]
-            return tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+            phrase = tantivy.Query.phrase_query(s, "body", words, slop=node.slop)
+            return scored(phrase, [w[0] for w in node.words])
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        clauses += [(tantivy.Occur.Must, self._node(n)) for n in node.must]
-        clauses += [(tantivy.Occur.Should, self._node(n)) for n in node.should]
+        clauses += [(tantivy.Occur.Must, self._node(n, stats)) for n in node.must]
+        clauses += [(tantivy.Occur.Should, self._node(n, stats)) for n in node.should]
         clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
         if node.must_not and not node.must and not node.should:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
@@ -625,11 +699,13 @@ class EmbeddedBackend:
             out.append(_entity_query(s, group))
         return out
 
-    def _filtered(self, node: QueryNode | None, f: Filters) -> tantivy.Query | None:
+    def _filtered(
+        self, node: QueryNode | None, f: Filters, stats: RankStats | None = None
+    ) -> tantivy.Query | None:
         filt = self._filter_queries(f)
         if filt is None:
             return None
-        base = self._node(node) if node is not None else tantivy.Query.all_query()
+        base = self._node(node, stats) if node is not None else tantivy.Query.all_query()
         excluded_ids = f.excluded_documents()
         if not filt and not excluded_ids:
             return base
@@ -643,17 +719,36 @@ class EmbeddedBackend:
     def keyword_search(
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
     ) -> BackendResult:
-        q = self._filtered(query, filters)
+        with _query_errors():
+            return self._keyword_search(query, filters, limit=limit, offset=offset, facets=facets)
+
+    def _keyword_search(
+        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int, facets: bool
+    ) -> BackendResult:
+        # scores from the readable set's statistics, never the whole index's (issue 22)
+        stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
+        q = self._filtered(query, filters, stats)
         if q is None:
             return BackendResult(hits=[], total=0, facets=_empty_facets() if facets else {})
         generation = self._generation  # read before the searcher: a reload in between only misses
         searcher = self._searcher()
-        res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        if stats is None:
+            res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+        else:  # the whole window: its order is settled below, then cut
+            res = searcher.search(q, limit=limit + max(offset, 0), count=True)
         hits: list[BackendHit] = []
         if limit > 0:
             for score, addr in res.hits:
                 doc = searcher.doc(addr)
                 hits.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+        if stats is not None:
+            # tantivy multiplies its own (whole-index) idf by the correcting boost in 32-bit
+            # floats: the last bits of equal scores would still depend on unreadable documents
+            # and order ties by them. Scores are rounded to 6 significant digits and ties go by
+            # passage id, as on OpenSearch.
+            hits = [BackendHit(h.passage_id, h.document_id, float(f"{h.score:.6g}")) for h in hits]
+            hits.sort(key=lambda h: (-h.score, h.passage_id))
+            hits = hits[max(offset, 0) : max(offset, 0) + limit]
         out = BackendResult(hits=hits, total=int(res.count))
         if facets:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
@@ -732,17 +827,19 @@ class EmbeddedBackend:
             memo = self._doc_counts.get((query, filters))
         if memo is not None and memo[0] == self._generation:
             return memo[1]
-        q = self._filtered(query, filters)
-        if q is None:
-            return 0
-        return int(self._searcher().cardinality(q, "document_id"))
+        with _query_errors():
+            q = self._filtered(query, filters)
+            if q is None:
+                return 0
+            return int(self._searcher().cardinality(q, "document_id"))
 
     def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
-        q = self._filtered(query, filters)
-        if q is None:
-            return _empty_facets()
-        generation = self._generation
-        return self._aggregate(self._searcher(), q, (query, filters), generation)
+        with _query_errors():
+            q = self._filtered(query, filters)
+            if q is None:
+                return _empty_facets()
+            generation = self._generation
+            return self._aggregate(self._searcher(), q, (query, filters), generation)
 
     def count(self, filters: Filters) -> int:
         q = self._filtered(None, filters)
@@ -770,6 +867,14 @@ def _entity_query(schema: tantivy.Schema, group: tuple[str, ...]) -> tantivy.Que
     if len(subs) == 1:
         return subs[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
+@contextmanager
+def _query_errors() -> Iterator[None]:
+    """tantivy refuses some queries with ``ValueError`` (a regex beyond its state limit, say): the
+    query is the user's, so it is a ``QuerySyntaxError`` (400), not a failure of the service."""
+    try:
+        yield
+    except ValueError as exc:
+        raise QuerySyntaxError(f"the query is too complex to run: {str(exc)[:200]}") from exc
 
 
 def _empty_facets() -> dict[str, dict[str, int]]:

@@ -13,10 +13,12 @@ Design (``docs/opensearch.md`` explains it at length):
   terms and positions tantivy holds in the embedded backend: term queries match any alternative,
   phrases line up on positions. Query terms are never analysed (``term``/``prefix``/``fuzzy``
   queries; phrases use a plain whitespace search analyser).
-* BM25 with tantivy's k1/b, overlapping tokens counted in the field length as tantivy does
-  (``discount_overlaps: false``). OpenSearch's ``BM25`` type is Lucene's ``LegacyBM25Similarity``,
-  which keeps the factor ``k1 + 1`` tantivy keeps: scores are on the embedded backend's scale
-  without any boost.
+* BM25 with tantivy's k1/b and factor ``k1 + 1``, overlapping tokens counted in the field length
+  as tantivy does (``discount_overlaps: false``), as a scripted similarity *without* the index's
+  document frequencies: a keyword search first counts, over the passages the principal may read,
+  the passages and each scored term's passages (``stats_body``), and every term carries that idf
+  as its boost, so a score says nothing about unreadable collections (issue 22). Scores are on
+  the embedded backend's scale.
 * Vectors: ``knn_vector`` with the Lucene engine's HNSW (cosine), filters *inside* the k-NN query.
 
 Every request body is built by a pure function of this module, so the tests check the exact
@@ -35,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from archive_search.errors import BackendError, IndexWriteError
+from archive_search.errors import BackendError, IndexWriteError, QuerySyntaxError
 from archive_search.types import AnalyzedToken, IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
@@ -48,16 +50,19 @@ from index.backend import (
     Filters,
     PhraseNode,
     QueryNode,
+    RankStats,
     TermNode,
     day_number,
     entity_field_values,
     epoch_ms,
+    readable_filters,
+    scored_terms,
     year_number,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
@@ -227,6 +232,27 @@ def mappings(dim: int | None) -> dict[str, Any]:
     }
 
 
+BM25_SCRIPT = (
+    "double tf = doc.freq; double avgdl = field.sumTotalTermFreq / (double) field.docCount; "
+    f"return query.boost * tf * {BM25_K1 + 1} / "
+    f"(tf + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * doc.length / avgdl));"
+)
+"""BM25 without its idf: the query carries the idf over the readable set as each term's boost
+(``compile_query``). OpenSearch's own idf counts every passage of the index, whatever the
+access filter, and would tell a user about collections they may not read (issue 22);
+``dfs_query_then_fetch`` only makes that count index-wide across shards."""
+
+
+def similarity_settings() -> dict[str, Any]:
+    return {
+        "archive_bm25": {
+            "type": "scripted",
+            "script": {"source": BM25_SCRIPT},
+            "discount_overlaps": False,
+        }
+    }
+
+
 def index_body(
     dim: int | None, *, shards: int = 1, replicas: int = 1, alias: str | None = None
 ) -> dict[str, Any]:
@@ -237,9 +263,7 @@ def index_body(
         "refresh_interval": "1s",
         "max_result_window": MAX_RESULT_WINDOW,
         "translog": {"durability": "request"},
-        "similarity": {
-            "archive_bm25": {"type": "BM25", "k1": BM25_K1, "b": BM25_B, "discount_overlaps": False}
-        },
+        "similarity": similarity_settings(),
     }
     if replicas > 0:
         index["auto_expand_replicas"] = f"0-{replicas}"
@@ -426,16 +450,24 @@ MATCH_ALL: dict[str, Any] = {"match_all": {}}
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
 
 
-def compile_query(node: QueryNode) -> dict[str, Any]:
-    """The query model as OpenSearch query DSL, clause for clause like the embedded backend."""
+def compile_query(node: QueryNode, stats: RankStats | None = None) -> dict[str, Any]:
+    """The query model as OpenSearch query DSL, clause for clause like the embedded backend.
+
+    With ``stats`` every scored term (a phrase: its words) carries its idf over the readable set
+    as its boost: the index's similarity (``similarity_settings``) multiplies the boost by BM25's
+    term-frequency part and uses no document frequency of its own."""
     if isinstance(node, TermNode):
-        return _term(node)
+        return _term(node, stats)
     if isinstance(node, PhraseNode):
-        return _phrase(node)
-    return _bool(node)
+        return _phrase(node, stats)
+    return _bool(node, stats)
 
 
-def _term(node: TermNode) -> dict[str, Any]:
+def _idf_boost(terms: Sequence[str], stats: RankStats | None, *, share: int = 1) -> dict[str, float]:
+    return {} if stats is None else {"boost": round(sum(stats.idf(t) for t in terms) / share, 6)}
+
+
+def _term(node: TermNode, stats: RankStats | None = None) -> dict[str, Any]:
     subs: list[dict[str, Any]] = []
     for i, raw in enumerate(node.terms):
         term = clean_term(raw)
@@ -444,7 +476,7 @@ def _term(node: TermNode) -> dict[str, Any]:
         if node.prefix and i == 0:
             subs.append({"prefix": {"body": {"value": term, "rewrite": "constant_score"}}})
         elif node.fuzzy and i == 0 and len(term) > 3:
-            subs.append({"term": {"body": {"value": term}}})
+            subs.append({"term": {"body": {"value": term, **_idf_boost([raw], stats)}}})
             subs.append(
                 {
                     "fuzzy": {
@@ -460,7 +492,7 @@ def _term(node: TermNode) -> dict[str, Any]:
                 }
             )
         else:
-            subs.append({"term": {"body": {"value": term}}})
+            subs.append({"term": {"body": {"value": term, **_idf_boost([raw], stats)}}})
     if not subs:
         return MATCH_NONE
     query = subs[0] if len(subs) == 1 else {"dis_max": {"queries": subs, "tie_breaker": TIE_BREAKER}}
@@ -469,11 +501,11 @@ def _term(node: TermNode) -> dict[str, Any]:
     return {"bool": {"should": [query], "boost": node.boost}}
 
 
-def _phrase(node: PhraseNode) -> dict[str, Any]:
+def _phrase(node: PhraseNode, stats: RankStats | None = None) -> dict[str, Any]:
     if not node.words or any(not w for w in node.words):
         return MATCH_NONE
     if len(node.words) == 1:
-        return _term(TermNode(node.words[0]))
+        return _term(TermNode(node.words[0]), stats)
     # alternatives share their position: the canonical (first) term of each word forms the phrase
     words = [clean_term(w[0]) for w in node.words]
     if not all(words):
@@ -484,14 +516,17 @@ def _phrase(node: PhraseNode) -> dict[str, Any]:
                 "query": " ".join(words),
                 "slop": node.slop,
                 "analyzer": "archive_query",
+                # the scripted similarity is summed over a phrase's terms: each carries the
+                # mean idf, so the phrase scores with the summed idf, as in tantivy
+                **_idf_boost([w[0] for w in node.words], stats, share=len(node.words)),
             }
         }
     }
 
 
-def _bool(node: BoolNode) -> dict[str, Any]:
-    must = [compile_query(n) for n in node.must]
-    should = [compile_query(n) for n in node.should]
+def _bool(node: BoolNode, stats: RankStats | None = None) -> dict[str, Any]:
+    must = [compile_query(n, stats) for n in node.must]
+    should = [compile_query(n, stats) for n in node.should]
     must_not = [compile_query(n) for n in node.must_not]
     if not (must or should or must_not):
         return MATCH_NONE  # an empty boolean matches nothing (as in tantivy)
@@ -570,12 +605,14 @@ def filter_query(f: Filters) -> dict[str, Any] | None:
     return {"bool": out} if out else {}
 
 
-def filtered_query(node: QueryNode | None, f: Filters) -> dict[str, Any] | None:
+def filtered_query(
+    node: QueryNode | None, f: Filters, stats: RankStats | None = None
+) -> dict[str, Any] | None:
     """The query with the filters in ``bool.filter``; ``None`` when nothing can match."""
     filt = filter_query(f)
     if filt is None:
         return None
-    base = compile_query(node) if node is not None else MATCH_ALL
+    base = compile_query(node, stats) if node is not None else MATCH_ALL
     if not filt:
         return base
     return {"bool": {"must": [base], **filt["bool"]}}
@@ -590,10 +627,16 @@ def facet_aggs() -> dict[str, Any]:
 
 
 def search_body(
-    node: QueryNode | None, f: Filters, *, limit: int, offset: int = 0, facets: bool = False
+    node: QueryNode | None,
+    f: Filters,
+    *,
+    limit: int,
+    offset: int = 0,
+    facets: bool = False,
+    stats: RankStats | None = None,
 ) -> dict[str, Any] | None:
     """The ``_search`` body of a keyword search; ``None`` when the filters allow nothing."""
-    query = filtered_query(node, f)
+    query = filtered_query(node, f, stats)
     if query is None:
         return None
     body: dict[str, Any] = {
@@ -609,6 +652,29 @@ def search_body(
     if facets:
         body["aggs"] = facet_aggs()
     return body
+
+
+def stats_body(node: QueryNode | None, f: Filters) -> dict[str, Any] | None:
+    """The ``_search`` body that counts the ranking statistics of a keyword search over the
+    passages the principal may read (``readable_filters``): the passages (``hits.total``) and,
+    per scored term, the passages holding it (a ``filters`` aggregation). ``None``: nothing is
+    readable."""
+    scope = filter_query(readable_filters(f))
+    if scope is None:
+        return None
+    terms = sorted(scored_terms(node))
+    body: dict[str, Any] = {"query": scope or MATCH_ALL, "size": 0, "track_total_hits": True}
+    if terms:
+        per_term = {str(i): {"term": {"body": {"value": clean_term(t)}}} for i, t in enumerate(terms)}
+        body["aggs"] = {"df": {"filters": {"filters": per_term}}}
+    return body
+
+
+def parse_stats(node: QueryNode | None, res: dict[str, Any]) -> RankStats:
+    terms = sorted(scored_terms(node))
+    buckets = res.get("aggregations", {}).get("df", {}).get("buckets", {})
+    df = {t: int(buckets.get(str(i), {}).get("doc_count", 0)) for i, t in enumerate(terms)}
+    return RankStats(num_docs=parse_total(res), doc_freq=df)
 
 
 def facets_body(node: QueryNode | None, f: Filters) -> dict[str, Any] | None:
@@ -710,6 +776,20 @@ def describe_error(exc: Exception) -> str:
             reason = str(info["error"])
         return f"HTTP {exc.status_code} {reason or exc.error}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+_QUERY_REFUSALS = ("too_complex_to_determinize_exception", "too_many_clauses", "too_many_nested_clauses")
+
+
+def _refused_query(exc: BaseException | None) -> bool:
+    """Whether OpenSearch refused a search for the size of the user's query (not for a fault of
+    the request this module built): automata or clause counts beyond its limits."""
+    from opensearchpy.exceptions import TransportError
+
+    if not isinstance(exc, TransportError) or exc.status_code != 400:
+        return False
+    text = json.dumps(exc.info, default=str).lower() if exc.info is not None else str(exc).lower()
+    return any(k in text for k in _QUERY_REFUSALS) or "maxclausecount" in text
 
 
 T = TypeVar("T")
@@ -927,9 +1007,14 @@ class OpenSearchBackend:
         params: dict[str, Any] = {"allow_partial_search_results": "false"}
         if self.shards > 1 and "knn" not in body.get("query", {}):
             params["search_type"] = "dfs_query_then_fetch"  # index-wide BM25 statistics
-        res: dict[str, Any] = self._request(
-            "POST", f"/{self.alias}/_search", params=params, body=body, what=what
-        )
+        try:
+            res: dict[str, Any] = self._request(
+                "POST", f"/{self.alias}/_search", params=params, body=body, what=what
+            )
+        except BackendError as exc:
+            if _refused_query(exc.__cause__):
+                raise QuerySyntaxError(f"the query is too complex to run: {exc.message}") from exc
+            raise
         _check_complete(res, what)
         return res
 
@@ -1183,7 +1268,14 @@ class OpenSearchBackend:
     def keyword_search(
         self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
     ) -> BackendResult:
-        body = search_body(query, filters, limit=limit, offset=offset, facets=facets)
+        stats: RankStats | None = None
+        if limit > 0 and query is not None:  # scores from the readable set's statistics (issue 22)
+            sbody = stats_body(query, filters)
+            if sbody is None:
+                return BackendResult(hits=[], total=0, facets=empty_facets() if facets else {})
+            self._ensure()
+            stats = parse_stats(query, self._search(sbody, "ranking statistics"))
+        body = search_body(query, filters, limit=limit, offset=offset, facets=facets, stats=stats)
         if body is None:  # the access filter allows nothing: not even asked
             return BackendResult(hits=[], total=0, facets=empty_facets() if facets else {})
         self._ensure()

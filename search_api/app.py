@@ -41,8 +41,12 @@ def create_api(settings: Settings | None = None, service: ArchiveService | None 
         title="Archive search",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # no Swagger UI: FastAPI's page loads its scripts from a public CDN (and a favicon from
+        # another site) on the UI's origin, and nothing may leave the machine (issue 22). The
+        # schema itself stays at openapi.json for any local viewer.
+        docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     if service is not None:

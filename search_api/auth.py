@@ -66,22 +66,23 @@ class LoginLimiter:
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, username: str, client: str) -> None:
+    def reserve(self, username: str, client: str) -> None:
+        """Count this attempt as a failure *before* the password is checked, or refuse it (429).
+
+        Checking first and counting after the (slow, by design) password hash let concurrent
+        attempts all pass the check: 50 at once gave 27 password checks with a limit of 5
+        (issue 22). Reserved under one lock, at most ``max_failures`` checks can run per window;
+        a success clears the reservations (``succeeded``)."""
         key = (username.casefold(), client)
         now = time.monotonic()
         with self._lock:
-            q = self._failures.get(key)
-            if not q:
-                return
+            q = self._failures.setdefault(key, deque())
             while q and now - q[0] > self.window_s:
                 q.popleft()
             if len(q) >= self.max_failures:
                 wait = int(self.window_s - (now - q[0])) + 1
                 raise RateLimitedError(f"too many failed logins; try again in {wait} s")
-
-    def failed(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.setdefault((username.casefold(), client), deque()).append(time.monotonic())
+            q.append(now)
 
     def succeeded(self, username: str, client: str) -> None:
         with self._lock:
@@ -296,7 +297,7 @@ class Accounts:
 
     def login(self, username: str, password: str, client: str) -> tuple[str, datetime]:
         """A new bearer token for valid credentials; (token, expiry)."""
-        self.limiter.check(username, client)
+        self.limiter.reserve(username, client)  # counted as a failure until it succeeds
         with self.catalog.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             stored = user.password_hash if user is not None and not user.disabled else None
@@ -306,7 +307,6 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or user is None:
-            self.limiter.failed(username, client)
             self.audit.record(username, "login", "user", None, {"ok": False, "client": client})
             raise UnauthorizedError("wrong user name or password")
         self.limiter.succeeded(username, client)

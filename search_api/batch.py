@@ -26,6 +26,7 @@ from archive_search.catalog.models_search import BatchJob
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from index.backend import Filters
+from search_api.safe_text import csv_cell
 
 if TYPE_CHECKING:
     from search_api.service import ArchiveService
@@ -170,10 +171,11 @@ def results_csv(results: list[dict[str, Any]]) -> str:
         hits = r.get("hits") or [None]
         for rank, h in enumerate(hits, start=1):
             if h is None:
-                w.writerow([r["id"], r["text"], r["total"], "", "", "", "", "", "", "", "", "", ""])
+                w.writerow([csv_cell(x) for x in (r["id"], r["text"], r["total"], *[""] * 10)])
                 continue
             w.writerow(
-                [
+                csv_cell(x)
+                for x in [
                     r["id"],
                     r["text"],
                     r["total"],

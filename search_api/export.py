@@ -42,6 +42,7 @@ from search_api.audit import _timestamp as audit_timestamp
 from search_api.audit import canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
+from search_api.safe_text import csv_cell, csv_uncell
 
 FORMAT = "archive-search-bundle/1"
 FONT_DIRS = (
@@ -416,7 +417,7 @@ def build_bundle(
             w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\r\n")
             w.writeheader()
             for f in files:
-                w.writerow({k: "" if f[k] is None else f[k] for k in CSV_FIELDS})
+                w.writerow({k: "" if f[k] is None else csv_cell(f[k]) for k in CSV_FIELDS})
             zf.writestr("manifest.csv", buf.getvalue().encode("utf-8"))
         bundle_sha = _sha256_file(tmp)
         manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
@@ -644,7 +645,7 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
         else:
             try:
                 rows = list(csv.DictReader(io.StringIO(bundle.read("manifest.csv").decode("utf-8"))))
-                csv_files = {r["path"]: (r["sha256"], r["size"]) for r in rows}
+                csv_files = {csv_uncell(r["path"]): (r["sha256"], r["size"]) for r in rows}
             except (ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
                 problems.append(f"manifest.csv is unreadable: {exc}")
             else:

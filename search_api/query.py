@@ -27,6 +27,12 @@ FILTER_FIELDS = (
 )
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256
+MAX_NESTING = 32
+"""Parentheses inside parentheses: deeper queries are refused before the recursive descent
+could reach Python's recursion limit (issue 22: 330 levels were a RecursionError and a 500)."""
+MAX_PREFIX_CHARS = 64
+"""The longest prefix before ``*``: longer ones compile into automata beyond the backends' state
+limits (tantivy refuses more than 1000 regex states, OpenSearch 10,000 determinised ones)."""
 
 _TOKEN = re.compile(
     r"""
@@ -150,6 +156,7 @@ class _Parser:
         self.date_from: date | None = None
         self.date_to: date | None = None
         self.clauses = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, re.Match[str]] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -232,7 +239,11 @@ class _Parser:
         kind, m = t
         self.i += 1
         if kind == "lparen":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QuerySyntaxError(f"parentheses nested more than {MAX_NESTING} deep")
             inner = self.or_expr()
+            self.depth -= 1
             if self.peek() is None or self.peek()[0] != "rparen":  # type: ignore[index]
                 raise QuerySyntaxError("missing closing parenthesis")
             self.i += 1
@@ -264,6 +275,8 @@ class _Parser:
             raise QuerySyntaxError("a lone * is not a query; put a prefix before it (e.g. катув*)")
         if prefix and len(text) < 2:
             raise QuerySyntaxError(f"prefix {text!r}* is too short (at least 2 letters)")
+        if prefix and len(text) > MAX_PREFIX_CHARS:
+            raise QuerySyntaxError(f"a prefix before * may have at most {MAX_PREFIX_CHARS} characters")
         return (sign, Word(text, prefix))
 
     def _filter(self, name: str, value: str) -> None:

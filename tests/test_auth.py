@@ -18,7 +18,7 @@ from tests.conftest import SAMPLE_DIR
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 
 PASSWORD = "a long enough passphrase"
-PUBLIC_ROUTES = {"/api/v1/auth/token", "/api/v1/openapi.json", "/healthz", "/", "/api/v1/docs"}
+PUBLIC_ROUTES = {"/api/v1/auth/token", "/api/v1/openapi.json", "/healthz", "/"}
 
 
 @pytest.fixture(scope="module")

@@ -1315,3 +1315,72 @@ def test_the_health_check_tells_nobody_about_unreadable_collections(
         )
     finally:
         svc.close()
+
+
+# -- the ranking oracle (issue 22) ------------------------------------------------------------------
+# A keyword score computed with statistics of the whole archive tells a viewer whether, and how
+# often, a word occurs in collections they may not read. The attacker's question is "does the
+# secret collection hold this word?": two archives that differ only in that answer must give a
+# viewer the same scores and the same order.
+RANK_WORD = "brymzoltan"  # the unique word whose presence in the secret collection is the question
+RANK_OTHER = "zelvatrinq"  # a word as long as it (one analyser term too), in its place in the other world
+RANK_OPEN = {
+    "open-a.txt": "Свідок brymzoltan бачив колону біля мосту вранці.\n",
+    "open-b.txt": "Журналіст tarnopelix бачив колону біля мосту ввечері.\n",
+    "open-c.txt": "Нотатки про врожай і свято в селі біля річки.\n",
+}
+
+
+def _rank_world(stack: str, tmp: Path, request: pytest.FixtureRequest, secret_word: str | None) -> list[Any]:
+    """What the viewer gets for the oracle's queries in an archive whose secret collection holds
+    ``secret_word`` in many documents (``None``: no secret collection yet)."""
+    svc = ArchiveService(stack_settings(stack, tmp, request))
+    try:
+        d = tmp / "open"
+        d.mkdir()
+        for name, text in RANK_OPEN.items():  # one at a time: ids (which break ties) in this order
+            (d / name).write_text(text, encoding="utf-8")
+            assert all(f.outcome == "ok" for f in svc.ingest([d / name], "open").files)
+        if secret_word is not None:
+            s = tmp / "secret"
+            s.mkdir()
+            for n in range(12):
+                (s / f"s{n}.txt").write_text(
+                    f"Свідчення {n}: {secret_word} tarnopelix {'слово ' * n}затримали біля блокпосту.\n",
+                    encoding="utf-8",
+                )
+            assert all(f.outcome == "ok" for f in svc.ingest(sorted(s.iterdir()), "secret").files)
+        svc.accounts.create_user("viewer", PASSWORD)
+        svc.accounts.grant("open", "read", user="viewer")
+        token = svc.accounts.create_token_for("viewer", name="oracle", ttl=timedelta(hours=1))[0]
+        out: list[Any] = []
+        with TestClient(create_app(svc.settings, svc)) as c:
+            for q in (RANK_WORD, f"{RANK_WORD} tarnopelix", f'"{RANK_WORD} бачив" OR tarnopelix'):
+                for group in ("document", "passage"):
+                    r = c.get(
+                        "/api/v1/search",
+                        params={"q": q, "mode": "keyword", "group": group},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    assert r.status_code == 200, r.text
+                    body = r.json()
+                    out.append((q, group, body["total"], [(h["filename"], h["score"]) for h in body["hits"]]))
+        return out
+    finally:
+        svc.close()
+
+
+@pytest.mark.parametrize("stack_name", LEAK_STACKS)
+def test_keyword_scores_do_not_tell_whether_a_secret_collection_holds_a_word(
+    stack_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The oracle of issue 22: a viewer's scores (and order) for a word, and for queries that mix it
+    with another word, are the same whether twelve secret documents hold that word or an unrelated
+    word of the same length in its place, and the order is the one they had before."""
+    with_word = _rank_world(stack_name, tmp_path_factory.mktemp("rank-with"), request, RANK_WORD)
+    without = _rank_world(stack_name, tmp_path_factory.mktemp("rank-without"), request, RANK_OTHER)
+    before = _rank_world(stack_name, tmp_path_factory.mktemp("rank-before"), request, None)
+    assert with_word[0][3], "the viewer finds the open document"
+    assert with_word == without, f"scores tell secret words apart:\n{with_word}\n{without}"
+    order = [(q, g, t, [name for name, _ in hits]) for q, g, t, hits in with_word]
+    assert order == [(q, g, t, [name for name, _ in hits]) for q, g, t, hits in before]

@@ -41,6 +41,7 @@ from index.backend import (
     BoolNode,
     Filters,
     PhraseNode,
+    RankStats,
     SearchBackend,
     TermNode,
 )
@@ -208,9 +209,12 @@ def test_index_body_settings_and_mappings() -> None:
     assert idx["knn"] is True
     assert idx["translog"] == {"durability": "request"}
     assert idx["refresh_interval"] == "1s" and idx["max_result_window"] == 100_000
-    assert idx["similarity"] == {
-        "archive_bm25": {"type": "BM25", "k1": 1.2, "b": 0.75, "discount_overlaps": False}
-    }
+    # BM25 without the index's own document frequencies: the query brings the readable set's idf
+    sim = idx["similarity"]["archive_bm25"]
+    assert sim["type"] == "scripted" and sim["discount_overlaps"] is False
+    bm25 = "query.boost * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * doc.length / avgdl))"
+    assert bm25 in sim["script"]["source"]
+    assert "term.docFreq" not in sim["script"]["source"]
     analysis = body["settings"]["analysis"]
     assert analysis["tokenizer"]["archive_whitespace"] == {"type": "whitespace", "max_token_length": 4096}
     assert analysis["filter"]["archive_alternatives"] == {
@@ -796,8 +800,13 @@ def test_keyword_search_request_and_result() -> None:
         "place": {},
         "organisation": {},
     }
-    (call,) = server.find("POST", f"/{ALIAS}/_search")
-    assert call.json == osb.search_body(TermNode(("архив",)), f, limit=5, offset=0, facets=True)
+    # first the ranking statistics over the readable set, then the search that carries them
+    stats_call, call = server.find("POST", f"/{ALIAS}/_search")
+    assert stats_call.json == osb.stats_body(TermNode(("архив",)), f)
+    assert stats_call.json["query"] == {"bool": {"filter": [{"terms": {"collection": ["a"]}}]}}
+    stats = RankStats(num_docs=2, doc_freq={"архив": 0})  # the mock's answer: 2 hits, no "df" buckets
+    assert call.json == osb.search_body(TermNode(("архив",)), f, limit=5, offset=0, facets=True, stats=stats)
+    assert call.json["query"]["bool"]["must"][0]["term"]["body"]["boost"] == round(stats.idf("архив"), 6)
     assert call.params == {"allow_partial_search_results": "false"}
 
 
@@ -806,7 +815,7 @@ def test_several_shards_use_dfs_for_index_wide_statistics() -> None:
     b = make_backend(server, shards=3)
     b.keyword_search(TermNode(("x",)), ALL, limit=5)
     b.vector_search([1.0, 0.0, 0.0, 0.0], ALL, limit=5)
-    kw, vec = server.find("POST", f"/{ALIAS}/_search")
+    _stats, kw, vec = server.find("POST", f"/{ALIAS}/_search")
     assert kw.params["search_type"] == "dfs_query_then_fetch"
     assert "search_type" not in vec.params
 
@@ -990,7 +999,7 @@ def test_transport_error_becomes_backend_error() -> None:
     with pytest.raises(BackendError) as err:
         make_backend(server).keyword_search(TermNode(("x",)), ALL, limit=5)
     assert err.value.code == "backend_error" and err.value.status == 503
-    assert "keyword search failed" in err.value.message
+    assert "ranking statistics failed" in err.value.message  # the first request of a keyword search
     assert "HTTP 400 query_shard_exception: failed to create query" in err.value.message
     assert isinstance(err.value.__cause__, TransportError)
 

@@ -97,7 +97,10 @@ def entries_from_csv(data: bytes) -> list[Entry]:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in r)]
+    except csv.Error:  # not CSV after all (a stray carriage return, say): one name per line
+        rows = [[line] for line in text.splitlines() if line.strip()]
     if not rows:
         return []
     header = [c.strip().casefold() for c in rows[0]]

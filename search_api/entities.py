@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, delete, func, select
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from archive_search.catalog import entities as store
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Entity, EntityKey, EntityMention, Passage
-from archive_search.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.types import Extraction, Principal, TextBlock
 from index import indexer
 from index.backend import SearchBackend
@@ -94,7 +94,9 @@ class EntityMerge(BaseModel):
 
 
 class EntitySplit(BaseModel):
-    aliases: list[str] = Field(min_length=1, max_length=1000, description="Spellings moved to a new entity")
+    aliases: list[Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        min_length=1, max_length=1000, description="Spellings moved to a new entity"
+    )
 
 
 def _readable(q: Select[Any], principal: Principal) -> Select[Any]:
@@ -356,7 +358,7 @@ class EntityService:
             wanted = sorted(set(body.aliases))
             unknown = [a for a in wanted if a not in aliases]
             if unknown:
-                raise InvalidRequestError(f"entity {entity_id} has no spelling {unknown[0]!r}")
+                raise ConflictError(f"entity {entity_id} has no spelling {unknown[0]!r}")  # its state: 409
             if set(wanted) >= aliases:
                 raise InvalidRequestError("a split must leave at least one spelling behind")
             new_id, passages = store.split(s, entity_id, wanted)

@@ -392,7 +392,9 @@ class Retrieval(ComponentsView):
     def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
         """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
         if req.group != "passage" or req.mode == "hybrid":
-            raise InvalidRequestError("cursor paging needs group=passage and mode=keyword or semantic")
+            raise InvalidRequestError(
+                "cursor paging needs group=passage and mode=keyword or semantic", code="invalid_cursor"
+            )
         after = decode_cursor(req.cursor, req.mode) if req.cursor else None
         mode, node, filters, qvec, terms, fuzzy, sem_text, why = self._prepared(req, principal)
         first = after is None
@@ -823,9 +825,9 @@ def decode_cursor(text: str, mode: str) -> Cursor:
         cmode, score, pid, position = raw
         cursor = Cursor(float(score), int(pid), int(position))
     except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not a next_cursor of this API") from exc
+        raise InvalidRequestError("cursor is not a next_cursor of this API", code="invalid_cursor") from exc
     if cmode != mode or cursor.position < 0:
-        raise InvalidRequestError("cursor belongs to another search mode")
+        raise InvalidRequestError("cursor belongs to another search mode", code="invalid_cursor")
     return cursor
 
 

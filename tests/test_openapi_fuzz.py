@@ -17,6 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from archive_search.settings import Settings
 from archive_search.web import create_app
@@ -58,6 +59,30 @@ def test_every_operation(case: Any, role: str) -> None:
     header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
     no_token = "Authorization" not in (case.headers or {})
     if header is not None and header.mode == GenerationMode.NEGATIVE and no_token:
-        case.call_and_validate()  # a case about a missing token: sent without one
+        headers = None  # a case about a missing token: sent without one
     else:
-        case.call_and_validate(headers={"Authorization": _HEADERS[role]})
+        headers = {"Authorization": _HEADERS[role]}
+    response = case.call(headers=headers)
+    # A query in the query language and a paging cursor are strings whose grammar no JSON Schema
+    # states: a 400 that names exactly that (query_syntax, invalid_cursor) is the documented answer
+    # to a well-typed but malformed one, so the "schema-valid data is accepted" check skips it.
+    code = _error_code(response)
+    excluded = [positive_data_acceptance] if response.status_code == 400 and code in GRAMMARS else []
+    case.validate_response(
+        response,
+        headers=headers,
+        excluded_checks=excluded,
+        transport_kwargs={"headers": dict(headers)} if headers else {},
+    )
+
+
+GRAMMARS = {"query_syntax", "invalid_cursor"}
+
+
+def _error_code(response: Any) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,10 +80,17 @@ class Catalog:
         self.engine.dispose()
 
 
+COLLECTION_NAME_PATTERN = r"^\s*[^\s/\\\x00]([^/\\\x00]*[^\s/\\\x00])?\s*$"
+r"""A collection name: 1-200 characters once trimmed, a visible one at each end, no ``/``, ``\``
+or NUL (the API schema states it; :func:`ensure_collection` checks it)."""
+
+
 def ensure_collection(catalog: Catalog, name: str) -> int:
     """The id of the collection called ``name``, created if missing (safe under concurrency)."""
+    if not re.fullmatch(COLLECTION_NAME_PATTERN, name):
+        raise InvalidRequestError(f"invalid collection name: {name!r} (1-200 characters, no '/', '\\')")
     name = name.strip()
-    if not name or len(name) > 200 or any(ch in name for ch in "\x00/\\"):
+    if len(name) > 200:
         raise InvalidRequestError(f"invalid collection name: {name!r} (1-200 characters, no '/', '\\')")
     with catalog.session() as s:
         cid = s.scalar(select(Collection.id).where(Collection.name == name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from search_api.deps import Id, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
@@ -20,7 +20,7 @@ class WithdrawBody(BaseModel):
 
 
 class HoldBody(BaseModel):
-    on: bool = Field(description="true: put the legal hold; false: lift it")
+    on: StrictBool = Field(description="true: put the legal hold; false: lift it")
 
 
 class RestrictionBody(BaseModel):

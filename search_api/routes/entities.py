@@ -3,7 +3,7 @@ spellings; the rules are in ``search_api/entities.py``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -24,7 +24,9 @@ router = APIRouter(responses=ERRORS, tags=["entities"])
 def list_entities(
     svc: ServiceDep,
     principal: PrincipalDep,
-    type: Annotated[str | None, Query(description="person, place, org, phone, email or docnum")] = None,
+    type: Annotated[
+        Literal["person", "place", "org", "phone", "email", "docnum"] | None, Query(description="Entity type")
+    ] = None,
     q: Annotated[str | None, Query(max_length=300, description="A name in any spelling")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[EntityPublic]:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from pydantic.json_schema import SkipJsonSchema
 
 from archive_search.types import SearchRequest, SearchResponse
 from search_api.audit import search_details
@@ -25,20 +26,30 @@ async def search(
     principal: PrincipalDep,
     q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
     mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
-    lang: Annotated[list[str] | None, Query(description="Language filter (repeatable)")] = None,
-    collection: Annotated[list[str] | None, Query(description="Collection filter (repeatable)")] = None,
-    type: Annotated[list[str] | None, Query(description="Document type filter (repeatable)")] = None,
-    tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
+    lang: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Language filter (repeatable)")
+    ] = None,
+    collection: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Collection filter (repeatable)")
+    ] = None,
+    type: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Document type filter (repeatable)")
+    ] = None,
+    tag: Annotated[list[str] | SkipJsonSchema[None], Query(description="Tag filter (repeatable)")] = None,
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
-    speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
+    speaker: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Transcript speaker (repeatable)")
+    ] = None,
     person: Annotated[
-        list[str] | None, Query(description="Mentions this person, any spelling (repeatable)")
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this person (any spelling; repeatable)")
     ] = None,
     place: Annotated[
-        list[str] | None, Query(description="Mentions this place, any spelling (repeatable)")
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this place (any spelling)")
     ] = None,
-    org: Annotated[list[str] | None, Query(description="Mentions this organisation (repeatable)")] = None,
+    org: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
+    ] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
@@ -103,16 +114,30 @@ def export(
     q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
     format: Annotated[Literal["csv", "jsonl", "xlsx"], Query()] = "csv",
     mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
-    lang: Annotated[list[str] | None, Query(description="Language filter (repeatable)")] = None,
-    collection: Annotated[list[str] | None, Query(description="Collection filter (repeatable)")] = None,
-    type: Annotated[list[str] | None, Query(description="Document type filter (repeatable)")] = None,
-    tag: Annotated[list[str] | None, Query(description="Tag filter (repeatable)")] = None,
+    lang: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Language filter (repeatable)")
+    ] = None,
+    collection: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Collection filter (repeatable)")
+    ] = None,
+    type: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Document type filter (repeatable)")
+    ] = None,
+    tag: Annotated[list[str] | SkipJsonSchema[None], Query(description="Tag filter (repeatable)")] = None,
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
-    speaker: Annotated[list[str] | None, Query(description="Transcript speaker (repeatable)")] = None,
-    person: Annotated[list[str] | None, Query(description="Mentions this person (repeatable)")] = None,
-    place: Annotated[list[str] | None, Query(description="Mentions this place (repeatable)")] = None,
-    org: Annotated[list[str] | None, Query(description="Mentions this organisation (repeatable)")] = None,
+    speaker: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Transcript speaker (repeatable)")
+    ] = None,
+    person: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this person (repeatable)")
+    ] = None,
+    place: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this place (repeatable)")
+    ] = None,
+    org: Annotated[
+        list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
+    ] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="passage: every matching passage; document: each document's best passage"),

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from archive_search.catalog.db import COLLECTION_NAME_PATTERN
 from archive_search.errors import ForbiddenError
 from archive_search.types import JobReport
 from search_api.deps import PrincipalDep, ServiceDep
@@ -22,7 +23,7 @@ def upload(
     svc: ServiceDep,
     principal: PrincipalDep,
     file: Annotated[UploadFile, File(description="The file to ingest")],
-    collection: Annotated[str | None, Form()] = None,
+    collection: Annotated[str | None, Form(pattern=COLLECTION_NAME_PATTERN, max_length=200)] = None,
     password: Annotated[
         str | None, Form(description="Password of an encrypted PDF (neither logged nor stored)")
     ] = None,

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import (
@@ -40,10 +40,18 @@ from archive_search.catalog.models import (
     Collection,
     Document,
     DocumentAccess,
+    DocumentFingerprint,
     DocumentTag,
+    EmailHeader,
+    Entity,
+    EntityKey,
+    EntityMention,
+    FamilyLink,
+    FamilyLsh,
     Group,
     IngestItem,
     Page,
+    PageHash,
     Passage,
     StoredFile,
     User,
@@ -342,6 +350,20 @@ class CareService:
         passages = select(Passage.id).where(Passage.document_id.in_(ids))
         # case items keep their place as items of the (withdrawn) document
         s.execute(update(CaseItem).where(CaseItem.passage_id.in_(passages)).values(passage_id=None))
+        # what later features derived from the text: entity mentions (and entities left with none),
+        # an e-mail's headers, the family fingerprints (text shingles' signatures, page hashes)
+        touched = select(EntityMention.entity_id).where(EntityMention.document_id.in_(ids)).distinct()
+        entity_ids = list(s.scalars(touched))
+        s.execute(delete(EntityMention).where(EntityMention.document_id.in_(ids)))
+        if entity_ids:
+            still = select(EntityMention.entity_id).where(EntityMention.entity_id.in_(entity_ids))
+            orphans = [e for e in entity_ids if e not in set(s.scalars(still))]
+            s.execute(delete(EntityKey).where(EntityKey.entity_id.in_(orphans)))
+            s.execute(delete(Entity).where(Entity.id.in_(orphans)))
+        s.execute(delete(EmailHeader).where(EmailHeader.document_id.in_(ids)))
+        for table in (DocumentFingerprint, FamilyLsh, PageHash):
+            s.execute(delete(table).where(table.document_id.in_(ids)))
+        s.execute(delete(FamilyLink).where(or_(FamilyLink.doc_a.in_(ids), FamilyLink.doc_b.in_(ids))))
         s.execute(delete(Passage).where(Passage.document_id.in_(ids)))
         s.execute(delete(Page).where(Page.document_id.in_(ids)))
         s.execute(delete(DocumentTag).where(DocumentTag.document_id.in_(ids)))

@@ -86,7 +86,7 @@ class EntityDetail(EntityPublic):
 
 
 class EntityRename(BaseModel):
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, pattern=r"\S", description="At least one visible character")
 
 
 class EntityMerge(BaseModel):
@@ -319,7 +319,7 @@ class EntityService:
         self._admin(principal, "merging")
         sources = sorted(set(body.ids) - {entity_id})
         if not sources:
-            raise InvalidRequestError("an entity cannot be merged into itself")
+            raise ConflictError("an entity cannot be merged into itself")
         with self.catalog.session() as s:
             target = s.get(Entity, entity_id)
             if target is None:
@@ -329,7 +329,7 @@ class EntityService:
             if missing:
                 raise NotFoundError(f"entity {missing[0]} not found")
             if any(e.type != target.type for e in found.values()):
-                raise InvalidRequestError("only entities of one type can be merged")
+                raise ConflictError("only entities of one type can be merged")
             names = {i: found[i].name for i in sources}
             passages = store.merge(s, entity_id, sources)
             self.audit.record(
@@ -360,7 +360,7 @@ class EntityService:
             if unknown:
                 raise ConflictError(f"entity {entity_id} has no spelling {unknown[0]!r}")  # its state: 409
             if set(wanted) >= aliases:
-                raise InvalidRequestError("a split must leave at least one spelling behind")
+                raise ConflictError("a split must leave at least one spelling behind")
             new_id, passages = store.split(s, entity_id, wanted)
             self.audit.record(
                 principal.name,

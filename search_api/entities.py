@@ -86,7 +86,7 @@ class EntityDetail(EntityPublic):
 
 
 class EntityRename(BaseModel):
-    name: str = Field(min_length=1, max_length=300, pattern=r"\S", description="At least one visible character")
+    name: str = Field(min_length=1, max_length=300, pattern=r"\S")  # a visible character
 
 
 class EntityMerge(BaseModel):

@@ -138,7 +138,7 @@ def test_a_transcript_opens_at_the_turn(page: Any, live_server: str) -> None:
     search(page, "Оленівки OR табору OR свідок OR допит")
     hit = page.locator(".hit").filter(has_text="interview-uk-sample.srt").first
     expect(hit.locator(".provenance")).to_contain_text("Time")
-    hit.get_by_role("link").click()
+    hit.get_by_role("link", name="interview-uk-sample.srt").click()  # not "more" passages' time links
     anchor = page.url.rsplit("#", 1)[1]
     turn = page.locator(f"li.turn.hit#{anchor}")
     expect(turn).to_be_visible()

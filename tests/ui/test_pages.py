@@ -251,7 +251,7 @@ def test_bad_parameters_and_unavailable_modes_are_explained(researcher: TestClie
     r = researcher.get("/", params={"q": "x", "date_from": "yesterday"})
     assert r.status_code == 400 and "date_from" in r.text and 'role="alert"' in r.text
     r = researcher.get("/", params={"q": "братерства", "mode": "semantic"})
-    assert r.status_code == 400 and "semantic search is not available" in r.text
+    assert r.status_code == 409 and "semantic search is not available" in r.text  # the archive's state
     r = researcher.get("/", params={"q": '"unclosed'})
     assert r.status_code == 400 and 'role="alert"' in r.text
 

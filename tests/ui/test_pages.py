@@ -143,8 +143,29 @@ def test_next_is_never_another_site() -> None:
 
 def test_every_language_has_every_message() -> None:
     keys = set(MESSAGES["en"])
+    assert len(keys) > 300  # the catalogs were read
     for lang, messages in MESSAGES.items():
         assert set(messages) == keys, (lang, keys ^ set(messages))
+        for key, text in messages.items():  # a translation keeps the English's placeholders
+            assert set(re.findall(r"\{(\w+)\}", text)) == set(
+                re.findall(r"\{(\w+)\}", MESSAGES["en"][key])
+            ), (
+                lang,
+                key,
+            )
+
+
+def test_the_catalogs_are_gettext_files_with_translator_comments() -> None:
+    from babel.messages.pofile import read_po
+
+    from ui.i18n import LOCALE_DIR
+
+    for lang in ("uk", "ru"):
+        with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        search = catalog.get("search_label")
+        assert search is not None and search.auto_comments == [MESSAGES["en"]["search_label"]]
+        assert catalog.get("signed_in_as").auto_comments == [MESSAGES["en"]["signed_in_as"]]
 
 
 def test_language_negotiation() -> None:

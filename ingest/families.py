@@ -74,6 +74,12 @@ TEXT_THRESHOLD = 0.5
 """Estimated Jaccard of 5-gram shingles for an ``edited_copy``/``rescan`` link. On the dev set
 (``bench/families.py``) the lowest true pair is an OCR re-scan at 0.587 (Tesseract vs ABBYY on a
 real Soviet scan), the highest false pair two UDHR articles of one language at 0.389."""
+MAX_NEAR_LINKS = 8
+"""Near-duplicate links a document gets at most (its closest); families are the connected
+components of the links, so a larger group is still one family."""
+MAX_NEAR_CANDIDATES = 64
+"""LSH candidates compared per document at most, those sharing the most bands first (a form
+letter in two thousand files must not make every document compare itself with all the others)."""
 IMAGE_BITS = 256
 IMAGE_MAX_DISTANCE = 64
 """Hamming distance (of 256 bits) within which two page images are the same page. Dev set: the
@@ -543,11 +549,14 @@ class FamilyBuilder:
         }
         for d, sig in sigs.items():
             keys = lsh_buckets(sig)
-            cands = set(
+            shared = func.count(FamilyLsh.band)
+            cands = set(  # the documents sharing the most bands first: the likeliest near-copies
                 s.scalars(
                     select(FamilyLsh.document_id)
                     .where(tuple_(FamilyLsh.band, FamilyLsh.bucket).in_(keys), FamilyLsh.document_id != d)
-                    .distinct()
+                    .group_by(FamilyLsh.document_id)
+                    .order_by(shared.desc(), FamilyLsh.document_id)
+                    .limit(MAX_NEAR_CANDIDATES)
                 )
             )
             if not cands:
@@ -563,10 +572,18 @@ class FamilyBuilder:
             }
             scanned = self._scanned(s, [d, *other])
             files = self._files(s, [d, *other])
-            for o, osig in other.items():
-                if files.get(o) == files.get(d):
-                    continue  # the same bytes: already a ``copy``
-                sim = similarity(sig, osig)
+            near = sorted(
+                (
+                    (similarity(sig, osig), o)
+                    for o, osig in other.items()
+                    if files.get(o) != files.get(d)  # the same bytes: already a ``copy``
+                ),
+                reverse=True,
+            )
+            # the closest few are enough: a family is a connected component, and linking every
+            # pair of a large group of near-copies made ingestion quadratic (a form letter in a
+            # thousand files meant half a million links)
+            for sim, o in near[:MAX_NEAR_LINKS]:
                 if sim >= TEXT_THRESHOLD:
                     kind = "rescan" if (d in scanned or o in scanned) else "edited_copy"
                     self._link(s, d, o, kind, sim, {"jaccard": round(sim, 4)}, broken, report)

@@ -754,41 +754,54 @@ class EmbeddedBackend:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
         return out
 
-    def _hits(self, searcher: Any, res: Any) -> list[BackendHit]:
+    def _hits(self, searcher: Any, res: Any, rounded: bool = False) -> list[BackendHit]:
+        """``rounded``: scores from readable-set statistics, cut to 6 significant digits as in
+        ``keyword_search`` (their last bits would depend on the whole index)."""
         out: list[BackendHit] = []
         for score, addr in res.hits:
             doc = searcher.doc(addr)
-            out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+            value = float(f"{score:.6g}") if rounded else float(score)
+            out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), value))
         return out
 
     def keyword_after(
         self, query: QueryNode | None, filters: Filters, *, after: Cursor | None, size: int
     ) -> list[BackendHit]:
-        q = self._filtered(query, filters)
+        # the same readable-set statistics as keyword_search (issue 22), on every page
+        stats = self._rank_stats(query, filters) if query is not None else None
+        q = self._filtered(query, filters, stats)
         if q is None or size <= 0:
             return []
         searcher = self._searcher()
+        ranked = stats is not None
         if after is None or after.position == 0:
-            return self._hits(searcher, searcher.search(q, limit=size, offset=0, count=False))
+            return _ties_by_id(
+                self._hits(searcher, searcher.search(q, limit=size, offset=0, count=False), ranked)
+            )
         page = self._hits(
-            searcher, searcher.search(q, limit=size + 1, offset=after.position - 1, count=False)
+            searcher, searcher.search(q, limit=size + 1, offset=after.position - 1, count=False), ranked
         )
-        if not page or page[0].passage_id != after.passage_id or abs(page[0].score - after.score) > 1e-6:
+        # with readable-set scores, ties are served by passage id inside a page (not in tantivy's
+        # order, which hangs on whole-index bits), so the last hit served is checked by score only
+        same = page and (ranked or page[0].passage_id == after.passage_id)
+        if not same or abs(page[0].score - after.score) > 1e-6:
             raise CursorStaleError(
                 "the index changed since this page was served: search again from the first page"
             )
-        return page[1:]
+        return _ties_by_id(page[1:])
 
     def iter_keyword(
         self, query: QueryNode | None, filters: Filters, *, chunk: int = 1000
     ) -> Iterator[BackendHit]:
-        q = self._filtered(query, filters)
+        stats = self._rank_stats(query, filters) if query is not None else None
+        q = self._filtered(query, filters, stats)
         if q is None:
             return
         searcher = self._searcher()  # one view of the index for the whole iteration
         offset = 0
         while True:
-            page = self._hits(searcher, searcher.search(q, limit=chunk, offset=offset, count=False))
+            res = searcher.search(q, limit=chunk, offset=offset, count=False)
+            page = self._hits(searcher, res, stats is not None)
             yield from page
             if len(page) < chunk:
                 return
@@ -867,6 +880,8 @@ def _entity_query(schema: tantivy.Schema, group: tuple[str, ...]) -> tantivy.Que
     if len(subs) == 1:
         return subs[0]
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
+
+
 @contextmanager
 def _query_errors() -> Iterator[None]:
     """tantivy refuses some queries with ``ValueError`` (a regex beyond its state limit, say): the
@@ -890,3 +905,8 @@ def _bucket_key(key: object) -> str:
 
 def _regex_escape(term: str) -> str:
     return "".join("\\" + c if c in r".^$*+?()[]{}|\\" else c for c in term)
+
+
+def _ties_by_id(hits: list[BackendHit]) -> list[BackendHit]:
+    """Hits in score order, equal scores by passage id (as ``keyword_search`` and OpenSearch)."""
+    return sorted(hits, key=lambda h: (-h.score, h.passage_id))

@@ -76,7 +76,8 @@ class Env:
 @pytest.fixture(scope="module")
 def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("opensearch-access")
-    svc = ArchiveService(stack_settings("opensearch", tmp, request))
+    # the floors are calibrated for multilingual-e5-small; the hash embedder's cosines are not
+    svc = ArchiveService(stack_settings("opensearch", tmp, request, semantic_floor=-1, similar_floor=-1))
     assert svc.backend.name == "opensearch"
     svc._embedder, svc._embedder_loaded = HashEmbedder(), True  # type: ignore[assignment]
     ids: dict[str, int] = {}

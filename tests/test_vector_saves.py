@@ -43,7 +43,12 @@ class HashEmbedder:
 def service(data: Path, flush_s: float) -> ArchiveService:
     svc = ArchiveService(
         make_settings(
-            data, f"sqlite:///{data / 'catalog.sqlite3'}", vector_flush_s=flush_s, embed_batch_size=2
+            data,
+            f"sqlite:///{data / 'catalog.sqlite3'}",
+            vector_flush_s=flush_s,
+            embed_batch_size=2,
+            semantic_floor=-1,  # the floors are calibrated for e5; a hash embedder's cosines are not
+            similar_floor=-1,
         )
     )
     svc._embedder, svc._embedder_loaded = HashEmbedder(), True  # type: ignore[assignment]

@@ -46,7 +46,7 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _timestamp(dt: datetime | str) -> str:
+def audit_timestamp(dt: datetime | str) -> str:
     """Microsecond UTC timestamp; SQLite hands back naive datetimes (or text, read raw),
     PostgreSQL aware ones."""
     if isinstance(dt, str):
@@ -70,7 +70,7 @@ def entry_hash(
     body = canonical_json(
         {
             "id": id,
-            "at": _timestamp(at),
+            "at": audit_timestamp(at),
             "actor": actor,
             "action": action,
             "object_type": object_type,
@@ -233,7 +233,7 @@ class AuditLog:
 def entry_public(e: AuditEntry) -> dict[str, Any]:
     return {
         "id": e.id,
-        "at": _timestamp(e.at),
+        "at": audit_timestamp(e.at),
         "actor": e.actor,
         "action": e.action,
         "object_type": e.object_type,

@@ -38,8 +38,7 @@ from sqlalchemy import select
 from archive_search.catalog.models import AuditEntry, Document, Page, Passage, StoredFile
 from archive_search.errors import ArchiveError
 from archive_search.types import Principal
-from search_api.audit import _timestamp as audit_timestamp
-from search_api.audit import canonical_json, entry_hash
+from search_api.audit import audit_timestamp, canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
 from search_api.safe_text import csv_cell, csv_uncell

@@ -491,7 +491,7 @@ class Retrieval(ComponentsView):
         """What a lawyer can disclose about one search (stored in its audit entry, shipped in case
         bundles): the query, mode, every filter, the collections the user could read, the index
         and analyser, the embedder, the time, the number of hits and a SHA-256 of the ordered list
-        of hits served (``document_id:passage_id`` lines)."""
+        of hits served (``document_id:passage_id`` lines), with the first 100 of those ids."""
         parsed_filters = parse_query(req.q).filters
         return {
             "q": req.q,
@@ -519,6 +519,7 @@ class Retrieval(ComponentsView):
             "total": total,
             "hits": hits.count,
             "hits_sha256": hits.hexdigest(),
+            "hit_ids": hits.ids,
             "page": req.page if req.cursor is None else None,
             "size": req.size,
             "cursor": req.cursor,
@@ -772,15 +773,23 @@ class HitListHash:
     """A SHA-256 of an ordered list of hits (``document_id:passage_id`` per line), fed a hit at a
     time (an export's list is never held)."""
 
+    KEEP_IDS = 100
+    """The first hits' ids kept for the record (``ids``), so that "run again" can say which
+    hits are new or gone."""
+
     def __init__(self, hits: Iterable[Hit] = ()) -> None:
         self._h = hashlib.sha256()
         self.count = 0
+        self.ids: list[str] = []
         for h in hits:
             self.add(h)
 
     def add(self, hit: Hit) -> None:
-        self._h.update(f"{hit.document_id}:{hit.passage_id}\n".encode())
+        line = f"{hit.document_id}:{hit.passage_id}"
+        self._h.update(f"{line}\n".encode())
         self.count += 1
+        if len(self.ids) < self.KEEP_IDS:
+            self.ids.append(line)
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()

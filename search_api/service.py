@@ -35,6 +35,7 @@ from search_api.care import CareService
 from search_api.cases import CaseService
 from search_api.entities import EntityService
 from search_api.families import FamilyService
+from search_api.history import SearchHistory
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -68,6 +69,7 @@ class ArchiveService:
         self.status = self.jobs.status
         self.batch = BatchRunner(self)
         self.saved = SavedSearches(self)
+        self.history = SearchHistory(self)
         self.cases = CaseService(self.catalog, self.store, self.accounts.audit)
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)

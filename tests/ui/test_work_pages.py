@@ -26,6 +26,7 @@ POSTS = (
     "/batch",
     "/saved",
     "/saved/1/delete",
+    "/history/1/rerun",
     "/upload",
     "/admin/users",
     "/admin/users/researcher",
@@ -35,7 +36,18 @@ POSTS = (
     "/admin/grants",
     "/admin/grants/revoke",
 )
-PAGES = ("/cases", "/batch", "/saved", "/upload", "/admin", "/cases/1", "/batch/jobs/1", "/saved/1/new")
+PAGES = (
+    "/cases",
+    "/batch",
+    "/saved",
+    "/history",
+    "/history/1",
+    "/upload",
+    "/admin",
+    "/cases/1",
+    "/batch/jobs/1",
+    "/saved/1/new",
+)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The web interface's page routes, one module per resource, mirroring the API's routers
 (``search_api/routes/``): ``auth`` (login, logout, language), ``search`` (the search page and
 the selection of results), ``documents`` (viewer, original, page images), ``cases``, ``tags``,
-``batch``, ``saved``, ``uploads`` and ``admin`` (users, groups, grants, collections).
+``batch``, ``saved``, ``history``, ``uploads`` and ``admin`` (users, groups, grants, collections).
 Helpers and the login dependency are in ``ui/common.py``."""
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from ui.pages import (
     cases,
     documents,
     entities,
+    history,
     saved,
     search,
     tags,
     uploads,
 )
 
-ROUTERS = (auth, search, documents, cases, tags, entities, batch, saved, uploads, admin)
+ROUTERS = (auth, search, documents, cases, tags, entities, batch, saved, history, uploads, admin)
 
 
 def install_ui(app: FastAPI) -> None:

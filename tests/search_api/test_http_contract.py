@@ -1,5 +1,5 @@
 """What the API does with requests its schema does not describe (issue 15, part 3): the fuzzer
-(tests/test_openapi_fuzz.py) finds such gaps at random; these pin each rule down by name."""
+(tests/search_api/test_openapi_fuzz.py) finds such gaps at random; these pin each rule down by name."""
 
 from __future__ import annotations
 

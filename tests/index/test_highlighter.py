@@ -21,7 +21,7 @@ from index.analysis import (
     within_edits,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent / "archive_search" / "sample_archive" / "files"
+SAMPLES = Path(__file__).resolve().parents[2] / "archive_search" / "sample_archive" / "files"
 
 
 def reference_snippet(

@@ -26,7 +26,7 @@ from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "archive_search" / "sample_archive" / "files"
 ARCHIVE = [sys.executable, "-c", "from archive_search.cli import main; main()"]
 SENTENCES = [

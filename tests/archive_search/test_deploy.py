@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 POM = REPO / "deploy" / "opensearch-node" / "pom.xml"
 NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 

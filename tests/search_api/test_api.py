@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import SAMPLE_DIR
-from tests.test_search import ARTICLE_WORDS
+from tests.search_api.test_search import ARTICLE_WORDS
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 

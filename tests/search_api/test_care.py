@@ -529,7 +529,7 @@ def test_retention_lists_what_is_due_and_deletes_nothing(tmp_path: Path) -> None
 def test_managers_withdraw_from_the_document_page(env: Env) -> None:
     """The viewer offers the withdrawal to managers of the collection only; after it the document
     is gone from the pages too, and the case page shows the item as withdrawn."""
-    from tests.test_leak_matrix import _csrf, _ui_login
+    from tests.search_api.test_leak_matrix import _csrf, _ui_login
 
     app = env.http.app
     reader, keeper = TestClient(app), TestClient(app)

@@ -23,7 +23,7 @@ from archive_search.settings import Settings
 from archive_search.web import create_app
 from search_api.audit import GENESIS, AuditLog, entry_hash
 from search_api.service import ArchiveService
-from tests.test_auth import PASSWORD, login
+from tests.search_api.test_auth import PASSWORD, login
 
 
 def _fill(audit: AuditLog, n: int = 6) -> None:

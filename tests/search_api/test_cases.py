@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from archive_search.web import create_app
 from index.backend import Filters
 from search_api.service import ArchiveService
-from tests.test_auth import PASSWORD, login
+from tests.search_api.test_auth import PASSWORD, login
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 

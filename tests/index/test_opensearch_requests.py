@@ -12,7 +12,7 @@ The last tests run on the session's live OpenSearch node (``live_opensearch`` in
 index analyser's tokens through ``_analyze``, and matches, rankings and scores of every query shape
 compared with the embedded backend. The behaviour of the whole backend on a live node is the
 contract suite's (``tests/contract``); the service on OpenSearch + PostgreSQL runs the end-to-end
-tests marked ``all_stacks`` and ``tests/test_opensearch_access.py``.
+tests marked ``all_stacks`` and ``tests/index/test_opensearch_access.py``.
 """
 
 from __future__ import annotations

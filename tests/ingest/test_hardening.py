@@ -38,8 +38,8 @@ from ingest.registry import (
 )
 from ingest.sandbox import Sandbox
 
-TESTS = Path(__file__).resolve().parent
-SAMPLE = TESTS.parent / "archive_search" / "sample_archive" / "files"
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "archive_search" / "sample_archive" / "files"
 TEXT = "Свідок розповів про події у селищі навесні того року, коли прийшли солдати."
 
 
@@ -49,7 +49,7 @@ def _workers_can_import_this_module(monkeypatch: pytest.MonkeyPatch) -> Iterator
     sandbox_mod._close_shared()
     sandbox_mod._SHARED.clear()
     monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
+        "PYTHONPATH", os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     )
     yield
     sandbox_mod._close_shared()

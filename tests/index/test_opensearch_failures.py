@@ -1,7 +1,7 @@
 """Failure handling of the OpenSearch backend and the indexer, without a server: bulk items that
 fail transiently are sent again, the rest get a code per passage, the catalog records the code,
 several node URLs reach the client, and a rebuild fills a new index before the alias moves.
-(The same on a real three-node cluster that loses a node: ``tests/test_opensearch_cluster.py``.)"""
+(The same on a real three-node cluster that loses a node: ``tests/index/test_opensearch_cluster.py``.)"""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from archive_search.types import IndexPassage
 from index import opensearch as osb
 from search_api.service import ArchiveService
 from tests.conftest import ingest_texts, make_settings
-from tests.test_opensearch_requests import (
+from tests.index.test_opensearch_requests import (
     ALIAS,
     Call,
     PlainAnalyzer,

@@ -794,7 +794,7 @@ def form_ids(run: Run) -> None:
     run.api("cases of the near-duplicate", "GET", f"/documents/{a.near_dup_doc}/cases", reveals=False)
     # its document family: members, labels, provenance (the near-duplicate is too short to be
     # linked, a family of one, so nothing to reveal even to readers of secret; the family leak
-    # tests with linked copies and translations are in tests/test_families.py)
+    # tests with linked copies and translations are in tests/ingest/test_families.py)
     run.api("family of the near-duplicate", "GET", f"/documents/{a.near_dup_doc}/family", reveals=False)
     run.api(
         "similar documents of the near-duplicate, one per document",

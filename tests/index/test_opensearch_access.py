@@ -31,7 +31,7 @@ from index.backend import Filters, TermNode
 from index.opensearch import has_vectors_body
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
-from tests.test_vector_saves import HashEmbedder
+from tests.index.test_vector_saves import HashEmbedder
 
 TEXTS = {
     "secret": {

@@ -26,8 +26,8 @@ from search_api.audit import AuditLog
 from search_api.export import verify_bundle
 from search_api.service import ArchiveService
 from tests.conftest import REPO
-from tests.test_auth import login
-from tests.test_cases import RESTRICTED_TEXT, setup_people
+from tests.search_api.test_auth import login
+from tests.search_api.test_cases import RESTRICTED_TEXT, setup_people
 
 pytestmark = pytest.mark.all_stacks  # also on OpenSearch + PostgreSQL
 

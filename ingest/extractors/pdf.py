@@ -71,6 +71,18 @@ def malformed_word_ratio(text: str) -> float:
     return (flips + junk) / len(words)
 
 
+def _ocr_adds_text(layer: str, ocr: str) -> bool:
+    """Whether OCR of a page whose text layer is short (``missing``) should replace the layer:
+    when the layer is empty and OCR read something, or when OCR read clearly more than the
+    layer holds (a scan with a stamped page number). A short real layer ("Page one" on a title
+    page) is kept: OCR of a few words is no better, and with four languages at once it can read
+    Latin words as Cyrillic look-alikes ("Раде опе")."""
+    if not ocr.strip():
+        return False
+    have = len(_LETTER.findall(layer))
+    return have == 0 or len(_LETTER.findall(ocr)) > 2 * have + 10
+
+
 class PdfExtractor:
     name = "pdf"
     version = f"1; pypdfium2 {_PYPDFIUM2}"
@@ -129,7 +141,7 @@ class PdfExtractor:
                         image = None  # cannot be rendered: keep what the text layer has
                     if image is not None:
                         res = ocr_image(image, languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s)
-                        if res.text.strip() or quality == "garbage":
+                        if quality == "garbage" or _ocr_adds_text(text, res.text):
                             block = TextBlock(
                                 text=res.text, page=i + 1, method="ocr", confidence=res.confidence
                             )

@@ -96,6 +96,29 @@ def test_garbage_page_is_ocred_in_russian(tmp_path: Path) -> None:
     assert "hanor" not in text
 
 
+@pytest.mark.skipif(not tesseract_available(), reason="tesseract is not installed")
+def test_a_short_real_text_layer_is_kept_not_replaced_by_ocr() -> None:
+    # "Page one" / "Page two": too short to judge (``missing``), so the pages are OCR'd; OCR in
+    # four languages read the first as "Раде опе" and replaced the real layer (found by
+    # bench/unstructured_compare.py). A short layer stays unless OCR reads clearly more.
+    path = need(SHARED / "aleph-ingest-fixtures" / "files" / "twopage.pdf")
+    e = PdfExtractor().extract(source(path), Limits())
+    assert [(b.page, b.method, b.text.strip()) for b in e.blocks] == [
+        (1, "text-layer", "Page one"),
+        (2, "text-layer", "Page two"),
+    ]
+    assert e.doc_type == "pdf"
+
+
+def test_ocr_replaces_a_short_layer_only_when_it_reads_clearly_more() -> None:
+    ocr_adds = pdf_module._ocr_adds_text
+    assert ocr_adds("", "Протокол допиту")  # no layer at all: OCR is all there is
+    assert not ocr_adds("", "   ")
+    assert not ocr_adds("Page one", "Раде опе")  # the same few letters: keep the layer
+    assert ocr_adds("- 3 -", "Протокол допиту свідка, складений у присутності адвоката")  # a stamp on a scan
+    assert not ocr_adds("Title page of the report", "Title page of the report.")
+
+
 def _manifest() -> list[dict[str, str]]:
     with (need(PDFJS) / "manifest.tsv").open(encoding="utf-8") as f:
         return list(csv.DictReader(f, delimiter="\t"))

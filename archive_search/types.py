@@ -203,10 +203,11 @@ class MatchExplanation(BaseModel):
     """How one query word matched a hit's passage (``explain=true``)."""
 
     word: str | None = Field(description="The query word (null for a match by meaning only).")
-    how: Literal["exact", "lemma", "transliteration", "misspelling", "meaning"] = Field(
+    how: Literal["exact", "lemma", "transliteration", "misspelling", "prefix", "meaning"] = Field(
         description="exact: the same word; lemma: another form of it; transliteration: a name's "
         "spelling in another script; misspelling: a close misspelling (OCR tolerance of rare words; "
-        "`edits` says how close); meaning: none of the words, found by meaning (semantic ranking)."
+        "`edits` says how close); prefix: a word opened by a `prefix*` term (word ends in *); "
+        "meaning: none of the words, found by meaning (semantic ranking)."
     )
     matched: list[str] = Field(description="The forms in the passage that matched (up to five).")
     edits: int | None = Field(

@@ -107,6 +107,23 @@ class ParsedQuery:
         walk(self.root)
         return out
 
+    def prefixes(self) -> list[str]:
+        """The prefixes of the query's ``word*`` terms (without the ``*``)."""
+        out: list[str] = []
+
+        def walk(n: Node | None) -> None:
+            if isinstance(n, Word) and n.prefix:
+                out.append(n.text)
+            elif isinstance(n, Group):
+                for c in (*n.should, *n.must):
+                    walk(c)
+            elif isinstance(n, Or):
+                for c in n.items:
+                    walk(c)
+
+        walk(self.root)
+        return out
+
 
 def _parse_date(value: str, *, end: bool) -> date:
     parts = value.split("-")

@@ -37,7 +37,7 @@ from archive_search.catalog.models import (
 from archive_search.errors import ConflictError, EmbedderMismatchError, InvalidRequestError, NotFoundError
 from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, SearchRequest, SearchResponse
 from index import indexer
-from index.analysis import ANALYZER_VERSION, Highlighter, explain_matches, fold
+from index.analysis import ANALYZER_VERSION, WORD_RE, Highlighter, explain_matches, fold
 from index.backend import (
     ENTITY_FACETS,
     FACET_FIELDS,
@@ -322,7 +322,7 @@ class Retrieval(ComponentsView):
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
-        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
+        why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
 
         if req.group == "passage":
             if mode == "keyword":
@@ -386,7 +386,7 @@ class Retrieval(ComponentsView):
         mode, embedder = self._effective_mode(req.mode, sem_text)
         qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
-        why = Why(ParsedQuery(ranked_root).words(weighted=False), mode != "keyword") if req.explain else None
+        why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
         return mode, node, filters, qvec, terms, fuzzy, sem_text, why
 
     def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
@@ -801,11 +801,26 @@ class Why:
 
     words: list[str]
     semantic: bool
+    prefixes: tuple[str, ...] = ()
+    """The prefixes of ``word*`` terms: explained as ``prefix`` with the words they opened."""
+
+    @classmethod
+    def of_query(cls, parsed: ParsedQuery, semantic: bool) -> Why:
+        prefixes = tuple(dict.fromkeys(parsed.prefixes()))
+        words = [w for w in parsed.words(weighted=False) if w not in prefixes]
+        return cls(words, semantic, prefixes)
 
     def of(self, text: str, fuzzy: dict[str, int] | None) -> list[MatchExplanation]:
         """How the query's words matched ``text``; ``meaning`` alone when none did (a semantic
         hit that holds none of the words)."""
         found = [MatchExplanation(**e) for e in explain_matches(self.words, text, fuzzy)]  # type: ignore[arg-type]
+        if self.prefixes:
+            forms = list(dict.fromkeys(m.group(0) for m in WORD_RE.finditer(text)))
+            for p in self.prefixes:
+                key = fold(p)
+                opened = [w for w in forms if fold(w).startswith(key)]
+                if opened:
+                    found.append(MatchExplanation(word=f"{p}*", how="prefix", matched=opened[:5]))
         if not found and self.semantic:
             return [MatchExplanation(word=None, how="meaning", matched=[])]
         return found

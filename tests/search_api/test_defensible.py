@@ -289,6 +289,13 @@ def test_explain_says_how_each_word_matched(service: ArchiveService, tmp_path: P
     info, hits = service.retrieval.export_hits(req, LOCAL_ADMIN)
     body = b"".join(stream("csv", header(info, {}), hits)).decode("utf-8")
     assert "Ахмадова: misspelling (Ахмалова, 1 edit)" in body
+    # a prefix term says which words it opened
+    res = service.search(
+        SearchRequest(q="затрим* свідок", mode="keyword", group="passage", explain=True), LOCAL_ADMIN
+    )
+    (hit,) = res.hits
+    how = {e.word: (e.how, e.matched) for e in hit.explain or []}
+    assert how == {"свідок": ("exact", ["свідок"]), "затрим*": ("prefix", ["затриманих"])}
 
 
 def test_explain_says_meaning_only_for_semantic_hits_without_the_words(floor_service: ArchiveService) -> None:

@@ -16,6 +16,9 @@ reads it (``e5.c``). This module reads the same file and
 
 The word-embedding table (250k x 384) stays 4-bit in the mapped ``.bin``: only the rows a batch
 needs are dequantised, in numpy, and the graph starts from the summed embeddings.
+
+Why one module: tokeniser, weight reader and runtime reproduce one C file (``e5.c``) step by step;
+kept together, the correspondence stays readable and testable against it.
 """
 
 from __future__ import annotations

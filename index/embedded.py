@@ -5,6 +5,10 @@ terms, stored pre-tokenised so the positions (phrases, proximity) are the analys
 The vector side keeps, beside the HNSW graph, the few fields filters need (collection, language,
 type, tags, date) so that filters, the access filter included, run *inside* the graph search; a
 selective filter falls back to an exact scan of the allowed passages so a top-k is never emptied.
+
+Why one module: one backend class; its tantivy and HNSW sides share the passage ids, the filter
+columns, the readable-set statistics and the save and rebuild protocol, which must stay consistent
+with each other.
 """
 
 from __future__ import annotations

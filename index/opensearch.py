@@ -24,6 +24,11 @@ Design (``docs/opensearch.md`` explains it at length):
 Every request body is built by a pure function of this module, so the tests check the exact
 requests without a server; the class only sends them through ``client.transport.perform_request``
 and maps OpenSearch's exceptions to ``BackendError``.
+
+Why one module: one class, the backend, whose every method depends on the index mapping and the
+token encoding defined here (``SCHEMA_VERSION``): request bodies, bulk writes, ``search_after``
+pages and the ranking statistics change together when the mapping does;
+``tests/index/test_opensearch_requests.py`` pins the request bodies it builds.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ No statistical model: everything here is offline and ships with the project's ow
   Кадыраў, Kadyrov and the inflected Кадырова, Кадирові share a key.
 
 The quality of this on annotated passages of the four languages is in docs/benchmarks.md.
+
+Why one module: the extractor is one pass over a passage's tokens in which the patterns, the
+morphological tags and the merge keys are used together; the rules read best in one place, next to
+the lists they use.
 """
 
 from __future__ import annotations

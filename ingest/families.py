@@ -20,6 +20,9 @@ a rebuild keeps their decisions: a pair with a broken link is never linked again
 
 Page images of originals are decoded in the extraction sandbox (``PageHashExtractor``), never in
 the process that writes the catalog. Everything else reads the catalog only.
+
+Why one module: fingerprints, LSH candidates and link building share the text normalisation, the
+shingles and the thresholds; a change to one is a change to the others.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ as its child documents (``Document.parent_id``), each member with its own record
 
 This module writes the catalog only; the derived indexes follow from the catalog
 (``index.indexer``), keeping the data flow one way.
+
+Why one module: the ``Ingestor``'s steps for one file (prepare, extract, finish, archive members,
+e-mail attachments, resume) share the catalog transaction and the outcome bookkeeping that make
+every file end in one recorded state.
 """
 
 from __future__ import annotations

@@ -31,6 +31,10 @@ the timeout or by ``SIGXCPU`` → ``failed(timeout)``; a ``MemoryError`` in the 
 killed by ``SIGKILL`` that the parent did not send (the kernel's OOM killer) →
 ``failed(out_of_memory)``; any other death (``SIGSEGV``, ``SIGABRT``, exit) →
 ``failed(extractor_crashed)``; a reply larger than ``max_output_bytes`` → ``failed(too_much_text)``.
+
+Why one module: the parent and worker sides of one protocol (request framing, limits, the bounded
+JSON answer) live in one file so that both ends change together; the worker runs this very module
+(``python -m ingest.sandbox``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ retention review.
   excludes them inside the backend query (``Filters.hidden_document_ids``).
 - **Retention**: a collection may have a review period; documents older than it are listed as due
   for review. Nothing is deleted without a person's action.
+
+Why one module: one service for the duty-of-care actions, which share the resolution of a document
+with its children, the deletion from the backend and the audit records.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Every change is written to the audit log in the same transaction as the change i
 
 Over 500 lines: one resource (a case with its items, notes and members) and its API models;
 the item rules (visibility, order among visible slots) read best in one place.
+
+Why one module: the case service and its models (``XCreate``/``XPublic``), which are its inputs and
+outputs, shared by the API routes, the UI pages and the CLI.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ says the same for spreadsheets); an original's hash is also the document SHA-256
 The export is written to the audit log with the SHA-256 of ``manifest.json`` and of the ZIP, so
 a bundle can be tied to the export that made it. :func:`verify_bundle` re-checks every hash.
 Only the items the exporter may see are exported (see ``cases.py``).
+
+Why one module: the bundle writer and ``verify-bundle``'s checks are kept together: the verifier
+must check exactly the layout the writer writes (above).
 """
 
 from __future__ import annotations

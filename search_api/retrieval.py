@@ -5,6 +5,10 @@ Search, batch search, saved searches (through :meth:`Retrieval.search`) and corr
 same OCR tolerance, the access filter inside the backend query and the same hydration of hits
 with provenance and highlighted snippets. :class:`~search_api.service.ArchiveService`
 owns the components and hands them in.
+
+Why one module: it is the one retrieval path (issue 15): parsing, compiling, ranking, fusing,
+hydrating and explaining a hit are steps of the same request, and spreading them over modules would
+bring back the round trips between modules that this replaced.
 """
 
 from __future__ import annotations

@@ -149,3 +149,91 @@ def test_the_architecture_doc_shows_the_real_graph() -> None:
         if documented[p] != real.get(p, set())
     }
     assert not wrong, f"docs/architecture.md's import table (documented, real) differs: {wrong}"
+
+
+def _runtime_imports() -> dict[str, set[str]]:
+    """{module: project modules it imports when it runs}: every import but those under
+    ``if TYPE_CHECKING:`` (annotations only), resolved to the module that holds the name."""
+    paths = {_module_of(p): p for p in source_files()}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    out: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        tree = ast.parse(path.read_text("utf-8"), str(path))
+        typing_only = {
+            id(c)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)
+            for c in ast.walk(n)
+        }
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    full = f"{node.module}.{a.name}"
+                    target = full if full in paths else resolve(node.module)
+                    if target:
+                        found.add(target)
+            elif isinstance(node, ast.Import):
+                found.update(t for t in (resolve(a.name) for a in node.names) if t)
+        found.discard(module)
+        out[module] = found
+    return out
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """Issue 15: no file cycles. Imports inside functions count too (a deferred import that
+    breaks a cycle at run time is still a cycle in the design); annotation-only imports do not."""
+    graph_ = _runtime_imports()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph_[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(graph_):
+        if v not in index:
+            visit(v)
+    assert cycles == [], cycles
+
+
+BIG_MODULE_LINES = 500
+
+
+def test_every_big_module_says_why_it_is_one_module() -> None:
+    """Issue 15: no module over ~500 lines without a reason written at its top."""
+    silent = []
+    for path in source_files():
+        text = path.read_text("utf-8")
+        if text.count("\n") > BIG_MODULE_LINES:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "Why one module:" not in doc:
+                silent.append(f"{path.relative_to(REPO)} ({text.count(chr(10))} lines)")
+    assert silent == [], "split these or say at their top 'Why one module: …': " + ", ".join(silent)

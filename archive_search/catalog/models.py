@@ -1,4 +1,8 @@
-"""SQLAlchemy models of the catalog. Schema changes go through Alembic migrations."""
+"""SQLAlchemy models of the catalog. Schema changes go through Alembic migrations.
+
+Why one module: the declarative models of one ``Base`` with their relationships; the later tables
+are already in ``models_search.py`` and ``entities.py``.
+"""
 
 from __future__ import annotations
 

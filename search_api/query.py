@@ -86,43 +86,37 @@ class ParsedQuery:
     date_from: date | None = None
     date_to: date | None = None
 
+    def _terms(self) -> list[Word | Phrase]:
+        """The query's words and phrases that rank (not those under ``-``), in order."""
+        out: list[Word | Phrase] = []
+
+        def walk(n: Node | None) -> None:
+            if isinstance(n, (Word, Phrase)):
+                out.append(n)
+            elif isinstance(n, Group):
+                for c in (*n.should, *n.must):
+                    walk(c)
+            elif isinstance(n, Or):
+                for c in n.items:
+                    walk(c)
+
+        walk(self.root)
+        return out
+
     def words(self, *, weighted: bool = True) -> list[str]:
         """Every word and phrase word of the query (for highlighting and semantic text); without
         ``weighted``, the words whose weight was lowered (function words) are left out."""
         out: list[str] = []
-
-        def walk(n: Node | None) -> None:
-            if isinstance(n, Word):
-                if weighted or n.weight == 1.0:
-                    out.append(n.text)
-            elif isinstance(n, Phrase):
+        for n in self._terms():
+            if isinstance(n, Phrase):
                 out.extend(n.text.split())
-            elif isinstance(n, Group):
-                for c in (*n.should, *n.must):
-                    walk(c)
-            elif isinstance(n, Or):
-                for c in n.items:
-                    walk(c)
-
-        walk(self.root)
+            elif weighted or n.weight == 1.0:
+                out.append(n.text)
         return out
 
     def prefixes(self) -> list[str]:
         """The prefixes of the query's ``word*`` terms (without the ``*``)."""
-        out: list[str] = []
-
-        def walk(n: Node | None) -> None:
-            if isinstance(n, Word) and n.prefix:
-                out.append(n.text)
-            elif isinstance(n, Group):
-                for c in (*n.should, *n.must):
-                    walk(c)
-            elif isinstance(n, Or):
-                for c in n.items:
-                    walk(c)
-
-        walk(self.root)
-        return out
+        return [n.text for n in self._terms() if isinstance(n, Word) and n.prefix]
 
 
 def _parse_date(value: str, *, end: bool) -> date:

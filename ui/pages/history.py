@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from archive_search.errors import ArchiveError
+from archive_search.types import Principal
 from ui.common import SignedIn, SignedInForm, _failed, _int_param, _service, render
 
 router = APIRouter(include_in_schema=False)
@@ -59,34 +60,24 @@ def history_page(request: Request, principal: SignedIn) -> Response:
     )
 
 
-@router.get("/history/{search_id}", response_class=HTMLResponse)
-def history_entry(request: Request, principal: SignedIn, search_id: int) -> Response:
+def _entry_page(request: Request, principal: Principal, search_id: int, *, rerun: bool) -> Response:
+    """A recorded search's page; with ``rerun``, run it again (recorded) and show what changed."""
+    history = _service(request).history
     try:
-        h = _service(request).history.get(principal, search_id)
+        out = history.rerun(principal, search_id) if rerun else None
+        row = out["before"] if out is not None else history.get(principal, search_id).public()
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    return render(
-        request,
-        "history_entry.html",
-        principal=principal,
-        row=h.public(),
-        url=history_search_url(h.record),
-        rerun=None,
-    )
+    url = history_search_url(row["record"])
+    return render(request, "history_entry.html", principal=principal, row=row, url=url, rerun=out)
+
+
+@router.get("/history/{search_id}", response_class=HTMLResponse)
+def history_entry(request: Request, principal: SignedIn, search_id: int) -> Response:
+    return _entry_page(request, principal, search_id, rerun=False)
 
 
 @router.post("/history/{search_id}/rerun", response_class=HTMLResponse)
 def history_rerun(request: Request, principal: SignedInForm, search_id: int) -> Response:
     """Run a recorded search again and show what changed (the run is recorded too)."""
-    try:
-        out = _service(request).history.rerun(principal, search_id)
-    except ArchiveError as exc:
-        return _failed(request, principal, exc)
-    return render(
-        request,
-        "history_entry.html",
-        principal=principal,
-        row=out["before"],
-        url=history_search_url(out["before"]["record"]),
-        rerun=out,
-    )
+    return _entry_page(request, principal, search_id, rerun=True)

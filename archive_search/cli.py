@@ -267,7 +267,8 @@ def search(
                 collections=collection or [],
                 size=limit,
             )
-            return svc.search(req, LOCAL_ADMIN)
+            # the plain output never shows the query's language: its detector loads in ~1 s
+            return svc.search(req, LOCAL_ADMIN, detect_query_lang=as_json or queries is not None)
 
         if queries is not None:
             with queries.open(encoding="utf-8") as fh:

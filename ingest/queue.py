@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Executable, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +48,9 @@ from archive_search.catalog.db import Catalog, ensure_collection
 from archive_search.catalog.models import IndexMeta, IngestItem, IngestJob, StoredFile
 from archive_search.catalog.store import FileTooLargeError, OriginalStore, StoredOriginal
 from archive_search.types import FileReport, Outcome
-from ingest.pipeline import Ingestor, iter_files
+
+if TYPE_CHECKING:  # imported where used: a search (the command line's above all) needs neither
+    from ingest.pipeline import Ingestor
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +151,8 @@ class IngestQueue:
     ) -> Submitted:
         """Store every file's original and queue one item per file; returns without processing.
         ``display`` names a file in its item (default: its path), e.g. the name it was uploaded as."""
+        from ingest.pipeline import iter_files
+
         col_id = ensure_collection(self.catalog, collection)
         with self.catalog.session() as s:
             job = IngestJob(collection_id=col_id, status=QUEUED, created_at=datetime.now(UTC))

@@ -267,8 +267,9 @@ def search(
                 collections=collection or [],
                 size=limit,
             )
-            # the plain output never shows the query's language: its detector loads in ~1 s
-            return svc.search(req, LOCAL_ADMIN, detect_query_lang=as_json or queries is not None)
+            # the plain output shows neither the query's language (its detector loads in ~1 s)
+            # nor the further passages of a document (their snippets): brief leaves both out
+            return svc.search(req, LOCAL_ADMIN, brief=not as_json and queries is None)
 
         if queries is not None:
             with queries.open(encoding="utf-8") as fh:

@@ -291,7 +291,7 @@ class Retrieval(ComponentsView):
         return extra, len({h.document_id for h in extra} - kw_docs)
 
     def search(
-        self, req: SearchRequest, principal: Principal, *, detect_query_lang: bool = True
+        self, req: SearchRequest, principal: Principal, *, brief: bool = False
     ) -> SearchResponse:
         """Run one search for ``principal``; only collections it may read are ever touched.
 
@@ -299,8 +299,10 @@ class Retrieval(ComponentsView):
         carries up to three more of its matching passages; ``total`` counts documents. With
         ``group="passage"`` hits are passages and ``total`` counts passages.
 
-        ``detect_query_lang=False`` leaves ``query_lang`` empty: the language detector's models
-        take ~1 s to load, which the command line's plain output (that never shows it) skips.
+        ``brief=True`` answers only what the command line's plain output shows (issue 17, part
+        6): no ``query_lang`` (the language detector's models take ~1 s to load) and, with
+        ``group="document"``, no further passages in ``more`` (their snippets are most of the
+        highlighting); ``matching_passages`` still counts them.
         """
         t0 = time.perf_counter()
         if req.page < 1:
@@ -309,11 +311,11 @@ class Retrieval(ComponentsView):
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
         pageable = req.group == "passage" and req.mode in ("keyword", "semantic")
         if req.cursor is not None or (pageable and req.page == 1):
-            return self._search_after(req, principal, t0, detect_query_lang)
+            return self._search_after(req, principal, t0, brief)
         if (req.page - 1) * req.size >= MAX_RESULT_WINDOW:
             # past the window of offset paging: the total and facets of the search, no hits, and
             # a flag saying why (cursor paging with group=passage, or the export, reach every hit)
-            first = self.search(replace(req, page=1, size=1), principal, detect_query_lang=detect_query_lang)
+            first = self.search(replace(req, page=1, size=1), principal, brief=brief)
             took = int((time.perf_counter() - t0) * 1000)
             return first.model_copy(update={"hits": [], "beyond_window": True, "took_ms": took})
         parsed = parse_query(req.q)
@@ -348,7 +350,7 @@ class Retrieval(ComponentsView):
             total, facets = r.documents(), r.facets
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
-            more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
+            more = [] if brief else [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
             hydrated = {
                 int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy, why)
             }
@@ -372,7 +374,7 @@ class Retrieval(ComponentsView):
             facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group=req.group,
-            query_lang=detect_language(sem_text) if sem_text and detect_query_lang else None,
+            query_lang=detect_language(sem_text) if sem_text and not brief else None,
             beyond_window=len(hits) > inside,
         )
 
@@ -394,7 +396,7 @@ class Retrieval(ComponentsView):
         return mode, node, filters, qvec, terms, fuzzy, sem_text, why
 
     def _search_after(
-        self, req: SearchRequest, principal: Principal, t0: float, detect_query_lang: bool = True
+        self, req: SearchRequest, principal: Principal, t0: float, brief: bool = False
     ) -> SearchResponse:
         """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
         if req.group != "passage" or req.mode == "hybrid":
@@ -432,7 +434,7 @@ class Retrieval(ComponentsView):
             facets={k: facets.get(k, {}) for k in FACET_FIELDS},
             mode=mode,
             group="passage",
-            query_lang=detect_language(sem_text) if sem_text and detect_query_lang else None,
+            query_lang=detect_language(sem_text) if sem_text and not brief else None,
             next_cursor=next_cursor,
         )
 

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from archive_search.catalog.db import MIGRATIONS_DIR, Catalog, _at_head, head_revision, make_engine
+from archive_search.types import LOCAL_ADMIN, SearchRequest
 from tests.test_vector_saves import files, service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +99,24 @@ def test_catalog_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
     assert not _at_head(engine)  # an older catalog goes through alembic
     engine.dispose()
+
+
+def test_a_brief_search_is_the_full_one_less_what_the_plain_output_never_shows(tmp_path: Path) -> None:
+    """``brief=True`` (the command line's plain output) returns the same hits, totals, facets and
+    snippets; only ``query_lang`` and the further passages of each document (``more``) are left out."""
+    svc = service(tmp_path / "data", flush_s=0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):  # documents of several passages that all match
+        text = "\n\n".join(f"Свідок {i}.{k} бачив колону техніки біля лікарні. " * 12 for k in range(5))
+        (folder / f"long{i}.txt").write_text(text, "utf-8")
+    svc.ingest([folder], "c")
+    req = SearchRequest(q="свідок колона", mode="keyword", size=10)
+    full = svc.search(req, LOCAL_ADMIN)
+    brief = svc.search(req, LOCAL_ADMIN, brief=True)
+    assert full.query_lang == "uk" and brief.query_lang is None
+    assert any(h.more for h in full.hits) and not any(h.more for h in brief.hits)
+    assert (brief.total, brief.facets) == (full.total, full.facets)
+    shown = [(h.passage_id, h.snippet, h.score, h.matching_passages) for h in full.hits]
+    assert [(h.passage_id, h.snippet, h.score, h.matching_passages) for h in brief.hits] == shown
+    svc.close()

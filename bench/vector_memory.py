@@ -202,15 +202,17 @@ def main() -> None:
     }
     for name in codes:
         per = results[name]
-        lo, hi = str(sizes[1]), str(sizes[-1])
-        slope = (float(per[hi]["rss_mib"]) - float(per[lo]["rss_mib"])) / (sizes[-1] - sizes[1])  # type: ignore[index]
+        rss = {n: float(per[str(n)]["rss_mib"]) for n in sizes}  # type: ignore[index]
+        top = sizes[-1]
+        # per vector: from the empty index to the largest (fixed cost removed), and between the
+        # two largest sizes (noisier: capacity doublings and the allocator's arenas)
+        from_empty = (rss[top] - rss[0]) / top
+        between = (rss[top] - rss[sizes[-2]]) / (top - sizes[-2]) if len(sizes) > 2 else from_empty
         out[name] = {
             "by_size": per,
-            "rss_per_million_vectors_gib_slope": round(slope * 1e6 / 1024, 3),
-            "rss_at_1m_gib_extrapolated": round(
-                (float(per[hi]["rss_mib"]) + slope * (1_000_000 - sizes[-1])) / 1024,  # type: ignore[index]
-                3,
-            ),
+            "rss_per_million_vectors_gib_from_empty": round(from_empty * 1e6 / 1024, 3),
+            "rss_per_million_vectors_gib_between_largest": round(between * 1e6 / 1024, 3),
+            "rss_at_1m_gib_extrapolated": round((rss[0] + from_empty * 1_000_000) / 1024, 3),
         }
     text = json.dumps(out, indent=2)
     print(text)

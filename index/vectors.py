@@ -95,8 +95,8 @@ class VectorStore:
         return int(self._row_of[label]) if 0 <= label < len(self._row_of) else -1
 
     def _new_row(self, label: int) -> int:
-        if label < 0:
-            raise BackendError(f"invalid vector label {label}")
+        if not 0 <= label < 2**31:  # the catalog's passage ids: dense, from 1
+            raise BackendError(f"passage id {label} is outside what the vector index can address")
         if self._n == len(self._cols["label"]):
             self._allocate(max(1024, self._n * 2))
         if label >= len(self._row_of):

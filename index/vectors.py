@@ -221,12 +221,19 @@ class VectorStore:
         n = self._n
         live = self._cols["live"][:n]
         arrays = {name: col[:n][live] for name, col in self._cols.items() if name != "live"}
+        # only the values live rows use are written: a deleted or purged document's tags, speaker
+        # names and entities must not stay in the file through the vocabulary
+        used: dict[str, list[Any]] = {}
+        for name in (*_STRING_FIELDS, *_SET_FIELDS):
+            codes, arrays[name] = np.unique(arrays[name], return_inverse=True)
+            arrays[name] = arrays[name].astype(np.int32)
+            used[name] = [self._codes[name].values[int(c)] for c in codes]
         vocab = {
             "format": _FORMAT,
             "dim": self.dim,
             "capacity": int(self.hnsw.get_max_elements()),
-            **{name: self._codes[name].values for name in _STRING_FIELDS},
-            **{name: [sorted(s) for s in self._codes[name].values] for name in _SET_FIELDS},
+            **{name: used[name] for name in _STRING_FIELDS},
+            **{name: [sorted(v) for v in used[name]] for name in _SET_FIELDS},
         }
         arrays["vocab"] = np.frombuffer(json.dumps(vocab, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
         buf = io.BytesIO()

@@ -153,3 +153,27 @@ def test_no_python_object_per_vector(tmp_path: Path) -> None:
     assert store.memory_bytes() < 3000 * 200  # bytes per vector, capacity slack included
     assert len(store) == 3000
     backend.close()
+
+
+def test_a_deleted_documents_values_leave_the_saved_columns(tmp_path: Path) -> None:
+    """The saved vocabularies hold only what live vectors use: a deleted (or purged) document's
+    speaker name, tags and entities are not left in the file."""
+    root = tmp_path / "idx"
+    backend = EmbeddedBackend(root, Analyzer())
+    ps = [passage(i) for i in range(1, 11)]
+    secret = passage(
+        11, document_id=77, speaker="Secret Witness", tags=["secret-tag"], entities=["person:99"]
+    )
+    backend.write([*ps, secret])
+    backend.flush_vectors()
+    raw = (root / "vectors-columns.npz").read_bytes()
+    assert b"Secret Witness".lower() in raw and b"secret-tag" in raw  # the npz is stored uncompressed
+    backend.delete_documents([77])
+    backend.flush_vectors()
+    raw = (root / "vectors-columns.npz").read_bytes()
+    assert b"secret witness" not in raw and b"secret-tag" not in raw and b"person:99" not in raw
+    backend.close()
+    reopened = EmbeddedBackend(root, Analyzer())
+    check_filters(reopened, ps)
+    assert labels(reopened, Filters(allowed_collections=None, tags=("secret-tag",))) == set()
+    reopened.close()

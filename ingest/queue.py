@@ -23,6 +23,9 @@ Design (docs/architecture.md, "Distributed ingestion"):
 - Times come from the database clock on PostgreSQL (``now()``), so workers on several machines
   need not agree on the time; SQLite is one machine anyway.
 
+Why one module: submit, claim, heartbeat, finish and takeover are the states of one queue item;
+each step's compare-and-set relies on the others' (same columns, same lease rules).
+
 Processing is at least once (a killed worker's item is processed again), outcomes are exactly once,
 and documents are once per content and collection (``UNIQUE(collection_id, file_id)``).
 """
@@ -38,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Executable, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +51,9 @@ from archive_search.catalog.db import Catalog, ensure_collection
 from archive_search.catalog.models import IndexMeta, IngestItem, IngestJob, StoredFile
 from archive_search.catalog.store import FileTooLargeError, OriginalStore, StoredOriginal
 from archive_search.types import FileReport, Outcome
-from ingest.pipeline import Ingestor, iter_files
+
+if TYPE_CHECKING:  # imported where used: a search (the command line's above all) needs neither
+    from ingest.pipeline import Ingestor
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +154,8 @@ class IngestQueue:
     ) -> Submitted:
         """Store every file's original and queue one item per file; returns without processing.
         ``display`` names a file in its item (default: its path), e.g. the name it was uploaded as."""
+        from ingest.pipeline import iter_files
+
         col_id = ensure_collection(self.catalog, collection)
         with self.catalog.session() as s:
             job = IngestJob(collection_id=col_id, status=QUEUED, created_at=datetime.now(UTC))

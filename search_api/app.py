@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 
 from archive_search import __version__
 from archive_search.settings import Settings, get_settings
+from search_api.auth import dummy_hash
 from search_api.deps import ServiceDep, reject_empty_form_fields, reject_unknown_query
 from search_api.http_errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware
@@ -31,6 +32,7 @@ def create_api(settings: Settings | None = None, service: ArchiveService | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = service is None
         app.state.service = service or ArchiveService(settings)
+        dummy_hash()  # before the first login, so an unknown user's answer takes as long
         try:
             yield
         finally:

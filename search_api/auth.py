@@ -7,6 +7,7 @@ takes effect at once. Failed logins are rate-limited per user name and client ad
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -49,8 +50,14 @@ ROLES: tuple[str, ...] = ("admin", "editor", "viewer")
 PERMISSIONS: tuple[str, ...] = ("read", "write", "manage")
 _NAME = re.compile(r"^[\w.@-]{1,150}$", re.UNICODE)
 _hasher = PasswordHasher()
-# verifying against this when a user does not exist keeps the timing of both answers alike
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verifying against this when a user does not exist keeps the timing of both answers alike.
+    Made when the API starts (its lifespan calls this), not at import: hashing takes ~0.1-0.4 s,
+    which every command-line start would pay (issue 17, part 6)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def _token_hash(token: str) -> str:
@@ -302,7 +309,7 @@ class Accounts:
             user = s.scalar(select(User).where(User.username == username))
             stored = user.password_hash if user is not None and not user.disabled else None
         try:
-            _hasher.verify(stored or _DUMMY_HASH, password)
+            _hasher.verify(stored or dummy_hash(), password)
             ok = stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False

@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
-import numpy as np
 from sqlalchemy import select
 
 from archive_search.catalog.models import (
@@ -295,12 +294,19 @@ class Retrieval(ComponentsView):
         extra = [h for h in unknown if h.passage_id not in matched]
         return extra, len({h.document_id for h in extra} - kw_docs)
 
-    def search(self, req: SearchRequest, principal: Principal) -> SearchResponse:
+    def search(
+        self, req: SearchRequest, principal: Principal, *, brief: bool = False
+    ) -> SearchResponse:
         """Run one search for ``principal``; only collections it may read are ever touched.
 
         With ``group="document"`` (the default) each hit is the best passage of one document and
         carries up to three more of its matching passages; ``total`` counts documents. With
         ``group="passage"`` hits are passages and ``total`` counts passages.
+
+        ``brief=True`` answers only what the command line's plain output shows (issue 17, part
+        6): no ``query_lang`` (the language detector's models take ~1 s to load) and, with
+        ``group="document"``, no further passages in ``more`` (their snippets are most of the
+        highlighting); ``matching_passages`` still counts them.
         """
         t0 = time.perf_counter()
         if req.page < 1:
@@ -309,11 +315,11 @@ class Retrieval(ComponentsView):
             raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
         pageable = req.group == "passage" and req.mode in ("keyword", "semantic")
         if req.cursor is not None or (pageable and req.page == 1):
-            return self._search_after(req, principal, t0)
+            return self._search_after(req, principal, t0, brief)
         if (req.page - 1) * req.size >= MAX_RESULT_WINDOW:
             # past the window of offset paging: the total and facets of the search, no hits, and
             # a flag saying why (cursor paging with group=passage, or the export, reach every hit)
-            first = self.search(replace(req, page=1, size=1), principal)
+            first = self.search(replace(req, page=1, size=1), principal, brief=brief)
             took = int((time.perf_counter() - t0) * 1000)
             return first.model_copy(update={"hits": [], "beyond_window": True, "took_ms": took})
         parsed = parse_query(req.q)
@@ -348,7 +354,7 @@ class Retrieval(ComponentsView):
             total, facets = r.documents(), r.facets
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
-            more = [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
+            more = [] if brief else [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
             hydrated = {
                 int(h.passage_id): h for h in self._hydrate(best + more, terms, principal, fuzzy, why)
             }
@@ -372,7 +378,7 @@ class Retrieval(ComponentsView):
             facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group=req.group,
-            query_lang=detect_language(sem_text) if sem_text else None,
+            query_lang=detect_language(sem_text) if sem_text and not brief else None,
             beyond_window=len(hits) > inside,
         )
 
@@ -393,7 +399,9 @@ class Retrieval(ComponentsView):
         why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
         return mode, node, filters, qvec, terms, fuzzy, sem_text, why
 
-    def _search_after(self, req: SearchRequest, principal: Principal, t0: float) -> SearchResponse:
+    def _search_after(
+        self, req: SearchRequest, principal: Principal, t0: float, brief: bool = False
+    ) -> SearchResponse:
         """Passage hits paged by cursor (search-after on score and passage id), to any depth."""
         if req.group != "passage" or req.mode == "hybrid":
             raise InvalidRequestError(
@@ -430,7 +438,7 @@ class Retrieval(ComponentsView):
             facets={k: facets.get(k, {}) for k in FACET_FIELDS},
             mode=mode,
             group="passage",
-            query_lang=detect_language(sem_text) if sem_text else None,
+            query_lang=detect_language(sem_text) if sem_text and not brief else None,
             next_cursor=next_cursor,
         )
 
@@ -710,6 +718,8 @@ class Retrieval(ComponentsView):
         )
         depth = min(size * 5, MAX_CANDIDATES)
         if p.embedding is not None and self.backend.has_vectors():
+            import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
+
             method = "vector"
             vec = np.frombuffer(p.embedding, dtype=np.float32).tolist()
             floor = self.settings.similar_floor
@@ -755,6 +765,8 @@ class Retrieval(ComponentsView):
                 .where(Passage.document_id == doc.id)
                 .order_by(Passage.seq)
             ).all()
+        import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
+
         vecs = [np.frombuffer(e, dtype=np.float32) for _, e in rows if e is not None]
         depth = min(size * 10, MAX_CANDIDATES)
         if vecs and self.backend.has_vectors():

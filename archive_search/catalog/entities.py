@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import Entity, EntityKey, EntityMention, Passage
@@ -37,6 +36,8 @@ def store_mentions(s: Session, mentions: Iterable[MentionAt]) -> int:
         s.add_all(created.values())
         s.flush()
         dialect = s.get_bind().dialect.name
+        from sqlalchemy.dialects import postgresql, sqlite  # here: ~0.07 s to import, searches need neither
+
         ins = postgresql.insert(EntityKey) if dialect == "postgresql" else sqlite.insert(EntityKey)
         for i in range(0, len(missing), 500):
             chunk = [{"key": k, "entity_id": created[k].id} for k in missing[i : i + 500]]

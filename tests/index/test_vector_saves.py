@@ -63,10 +63,14 @@ def files(folder: Path, n: int) -> Path:
 
 
 def saved_vectors(data: Path) -> int:
-    import json
+    """Vectors in the saved filter columns (one row per saved vector)."""
+    import numpy as np
 
-    meta = data / "index" / "embedded" / "vectors-meta.json"
-    return len(json.loads(meta.read_text("utf-8"))["meta"]) if meta.exists() else 0
+    columns = data / "index" / "embedded" / "vectors-columns.npz"
+    if not columns.exists():
+        return 0
+    with np.load(columns, allow_pickle=False) as z:
+        return len(z["label"])
 
 
 def test_vectors_unsaved_at_a_crash_are_indexed_again(tmp_path: Path) -> None:

@@ -308,7 +308,7 @@ def search(
 def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
     """``archive search --all``: every hit streamed to standard output."""
     from search_api.audit import search_details
-    from search_api.hits_export import header, recorded, stream
+    from search_api.hits_export import annotator, header, recorded, stream
 
     svc = _service()
     try:
@@ -321,7 +321,7 @@ def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], f
         details = search_details(req, info.total)
         out = sys.stdout.buffer
         logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
-        for block in stream(fmt, header(info, details), logged):  # type: ignore[arg-type]
+        for block in stream(fmt, header(info, details), logged, annotator(svc)):  # type: ignore[arg-type]
             out.write(block)
         out.flush()
         err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")

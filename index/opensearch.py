@@ -42,6 +42,7 @@ from archive_search.types import AnalyzedToken, IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
     ENTITY_FACETS,
+    META_FIELD,
     NO_DATE,
     BackendHit,
     BackendResult,
@@ -62,7 +63,7 @@ from index.backend import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4
+SCHEMA_VERSION = 5  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4; 5: meta
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
@@ -104,9 +105,12 @@ FACET_FIELDS: dict[str, str] = {
     "type": "doc_type",
     "tag": "tags",
     **ENTITY_FACETS,
+    "meta": META_FIELD,
 }
 """Facet name → keyword field (the embedded backend's names); ``date`` counts passages per year."""
 FACET_SIZE = 200
+META_FACET_SIZE = 1000
+"""Metadata values counted by the ``meta`` facet (all fields together)."""
 DATE_FACET_SIZE = 500
 FACET_NAMES: tuple[str, ...] = (*FACET_FIELDS, "date")
 CARDINALITY_PRECISION = 40_000
@@ -211,6 +215,7 @@ def mappings(dim: int | None) -> dict[str, Any]:
         "person": {"type": "keyword"},
         "place": {"type": "keyword"},
         "org": {"type": "keyword"},
+        META_FIELD: {"type": "keyword"},
         "body": {
             "type": "text",
             "analyzer": "archive_terms",
@@ -620,7 +625,8 @@ def filtered_query(
 
 def facet_aggs() -> dict[str, Any]:
     aggs: dict[str, Any] = {
-        name: {"terms": {"field": fld, "size": FACET_SIZE}} for name, fld in FACET_FIELDS.items()
+        name: {"terms": {"field": fld, "size": META_FACET_SIZE if name == "meta" else FACET_SIZE}}
+        for name, fld in FACET_FIELDS.items()
     }
     aggs["date"] = {"terms": {"field": "year", "size": DATE_FACET_SIZE}}
     return aggs

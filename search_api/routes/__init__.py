@@ -16,6 +16,7 @@ from search_api.routes import (
     documents,
     entities,
     families,
+    metadata,
     passages,
     saved_searches,
     search,
@@ -38,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     entities.router,
     families.router,
     care.router,
+    metadata.router,
 )

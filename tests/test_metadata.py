@@ -77,7 +77,9 @@ def _setup(svc: ArchiveService, tmp_path: Path) -> tuple[dict[str, int], Princip
 
 def _define(svc: ArchiveService) -> None:
     m = svc.metadata
-    m.create_field("open", PlainFieldCreate(name="incident_date", label="Incident date", type="date"), LOCAL_ADMIN)
+    m.create_field(
+        "open", PlainFieldCreate(name="incident_date", label="Incident date", type="date"), LOCAL_ADMIN
+    )
     m.create_field(
         "open",
         SelectFieldCreate(name="consent", label="Consent", type="select", options=["full", "anonymised"]),
@@ -107,7 +109,9 @@ def test_metadata_filters_and_facets_inside_retrieval(service: ArchiveService, t
         ),
         clerk,
     )
-    m.set_values(ids["uk.txt"], MetadataSet(values={"incident_date": "2022-04-01", "victims": "12.50"}), clerk)
+    m.set_values(
+        ids["uk.txt"], MetadataSet(values={"incident_date": "2022-04-01", "victims": "12.50"}), clerk
+    )
     m.set_values(
         ids["secret.txt"],
         MetadataSet(values={"incident_date": "2022-03-10", "informant": "Агент Тайна"}),
@@ -115,7 +119,9 @@ def test_metadata_filters_and_facets_inside_retrieval(service: ArchiveService, t
     )
     got = m.get(ids["uk.txt"], reader)
     values = {f.name: [v.value for v in f.values] for f in got.fields}
-    assert values["victims"] == ["12.5"] and values["incident_date"] == ["2022-04-01"] and values["note"] == []
+    assert (
+        values["victims"] == ["12.5"] and values["incident_date"] == ["2022-04-01"] and values["note"] == []
+    )
     assert [v.value for f in m.get(ids["ru.txt"], reader).fields if f.name == "note" for v in f.values] == [
         "Свидетель А"
     ]
@@ -160,7 +166,10 @@ def test_metadata_filters_and_facets_inside_retrieval(service: ArchiveService, t
 
     # a restricted document's values leave the search of those it is hidden from
     hidden = Principal(
-        name="reader", readable=frozenset({"open"}), role="viewer", hidden_documents=frozenset({ids["ru.txt"]})
+        name="reader",
+        readable=frozenset({"open"}),
+        role="viewer",
+        hidden_documents=frozenset({ids["ru.txt"]}),
     )
     assert _files(svc, hidden, meta=["consent=full"]) == set()
     assert "meta.consent" not in _facets(svc, hidden)
@@ -223,7 +232,9 @@ def test_metadata_rights_validation_and_audit(service: ArchiveService, tmp_path:
     # all or nothing: one bad value on one document changes no document
     with pytest.raises(InvalidRequestError):
         m.apply(
-            MetadataApply(document_ids=[ids["ru.txt"], ids["uk.txt"]], values={"victims": 2, "consent": "no"}),
+            MetadataApply(
+                document_ids=[ids["ru.txt"], ids["uk.txt"]], values={"victims": 2, "consent": "no"}
+            ),
             clerk,
         )
     assert all(not f.values for f in m.get(ids["ru.txt"], clerk).fields)
@@ -235,9 +246,14 @@ def test_metadata_rights_validation_and_audit(service: ArchiveService, tmp_path:
     assert _files(svc, reader, meta=["victims=2"]) == {"uk.txt"}
     # audited; free text only as a digest
     with svc.catalog.session() as s:
-        entries = [json.loads(e.details) for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "metadata"))]
+        entries = [
+            json.loads(e.details)
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "metadata"))
+        ]
     assert [e["field"] for e in entries] == ["victims", "victims", "victims", "note"]
-    assert entries[-1]["new"][0].startswith("sha256:") and "Имя" not in json.dumps(entries, ensure_ascii=False)
+    assert entries[-1]["new"][0].startswith("sha256:") and "Имя" not in json.dumps(
+        entries, ensure_ascii=False
+    )
 
 
 def test_metadata_api_exports_and_bundles(service: ArchiveService, tmp_path: Path) -> None:
@@ -283,7 +299,9 @@ def test_metadata_api_exports_and_bundles(service: ArchiveService, tmp_path: Pat
         headers=clerk,
     )
     assert r.status_code == 200 and r.json()["documents"] == 2
-    r = client.get("/api/v1/search", params={"q": "", "mode": "keyword", "meta": "consent=full"}, headers=reader)
+    r = client.get(
+        "/api/v1/search", params={"q": "", "mode": "keyword", "meta": "consent=full"}, headers=reader
+    )
     assert r.status_code == 200 and {h["filename"] for h in r.json()["hits"]} == {"ru.txt"}
     assert r.json()["facets"]["meta.consent"] == {"full": 1}
     r = client.get("/api/v1/search", params={"q": "", "meta": "consent"}, headers=reader)
@@ -326,3 +344,49 @@ def test_metadata_api_exports_and_bundles(service: ArchiveService, tmp_path: Pat
     assert len(docs["ru.txt"]["entities"]["persons"]) == 1 and docs["uk.txt"]["entities"]["places"]
     passage_item = next(i for i in manifest["items"] if i["passage_id"] == pid)
     assert passage_item["entities"]["persons"] == docs["ru.txt"]["entities"]["persons"]  # one entity
+
+
+def test_metadata_command_line(tmp_path: Path) -> None:
+    """``archive metadata …`` as a user runs it: a real process on a real data folder."""
+    import os
+    import subprocess
+    import sys
+
+    def archive(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
+        env.pop("ARCHIVE_DATABASE_URL", None)
+        env.pop("ARCHIVE_BACKEND", None)
+        exe = Path(sys.executable).with_name("archive")
+        return subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in TEXTS_OPEN.items():
+        (folder / name).write_text(text + "\n", "utf-8")
+    assert archive("ingest", str(folder), "--collection", "c").returncode == 0
+    r = archive(
+        "metadata", "add-field", "c", "consent", "--type", "select", "--option", "full", "--option", "none"
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)["options"] == ["full", "none"], r.stderr
+    assert (
+        archive("metadata", "add-field", "c", "when", "--type", "date", "--label", "Incident date").returncode
+        == 0
+    )
+    assert archive("metadata", "add-field", "c", "kind", "--type", "select").returncode == 2  # no options
+    assert archive("metadata", "fields", "c").stdout.splitlines()[1].startswith("when\tdate\tIncident date")
+    res = json.loads(archive("search", "Grozny", "--mode", "keyword", "--json").stdout)
+    doc = res["hits"][0]["document_id"]
+    r = archive("metadata", "set", doc, "consent=full", "when=2022-03-05")
+    assert r.returncode == 0 and "consent\tfull" in r.stdout, r.stderr
+    bad = archive("metadata", "set", doc, "when=yesterday")
+    assert bad.returncode == 2 and "invalid_metadata" in bad.stderr
+    assert "when\t2022-03-05" in archive("metadata", "show", doc).stdout
+    res = json.loads(archive("search", 'meta:"when=2022"', "--mode", "keyword", "--json").stdout)
+    assert [h["document_id"] for h in res["hits"]] == [doc]
+    assert archive("metadata", "set", doc, "when=").returncode == 0
+    res = json.loads(archive("search", 'meta:"when=2022"', "--mode", "keyword", "--json").stdout)
+    assert res["hits"] == []
+    assert archive("metadata", "delete-field", "c", "consent").returncode == 0
+    assert archive("metadata", "fields", "c").stdout.splitlines() == ["when\tdate\tIncident date"]

@@ -35,7 +35,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,6 +140,7 @@ class FieldValues(BaseModel):
     label: str
     type: str
     entity_type: str | None = None
+    options: list[str] | None = None
     multiple: bool
     values: list[MetadataValue]
 
@@ -163,6 +164,15 @@ class MetadataApply(MetadataSet):
     """The same values on many documents (bulk edit of selected results)."""
 
     document_ids: list[ItemId] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class NamedEntity(BaseModel):
+    """A person, place or organisation a document names (links to ``/entities/{id}``)."""
+
+    id: int
+    type: str = Field(description="person, place or org")
+    name: str
+    mentions: int = Field(description="Mentions in this document")
 
 
 class MetadataApplyResult(BaseModel):
@@ -530,12 +540,27 @@ class MetadataService:
                     label=f.label,
                     type=f.type,
                     entity_type=f.entity_type,
+                    options=list(f.options) if f.options else None,
                     multiple=f.multiple,
                     values=[_display(f, v, names) for v in by_field.get(f.id, [])],
                 )
                 for f in fields
             ],
         )
+
+    def document_entities(self, document_id: int, principal: Principal) -> list[NamedEntity]:
+        """The people, places and organisations a readable document names, most mentioned first
+        (then by name); 404 for a document the caller may not read."""
+        with self.catalog.session() as s:
+            readable_documents(s, [document_id], principal)
+            rows = s.execute(
+                select(Entity.id, Entity.type, Entity.name, func.count(EntityMention.id))
+                .join(EntityMention, EntityMention.entity_id == Entity.id)
+                .where(EntityMention.document_id == document_id, Entity.type.in_(list(ENTITY_COLUMNS)))
+                .group_by(Entity.id, Entity.type, Entity.name)
+            ).all()
+        found = [NamedEntity(id=i, type=t, name=n, mentions=int(c)) for i, t, n, c in rows]
+        return sorted(found, key=lambda e: (-e.mentions, e.name.casefold(), e.id))
 
     def set_values(self, document_id: int, body: MetadataSet, principal: Principal) -> DocumentMetadataPublic:
         self.apply(MetadataApply(values=body.values, document_ids=[document_id]), principal)

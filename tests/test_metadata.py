@@ -390,3 +390,43 @@ def test_metadata_command_line(tmp_path: Path) -> None:
     assert res["hits"] == []
     assert archive("metadata", "delete-field", "c", "consent").returncode == 0
     assert archive("metadata", "fields", "c").stdout.splitlines() == ["when\tdate\tIncident date"]
+
+
+def test_viewer_lists_named_entities_and_edits_metadata(service: ArchiveService, tmp_path: Path) -> None:
+    """The document viewer's box: the entities named (links to their pages), the metadata, and a
+    form for staff who may write to the collection (a reader sees the values, not the form)."""
+    from tests.ui.test_pages import csrf_of, log_in
+
+    svc = service
+    ids, _reader, _clerk = _setup(svc, tmp_path)
+    _define(svc)
+    doc = ids["ru.txt"]
+    with TestClient(create_app(svc.settings, svc)) as clerk:
+        log_in(clerk, "clerk")
+        page = clerk.get(f"/documents/{doc}").text
+        named = svc.metadata.document_entities(doc, LOCAL_ADMIN)
+        assert {e.type for e in named} >= {"person", "place"}
+        assert all(f'href="/entities/{e.id}"' in page for e in named)
+        assert 'action="/documents/' in page and 'name="field.consent"' in page
+        token = csrf_of(page)
+        form = {"csrf_token": token, "field.incident_date": "2022-03-05", "field.consent": "full"}
+        r = clerk.post(f"/documents/{doc}/metadata", data=form, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        bad = clerk.post(f"/documents/{doc}/metadata", data={**form, "field.victims": "many"})
+        assert bad.status_code == 400
+        assert clerk.post(f"/documents/{doc}/metadata", data=form).status_code == 200
+        assert clerk.post(f"/documents/{ids['secret.txt']}/metadata", data=form).status_code == 404
+    values = {f.name: [v.value for v in f.values] for f in svc.metadata.get(doc, LOCAL_ADMIN).fields}
+    assert values["incident_date"] == ["2022-03-05"] and values["consent"] == ["full"]
+    with TestClient(create_app(svc.settings, svc)) as reader:
+        log_in(reader, "reader")
+        page = reader.get(f"/documents/{doc}").text
+        assert "2022-03-05" in page and 'name="field.consent"' not in page
+        r = reader.get(f"/api/v1/documents/{doc}/entities")
+        assert r.status_code == 401  # the API wants a token, not the session cookie
+    client = TestClient(create_app(svc.settings, svc))
+    tok = client.post("/api/v1/auth/token", json={"username": "reader", "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {tok['access_token']}"}
+    listed = client.get(f"/api/v1/documents/{doc}/entities", headers=headers).json()
+    assert [e["id"] for e in listed] == [e.id for e in named]
+    assert client.get(f"/api/v1/documents/{ids['secret.txt']}/entities", headers=headers).status_code == 404

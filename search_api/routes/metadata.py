@@ -18,6 +18,7 @@ from search_api.metadata import (
     MetadataApply,
     MetadataApplyResult,
     MetadataSet,
+    NamedEntity,
 )
 
 router = APIRouter(responses=ERRORS, tags=["metadata"])
@@ -71,3 +72,9 @@ def set_metadata(
 def apply_metadata(body: MetadataApply, svc: ServiceDep, principal: PrincipalDep) -> MetadataApplyResult:
     """Set the same values on many documents (bulk edit of selected results), all or nothing."""
     return svc.metadata.apply(body, principal)
+
+
+@router.get("/documents/{document_id}/entities", response_model=list[NamedEntity])
+def document_entities(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> list[NamedEntity]:
+    """The people, places and organisations the document names, most mentioned first."""
+    return svc.metadata.document_entities(document_id, principal)

@@ -17,13 +17,14 @@ from ui.pages import (
     cases,
     documents,
     entities,
+    metadata,
     saved,
     search,
     tags,
     uploads,
 )
 
-ROUTERS = (auth, search, documents, cases, tags, entities, batch, saved, uploads, admin)
+ROUTERS = (auth, search, documents, cases, tags, entities, metadata, batch, saved, uploads, admin)
 
 
 def install_ui(app: FastAPI) -> None:

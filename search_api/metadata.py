@@ -187,23 +187,23 @@ def clean_text(value: str) -> str:
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", value)).strip()
     if not text or any(unicodedata.category(ch) in ("Cc", "Cf") for ch in text):
         raise InvalidRequestError(
-            "a text value needs a visible character and no control characters", code=META_CODE
+            "a text value needs a visible character and no control characters", code="invalid_metadata"
         )
     if len(text) > MAX_TEXT:
-        raise InvalidRequestError(f"a text value has at most {MAX_TEXT} characters", code=META_CODE)
+        raise InvalidRequestError(f"a text value has at most {MAX_TEXT} characters", code="invalid_metadata")
     return text
 
 
 def canonical_number(value: str | float) -> tuple[str, float]:
     """``"1,50"``/``1.50`` → (``"1.5"``, 1.5); refused unless a finite number."""
     if isinstance(value, bool):
-        raise InvalidRequestError("a number field takes a number", code=META_CODE)
+        raise InvalidRequestError("a number field takes a number", code="invalid_metadata")
     try:
         d = Decimal(str(value).strip().replace(",", ".")) if isinstance(value, str) else Decimal(repr(value))
     except InvalidOperation as exc:
-        raise InvalidRequestError(f"not a number: {str(value)[:50]!r}", code=META_CODE) from exc
+        raise InvalidRequestError(f"not a number: {str(value)[:50]!r}", code="invalid_metadata") from exc
     if not d.is_finite() or abs(d) >= Decimal("1e15"):
-        raise InvalidRequestError("a number must be finite and below 10^15", code=META_CODE)
+        raise InvalidRequestError("a number must be finite and below 10^15", code="invalid_metadata")
     text = format(d.normalize(), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -214,11 +214,11 @@ def canonical_number(value: str | float) -> tuple[str, float]:
 
 def canonical_date(value: str | float) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
-        raise InvalidRequestError("a date field takes an ISO date YYYY-MM-DD", code=META_CODE)
+        raise InvalidRequestError("a date field takes an ISO date YYYY-MM-DD", code="invalid_metadata")
     try:
         return date.fromisoformat(value.strip()).isoformat()
     except ValueError as exc:
-        raise InvalidRequestError(f"not a date: {value[:20]!r}", code=META_CODE) from exc
+        raise InvalidRequestError(f"not a date: {value[:20]!r}", code="invalid_metadata") from exc
 
 
 def field_public(f: MetadataField, collection: str) -> FieldPublic:
@@ -434,7 +434,7 @@ class MetadataService:
             try:
                 options = list(dict.fromkeys(clean_tag_name(o) for o in body.options))
             except InvalidRequestError as exc:
-                raise InvalidRequestError(f"option: {exc.message}", code=META_CODE) from exc
+                raise InvalidRequestError(f"option: {exc.message}", code="invalid_metadata") from exc
         try:
             with self.catalog.session() as s:
                 col = self._collection(s, collection, principal)
@@ -649,13 +649,13 @@ class MetadataService:
         """The canonical (value, number) pairs of an input value for ``f``; 400 when it does not fit."""
         items: list[Any] = [] if raw is None else (list(raw) if isinstance(raw, list) else [raw])
         if len(items) > 1 and not f.multiple:
-            raise InvalidRequestError(f"field {f.name!r} holds one value", code=META_CODE)
+            raise InvalidRequestError(f"field {f.name!r} holds one value", code="invalid_metadata")
         if len(items) > MAX_VALUES:
-            raise InvalidRequestError(f"at most {MAX_VALUES} values per field", code=META_CODE)
+            raise InvalidRequestError(f"at most {MAX_VALUES} values per field", code="invalid_metadata")
         out: list[tuple[str, float | None]] = []
         for item in items:
             if isinstance(item, float) and not math.isfinite(item):
-                raise InvalidRequestError("a number must be finite", code=META_CODE)
+                raise InvalidRequestError("a number must be finite", code="invalid_metadata")
             if f.type == "number":
                 text, num = canonical_number(item)
                 out.append((text, num))
@@ -664,7 +664,7 @@ class MetadataService:
                 if f.type == "entity" and isinstance(item, float) and item.is_integer():
                     item = str(int(item))
                 else:
-                    raise InvalidRequestError(f"field {f.name!r} takes text values", code=META_CODE)
+                    raise InvalidRequestError(f"field {f.name!r} takes text values", code="invalid_metadata")
             if f.type == "text":
                 out.append((clean_text(item), None))
             elif f.type == "date":
@@ -674,7 +674,7 @@ class MetadataService:
                 if value not in (f.options or []):
                     raise InvalidRequestError(
                         f"{item[:80]!r} is not an option of {f.name!r} ({', '.join((f.options or [])[:10])})",
-                        code=META_CODE,
+                        code="invalid_metadata",
                     )
                 out.append((value, None))
             else:
@@ -707,12 +707,14 @@ class MetadataService:
             )
         )
         if not visible:
-            raise InvalidRequestError(f"no {etype} entity {raw[:80]!r} that you may see", code=META_CODE)
+            raise InvalidRequestError(
+                f"no {etype} entity {raw[:80]!r} that you may see", code="invalid_metadata"
+            )
         if len(visible) > 1:
             raise InvalidRequestError(
                 f"{raw[:80]!r} stands for {len(visible)} entities "
                 f"({', '.join(map(str, visible[:10]))}): give an id",
-                code=META_CODE,
+                code="invalid_metadata",
             )
         return visible[0]
 

@@ -781,10 +781,21 @@ def _classify_run(
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
             return [_mention("place", run, shown, keys)]
-        if run[0].sent_start and len(run) == 1:
-            return []
+        if run[0].sent_start and len(run) == 1 and not (nxt is not None and _is_verb(nxt_f, lang)):
+            return []  # a sentence's first word is a name when a verb follows it ("Росс утверждает")
         return [replace(_person(run, infos, keys, shown), guessed=True)]
     return []
+
+
+def _is_verb(word: str, lang: str) -> bool:
+    """Whether a lower-case word reads only as a finite verb (or a short participle)."""
+    if lang == "en":
+        return word in _EN_SAYING
+    if not is_cyrillic(word):
+        return False
+    form, dl = (_be_as_ru(word), "ru") if lang == "be" else (word, lang if lang in ("ru", "uk") else "ru")
+    parses = _parses(form, dl)
+    return bool(parses) and all("VERB" in g for _, g in parses)
 
 
 _EN_PLACE_HEADS = frozenset(
@@ -825,6 +836,15 @@ _EN_PLACE_NOUNS = frozenset(
     """.split()  # noqa: SIM905
 )
 """Lower-case nouns that name the kind of place: "the towns of Donggala", "Palu city"."""
+
+
+_EN_SAYING = frozenset(
+    """
+    said says told tells was is has had will would added wrote argued claimed denied insisted
+    announced stated testified recalled explained admitted
+    """.split()  # noqa: SIM905
+)
+"""Verbs that make a sentence's first capitalised word its subject, a person (Flake was …)."""
 
 
 @dataclass(frozen=True)
@@ -898,7 +918,7 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
         return [replace(_mention("person", run, words, keys), guessed=not named)]
     if loc_before:
         return [_mention("place", run, words, keys)]
-    if run[0].sent_start:
+    if run[0].sent_start and ctx.nxt not in _EN_SAYING:
         return []
     return [replace(_mention("person", run, words, keys), guessed=True)]
 

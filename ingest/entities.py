@@ -20,6 +20,7 @@ The quality of this on annotated passages of the four languages is in docs/bench
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -882,6 +883,7 @@ def _latin_to_cyrillic(word: str) -> str:
     return w.translate(_LAT_LETTERS)
 
 
+@functools.lru_cache(maxsize=100_000)
 def _latin_tags(word: str) -> tuple[bool, bool]:
     """(place, first name): whether the Russian dictionary knows the word's Cyrillic spelling as a
     place (Geox) or a first name (Name) — and as nothing that is not a proper name."""

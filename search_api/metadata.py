@@ -447,7 +447,8 @@ class MetadataService:
                 f = MetadataField(
                     collection_id=col.id,
                     name=body.name,
-                    label=clean_text(body.label),
+                    label=re.sub(r"\s+", " ", unicodedata.normalize("NFC", body.label)).strip()[:200]
+                    or body.name,
                     type=body.type,
                     options=options,
                     entity_type=body.entity_type if isinstance(body, EntityFieldCreate) else None,

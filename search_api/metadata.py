@@ -75,7 +75,7 @@ _NO_MATCH = "meta:0="
 
 FieldName = Annotated[str, Field(pattern=FIELD_NAME_PATTERN, min_length=1, max_length=40)]
 Label = Annotated[str, Field(min_length=1, max_length=200, pattern=TAG_NAME_PATTERN)]
-Option = Annotated[str, Field(min_length=1, max_length=200, pattern=TAG_NAME_PATTERN)]
+Option = Annotated[str, Field(min_length=1, max_length=100, pattern=TAG_NAME_PATTERN)]
 Description = Annotated[str, Field(max_length=2000)]
 Scalar = Annotated[str, Field(max_length=MAX_TEXT)] | float
 InputValue = Scalar | Annotated[list[Scalar], Field(max_length=MAX_VALUES)] | None
@@ -429,15 +429,15 @@ class MetadataService:
     ) -> FieldPublic:
         if principal.role != "admin" and not principal.can_manage(collection):
             self._forbid_or_hide(collection, principal, "defining metadata fields needs the manage right")
-        options: list[str] | None = None
-        if isinstance(body, SelectFieldCreate):
-            try:
-                options = list(dict.fromkeys(clean_tag_name(o) for o in body.options))
-            except InvalidRequestError as exc:
-                raise InvalidRequestError(f"option: {exc.message}", code="invalid_metadata") from exc
         try:
             with self.catalog.session() as s:
                 col = self._collection(s, collection, principal)
+                options: list[str] | None = None
+                if isinstance(body, SelectFieldCreate):
+                    try:
+                        options = list(dict.fromkeys(clean_tag_name(o) for o in body.options))
+                    except InvalidRequestError as exc:
+                        raise InvalidRequestError(f"option: {exc.message}", code="invalid_metadata") from exc
                 if s.scalar(
                     select(MetadataField.id).where(
                         MetadataField.collection_id == col.id, MetadataField.name == body.name

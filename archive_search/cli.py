@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from archive_search.errors import ArchiveError
+from archive_search.errors import ArchiveError, InvalidRequestError
 from archive_search.settings import Settings, get_settings
 from archive_search.types import LOCAL_ADMIN, FileReport, SearchMode, SearchRequest
 from search_api.safe_text import terminal_safe
@@ -319,7 +319,7 @@ def search(
 def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
     """``archive search --all``: every hit streamed to standard output."""
     from search_api.audit import search_details
-    from search_api.hits_export import header, recorded, stream
+    from search_api.hits_export import annotator, header, recorded, stream
 
     svc = _service()
     try:
@@ -332,7 +332,7 @@ def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], f
         details = search_details(req, info.total)
         out = sys.stdout.buffer
         logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
-        for block in stream(fmt, header(info, details), logged):  # type: ignore[arg-type]
+        for block in stream(fmt, header(info, details), logged, annotator(svc)):  # type: ignore[arg-type]
             out.write(block)
         out.flush()
         err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")
@@ -1015,6 +1015,107 @@ def families_show(
     for link in fam["links"]:
         pair = f"{link['document_a']}–{link['document_b']}"
         print(f"link {link['id']}: {pair} {link['kind']} {link['score']} {link['status']}")
+
+
+# -- structured metadata (issue 18, part 4) -----------------------------------------------------
+
+metadata_app = typer.Typer(
+    no_args_is_help=True, help="Typed metadata fields per collection and their values."
+)
+app.add_typer(metadata_app, name="metadata")
+
+
+@metadata_app.command("fields")
+def metadata_fields(collection: Annotated[str, typer.Argument(help="Collection")]) -> None:
+    """The metadata fields of a collection."""
+
+    def run(svc: Any) -> None:
+        for f in svc.metadata.list_fields(collection, LOCAL_ADMIN):
+            extra = f" options={','.join(f.options)}" if f.options else ""
+            extra += f" entity={f.entity_type}" if f.entity_type else ""
+            extra += " multiple" if f.multiple else ""
+            print(f"{f.name}\t{f.type}\t{terminal_safe(f.label)}{terminal_safe(extra)}")
+
+    _accounts_call(run)
+
+
+@metadata_app.command("add-field")
+def metadata_add_field(
+    collection: Annotated[str, typer.Argument(help="Collection")],
+    name: Annotated[str, typer.Argument(help="Machine name (a-z, 0-9, _): meta=NAME=VALUE, meta.NAME")],
+    type_: Annotated[str, typer.Option("--type", help="text, date, number, select or entity")],
+    label: Annotated[str | None, typer.Option("--label", help="What people see (default: the name)")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help="A select field's option")] = None,
+    entity_type: Annotated[str | None, typer.Option("--entity-type", help="person, place or org")] = None,
+    multiple: Annotated[bool, typer.Option("--multiple", help="Several values per document")] = False,
+) -> None:
+    """Define a typed metadata field for a collection (audited)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from search_api.metadata import FieldCreate
+
+    raw: dict[str, Any] = {"name": name, "label": label or name, "type": type_}
+    if type_ == "select":
+        raw.update(options=option or [], multiple=multiple)
+    elif type_ == "entity":
+        raw.update(entity_type=entity_type, multiple=multiple)
+    try:
+        body = TypeAdapter(FieldCreate).validate_python(raw)
+    except ValidationError as exc:
+        _fail(InvalidRequestError("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors())))
+        return
+    _accounts_call(
+        lambda svc: print(svc.metadata.create_field(collection, body, LOCAL_ADMIN).model_dump_json())
+    )
+
+
+@metadata_app.command("delete-field")
+def metadata_delete_field(
+    collection: Annotated[str, typer.Argument(help="Collection")],
+    name: Annotated[str, typer.Argument(help="Field name")],
+) -> None:
+    """Delete a field and every value of it (audited; the index follows)."""
+    _accounts_call(
+        lambda svc: print(f"{svc.metadata.delete_field(collection, name, LOCAL_ADMIN)} passages re-indexed")
+    )
+
+
+@metadata_app.command("show")
+def metadata_show(document_id: Annotated[int, typer.Argument(help="Document id")]) -> None:
+    """A document's metadata fields and values."""
+
+    def run(svc: Any) -> None:
+        for f in svc.metadata.get(document_id, LOCAL_ADMIN).fields:
+            print(f"{f.name}\t{terminal_safe('; '.join(v.display for v in f.values))}")
+
+    _accounts_call(run)
+
+
+@metadata_app.command("set")
+def metadata_set(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    values: Annotated[
+        list[str], typer.Argument(help="NAME=VALUE (repeat a name for several values; NAME= clears)")
+    ],
+) -> None:
+    """Set metadata values of a document (audited; the index follows)."""
+    from search_api.metadata import MetadataSet
+
+    given: dict[str, list[str]] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            _fail(InvalidRequestError(f"expected NAME=VALUE, got {item!r}"))
+        given.setdefault(name.strip(), [])
+        if value.strip():
+            given[name.strip()].append(value)
+    body = MetadataSet(values={k: (v[0] if len(v) == 1 else v) for k, v in given.items()})  # type: ignore[misc]
+
+    def run(svc: Any) -> None:
+        for f in svc.metadata.set_values(document_id, body, LOCAL_ADMIN).fields:
+            print(f"{f.name}\t{terminal_safe('; '.join(v.display for v in f.values))}")
+
+    _accounts_call(run)
 
 
 def main() -> None:

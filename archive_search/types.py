@@ -190,6 +190,8 @@ class SearchRequest:
     places: list[str] = field(default_factory=list)
     orgs: list[str] = field(default_factory=list)
     """Entity filters by name (any spelling): passages that mention that person, place or org."""
+    meta: list[str] = field(default_factory=list)
+    """Metadata filters ``NAME=VALUE`` or ``NAME=FROM..TO`` (``search_api/metadata.py``)."""
     group: Literal["document", "passage"] = "document"
     page: int = 1
     size: int = 10

@@ -68,8 +68,8 @@ class Filters:
     document_ids: tuple[int, ...] = ()
     exclude_document_ids: tuple[int, ...] = ()
     entities: tuple[tuple[str, ...], ...] = ()
-    """Entity filters: each a set of ``person:ID``/``place:ID``/``org:ID`` values of which the
-    passage must mention one (the sets are and-ed)."""
+    """Entity and metadata filters: each a set of ``person:ID``/``place:ID``/``org:ID``/
+    ``meta:FIELD_ID=VALUE`` values of which the passage must carry one (the sets are and-ed)."""
     hidden_document_ids: frozenset[int] = frozenset()
     """Part of the access filter: restricted documents the caller may not read (excluded inside
     retrieval, as ``exclude_document_ids`` are)."""
@@ -122,17 +122,28 @@ FACET_FIELDS: tuple[str, ...] = (
     "person",
     "place",
     "organisation",
+    "meta",
 )
 """Facets of a search; ``date`` counts passages per year of the document's date; ``person``,
-``place`` and ``organisation`` count passages per entity id (the service shows the names)."""
+``place`` and ``organisation`` count passages per entity id (the service shows the names);
+``meta`` counts passages per metadata value ``FIELD_ID=VALUE`` (the service names the fields)."""
 
 ENTITY_FACETS: dict[str, str] = {"person": "person", "place": "place", "organisation": "org"}
 """Entity facet → index field; the field holds entity ids, the value ``org:12`` is in ``org``."""
 
 
+META_FIELD = "meta"
+"""Index field of a document's structured metadata (issue 18, part 4): one keyword value
+``FIELD_ID=VALUE`` per value, on every passage of the document; an ``IndexPassage`` carries them
+among its ``entities`` as ``meta:FIELD_ID=VALUE``, so that filters and facets treat them alike."""
+LABEL_FIELDS: tuple[str, ...] = (*ENTITY_FACETS.values(), META_FIELD)
+"""Keyword fields filled from ``IndexPassage.entities`` (entity ids and metadata values)."""
+
+
 def entity_field_values(values: list[str]) -> dict[str, list[str]]:
-    """``["person:3", "org:9"]`` → ``{"person": ["3"], "place": [], "org": ["9"]}``."""
-    out: dict[str, list[str]] = {f: [] for f in ENTITY_FACETS.values()}
+    """``["person:3", "org:9", "meta:4=x"]`` → ``{"person": ["3"], "place": [], "org": ["9"],
+    "meta": ["4=x"]}``."""
+    out: dict[str, list[str]] = {f: [] for f in LABEL_FIELDS}
     for v in values:
         kind, _, ident = v.partition(":")
         if kind in out and ident:

@@ -30,6 +30,8 @@ from archive_search.types import IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
     ENTITY_FACETS,
+    LABEL_FIELDS,
+    META_FIELD,
     NO_DATE,
     BackendHit,
     BackendResult,
@@ -58,16 +60,19 @@ _MAX_COLLECTIONS = 65_000
 """Buckets of the per-collection counts behind the ranking statistics (tantivy's bucket limit)."""
 _DF_CACHE_TERMS = 100_000
 """Terms whose per-collection counts are remembered at most (then the cache starts again)."""
+_META_FACET_SIZE = 1000
+"""Metadata values counted by the ``meta`` facet (all fields together)."""
 _FACET_TANTIVY_FIELD = {
     "lang": "lang",
     "collection": "collection",
     "type": "doc_type",
     "tag": "tags",
     **ENTITY_FACETS,
+    "meta": META_FIELD,
 }
 
 
-SCHEMA_VERSION = f"4/analyzer-{ANALYZER_VERSION}"
+SCHEMA_VERSION = f"5/analyzer-{ANALYZER_VERSION}"
 """Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
 
 
@@ -83,7 +88,7 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("year", indexed=True, fast=True)
     sb.add_integer_field("added", indexed=True, fast=True)
     sb.add_text_field("speaker", tokenizer_name="raw", fast=True)
-    for fld in ENTITY_FACETS.values():  # entity ids (person, place, org)
+    for fld in LABEL_FIELDS:  # entity ids (person, place, org) and metadata values (meta)
         sb.add_text_field(fld, tokenizer_name="raw", fast=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
     return sb.build()
@@ -610,7 +615,8 @@ class EmbeddedBackend:
         grouped search asks for both, and each is a full pass over every match (at 1M passages
         the costliest part of a keyword search)."""
         spec: dict[str, Any] = {
-            name: {"terms": {"field": fld, "size": 200}} for name, fld in _FACET_TANTIVY_FIELD.items()
+            name: {"terms": {"field": fld, "size": _META_FACET_SIZE if name == "meta" else 200}}
+            for name, fld in _FACET_TANTIVY_FIELD.items()
         }
         spec["date"] = {"terms": {"field": "year", "size": 500}}
         spec["_documents"] = {"cardinality": {"field": "document_id"}}

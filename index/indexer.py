@@ -25,6 +25,7 @@ from archive_search.catalog.models import (
     PassageTag,
     Tag,
 )
+from archive_search.catalog.models_metadata import document_labels
 from archive_search.errors import BackendError, EmbedderMismatchError, IndexWriteError
 from archive_search.types import IndexPassage
 from index.backend import BufferedVectors, RebuildsBeside, SearchBackend
@@ -42,6 +43,7 @@ def _to_index(
     collection: str,
     tags: list[str] | None = None,
     entities: list[tuple[str, int]] | None = None,
+    meta: list[tuple[str, str]] | None = None,
 ) -> IndexPassage:
     vec: list[float] | None = None
     if p.embedding is not None:
@@ -61,7 +63,7 @@ def _to_index(
         vector=vec,
         speaker=p.speaker,
         added_at=doc.created_at,
-        entities=sorted({f"{t}:{i}" for t, i in entities or []}),
+        entities=sorted({f"{t}:{i}" for t, i in [*(entities or []), *(meta or [])]}),
     )
 
 
@@ -76,7 +78,10 @@ def _load(catalog: Catalog, ids: Sequence[int]) -> list[IndexPassage]:
         ).all()
         tags = _tags(s, {p.id: p.document_id for p, _, _ in rows})
         ents = passage_entities(s, [p.id for p, _, _ in rows])
-        return [_to_index(p, d, c, tags.get(p.id), ents.get(p.id)) for p, d, c in rows]
+        meta = document_labels(s, {p.document_id for p, _, _ in rows})
+        return [
+            _to_index(p, d, c, tags.get(p.id), ents.get(p.id), meta.get(p.document_id)) for p, d, c in rows
+        ]
 
 
 def _tags(s: Session, doc_of: dict[int, int]) -> dict[int, list[str]]:

@@ -47,6 +47,7 @@ from archive_search.types import AnalyzedToken, IndexPassage
 from index.analysis import ANALYZER_VERSION, Analyzer
 from index.backend import (
     ENTITY_FACETS,
+    META_FIELD,
     NO_DATE,
     BackendHit,
     BackendResult,
@@ -67,7 +68,7 @@ from index.backend import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4
+SCHEMA_VERSION = 5  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4; 5: meta
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
@@ -109,9 +110,12 @@ FACET_FIELDS: dict[str, str] = {
     "type": "doc_type",
     "tag": "tags",
     **ENTITY_FACETS,
+    "meta": META_FIELD,
 }
 """Facet name → keyword field (the embedded backend's names); ``date`` counts passages per year."""
 FACET_SIZE = 200
+META_FACET_SIZE = 1000
+"""Metadata values counted by the ``meta`` facet (all fields together)."""
 DATE_FACET_SIZE = 500
 FACET_NAMES: tuple[str, ...] = (*FACET_FIELDS, "date")
 CARDINALITY_PRECISION = 40_000
@@ -216,6 +220,7 @@ def mappings(dim: int | None) -> dict[str, Any]:
         "person": {"type": "keyword"},
         "place": {"type": "keyword"},
         "org": {"type": "keyword"},
+        META_FIELD: {"type": "keyword"},
         "body": {
             "type": "text",
             "analyzer": "archive_terms",
@@ -625,7 +630,8 @@ def filtered_query(
 
 def facet_aggs() -> dict[str, Any]:
     aggs: dict[str, Any] = {
-        name: {"terms": {"field": fld, "size": FACET_SIZE}} for name, fld in FACET_FIELDS.items()
+        name: {"terms": {"field": fld, "size": META_FACET_SIZE if name == "meta" else FACET_SIZE}}
+        for name, fld in FACET_FIELDS.items()
     }
     aggs["date"] = {"terms": {"field": "year", "size": DATE_FACET_SIZE}}
     return aggs

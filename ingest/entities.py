@@ -24,6 +24,7 @@ the lists they use.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -223,6 +224,47 @@ _BE_TO_RU = str.maketrans({"і": "и", "ў": "в", "э": "е", "'": "ъ", "’":
 _UK_TO_RU = str.maketrans({"и": "ы", "і": "и", "ї": "и", "є": "е", "ґ": "г", "'": "ъ", "’": "ъ"})
 
 
+def _be_variants(ru: str) -> list[str]:
+    """Russian spellings a Belarusian word respelt letter by letter may stand for: unstressed о is
+    written а (akanye: Масквы → Москвы, Балівіі → Боливии) and д before a soft vowel дз (dzekanye:
+    Невадзе → Неваде); at most the first three а are tried as о."""
+    base = ru.replace("дзе", "де").replace("дзи", "ди").replace("дзя", "дя").replace("дзю", "дю")
+    forms = [ru] if base == ru else [ru, base]
+    spots = [i for i, ch in enumerate(base) if ch == "а"][:3]
+    for mask in range(1, 1 << len(spots)):
+        chars = list(base)
+        for b, i in enumerate(spots):
+            if mask >> b & 1:
+                chars[i] = "о"
+        forms.append("".join(chars))
+    return forms
+
+
+_be_cache: dict[str, str] = {}
+
+
+def _be_as_ru(word: str) -> str:
+    """The Russian spelling of a Belarusian word that the Russian dictionary knows as a proper name
+    (a place first, then a person's name), else the letter-by-letter respelling."""
+    ru = word.translate(_BE_TO_RU).replace("ъ", "")
+    cached = _be_cache.get(ru)
+    if cached is not None:
+        return cached
+    out = ru
+    first = _parses(ru, "ru")
+    if not any("Geox" in g for _, g in first):  # a place spelt with akanye is taken over a name
+        person = any(g & _PERSON_TAGS for _, g in first)
+        for form in _be_variants(ru)[1:]:
+            tags = [g for _, g in _parses(form, "ru")]
+            if any("Geox" in g for g in tags) or (not person and any(g & _PERSON_TAGS for g in tags)):
+                out = form
+                break
+    if len(_be_cache) > 100_000:
+        _be_cache.clear()
+    _be_cache[ru] = out
+    return out
+
+
 def _fold(word: str) -> str:
     return unicodedata.normalize("NFC", word).casefold().replace("ё", "е").replace("’", "'").replace("ʼ", "'")
 
@@ -290,7 +332,7 @@ def _classify(word: str, lang: str) -> _WordInfo:
     info = _WordInfo(w)
     if lang != "en" and is_cyrillic(w.replace("-", "")):
         if lang == "be":
-            tries = [(w.translate(_BE_TO_RU).replace("ъ", ""), "ru"), (w, "uk")]
+            tries = [(_be_as_ru(w), "ru"), (w, "uk")]
         elif lang == "uk":
             tries = [(w, "uk"), (w.translate(_UK_TO_RU).replace("ъ", ""), "ru")]
         else:
@@ -551,9 +593,11 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
         ):
             j += 1
         prev = toks[i - 1] if i > 0 and not t.sent_start else None
+        prev2 = toks[i - 2] if prev is not None and i > 1 and not prev.sent_start else None
         j = _lower_head(text, toks, i, j)
         j2 = _extend_org(text, toks, i, j, lang)
-        out.extend(_classify_run(toks[i:j], prev, lang, toks[j] if j < n else None, toks[j:j2]))
+        nxt = toks[j] if j < n and not toks[j].sent_start else None
+        out.extend(_classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2))
         i = max(j, j2)
     return out
 
@@ -640,9 +684,15 @@ def _is_stop(w: str) -> bool:
 
 
 def _classify_run(
-    run: list[_Tok], prev: _Tok | None, lang: str, nxt: _Tok | None, org_tail: list[_Tok]
+    run: list[_Tok],
+    prev: _Tok | None,
+    lang: str,
+    nxt: _Tok | None,
+    org_tail: list[_Tok],
+    prev2: _Tok | None = None,
 ) -> list[Mention]:
     prev_f = _fold(prev.text) if prev else ""
+    prev2_f = _fold(prev2.text) if prev2 else ""
     # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
     titles = [n for n, t in enumerate(run[:-1]) if _fold(t.text).rstrip(".") in _TITLES]
     if titles:  # "North Korean Foreign Minister Ri Yong-ho": the name follows the last title
@@ -699,7 +749,8 @@ def _classify_run(
         return [_mention("place", run, shown, keys)]
     latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
     if lang == "en":
-        return _classify_latin(run, folded, keys, title_before, loc_before)
+        context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before)
+        return _classify_latin(run, folded, keys, context)
     if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
         if all(f in _EN_PLACES for f in folded):
             return [_mention("place", run, [t.text for t in run], keys)]
@@ -735,10 +786,21 @@ def _classify_run(
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
             return [_mention("place", run, shown, keys)]
-        if run[0].sent_start and len(run) == 1:
-            return []
+        if run[0].sent_start and len(run) == 1 and not (nxt is not None and _is_verb(nxt_f, lang)):
+            return []  # a sentence's first word is a name when a verb follows it ("Росс утверждает")
         return [replace(_person(run, infos, keys, shown), guessed=True)]
     return []
+
+
+def _is_verb(word: str, lang: str) -> bool:
+    """Whether a lower-case word reads only as a finite verb (or a short participle)."""
+    if lang == "en":
+        return word in _EN_SAYING
+    if not is_cyrillic(word):
+        return False
+    form, dl = (_be_as_ru(word), "ru") if lang == "be" else (word, lang if lang in ("ru", "uk") else "ru")
+    parses = _parses(form, dl)
+    return bool(parses) and all("VERB" in g for _, g in parses)
 
 
 _EN_PLACE_HEADS = frozenset(
@@ -764,27 +826,107 @@ _EN_PLACE_FIRST = frozenset(
 )
 
 
-def _classify_latin(
-    run: list[_Tok], folded: list[str], keys: list[str], title_before: bool, loc_before: bool
-) -> list[Mention]:
+_EN_DIRECTIONS = frozenset(
+    """
+    northern southern eastern western central northeastern northwestern southeastern southwestern
+    north-eastern north-western south-eastern south-western
+    """.split()  # noqa: SIM905
+)
+"""Lower-case words before a place's name: "western Arizona", "southeastern California"."""
+_EN_PLACE_NOUNS = frozenset(
+    """
+    city cities town towns village villages area areas region regions state states province
+    provinces county counties district districts capital island islands republic territory
+    territories suburb suburbs outskirts port
+    """.split()  # noqa: SIM905
+)
+"""Lower-case nouns that name the kind of place: "the towns of Donggala", "Palu city"."""
+
+
+_EN_SAYING = frozenset(
+    """
+    said says told tells was is has had will would added wrote argued claimed denied insisted
+    announced stated testified recalled explained admitted
+    """.split()  # noqa: SIM905
+)
+"""Verbs that make a sentence's first capitalised word its subject, a person (Flake was …)."""
+
+
+@dataclass(frozen=True)
+class _EnContext:
+    """The lower-case words around a capitalised run of English text."""
+
+    prev: str
+    prev2: str
+    nxt: str
+    title_before: bool
+    loc_before: bool
+
+
+_LAT_DIGRAPHS = (
+    ("shch", "щ"), ("sh", "ш"), ("ch", "ч"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ph", "ф"),
+    ("th", "т"), ("ya", "я"), ("yu", "ю"), ("ck", "к"), ("ee", "и"), ("oo", "у"), ("ou", "у"),
+)  # fmt: skip
+_LAT_LETTERS = str.maketrans(
+    {
+        "a": "а", "b": "б", "c": "к", "d": "д", "e": "е", "f": "ф", "g": "г", "h": "х", "i": "и",
+        "j": "дж", "k": "к", "l": "л", "m": "м", "n": "н", "o": "о", "p": "п", "q": "к", "r": "р",
+        "s": "с", "t": "т", "u": "у", "v": "в", "w": "в", "x": "кс", "y": "и", "z": "з",
+    }
+)  # fmt: skip
+
+
+def _latin_to_cyrillic(word: str) -> str:
+    """A rough Russian spelling of a Latin word (Arizona → Аризона, Bolivia → Боливия), to ask
+    the Russian dictionary whether it knows the word as a place or a first name."""
+    w = word.lower()
+    if w.endswith("ia"):
+        w = w[:-2] + "ия"
+    for lat, cyr in _LAT_DIGRAPHS:
+        w = w.replace(lat, cyr)
+    return w.translate(_LAT_LETTERS)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _latin_tags(word: str) -> tuple[bool, bool]:
+    """(place, first name): whether the Russian dictionary knows the word's Cyrillic spelling as a
+    place (Geox) or a first name (Name) — and as nothing that is not a proper name."""
+    if not word.isalpha() or len(word) < 4:
+        return False, False
+    parses = _parses(_latin_to_cyrillic(word), "ru")
+    if not parses or not all(g & (_PERSON_TAGS | {"Geox", "Orgn"}) for _, g in parses):
+        return False, False
+    return any("Geox" in g for _, g in parses), any("Name" in g for _, g in parses)
+
+
+def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _EnContext) -> list[Mention]:
     words = [t.text for t in run]
-    if all(f in _EN_PLACES for f in folded) or (
-        len(run) >= 2 and (folded[-1] in _EN_PLACE_HEADS or folded[0] in _EN_PLACE_FIRST)
+    if folded[-1].rstrip(".") in _TITLES:
+        return []  # "Democratic Sen.": the name follows the title
+    tags = [_latin_tags(w) for w in words]
+    if (
+        all(f in _EN_PLACES or tag[0] for f, tag in zip(folded, tags, strict=True))
+        or (len(run) >= 2 and (folded[-1] in _EN_PLACE_HEADS or folded[0] in _EN_PLACE_FIRST))
+        or (not ctx.title_before and ctx.prev in _EN_DIRECTIONS)
+        or (not ctx.title_before and ctx.prev == "of" and ctx.prev2 in _EN_PLACE_NOUNS)
+        or (len(run) <= 2 and ctx.nxt in _EN_PLACE_NOUNS)
     ):
         return [_mention("place", run, words, keys)]
+    title_before, loc_before = ctx.title_before, ctx.loc_before
+    named = title_before or tags[0][1]
     if len(run) == 1 and (
         folded[0].endswith(("ans", "ists", "ites", "ics")) or re.fullmatch(r"[A-Z]+s", words[0])
     ):
         return []  # Republicans, Eurosceptics, MPs: groups, not names
     if folded[0].startswith("i'"):
         return []
-    if title_before or len(run) >= 2:
-        return [_mention("person", run, words, keys)]
+    if title_before or len(run) >= 2:  # a person: sure after a title or a known first name
+        return [replace(_mention("person", run, words, keys), guessed=not named)]
     if loc_before:
         return [_mention("place", run, words, keys)]
-    if run[0].sent_start:
+    if run[0].sent_start and ctx.nxt not in _EN_SAYING:
         return []
-    return [_mention("person", run, words, keys)]
+    return [replace(_mention("person", run, words, keys), guessed=True)]
 
 
 def _person(run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str]) -> Mention:

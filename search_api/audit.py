@@ -258,7 +258,12 @@ def search_details(req: Any, total: int) -> dict[str, Any]:
             "date_to": req.date_to.isoformat() if req.date_to else None,
             **{
                 k: list(v)
-                for k, v in (("person", req.persons), ("place", req.places), ("org", req.orgs))
+                for k, v in (
+                    ("person", req.persons),
+                    ("place", req.places),
+                    ("org", req.orgs),
+                    ("meta", getattr(req, "meta", [])),
+                )
                 if v
             },
         },

@@ -59,6 +59,7 @@ from archive_search.catalog.models import (
     StoredFile,
     User,
 )
+from archive_search.catalog.models_metadata import DocumentMetadata
 from archive_search.catalog.models_search import BatchJob
 from archive_search.errors import (
     BackendError,
@@ -364,6 +365,7 @@ class CareService:
             s.execute(delete(EntityKey).where(EntityKey.entity_id.in_(orphans)))
             s.execute(delete(Entity).where(Entity.id.in_(orphans)))
         s.execute(delete(EmailHeader).where(EmailHeader.document_id.in_(ids)))
+        s.execute(delete(DocumentMetadata).where(DocumentMetadata.document_id.in_(ids)))
         for table in (DocumentFingerprint, FamilyLsh, PageHash):
             s.execute(delete(table).where(table.document_id.in_(ids)))
         s.execute(delete(FamilyLink).where(or_(FamilyLink.doc_a.in_(ids), FamilyLink.doc_b.in_(ids))))

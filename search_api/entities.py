@@ -332,6 +332,11 @@ class EntityService:
                 raise ConflictError("only entities of one type can be merged")
             names = {i: found[i].name for i in sources}
             passages = store.merge(s, entity_id, sources)
+            # metadata fields linking a merged entity now link the one it was merged into
+            # (imported here: search_api.metadata imports this module for ``resolve``)
+            from search_api.metadata import remap_entities
+
+            remap_entities(s, sources, entity_id)
             self.audit.record(
                 principal.name,
                 "entity",

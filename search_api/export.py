@@ -4,7 +4,9 @@ Layout of a bundle (``archive-search-bundle/1``)::
 
     manifest.json          case, exporter, time, every item's citation, notes, documents, files,
                            and the cited documents grouped by source ("sources": copies, re-scans
-                           and translations of one source are one entry, the rest "independent")
+                           and translations of one source are one entry, the rest "independent");
+                           each document's metadata fields and the people, places and
+                           organisations it names ("entities"), each passage item's too
     manifest.csv           path, kind, sha256, size, document_id, filename of every other file
     report.pdf             the case for humans (DejaVu Sans, so Cyrillic renders)
     originals/<doc id>-<file name>   each original exactly as received (from the original store)
@@ -44,6 +46,7 @@ from archive_search.types import Principal
 from search_api.audit import audit_timestamp, canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
+from search_api.metadata import ENTITY_COLUMNS, documents_metadata, named_entities
 from search_api.safe_text import csv_cell, csv_uncell
 
 FORMAT = "archive-search-bundle/1"
@@ -339,7 +342,18 @@ def build_bundle(
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
-            items = [
+            # the people, places and organisations each cited document and passage names, and
+            # the documents' metadata fields (issue 18): the items are readable (``get_case``)
+            with cases.catalog.session() as s:
+                doc_entities = named_entities(s, document_ids=doc_ids)
+                pas_ids = [i.passage_id for i in case.items if i.passage_id is not None]
+                pas_entities = named_entities(s, passage_ids=pas_ids) if pas_ids else {}
+                doc_meta = documents_metadata(s, doc_ids)
+            for d in documents:
+                named = doc_entities.get(d["document_id"], {})
+                d["entities"] = {c: named.get(c, []) for c in ENTITY_COLUMNS.values()}
+                d["metadata"] = doc_meta.get(d["document_id"], {})
+            items: list[dict[str, Any]] = [
                 {
                     "position": i.position,
                     "item_id": i.id,
@@ -374,6 +388,9 @@ def build_bundle(
             searches = search_records(cases, case.items)
             for it, case_item in zip(items, case.items, strict=True):
                 it["search_audit_id"] = searches.by_item.get(case_item.id)
+                if case_item.passage_id is not None:
+                    named = pas_entities.get(case_item.passage_id, {})
+                    it["entities"] = {c: named.get(c, []) for c in ENTITY_COLUMNS.values()}
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "case": {

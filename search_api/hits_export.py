@@ -3,7 +3,8 @@
 
 Each row is one passage (or, with ``group=document``, a document's best passage) with its
 provenance: document and passage id, file name, collection, page or time span, speaker,
-language, the snippet as plain text, the score and the SHA-256 of the original. The first line
+language, the snippet as plain text, the score and the SHA-256 of the original, the people,
+places and organisations the passage names and its document's metadata fields (issue 18). The first line
 says what the export is: the query, mode, filters, how many hits, and — for semantic results —
 that they are ranked by meaning above the relevance floor, not every mention (``exhaustive``).
 Rows are written as they come; the XLSX sheet is streamed into the ZIP, so memory does not grow
@@ -17,7 +18,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape
@@ -26,6 +27,7 @@ from fastapi.responses import StreamingResponse
 
 from archive_search.types import Hit, Principal, SearchRequest
 from search_api.audit import search_details
+from search_api.metadata import export_annotations
 from search_api.retrieval import ExportInfo, HitListHash
 
 if TYPE_CHECKING:
@@ -52,7 +54,17 @@ COLUMNS = (
     "sha256",
     "snippet",
     "explain",
+    "persons",
+    "places",
+    "organisations",
+    "metadata",
 )
+ANNOTATED = ("persons", "places", "organisations", "metadata")
+"""Columns from the catalog: the entities the passage names and its document's metadata fields."""
+ANNOTATE_CHUNK = 500
+Annotator = Callable[[list[Hit]], dict[int, dict[str, Any]]]
+"""Looks up the annotated columns of a chunk of hits, by passage id."""
+Extra = dict[str, Any]
 _TAGS = re.compile(r"</?mark>")
 _FLUSH_BYTES = 64 * 1024
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -85,7 +97,47 @@ def header(info: ExportInfo, query: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def row(rank: int, h: Hit) -> list[Any]:
+def row(rank: int, h: Hit, extra: Extra | None = None) -> list[Any]:
+    """A hit as CSV/XLSX cells (entity names joined by ``; ``, metadata as a JSON object)."""
+    return [*_base_row(rank, h), *_extra_cells(extra)]
+
+
+def _extra_cells(extra: Extra | None) -> list[Any]:
+    if extra is None:
+        return [None] * len(ANNOTATED)
+    meta = extra.get("metadata") or {}
+    return [
+        *("; ".join(extra.get(c) or []) or None for c in ANNOTATED[:3]),
+        json.dumps(meta, ensure_ascii=False) if meta else None,
+    ]
+
+
+def _json_row(rank: int, h: Hit, extra: Extra | None) -> dict[str, Any]:
+    out = dict(zip(COLUMNS, [*_base_row(rank, h), *([None] * len(ANNOTATED))], strict=True))
+    for c in ANNOTATED:
+        out[c] = (extra or {}).get(c, {} if c == "metadata" else [])
+    return out
+
+
+def annotated(hits: Iterable[Hit], annotate: Annotator | None) -> Iterator[tuple[Hit, Extra | None]]:
+    """The hits with their annotated columns, looked up a chunk at a time."""
+    if annotate is None:
+        for h in hits:
+            yield h, None
+        return
+    chunk: list[Hit] = []
+    for h in hits:
+        chunk.append(h)
+        if len(chunk) >= ANNOTATE_CHUNK:
+            extras = annotate(chunk)
+            yield from ((c, extras.get(int(c.passage_id))) for c in chunk)
+            chunk = []
+    if chunk:
+        extras = annotate(chunk)
+        yield from ((c, extras.get(int(c.passage_id))) for c in chunk)
+
+
+def _base_row(rank: int, h: Hit) -> list[Any]:
     return [
         rank,
         h.document_id,
@@ -118,23 +170,26 @@ def explain_text(h: Hit) -> str | None:
     return "; ".join(parts)
 
 
-def stream(fmt: ExportFormat, head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
-    """The export's bytes, a block at a time."""
+def stream(
+    fmt: ExportFormat, head: dict[str, Any], hits: Iterable[Hit], annotate: Annotator | None = None
+) -> Iterator[bytes]:
+    """The export's bytes, a block at a time; ``annotate`` fills the entity and metadata columns."""
+    rows = annotated(hits, annotate)
     if fmt == "jsonl":
-        return _jsonl(head, hits)
+        return _jsonl(head, rows)
     if fmt == "xlsx":
-        return _xlsx(head, hits)
-    return _csv(head, hits)
+        return _xlsx(head, rows)
+    return _csv(head, rows)
 
 
-def _csv(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+def _csv(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
     buf = io.StringIO()
     w = csv.writer(buf)
     # a comment line first (spreadsheet programs show it as the first row)
     buf.write("\ufeff# " + json.dumps(head, ensure_ascii=False) + "\r\n")
     w.writerow(COLUMNS)
-    for n, h in enumerate(hits, start=1):
-        w.writerow(["" if v is None else v for v in row(n, h)])
+    for n, (h, extra) in enumerate(hits, start=1):
+        w.writerow(["" if v is None else v for v in row(n, h, extra)])
         if buf.tell() >= _FLUSH_BYTES:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
@@ -142,11 +197,11 @@ def _csv(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
     yield buf.getvalue().encode("utf-8")
 
 
-def _jsonl(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+def _jsonl(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
     out: list[str] = [json.dumps(head, ensure_ascii=False)]
     size = 0
-    for n, h in enumerate(hits, start=1):
-        line = json.dumps(dict(zip(COLUMNS, row(n, h), strict=True)), ensure_ascii=False)
+    for n, (h, extra) in enumerate(hits, start=1):
+        line = json.dumps(_json_row(n, h, extra), ensure_ascii=False)
         out.append(line)
         size += len(line)
         if size >= _FLUSH_BYTES:
@@ -234,7 +289,7 @@ _WORKBOOK_RELS = (
 )
 
 
-def _xlsx(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
+def _xlsx(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -248,8 +303,8 @@ def _xlsx(head: dict[str, Any], hits: Iterable[Hit]) -> Iterator[bytes]:
             )
             sheet.write(_xlsx_row(1, [json.dumps(head, ensure_ascii=False)]).encode("utf-8"))
             sheet.write(_xlsx_row(2, COLUMNS).encode("utf-8"))
-            for n, h in enumerate(hits, start=1):
-                sheet.write(_xlsx_row(n + 2, row(n, h)).encode("utf-8"))
+            for n, (h, extra) in enumerate(hits, start=1):
+                sheet.write(_xlsx_row(n + 2, row(n, h, extra)).encode("utf-8"))
                 if sum(len(p) for p in sink.parts) >= _FLUSH_BYTES:
                     yield sink.take()
             sheet.write(b"</sheetData></worksheet>")
@@ -264,7 +319,7 @@ def export_response(
     head = header(info, search_details(req, info.total))
     name = f"search-export.{fmt}"
     return StreamingResponse(
-        stream(fmt, head, recorded(svc, principal, req, info, fmt, hits)),
+        stream(fmt, head, recorded(svc, principal, req, info, fmt, hits), annotator(svc)),
         media_type=MEDIA_TYPES[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -272,6 +327,17 @@ def export_response(
             "X-Exhaustive": "true" if info.exhaustive else "false",
         },
     )
+
+
+def annotator(svc: ArchiveService) -> Annotator:
+    """The entity and metadata columns of exported hits, from the catalog (the hits are readable:
+    the export's retrieval applied the access filter)."""
+
+    def annotate(hits: list[Hit]) -> dict[int, dict[str, Any]]:
+        with svc.catalog.session() as s:
+            return export_annotations(s, [(int(h.passage_id), int(h.document_id)) for h in hits])
+
+    return annotate
 
 
 def recorded(

@@ -10,6 +10,7 @@
     lang:uk collection:NAME type:scan tag:NAME speaker:"NAME" date:1995..2000   filters
     from:ADDRESS-OR-NAME  to:ADDRESS-OR-NAME    e-mails (and their attachments) by sender, recipient
     person:"NAME" place:"NAME" org:"NAME"   passages mentioning that entity (any spelling)
+    meta:"FIELD=VALUE"  meta:FIELD=FROM..TO     documents whose metadata field holds the value
 
 A malformed query raises ``QuerySyntaxError`` with a message saying what is wrong.
 """
@@ -23,7 +24,7 @@ from datetime import date
 from archive_search.errors import QuerySyntaxError
 
 FILTER_FIELDS = (
-    "lang", "collection", "type", "tag", "date", "speaker", "from", "to", "person", "place", "org"
+    "lang", "collection", "type", "tag", "date", "speaker", "from", "to", "person", "place", "org", "meta"
 )
 MAX_QUERY_CHARS = 4000
 MAX_CLAUSES = 256

@@ -57,6 +57,7 @@ from index.components import ComponentsView
 from index.embeddings import Embedder
 from index.stopwords import is_stop_word
 from ingest.lang import detect_language
+from search_api import metadata
 from search_api.entities import resolve
 from search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 
@@ -171,8 +172,16 @@ class Retrieval(ComponentsView):
                     "place": [*req.places, *f.get("place", [])],
                     "org": [*req.orgs, *f.get("org", [])],
                 }
-            ),
+            )
+            + self._meta_groups([*req.meta, *f.get("meta", [])], principal),
         )
+
+    def _meta_groups(self, specs: list[str], principal: Principal) -> tuple[tuple[str, ...], ...]:
+        """Metadata filters resolved to index values (``search_api/metadata.py``)."""
+        if not specs:
+            return ()
+        with self.catalog.session() as s:
+            return metadata.filter_groups(s, specs, principal)
 
     def _addressed(self, senders: list[str], recipients: list[str]) -> tuple[int, ...]:
         """The e-mails (and their attachments) matching every ``from:`` and ``to:`` filter: each
@@ -435,7 +444,7 @@ class Retrieval(ComponentsView):
             total=total,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=self._hydrate(page, terms, principal, fuzzy, why),
-            facets={k: facets.get(k, {}) for k in FACET_FIELDS},
+            facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
             mode=mode,
             group="passage",
             query_lang=detect_language(sem_text) if sem_text and not brief else None,
@@ -519,6 +528,7 @@ class Retrieval(ComponentsView):
                 "person": list(req.persons),
                 "place": list(req.places),
                 "org": list(req.orgs),
+                **({"meta": list(req.meta)} if req.meta else {}),
                 "date_from": req.date_from.isoformat() if req.date_from else None,
                 "date_to": req.date_to.isoformat() if req.date_to else None,
                 "in_query": parsed_filters,
@@ -537,7 +547,12 @@ class Retrieval(ComponentsView):
             "cursor": req.cursor,
         }
     def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-        """Entity facets (counted by id in the backend) keyed by the entities' names."""
+        """Entity facets (counted by id in the backend) keyed by the entities' names; the
+        ``meta`` facet as one ``meta.NAME`` facet per metadata field."""
+        raw_meta = facets.pop("meta", None) if "meta" in facets else None
+        if raw_meta:
+            with self.catalog.session() as s:
+                facets = {**facets, **metadata.named_facets(s, raw_meta)}
         ids = {int(k) for name in ENTITY_FACETS for k in facets.get(name, {}) if k.isdigit()}
         if not ids:
             return facets
@@ -589,6 +604,8 @@ class Retrieval(ComponentsView):
             add("date", day.year if day is not None else None)
         for _, tag in set(doc_tags) | set(passage_tags):
             add("tag", tag)
+        with self.catalog.session() as s:
+            out["meta"] = metadata.passage_facets(s, ids)
         out["date"] = dict(sorted(out["date"].items()))
         return out
 

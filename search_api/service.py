@@ -36,6 +36,7 @@ from search_api.cases import CaseService
 from search_api.entities import EntityService
 from search_api.families import FamilyService
 from search_api.history import SearchHistory
+from search_api.metadata import MetadataService
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -74,6 +75,7 @@ class ArchiveService:
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
+        self.metadata = MetadataService(self.catalog, lambda: self.backend, self.accounts.audit)
         self.care = CareService(self)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")

@@ -17,6 +17,7 @@ from search_api.routes import (
     entities,
     families,
     history,
+    metadata,
     passages,
     saved_searches,
     search,
@@ -40,4 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     entities.router,
     families.router,
     care.router,
+    metadata.router,
 )

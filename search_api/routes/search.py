@@ -50,6 +50,10 @@ async def search(
     org: Annotated[
         list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
     ] = None,
+    meta: Annotated[
+        list[str] | SkipJsonSchema[None],
+        Query(description="Metadata field filter NAME=VALUE or NAME=FROM..TO (dates, numbers; repeatable)"),
+    ] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
@@ -85,6 +89,7 @@ async def search(
         persons=person or [],
         places=place or [],
         orgs=org or [],
+        meta=meta or [],
         group=group,
         page=page,
         size=size,
@@ -138,6 +143,10 @@ def export(
     org: Annotated[
         list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
     ] = None,
+    meta: Annotated[
+        list[str] | SkipJsonSchema[None],
+        Query(description="Metadata field filter NAME=VALUE or NAME=FROM..TO (dates, numbers; repeatable)"),
+    ] = None,
     group: Annotated[
         Literal["document", "passage"],
         Query(description="passage: every matching passage; document: each document's best passage"),
@@ -159,6 +168,7 @@ def export(
         persons=person or [],
         places=place or [],
         orgs=org or [],
+        meta=meta or [],
         group=group,
         explain=explain,
     )

@@ -122,7 +122,7 @@ def expected_facets(passages: Iterable[IndexPassage]) -> dict[str, dict[str, int
             facet: dict(
                 Counter(e.partition(":")[2] for p in ps for e in set(p.entities) if e.startswith(fld + ":"))
             )
-            for facet, fld in ENTITY_FACETS.items()
+            for facet, fld in {**ENTITY_FACETS, "meta": "meta"}.items()
         },
     }
 
@@ -163,7 +163,7 @@ CORPUS: list[IndexPassage] = [
         lang="ru",
         doc_type="pdf",
         tags=["council"],
-        entities=["person:1", "place:2"],
+        entities=["person:1", "place:2", "meta:4=2022-03-05"],
         doc_date=date(1990, 5, 1),
     ),
     passage(
@@ -195,7 +195,7 @@ CORPUS: list[IndexPassage] = [
         lang="be",
         doc_type="scan",
         tags=["minutes"],
-        entities=["org:3", "person:5"],
+        entities=["org:3", "person:5", "meta:4=2022-03-10", "meta:7=full"],
         doc_date=None,
     ),
     passage(
@@ -537,6 +537,9 @@ FILTER_CASES: dict[str, Filters] = {
     "entity-two-groups": Filters(allowed_collections=None, entities=(("person:1",), ("place:2",))),
     "entity-unknown": Filters(allowed_collections=None, entities=(("person:99",),)),
     "entity-allowed-a": Filters(allowed_collections=frozenset({"a"}), entities=(("person:1", "org:3"),)),
+    "meta": Filters(allowed_collections=None, entities=(("meta:4=2022-03-05", "meta:4=2022-03-10"),)),
+    "meta-and-entity": Filters(allowed_collections=None, entities=(("meta:7=full",), ("person:5",))),
+    "meta-allowed-a": Filters(allowed_collections=frozenset({"a"}), entities=(("meta:7=full",),)),
     "unknown-collection": Filters(allowed_collections=None, collections=("zzz",)),
     "allowed-a": Filters(allowed_collections=frozenset({"a"})),
     "allowed-a-c-langs": Filters(allowed_collections=frozenset({"a", "c"}), langs=("ru",)),

@@ -251,6 +251,7 @@ def test_index_body_settings_and_mappings() -> None:
         "person": "keyword",
         "place": "keyword",
         "org": "keyword",
+        "meta": "keyword",
         "body": "text",
         "vector": "knn_vector",
     }
@@ -543,6 +544,7 @@ def test_search_body_with_filters_pagination_and_facets() -> None:
             "person": {"terms": {"field": "person", "size": 200}},
             "place": {"terms": {"field": "place", "size": 200}},
             "organisation": {"terms": {"field": "org", "size": 200}},
+            "meta": {"terms": {"field": "meta", "size": 1000}},
             "date": {"terms": {"field": "year", "size": 500}},
         },
     }
@@ -799,6 +801,7 @@ def test_keyword_search_request_and_result() -> None:
         "person": {},
         "place": {},
         "organisation": {},
+        "meta": {},
     }
     # first the ranking statistics over the readable set, then the search that carries them
     stats_call, call = server.find("POST", f"/{ALIAS}/_search")
@@ -1110,7 +1113,9 @@ def test_date_facet_keys() -> None:
     facets = osb.parse_facets(res)
     assert facets["date"] == {"1990": 1, "2001": 2}
     assert list(facets["date"]) == ["1990", "2001"]
-    assert set(facets) == {"lang", "collection", "type", "tag", "date", "person", "place", "organisation"}
+    assert set(facets) == {"lang", "collection", "type", "tag", "date", "person", "place", "organisation"} | {
+        "meta"
+    }
 
 
 def old_schema_server(version: int, analyzer: str | None = None) -> Server:

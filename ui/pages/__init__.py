@@ -18,13 +18,14 @@ from ui.pages import (
     documents,
     entities,
     history,
+    metadata,
     saved,
     search,
     tags,
     uploads,
 )
 
-ROUTERS = (auth, search, documents, cases, tags, entities, batch, saved, history, uploads, admin)
+ROUTERS = (auth, search, documents, cases, tags, entities, metadata, batch, saved, history, uploads, admin)
 
 
 def install_ui(app: FastAPI) -> None:

@@ -28,6 +28,7 @@ from ui.common import (
     render,
     safe_next,
 )
+from ui.pages.metadata import described
 
 router = APIRouter(include_in_schema=False)
 
@@ -95,6 +96,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         doc_cases=svc.cases.list_cases(principal, document_id=document_id),
         can_withdraw=principal.can_manage(str(meta["collection"])),
         here_doc=_here(request),
+        **described(svc, document_id, str(meta["collection"]), principal),
         **_work_context(request, principal),
     )
 

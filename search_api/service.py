@@ -35,6 +35,7 @@ from search_api.care import CareService
 from search_api.cases import CaseService
 from search_api.entities import EntityService
 from search_api.families import FamilyService
+from search_api.redaction import RedactionService
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -73,6 +74,7 @@ class ArchiveService:
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
         self.care = CareService(self)
+        self.redactions = RedactionService(self)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -176,6 +178,7 @@ class ArchiveService:
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
         """(stored path, SHA-256, MIME type, file name) of a document's original."""
         doc, _, sha = self._document_row(document_id, principal)
+        self.redactions.check_original(doc.id, principal)
         return self.store.path_for(sha), sha, doc.mime, doc.filename
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
@@ -250,6 +253,7 @@ class ArchiveService:
         if not 30 <= dpi <= 300:
             raise InvalidRequestError("dpi must be between 30 and 300")
         doc, _, sha = self._document_row(document_id, principal)
+        self.redactions.check_original(doc.id, principal)
         path = self.store.path_for(sha)
         if page < 1:
             raise NotFoundError(f"page {page} not found")

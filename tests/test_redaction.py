@@ -182,7 +182,8 @@ def _text_seen(env: Env, user: str, word: str) -> dict[str, bool]:
         "similar": low in sim.text.lower(),
         "entities": low in ents.text.lower(),
         "export": low in exp.text.lower(),
-        "case": low in json.dumps(
+        "case": low
+        in json.dumps(
             [i for i in case.json()["items"] if str(i["document_id"]) == str(env.doc)], ensure_ascii=False
         ).lower(),
     }

@@ -447,3 +447,67 @@ def test_patterns_and_masks() -> None:
     # the mask is no word: the analyser makes no term of it
     svc_tokens = __import__("index.analysis", fromlist=["Analyzer"]).Analyzer().tokens(MASK * 10)
     assert not list(svc_tokens)
+
+
+def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> None:
+    """``archive documents redact|redactions|unredact``; a purge deletes what the spans kept."""
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+    from archive_search.types import SearchRequest
+
+    data = tmp_path / "data"
+    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", "ARCHIVE_PURGE_HOLD_DAYS": "0"}
+    src = tmp_path / "w.txt"
+    src.write_text(WITNESS, encoding="utf-8")
+    runner = CliRunner()
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+    def hits(q: str) -> int:
+        svc = ArchiveService(get_settings())
+        try:
+            return svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN).total
+        finally:
+            svc.close()
+
+    try:
+        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
+        assert r.exit_code == 0, r.output
+        svc = ArchiveService(get_settings())
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+        svc.close()
+        assert hits(LATIN) == 1
+        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
+        assert r.exit_code == 0, r.output
+        red = json.loads(r.stdout)
+        assert red["created_by"].startswith("local:") and red["span_count"] >= 2
+        assert hits(LATIN) == 0 and hits("Оленівки") == 1
+        r = runner.invoke(app, ["documents", "redactions", str(doc)])
+        assert r.exit_code == 0 and json.loads(r.stdout)[0]["spans"][0]["original"] == LATIN, r.output
+        r = runner.invoke(app, ["documents", "redactions"])
+        assert r.exit_code == 0 and [x["id"] for x in json.loads(r.stdout)] == [red["id"]]
+        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        assert r.exit_code == 0, r.output
+        assert hits(LATIN) == 1
+        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", "nowhere", "--reason", "x"])
+        assert r.exit_code != 0 and "not found" in r.output, r.output
+        # redacted again, then withdrawn and purged: the spans' copy of the text goes too
+        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", NAME, "--reason", "risk"])
+        assert r.exit_code == 0, r.output
+        assert scan(data, needles(NAME), skip=("originals/",)), "the control: the spans keep the name"
+        r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
+        assert r.exit_code == 0, r.output
+        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+        assert r.exit_code == 0, r.output
+        assert not scan(data, needles(NAME))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

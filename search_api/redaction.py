@@ -249,6 +249,7 @@ class RedactionService:
                 pattern = _span_pattern(p.text, a, b)
                 kind = "passage"
                 extra = {(p.id, a, b)}
+                fields = _field_patterns(chosen, [doc.title or "", doc.filename])
             else:
                 assert phrase is not None
                 if len(phrase) > MAX_TEXT:
@@ -256,7 +257,8 @@ class RedactionService:
                 pattern = pattern_for(phrase)
                 kind = "text"
                 extra = set()
-            found = self._mask(s, [doc.id], [pattern], extra)
+                fields = []
+            found = self._mask(s, [doc.id], [pattern], extra, fields)
             if not found:
                 raise ConflictError("the text was not found in the document (or is redacted already)")
             red = Redaction(
@@ -335,6 +337,7 @@ class RedactionService:
         document_ids: Sequence[int],
         patterns: Sequence[re.Pattern[str]],
         exact: set[tuple[int, int, int]],
+        field_patterns: Sequence[re.Pattern[str]] = (),
     ) -> list[tuple[_Target, list[tuple[int, int, str]]]]:
         """Mask every match of ``patterns`` (and the ``exact`` passage spans) in the documents'
         texts; returns each changed target with its (start, end, original) spans."""
@@ -345,6 +348,8 @@ class RedactionService:
         count = 0
         for t in self._targets(s, document_ids):
             ranges = [r for pat in patterns for r in ranges_of(pat, t.value)]
+            if t.kind in _DOC_FIELDS:
+                ranges += [r for pat in field_patterns for r in ranges_of(pat, t.value)]
             ranges += [(a, b) for pid, a, b in exact if t.kind == "passage" and pid == t.target_id]
             ranges = [r for r in merge_ranges(ranges) if t.value[r[0] : r[1]].replace(MASK, "")]
             if not ranges:
@@ -552,6 +557,21 @@ class RedactionService:
             reds = s.scalars(select(Redaction).where(Redaction.id.in_(list(ids))).order_by(Redaction.id))
             return [self._public(s, r, document_id=document_id) for r in reds]
 
+    def passages(self, document_id: int, principal: Principal, *, preview: int = 80) -> list[dict[str, Any]]:
+        """The document's passages to choose from (its managers): id, page and the first words."""
+        with self.catalog.session() as s:
+            self._managed(s, document_id, principal)
+            rows = s.execute(
+                select(Passage.id, Passage.seq, Passage.page, Passage.text)
+                .where(Passage.document_id == document_id)
+                .order_by(Passage.seq)
+                .limit(1000)
+            ).all()
+        return [
+            {"id": i, "seq": seq, "page": page, "label": f"{seq + 1}. " + " ".join(t.split())[:preview]}
+            for i, seq, page, t in rows
+        ]
+
     def listing(self, principal: Principal) -> list[dict[str, Any]]:
         """Every redaction the principal may see (admins: all; managers: their collections'),
         newest first, without the masked text (open one for that)."""
@@ -605,6 +625,20 @@ def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str,
         if target not in e["in"]:
             e["in"].append(target)
     return list(out.values())
+
+
+def _field_patterns(chosen: str, fields: Sequence[str]) -> list[re.Pattern[str]]:
+    """For a passage span: its lines (a title is often the text's first line), and any field
+    (title, file name) whose words all lie inside the span — there the whole field is masked."""
+    out = [
+        pattern_for(line) for line in chosen.splitlines() if line.split() and line.replace(MASK, "").strip()
+    ]
+    flat = " ".join(chosen.split()).casefold()
+    for value in fields:
+        core = " ".join(value.split()).rstrip(" .…").casefold()
+        if core and core in flat:
+            out.append(pattern_for(value.rstrip(" .…")))
+    return out
 
 
 def _span_pattern(value: str, a: int, b: int) -> re.Pattern[str]:

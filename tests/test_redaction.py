@@ -511,3 +511,112 @@ def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> Non
             else:
                 os.environ[k] = v
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("env", ["embedded"], indirect=True)
+def test_the_care_pages_for_staff(env: Env) -> None:
+    """``/care`` and ``/care/documents/{id}``: managers redact, restrict, withdraw, restore and lift
+    from the pages; readers are refused the pages and the forms; what was masked shows only on
+    the managers' page."""
+    from tests.test_leak_matrix import PASSWORD as MATRIX_PASSWORD
+    from tests.test_leak_matrix import _csrf, _ui_login
+
+    assert MATRIX_PASSWORD == PASSWORD
+    app = env.http.app
+    reader, keeper, admin = TestClient(app), TestClient(app), TestClient(app)
+    _ui_login(reader, "reader")
+    _ui_login(keeper, "keeper")
+    _ui_login(admin, "admin")
+    care = f"/care/documents/{env.doc}"
+    assert reader.get("/care").status_code == 403
+    assert reader.get(care).status_code == 403
+    doc_page = reader.get(f"/documents/{env.doc}")
+    assert f"{NAME} розповів" in doc_page.text and care not in doc_page.text  # the link is for managers
+    r = reader.post(
+        f"{care}/redact",
+        data={"csrf_token": _csrf(doc_page.text), "text": NAME, "reason": "no"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403 and not svc_redactions(env)
+    assert care in keeper.get(f"/documents/{env.doc}").text
+
+    page = keeper.get(care)
+    assert page.status_code == 200 and 'name="text"' in page.text
+    r = keeper.post(
+        f"{care}/redact",
+        data={"csrf_token": _csrf(page.text), "text": f"{FIRST} {NAME}", "passage": "", "reason": "at risk"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "notice=care_redact" in r.headers["location"], r.text
+    page = keeper.get(r.headers["location"])
+    assert "The text was redacted." in page.text and f"<q>{FIRST} {NAME}</q>" in page.text
+    assert MASK * 5 in page.text  # the text as readers see it
+    # (the other document names him too, and shows among the similar documents)
+    assert f"{NAME} розповів" not in reader.get(f"/documents/{env.doc}").text
+    assert reader.get(f"/documents/{env.doc}/original").status_code == 403
+    assert keeper.get(f"/documents/{env.doc}/original").status_code == 200
+    (red,) = svc_redactions(env)
+    overview = keeper.get("/care")
+    assert overview.status_code == 200 and f"redaction-{red}" in overview.text and NAME not in overview.text
+    # a whole passage, chosen from the list
+    r = keeper.post(
+        f"{care}/redact",
+        data={"csrf_token": _csrf(page.text), "text": "", "passage": str(env.passage), "reason": "all of it"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert "Оленівки" not in reader.get(f"/documents/{env.doc}").text
+    # restriction: to the keeper's own list; the reader loses the document, then gets it back
+    r = keeper.post(
+        f"{care}/restrict",
+        data={"csrf_token": _csrf(page.text), "users": "keeper", "groups": ""},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and reader.get(f"/documents/{env.doc}").status_code == 404
+    r = keeper.post(f"{care}/unrestrict", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and reader.get(f"/documents/{env.doc}").status_code == 200
+    # lifting both redactions from the overview
+    for rid in svc_redactions(env):
+        r = keeper.post(
+            f"/care/redactions/{rid}/lift",
+            data={"csrf_token": _csrf(page.text), "back": care},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"].startswith(care), r.text
+    assert f"{NAME} розповів" in reader.get(f"/documents/{env.doc}").text
+    # withdraw, listed on the overview, restore; purge is refused before the hold period
+    r = keeper.post(
+        f"{care}/withdraw", data={"csrf_token": _csrf(page.text), "reason": "consent"}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert "consent" in keeper.get("/care").text
+    r = keeper.post(f"{care}/purge", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 403  # administrators only
+    admin_page = admin.get(care)
+    r = admin.post(f"{care}/purge", data={"csrf_token": _csrf(admin_page.text)}, follow_redirects=False)
+    assert r.status_code == 409 and "ARCHIVE_PURGE_HOLD_DAYS" in r.text
+    r = admin.post(
+        f"{care}/hold", data={"csrf_token": _csrf(admin_page.text), "on": "1"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and env.svc.care.state(env.doc, LOCAL_ADMIN)["legal_hold"] is True
+    r = keeper.post(f"{care}/restore", data={"csrf_token": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and reader.get(f"/documents/{env.doc}").status_code == 200
+    r = admin.post(
+        "/care/retention",
+        data={"csrf_token": _csrf(admin_page.text), "collection": "testimonies", "days": "3650"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "notice=care_retention" in r.headers["location"]
+    r = keeper.post(
+        "/care/retention",
+        data={"csrf_token": _csrf(page.text), "collection": "testimonies", "days": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403  # review periods are set by administrators
+    # a form without the CSRF token changes nothing
+    r = keeper.post(f"{care}/withdraw", data={"reason": "x"}, follow_redirects=False)
+    assert r.status_code == 403 and env.svc.care.state(env.doc, LOCAL_ADMIN)["withdrawn"] is False
+
+
+def svc_redactions(env: Env) -> list[int]:
+    return [int(r["id"]) for r in env.svc.redactions.listing(LOCAL_ADMIN)]

@@ -42,7 +42,8 @@ from search_api.audit import _timestamp as audit_timestamp
 from search_api.audit import canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
-from search_api.redaction import redacted_documents, redaction_summary
+from search_api.redaction import PageMask, mask_for_page, redacted_documents, redaction_summary
+from search_api.rendering import redacted_pdf
 from search_api.safe_text import csv_cell, csv_uncell
 
 FORMAT = "archive-search-bundle/1"
@@ -256,6 +257,36 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
 # -- building ------------------------------------------------------------------------------------
 
 
+def _redacted_pdf(
+    cases: CaseService, zf: zipfile.ZipFile, files: list[dict[str, Any]], doc: Document, name: str
+) -> str | None:
+    """A redacted PDF's pages re-rendered as images with the masked words blacked out (no text
+    layer), added to the bundle; ``None`` when a page's masked words cannot be located."""
+    with cases.catalog.session() as s:
+        stored = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
+
+        def mask_of(page: int) -> PageMask:
+            return mask_for_page(s, doc.id, page)
+
+        try:
+            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of)
+        except ArchiveError:
+            return None
+    path = f"redacted/{doc.id}-{name}.pdf"
+    zf.writestr(path, data)
+    files.append(
+        {
+            "path": path,
+            "kind": "redacted_pdf",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "document_id": doc.id,
+            "filename": doc.filename,
+        }
+    )
+    return path
+
+
 def build_bundle(
     cases: CaseService, case_id: int, principal: Principal, *, directory: Path | None = None
 ) -> ExportResult:
@@ -293,8 +324,11 @@ def build_bundle(
                 name = _safe_name(doc.filename)
                 orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{name}.txt"
+                redacted_pdf_path: str | None = None
                 if doc.id in redacted:
                     orig_path = None
+                    if doc.mime == "application/pdf":
+                        redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
                 else:
                     assert orig_path is not None
                     src = cases.store.path_for(sha)
@@ -345,6 +379,7 @@ def build_bundle(
                         "text": text_path,
                         "text_sha256": text_sha,
                         "redacted": doc.id in redacted,
+                        "redacted_pdf": redacted_pdf_path,
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)

@@ -108,6 +108,14 @@ def mask(value: str, ranges: Sequence[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+@dataclass(frozen=True)
+class PageMask:
+    """Words to black out on a page image, and those that must be found on the page's text layer."""
+
+    words: list[str]
+    required: list[str]
+
+
 @dataclass
 class _Target:
     kind: str
@@ -170,6 +178,16 @@ class RedactionService:
                 "collection's managers; read its (redacted) text",
                 code="document_redacted",
             )
+
+    def page_mask(self, document_id: int, page: int, principal: Principal) -> PageMask | None:
+        """What to black out on a page image of a redacted document for this principal (``None``:
+        nothing — not redacted, or one who sees the unredacted text): every word any span of the
+        document masked, and those words of the spans on this page that must be found on its
+        text layer (a word not found there may be in the picture: the image is refused)."""
+        if not self.is_redacted(document_id) or self.sees_unredacted(document_id, principal):
+            return None
+        with self.catalog.session() as s:
+            return mask_for_page(s, document_id, page)
 
     # -- targets -----------------------------------------------------------------------------
 
@@ -583,6 +601,23 @@ class RedactionService:
                     pub.pop("spans")
                     out.append(pub)
         return out
+
+
+def mask_for_page(s: Session, document_id: int, page: int) -> PageMask:
+    """The words of every span of the document, and those of the spans on page ``page``."""
+    rows = s.execute(
+        select(RedactionSpan.original, RedactionSpan.target, Page.number)
+        .join(Page, Page.id == RedactionSpan.target_id, isouter=True)
+        .where(RedactionSpan.document_id == document_id)
+    ).all()
+    words: set[str] = set()
+    required: set[str] = set()
+    for original, target, number in rows:
+        ws = {w for w in re.split(rf"[\s{MASK}]+", original) if w}
+        words |= ws
+        if target == "page" and number == page:
+            required |= ws
+    return PageMask(words=sorted(words, key=len, reverse=True), required=sorted(required))
 
 
 def redacted_documents(s: Session, document_ids: Sequence[int]) -> set[int]:

@@ -620,3 +620,84 @@ def test_the_care_pages_for_staff(env: Env) -> None:
 
 def svc_redactions(env: Env) -> list[int]:
     return [int(r["id"]) for r in env.svc.redactions.listing(LOCAL_ADMIN)]
+
+
+def test_pdf_pages_come_masked_and_bundles_carry_an_image_only_pdf(tmp_path: Path) -> None:
+    """A redacted PDF: readers get its page images with black boxes where the words were (the
+    managers the page as it is), and a case bundle carries the pages re-rendered as images
+    with the boxes — no text layer — instead of the original."""
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    from tests.conftest import SAMPLE_DIR
+
+    word = "братерства"
+    pdf_path = SAMPLE_DIR / "udhr-uk-articles.pdf"
+    data = tmp_path / "data"
+    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
+    try:
+        assert svc.ingest([pdf_path], "c").files[0].outcome == "ok"
+        acc = svc.accounts
+        acc.create_user("reader", PASSWORD, role="editor")
+        acc.grant("c", "read", user="reader")
+        acc.create_user("admin", PASSWORD, role="admin")
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+        assert doc is not None
+        http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
+        token = {
+            "Authorization": f"Bearer {acc.create_token_for('reader', name='t', ttl=timedelta(hours=1))[0]}"
+        }
+        before = http.get(f"/api/v1/documents/{doc}/pages/1", params={"dpi": 72}, headers=token)
+        assert before.status_code == 200
+        svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="test", phrase=word)
+        after = http.get(f"/api/v1/documents/{doc}/pages/1", params={"dpi": 72}, headers=token)
+        assert after.status_code == 200, after.text
+        manager = svc.page_image(doc, 1, LOCAL_ADMIN, dpi=72)
+        assert manager == before.content  # the managers see the page as it is
+        # where the text layer has the word, the reader's image is black, the manager's is not
+        src = pdfium.PdfDocument(str(pdf_path))
+        pg = src[0]
+        height = pg.get_size()[1]
+        tp = pg.get_textpage()
+        hit = tp.search(word, match_case=False).get_next()
+        assert hit is not None
+        tp.count_rects(*hit)
+        left, bottom, right, top = tp.get_rect(0)
+        box = (int(left) + 1, int(height - top) + 1, int(right) - 1, int(height - bottom) - 1)
+        red = Image.open(io.BytesIO(after.content)).convert("L").crop(box)
+        plain = Image.open(io.BytesIO(manager)).convert("L").crop(box)
+        assert red.getextrema() == (0, 0), red.getextrema()
+        assert plain.getextrema()[1] > 128
+        tp.close()
+        pg.close()
+        # a case bundle: the pages as images with the boxes, no original, no text layer
+        admin = {
+            "Authorization": f"Bearer {acc.create_token_for('admin', name='t', ttl=timedelta(hours=1))[0]}"
+        }
+        r = http.post("/api/v1/cases", json={"title": "pdf"}, headers=admin)
+        assert r.status_code == 201, r.text
+        case_id = r.json()["id"]
+        r = http.post(f"/api/v1/cases/{case_id}/items", json={"items": [{"document_id": doc}]}, headers=admin)
+        assert r.status_code == 201, r.text
+        bundle = build_bundle(svc.cases, case_id, LOCAL_ADMIN, directory=tmp_path)
+        with zipfile.ZipFile(bundle.path) as zf:
+            names = zf.namelist()
+            manifest = json.loads(zf.read("manifest.json"))
+            rendered = zf.read(next(n for n in names if n.startswith("redacted/")))
+        assert not any(n.startswith("originals/") for n in names), names
+        (entry,) = manifest["documents"]
+        assert entry["redacted"] is True and entry["redacted_pdf"].startswith("redacted/")
+        out = pdfium.PdfDocument(rendered)
+        assert len(out) == len(src)  # every page, as an image
+        for i in range(len(out)):
+            assert out[i].get_textpage().get_text_range().strip() == ""  # no text layer at all
+        assert word.encode("utf-8") not in rendered and word.encode("utf-16-be") not in rendered
+        assert verify_bundle(bundle.path)[0] == []
+        out.close()
+        src.close()
+        http.close()
+    finally:
+        svc.close()

@@ -88,8 +88,9 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         doc_lang=doc_lang,
         page_images=docs.has_page_images(str(meta.get("mime") or ""))
         and not turns
-        and not (
-            svc.redactions.is_redacted(document_id)
+        and not (  # a redacted scan's pages are its managers' only (PDF pages come masked)
+            meta.get("mime") != "application/pdf"
+            and svc.redactions.is_redacted(document_id)
             and not svc.redactions.sees_unredacted(document_id, principal)
         ),
         back=safe_next(qp.get("back")) if qp.get("back") else None,

@@ -532,7 +532,7 @@ def token_create(
 
 
 documents_app = typer.Typer(
-    no_args_is_help=True, help="Duty of care: withdraw, restore, purge, hold and restrict documents."
+    no_args_is_help=True, help="Duty of care: withdraw, restore, purge, hold, restrict and redact documents."
 )
 app.add_typer(documents_app, name="documents")
 retention_app = typer.Typer(no_args_is_help=True, help="Per-collection review periods.")
@@ -625,6 +625,50 @@ def documents_restrict(
         _care_call(lambda care, who: care.unrestrict(document_id, who))
     else:
         _care_call(lambda care, who: care.restrict(document_id, who, users=user or [], groups=group or []))
+
+
+def _redaction_call(fn: Any) -> None:
+    """Run ``fn(redaction service, principal)`` and print its answer as JSON."""
+    out: list[Any] = []
+    _accounts_call(lambda svc: out.append(fn(svc.redactions, _operator())))
+    print(json.dumps(out[0], ensure_ascii=False, indent=2))
+
+
+@documents_app.command("redact")
+def documents_redact(
+    document_id: Annotated[int, typer.Argument(help="Document id")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")],
+    text: Annotated[
+        str | None, typer.Option("--text", help="Every occurrence of this text (whole words, any case)")
+    ] = None,
+    passage: Annotated[int | None, typer.Option("--passage", help="Or this passage (its id)")] = None,
+    start: Annotated[int | None, typer.Option(help="With --passage: first character of the span")] = None,
+    end: Annotated[int | None, typer.Option(help="With --passage: after the span's last character")] = None,
+) -> None:
+    """Redact a name or a passage: masked in every text readers see and out of the search index;
+    the original file is kept unchanged (its managers still read it)."""
+    _redaction_call(
+        lambda r, who: r.redact_document(
+            document_id, who, reason=reason, phrase=text, passage_id=passage, start=start, end=end
+        )
+    )
+
+
+@documents_app.command("redactions")
+def documents_redactions(
+    document_id: Annotated[int | None, typer.Argument(help="Document id (omit: every redaction)")] = None,
+) -> None:
+    """A document's redactions with the text each span masked (or every redaction, without it)."""
+    if document_id is None:
+        _redaction_call(lambda r, who: r.listing(who))
+    else:
+        _redaction_call(lambda r, who: r.of_document(document_id, who))
+
+
+@documents_app.command("unredact")
+def documents_unredact(redaction_id: Annotated[int, typer.Argument(help="Redaction id")]) -> None:
+    """Lift a redaction: its text comes back where no other redaction covers it."""
+    _redaction_call(lambda r, who: r.lift(redaction_id, who))
 
 
 @retention_app.command("set")
@@ -898,6 +942,15 @@ def entities_show(
             print(f"  doc {d.document_id} {d.date or '-'} {d.filename} ×{d.mentions}")
 
     _accounts_call(run)
+
+
+@entities_app.command("redact")
+def entities_redact(
+    entity_id: Annotated[int, typer.Argument(help="Entity id")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")],
+) -> None:
+    """Redact every spelling of an entity in every document that mentions it."""
+    _redaction_call(lambda r, who: r.redact_entity(entity_id, who, reason=reason))
 
 
 @entities_app.command("rename")

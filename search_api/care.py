@@ -56,6 +56,7 @@ from archive_search.catalog.models import (
     Page,
     PageHash,
     Passage,
+    RedactionSpan,
     StoredFile,
     User,
 )
@@ -167,7 +168,7 @@ class CareService:
                 f"the search index could not be updated: {exc.message}; withdraw it again to finish",
                 code="withdrawal_incomplete",
             ) from exc
-        self._drop_exports(targets)
+        self.drop_exports(targets)
         return self.state(document_id, principal)
 
     def restore(self, document_id: int, principal: Principal) -> dict[str, Any]:
@@ -329,7 +330,7 @@ class CareService:
         indexer.requeue_since(self.catalog, started)
         indexer.index_pending(self.catalog, self.service.backend)
         removed = self._delete_originals(shas)
-        self._drop_exports(ids)
+        self.drop_exports(ids)
         self._compact_catalog()
         return {"document_id": str(document_id), "purged": ids, "originals_deleted": removed, **tombstone}
 
@@ -373,6 +374,8 @@ class CareService:
         s.execute(delete(Page).where(Page.document_id.in_(ids)))
         s.execute(delete(DocumentTag).where(DocumentTag.document_id.in_(ids)))
         s.execute(delete(DocumentAccess).where(DocumentAccess.document_id.in_(ids)))
+        # what redactions masked (``redaction.py``) is kept beside the text: it goes with it
+        s.execute(delete(RedactionSpan).where(RedactionSpan.document_id.in_(ids)))
         s.execute(
             update(IngestItem).where(IngestItem.document_id.in_(ids)).values(path="(purged)", message=None)
         )
@@ -426,7 +429,7 @@ class CareService:
                 removed.append(sha)
         return removed
 
-    def _drop_exports(self, document_ids: Sequence[int]) -> None:
+    def drop_exports(self, document_ids: Sequence[int]) -> None:
         """Delete stored (not yet downloaded) bundles that hold any of these documents."""
         root: Path = self.service.settings.data_dir / "exports"
         if not root.is_dir():
@@ -454,7 +457,14 @@ class CareService:
                 conn.exec_driver_sql("VACUUM")
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             elif engine.dialect.name == "postgresql":
-                for table in ("passages", "pages", "documents", "ingest_items", "batch_jobs"):
+                for table in (
+                    "passages",
+                    "pages",
+                    "documents",
+                    "ingest_items",
+                    "batch_jobs",
+                    "redaction_spans",
+                ):
                     conn.exec_driver_sql(f"VACUUM {table}")
 
     # -- restrictions ------------------------------------------------------------------------

@@ -47,6 +47,8 @@ from search_api.audit import audit_timestamp, canonical_json, entry_hash
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
 from search_api.metadata import ENTITY_COLUMNS, documents_metadata, named_entities
+from search_api.redaction import PageMask, mask_for_page, redacted_documents, redaction_summary
+from search_api.rendering import redacted_pdf
 from search_api.safe_text import csv_cell, csv_uncell
 
 FORMAT = "archive-search-bundle/1"
@@ -260,6 +262,36 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
 # -- building ------------------------------------------------------------------------------------
 
 
+def _redacted_pdf(
+    cases: CaseService, zf: zipfile.ZipFile, files: list[dict[str, Any]], doc: Document, name: str
+) -> str | None:
+    """A redacted PDF's pages re-rendered as images with the masked words blacked out (no text
+    layer), added to the bundle; ``None`` when a page's masked words cannot be located."""
+    with cases.catalog.session() as s:
+        stored = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
+
+        def mask_of(page: int) -> PageMask:
+            return mask_for_page(s, doc.id, page)
+
+        try:
+            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of)
+        except ArchiveError:
+            return None
+    path = f"redacted/{doc.id}-{name}.pdf"
+    zf.writestr(path, data)
+    files.append(
+        {
+            "path": path,
+            "kind": "redacted_pdf",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "document_id": doc.id,
+            "filename": doc.filename,
+        }
+    )
+    return path
+
+
 def build_bundle(
     cases: CaseService, case_id: int, principal: Principal, *, directory: Path | None = None
 ) -> ExportResult:
@@ -279,43 +311,55 @@ def build_bundle(
                 .where(Document.id.in_(doc_ids))
             ).all()
         }
+        # redacted documents (``redaction.py``): their text is masked in the catalog; their
+        # original still holds the words, so it stays out of the bundle, and the manifest says
+        # who redacted what kind of thing, when and why (never what was masked)
+        redacted = redacted_documents(s, doc_ids)
+        redactions = redaction_summary(s, doc_ids)
     fd, tmp_name = tempfile.mkstemp(prefix=f"case-{case.id}-", suffix=".zip", dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
     files: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
-    paths: dict[int, tuple[str, str]] = {}
+    paths: dict[int, tuple[str | None, str]] = {}
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             for doc_id in doc_ids:
                 doc, sha, size = docs[doc_id]
                 name = _safe_name(doc.filename)
-                orig_path = f"originals/{doc.id}-{name}"
+                orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{name}.txt"
-                src = cases.store.path_for(sha)
-                h = hashlib.sha256()
-                with src.open("rb") as fh, zf.open(orig_path, "w", force_zip64=True) as out:
-                    while chunk := fh.read(_CHUNK):
-                        h.update(chunk)
-                        out.write(chunk)
-                if h.hexdigest() != sha:
-                    raise ExportError(
-                        f"the stored original of document {doc.id} does not match its SHA-256 {sha}; "
-                        "run a store verification before exporting"
+                redacted_pdf_path: str | None = None
+                if doc.id in redacted:
+                    orig_path = None
+                    if doc.mime == "application/pdf":
+                        redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
+                else:
+                    assert orig_path is not None
+                    src = cases.store.path_for(sha)
+                    h = hashlib.sha256()
+                    with src.open("rb") as fh, zf.open(orig_path, "w", force_zip64=True) as out:
+                        while chunk := fh.read(_CHUNK):
+                            h.update(chunk)
+                            out.write(chunk)
+                    if h.hexdigest() != sha:
+                        raise ExportError(
+                            f"the stored original of document {doc.id} does not match its SHA-256 {sha}; "
+                            "run a store verification before exporting"
+                        )
+                    files.append(
+                        {
+                            "path": orig_path,
+                            "kind": "original",
+                            "sha256": sha,
+                            "size": size,
+                            "document_id": doc.id,
+                            "filename": doc.filename,
+                        }
                     )
                 text = _document_text(cases, doc.id).encode("utf-8")
                 zf.writestr(text_path, text)
                 text_sha = hashlib.sha256(text).hexdigest()
-                files.append(
-                    {
-                        "path": orig_path,
-                        "kind": "original",
-                        "sha256": sha,
-                        "size": size,
-                        "document_id": doc.id,
-                        "filename": doc.filename,
-                    }
-                )
                 files.append(
                     {
                         "path": text_path,
@@ -339,6 +383,8 @@ def build_bundle(
                         "original": orig_path,
                         "text": text_path,
                         "text_sha256": text_sha,
+                        "redacted": doc.id in redacted,
+                        "redacted_pdf": redacted_pdf_path,
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
@@ -417,6 +463,7 @@ def build_bundle(
                 # exporter may read: copies, re-scans and translations are one source, not several
                 "sources": FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal),
                 "withdrawn_items": withdrawn_items,
+                "redactions": redactions,
             }
             report = render_report(case, manifest)
             zf.writestr("report.pdf", report)
@@ -643,7 +690,22 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
         for n in names:
             if n not in listed and n not in MANIFESTS:
                 problems.append(f"{n}: not listed in manifest.json")
+        redacted_ids = {r.get("document_id") for r in manifest.get("redactions", []) if isinstance(r, dict)}
         for d in manifest.get("documents", []):
+            if d.get("redacted") is True or d.get("document_id") in redacted_ids:
+                # a redacted document comes without its original (it holds the masked words)
+                if d.get("original") is not None or any(
+                    f.get("kind") == "original" and f.get("document_id") == d.get("document_id")
+                    for f in listed.values()
+                ):
+                    problems.append(
+                        f"document {d.get('document_id')}: redacted, yet its original is in the bundle"
+                    )
+                if d.get("document_id") not in redacted_ids or d.get("redacted") is not True:
+                    problems.append(f"document {d.get('document_id')}: its redaction is not recorded")
+                if str(d.get("text")) not in listed:
+                    problems.append(f"document {d.get('document_id')}: its redacted text is not listed")
+                continue
             entry = listed.get(str(d.get("original")))
             if entry is None or entry.get("sha256") != d.get("sha256"):
                 problems.append(

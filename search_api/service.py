@@ -37,6 +37,8 @@ from search_api.entities import EntityService
 from search_api.families import FamilyService
 from search_api.history import SearchHistory
 from search_api.metadata import MetadataService
+from search_api.redaction import RedactionService
+from search_api.rendering import render_page_png
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -77,6 +79,7 @@ class ArchiveService:
         self.families = FamilyService(self.catalog, self.accounts.audit)
         self.metadata = MetadataService(self.catalog, lambda: self.backend, self.accounts.audit)
         self.care = CareService(self)
+        self.redactions = RedactionService(self)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -180,6 +183,7 @@ class ArchiveService:
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
         """(stored path, SHA-256, MIME type, file name) of a document's original."""
         doc, _, sha = self._document_row(document_id, principal)
+        self.redactions.check_original(doc.id, principal)
         return self.store.path_for(sha), sha, doc.mime, doc.filename
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
@@ -257,7 +261,12 @@ class ArchiveService:
         path = self.store.path_for(sha)
         if page < 1:
             raise NotFoundError(f"page {page} not found")
-        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS)
+        # a redacted document: readers get its PDF pages with the masked words blacked out;
+        # a page whose words cannot be located on its text layer (and any scan) is refused
+        mask = self.redactions.page_mask(doc.id, page, principal)
+        if mask is not None and doc.mime != "application/pdf":
+            self.redactions.check_original(doc.id, principal)
+        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS, mask=mask)
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:
         with self.catalog.session() as s:
@@ -270,46 +279,3 @@ class ArchiveService:
         return [
             {"name": n, "description": d, "documents": int(c)} for n, d, c in rows if principal.can_read(n)
         ]
-
-
-_PDFIUM_LOCK = threading.Lock()
-"""PDFium is not thread-safe, and page-image requests run in the server's thread pool."""
-
-
-def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
-    """Render page ``page`` (1-based) of a stored PDF or image to PNG bytes."""
-    import io
-
-    from PIL import Image, ImageSequence
-
-    out = io.BytesIO()
-    if mime == "application/pdf":
-        import pypdfium2 as pdfium
-
-        with _PDFIUM_LOCK:
-            pdf = pdfium.PdfDocument(str(path))
-            try:
-                if page > len(pdf):
-                    raise NotFoundError(f"page {page} not found")
-                pg = pdf[page - 1]
-                w, h = pg.get_size()
-                scale = dpi / 72
-                if w * h * scale * scale > max_pixels:
-                    scale = (max_pixels / (w * h)) ** 0.5
-                image = pg.render(scale=scale).to_pil()
-                pg.close()
-            finally:
-                pdf.close()
-        image.save(out, format="PNG")
-        return out.getvalue()
-    if mime.startswith("image/"):
-        with Image.open(path) as img:
-            for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
-                if n == page:
-                    f = frame.copy()
-                    if f.width * f.height > max_pixels:
-                        f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
-                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
-                    return out.getvalue()
-        raise NotFoundError(f"page {page} not found")
-    raise NotFoundError("this document has no page images")

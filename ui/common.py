@@ -200,6 +200,16 @@ NOTICES = (
     "tag_deleted",
     "collection_created",
     "collection_saved",
+    # duty of care (ui/pages/care.py)
+    "care_withdraw",
+    "care_restore",
+    "care_purge",
+    "care_hold",
+    "care_restrict",
+    "care_unrestrict",
+    "care_redact",
+    "care_lifted",
+    "care_retention",
 )
 
 

@@ -136,6 +136,40 @@ class DocumentAccess(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Redaction(Base):
+    """A redaction (migration 0021): staff masked a string, a passage or an entity's mentions.
+    Who, when and why are here and in the audit log; what was masked is in its spans."""
+
+    __tablename__ = "redactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RedactionSpan(Base):
+    """One masked range of one stored text (``target``: passage, page, title, filename, e-mail
+    sender/recipients/subject; ``target_id``: the passage, page or document). ``original`` is the
+    text as it was, for the collection's managers and for lifting the redaction; a purge deletes it."""
+
+    __tablename__ = "redaction_spans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    redaction_id: Mapped[int] = mapped_column(ForeignKey("redactions.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[int] = mapped_column(Integer)
+    char_start: Mapped[int] = mapped_column(Integer)
+    char_end: Mapped[int] = mapped_column(Integer)
+    original: Mapped[str] = mapped_column(Text)
+
+
 class Page(Base):
     """Extracted text of one page (or of the whole text when a format has no pages)."""
 
@@ -429,6 +463,8 @@ class EmailHeader(Base):
     sender: Mapped[str] = mapped_column(Text)
     recipients: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
+
+
 class Entity(Base):
     """A person, place, organisation, phone number, e-mail address or document number, across
     its spellings (issue 18). ``name`` is what is shown; staff may rename, merge and split."""
@@ -468,6 +504,8 @@ class EntityMention(Base):
     surface: Mapped[str] = mapped_column(String(300))
     alias: Mapped[str] = mapped_column(String(300))
     key: Mapped[str] = mapped_column(String(400))
+
+
 class DocumentFingerprint(Base):
     """What the family builder (``ingest/families.py``) keeps of a document to find its copies,
     re-scans and translations without reading its text again (migration 0019)."""

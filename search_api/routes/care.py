@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
+from archive_search.types import MAX_ID
 from search_api.deps import Id, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
@@ -108,3 +109,92 @@ def retention_due(
 ) -> list[dict[str, Any]]:
     """Documents past their collection's review period (collections you manage); nothing is deleted."""
     return svc.care.due_for_review(principal, collection=collection)
+
+
+# -- redaction (``search_api/redaction.py``) ---------------------------------------------------
+
+Reason = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why (kept in the audit log)")
+
+
+class PassageSpan(BaseModel):
+    id: int = Field(ge=1, le=MAX_ID, description="A passage of the document")
+    start: int | None = Field(default=None, ge=0, le=10_000_000, description="First character (default 0)")
+    end: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="After the last character (default: the end)"
+    )
+
+
+class RedactBody(BaseModel):
+    """Exactly one of ``text`` (every occurrence in the document, whole words, any case) and
+    ``passage`` (a passage, or a span of it)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["passage"], "properties": {"passage": {"type": "object"}}},
+            ]
+        }
+    )
+
+    text: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"\S")
+    passage: PassageSpan | None = None
+    reason: str = Reason
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RedactBody:
+        if (self.text is None) == (self.passage is None):
+            raise ValueError("give exactly one of text and passage")
+        return self
+
+
+class EntityRedactBody(BaseModel):
+    reason: str = Reason
+
+
+@router.post("/documents/{document_id}/redactions", status_code=201)
+def redact(document_id: Id, body: RedactBody, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Redact a name or passage of a document (manage right): masked in every text readers are
+    served, out of both search backends; the original file is kept unchanged."""
+    p = body.passage
+    return svc.redactions.redact_document(
+        document_id,
+        principal,
+        reason=body.reason,
+        phrase=body.text,
+        passage_id=p.id if p else None,
+        start=p.start if p else None,
+        end=p.end if p else None,
+    )
+
+
+@router.get("/documents/{document_id}/redactions")
+def document_redactions(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """The redactions of a document with the text each span masked (its collection's managers)."""
+    return svc.redactions.of_document(document_id, principal)
+
+
+@router.post("/entities/{entity_id}/redactions", status_code=201)
+def redact_entity(
+    entity_id: Id, body: EntityRedactBody, svc: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Redact every spelling of an entity in every document that mentions it (admin)."""
+    return svc.redactions.redact_entity(entity_id, principal, reason=body.reason)
+
+
+@router.get("/redactions")
+def redactions(svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Redactions in the collections you manage (all for admins), newest first, without the text."""
+    return svc.redactions.listing(principal)
+
+
+@router.get("/redactions/{redaction_id}")
+def redaction(redaction_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """One redaction with the text each span masked (managers of its documents' collection, admins)."""
+    return svc.redactions.get(redaction_id, principal)
+
+
+@router.delete("/redactions/{redaction_id}")
+def lift_redaction(redaction_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Lift a redaction: the text comes back where no other redaction covers it, and is indexed again."""
+    return svc.redactions.lift(redaction_id, principal)

@@ -48,9 +48,12 @@ LEAK_STACKS = ("sqlite", "opensearch")
 
 # Canary words: in the secret collection only. Substrings are matched case-insensitively, so
 # "шмаргуненк" also catches the name's inflected forms.
-CANARIES = ("зоряноцвіт", "kvrbelqa", "шмаргуненк", "вырлохвост", "qoxtrimbal", "плямзорик")
+CANARIES = ("зоряноцвіт", "kvrbelqa", "шмаргуненк", "вырлохвост", "qoxtrimbal", "плямзорик", "брумзельбах")
 WITHDRAWN_CANARY = "плямзорик"
 """Only in a withdrawn document (``open``): nobody, administrators included, may see it."""
+REDACTED_CANARY = "брумзельбах"
+"""A name redacted in a document of ``open`` (``search_api/redaction.py``): nobody, administrators
+included, may see it in any probe (the managers read it only in the redaction listing)."""
 # Query forms (what users type). "Qoxtrimbal" and "Вырлохвост" are never sent in any request, and
 # every secret file name carries "qoxtrimbal", so a leaked hit is caught even where the request
 # echoes a canary it searched for.
@@ -84,6 +87,11 @@ RESTRICTED_TXT = (
 )
 WITHDRAWN_TXT = (
     "Відкликана згода. Плямзорик: Шмаргуненко бачив зоряноцвіт біля мосту, Kvrbelqa Qoxtrimbal Вырлохвост.\n"
+)
+# in "open", readable by most users: the only canary in it is the redacted name
+REDACTED_TXT = (
+    "Свідок Брумзельбах бачив, як солдати затримали журналіста на блокпосту біля мосту; "
+    "Брумзельбаха теж затримали.\n"
 )
 # a near-duplicate of the secret statement, without its canaries, in a collection others may read
 NEAR_DUP = "Свідок розповів, що квіти цвіли біля мосту, коли солдати затримали журналіста на блокпосту.\n"
@@ -282,6 +290,7 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     care.mkdir()
     (care / "qoxtrimbal-restricted.txt").write_text(RESTRICTED_TXT, encoding="utf-8")
     (care / "qoxtrimbal-withdrawn.txt").write_text(WITHDRAWN_TXT, encoding="utf-8")
+    (care / "open-redacted.txt").write_text(REDACTED_TXT, encoding="utf-8")
     rep = svc.ingest(sorted(care.iterdir()), "open")
     assert all(f.outcome == "ok" for f in rep.files), rep
     with svc.catalog.session() as s:
@@ -301,6 +310,10 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     svc.index_pending()
     assert svc.embed_pending() >= 9
     svc.care.withdraw(withdrawn_doc, "consent withdrawn", LOCAL_ADMIN)
+    for spelling in ("Брумзельбах", "Брумзельбаха"):  # two inflections: two redactions
+        svc.redactions.redact_document(
+            ids["open-redacted.txt"], LOCAL_ADMIN, reason="the witness is at risk", phrase=spelling
+        )
     with svc.catalog.session() as s:
         secret_passages = list(
             s.scalars(
@@ -1220,6 +1233,8 @@ def form_entities(run: Run) -> None:
         _ui_same_as_missing(run, "ui entity page", f"/entities/{eid}", f"/entities/{MISSING_ID}")
     _page(run, "ui entities by name", "/entities", [Q_NAME_LATIN], params={"q": Q_NAME_LATIN})
     _page(run, "ui search person facet", "/", [Q_NAME_LATIN], params={"q": "", "person": Q_NAME_LATIN})
+
+
 def form_withdrawn(run: Run) -> None:
     """A withdrawn document is gone for everyone, administrators included (its canary, too)."""
     for suffix in ("", "/text", "/original", "/similar", "/pages/1"):
@@ -1289,6 +1304,8 @@ def test_readers_of_secret_do_see_the_canaries(archive: Archive, user: str) -> N
     revealing = [p for p in run.probes if p.reveals]
     withdrawn = [p.form for p in run.probes if WITHDRAWN_CANARY in canaries_in(p.body, p.headers, p.echoes)]
     assert not withdrawn, f"user {user} sees the withdrawn document in: {withdrawn}"
+    redacted = [p.form for p in run.probes if REDACTED_CANARY in canaries_in(p.body, p.headers, p.echoes)]
+    assert not redacted, f"user {user} sees the redacted name in: {redacted}"
     assert len(revealing) >= 30
     assert not silent and not run.problems, "\n".join([f"user {user}:", *silent, *run.problems])
 

@@ -1,7 +1,8 @@
 """The web interface's page routes, one module per resource, mirroring the API's routers
 (``search_api/routes/``): ``auth`` (login, logout, language), ``search`` (the search page and
 the selection of results), ``documents`` (viewer, original, page images), ``cases``, ``tags``,
-``batch``, ``saved``, ``history``, ``uploads`` and ``admin`` (users, groups, grants, collections).
+``batch``, ``saved``, ``history``, ``metadata``, ``uploads``, ``admin`` (users, groups, grants,
+collections) and ``care`` (withdrawal, purge, holds, restrictions, redaction, retention review).
 Helpers and the login dependency are in ``ui/common.py``."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ui.pages import (
     admin,
     auth,
     batch,
+    care,
     cases,
     documents,
     entities,
@@ -25,7 +27,21 @@ from ui.pages import (
     uploads,
 )
 
-ROUTERS = (auth, search, documents, cases, tags, entities, metadata, batch, saved, history, uploads, admin)
+ROUTERS = (
+    auth,
+    search,
+    documents,
+    cases,
+    tags,
+    entities,
+    metadata,
+    batch,
+    saved,
+    history,
+    uploads,
+    admin,
+    care,
+)
 
 
 def install_ui(app: FastAPI) -> None:

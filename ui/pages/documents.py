@@ -87,7 +87,13 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         turns=turns,
         anchor=anchor if span else None,
         doc_lang=doc_lang,
-        page_images=docs.has_page_images(str(meta.get("mime") or "")) and not turns,
+        page_images=docs.has_page_images(str(meta.get("mime") or ""))
+        and not turns
+        and not (  # a redacted scan's pages are its managers' only (PDF pages come masked)
+            meta.get("mime") != "application/pdf"
+            and svc.redactions.is_redacted(document_id)
+            and not svc.redactions.sees_unredacted(document_id, principal)
+        ),
         back=safe_next(qp.get("back")) if qp.get("back") else None,
         passage_id=span.passage_id if span else None,
         q=q,
@@ -108,6 +114,8 @@ def document_original(request: Request, principal: SignedIn, document_id: int) -
         path, sha, mime, filename = svc.original_path(document_id, principal)
     except NotFoundError:
         return _not_found(request, principal)
+    except ArchiveError as exc:  # a redacted document's original: its managers only
+        return _failed(request, principal, exc)
     svc.cases.audit.record(principal.name, "download", "document", document_id, {"sha256": sha})
     resp = FileResponse(path, media_type=mime, filename=filename, headers={"X-Content-SHA256": sha})
     return _secure(resp, cache="private, no-store")
@@ -119,6 +127,8 @@ def page_image(request: Request, principal: SignedIn, document_id: int, page: in
         png = _service(request).page_image(document_id, page, principal)
     except NotFoundError:
         return _not_found(request, principal)
+    except ArchiveError as exc:
+        return _failed(request, principal, exc)
     return _secure(Response(png, media_type="image/png"), cache="private, max-age=600")
 
 

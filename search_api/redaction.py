@@ -1,0 +1,690 @@
+"""Redaction (issue 20, part 2): staff mask a name or a passage of a document, or every mention
+of an entity, so that readers never see it.
+
+The model (``docs/security.md``, "Redaction"):
+
+- **What is masked is masked in the catalog**: every stored text that readers are served from —
+  passages, page texts, the title and file name, an e-mail's sender, recipients and subject — has
+  each redacted character replaced by ``█`` (same length, so every offset stays valid). Every
+  read path (search hits, snippets and highlights, the viewer, similar passages, entity pages,
+  suggestions, hit exports, case files and bundles) reads those texts, so none can show what was
+  redacted, for anyone. The search index is rewritten without the old text on both backends
+  (``purge_documents`` rewrites the keyword index and overwrites vectors, then the masked
+  passages are indexed again and re-embedded), so searching for a redacted word finds nothing —
+  administrators included.
+- **Who sees the unredacted text**: administrators and the managers of the document's collection
+  (those who may redact), through the redaction list (``GET /documents/{id}/redactions``: each
+  span with the text it masked) and the original file and page images. Everyone else who may read
+  the document is refused its original and page images (``document_redacted``), which still hold
+  the words; the stored original is never changed.
+- **Recorded**: who, when, why and how many spans in the audit log — never the masked text (the
+  audit log is append-only and outlives a purge). The masked text is kept only in the spans
+  (``redaction_spans.original``), which a purge deletes and lifting a redaction puts back.
+- **Entity redaction** masks every spelling seen of the entity in every document (administrators:
+  it reaches collections of all managers); entity mentions inside masked text are deleted and an
+  entity left without mentions disappears from entity pages, facets and suggestions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
+
+from archive_search.catalog.models import (
+    Collection,
+    Document,
+    DocumentFingerprint,
+    EmailHeader,
+    Entity,
+    EntityKey,
+    EntityMention,
+    FamilyLsh,
+    Page,
+    Passage,
+    Redaction,
+    RedactionSpan,
+)
+from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
+from archive_search.types import Principal
+from index import indexer
+
+if TYPE_CHECKING:
+    from search_api.service import ArchiveService
+
+MASK = "█"
+"""What each redacted character becomes: not a word character, so no analyser makes a term of it."""
+MAX_REASON = 2000
+MAX_TEXT = 500
+MAX_SPANS = 100_000
+"""Most spans one redaction may mask (an entity mentioned everywhere): beyond, redact per collection."""
+
+_DOC_FIELDS: dict[str, tuple[Any, str]] = {
+    "title": (Document, "title"),
+    "filename": (Document, "filename"),
+    "email_sender": (EmailHeader, "sender"),
+    "email_recipients": (EmailHeader, "recipients"),
+    "email_subject": (EmailHeader, "subject"),
+}
+"""Targets whose ``target_id`` is the document: (model, attribute)."""
+
+
+def pattern_for(phrase: str) -> re.Pattern[str]:
+    """Every occurrence of ``phrase`` as whole words, any case, any whitespace between its words
+    (a name wrapped over two lines of a page is still the name)."""
+    words = phrase.split()
+    if not words:
+        raise InvalidRequestError("the text to redact is empty")
+    body = r"\s+".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def ranges_of(pattern: re.Pattern[str], value: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in pattern.finditer(value)]
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(r for r in ranges if r[1] > r[0]):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def mask(value: str, ranges: Sequence[tuple[int, int]]) -> str:
+    """``value`` with every character inside ``ranges`` replaced by ``MASK`` (whitespace too:
+    the length of each word is not shown, only the span's)."""
+    chars = list(value)
+    for a, b in ranges:
+        for i in range(max(0, a), min(len(chars), b)):
+            chars[i] = MASK
+    return "".join(chars)
+
+
+@dataclass(frozen=True)
+class PageMask:
+    """Words to black out on a page image, and those that must be found on the page's text layer."""
+
+    words: list[str]
+    required: list[str]
+
+
+@dataclass
+class _Target:
+    kind: str
+    target_id: int
+    document_id: int
+    value: str
+
+
+class RedactionService:
+    """Redact, list and lift redactions over one ``ArchiveService``."""
+
+    def __init__(self, service: ArchiveService) -> None:
+        self.service = service
+        self.catalog = service.catalog
+        self.audit = service.accounts.audit
+
+    # -- access ------------------------------------------------------------------------------
+
+    def _managed(self, s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:
+        row = s.execute(
+            select(Document, Collection.name)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(Document.id == document_id)
+        ).first()
+        if row is None or not (
+            principal.can_read_document(row[1], document_id) or principal.can_manage(row[1])
+        ):
+            raise NotFoundError(f"document {document_id} not found")
+        if not principal.can_manage(row[1]):
+            raise ForbiddenError(f"redacting document {document_id} needs the manage right on {row[1]!r}")
+        if row[0].purged_at is not None:
+            raise ConflictError(f"document {document_id} was purged")
+        return row[0], row[1]
+
+    def sees_unredacted(self, document_id: int, principal: Principal) -> bool:
+        """Administrators and the managers of the document's collection."""
+        if principal.is_admin:
+            return True
+        with self.catalog.session() as s:
+            col = s.scalar(
+                select(Collection.name)
+                .join(Document, Document.collection_id == Collection.id)
+                .where(Document.id == document_id)
+            )
+        return col is not None and principal.can_manage(col)
+
+    def is_redacted(self, document_id: int) -> bool:
+        with self.catalog.session() as s:
+            return (
+                s.scalar(select(RedactionSpan.id).where(RedactionSpan.document_id == document_id).limit(1))
+                is not None
+            )
+
+    def check_original(self, document_id: int, principal: Principal) -> None:
+        """Refuse the original and page images of a redacted document to those who may not see
+        the unredacted text (they still hold the words)."""
+        if self.is_redacted(document_id) and not self.sees_unredacted(document_id, principal):
+            raise ForbiddenError(
+                f"document {document_id} is redacted: its original and page images are for the "
+                "collection's managers; read its (redacted) text",
+                code="document_redacted",
+            )
+
+    def page_mask(self, document_id: int, page: int, principal: Principal) -> PageMask | None:
+        """What to black out on a page image of a redacted document for this principal (``None``:
+        nothing — not redacted, or one who sees the unredacted text): every word any span of the
+        document masked, and those words of the spans on this page that must be found on its
+        text layer (a word not found there may be in the picture: the image is refused)."""
+        if not self.is_redacted(document_id) or self.sees_unredacted(document_id, principal):
+            return None
+        with self.catalog.session() as s:
+            return mask_for_page(s, document_id, page)
+
+    # -- targets -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _targets(s: Session, document_ids: Sequence[int]) -> list[_Target]:
+        """Every stored text of these documents that readers are served from."""
+        out: list[_Target] = []
+        ids = sorted(set(document_ids))
+        for p in s.scalars(select(Passage).where(Passage.document_id.in_(ids)).order_by(Passage.id)):
+            out.append(_Target("passage", p.id, p.document_id, p.text))
+        for pg in s.scalars(select(Page).where(Page.document_id.in_(ids)).order_by(Page.id)):
+            out.append(_Target("page", pg.id, pg.document_id, pg.text))
+        for d in s.scalars(select(Document).where(Document.id.in_(ids))):
+            out.append(_Target("filename", d.id, d.id, d.filename))
+            if d.title:
+                out.append(_Target("title", d.id, d.id, d.title))
+        for h in s.scalars(select(EmailHeader).where(EmailHeader.document_id.in_(ids))):
+            out.append(_Target("email_sender", h.document_id, h.document_id, h.sender))
+            out.append(_Target("email_recipients", h.document_id, h.document_id, h.recipients))
+            out.append(_Target("email_subject", h.document_id, h.document_id, h.subject))
+        return out
+
+    @staticmethod
+    def _read(s: Session, kind: str, target_id: int) -> str | None:
+        if kind == "passage":
+            return s.scalar(select(Passage.text).where(Passage.id == target_id))
+        if kind == "page":
+            return s.scalar(select(Page.text).where(Page.id == target_id))
+        model, attr = _DOC_FIELDS[kind]
+        key = Document.id if model is Document else EmailHeader.document_id
+        value = s.scalar(select(getattr(model, attr)).where(key == target_id))
+        return None if value is None else str(value)
+
+    @staticmethod
+    def _write(s: Session, kind: str, target_id: int, value: str) -> None:
+        if kind == "passage":
+            s.execute(update(Passage).where(Passage.id == target_id).values(text=value))
+        elif kind == "page":
+            s.execute(update(Page).where(Page.id == target_id).values(text=value))
+        else:
+            model, attr = _DOC_FIELDS[kind]
+            key = Document.id if model is Document else EmailHeader.document_id
+            s.execute(update(model).where(key == target_id).values({attr: value}))
+
+    # -- redact --------------------------------------------------------------------------------
+
+    def redact_document(
+        self,
+        document_id: int,
+        principal: Principal,
+        *,
+        reason: str,
+        phrase: str | None = None,
+        passage_id: int | None = None,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[str, Any]:
+        """Redact in one document (manage right): every occurrence of ``phrase``, or a passage
+        (``start``/``end``: a span of it; the same words are masked wherever the document's page
+        texts and overlapping passages hold them)."""
+        reason = self._reason(reason)
+        if (phrase is None) == (passage_id is None):
+            raise InvalidRequestError("give either the text to redact or a passage")
+        with self.catalog.session() as s:
+            doc, col = self._managed(s, document_id, principal)
+            if passage_id is not None:
+                p = s.get(Passage, passage_id)
+                if p is None or p.document_id != doc.id:
+                    raise NotFoundError(f"passage {passage_id} not found in document {document_id}")
+                a = 0 if start is None else start
+                b = len(p.text) if end is None else end
+                if not 0 <= a < b <= len(p.text):
+                    raise InvalidRequestError(f"the span must lie within the passage (0-{len(p.text)})")
+                chosen = p.text[a:b]
+                if not chosen.replace(MASK, "").strip():
+                    raise ConflictError("that span is redacted already")
+                pattern = _span_pattern(p.text, a, b)
+                kind = "passage"
+                extra = {(p.id, a, b)}
+                fields = _field_patterns(chosen, [doc.title or "", doc.filename])
+            else:
+                assert phrase is not None
+                if len(phrase) > MAX_TEXT:
+                    raise InvalidRequestError(f"at most {MAX_TEXT} characters of text to redact")
+                pattern = pattern_for(phrase)
+                kind = "text"
+                extra = set()
+                fields = []
+            found = self._mask(s, [doc.id], [pattern], extra, fields)
+            if not found:
+                raise ConflictError("the text was not found in the document (or is redacted already)")
+            red = Redaction(
+                kind=kind, document_id=doc.id, reason=reason, created_by=principal.name, created_at=_now()
+            )
+            s.add(red)
+            s.flush()
+            self._store_spans(s, red.id, found)
+            details = {
+                "kind": kind,
+                "reason": reason,
+                "collection": col,
+                "spans": len(found),
+                "passage_id": passage_id,
+            }
+            self.audit.record(principal.name, "document.redact", "document", doc.id, details, session=s)
+            rid = red.id
+        self._reindex([document_id], rewrite=True)
+        self.service.care.drop_exports([document_id])  # stored bundles hold the unredacted text
+        return self.get(rid, principal)
+
+    def redact_entity(self, entity_id: int, principal: Principal, *, reason: str) -> dict[str, Any]:
+        """Redact every spelling of an entity in every document that mentions it (admins)."""
+        if not principal.is_admin:
+            raise ForbiddenError(
+                "redacting an entity everywhere changes documents of every collection; admins only"
+            )
+        reason = self._reason(reason)
+        with self.catalog.session() as s:
+            ent = s.get(Entity, entity_id)
+            if ent is None:
+                raise NotFoundError(f"entity {entity_id} not found")
+            rows = s.execute(
+                select(EntityMention.document_id, EntityMention.surface)
+                .join(Document, Document.id == EntityMention.document_id)
+                .where(EntityMention.entity_id == entity_id, Document.purged_at.is_(None))
+            ).all()
+            if not rows:
+                raise ConflictError(f"entity {entity_id} has no mention left to redact")
+            surfaces: dict[int, set[str]] = {}
+            for doc_id, surface in rows:
+                surfaces.setdefault(doc_id, set()).add(surface)
+            every = sorted({x for v in surfaces.values() for x in v}, key=len, reverse=True)
+            patterns = [pattern_for(x) for x in every if x.split()]
+            found = self._mask(s, sorted(surfaces), patterns, set())
+            red = Redaction(
+                kind="entity", entity_id=ent.id, reason=reason, created_by=principal.name, created_at=_now()
+            )
+            s.add(red)
+            s.flush()
+            self._store_spans(s, red.id, found)
+            docs = sorted({t.document_id for t, _ in found})
+            details = {
+                "kind": "entity",
+                "entity_type": ent.type,
+                "reason": reason,
+                "spans": len(found),
+                "documents": docs,
+            }
+            self.audit.record(principal.name, "entity.redact", "entity", ent.id, details, session=s)
+            rid = red.id
+        self._reindex(docs, rewrite=True)
+        self.service.care.drop_exports(docs)
+        return self.get(rid, principal)
+
+    @staticmethod
+    def _reason(reason: str) -> str:
+        reason = reason.strip()
+        if not reason or len(reason) > MAX_REASON:
+            raise InvalidRequestError(f"a reason of 1-{MAX_REASON} characters is required")
+        return reason
+
+    def _mask(
+        self,
+        s: Session,
+        document_ids: Sequence[int],
+        patterns: Sequence[re.Pattern[str]],
+        exact: set[tuple[int, int, int]],
+        field_patterns: Sequence[re.Pattern[str]] = (),
+    ) -> list[tuple[_Target, list[tuple[int, int, str]]]]:
+        """Mask every match of ``patterns`` (and the ``exact`` passage spans) in the documents'
+        texts; returns each changed target with its (start, end, original) spans."""
+        if s.get_bind().dialect.name == "sqlite":
+            s.execute(text("PRAGMA secure_delete=ON"))  # the old text's pages are zeroed when freed
+        out: list[tuple[_Target, list[tuple[int, int, str]]]] = []
+        touched_passages: dict[int, list[tuple[int, int]]] = {}
+        count = 0
+        for t in self._targets(s, document_ids):
+            ranges = [r for pat in patterns for r in ranges_of(pat, t.value)]
+            if t.kind in _DOC_FIELDS:
+                ranges += [r for pat in field_patterns for r in ranges_of(pat, t.value)]
+            ranges += [(a, b) for pid, a, b in exact if t.kind == "passage" and pid == t.target_id]
+            ranges = [r for r in merge_ranges(ranges) if t.value[r[0] : r[1]].replace(MASK, "")]
+            if not ranges:
+                continue
+            count += len(ranges)
+            if count > MAX_SPANS:
+                raise InvalidRequestError(f"more than {MAX_SPANS} spans to redact at once")
+            out.append((t, [(a, b, t.value[a:b]) for a, b in ranges]))
+            self._write(s, t.kind, t.target_id, mask(t.value, ranges))
+            if t.kind == "passage":
+                touched_passages[t.target_id] = ranges
+        if touched_passages:
+            self._drop_mentions(s, touched_passages)
+            s.execute(
+                update(Passage)
+                .where(Passage.id.in_(sorted(touched_passages)))
+                .values(embedding=None, embedded_at=None)
+            )
+        docs = sorted({t.document_id for t, _ in out})
+        if docs:  # the family fingerprints hold names and shingles of the text: computed again
+            s.execute(delete(FamilyLsh).where(FamilyLsh.document_id.in_(docs)))
+            s.execute(delete(DocumentFingerprint).where(DocumentFingerprint.document_id.in_(docs)))
+        return out
+
+    @staticmethod
+    def _drop_mentions(s: Session, ranges: dict[int, list[tuple[int, int]]]) -> None:
+        """Entity mentions inside masked text go, and entities left without any mention."""
+        gone: list[int] = []
+        entity_ids: set[int] = set()
+        for m in s.scalars(select(EntityMention).where(EntityMention.passage_id.in_(sorted(ranges)))):
+            if any(m.char_start < b and a < m.char_end for a, b in ranges[m.passage_id]):
+                gone.append(m.id)
+                entity_ids.add(m.entity_id)
+        if not gone:
+            return
+        s.execute(delete(EntityMention).where(EntityMention.id.in_(gone)))
+        left = set(
+            s.scalars(select(EntityMention.entity_id).where(EntityMention.entity_id.in_(sorted(entity_ids))))
+        )
+        orphans = sorted(entity_ids - left)
+        if orphans:
+            s.execute(delete(EntityKey).where(EntityKey.entity_id.in_(orphans)))
+            s.execute(delete(Entity).where(Entity.id.in_(orphans)))
+
+    @staticmethod
+    def _store_spans(
+        s: Session, redaction_id: int, found: list[tuple[_Target, list[tuple[int, int, str]]]]
+    ) -> None:
+        for t, spans in found:
+            for a, b, original in spans:
+                s.add(
+                    RedactionSpan(
+                        redaction_id=redaction_id,
+                        document_id=t.document_id,
+                        target=t.kind,
+                        target_id=t.target_id,
+                        char_start=a,
+                        char_end=b,
+                        original=original,
+                    )
+                )
+
+    def _reindex(self, document_ids: Sequence[int], *, rewrite: bool) -> None:
+        """Index the documents' passages again; with ``rewrite`` the backend first rewrites its
+        files without the old passages (a deleted document's terms stay in segments until then)."""
+        ids = sorted(set(document_ids))
+        if not ids:
+            return
+        with self.catalog.session() as s:
+            s.execute(update(Passage).where(Passage.document_id.in_(ids)).values(indexed_at=None))
+        if rewrite:
+            started = _now()
+            self.service.backend.purge_documents(ids, lambda: indexer.live_passages(self.catalog))
+            indexer.requeue_since(self.catalog, started)
+        indexer.index_pending(self.catalog, self.service.backend)
+
+    # -- lift ----------------------------------------------------------------------------------
+
+    def lift(self, redaction_id: int, principal: Principal) -> dict[str, Any]:
+        """Undo a redaction: its characters come back wherever no other redaction still covers them."""
+        with self.catalog.session() as s:
+            red = s.get(Redaction, redaction_id)
+            if red is None:
+                raise NotFoundError(f"redaction {redaction_id} not found")
+            self._may_change(s, red, principal)
+            spans = list(s.scalars(select(RedactionSpan).where(RedactionSpan.redaction_id == red.id)))
+            by_target: dict[tuple[str, int], list[RedactionSpan]] = {}
+            for sp in spans:
+                by_target.setdefault((sp.target, sp.target_id), []).append(sp)
+            touched: dict[int, None] = {}
+            for (kind, tid), mine in by_target.items():
+                current = self._read(s, kind, tid)
+                if current is None:
+                    continue
+                others = list(
+                    s.scalars(
+                        select(RedactionSpan).where(
+                            RedactionSpan.target == kind,
+                            RedactionSpan.target_id == tid,
+                            RedactionSpan.redaction_id != red.id,
+                        )
+                    )
+                )
+                chars = list(current)
+                for sp in mine:
+                    for i in range(sp.char_start, min(sp.char_end, len(chars))):
+                        ch = sp.original[i - sp.char_start]
+                        covering = [o for o in others if o.char_start <= i < o.char_end]
+                        if covering:
+                            for o in covering:  # hand the character over to the one still masking it
+                                k = i - o.char_start
+                                if o.original[k] == MASK and ch != MASK:
+                                    o.original = o.original[:k] + ch + o.original[k + 1 :]
+                        elif ch != MASK:
+                            chars[i] = ch
+                self._write(s, kind, tid, "".join(chars))
+                touched[mine[0].document_id] = None
+                if kind == "passage":
+                    s.execute(
+                        update(Passage).where(Passage.id == tid).values(embedding=None, embedded_at=None)
+                    )
+            docs = list(touched)
+            if docs:
+                s.execute(delete(FamilyLsh).where(FamilyLsh.document_id.in_(docs)))
+                s.execute(delete(DocumentFingerprint).where(DocumentFingerprint.document_id.in_(docs)))
+            s.delete(red)
+            obj_type, obj_id = (
+                ("entity", red.entity_id) if red.kind == "entity" else ("document", red.document_id)
+            )
+            self.audit.record(
+                principal.name,
+                "redaction.lift",
+                obj_type,
+                obj_id,
+                {"redaction_id": redaction_id, "kind": red.kind, "documents": docs},
+                session=s,
+            )
+        self._reindex(docs, rewrite=False)
+        return {"redaction_id": redaction_id, "lifted": True, "documents": [str(d) for d in docs]}
+
+    def _may_change(self, s: Session, red: Redaction, principal: Principal) -> None:
+        if red.kind == "entity" or red.document_id is None:
+            if not principal.is_admin:
+                raise ForbiddenError("an entity's redaction is lifted by administrators")
+            return
+        self._managed(s, red.document_id, principal)
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def _visible(self, s: Session, red: Redaction, principal: Principal) -> bool:
+        if principal.is_admin:
+            return True
+        if red.document_id is None:
+            return False
+        col = s.scalar(
+            select(Collection.name)
+            .join(Document, Document.collection_id == Collection.id)
+            .where(Document.id == red.document_id)
+        )
+        return col is not None and principal.can_manage(col)
+
+    @staticmethod
+    def _public(s: Session, red: Redaction, *, document_id: int | None = None) -> dict[str, Any]:
+        q = select(RedactionSpan).where(RedactionSpan.redaction_id == red.id)
+        if document_id is not None:
+            q = q.where(RedactionSpan.document_id == document_id)
+        spans = list(s.scalars(q.order_by(RedactionSpan.document_id, RedactionSpan.target, RedactionSpan.id)))
+        return {
+            "id": red.id,
+            "kind": red.kind,
+            "document_id": str(red.document_id) if red.document_id is not None else None,
+            "entity_id": red.entity_id,
+            "reason": red.reason,
+            "created_by": red.created_by,
+            "created_at": red.created_at.isoformat(),
+            "documents": sorted({str(sp.document_id) for sp in spans}, key=int),
+            "spans": [
+                {
+                    "document_id": str(sp.document_id),
+                    "target": sp.target,
+                    "target_id": sp.target_id,
+                    "start": sp.char_start,
+                    "end": sp.char_end,
+                    "original": sp.original,
+                }
+                for sp in spans[:1000]
+            ],
+            "span_count": len(spans),
+        }
+
+    def get(self, redaction_id: int, principal: Principal) -> dict[str, Any]:
+        with self.catalog.session() as s:
+            red = s.get(Redaction, redaction_id)
+            if red is None or not self._visible(s, red, principal):
+                raise NotFoundError(f"redaction {redaction_id} not found")
+            return self._public(s, red)
+
+    def of_document(self, document_id: int, principal: Principal) -> list[dict[str, Any]]:
+        """The redactions in a document, with the text each span masked (its managers)."""
+        with self.catalog.session() as s:
+            self._managed(s, document_id, principal)
+            ids = s.scalars(
+                select(RedactionSpan.redaction_id).where(RedactionSpan.document_id == document_id).distinct()
+            ).all()
+            reds = s.scalars(select(Redaction).where(Redaction.id.in_(list(ids))).order_by(Redaction.id))
+            return [self._public(s, r, document_id=document_id) for r in reds]
+
+    def passages(self, document_id: int, principal: Principal, *, preview: int = 80) -> list[dict[str, Any]]:
+        """The document's passages to choose from (its managers): id, page and the first words."""
+        with self.catalog.session() as s:
+            self._managed(s, document_id, principal)
+            rows = s.execute(
+                select(Passage.id, Passage.seq, Passage.page, Passage.text)
+                .where(Passage.document_id == document_id)
+                .order_by(Passage.seq)
+                .limit(1000)
+            ).all()
+        return [
+            {"id": i, "seq": seq, "page": page, "label": f"{seq + 1}. " + " ".join(t.split())[:preview]}
+            for i, seq, page, t in rows
+        ]
+
+    def listing(self, principal: Principal) -> list[dict[str, Any]]:
+        """Every redaction the principal may see (admins: all; managers: their collections'),
+        newest first, without the masked text (open one for that)."""
+        out = []
+        with self.catalog.session() as s:
+            for red in s.scalars(select(Redaction).order_by(Redaction.id.desc()).limit(1000)):
+                if self._visible(s, red, principal):
+                    pub = self._public(s, red)
+                    pub.pop("spans")
+                    out.append(pub)
+        return out
+
+
+def mask_for_page(s: Session, document_id: int, page: int) -> PageMask:
+    """The words of every span of the document, and those of the spans on page ``page``."""
+    rows = s.execute(
+        select(RedactionSpan.original, RedactionSpan.target, Page.number)
+        .join(Page, Page.id == RedactionSpan.target_id, isouter=True)
+        .where(RedactionSpan.document_id == document_id)
+    ).all()
+    words: set[str] = set()
+    required: set[str] = set()
+    for original, target, number in rows:
+        ws = {w for w in re.split(rf"[\s{MASK}]+", original) if w}
+        words |= ws
+        if target == "page" and number == page:
+            required |= ws
+    return PageMask(words=sorted(words, key=len, reverse=True), required=sorted(required))
+
+
+def redacted_documents(s: Session, document_ids: Sequence[int]) -> set[int]:
+    ids = sorted(set(document_ids))
+    if not ids:
+        return set()
+    return set(
+        s.scalars(select(RedactionSpan.document_id).where(RedactionSpan.document_id.in_(ids)).distinct())
+    )
+
+
+def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Who redacted what kind, when and why, in these documents (for a bundle's manifest:
+    never the masked text)."""
+    ids = sorted(set(document_ids))
+    if not ids:
+        return []
+    rows = s.execute(
+        select(Redaction, RedactionSpan.document_id, RedactionSpan.target)
+        .join(RedactionSpan, RedactionSpan.redaction_id == Redaction.id)
+        .where(RedactionSpan.document_id.in_(ids))
+        .order_by(Redaction.id)
+    ).all()
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for red, doc_id, target in rows:
+        e = out.setdefault(
+            (red.id, doc_id),
+            {
+                "redaction_id": red.id,
+                "document_id": doc_id,
+                "kind": red.kind,
+                "reason": red.reason,
+                "redacted_by": red.created_by,
+                "redacted_at": red.created_at.isoformat(),
+                "spans": 0,
+                "in": [],
+            },
+        )
+        e["spans"] += 1
+        if target not in e["in"]:
+            e["in"].append(target)
+    return list(out.values())
+
+
+def _field_patterns(chosen: str, fields: Sequence[str]) -> list[re.Pattern[str]]:
+    """For a passage span: its lines (a title is often the text's first line), and any field
+    (title, file name) whose words all lie inside the span — there the whole field is masked."""
+    out = [
+        pattern_for(line) for line in chosen.splitlines() if line.split() and line.replace(MASK, "").strip()
+    ]
+    flat = " ".join(chosen.split()).casefold()
+    for value in fields:
+        core = " ".join(value.split()).rstrip(" .…").casefold()
+        if core and core in flat:
+            out.append(pattern_for(value.rstrip(" .…")))
+    return out
+
+
+def _span_pattern(value: str, a: int, b: int) -> re.Pattern[str]:
+    """The characters ``value[a:b]`` wherever else the document holds them (its page text, an
+    overlapping passage), with the same word boundaries as where they were chosen."""
+    chosen = value[a:b]
+    body = r"\s+".join(re.escape(w) for w in chosen.split())
+    lead = r"(?<!\w)" if a == 0 or not value[a - 1].isalnum() else ""
+    tail = r"(?!\w)" if b >= len(value) or not value[b].isalnum() else ""
+    return re.compile(lead + body + tail, re.IGNORECASE)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,96 @@
+"""The duty-of-care pages in a real headless Chromium (Debian's), driven by Playwright, against
+the real app served by uvicorn: a collection manager opens the care page from the viewer, redacts
+a name, sees what was masked, and lifts it again; a reader meanwhile sees the masked text and no
+care page. Its own small archive, so that the shared one of the other browser tests is untouched."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from archive_search.catalog.models import Document
+from archive_search.settings import Settings
+from search_api.redaction import MASK
+from search_api.service import ArchiveService
+from tests.ui.conftest import PASSWORD, _serve, shot
+
+NAME = "Шпрундяхов"
+WITNESS = f"Свідок Олесь {NAME} розповів про переправу біля Оленівки.\n\nКолона поїхала на південь.\n"
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as pw_expect
+
+    return pw_expect(locator)
+
+
+@pytest.fixture(scope="module")
+def care_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    tmp: Path = tmp_path_factory.mktemp("care-ui")
+    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
+    src = tmp / "witness.txt"
+    src.write_text(WITNESS, encoding="utf-8")
+    assert svc.ingest([src], "testimonies").files[0].outcome == "ok"
+    acc = svc.accounts
+    acc.create_user("keeper", PASSWORD, role="editor")
+    acc.grant("testimonies", "manage", user="keeper")
+    acc.create_user("reader", PASSWORD)
+    acc.grant("testimonies", "read", user="reader")
+    with svc.catalog.session() as s:
+        doc = s.scalar(select(Document.id))
+    assert doc is not None
+    for url in _serve(svc):
+        yield url, doc
+    svc.close()
+
+
+def _log_in(page: Any, base: str, user: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label(re.compile("User name")).fill(user)
+    page.get_by_label(re.compile("Password")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^Log in$")).click()
+    page.wait_for_url(base + "/")
+
+
+def test_a_manager_redacts_and_lifts_from_the_care_page(chromium: Any, care_server: tuple[str, int]) -> None:
+    base, doc = care_server
+    keeper = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB").new_page()
+    reader = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB").new_page()
+    for pg in (keeper, reader):
+        pg.set_default_timeout(15_000)
+    _log_in(keeper, base, "keeper")
+    _log_in(reader, base, "reader")
+
+    keeper.goto(f"{base}/documents/{doc}")
+    keeper.get_by_role("link", name=re.compile("Duty of care")).click()
+    keeper.wait_for_url(f"{base}/care/documents/{doc}")
+    expect(keeper.get_by_role("heading", name=f"Duty of care: document {doc}")).to_be_visible()
+    keeper.get_by_label(re.compile("A name or words")).fill(f"Олесь {NAME}")
+    keeper.locator("#care-redact-reason").fill("the witness is at risk")
+    keeper.get_by_role("button", name="Redact").click()
+    expect(keeper.locator(".notice")).to_have_text("The text was redacted.")
+    expect(keeper.locator(".care-masked")).to_contain_text(NAME)  # the manager sees what was masked
+    expect(keeper.locator(".care-text")).to_contain_text(MASK * 5)
+    shot(keeper, "care-document")
+
+    reader.goto(f"{base}/documents/{doc}")
+    expect(reader.locator("main")).to_contain_text("Оленівки")
+    expect(reader.locator("main")).not_to_contain_text(NAME)
+    expect(reader.get_by_role("link", name=re.compile("Duty of care"))).to_have_count(0)
+    reader.goto(f"{base}/care/documents/{doc}")
+    expect(reader.locator("main")).not_to_contain_text(NAME)
+    assert "/care/documents" in reader.url and reader.locator(".care-masked").count() == 0
+
+    keeper.goto(f"{base}/care")
+    expect(keeper.locator(".care-redactions")).to_contain_text("the witness is at risk")
+    expect(keeper.locator(".care-redactions")).not_to_contain_text(NAME)
+    shot(keeper, "care-overview")
+    keeper.get_by_role("button", name="Lift").click()
+    expect(keeper.locator(".notice")).to_have_text("The redaction was lifted.")
+    reader.goto(f"{base}/documents/{doc}")
+    expect(reader.locator("main")).to_contain_text(NAME)

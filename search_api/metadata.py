@@ -21,6 +21,10 @@ document the caller may not read. A range filter becomes the set of stored value
 looked up in the catalog first. Every change is audited (free-text values as SHA-256 digests, so
 the audit log keeps no copy of a text that a purge must remove) and re-indexes the documents it
 touches before the call returns.
+
+Why one module: the field definitions, the validation of each type, the index labels and the
+range look-ups are one contract (a value is stored, indexed and filtered in the same canonical
+form); the API models beside them are this service's inputs and outputs.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ of an entity, so that readers never see it.
 The model (``docs/security.md``, "Redaction"):
 
 - **What is masked is masked in the catalog**: every stored text that readers are served from —
-  passages, page texts, the title and file name, an e-mail's sender, recipients and subject — has
-  each redacted character replaced by ``█`` (same length, so every offset stays valid). Every
+  passages, page texts, the title and file name, an e-mail's sender, recipients and subject, the
+  free-text metadata values (``docs/metadata.md``) — has each redacted character replaced by
+  ``█`` (same length, so every offset stays valid). Every
   read path (search hits, snippets and highlights, the viewer, similar passages, entity pages,
   suggestions, hit exports, case files and bundles) reads those texts, so none can show what was
   redacted, for anyone. The search index is rewritten without the old text on both backends
@@ -23,6 +24,9 @@ The model (``docs/security.md``, "Redaction"):
 - **Entity redaction** masks every spelling seen of the entity in every document (administrators:
   it reaches collections of all managers); entity mentions inside masked text are deleted and an
   entity left without mentions disappears from entity pages, facets and suggestions.
+
+Why one module: redacting, lifting (overlapping redactions in any order) and the page masks all
+work on the same spans and the same list of stored texts; they must agree character by character.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from archive_search.catalog.models import (
     Redaction,
     RedactionSpan,
 )
+from archive_search.catalog.models_metadata import DocumentMetadata, MetadataField
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from index import indexer
@@ -208,6 +213,14 @@ class RedactionService:
             out.append(_Target("email_sender", h.document_id, h.document_id, h.sender))
             out.append(_Target("email_recipients", h.document_id, h.document_id, h.recipients))
             out.append(_Target("email_subject", h.document_id, h.document_id, h.subject))
+        free_text = (
+            select(DocumentMetadata)
+            .join(MetadataField, DocumentMetadata.field_id == MetadataField.id)
+            .where(DocumentMetadata.document_id.in_(ids), MetadataField.type == "text")
+            .order_by(DocumentMetadata.id)
+        )
+        for m in s.scalars(free_text):  # a metadata text value is served like the title
+            out.append(_Target("metadata", m.id, m.document_id, m.value))
         return out
 
     @staticmethod
@@ -216,6 +229,8 @@ class RedactionService:
             return s.scalar(select(Passage.text).where(Passage.id == target_id))
         if kind == "page":
             return s.scalar(select(Page.text).where(Page.id == target_id))
+        if kind == "metadata":
+            return s.scalar(select(DocumentMetadata.value).where(DocumentMetadata.id == target_id))
         model, attr = _DOC_FIELDS[kind]
         key = Document.id if model is Document else EmailHeader.document_id
         value = s.scalar(select(getattr(model, attr)).where(key == target_id))
@@ -227,6 +242,8 @@ class RedactionService:
             s.execute(update(Passage).where(Passage.id == target_id).values(text=value))
         elif kind == "page":
             s.execute(update(Page).where(Page.id == target_id).values(text=value))
+        elif kind == "metadata":
+            s.execute(update(DocumentMetadata).where(DocumentMetadata.id == target_id).values(value=value))
         else:
             model, attr = _DOC_FIELDS[kind]
             key = Document.id if model is Document else EmailHeader.document_id
@@ -366,7 +383,7 @@ class RedactionService:
         count = 0
         for t in self._targets(s, document_ids):
             ranges = [r for pat in patterns for r in ranges_of(pat, t.value)]
-            if t.kind in _DOC_FIELDS:
+            if t.kind in _DOC_FIELDS or t.kind == "metadata":
                 ranges += [r for pat in field_patterns for r in ranges_of(pat, t.value)]
             ranges += [(a, b) for pid, a, b in exact if t.kind == "passage" and pid == t.target_id]
             ranges = [r for r in merge_ranges(ranges) if t.value[r[0] : r[1]].replace(MASK, "")]

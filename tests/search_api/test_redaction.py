@@ -436,6 +436,36 @@ def test_overlapping_redactions_lift_in_any_order(tmp_path: Path) -> None:
         svc.close()
 
 
+def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(tmp_path: Path) -> None:
+    from search_api.metadata import MetadataSet, PlainFieldCreate
+
+    data = tmp_path / "data"
+    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
+    try:
+        src = tmp_path / "w.txt"
+        src.write_text(WITNESS, encoding="utf-8")
+        assert svc.ingest([src], "c").files[0].outcome == "ok"
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+        assert doc is not None
+        svc.metadata.create_field(
+            "c", PlainFieldCreate(name="witness", label="Witness", type="text"), LOCAL_ADMIN
+        )
+        svc.metadata.set_values(doc, MetadataSet(values={"witness": f"{NAME}, village"}), LOCAL_ADMIN)
+
+        def witness() -> list[str]:
+            out = svc.metadata.get(doc, LOCAL_ADMIN)
+            return [v.value for f in out.fields if f.name == "witness" for v in f.values]
+
+        red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
+        (value,) = witness()
+        assert NAME not in value and value == MASK * len(NAME) + ", village"
+        svc.redactions.lift(red["id"], LOCAL_ADMIN)
+        assert witness() == [f"{NAME}, village"]
+    finally:
+        svc.close()
+
+
 def test_patterns_and_masks() -> None:
     pat = pattern_for("Олесь  Шпрундяхов")
     value = "свідок олесь\nШПРУНДЯХОВ і Олесь Шпрундяхова"

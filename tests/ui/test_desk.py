@@ -155,7 +155,9 @@ def test_filters_that_exclude_everything_offer_the_search_without_them(page: Any
     log_in(page, desk.url, "reader")
     page.goto(desk.url + "/?q=Гончаренко&lang=be")
     state = page.locator("#empty-state")
-    expect(state).to_contain_text("The filters leave out every hit: without them the words find 3 document(s).")
+    expect(state).to_contain_text(
+        "The filters leave out every hit: without them the words find 3 document(s)."
+    )
     state.get_by_role("link", name="Search without the filters").click()
     page.wait_for_load_state("domcontentloaded")
     expect(page.locator("#result-count")).to_have_text("3 results")

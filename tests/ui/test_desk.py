@@ -430,3 +430,14 @@ def test_a_duplicate_upload_is_not_shown_as_a_new_success(
         expect(page.locator("table.upload-report tbody tr").first.locator("td.state")).to_have_text(label)
     finally:
         ctx.close()
+
+
+def test_the_upload_picker_defaults_to_a_collection_that_exists(page: Any, desk: DeskArchive) -> None:
+    """An admin may also upload into the configured default collection, which does not exist yet
+    here: it is offered last, marked new, and never the preselected choice."""
+    log_in(page, desk.url, "boss")
+    page.goto(desk.url + "/upload")
+    picker = page.locator("#collection")
+    expect(picker).to_have_value("desk")
+    options = picker.locator("option").all_inner_texts()
+    assert options == ["desk", "default (new: created by this upload)"], options

@@ -31,6 +31,7 @@ from index.factory import make_backend
 from ingest.jobs import IngestionJobs
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
+from search_api.cards import DocumentCard, document_cards
 from search_api.care import CareService
 from search_api.cases import CaseService
 from search_api.entities import EntityService
@@ -154,6 +155,11 @@ class ArchiveService:
             "extractor": doc.extractor,
             "extractor_version": doc.extractor_version,
         }
+
+    def document_cards(self, document_ids: list[str], principal: Principal) -> dict[str, DocumentCard]:
+        """Date and tags of the readable documents among ``document_ids`` (result cards,
+        ``search_api/cards.py``)."""
+        return document_cards(self.catalog, document_ids, principal)
 
     def document_text(self, document_id: int, principal: Principal) -> list[dict[str, Any]]:
         """Extracted text by page (paged formats) or by passage/turn (transcripts, plain text)."""

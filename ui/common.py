@@ -177,6 +177,7 @@ NOTICES = (
     "withdrawn",
     "tagged",
     "added",
+    "added_stay",
     "case_created",
     "note_added",
     "item_saved",
@@ -236,7 +237,11 @@ def _flash(request: Request) -> dict[str, Any]:
         count = int(request.query_params.get("n", "0"))
     except ValueError:
         count = 0
-    return {"flash": n if n in NOTICES else None, "flash_n": count}
+    try:
+        case = int(request.query_params.get("case", "0"))
+    except ValueError:
+        case = 0
+    return {"flash": n if n in NOTICES else None, "flash_n": count, "flash_case": case}
 
 
 def _refused(request: Request, principal: Principal | None) -> Response:

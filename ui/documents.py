@@ -4,12 +4,14 @@ access (a passage or document the principal may not read is ``NotFoundError``)."
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 from archive_search.errors import NotFoundError, QuerySyntaxError
-from archive_search.types import Principal
+from archive_search.types import MatchExplanation, Principal
 from search_api.query import parse_query
 from search_api.service import ArchiveService
 
@@ -81,3 +83,53 @@ def page_with_passage(
 
 def has_page_images(mime: str) -> bool:
     return mime == "application/pdf" or mime.startswith("image/")
+
+
+MATCH_CLASSES: dict[str, str] = {
+    "exact": "m-exact",
+    "lemma": "m-lemma",
+    "transliteration": "m-translit",
+    "misspelling": "m-approx",
+}
+"""The class of a ``<mark>`` by how its word matched (``MatchExplanation.how``): an approximate
+or cross-script match never looks like an exact one (issue 21)."""
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def match_forms(explain: list[MatchExplanation] | None) -> dict[str, str]:
+    """{matched form, lower case: how} of a hit's explanation; the closest kind wins when a form
+    matched several words (exact before lemma before transliteration before misspelling)."""
+    order = list(MATCH_CLASSES)
+    out: dict[str, str] = {}
+    for e in explain or []:
+        if e.how not in MATCH_CLASSES:
+            continue
+        for form in e.matched:
+            key = form.lower()
+            if key not in out or order.index(e.how) < order.index(out[key]):
+                out[key] = e.how
+    return out
+
+
+def classify_marks(snippet: str, explain: list[MatchExplanation] | None) -> Markup:
+    """The service's snippet (already HTML-escaped, matches in ``<mark>``) with each mark classed
+    by how its word matched; nothing but the marks' class changes."""
+    forms = match_forms(explain)
+
+    def one(m: re.Match[str]) -> str:
+        how = forms.get(html.unescape(m.group(1)).lower())
+        cls = f' class="{MATCH_CLASSES[how]}"' if how else ""
+        return f"<mark{cls}>{m.group(1)}</mark>"
+
+    return Markup(_MARK.sub(one, snippet))
+
+
+def match_kinds(explain: list[MatchExplanation] | None) -> list[MatchExplanation]:
+    """The explanation, one entry per (word, how), for the card's match labels."""
+    seen: set[tuple[str | None, str]] = set()
+    out: list[MatchExplanation] = []
+    for e in explain or []:
+        if (e.word, e.how) not in seen:
+            seen.add((e.word, e.how))
+            out.append(e)
+    return out

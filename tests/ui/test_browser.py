@@ -202,7 +202,7 @@ def test_keyboard_and_tablet_width(chromium: Any, live_server: str) -> None:
         # the skip link comes first
         page.goto(live_server + "/")
         page.keyboard.press("Tab")
-        expect(page.locator(".skip-link")).to_be_focused()
+        expect(page.locator(".skip-link").first).to_be_focused()
         page.goto(live_server + "/?q=" + QUERIES["uk"])
         shot(page, "tablet")
     finally:

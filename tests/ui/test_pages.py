@@ -209,7 +209,8 @@ def test_interface_language_from_accept_language_then_cookie(ui_archive: UiArchi
 def test_search_page_shows_hits_with_provenance_and_marks(researcher: TestClient) -> None:
     r = researcher.get("/", params={"q": "братерства", "mode": "keyword"})
     assert r.status_code == 200
-    assert "<mark>братерства</mark>" in r.text
+    # each mark carries how its word matched (issue 21): the same word is exact
+    assert '<mark class="m-exact">братерства</mark>' in r.text
     assert "udhr-uk-articles.pdf" in r.text and "udhr-uk.txt" in r.text
     # (the two Ukrainian versions; close misspellings — the Russian "братства" — may match too)
     m = re.search(r'id="result-count">(\d+) results<', r.text)

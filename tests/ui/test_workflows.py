@@ -78,6 +78,9 @@ def test_tag_case_export(page: Any, live_server: str, tmp_path: Path) -> None:
     first = page.locator("ol.hits > li").nth(0).locator("h3 a").inner_text()
     page.locator("#sel-new-case").fill("Case: brotherhood testimonies")
     _submit_and_wait(page, page.get_by_role("button", name="Add to case"))
+    # the search page stays (issue 21), with a link to the case
+    page.get_by_role("status").get_by_role("link", name="Open the case").click()
+    page.wait_for_load_state("domcontentloaded")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Case: brotherhood testimonies")
     items = page.locator("li.case-item")
     expect(items).to_have_count(2)

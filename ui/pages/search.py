@@ -18,16 +18,20 @@ from archive_search.errors import (
     ArchiveError,
     InvalidRequestError,
 )
-from archive_search.types import SearchMode, SearchRequest, SearchResponse
+from archive_search.types import LANGUAGES, Principal, SearchMode, SearchRequest, SearchResponse
 from search_api.audit import search_details
 from search_api.cases import (
     CaseCreate,
     CaseItemCreate,
     CaseItemsAdd,
 )
-from search_api.hits_export import explain_text, export_response
+from search_api.hits_export import export_response
+from search_api.query import FILTER_FIELDS as QUERY_FILTER_FIELDS
+from search_api.query import parse_query
 from search_api.retrieval import MAX_RESULT_WINDOW, HitListHash
+from search_api.service import ArchiveService
 from search_api.tags import TagApply
+from ui import documents as docs
 from ui.common import (
     FILTER_FIELDS,
     PAGE_SIZE,
@@ -45,6 +49,7 @@ from ui.common import (
     render,
     safe_next,
 )
+from ui.i18n import Translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -146,6 +151,46 @@ class SearchState:
         )
 
 
+_QUERY_FILTER = re.compile(r"(?<![^\s(])(?:" + "|".join(QUERY_FILTER_FIELDS) + r'):("[^"]*"|[^\s()"]+)')
+"""A filter written in the query (``lang:xx``, ``date:1995..2000``): what the parser takes as one."""
+
+
+def _empty_reasons(
+    svc: ArchiveService, st: SearchState, principal: Principal, t: Translator
+) -> list[tuple[str, str | None]]:
+    """Why a search found nothing, as (sentence, link or None): an unknown language code, a
+    date range that ends before it starts, filters that leave out every hit (with how many the
+    words find without them), or words found nowhere. The first reasons that apply."""
+    out: list[tuple[str, str | None]] = []
+    try:
+        parsed = parse_query(st.q)
+    except ArchiveError:
+        return out
+    langs = [*st.filters["lang"], *parsed.filters.get("lang", [])]
+    unknown = [c for c in dict.fromkeys(langs) if c not in LANGUAGES]
+    if unknown:
+        known = ", ".join(f"{c} ({t.language_name(c)})" for c in LANGUAGES)
+        out.append((t("empty_unknown_lang", codes=", ".join(unknown), known=known), None))
+    starts = [d for d in (st.date_from, parsed.date_from) if d]
+    ends = [d for d in (st.date_to, parsed.date_to) if d]
+    if starts and ends and max(starts) > min(ends):
+        out.append((t("empty_dates_reversed", start=t.date(max(starts)), end=t.date(min(ends))), None))
+    words_only = _QUERY_FILTER.sub(" ", st.q).strip()
+    filtered = any(st.filters.values()) or st.date_from or st.date_to or words_only != st.q.strip()
+    if filtered and words_only:
+        bare = SearchRequest(q=words_only, mode=st.mode, size=1)
+        try:
+            n = svc.search(bare, principal).total
+        except ArchiveError:
+            n = 0
+        if n:
+            link = SearchState(q=words_only, mode=st.mode, collapse=st.collapse).url()
+            out.append((t("empty_filters_exclude", n=t.num(n)), link))
+    if not out:
+        out.append((t("no_results"), None))
+    return out
+
+
 def _facet_entries(
     st: SearchState, facets: dict[str, dict[str, int]]
 ) -> dict[str, list[tuple[str, int | None]]]:
@@ -201,6 +246,8 @@ def search_page(request: Request, principal: SignedIn) -> Response:
     # the service pages through the first MAX_RESULT_WINDOW results only
     last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
     collections = svc.collections(principal) if not st.active else []
+    cards = svc.document_cards([h.document_id for h in resp.hits], principal) if resp else {}
+    empty = _empty_reasons(svc, st, principal, t) if resp is not None and not resp.total else []
     facets = resp.facets if resp else {}
     if not st.active:
         # before any search, the facets count the whole readable archive: a way in by browsing
@@ -220,7 +267,11 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         last_page=last_page,
         collections=collections,
         back=_here(request),
-        explain_text=explain_text,
+        cards=cards,
+        active_filters=sum(len(v) for v in st.filters.values()) + bool(st.date_from) + bool(st.date_to),
+        empty=empty,
+        classify_marks=docs.classify_marks,
+        match_kinds=docs.match_kinds,
         **_work_context(request, principal),
     )
 
@@ -249,6 +300,9 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
     picked = [str(v) for v in form.getlist("hit")]
     doc_ids = _int_list([p.split(":")[0] for p in picked] + [str(v) for v in form.getlist("document")])
     passage_ids = _int_list([p.split(":")[1] for p in picked if ":" in p])
+    pairs = [
+        (int(d), int(p)) for d, _, p in (v.partition(":") for v in picked) if d.isdigit() and p.isdigit()
+    ]
     action = str(form.get("action", ""))
     query = str(form.get("q", ""))[:4000] or None
     t = _translator(request)
@@ -268,12 +322,17 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
                 case_id = [svc.cases.create_case(CaseCreate(title=new_title[:300]), principal).id]
             if not case_id:
                 raise InvalidRequestError(t("case_needed"))
+            note = str(form.get("note", "")).strip()[:10_000] or None
+            # each hit keeps the query that found it (a selection may span searches)
+            found = {p: str(form.get(f"found_{d}:{p}", ""))[:4000] or query for d, p in pairs}
             items = (
-                [CaseItemCreate(passage_id=p, query=query) for p in passage_ids]
+                [CaseItemCreate(passage_id=p, query=found.get(p, query), note=note) for p in passage_ids]
                 if passage_ids
-                else [CaseItemCreate(document_id=d, query=query) for d in doc_ids]
+                else [CaseItemCreate(document_id=d, query=query, note=note) for d in doc_ids]
             )
             svc.cases.add_items(case_id[0], CaseItemsAdd(items=items), principal)
+            if form.get("stay"):  # the search page: stay there, with a link to the case
+                return _redirect(_with_notice(back, "added_stay", n=len(items), case=case_id[0]))
             return _redirect(_with_notice(f"/cases/{case_id[0]}", "added", n=len(items)))
         raise InvalidRequestError("unknown action")
     except ValidationError as exc:

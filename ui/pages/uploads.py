@@ -35,11 +35,19 @@ router = APIRouter(include_in_schema=False)
 
 
 def writable_collections(request: Request, principal: Principal) -> list[str]:
+    """The collections the principal may add to: those that exist first (the picker's default is
+    one of them, issue 21), then, for an admin, the configured default collection if it does not
+    exist yet (uploading creates it)."""
     svc = _service(request)
     if principal.writable is None:
-        names = {c["name"] for c in svc.collections(principal)} | {svc.settings.default_collection}
-        return sorted(names)
+        existing = sorted(c["name"] for c in svc.collections(principal))
+        extra = [svc.settings.default_collection] if svc.settings.default_collection not in existing else []
+        return existing + extra
     return sorted(principal.writable)
+
+
+def existing_collections(request: Request, principal: Principal) -> set[str]:
+    return {c["name"] for c in _service(request).collections(principal)}
 
 
 @router.get("/upload", response_class=HTMLResponse)
@@ -47,7 +55,14 @@ def upload_page(request: Request, principal: SignedIn) -> Response:
     cols = writable_collections(request, principal)
     if not cols:
         return _not_found(request, principal)
-    return render(request, "upload.html", principal=principal, collections=cols, chosen=None)
+    return render(
+        request,
+        "upload.html",
+        principal=principal,
+        collections=cols,
+        existing=existing_collections(request, principal),
+        chosen=None,
+    )
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -68,6 +83,7 @@ async def upload_submit(request: Request, principal: SignedInForm) -> Response:
             "upload.html",
             principal=principal,
             collections=cols,
+            existing=existing_collections(request, principal),
             chosen=target,
             status=400,
             error=_translator(request)("no_files"),
@@ -111,6 +127,10 @@ def upload_status(request: Request, job_id: int, principal: Principal) -> dict[s
         f["label"] = (
             t("state_" + f["state"]) if f["state"] in ("queued", "running") else t("outcome_" + f["state"])
         )
+        # a file already in the archive is not a new success (issue 21): its own label and colour
+        f["css"] = "duplicate" if f["duplicate"] and f["state"] == "ok" else f["state"]
+        if f["css"] == "duplicate":
+            f["label"] = t("outcome_duplicate")
     c = st["counts"]
     st["summary"] = t(
         "upload_state_counts",

@@ -15,6 +15,79 @@
     var target = document.getElementById(location.hash.slice(1));
     if (target) { target.focus({ preventScroll: true }); target.scrollIntoView({ block: "center", behavior: "instant" }); }
   });
+  // the search page on narrow screens: the filters fold behind a button (shown only with this
+  // script; without it they simply follow the results)
+  window.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector(".filters-toggle");
+    var panel = document.getElementById("filters");
+    if (!button || !panel || !window.matchMedia) return;
+    var narrow = window.matchMedia("(max-width: 900px)");
+    function set(open) {
+      panel.hidden = !open;
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    button.hidden = false;
+    set(!narrow.matches);
+    var follow = function () { set(!narrow.matches); };
+    if (narrow.addEventListener) narrow.addEventListener("change", follow);
+    button.addEventListener("click", function () {
+      var open = panel.hidden;
+      set(open);
+      if (open) { var h = document.getElementById("filters-heading"); if (h) h.focus(); }
+    });
+  });
+  // the selection tray: hits picked on any page of results stay picked (sessionStorage) until
+  // "Clear selection", across tagging and adding to a case; each keeps the query that found it.
+  // Without this script the selection is that of the page shown.
+  window.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("selection");
+    if (!form || !window.sessionStorage) return;
+    var KEY = "archive-selection";
+    var store;
+    try { store = JSON.parse(sessionStorage.getItem(KEY) || "{}") || {}; } catch (e) { store = {}; }
+    var boxes = Array.prototype.slice.call(document.querySelectorAll('input[name="hit"][form="selection"]'));
+    var query = form.querySelector('input[name="q"]').value;
+    var count = document.getElementById("selection-count");
+    var tray = form.querySelector(".selection-tray");
+    function save() { sessionStorage.setItem(KEY, JSON.stringify(store)); }
+    function show() {
+      var n = Object.keys(store).length;
+      count.textContent = n ? form.getAttribute("data-count").replace("{n}", String(n)) : form.getAttribute("data-count-none");
+      tray.hidden = false;
+      document.getElementById("selection-clear").disabled = n === 0;
+      var jump = document.getElementById("selection-jump");
+      if (jump) { jump.textContent = count.textContent; jump.hidden = n === 0; }
+    }
+    boxes.forEach(function (b) {
+      if (Object.prototype.hasOwnProperty.call(store, b.value)) b.checked = true;
+      else if (b.checked) store[b.value] = query;
+      b.addEventListener("change", function () {
+        if (b.checked) store[b.value] = query; else delete store[b.value];
+        save(); show();
+      });
+    });
+    document.getElementById("selection-clear").addEventListener("click", function () {
+      store = {}; save();
+      boxes.forEach(function (b) { b.checked = false; });
+      show();
+    });
+    form.addEventListener("submit", function () {
+      form.querySelectorAll(".from-tray").forEach(function (el) { el.remove(); });
+      var onPage = {};
+      boxes.forEach(function (b) { onPage[b.value] = true; });
+      Object.keys(store).forEach(function (v) {
+        if (!onPage[v]) {
+          var i = document.createElement("input");
+          i.type = "hidden"; i.name = "hit"; i.value = v; i.className = "from-tray";
+          form.appendChild(i);
+        }
+        var f = document.createElement("input");
+        f.type = "hidden"; f.name = "found_" + v; f.value = store[v]; f.className = "from-tray";
+        form.appendChild(f);
+      });
+    });
+    save(); show();
+  });
   // the upload page follows each file's state (queued, extracting, ok / failed / skipped) by
   // polling its JSON until the job is done; without this script the page refreshes itself
   window.addEventListener("DOMContentLoaded", function () {
@@ -35,7 +108,7 @@
       } else if (tr.getAttribute("data-state") === f.state) {
         return;
       }
-      tr.className = "state-" + f.state + " outcome-" + f.state;
+      tr.className = "state-" + f.state + " outcome-" + (f.css || f.state);
       tr.setAttribute("data-state", f.state);
       var file = tr.children[0], state = tr.children[1], details = tr.children[2];
       file.textContent = "";

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from archive_search.catalog import entities as store
 from archive_search.catalog.db import Catalog
+from archive_search.catalog.metadata import remap_entity_values
 from archive_search.catalog.models import Collection, Document, Entity, EntityKey, EntityMention, Passage
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.types import Extraction, Principal, TextBlock
@@ -333,10 +334,7 @@ class EntityService:
             names = {i: found[i].name for i in sources}
             passages = store.merge(s, entity_id, sources)
             # metadata fields linking a merged entity now link the one it was merged into
-            # (imported here: search_api.metadata imports this module for ``resolve``)
-            from search_api.metadata import remap_entities
-
-            remap_entities(s, sources, entity_id)
+            remap_entity_values(s, sources, entity_id)
             self.audit.record(
                 principal.name,
                 "entity",

@@ -39,11 +39,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog
+from archive_search.catalog.metadata import mark_documents_unindexed
 from archive_search.catalog.models import Collection, Document, Entity, EntityMention, Passage
 from archive_search.catalog.models_metadata import DocumentMetadata, MetadataField
 from archive_search.errors import (
@@ -496,7 +497,7 @@ class MetadataService:
             )
             s.execute(delete(DocumentMetadata).where(DocumentMetadata.field_id == f.id))
             s.delete(f)
-            n = _mark_unindexed(s, docs)
+            n = mark_documents_unindexed(s, docs)
             self.audit.record(
                 principal.name,
                 "metadata_field",
@@ -643,7 +644,7 @@ class MetadataService:
                     session=s,
                 )
             s.flush()
-            reindexed = _mark_unindexed(s, sorted(changed))
+            reindexed = mark_documents_unindexed(s, sorted(changed))
         if changed:
             indexer.index_pending(self.catalog, self._backend())
         return MetadataApplyResult(documents=len(changed), reindexed=reindexed)
@@ -732,49 +733,6 @@ def _audited(f: MetadataField, values: list[str]) -> list[str]:
     return ["sha256:" + hashlib.sha256(v.encode("utf-8")).hexdigest() for v in values]
 
 
-def _mark_unindexed(s: Session, document_ids: Sequence[int]) -> int:
-    n = 0
-    for i in range(0, len(document_ids), 1000):
-        res = s.execute(
-            update(Passage)
-            .where(Passage.document_id.in_(document_ids[i : i + 1000]))
-            .values(indexed_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        n += int(res.rowcount or 0)  # type: ignore[attr-defined]
-    return n
-
-
-def remap_entities(s: Session, sources: Sequence[int], target: int) -> list[int]:
-    """After entities ``sources`` were merged into ``target``: entity-field values pointing to a
-    source point to the target; returns the documents touched (to re-index)."""
-    entity_fields = list(s.scalars(select(MetadataField.id).where(MetadataField.type == "entity")))
-    if not entity_fields or not sources:
-        return []
-    rows = s.execute(
-        select(DocumentMetadata.id, DocumentMetadata.document_id, DocumentMetadata.field_id).where(
-            DocumentMetadata.field_id.in_(entity_fields),
-            DocumentMetadata.value.in_([str(i) for i in sources]),
-        )
-    ).all()
-    have: set[tuple[int, int]] = {
-        (int(d), int(f))
-        for d, f in s.execute(
-            select(DocumentMetadata.document_id, DocumentMetadata.field_id).where(
-                DocumentMetadata.field_id.in_(entity_fields), DocumentMetadata.value == str(target)
-            )
-        ).all()
-    }
-    docs: list[int] = []
-    for row_id, doc_id, field_id in rows:
-        if (doc_id, field_id) in have:
-            s.execute(delete(DocumentMetadata).where(DocumentMetadata.id == row_id))
-        else:
-            s.execute(update(DocumentMetadata).where(DocumentMetadata.id == row_id).values(value=str(target)))
-            have.add((doc_id, field_id))
-        docs.append(doc_id)
-    _mark_unindexed(s, sorted(set(docs)))
-    return sorted(set(docs))
 
 
 # -- exports and bundles ---------------------------------------------------------------------------

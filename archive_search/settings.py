@@ -127,7 +127,24 @@ class Settings(BaseSettings):
     )
     min_password_length: int = Field(default=12, ge=8, description="Shortest password accepted.")
     max_request_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=1024, description="Largest request body except uploads (413 beyond)."
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body except uploads and lists (413 `too_large` beyond); an upload "
+        "(`POST /api/v1/documents`, `/upload`) may be `ARCHIVE_MAX_FILE_BYTES` + 1 MiB. Every body "
+        "but a login's is read only once the caller's token or session is valid.",
+    )
+    max_list_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a batch search's uploaded list (`POST /api/v1/search/batch/csv`, "
+        "`/batch`); 413 `too_large` beyond.",
+    )
+    max_concurrent_uploads: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Uploads one user may send at once (per server process); 429 `too_many_uploads` "
+        "beyond, before the body is read.",
     )
     cookie_secure: bool | None = Field(
         default=None,

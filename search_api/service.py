@@ -174,9 +174,12 @@ class ArchiveService:
         ]
 
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
-        """(stored path, SHA-256, MIME type, file name) of a document's original."""
+        """(stored path, SHA-256, MIME type, file name) of a document's original, checked against
+        its SHA-256 (``OriginalStore.checked_path``: a missing or changed original is an error
+        naming the document, never served)."""
         doc, _, sha = self._document_row(document_id, principal)
-        return self.store.path_for(sha), sha, doc.mime, doc.filename
+        path = self.store.checked_path(sha, what=f"document {document_id}")
+        return path, sha, doc.mime, doc.filename
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
@@ -250,9 +253,9 @@ class ArchiveService:
         if not 30 <= dpi <= 300:
             raise InvalidRequestError("dpi must be between 30 and 300")
         doc, _, sha = self._document_row(document_id, principal)
-        path = self.store.path_for(sha)
         if page < 1:
             raise NotFoundError(f"page {page} not found")
+        path = self.store.checked_path(sha, what=f"document {document_id}")
         return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS)
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:

@@ -139,6 +139,13 @@ class Settings(BaseSettings):
         description="Largest body of a batch search's uploaded list (`POST /api/v1/search/batch/csv`, "
         "`/batch`); 413 `too_large` beyond.",
     )
+    max_batch_jobs: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Batch searches (over 100 entries: run as jobs) one user may have queued or running; "
+        "429 `too_many_batch_jobs` beyond.",
+    )
     max_concurrent_uploads: int = Field(
         default=4,
         ge=1,

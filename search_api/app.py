@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI
 
 from archive_search import __version__
 from archive_search.settings import Settings, get_settings
+from search_api.caching import NoStoreMiddleware
 from search_api.deps import ServiceDep, reject_empty_form_fields, reject_unknown_query
 from search_api.http_errors import install_error_handlers
 from search_api.limits import AuthGateMiddleware, BodyLimitMiddleware
@@ -75,6 +76,7 @@ def create_api(settings: Settings | None = None, service: ArchiveService | None 
         max_upload_bytes=settings.max_file_bytes + 1024 * 1024,
         max_list_bytes=settings.max_list_bytes,
     )
+    app.add_middleware(NoStoreMiddleware)
     # added last, so it runs first: no body is read (nor its length weighed) before the caller is known
     app.add_middleware(AuthGateMiddleware, max_concurrent_uploads=settings.max_concurrent_uploads)
     return app

@@ -18,6 +18,7 @@ from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.private import catalog_file_of, secure_data_dir
 from archive_search.settings import Settings
 from archive_search.types import Principal
 from index import indexer
@@ -29,6 +30,7 @@ from index.backend import (
 from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
+from search_api.audit import DeniedReads
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
 from search_api.care import CareService
@@ -48,7 +50,8 @@ class ArchiveService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # umask 077 and a 0700 data folder before anything is created (docs/security.md, finding 9)
+        secure_data_dir(settings.data_dir, catalog_file_of(settings.catalog_url))
         self.catalog = Catalog(settings.catalog_url)
         self.store = OriginalStore(settings.originals_dir)
         self.analyzer = Analyzer()
@@ -73,6 +76,7 @@ class ArchiveService:
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
         self.care = CareService(self)
+        self.denied = DeniedReads(self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -350,3 +354,273 @@ def test_a_changed_or_missing_original_is_refused_not_served(live: Live, tmp_pat
     # put back, it is served again (and checked again: the file changed since the refusal)
     stored.write_bytes(src.read_bytes())
     assert http.get(f"/api/v1/documents/{text_id}/original", headers=auth).content == src.read_bytes()
+
+
+# -- finding 9: a private data folder, checked by ``archive check`` --------------------------------
+
+
+def _archive(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``archive`` command, started with umask 022 (the security test's setting)."""
+    env = {
+        **os.environ,
+        "ARCHIVE_DATA_DIR": str(data),
+        "ARCHIVE_EMBEDDER": "none",
+        "ARCHIVE_BACKEND": "embedded",
+    }
+    env.pop("ARCHIVE_DATABASE_URL", None)
+    exe = Path(sys.executable).with_name("archive")
+    return subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        umask=0o022,
+    )
+
+
+def _open_paths(root: Path) -> list[str]:
+    out = []
+    for p in [root, *root.rglob("*")]:
+        mode = stat.S_IMODE(p.lstat().st_mode)
+        if not p.is_symlink() and mode & 0o077:
+            out.append(f"{mode:04o} {p.relative_to(root)}")
+    return out
+
+
+def test_the_data_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """Under umask 022 the security test found the catalog 0644 and the folders 0755: now the data
+    folder is 0700 and everything the service writes in it 0600/0700 — catalog, index, originals."""
+    data = tmp_path / "data"
+    src = tmp_path / "testimony.txt"
+    src.write_text("Свідок бачив колону біля мосту вранці.\n", encoding="utf-8")
+    r = _archive(data, "ingest", str(src), "--collection", "c", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"][0]["outcome"] == "ok"
+    assert _archive(data, "search", "мосту", "--mode", "keyword", "--json").returncode == 0
+    assert (data / "catalog.sqlite3").is_file()
+    assert any(p.is_file() for p in (data / "index").rglob("*"))
+    assert any(p.is_file() for p in (data / "originals").rglob("*"))
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert _open_paths(data) == []
+
+
+def test_archive_check_reports_open_permissions_and_changed_originals(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    src = tmp_path / "testimony.txt"
+    src.write_text("Свідок бачив колону біля мосту вранці.\n", encoding="utf-8")
+    report = json.loads(_archive(data, "ingest", str(src), "--collection", "c", "--json").stdout)
+    sha = report["files"][0]["sha256"]
+    assert _archive(data, "check").returncode == 0
+    # an installation from before: folders 0755, catalog 0644; and an original changed on disk
+    data.chmod(0o755)
+    (data / "catalog.sqlite3").chmod(0o644)
+    original = data / "originals" / sha[:2] / sha[2:4] / sha
+    original.parent.chmod(0o755)
+    original.chmod(0o644)
+    original.write_bytes(b"forged")
+    r = _archive(data, "check")
+    assert r.returncode == 1
+    assert f"not private: 0755 {data}\n" in r.stdout
+    assert f"not private: 0644 {data / 'catalog.sqlite3'}\n" in r.stdout
+    assert f"not private: 0644 {original}\n" in r.stdout
+    assert f"changed: {sha}" in r.stdout
+    # the check's own service start made the folder and the catalog private already
+    assert sorted(_open_paths(data)) == sorted(
+        ["0755 originals/" + sha[:2] + "/" + sha[2:4], f"0644 {original.relative_to(data)}"]
+    )
+    data.chmod(0o755)
+    (data / "catalog.sqlite3").chmod(0o644)
+    r = _archive(data, "check", "--fix", "--json")
+    assert r.returncode == 1  # the changed original is still a problem
+    out = json.loads(r.stdout)
+    assert out["fixed"] == 4 and out["permissions"] == [] and out["mismatched"] == [sha]
+    assert _open_paths(data) == []
+    original.chmod(0o600)
+    original.write_bytes(src.read_bytes())
+    r = _archive(data, "check")
+    assert r.returncode == 0, r.stdout
+    original.unlink()
+    r = _archive(data, "check", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["missing"] == [sha]
+
+
+# -- finding 11: reads and refusals audited; no-store; a cap on batch jobs --------------------------
+
+
+class Site:
+    """A service with an admin ``boss``, a viewer ``eve`` who may read ``open`` only, a secret
+    text and PDF, and the API and UI on a test client."""
+
+    def __init__(self, svc: ArchiveService, tmp: Path) -> None:
+        from fastapi.testclient import TestClient
+
+        self.svc = svc
+        svc.accounts.create_user("boss", PASSWORD, role="admin")
+        svc.accounts.create_user("eve", PASSWORD, role="viewer")
+        (tmp / "open.txt").write_text("Свідок бачив колону біля мосту вранці.\n", encoding="utf-8")
+        (tmp / "secret.txt").write_text("Таємне свідчення про колону біля мосту.\n", encoding="utf-8")
+        _pdf(tmp / "secret.pdf", "Протокол допиту свідка біля мосту.")
+        assert svc.ingest([tmp / "open.txt"], "open").files[0].outcome == "ok"
+        secret = svc.ingest([tmp / "secret.txt", tmp / "secret.pdf"], "secret").files
+        assert [f.outcome for f in secret] == ["ok", "ok"]
+        self.secret_txt, self.secret_pdf = (int(f.document_id or 0) for f in secret)
+        svc.accounts.grant("open", "read", user="eve")
+        self.app = create_app(svc.settings, svc)
+        self.http = TestClient(self.app, raise_server_exceptions=False)
+        self.boss = self._token("boss")
+        self.eve = self._token("eve")
+
+    def _token(self, user: str) -> dict[str, str]:
+        token = self.svc.accounts.create_token_for(user, name="tests", ttl=timedelta(hours=1))[0]
+        return {"Authorization": f"Bearer {token}"}
+
+    def ui(self, user: str) -> Any:
+        from fastapi.testclient import TestClient
+
+        c = TestClient(self.app, raise_server_exceptions=False)
+        token = self.svc.accounts.create_token_for(user, name="ui", ttl=timedelta(hours=1))[0]
+        c.cookies.set("archive_session", token)
+        return c
+
+    def audit_since(self, last: int) -> list[tuple[str, str, str | None, str | None, dict[str, Any]]]:
+        return [
+            (e.actor, e.action, e.object_type, e.object_id, json.loads(e.details or "{}"))
+            for e in self.svc.accounts.audit.entries()
+            if e.id > last
+        ]
+
+    def last_audit(self) -> int:
+        return max((e.id for e in self.svc.accounts.audit.entries()), default=0)
+
+
+@pytest.fixture(scope="module")
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("round3-audit")
+    svc = ArchiveService(stack_settings("sqlite", tmp, request, max_batch_jobs=1))
+    yield Site(svc, tmp)
+    svc.close()
+
+
+def test_case_batch_page_and_saved_search_reads_are_audited(site: Site) -> None:
+    http, boss = site.http, site.boss
+    case = http.post("/api/v1/cases", json={"title": "Міст"}, headers=boss).json()
+    cid = case["id"]
+    assert http.post(
+        f"/api/v1/cases/{cid}/items", json={"items": [{"document_id": site.secret_txt}]}, headers=boss
+    ).status_code in (200, 201)
+    last = site.last_audit()
+    for part in ("", "/items", "/notes", "/members"):
+        assert http.get(f"/api/v1/cases/{cid}{part}", headers=boss).status_code == 200
+    assert http.get(f"/api/v1/documents/{site.secret_txt}/cases", headers=boss).status_code == 200
+    ui = site.ui("boss")
+    assert ui.get(f"/cases/{cid}").status_code == 200
+    assert ui.get(f"/documents/{site.secret_pdf}/pages/1.png").status_code == 200
+    got = site.audit_since(last)
+    views = [(a, t, i, d.get("part"), bool(d.get("ui"))) for _, a, t, i, d in got]
+    assert views == [
+        ("view", "case", str(cid), "case", False),
+        ("view", "case", str(cid), "items", False),
+        ("view", "case", str(cid), "notes", False),
+        ("view", "case", str(cid), "members", False),
+        ("view", "document", str(site.secret_txt), "cases", False),
+        ("view", "case", str(cid), "case", True),
+        ("view", "document", str(site.secret_pdf), "page 1", True),
+    ]
+    # a batch job's results and CSV, in the API and the UI
+    names = [f"мосту {n}" for n in range(150)]
+    job = http.post("/api/v1/search/batch", json={"names": names, "match": "any"}, headers=boss).json()
+    jid = job["job_id"]
+    deadline = time.monotonic() + 300
+    while http.get(f"/api/v1/search/batch/{jid}", headers=boss).json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    last = site.last_audit()
+    assert http.get(f"/api/v1/search/batch/{jid}", headers=boss).status_code == 200
+    assert http.get(f"/api/v1/search/batch/{jid}/csv", headers=boss).status_code == 200
+    assert ui.get(f"/batch/jobs/{jid}").status_code == 200
+    assert ui.get(f"/batch/jobs/{jid}/results.csv").status_code == 200
+    saved = http.post("/api/v1/saved-searches", json={"name": "m", "query": "мосту"}, headers=boss).json()
+    assert http.delete(f"/api/v1/saved-searches/{saved['id']}", headers=boss).status_code == 204
+    got = site.audit_since(last)
+    assert [(a, t, i, d.get("part"), bool(d.get("ui"))) for _, a, t, i, d in got] == [
+        ("view", "batch_job", str(jid), "results", False),
+        ("view", "batch_job", str(jid), "csv", False),
+        ("view", "batch_job", str(jid), "results", True),
+        ("view", "batch_job", str(jid), "csv", True),
+        ("delete", "saved_search", str(saved["id"]), None, False),
+    ]
+
+
+def test_denied_reads_are_audited_and_probing_cannot_flood_the_log(site: Site) -> None:
+    """IDOR probing left no trace before: a viewer's 404s on the secret documents are ``denied``
+    entries now (API and UI), at most ``DENIED_LIMIT`` per user and window."""
+    from search_api.audit import DENIED_LIMIT, DeniedReads
+
+    last = site.last_audit()
+    r = site.http.get(f"/api/v1/documents/{site.secret_txt}/original", headers=site.eve)
+    assert r.status_code == 404
+    assert site.ui("eve").get(f"/documents/{site.secret_pdf}").status_code == 404
+    # an anonymous probe has no name to record (and is refused before any lookup)
+    assert site.http.get(f"/api/v1/documents/{site.secret_txt}").status_code == 401
+    got = site.audit_since(last)
+    assert [(u, a, d["path"], d["status"]) for u, a, _, _, d in got] == [
+        ("eve", "denied", f"/api/v1/documents/{site.secret_txt}/original", 404),
+        ("eve", "denied", f"/documents/{site.secret_pdf}", 404),
+    ]
+    last = site.last_audit()
+    for n in range(3 * DENIED_LIMIT):
+        assert site.http.get(f"/api/v1/documents/{1000 + n}", headers=site.eve).status_code == 404
+    flood = site.audit_since(last)
+    assert len(flood) == DENIED_LIMIT - 2 and {a for _, a, _, _, _ in flood} == {"denied"}
+    # what is left out is counted into the next entry once the window has passed
+    limiter = DeniedReads(site.svc.accounts.audit, limit=2, window_s=0.5)
+    assert [limiter.record("eve", "GET", f"/x/{n}", 404, "not_found") for n in range(6)] == [True, True] + [
+        False
+    ] * 4
+    time.sleep(0.6)
+    assert limiter.record("eve", "GET", "/x/7", 404, "not_found")
+    assert site.audit_since(site.last_audit() - 1)[0][4]["suppressed"] == 4
+
+
+def test_every_signed_in_answer_is_no_store(site: Site) -> None:
+    """JSON answers lacked ``Cache-Control: no-store``, page images were ``private, max-age``."""
+    http, boss = site.http, site.boss
+    for path in (
+        "/api/v1/search?q=мосту&mode=keyword",
+        f"/api/v1/documents/{site.secret_txt}",
+        f"/api/v1/documents/{site.secret_txt}/original",
+        f"/api/v1/documents/{site.secret_pdf}/pages/1",
+        "/api/v1/cases",
+        "/api/v1/documents/999999",  # an error naming an id
+    ):
+        r = http.get(path, headers=boss)
+        assert r.status_code in (200, 404) and r.headers.get("cache-control") == "no-store", (path, r.headers)
+    ui = site.ui("boss")
+    for path in ("/?q=мосту", f"/documents/{site.secret_pdf}", f"/documents/{site.secret_pdf}/pages/1.png"):
+        r = ui.get(path)
+        assert r.status_code == 200 and "no-store" in r.headers["cache-control"], path
+    static = next(iter((Path(__file__).parents[1] / "ui" / "static").glob("*.css")))
+    r = ui.get("/static/" + static.name)
+    assert r.status_code == 200 and "no-store" not in r.headers.get("cache-control", "")
+
+
+def test_one_user_may_queue_at_most_the_allowed_batch_jobs(site: Site) -> None:
+    http, boss = site.http, site.boss
+    names = [f"колону {n}" for n in range(600)]
+    first = http.post("/api/v1/search/batch", json={"names": names}, headers=boss)
+    assert first.status_code == 202
+    second = http.post("/api/v1/search/batch", json={"names": names}, headers=boss)
+    assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_batch_jobs"
+    # another user is not held up by it
+    other = http.post("/api/v1/search/batch", json={"names": names[:150]}, headers=site.eve)
+    assert other.status_code == 202
+    # short lists are answered at once, not queued: not limited
+    assert http.post("/api/v1/search/batch", json={"names": names[:5]}, headers=boss).status_code == 200
+    jid = first.json()["job_id"]
+    deadline = time.monotonic() + 600
+    while http.get(f"/api/v1/search/batch/{jid}", headers=boss).json()["status"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert http.post("/api/v1/search/batch", json={"names": names[:150]}, headers=boss).status_code == 202

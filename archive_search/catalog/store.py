@@ -28,7 +28,8 @@ class StoredOriginal:
 
 
 class OriginalStore:
-    """Files under ``root/ab/cd/<sha256>``; written via a temp file, fsynced, then made read-only."""
+    """Files under ``root/ab/cd/<sha256>``; written via a temp file, fsynced, then made read-only
+    to the service's account (0400)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -67,7 +68,7 @@ class OriginalStore:
             if final.exists():
                 return StoredOriginal(sha, size, final, created=False)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, 0o400)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
             return StoredOriginal(sha, size, final, created=True)

@@ -117,7 +117,10 @@ def page_image(request: Request, principal: SignedIn, document_id: int, page: in
         png = _service(request).page_image(document_id, page, principal)
     except NotFoundError:
         return _not_found(request, principal)
-    return _secure(Response(png, media_type="image/png"), cache="private, max-age=600")
+    _service(request).cases.audit.record(
+        principal.name, "view", "document", document_id, {"part": f"page {page}", "ui": True}
+    )
+    return _secure(Response(png, media_type="image/png"))
 
 
 @router.post("/documents/{document_id}/withdraw")

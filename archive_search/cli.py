@@ -643,7 +643,7 @@ def check(
     """Re-hash every original against the catalog, check the catalog's integrity, and list what in
     the data folder (and the SQLite catalog) other local accounts may read; exit 1 on any problem."""
     from archive_search.catalog.maintenance import check as run_check
-    from archive_search.private import catalog_file_of, fix_permissions, permission_problems
+    from archive_search.catalog.private import catalog_file_of, fix_permissions, permission_problems
 
     settings = get_settings()
     catalog_file = catalog_file_of(settings.catalog_url)

@@ -211,6 +211,18 @@ class Settings(BaseSettings):
         description="Files extracted at once by `archive ingest` and uploads (one sandbox worker process "
         "each); 0: one per core.",
     )
+    ocr_max_pages: int = Field(
+        default=2000,
+        ge=1,
+        description="Pages (or image frames) of one file OCR'd at most; the rest keep their text layer and "
+        "the file ends `ok` with code `ocr_incomplete`. Blank pages are never OCR'd.",
+    )
+    ocr_max_s: float = Field(
+        default=1800,
+        gt=0,
+        description="Seconds of OCR one file may take in all; then as for `ARCHIVE_OCR_MAX_PAGES` (a file "
+        "with no text by then: `failed(ocr_budget)`). Keep it below `ARCHIVE_EXTRACT_TIMEOUT_S`.",
+    )
     tika_timeout_s: float = Field(
         default=300, gt=0, description="Seconds one document may spend in Tika before `failed(timeout)`."
     )

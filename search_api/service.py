@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
+from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
-from archive_search.private import catalog_file_of, secure_data_dir
 from archive_search.settings import Settings
 from archive_search.types import Principal
 from index import indexer

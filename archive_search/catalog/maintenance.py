@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import StoredFile
+from archive_search.catalog.private import secure_data_dir
 from archive_search.catalog.store import OriginalStore
-from archive_search.private import secure_data_dir
 
 MANIFEST = "backup-manifest.json"
 Progress = Callable[[int, int], None]
@@ -38,7 +38,7 @@ class CheckReport:
     mismatched: list[str] = field(default_factory=list)
     integrity: str = "ok"
     permissions: list[str] = field(default_factory=list)
-    """``MODE PATH`` of what other local accounts may read or enter (``archive_search/private.py``)."""
+    """``MODE PATH`` of what other local accounts may read or enter (``catalog/private.py``)."""
 
     @property
     def ok(self) -> bool:

@@ -102,3 +102,10 @@ class OriginalCorruptError(ArchiveError):
 
     code = "original_corrupt"
     status = 500
+
+
+class RenderError(ArchiveError):
+    """A page image could not be rendered in time or at all (the viewer shows a placeholder)."""
+
+    code = "render_failed"
+    status = 503

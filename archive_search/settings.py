@@ -223,6 +223,16 @@ class Settings(BaseSettings):
         description="Seconds of OCR one file may take in all; then as for `ARCHIVE_OCR_MAX_PAGES` (a file "
         "with no text by then: `failed(ocr_budget)`). Keep it below `ARCHIVE_EXTRACT_TIMEOUT_S`.",
     )
+    render_timeout_s: float = Field(
+        default=20,
+        gt=0,
+        le=600,
+        description="Seconds a page image of the viewer may take to render (in a sandbox worker); then "
+        "503 `render_failed` and the viewer shows a placeholder.",
+    )
+    render_memory_mb: int = Field(
+        default=1024, ge=128, description="Memory (address space) of a page-rendering worker."
+    )
     tika_timeout_s: float = Field(
         default=300, gt=0, description="Seconds one document may spend in Tika before `failed(timeout)`."
     )

@@ -30,6 +30,7 @@ from index.backend import (
 from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
+from ingest.render import PageRenderer
 from search_api.audit import DeniedReads
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
@@ -84,6 +85,8 @@ class ArchiveService:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
+        self._renderer: PageRenderer | None = None
+        self._renderer_lock = threading.Lock()
 
     # -- components --------------------------------------------------------------------------
 
@@ -100,6 +103,8 @@ class ArchiveService:
 
     def close(self) -> None:
         self.batch.stop()
+        if self._renderer is not None:
+            self._renderer.close()
         self.backend.close()
         self.catalog.close()
 
@@ -253,14 +258,25 @@ class ArchiveService:
         return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
-        """A PNG of one page of a PDF or image document."""
+        """A PNG of one page of a PDF or image document, rendered in a sandbox worker
+        (``ingest/render.py``): ``RenderError`` (503 ``render_failed``) past its time or memory."""
         if not 30 <= dpi <= 300:
             raise InvalidRequestError("dpi must be between 30 and 300")
         doc, _, sha = self._document_row(document_id, principal)
         if page < 1:
             raise NotFoundError(f"page {page} not found")
         path = self.store.checked_path(sha, what=f"document {document_id}")
-        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS)
+        return self.renderer().render(
+            path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS, what=f"document {document_id}"
+        )
+
+    def renderer(self) -> PageRenderer:
+        """The page renderer (sandbox workers with ``ARCHIVE_RENDER_*`` limits), made at first use."""
+        with self._renderer_lock:
+            if self._renderer is None:
+                st = self.settings
+                self._renderer = PageRenderer(timeout_s=st.render_timeout_s, memory_mb=st.render_memory_mb)
+            return self._renderer
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:
         with self.catalog.session() as s:
@@ -273,46 +289,3 @@ class ArchiveService:
         return [
             {"name": n, "description": d, "documents": int(c)} for n, d, c in rows if principal.can_read(n)
         ]
-
-
-_PDFIUM_LOCK = threading.Lock()
-"""PDFium is not thread-safe, and page-image requests run in the server's thread pool."""
-
-
-def render_page_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
-    """Render page ``page`` (1-based) of a stored PDF or image to PNG bytes."""
-    import io
-
-    from PIL import Image, ImageSequence
-
-    out = io.BytesIO()
-    if mime == "application/pdf":
-        import pypdfium2 as pdfium
-
-        with _PDFIUM_LOCK:
-            pdf = pdfium.PdfDocument(str(path))
-            try:
-                if page > len(pdf):
-                    raise NotFoundError(f"page {page} not found")
-                pg = pdf[page - 1]
-                w, h = pg.get_size()
-                scale = dpi / 72
-                if w * h * scale * scale > max_pixels:
-                    scale = (max_pixels / (w * h)) ** 0.5
-                image = pg.render(scale=scale).to_pil()
-                pg.close()
-            finally:
-                pdf.close()
-        image.save(out, format="PNG")
-        return out.getvalue()
-    if mime.startswith("image/"):
-        with Image.open(path) as img:
-            for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
-                if n == page:
-                    f = frame.copy()
-                    if f.width * f.height > max_pixels:
-                        f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
-                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
-                    return out.getvalue()
-        raise NotFoundError(f"page {page} not found")
-    raise NotFoundError("this document has no page images")

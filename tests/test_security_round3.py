@@ -624,3 +624,84 @@ def test_one_user_may_queue_at_most_the_allowed_batch_jobs(site: Site) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert http.post("/api/v1/search/batch", json={"names": names[:150]}, headers=boss).status_code == 202
+
+
+# -- finding 2: page images rendered in sandbox workers with a time limit ------------------------
+
+
+def _segments_pdf(path: Path, segments: int) -> None:
+    """A one-page PDF with a readable text layer and ``segments`` line segments: the security
+    test's 2.8 KB-per-20,000-segments render bomb (300,000 segments rendered for 159 s)."""
+    text = b"BT /F1 12 Tf 72 760 Td (The witness saw the column near the bridge in the morning.) Tj ET\n"
+    lines = b"".join(
+        b"%d %d m %d %d l\n" % (n % 595, n % 841, (n * 7) % 595, (n * 13) % 841) for n in range(segments)
+    )
+    content = text + lines + b"S\n"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for n, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(out)
+
+
+def test_a_render_bomb_is_cut_and_does_not_hold_up_other_pages(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Before: rendered in the API process under one global lock, no time limit — 300,000 segments
+    took 159 s and delayed every other page image. Now: a sandbox worker, cut after
+    ``ARCHIVE_RENDER_TIMEOUT_S`` (503 ``render_failed``; the viewer's placeholder), while another
+    page renders at once in the other worker."""
+    from fastapi.testclient import TestClient
+
+    svc = ArchiveService(stack_settings("sqlite", tmp_path, request, render_timeout_s=3))
+    try:
+        svc.accounts.create_user("boss", PASSWORD, role="admin")
+        _segments_pdf(tmp_path / "bomb.pdf", 300_000)
+        _pdf(tmp_path / "plain.pdf", "Протокол допиту свідка біля мосту.")
+        files = svc.ingest([tmp_path / "bomb.pdf", tmp_path / "plain.pdf"], "c").files
+        assert [f.outcome.value for f in files] == ["ok", "ok"], files
+        bomb, plain = (f.document_id for f in files)
+        http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
+        token = svc.accounts.create_token_for("boss", name="t", ttl=timedelta(hours=1))[0]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert http.get(f"/api/v1/documents/{plain}/pages/1", headers=auth).status_code == 200  # warm
+        answers: dict[str, tuple[int, float, Any]] = {}
+
+        def get(name: str, doc: str | None) -> None:
+            t = time.monotonic()
+            r = http.get(f"/api/v1/documents/{doc}/pages/1", headers=auth)
+            answers[name] = (r.status_code, time.monotonic() - t, r)
+
+        slow = threading.Thread(target=get, args=("bomb", bomb))
+        slow.start()
+        time.sleep(0.5)  # the bomb is rendering
+        get("plain", plain)
+        slow.join(60)
+        status, took, r = answers["bomb"]
+        assert status == 503 and r.json()["error"]["code"] == "render_failed", r.text
+        assert f"document {bomb}" in r.json()["error"]["message"]
+        assert took < 3 + 15, took
+        status, took, r = answers["plain"]
+        assert status == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+        assert took < 3, took  # not behind the bomb
+        http.cookies.set("archive_session", token)
+        r = http.get(f"/documents/{bomb}/pages/1.png")
+        assert r.status_code == 503 and r.headers["content-type"].startswith("image/svg+xml")
+        assert b"could not be shown" in r.content
+        assert http.get(f"/api/v1/documents/{plain}/pages/1", headers=auth).status_code == 200
+        assert http.get(f"/api/v1/documents/{plain}/pages/2", headers=auth).status_code == 404
+    finally:
+        svc.close()

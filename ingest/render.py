@@ -1,0 +1,124 @@
+"""Page images for the viewer, rendered in sandbox workers (``ingest/sandbox.py``), never in the
+server process: a hostile PDF (hundreds of thousands of line segments render for minutes) costs one
+worker for at most ``ARCHIVE_RENDER_TIMEOUT_S`` seconds and ``ARCHIVE_RENDER_MEMORY_MB`` of memory,
+is then killed, and other renders go on meanwhile in the pool's other workers (no global lock: each
+worker is its own process with its own PDFium).
+
+The render travels the extraction protocol: :class:`PageRender` is an "extractor" whose extraction
+is one block holding the PNG in Base64 (the reply is JSON of bounded size, as for every file).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive_search.errors import NotFoundError, RenderError
+from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest.extractors.base import NO_BID, ExtractionError, Limits, SandboxLimits, Skip
+from ingest.sandbox import Sandbox
+
+
+@dataclass
+class PageRender:
+    """Render page ``page`` (1-based) of a PDF or image at ``dpi`` (at most ``max_pixels``)."""
+
+    page: int
+    dpi: int
+    max_pixels: int
+    name: str = "page-render"
+    version: str = "1"
+
+    def bid(self, mime: str) -> int:
+        return NO_BID  # never chosen for ingestion
+
+    def extract(self, source: SourceFile, limits: Limits) -> Extraction:
+        png = render_png(Path(source.path), source.mime, self.page, dpi=self.dpi, max_pixels=self.max_pixels)
+        return Extraction(
+            doc_type="page-image",
+            blocks=[TextBlock(text=base64.b64encode(png).decode("ascii"), method="png")],
+        )
+
+
+def render_png(path: Path, mime: str, page: int, *, dpi: int, max_pixels: int) -> bytes:
+    """Page ``page`` of a PDF or image as PNG bytes; ``Skip("not_found")`` for no such page."""
+    from PIL import Image, ImageSequence
+
+    out = io.BytesIO()
+    if mime == "application/pdf":
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            if page > len(pdf):
+                raise Skip("not_found", f"page {page} not found")
+            pg = pdf[page - 1]
+            w, h = pg.get_size()
+            scale = dpi / 72
+            if w * h * scale * scale > max_pixels:
+                scale = (max_pixels / (w * h)) ** 0.5
+            image = pg.render(scale=scale).to_pil()
+            pg.close()
+        finally:
+            pdf.close()
+        image.save(out, format="PNG")
+        return out.getvalue()
+    if mime.startswith("image/"):
+        Image.MAX_IMAGE_PIXELS = 200_000_000
+        with Image.open(path) as img:
+            for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
+                if n == page:
+                    f = frame.copy()
+                    if f.width * f.height > max_pixels:
+                        f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
+                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
+                    return out.getvalue()
+        raise Skip("not_found", f"page {page} not found")
+    raise Skip("not_found", "this document has no page images")
+
+
+class PageRenderer:
+    """A pool of ``workers`` sandbox workers rendering pages with a time and memory limit."""
+
+    def __init__(self, *, timeout_s: float, memory_mb: int, workers: int = 2) -> None:
+        self.timeout_s = timeout_s
+        self.sandbox = Sandbox(
+            SandboxLimits(
+                memory_bytes=memory_mb * 1024 * 1024,
+                cpu_s=max(1, math.ceil(timeout_s)),
+                wall_s=timeout_s,
+                max_output_bytes=256 * 1024 * 1024,
+                max_file_write_bytes=64 * 1024 * 1024,
+            ),
+            size=workers,
+        )
+
+    def render(self, path: Path, mime: str, page: int, *, dpi: int, max_pixels: int, what: str) -> bytes:
+        """The PNG of a page of the stored file ``path`` (checked by the caller); ``NotFoundError``
+        for a page that is not there, ``RenderError`` (naming ``what``) for a render that timed out,
+        crashed, ran out of memory or failed."""
+        source = SourceFile(
+            filename=path.name, sha256="0" * 64, size=path.stat().st_size, path=path, mime=mime
+        )
+        limits = Limits(tika_isolated=False, max_output_chars=400_000_000)
+        try:
+            ex = self.sandbox.extract(PageRender(page, dpi, max_pixels), source, limits)
+        except Skip as exc:
+            raise NotFoundError(exc.message) from None
+        except ExtractionError as exc:
+            if exc.code == "timeout":
+                raise RenderError(
+                    f"page {page} of {what} took longer than {self.timeout_s:g} s to render"
+                ) from None
+            raise RenderError(f"page {page} of {what} could not be rendered ({exc.code})") from None
+        try:
+            return base64.b64decode(ex.blocks[0].text.encode("ascii"), validate=True)
+        except (IndexError, UnicodeEncodeError, binascii.Error):
+            raise RenderError(f"page {page} of {what}: the render worker sent a malformed image") from None
+
+    def close(self) -> None:
+        self.sandbox.close()

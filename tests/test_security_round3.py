@@ -585,7 +585,8 @@ def test_denied_reads_are_audited_and_probing_cannot_flood_the_log(site: Site) -
 
 
 def test_every_signed_in_answer_is_no_store(site: Site) -> None:
-    """JSON answers lacked ``Cache-Control: no-store``, page images were ``private, max-age``."""
+    """JSON answers (a login's token too) lacked ``Cache-Control: no-store``, page images were
+    ``private, max-age``; static files stay cacheable."""
     http, boss = site.http, site.boss
     for path in (
         "/api/v1/search?q=мосту&mode=keyword",
@@ -601,6 +602,8 @@ def test_every_signed_in_answer_is_no_store(site: Site) -> None:
     for path in ("/?q=мосту", f"/documents/{site.secret_pdf}", f"/documents/{site.secret_pdf}/pages/1.png"):
         r = ui.get(path)
         assert r.status_code == 200 and "no-store" in r.headers["cache-control"], path
+    token = http.post("/api/v1/auth/token", json={"username": "boss", "password": PASSWORD})
+    assert token.status_code == 200 and token.headers["cache-control"] == "no-store"
     static = next(iter((Path(__file__).parents[1] / "ui" / "static").glob("*.css")))
     r = ui.get("/static/" + static.name)
     assert r.status_code == 200 and "no-store" not in r.headers.get("cache-control", "")

@@ -689,11 +689,22 @@ def retention_due(
 
 
 @app.command()
-def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Re-hash every original against the catalog and check the catalog's integrity; exit 1 on
-    any problem."""
+def check(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Make what other accounts may read private (0700/0600) first")
+    ] = False,
+) -> None:
+    """Re-hash every original against the catalog, check the catalog's integrity, and list what in
+    the data folder (and the SQLite catalog) other local accounts may read; exit 1 on any problem."""
     from archive_search.catalog.maintenance import check as run_check
+    from archive_search.catalog.private import catalog_file_of, fix_permissions, permission_problems
 
+    settings = get_settings()
+    catalog_file = catalog_file_of(settings.catalog_url)
+    fixed = fix_permissions(settings.data_dir, catalog_file) if fix else 0
+    # before the service starts, which makes the data folder itself private
+    open_paths = permission_problems(settings.data_dir, catalog_file)
     svc = _service()
     try:
         with _progress() as bar:
@@ -701,18 +712,24 @@ def check(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             report = run_check(svc.catalog, svc.store, lambda d, t: bar.update(task, completed=d, total=t))
     finally:
         svc.close()
+    report.permissions = [f"{mode} {path}" for mode, path in open_paths]
     if as_json:
-        print(json.dumps({"ok": report.ok, **report.__dict__}))
+        print(json.dumps({"ok": report.ok, "fixed": fixed, **report.__dict__}))
     else:
         print(
             f"originals: {report.originals} checked, {len(report.missing)} missing, "
             f"{len(report.mismatched)} not matching their SHA-256"
         )
         print(f"catalog integrity: {report.integrity}")
+        if fix:
+            print(f"permissions: {fixed} paths made private")
+        print(f"permissions: {len(open_paths)} paths other accounts may read or enter")
         for sha in report.missing:
             print(f"missing: {sha}")
         for sha in report.mismatched:
             print(f"changed: {sha}")
+        for mode, path in open_paths:
+            print(f"not private: {mode} {shown(str(path))}")
     if not report.ok:
         raise typer.Exit(1)
 

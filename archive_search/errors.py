@@ -87,3 +87,25 @@ class ConflictError(ArchiveError):
 class RateLimitedError(ArchiveError):
     code = "rate_limited"
     status = 429
+
+
+class OriginalMissingError(ArchiveError):
+    """A document's stored original is not in the store (deleted or moved on disk)."""
+
+    code = "original_missing"
+    status = 500
+
+
+class OriginalCorruptError(ArchiveError):
+    """A document's stored original no longer has the SHA-256 it was stored under (changed on disk):
+    it is not served."""
+
+    code = "original_corrupt"
+    status = 500
+
+
+class RenderError(ArchiveError):
+    """A page image could not be rendered in time or at all (the viewer shows a placeholder)."""
+
+    code = "render_failed"
+    status = 503

@@ -127,7 +127,31 @@ class Settings(BaseSettings):
     )
     min_password_length: int = Field(default=12, ge=8, description="Shortest password accepted.")
     max_request_bytes: int = Field(
-        default=2 * 1024 * 1024, ge=1024, description="Largest request body except uploads (413 beyond)."
+        default=2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body except uploads and lists (413 `too_large` beyond); an upload "
+        "(`POST /api/v1/documents`, `/upload`) may be `ARCHIVE_MAX_FILE_BYTES` + 1 MiB. Every body "
+        "but a login's is read only once the caller's token or session is valid.",
+    )
+    max_list_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of a batch search's uploaded list (`POST /api/v1/search/batch/csv`, "
+        "`/batch`); 413 `too_large` beyond.",
+    )
+    max_batch_jobs: int = Field(
+        default=3,
+        ge=1,
+        le=1000,
+        description="Batch searches (over 100 entries: run as jobs) one user may have queued or running; "
+        "429 `too_many_batch_jobs` beyond.",
+    )
+    max_concurrent_uploads: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Uploads one user may send at once (per server process); 429 `too_many_uploads` "
+        "beyond, before the body is read.",
     )
     cookie_secure: bool | None = Field(
         default=None,
@@ -186,6 +210,28 @@ class Settings(BaseSettings):
         le=256,
         description="Files extracted at once by `archive ingest` and uploads (one sandbox worker process "
         "each); 0: one per core.",
+    )
+    ocr_max_pages: int = Field(
+        default=2000,
+        ge=1,
+        description="Pages (or image frames) of one file OCR'd at most; the rest keep their text layer and "
+        "the file ends `ok` with code `ocr_incomplete`. Blank pages are never OCR'd.",
+    )
+    ocr_max_s: float = Field(
+        default=1800,
+        gt=0,
+        description="Seconds of OCR one file may take in all; then as for `ARCHIVE_OCR_MAX_PAGES` (a file "
+        "with no text by then: `failed(ocr_budget)`). Keep it below `ARCHIVE_EXTRACT_TIMEOUT_S`.",
+    )
+    render_timeout_s: float = Field(
+        default=20,
+        gt=0,
+        le=600,
+        description="Seconds a page image of the viewer may take to render (in a sandbox worker); then "
+        "503 `render_failed` and the viewer shows a placeholder.",
+    )
+    render_memory_mb: int = Field(
+        default=1024, ge=128, description="Memory (address space) of a page-rendering worker."
     )
     tika_timeout_s: float = Field(
         default=300, gt=0, description="Seconds one document may spend in Tika before `failed(timeout)`."

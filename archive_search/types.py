@@ -80,6 +80,9 @@ class Extraction:
     passage_mentions: list[list[MentionRow]] | None = None
     """Entity mentions of each passage of ``passage_spans`` (``ingest/entities.py``), when the
     extraction worker found them; None: not looked for yet."""
+    incomplete: tuple[str, str] | None = None
+    """(code, message) when the extraction is usable but not whole (an OCR budget ran out): the
+    file ends ``ok`` with that code and message."""
 
 
 @dataclass

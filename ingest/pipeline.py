@@ -544,6 +544,9 @@ class Ingestor:
             return FileReport(
                 **base, outcome=Outcome.OK, code="duplicate", document_id=str(other), duplicate=True
             )
+        if extraction.incomplete is not None:  # usable but not whole: said in the outcome
+            code, message = extraction.incomplete
+            return FileReport(**base, outcome=Outcome.OK, code=code, message=message, document_id=str(doc_id))
         return FileReport(**base, outcome=Outcome.OK, document_id=str(doc_id))
 
     def _ingest_archive(

@@ -91,6 +91,7 @@ def _extraction_to_json(ex: Extraction) -> dict[str, Any]:
         "metadata": ex.metadata,
         "passages": ex.passage_spans,
         "mentions": ex.passage_mentions,
+        "incomplete": list(ex.incomplete) if ex.incomplete else None,
     }
 
 
@@ -150,6 +151,10 @@ def extraction_from_json(d: Any) -> Extraction:
     mentions = raw_mentions if isinstance(raw_mentions, list) and spans is not None else None
     raw_meta = d.get("metadata")
     meta: dict[Any, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    raw_incomplete = d.get("incomplete")
+    incomplete = None
+    if isinstance(raw_incomplete, list) and len(raw_incomplete) == 2:
+        incomplete = (str(raw_incomplete[0])[:50], str(raw_incomplete[1])[:1000])
     return Extraction(
         doc_type=str(d.get("doc_type") or "document")[:50],
         blocks=blocks,
@@ -159,6 +164,7 @@ def extraction_from_json(d: Any) -> Extraction:
         metadata={str(k)[:200]: str(v)[:10_000] for k, v in list(meta.items())[:200]},
         passage_spans=spans,
         passage_mentions=mentions,  # checked field by field in passages.drafts_from_spans
+        incomplete=incomplete,
     )
 
 
@@ -572,6 +578,8 @@ def extraction_limits(settings: Settings) -> Limits:
     return Limits(
         max_pages=settings.max_pdf_pages,
         tika_timeout_s=settings.tika_timeout_s,
+        ocr_max_pages=settings.ocr_max_pages,
+        ocr_max_s=settings.ocr_max_s,
         sandbox=settings.extract_sandbox,
         sandbox_limits=SandboxLimits(
             memory_bytes=settings.extract_memory_mb * 1024 * 1024,

@@ -17,9 +17,10 @@ from fastapi import Depends, FastAPI
 from archive_search import __version__
 from archive_search.settings import Settings, get_settings
 from search_api.auth import dummy_hash
+from search_api.caching import NoStoreMiddleware
 from search_api.deps import ServiceDep, reject_empty_form_fields, reject_unknown_query
 from search_api.http_errors import install_error_handlers
-from search_api.limits import BodyLimitMiddleware
+from search_api.limits import AuthGateMiddleware, BodyLimitMiddleware
 from search_api.routes import ROUTERS
 from search_api.service import ArchiveService
 
@@ -75,5 +76,9 @@ def create_api(settings: Settings | None = None, service: ArchiveService | None 
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_file_bytes + 1024 * 1024,
+        max_list_bytes=settings.max_list_bytes,
     )
+    app.add_middleware(NoStoreMiddleware)
+    # added last, so it runs first: no body is read (nor its length weighed) before the caller is known
+    app.add_middleware(AuthGateMiddleware, max_concurrent_uploads=settings.max_concurrent_uploads)
     return app

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +40,15 @@ ACTIONS = (
     "export",
     "grant",
     "login",
+    "delete",
+    "denied",
 )
+
+
+DENIED_LIMIT = 20
+"""Refused reads recorded per user and ``DENIED_WINDOW_S`` (per server process); beyond, they are
+only counted, and the next one recorded carries how many were left out (``suppressed``)."""
+DENIED_WINDOW_S = 600.0
 
 
 def canonical_json(value: Any) -> str:
@@ -228,6 +238,42 @@ class AuditLog:
                 n + 1,
             )
         return VerifyResult(True, n)
+
+
+class DeniedReads:
+    """The audit of refused requests — a 404 (an object the caller may not read, or that does not
+    exist: the same answer) or a 403 to a signed-in caller —, as ``denied`` entries naming the
+    method, path and code, so that probing for ids leaves a trace. Rate-limited per user so that
+    probing cannot flood the log: at most ``DENIED_LIMIT`` entries per ``DENIED_WINDOW_S``; the
+    ones left out are counted into the next entry's ``suppressed``."""
+
+    def __init__(
+        self, audit: AuditLog, *, limit: int = DENIED_LIMIT, window_s: float = DENIED_WINDOW_S
+    ) -> None:
+        self.audit = audit
+        self.limit = limit
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._recent: dict[str, list[float]] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def record(self, actor: str, method: str, path: str, status: int, code: str) -> bool:
+        """Record one refusal unless the user's limit is reached; whether it was recorded."""
+        now = time.monotonic()
+        with self._lock:
+            times = [t for t in self._recent.get(actor, []) if now - t < self.window_s]
+            if len(times) >= self.limit:
+                self._recent[actor] = times
+                self._suppressed[actor] = self._suppressed.get(actor, 0) + 1
+                return False
+            times.append(now)
+            self._recent[actor] = times
+            suppressed = self._suppressed.pop(actor, 0)
+        details: dict[str, Any] = {"method": method, "path": path[:500], "status": status, "code": code}
+        if suppressed:
+            details["suppressed"] = suppressed
+        self.audit.record(actor, "denied", "request", None, details)
+        return True
 
 
 def entry_public(e: AuditEntry) -> dict[str, Any]:

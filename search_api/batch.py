@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from archive_search.catalog.models_search import BatchJob
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import ArchiveError, InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from index.backend import Filters
 from search_api.safe_text import csv_cell
@@ -197,6 +197,13 @@ def results_csv(results: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+class TooManyBatchJobsError(ArchiveError):
+    """The caller already has ``ARCHIVE_MAX_BATCH_JOBS`` batch searches queued or running."""
+
+    code = "too_many_batch_jobs"
+    status = 429
+
+
 class BatchRunner:
     """Runs long batches one after another in a background thread; state lives in the catalog."""
 
@@ -206,11 +213,26 @@ class BatchRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
 
     def submit(self, principal: Principal, entries: list[Entry], opts: BatchOptions) -> int:
+        """Queue a long batch; 429 ``too_many_batch_jobs`` while the caller already has
+        ``ARCHIVE_MAX_BATCH_JOBS`` queued or running (counted and added under one lock in this
+        process, and again by the catalog's count in another)."""
         owner_id = principal.user_id
         readable = _as_list(principal.readable)
-        with self.service.catalog.session() as s:
+        limit = self.service.settings.max_batch_jobs
+        with self._submit_lock, self.service.catalog.session() as s:
+            waiting = s.scalar(
+                select(func.count(BatchJob.id)).where(
+                    BatchJob.owner_id == owner_id, BatchJob.status.in_(("queued", "running"))
+                )
+            )
+            if (waiting or 0) >= limit:
+                raise TooManyBatchJobsError(
+                    f"{waiting} batch searches of yours are queued or running; at most {limit} at once: "
+                    "wait for one to finish"
+                )
             job = BatchJob(
                 owner_id=owner_id,
                 status="queued",

@@ -38,10 +38,15 @@ def get_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depend
 
 
 def get_principal(
-    svc: Annotated[ArchiveService, Depends(get_service)], token: Annotated[str, Depends(get_token)]
+    request: Request,
+    svc: Annotated[ArchiveService, Depends(get_service)],
+    token: Annotated[str, Depends(get_token)],
 ) -> Principal:
-    """The caller, from its bearer token; every route but login, health and the schema needs one."""
-    return svc.accounts.principal_for_token(token)
+    """The caller, from its bearer token; every route but login, health and the schema needs one.
+    Kept on the request, so that a refusal can be audited (``DeniedReads``)."""
+    principal = svc.accounts.principal_for_token(token)
+    request.state.principal = principal
+    return principal
 
 
 def get_cases(svc: Annotated[ArchiveService, Depends(get_service)]) -> CaseService:

@@ -337,6 +337,11 @@ def build_bundle(
                 else:
                     assert orig_path is not None
                     src = cases.store.path_for(sha)
+                    if not src.is_file():
+                        raise ExportError(
+                            f"the stored original of document {doc.id} (SHA-256 {sha}) is missing from the "
+                            "store; restore it from a backup (`archive check` lists every missing original)"
+                        )
                     h = hashlib.sha256()
                     with src.open("rb") as fh, zf.open(orig_path, "w", force_zip64=True) as out:
                         while chunk := fh.read(_CHUNK):

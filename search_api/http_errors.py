@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive_search.errors import ArchiveError
@@ -50,11 +51,23 @@ HTTP_CODES: dict[int, str] = {404: "not_found", 405: "method_not_allowed", 401: 
 HTTP_FALLBACK_CODE = "http_error"
 
 
+async def audit_refusal(request: Request, status: int, code: str) -> None:
+    """A 404 or 403 to a signed-in caller goes to the audit log as ``denied`` (rate-limited per
+    user: ``search_api/audit.py: DeniedReads``); an anonymous caller has no name to record."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    denied = request.app.state.service.denied
+    await run_in_threadpool(denied.record, principal.name, request.method, request.url.path, status, code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as ``{"error": {"code": ..., "message": ...}}`` with a fitting status."""
 
     @app.exception_handler(ArchiveError)
-    async def _archive_error(_: Request, exc: ArchiveError) -> JSONResponse:
+    async def _archive_error(request: Request, exc: ArchiveError) -> JSONResponse:
+        if exc.status in (403, 404):
+            await audit_refusal(request, exc.status, exc.code)
         resp = error_response(exc.status, exc.code, exc.message)
         if exc.status == 401:
             resp.headers["WWW-Authenticate"] = "Bearer"

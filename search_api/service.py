@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
+from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
@@ -29,6 +30,8 @@ from index.backend import (
 from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
+from ingest.render import PageRenderer
+from search_api.audit import DeniedReads
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
 from search_api.cards import DocumentCard, document_cards
@@ -39,7 +42,6 @@ from search_api.families import FamilyService
 from search_api.history import SearchHistory
 from search_api.metadata import MetadataService
 from search_api.redaction import RedactionService
-from search_api.rendering import render_page_png
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
@@ -53,7 +55,8 @@ class ArchiveService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # umask 077 and a 0700 data folder before anything is created (docs/security.md, finding 9)
+        secure_data_dir(settings.data_dir, catalog_file_of(settings.catalog_url))
         self.catalog = Catalog(settings.catalog_url)
         self.store = OriginalStore(settings.originals_dir)
         self.analyzer = Analyzer()
@@ -81,6 +84,7 @@ class ArchiveService:
         self.metadata = MetadataService(self.catalog, lambda: self.backend, self.accounts.audit)
         self.care = CareService(self)
         self.redactions = RedactionService(self)
+        self.denied = DeniedReads(self.accounts.audit)
         if self.backend.needs_rebuild():
             log.warning("the search index was discarded (format change); rebuilding it from the catalog")
             indexer.reindex(self.catalog, self.backend)
@@ -88,6 +92,8 @@ class ArchiveService:
         self._embedder: Embedder | None = None
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
+        self._renderer: PageRenderer | None = None
+        self._renderer_lock = threading.Lock()
 
     # -- components --------------------------------------------------------------------------
 
@@ -104,6 +110,8 @@ class ArchiveService:
 
     def close(self) -> None:
         self.batch.stop()
+        if self._renderer is not None:
+            self._renderer.close()
         self.backend.close()
         self.catalog.close()
 
@@ -187,10 +195,13 @@ class ArchiveService:
         ]
 
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
-        """(stored path, SHA-256, MIME type, file name) of a document's original."""
+        """(stored path, SHA-256, MIME type, file name) of a document's original, checked against
+        its SHA-256 (``OriginalStore.checked_path``: a missing or changed original is an error
+        naming the document, never served)."""
         doc, _, sha = self._document_row(document_id, principal)
         self.redactions.check_original(doc.id, principal)
-        return self.store.path_for(sha), sha, doc.mime, doc.filename
+        path = self.store.checked_path(sha, what=f"document {document_id}")
+        return path, sha, doc.mime, doc.filename
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
@@ -260,11 +271,11 @@ class ArchiveService:
         return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
-        """A PNG of one page of a PDF or image document."""
+        """A PNG of one page of a PDF or image document, rendered in a sandbox worker
+        (``ingest/render.py``): ``RenderError`` (503 ``render_failed``) past its time or memory."""
         if not 30 <= dpi <= 300:
             raise InvalidRequestError("dpi must be between 30 and 300")
         doc, _, sha = self._document_row(document_id, principal)
-        path = self.store.path_for(sha)
         if page < 1:
             raise NotFoundError(f"page {page} not found")
         # a redacted document: readers get its PDF pages with the masked words blacked out;
@@ -272,7 +283,25 @@ class ArchiveService:
         mask = self.redactions.page_mask(doc.id, page, principal)
         if mask is not None and doc.mime != "application/pdf":
             self.redactions.check_original(doc.id, principal)
-        return render_page_png(path, doc.mime, page, dpi=dpi, max_pixels=MAX_RENDER_PIXELS, mask=mask)
+        path = self.store.checked_path(sha, what=f"document {document_id}")
+        return self.renderer().render(
+            path,
+            doc.mime,
+            page,
+            dpi=dpi,
+            max_pixels=MAX_RENDER_PIXELS,
+            what=f"document {document_id}",
+            mask_words=mask.words if mask is not None else (),
+            mask_required=mask.required if mask is not None else (),
+        )
+
+    def renderer(self) -> PageRenderer:
+        """The page renderer (sandbox workers with ``ARCHIVE_RENDER_*`` limits), made at first use."""
+        with self._renderer_lock:
+            if self._renderer is None:
+                st = self.settings
+                self._renderer = PageRenderer(timeout_s=st.render_timeout_s, memory_mb=st.render_memory_mb)
+            return self._renderer
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:
         with self.catalog.session() as s:

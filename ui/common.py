@@ -84,9 +84,11 @@ def _principal(request: Request) -> Principal | None:
     if not token:
         return None
     try:
-        return _service(request).accounts.principal_for_token(token)
+        principal = _service(request).accounts.principal_for_token(token)
     except UnauthorizedError:
         return None
+    request.state.principal = principal
+    return principal
 
 
 def safe_next(value: str | None) -> str:
@@ -147,6 +149,9 @@ def _to_login(request: Request) -> Response:
 
 
 def _not_found(request: Request, principal: Principal | None) -> HTMLResponse:
+    """The 404 page; for a signed-in user the refusal is audited (``DeniedReads``, rate-limited)."""
+    if principal is not None:
+        _service(request).denied.record(principal.name, request.method, request.url.path, 404, "not_found")
     return render(
         request,
         "error.html",

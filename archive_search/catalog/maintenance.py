@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import StoredFile
+from archive_search.catalog.private import secure_data_dir
 from archive_search.catalog.store import OriginalStore
 
 MANIFEST = "backup-manifest.json"
@@ -36,10 +37,12 @@ class CheckReport:
     missing: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     integrity: str = "ok"
+    permissions: list[str] = field(default_factory=list)
+    """``MODE PATH`` of what other local accounts may read or enter (``catalog/private.py``)."""
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.mismatched and self.integrity == "ok"
+        return not self.missing and not self.mismatched and self.integrity == "ok" and not self.permissions
 
 
 def _sha256(path: Path) -> str:
@@ -88,7 +91,7 @@ def backup(
     src_db = _sqlite_path(catalog)
     if dest.exists() and any(dest.iterdir()):
         raise FileExistsError(f"{dest} is not empty")
-    dest.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(dest)  # a backup holds what the data folder holds: as private
     target = sqlite3.connect(dest / "catalog.sqlite3")
     source = sqlite3.connect(src_db)
     try:
@@ -112,7 +115,7 @@ def backup(
         shutil.copyfile(src, dst)
         if _sha256(dst) != sha:
             raise RuntimeError(f"original {sha} changed while being copied, or is damaged in the archive")
-        os.chmod(dst, 0o444)
+        os.chmod(dst, 0o400)
         if progress:
             progress(n, len(shas))
     manifest: dict[str, object] = {
@@ -157,7 +160,7 @@ def restore(src: Path, data_dir: Path, catalog_file: Path) -> int:
         raise RuntimeError("the backup is damaged: " + "; ".join(problems[:10]))
     if catalog_file.exists():
         raise FileExistsError(f"{catalog_file} exists: restore into an empty data folder")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(data_dir)
     catalog_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / "catalog.sqlite3", catalog_file)
     n = 0
@@ -168,6 +171,6 @@ def restore(src: Path, data_dir: Path, catalog_file: Path) -> int:
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists():
                 shutil.copyfile(f, dst)
-                os.chmod(dst, 0o444)
+                os.chmod(dst, 0o400)
             n += 1
     return n

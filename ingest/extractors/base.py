@@ -40,6 +40,12 @@ class Limits:
     ocr_languages: str = "rus+ukr+bel+eng"
     ocr_dpi: int = 300
     ocr_timeout_s: int = 300
+    ocr_max_pages: int = 2000
+    """Pages (frames) of one file OCR'd at most; the rest keep what their text layer has and the
+    file ends ``ok`` with code ``ocr_incomplete`` (``ingest/extractors/ocr.py: OcrBudget``)."""
+    ocr_max_s: float = 1800
+    """Seconds of OCR one file may take in all (within the worker's wall-clock limit, so that it
+    ends with a recorded reason instead of being killed); then as for ``ocr_max_pages``."""
     tika_timeout_s: float = 300
     """Office documents, web pages, e-mail: longer than this in Tika is ``failed(timeout)``."""
     tika_isolated: bool = True

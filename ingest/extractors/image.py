@@ -8,7 +8,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError, features
 
 from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
-from ingest.extractors.ocr import ocr_image
+from ingest.extractors.ocr import OcrBudget
 
 _PILLOW = metadata.version("Pillow")
 
@@ -27,6 +27,7 @@ class ImageOcrExtractor:
     def extract(self, source: SourceFile, limits: Limits) -> Extraction:
         Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
         blocks: list[TextBlock] = []
+        budget = OcrBudget(limits)
         try:
             with Image.open(source.path) as img:
                 for n, frame in enumerate(ImageSequence.Iterator(img), start=1):
@@ -35,14 +36,19 @@ class ImageOcrExtractor:
                     w, h = frame.size
                     if w * h > limits.max_image_pixels:
                         raise ExtractionError("image_too_large", f"{w}x{h} pixels exceed the limit")
-                    res = ocr_image(
-                        frame.copy(), languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s
-                    )
+                    res = budget.run(frame.copy())
+                    if res is None:  # blank, or past the budget
+                        blocks.append(TextBlock(text="", page=n, method="ocr-skipped"))
+                        continue
                     blocks.append(TextBlock(text=res.text, page=n, method="ocr", confidence=res.confidence))
         except Image.DecompressionBombError as exc:
             raise ExtractionError("image_too_large", str(exc)) from exc
         except (UnidentifiedImageError, OSError) as exc:
             raise ExtractionError("corrupt_image", str(exc)) from exc
         if not any(b.text.strip() for b in blocks):
+            if budget.left:
+                raise budget.no_text_error()
             raise Skip("no_text", "OCR found no text in the image")
-        return Extraction(doc_type="scan", blocks=blocks, page_count=len(blocks))
+        return Extraction(
+            doc_type="scan", blocks=blocks, page_count=len(blocks), incomplete=budget.incomplete()
+        )

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 
 from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
-from ingest.extractors.ocr import ocr_image, tesseract_available
+from ingest.extractors.ocr import OcrBudget, is_blank, tesseract_available
 
 _PYPDFIUM2 = metadata.version("pypdfium2")
 
@@ -114,6 +114,7 @@ class PdfExtractor:
         if n > limits.max_pages:
             raise ExtractionError("too_many_pages", f"{n} pages exceed the limit of {limits.max_pages}")
         blocks: list[TextBlock] = []
+        budget = OcrBudget(limits)
         ocr_pages = 0
         total_chars = 0
         unreadable = 0
@@ -130,18 +131,11 @@ class PdfExtractor:
                 textpage.close()
                 quality = text_layer_quality(text)
                 block = TextBlock(text=text, page=i + 1, method="text-layer")
-                if quality != "good" and tesseract_available():
-                    w, h = page.get_size()
-                    scale = limits.ocr_dpi / 72
-                    if w * h * scale * scale > limits.max_image_pixels:
-                        scale = (limits.max_image_pixels / (w * h)) ** 0.5
-                    try:
-                        image = page.render(scale=scale, grayscale=True).to_pil()
-                    except pdfium.PdfiumError:
-                        image = None  # cannot be rendered: keep what the text layer has
+                if quality != "good" and tesseract_available() and not budget.spent_out():
+                    image = self._page_image(page, limits, budget)
                     if image is not None:
-                        res = ocr_image(image, languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s)
-                        if quality == "garbage" or _ocr_adds_text(text, res.text):
+                        res = budget.run_inked(image)
+                        if res is not None and (quality == "garbage" or _ocr_adds_text(text, res.text)):
                             block = TextBlock(
                                 text=res.text, page=i + 1, method="ocr", confidence=res.confidence
                             )
@@ -158,6 +152,8 @@ class PdfExtractor:
         if n and unreadable == n:
             raise ExtractionError("corrupt_pdf", "no page of the PDF can be read")
         if not any(b.text.strip() for b in blocks):
+            if budget.left:
+                raise budget.no_text_error()
             raise Skip("no_text", "no page has a text layer or recognisable text")
         try:
             meta = {k: str(v) for k, v in pdf.get_metadata_dict(skip_empty=True).items()}
@@ -170,4 +166,21 @@ class PdfExtractor:
             title=meta.get("Title") or None,
             page_count=n,
             metadata=meta,
+            incomplete=budget.incomplete(),
         )
+
+    @staticmethod
+    def _page_image(page: Any, limits: Limits, budget: OcrBudget) -> Any:
+        """The page rendered for OCR, or ``None``: blank at 72 dpi (counted; the full-resolution
+        render and Tesseract are spared), or not renderable (the text layer is kept)."""
+        try:
+            if is_blank(page.render(scale=1, grayscale=True).to_pil()):
+                budget.blank += 1
+                return None
+            w, h = page.get_size()
+            scale = limits.ocr_dpi / 72
+            if w * h * scale * scale > limits.max_image_pixels:
+                scale = (limits.max_image_pixels / (w * h)) ** 0.5
+            return page.render(scale=scale, grayscale=True).to_pil()
+        except pdfium.PdfiumError:
+            return None

@@ -144,6 +144,7 @@ def batch_job(job_id: Id, svc: ServiceDep, principal: PrincipalDep) -> BatchResp
     results = None
     if job.status == "done" and job.results is not None:
         results = [BatchEntryResult(**x) for x in job.results if isinstance(x, dict)]
+        svc.cases.audit.record(principal.name, "view", "batch_job", job.id, {"part": "results"})
     return BatchResponse(
         job_id=str(job.id),
         status=cast(JobStatus, job.status),
@@ -168,6 +169,7 @@ def batch_job_csv(job_id: Id, svc: ServiceDep, principal: PrincipalDep) -> Respo
 
         raise ConflictError(f"the job is {job.status}, not done")
     body = "\ufeff" + results_csv([x for x in job.results if isinstance(x, dict)])
+    svc.cases.audit.record(principal.name, "view", "batch_job", job.id, {"part": "csv"})
     return Response(
         body.encode("utf-8"),
         media_type="text/csv; charset=utf-8",

@@ -51,7 +51,9 @@ def create_case(body: CaseCreate, cases: CasesDep, principal: PrincipalDep) -> C
 @router.get("/cases/{case_id:int}", response_model=CaseDetail, tags=["cases"])
 def get_case(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> CaseDetail:
     """A case with the items you may see (in order), its notes and members."""
-    return cases.get_case(case_id, principal)
+    out = cases.get_case(case_id, principal)
+    cases.audit.record(principal.name, "view", "case", case_id, {"part": "case", "items": len(out.items)})
+    return out
 
 
 @router.patch("/cases/{case_id:int}", response_model=CasePublic, tags=["cases"])
@@ -63,7 +65,9 @@ def update_case(case_id: Id, body: CaseUpdate, cases: CasesDep, principal: Princ
 @router.get("/cases/{case_id:int}/items", response_model=list[CaseItemPublic], tags=["cases"])
 def list_items(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseItemPublic]:
     """The items you may see, in the case's order, each with its citation fields."""
-    return cases.list_items(case_id, principal)
+    out = cases.list_items(case_id, principal)
+    cases.audit.record(principal.name, "view", "case", case_id, {"part": "items", "items": len(out)})
+    return out
 
 
 @router.post(
@@ -103,7 +107,9 @@ def remove_item(case_id: Id, item_id: Id, cases: CasesDep, principal: PrincipalD
 @router.get("/cases/{case_id:int}/notes", response_model=list[CaseNotePublic], tags=["cases"])
 def list_notes(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseNotePublic]:
     """Notes on the case, oldest first."""
-    return cases.list_notes(case_id, principal)
+    out = cases.list_notes(case_id, principal)
+    cases.audit.record(principal.name, "view", "case", case_id, {"part": "notes"})
+    return out
 
 
 @router.post("/cases/{case_id:int}/notes", response_model=CaseNotePublic, status_code=201, tags=["cases"])
@@ -115,7 +121,9 @@ def add_note(case_id: Id, body: CaseNoteCreate, cases: CasesDep, principal: Prin
 @router.get("/cases/{case_id:int}/members", response_model=list[CaseMemberPublic], tags=["cases"])
 def list_members(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CaseMemberPublic]:
     """Members of the case and their rights (read or edit)."""
-    return cases.list_members(case_id, principal)
+    out = cases.list_members(case_id, principal)
+    cases.audit.record(principal.name, "view", "case", case_id, {"part": "members"})
+    return out
 
 
 @router.post("/cases/{case_id:int}/members", response_model=list[CaseMemberPublic], tags=["cases"])
@@ -136,7 +144,9 @@ def remove_member(case_id: Id, username: str, cases: CasesDep, principal: Princi
 @router.get("/documents/{document_id:int}/cases", response_model=list[CasePublic], tags=["cases"])
 def document_cases(document_id: Id, cases: CasesDep, principal: PrincipalDep) -> list[CasePublic]:
     """The cases you may see that contain this document (or a passage of it)."""
-    return cases.list_cases(principal, document_id=document_id)
+    out = cases.list_cases(principal, document_id=document_id)
+    cases.audit.record(principal.name, "view", "document", document_id, {"part": "cases", "cases": len(out)})
+    return out
 
 
 @router.get(

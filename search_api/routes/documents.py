@@ -91,4 +91,4 @@ def page_image(
     """A page of a PDF or scan rendered as PNG (for the viewer)."""
     png = svc.page_image(document_id, page, principal, dpi=dpi)
     svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": f"page {page}"})
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

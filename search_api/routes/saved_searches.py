@@ -59,6 +59,7 @@ def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalD
 def saved_delete(saved_id: Id, svc: ServiceDep, principal: PrincipalDep) -> Response:
     """Delete a saved search."""
     svc.saved.delete(principal, saved_id)
+    svc.cases.audit.record(principal.name, "delete", "saved_search", saved_id, {})
     return Response(status_code=204)
 
 

@@ -134,6 +134,9 @@ def batch_job_page(request: Request, principal: SignedIn, job_id: int) -> Respon
     results = None
     if job.status == "done" and job.results is not None:
         results = [x for x in job.results if isinstance(x, dict)]
+        _service(request).cases.audit.record(
+            principal.name, "view", "batch_job", job.id, {"part": "results", "ui": True}
+        )
     return render(
         request,
         "batch_job.html",
@@ -152,4 +155,6 @@ def batch_job_csv(request: Request, principal: SignedIn, job_id: int) -> Respons
             raise ConflictError(f"the job is {job.status}")
     except ArchiveError:
         return _not_found(request, principal)
+    audit = _service(request).cases.audit
+    audit.record(principal.name, "view", "batch_job", job.id, {"part": "csv", "ui": True})
     return _csv_response([x for x in job.results if isinstance(x, dict)], f"batch-{job.id}.csv")

@@ -89,6 +89,9 @@ def case_page(request: Request, principal: SignedIn, case_id: int) -> Response:
         case = _service(request).cases.get_case(case_id, principal)
     except NotFoundError:
         return _not_found(request, principal)
+    _service(request).cases.audit.record(
+        principal.name, "view", "case", case_id, {"part": "case", "items": len(case.items), "ui": True}
+    )
     export = None
     key = request.query_params.get("export", "")
     if key:

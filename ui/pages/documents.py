@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from archive_search.errors import (
     ArchiveError,
     NotFoundError,
+    RenderError,
 )
 from ui import documents as docs
 from ui.common import (
@@ -121,15 +122,29 @@ def document_original(request: Request, principal: SignedIn, document_id: int) -
     return _secure(resp, cache="private, no-store")
 
 
+RENDER_PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="600" height="120" viewBox="0 0 600 120">'
+    '<rect width="600" height="120" fill="#f4f4f4" stroke="#999"/>'
+    '<text x="300" y="66" font-family="sans-serif" font-size="18" text-anchor="middle" fill="#333">'
+    "This page could not be shown (it takes too long to render). Download the original.</text></svg>"
+)
+"""What the viewer shows for a page whose render failed (``render_failed``)."""
+
+
 @router.get("/documents/{document_id}/pages/{page}.png")
 def page_image(request: Request, principal: SignedIn, document_id: int, page: int) -> Response:
     try:
         png = _service(request).page_image(document_id, page, principal)
     except NotFoundError:
         return _not_found(request, principal)
+    except RenderError:  # too slow or too big to render: a placeholder in the page's place
+        return _secure(Response(RENDER_PLACEHOLDER, status_code=503, media_type="image/svg+xml"))
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    return _secure(Response(png, media_type="image/png"), cache="private, max-age=600")
+    _service(request).cases.audit.record(
+        principal.name, "view", "document", document_id, {"part": f"page {page}", "ui": True}
+    )
+    return _secure(Response(png, media_type="image/png"))
 
 
 @router.post("/documents/{document_id}/withdraw")

@@ -62,6 +62,7 @@ def saved_delete(request: Request, principal: SignedInForm, saved_id: int) -> Re
         _service(request).saved.delete(principal, saved_id)
     except ArchiveError as exc:
         return _failed(request, principal, exc)
+    _service(request).cases.audit.record(principal.name, "delete", "saved_search", saved_id, {"ui": True})
     return _redirect(_with_notice("/saved", "deleted"))
 
 

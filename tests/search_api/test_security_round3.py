@@ -604,7 +604,7 @@ def test_every_signed_in_answer_is_no_store(site: Site) -> None:
         assert r.status_code == 200 and "no-store" in r.headers["cache-control"], path
     token = http.post("/api/v1/auth/token", json={"username": "boss", "password": PASSWORD})
     assert token.status_code == 200 and token.headers["cache-control"] == "no-store"
-    static = next(iter((Path(__file__).parents[1] / "ui" / "static").glob("*.css")))
+    static = next(iter((Path(__file__).parents[2] / "ui" / "static").glob("*.css")))
     r = ui.get("/static/" + static.name)
     assert r.status_code == 200 and "no-store" not in r.headers.get("cache-control", "")
 

@@ -49,6 +49,9 @@ PACKAGES = ("archive_search", "ingest", "index", "search_api", "ui")  # the prod
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+
 from archive_search.errors import ArchiveError, QuerySyntaxError  # noqa: E402
 from archive_search.settings import Settings  # noqa: E402
 from archive_search.types import (  # noqa: E402
@@ -57,7 +60,9 @@ from archive_search.types import (  # noqa: E402
     SearchMode,
     SearchRequest,
 )
-from index.embeddings import Embedder, Vector  # noqa: E402
+from index.embeddings import Embedder  # noqa: E402
+
+Vector = npt.NDArray[np.float32]
 from search_api.query import parse_query  # noqa: E402
 from search_api.service import ArchiveService  # noqa: E402
 

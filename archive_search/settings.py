@@ -233,6 +233,12 @@ class Settings(BaseSettings):
     render_memory_mb: int = Field(
         default=1024, ge=128, description="Memory (address space) of a page-rendering worker."
     )
+    render_cache_mb: int = Field(
+        default=64,
+        ge=0,
+        le=4096,
+        description="Page images kept in memory per server process (most recently viewed first); 0: none.",
+    )
     tika_timeout_s: float = Field(
         default=300, gt=0, description="Seconds one document may spend in Tika before `failed(timeout)`."
     )

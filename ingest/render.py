@@ -14,6 +14,8 @@ import base64
 import binascii
 import io
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +151,14 @@ def black_out(
 class PageRenderer:
     """A pool of ``workers`` sandbox workers rendering pages with a time and memory limit."""
 
-    def __init__(self, *, timeout_s: float, memory_mb: int, workers: int = 2) -> None:
+    def __init__(self, *, timeout_s: float, memory_mb: int, workers: int = 2, cache_mb: int = 0) -> None:
         self.timeout_s = timeout_s
+        self.cache_bytes = cache_mb * 1024 * 1024
+        self._cache: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
+        self._cached = 0
+        self._cache_lock = threading.Lock()
+        self.renders = 0
+        """Renders that ran in a worker (the cache's misses)."""
         self.sandbox = Sandbox(
             SandboxLimits(
                 memory_bytes=memory_mb * 1024 * 1024,
@@ -177,7 +185,39 @@ class PageRenderer:
         """The PNG of a page of the stored file ``path`` (checked by the caller); ``NotFoundError``
         for a page that is not there, ``RenderError`` (naming ``what``) for a render that timed out,
         crashed, ran out of memory or failed. With ``mask_words`` the masked words are blacked out
-        (``ForbiddenError`` ``document_redacted`` when a required one cannot be located)."""
+        (``ForbiddenError`` ``document_redacted`` when a required one cannot be located).
+        Rendered pages are kept in a cache of ``cache_mb`` (least recently used dropped first),
+        keyed by the stored file (content-addressed: the caller re-hashes it before), the page,
+        the resolution and the mask; failures are not kept."""
+        key = (str(path), mime, page, dpi, max_pixels, tuple(mask_words), tuple(mask_required))
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        png = self._render(path, mime, page, dpi, max_pixels, what, mask_words, mask_required)
+        if len(png) <= self.cache_bytes:
+            with self._cache_lock:
+                if key not in self._cache:
+                    self._cache[key] = png
+                    self._cached += len(png)
+                while self._cached > self.cache_bytes:
+                    _, old = self._cache.popitem(last=False)
+                    self._cached -= len(old)
+        return png
+
+    def _render(
+        self,
+        path: Path,
+        mime: str,
+        page: int,
+        dpi: int,
+        max_pixels: int,
+        what: str,
+        mask_words: Sequence[str],
+        mask_required: Sequence[str],
+    ) -> bytes:
+        self.renders += 1
         source = SourceFile(
             filename=path.name, sha256="0" * 64, size=path.stat().st_size, path=path, mime=mime
         )

@@ -300,7 +300,9 @@ class ArchiveService:
         with self._renderer_lock:
             if self._renderer is None:
                 st = self.settings
-                self._renderer = PageRenderer(timeout_s=st.render_timeout_s, memory_mb=st.render_memory_mb)
+                self._renderer = PageRenderer(
+                    timeout_s=st.render_timeout_s, memory_mb=st.render_memory_mb, cache_mb=st.render_cache_mb
+                )
             return self._renderer
 
     def collections(self, principal: Principal) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from archive_search.errors import ArchiveError, UnauthorizedError
 
 T = TypeVar("T")
-UPLOAD_PATHS = ("/api/v1/documents", "/upload")
+UPLOAD_PATHS = ("/api/v1/documents", "/api/v1/uploads", "/upload")
 """Routes that take whole files (the API's and the web UI's upload): up to the file size limit."""
 LIST_PATHS = ("/api/v1/search/batch/csv", "/batch")
 """Routes that take an uploaded list (CSV of names): up to ``ARCHIVE_MAX_LIST_BYTES``."""

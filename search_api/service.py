@@ -45,6 +45,7 @@ from search_api.redaction import RedactionService
 from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
+from search_api.uploads import Uploads
 
 log = logging.getLogger(__name__)
 MAX_RENDER_PIXELS = 12_000_000
@@ -93,6 +94,7 @@ class ArchiveService:
         self._embedder_loaded = False
         self._embedder_lock = threading.Lock()
         self._renderer: PageRenderer | None = None
+        self._uploads: Uploads | None = None
         self._renderer_lock = threading.Lock()
 
     # -- components --------------------------------------------------------------------------
@@ -294,6 +296,15 @@ class ArchiveService:
             mask_words=mask.words if mask is not None else (),
             mask_required=mask.required if mask is not None else (),
         )
+
+    @property
+    def uploads(self) -> Uploads:
+        """This process's upload jobs (the API's ``/uploads`` and the UI's upload page), made at
+        first use."""
+        with self._renderer_lock:
+            if self._uploads is None:
+                self._uploads = Uploads(self)
+            return self._uploads
 
     def renderer(self) -> PageRenderer:
         """The page renderer (sandbox workers with ``ARCHIVE_RENDER_*`` limits), made at first use."""

@@ -24,10 +24,12 @@ catalog, where any server process can read it:
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -48,12 +50,31 @@ RESUME_AFTER_S = 30.0
 up by the process answering its status."""
 
 
+def stage(files: Sequence[tuple[str | None, BinaryIO]], folder: Path) -> list[tuple[Path, str]]:
+    """Copy uploaded files (their name as sent, their stream) into ``folder`` for
+    :meth:`Uploads.submit`: one subfolder per file (two uploads may share a name), each named by
+    the base name it was sent with (``upload`` when there is none)."""
+    staged: list[tuple[Path, str]] = []
+    for n, (filename, stream) in enumerate(files):
+        name = Path(str(filename or "").replace("\\", "/")).name
+        if name in ("", ".", ".."):
+            name = "upload"
+        sub = folder / str(n)
+        sub.mkdir()
+        dest = sub / name
+        with dest.open("wb") as out:
+            shutil.copyfileobj(stream, out)
+        staged.append((dest, name))
+    return staged
+
+
 class Uploads:
     """Upload jobs of one service (one process); any process on the catalog reads their status."""
 
     def __init__(self, service: ArchiveService) -> None:
         self.svc = service
         self._owners: dict[int, str] = {}  # the audit log is append-only: a found owner stays
+        self._via_ui: dict[int, bool] = {}
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self.resume_after_s = RESUME_AFTER_S
@@ -68,10 +89,13 @@ class Uploads:
             max_file_bytes=st.max_file_bytes,
         )
 
-    def submit(self, files: list[tuple[Path, str]], collection: str, principal: Principal) -> int:
+    def submit(
+        self, files: list[tuple[Path, str]], collection: str, principal: Principal, *, ui: bool = True
+    ) -> int:
         """Queue ``(path, shown name)`` files into ``collection`` (the caller checked the write
         permission) and start working them; returns the job id. The paths may be deleted when
-        this returns: their originals are in the store."""
+        this returns: their originals are in the store. ``ui``: sent through the web interface
+        (else the API), as the audit entries say."""
         names = {str(p): name for p, name in files}
         sub = self._queue().submit(
             [p for p, _ in files], collection, display=lambda p: names.get(str(p), p.name)
@@ -81,10 +105,11 @@ class Uploads:
             "ingest",
             JOB_OBJECT,
             sub.job_id,
-            {"collection": collection, "files": [n for _, n in files][:1000], "ui": True},
+            {"collection": collection, "files": [n for _, n in files][:1000], "ui": ui},
         )
         with self._lock:
             self._owners[sub.job_id] = principal.name
+            self._via_ui[sub.job_id] = ui
         for r in sub.refused:  # too large or unreadable: audited at once
             self._audit_file(principal.name, collection, sub.job_id, r)
         if sub.queued:
@@ -117,7 +142,7 @@ class Uploads:
                 "code": r.code,
                 "sha256": r.sha256,
                 "job": job_id,
-                "ui": True,
+                "ui": self._via_ui.get(job_id, True),
             },
         )
 

@@ -6,6 +6,7 @@ answer (the owner is in the audit log); with ARCHIVE_INGEST_QUEUE the workers do
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -165,3 +166,63 @@ def test_an_upload_nobody_works_is_resumed_by_the_next_status_request(
         assert [h.filename for h in hits.hits] == ["resumed.txt"]
     finally:
         second.close()
+
+
+def test_api_upload_job_answers_at_once_and_is_followed(service: ArchiveService) -> None:
+    """``POST /api/v1/uploads`` answers 202 with the job before the files are searchable (issue
+    22, item 10); ``GET /api/v1/uploads/{id}`` follows them, for the uploader alone."""
+    from fastapi.testclient import TestClient
+
+    from archive_search.web import create_app
+
+    svc = service
+    _principal(svc, "uploader")
+    _principal(svc, "other")
+    svc.accounts.create_user("reader", "a long enough passphrase")
+    svc.accounts.grant("uploads", "read", user="reader")
+
+    def auth(c: TestClient, user: str) -> dict[str, str]:
+        r = c.post("/api/v1/auth/token", json={"username": user, "password": "a long enough passphrase"})
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    with TestClient(create_app(svc.settings, svc)) as c:
+        me, other, reader = auth(c, "uploader"), auth(c, "other"), auth(c, "reader")
+        files = [
+            (
+                "files",
+                ("свідчення.txt", "Свідок бачив затримання волонтера біля мосту.\n".encode(), "text/plain"),
+            ),
+            ("files", ("notes.txt", b"The volunteer was detained near the bridge.\n", "text/plain")),
+            ("files", ("empty.txt", b"", "text/plain")),
+        ]
+        r = c.post("/api/v1/uploads", files=files, data={"collection": "uploads"}, headers=me)
+        assert r.status_code == 202, r.text
+        job = r.json()
+        assert [f["name"] for f in job["files"]] == ["свідчення.txt", "notes.txt", "empty.txt"]
+        deadline = time.monotonic() + 60
+        while not job["done"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = c.get(f"/api/v1/uploads/{job['id']}", headers=me).json()
+        assert job["done"], job
+        assert [(f["state"], f["code"]) for f in job["files"]] == [
+            ("ok", None),
+            ("ok", None),
+            ("skipped", "empty"),
+        ]
+        assert job["counts"]["ok"] == 2 and job["counts"]["skipped"] == 1
+        # searchable once "ok"
+        hits = c.get("/api/v1/search", params={"q": "затримання", "mode": "keyword"}, headers=me).json()
+        assert {h["filename"] for h in hits["hits"]} == {"свідчення.txt"}
+        # the job is the uploader's: another user gets the 404 of a missing job
+        assert c.get(f"/api/v1/uploads/{job['id']}", headers=other).status_code == 404
+        # writing needs the write right (a reader is refused before anything is stored)
+        r = c.post("/api/v1/uploads", files=files[:1], data={"collection": "uploads"}, headers=reader)
+        assert r.status_code == 403
+        # the job and every file were audited (as sent through the API), each file as it ended
+        with svc.catalog.session() as s:
+            entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "ingest")))
+        per_file = [json.loads(e.details) for e in entries if e.object_type == "document"]
+        assert sorted(d["file"] for d in per_file) == ["empty.txt", "notes.txt", "свідчення.txt"]
+        assert all(d["ui"] is False and d["job"] == job["id"] for d in per_file)
+        (submitted,) = [json.loads(e.details) for e in entries if e.object_type == "ingest_job"]
+        assert submitted["ui"] is False

@@ -3,9 +3,7 @@ the page follows (``search_api/uploads.py``)."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ from archive_search.errors import (
     NotFoundError,
 )
 from archive_search.types import Principal
-from search_api.uploads import Uploads
+from search_api.uploads import Uploads, stage
 from ui.common import (
     SignedIn,
     SignedInForm,
@@ -89,17 +87,7 @@ async def upload_submit(request: Request, principal: SignedInForm) -> Response:
             error=_translator(request)("no_files"),
         )
     with tempfile.TemporaryDirectory(prefix="archive-ui-upload-") as tmp:
-        staged: list[tuple[Path, str]] = []
-        for n, f in enumerate(files):
-            name = Path(str(f.filename).replace("\\", "/")).name
-            if name in ("", ".", ".."):
-                name = "upload"
-            folder = Path(tmp) / str(n)  # one folder per file: two uploads may share a name
-            folder.mkdir()
-            dest = folder / name
-            with dest.open("wb") as out:
-                shutil.copyfileobj(f.file, out)  # type: ignore[union-attr]
-            staged.append((dest, name))
+        staged = stage([(f.filename, f.file) for f in files], Path(tmp))  # type: ignore[union-attr]
         # the originals go into the store and one queued item per file into a job; the files are
         # then worked in the background and the job's page follows them (search_api/uploads.py)
         job_id = uploads(request).submit(staged, target, principal)
@@ -107,16 +95,8 @@ async def upload_submit(request: Request, principal: SignedInForm) -> Response:
 
 
 def uploads(request: Request) -> Uploads:
-    """This process's upload jobs (one per app, made on first use)."""
-    app = request.app
-    with _uploads_lock:
-        if getattr(app.state, "uploads", None) is None:
-            app.state.uploads = Uploads(_service(request))
-        up: Uploads = app.state.uploads
-    return up
-
-
-_uploads_lock = threading.Lock()
+    """This process's upload jobs (the service's, shared with the API's ``/uploads``)."""
+    return _service(request).uploads
 
 
 def upload_status(request: Request, job_id: int, principal: Principal) -> dict[str, Any]:

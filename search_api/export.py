@@ -85,6 +85,14 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _text_name(name: str) -> str:
+    """The bundle's name for a document's extracted text: its file name with ``.txt`` in place of
+    its extension (``statement.pdf`` → ``statement.txt``; ``notes.txt`` stays ``notes.txt``, not
+    ``notes.txt.txt``); the document id in front keeps two of them apart."""
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem if dot and stem and len(ext) <= 10 else name}.txt"
+
+
 def _safe_name(name: str, limit: int = 120) -> str:
     n = unicodedata.normalize("NFC", name)
     n = "".join("_" if ch in '/\\:*?"<>|' or unicodedata.category(ch).startswith("C") else ch for ch in n)
@@ -210,10 +218,8 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
     if case.description:
         pdf.ln(2)
         para(case.description)
-    pdf.ln(3)
-    para("Items", 13, bold=True, h=7)
-    for item in case.items:
-        pdf.ln(1.5)
+
+    def where_of(item: CaseItemPublic) -> str:
         where = []
         if item.page is not None:
             where.append(f"page {item.page}")
@@ -221,13 +227,38 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
             where.append(f"{timecode(item.time_start)} – {timecode(item.time_end)}")
         if item.speaker:
             where.append(f"speaker {item.speaker}")
+        return ", ".join(where)
+
+    if case.items:  # one row per item, before the items in full
+        pdf.ln(3)
+        para("Summary", 13, bold=True, h=7)
+        pdf.set_font("DejaVu", "", 8.5)
+        with pdf.table(col_widths=(6, 44, 18, 16, 16), text_align="LEFT", line_height=4.6) as table:
+            table.row(("#", "Document", "Where", "Collection", "Added by"))
+            for item in case.items:
+                table.row(
+                    (
+                        str(item.position),
+                        item.title or item.filename,
+                        where_of(item) or "whole document",
+                        item.collection,
+                        item.added_by,
+                    )
+                )
+    pdf.ln(3)
+    para("Items", 13, bold=True, h=7)
+    for item in case.items:
+        pdf.ln(1.5)
+        where = where_of(item)
         para(
-            f"{item.position}. {item.filename}"
-            + (f" — {', '.join(where)}" if where else "")
+            f"{item.position}. {item.title or item.filename}"
+            + (f" — {where}" if where else "")
             + f" [{item.lang}]",
             10.5,
             bold=True,
         )
+        if item.title:
+            para(f"File: {item.filename}", 8.5)
         if item.text:
             para(f"«{item.text}»", 10)
         else:
@@ -328,7 +359,7 @@ def build_bundle(
                 doc, sha, size = docs[doc_id]
                 name = _safe_name(doc.filename)
                 orig_path: str | None = f"originals/{doc.id}-{name}"
-                text_path = f"text/{doc.id}-{name}.txt"
+                text_path = f"text/{doc.id}-{_text_name(name)}"
                 redacted_pdf_path: str | None = None
                 if doc.id in redacted:
                     orig_path = None

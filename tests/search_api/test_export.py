@@ -212,6 +212,18 @@ def test_pdf_report_has_cyrillic_and_renders(
     assert quote[:60] in flat, (quote[:60], flat[:2000])
     assert "Нотатка: звірити з оригіналом" in flat and "примітка 1" in flat
     assert manifest["items"][0]["document_sha256"] in flat.replace(" ", "")
+    # a summary table, one row per item, before the items; items headed by title where there is one
+    assert "Summary" in flat and flat.index("Summary") < flat.index("Items 1. ")
+    head = flat[flat.index("Summary") : flat.index("Items 1. ")]
+    assert all(
+        str(i["filename"])[:20] in head or str(i.get("title") or "")[:20] in head for i in manifest["items"]
+    )
+    # the extracted texts are named name.txt, never name.txt.txt
+    with zipfile.ZipFile(bundle) as zf:
+        texts = [n for n in zf.namelist() if n.startswith("text/")]
+    assert texts and all(n.endswith(".txt") and not n.endswith(".txt.txt") for n in texts), texts
+    originals = [str(i["filename"]) for i in manifest["items"]]
+    assert any(o.endswith(".txt") for o in originals), originals  # the case holds a .txt original
     ARTIFACTS.mkdir(exist_ok=True)
     image = pdf[0].render(scale=1.5).to_pil().convert("L")
     out = ARTIFACTS / f"case-report-{svc.catalog.dialect}.png"

@@ -110,6 +110,12 @@ class Translator:
         key = f"type_{code}"
         return self(key) if key in self.messages else code
 
+    def file_outcome(self, code: str | None) -> str | None:
+        """What an ingestion outcome code (``no_text``, ``encrypted``, …) means, in the interface
+        language; None for a code without an explanation (the raw message is shown instead)."""
+        key = f"file_code_{code}"
+        return self(key) if code and key in self.messages else None
+
     def results(self, count: int) -> str:
         return self("results_one") if count == 1 else self("results_count", count=self.num(count))
 

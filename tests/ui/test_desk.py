@@ -22,6 +22,7 @@ from search_api.service import ArchiveService
 from search_api.tags import TagApply
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
+from ui.i18n import MESSAGES
 
 EMAIL = """From: Olena Marchenko <olena@example.org>
 To: desk@example.org
@@ -425,9 +426,16 @@ def test_a_duplicate_upload_is_not_shown_as_a_new_success(
         expect(row.locator("td.state")).to_have_text(label)
         expect(row).to_have_class(re.compile(r"\boutcome-duplicate\b"))
         assert "outcome-ok" not in (row.get_attribute("class") or "")
+        # the reason in the interface language (not the service's English message), code beside it
+        explain = MESSAGES[locale[:2]]["file_code_duplicate"]
+        expect(row.locator("td.details .explain")).to_have_text(explain)
+        expect(row.locator("td.details code")).to_have_text("duplicate")
         # and after a reload (the server's rendering) the same
         page.reload()
         expect(page.locator("table.upload-report tbody tr").first.locator("td.state")).to_have_text(label)
+        expect(
+            page.locator("table.upload-report tbody tr").first.locator("td.details .explain")
+        ).to_have_text(explain)
     finally:
         ctx.close()
 

@@ -111,6 +111,9 @@ def upload_status(request: Request, job_id: int, principal: Principal) -> dict[s
         f["css"] = "duplicate" if f["duplicate"] and f["state"] == "ok" else f["state"]
         if f["css"] == "duplicate":
             f["label"] = t("outcome_duplicate")
+        # the outcome in the interface language; the service's message (English, technical)
+        # stays beside it for staff, with the code
+        f["explain"] = t.file_outcome(f["code"])
     c = st["counts"]
     st["summary"] = t(
         "upload_state_counts",

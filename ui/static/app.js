@@ -122,6 +122,15 @@
       var badge = document.createElement("span"); badge.className = "status"; badge.textContent = f.label;
       state.appendChild(badge);
       details.textContent = "";
+      if (f.explain) {  // the outcome in the interface language, the code and message beside it
+        var ex = document.createElement("span"); ex.className = "explain"; ex.textContent = f.explain;
+        var tech = document.createElement("span"); tech.className = "muted small";
+        var c = document.createElement("code"); c.textContent = f.code;
+        tech.appendChild(document.createTextNode("(")); tech.appendChild(c);
+        tech.appendChild(document.createTextNode((f.message ? ": " + f.message : "") + ")"));
+        details.appendChild(ex); details.appendChild(document.createTextNode(" ")); details.appendChild(tech);
+        return;
+      }
       if (f.code) {
         var code = document.createElement("code"); code.textContent = f.code;
         details.appendChild(code); details.appendChild(document.createTextNode(" "));

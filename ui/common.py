@@ -199,6 +199,7 @@ NOTICES = (
     "granted",
     "revoked",
     # case members, tags, collections
+    "export_gone",
     "case_member_saved",
     "case_member_removed",
     "tag_renamed",

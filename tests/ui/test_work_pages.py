@@ -162,4 +162,7 @@ def test_export_link_is_the_exporters_only(admin: TestClient, researcher: TestCl
     assert researcher.get(f"{case_url}/export/{key}").status_code == 404
     got = admin.get(f"{case_url}/export/{key}")
     assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
-    assert admin.get(f"{case_url}/export/{key}").status_code == 404  # one download per export
+    # one download per export: the link used again leads back to the case, which says why
+    again = admin.get(f"{case_url}/export/{key}", follow_redirects=False)
+    assert again.status_code == 303 and "notice=export_gone" in again.headers["location"]
+    assert MESSAGES["en"]["notice_export_gone"] in admin.get(again.headers["location"]).text

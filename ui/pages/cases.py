@@ -204,8 +204,8 @@ def case_export_download(request: Request, principal: SignedIn, case_id: int, ke
     except NotFoundError:
         return _not_found(request, principal)
     taken = export_store(request).take(key, user=principal.name, case_id=case_id)
-    if taken is None:
-        return _not_found(request, principal)
+    if taken is None:  # downloaded already, expired, or not this user's: back to the case, saying so
+        return _redirect(_with_notice(f"/cases/{case_id}", "export_gone") + "#export")
     rec, path = taken
     resp = FileResponse(
         path,

@@ -247,9 +247,9 @@ def test_filtered_graph_search_sees_exactly_the_readable_collections(
     """The same in hybrid mode with the embedded vector index's filtered graph search forced (it is
     used only above 20,000 allowed vectors, an exact scan below). On OpenSearch the Lucene engine
     chooses between the two itself, with the filter inside ``knn`` either way: one more hybrid run."""
-    import index.embedded as embedded
+    import index.vectors as vectors
 
-    monkeypatch.setattr(embedded, "_EXACT_SCAN_LIMIT", 0)
+    monkeypatch.setattr(vectors, "EXACT_SCAN_LIMIT", 0)
     spec = {**spec, "mode": "hybrid"}
     principal = Principal(name="p", readable=readable, writable=frozenset(), role="viewer")
     res = parch.service.search(

@@ -186,8 +186,9 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     # compare the hits both records list (an old record may list fewer: a smaller page)
     n = min(len(old_ids), len(new_ids)) if old_ids and new_ids else 0
     known = "hit_ids" in old
-    added = [i for i in new_ids if i not in set(old_ids)] if known else []
-    gone = [i for i in old_ids if i not in set(new_ids)] if known else []
+    old_set, new_set = set(old_ids), set(new_ids)
+    added = [i for i in new_ids if i not in old_set] if known else []
+    gone = [i for i in old_ids if i not in new_set] if known else []
     return {
         "total_before": old.get("total"),
         "total_now": new.get("total"),

@@ -1,11 +1,17 @@
 """``GET /search``: one query in the query language, with filters, facets and paging (a cursor
-for deep pages); ``GET /search/export``: every hit of a query, streamed."""
+for deep pages); ``GET /search/export``: every hit of a query, streamed.
+
+Both routes take the same query text and filters; they are declared once, as dependencies
+(``QueryDep``, ``WhatDep``), so the two parameter lists cannot drift apart. Every query parameter
+sits in a dependency (none on the route itself) because FastAPI lists a route's own parameters
+before its dependencies' — this keeps the documented order: query, filters, then paging."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic.json_schema import SkipJsonSchema
 
@@ -19,41 +25,69 @@ from search_api.retrieval import HitListHash
 
 router = APIRouter(responses=ERRORS, tags=["search"])
 
+Repeated = list[str] | SkipJsonSchema[None]
+"""A repeatable query parameter (``?lang=uk&lang=ru``); absent means no filter."""
 
-@router.get("/search", response_model=SearchResponse)
-async def search(
-    svc: ServiceDep,
-    principal: PrincipalDep,
+
+def query_text(
     q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
+) -> str:
+    return q
+
+
+def what_to_search(
     mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
-    lang: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Language filter (repeatable)")
-    ] = None,
-    collection: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Collection filter (repeatable)")
-    ] = None,
-    type: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Document type filter (repeatable)")
-    ] = None,
-    tag: Annotated[list[str] | SkipJsonSchema[None], Query(description="Tag filter (repeatable)")] = None,
+    lang: Annotated[Repeated, Query(description="Language filter (repeatable)")] = None,
+    collection: Annotated[Repeated, Query(description="Collection filter (repeatable)")] = None,
+    type: Annotated[Repeated, Query(description="Document type filter (repeatable)")] = None,
+    tag: Annotated[Repeated, Query(description="Tag filter (repeatable)")] = None,
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
-    speaker: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Transcript speaker (repeatable)")
-    ] = None,
+    speaker: Annotated[Repeated, Query(description="Transcript speaker (repeatable)")] = None,
     person: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this person (any spelling; repeatable)")
+        Repeated, Query(description="Mentions this person (any spelling; repeatable)")
     ] = None,
-    place: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this place (any spelling)")
-    ] = None,
-    org: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
-    ] = None,
+    place: Annotated[Repeated, Query(description="Mentions this place (any spelling; repeatable)")] = None,
+    org: Annotated[Repeated, Query(description="Mentions this organisation (repeatable)")] = None,
     meta: Annotated[
-        list[str] | SkipJsonSchema[None],
+        Repeated,
         Query(description="Metadata field filter NAME=VALUE or NAME=FROM..TO (dates, numbers; repeatable)"),
     ] = None,
+) -> dict[str, Any]:
+    """The mode and filters shared by search and export, as ``SearchRequest`` fields."""
+    return {
+        "mode": mode,
+        "lang": lang or [],
+        "collections": collection or [],
+        "types": type or [],
+        "tags": tag or [],
+        "date_from": date_from,
+        "date_to": date_to,
+        "speakers": speaker or [],
+        "persons": person or [],
+        "places": place or [],
+        "orgs": org or [],
+        "meta": meta or [],
+    }
+
+
+QueryDep = Annotated[str, Depends(query_text)]
+WhatDep = Annotated[dict[str, Any], Depends(what_to_search)]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How ``GET /search`` shapes one page of hits."""
+
+    group: Literal["document", "passage"]
+    page: int
+    size: int
+    explain: bool
+    cursor: str | None
+    collapse: Literal["none", "family"]
+
+
+def paging(
     group: Annotated[
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
@@ -74,30 +108,30 @@ async def search(
             'on the page are folded into its first hit ("1 of 4 in this family")'
         ),
     ] = "none",
+) -> Paging:
+    return Paging(group, page, size, explain, cursor, collapse)
+
+
+@router.get("/search", response_model=SearchResponse)
+async def search(
+    svc: ServiceDep,
+    principal: PrincipalDep,
+    q: QueryDep,
+    what: WhatDep,
+    shape: Annotated[Paging, Depends(paging)],
 ) -> SearchResponse:
     """Search passages; hits carry provenance and a highlighted snippet; facets count matches."""
     req = SearchRequest(
         q=q,
-        mode=mode,
-        lang=lang or [],
-        collections=collection or [],
-        types=type or [],
-        tags=tag or [],
-        date_from=date_from,
-        date_to=date_to,
-        speakers=speaker or [],
-        persons=person or [],
-        places=place or [],
-        orgs=org or [],
-        meta=meta or [],
-        group=group,
-        page=page,
-        size=size,
-        cursor=cursor,
-        explain=explain,
+        **what,
+        group=shape.group,
+        page=shape.page,
+        size=shape.size,
+        cursor=shape.cursor,
+        explain=shape.explain,
     )
     res = await within(svc.settings.request_timeout_s, svc.search, req, principal)
-    if collapse == "family":
+    if shape.collapse == "family":
         res = svc.families.collapse_search(res, principal)
     record = svc.retrieval.search_record(
         req, principal, mode=res.mode, total=res.total, hits=HitListHash(res.hits)
@@ -108,6 +142,30 @@ async def search(
     return res
 
 
+def export_format(
+    format: Annotated[Literal["csv", "jsonl", "xlsx"], Query()] = "csv",
+) -> Literal["csv", "jsonl", "xlsx"]:
+    return format
+
+
+@dataclass(frozen=True)
+class ExportShape:
+    """Which hits an export lists and whether it explains them."""
+
+    group: Literal["document", "passage"]
+    explain: bool
+
+
+def export_shape(
+    group: Annotated[
+        Literal["document", "passage"],
+        Query(description="passage: every matching passage; document: each document's best passage"),
+    ] = "passage",
+    explain: Annotated[bool, Query(description="Add a column saying how each query word matched")] = False,
+) -> ExportShape:
+    return ExportShape(group, explain)
+
+
 @router.get(
     "/search/export",
     response_class=StreamingResponse,
@@ -116,60 +174,12 @@ async def search(
 def export(
     svc: ServiceDep,
     principal: PrincipalDep,
-    q: Annotated[str, Query(max_length=4000, description="Query in the query language")] = "",
-    format: Annotated[Literal["csv", "jsonl", "xlsx"], Query()] = "csv",
-    mode: Annotated[Literal["hybrid", "keyword", "semantic"], Query()] = "hybrid",
-    lang: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Language filter (repeatable)")
-    ] = None,
-    collection: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Collection filter (repeatable)")
-    ] = None,
-    type: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Document type filter (repeatable)")
-    ] = None,
-    tag: Annotated[list[str] | SkipJsonSchema[None], Query(description="Tag filter (repeatable)")] = None,
-    date_from: Annotated[IsoDate | None, Query()] = None,
-    date_to: Annotated[IsoDate | None, Query()] = None,
-    speaker: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Transcript speaker (repeatable)")
-    ] = None,
-    person: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this person (repeatable)")
-    ] = None,
-    place: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this place (repeatable)")
-    ] = None,
-    org: Annotated[
-        list[str] | SkipJsonSchema[None], Query(description="Mentions this organisation (repeatable)")
-    ] = None,
-    meta: Annotated[
-        list[str] | SkipJsonSchema[None],
-        Query(description="Metadata field filter NAME=VALUE or NAME=FROM..TO (dates, numbers; repeatable)"),
-    ] = None,
-    group: Annotated[
-        Literal["document", "passage"],
-        Query(description="passage: every matching passage; document: each document's best passage"),
-    ] = "passage",
-    explain: Annotated[bool, Query(description="Add a column saying how each query word matched")] = False,
+    q: QueryDep,
+    format: Annotated[Literal["csv", "jsonl", "xlsx"], Depends(export_format)],
+    what: WhatDep,
+    shape: Annotated[ExportShape, Depends(export_shape)],
 ) -> StreamingResponse:
     """Every hit of a search (no page limit), streamed as CSV, JSON Lines or XLSX with provenance;
     the first line says what was searched, how many hits, and whether the list is exhaustive."""
-    req = SearchRequest(
-        q=q,
-        mode=mode,
-        lang=lang or [],
-        collections=collection or [],
-        types=type or [],
-        tags=tag or [],
-        date_from=date_from,
-        date_to=date_to,
-        speakers=speaker or [],
-        persons=person or [],
-        places=place or [],
-        orgs=org or [],
-        meta=meta or [],
-        group=group,
-        explain=explain,
-    )
+    req = SearchRequest(q=q, **what, group=shape.group, explain=shape.explain)
     return export_response(svc, principal, req, format)

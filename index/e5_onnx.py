@@ -344,6 +344,18 @@ def build_graph(
             else:
                 nodes.append(helper.make_node("MatMul", [inp, const(names[0] + ".t", w)], [out]))
 
+    def skip_norm(inp: str, residual: str, norm: str, out: str) -> None:
+        """``out = LayerNorm(inp + bias + residual)``; the bias is ``inp``'s own (``<inp>.b``)."""
+        nodes.append(
+            helper.make_node(
+                "SkipLayerNormalization",
+                [inp, residual, vec(norm + ".w"), vec(norm + ".b"), vec(inp + ".b")],
+                [out],
+                domain=ms,
+                epsilon=cfg.eps,
+            )
+        )
+
     const("tiny", np.array(1e-6, np.float32))
     x = "x0"
     nodes.append(
@@ -392,28 +404,12 @@ def build_graph(
             )
         matmul(ctx, [p + "ao.w"], h, p + "ao")
         x1 = p + "x1"
-        nodes.append(
-            helper.make_node(
-                "SkipLayerNormalization",
-                [p + "ao", x, vec(p + "aln.w"), vec(p + "aln.b"), vec(p + "ao.b")],
-                [x1],
-                domain=ms,
-                epsilon=cfg.eps,
-            )
-        )
+        skip_norm(p + "ao", x, p + "aln", x1)
         matmul(x1, [p + "fi.w"], h, p + "fi")
         nodes.append(helper.make_node("BiasGelu", [p + "fi", vec(p + "fi.b")], [p + "gelu"], domain=ms))
         matmul(p + "gelu", [p + "fo.w"], ff, p + "fo")
         x2 = f"x{layer + 1}"
-        nodes.append(
-            helper.make_node(
-                "SkipLayerNormalization",
-                [p + "fo", x1, vec(p + "oln.w"), vec(p + "oln.b"), vec(p + "fo.b")],
-                [x2],
-                domain=ms,
-                epsilon=cfg.eps,
-            )
-        )
+        skip_norm(p + "fo", x1, p + "oln", x2)
         x = x2
     # mean pooling over the window's tokens
     nodes += [

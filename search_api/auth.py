@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -142,18 +142,17 @@ class Accounts:
             )
 
     def _user_id(self, username: str) -> int:
-        with self.catalog.session() as s:
-            uid = s.scalar(select(User.id).where(User.username == username))
-        if uid is None:
-            raise NotFoundError(f"no user {username!r}")
-        return uid
+        return self._id_of(User.id, User.username == username, f"no user {username!r}")
 
     def _group_id(self, name: str) -> int:
+        return self._id_of(Group.id, Group.name == name, f"no group {name!r}")
+
+    def _id_of(self, column: Any, where: Any, missing: str) -> int:
         with self.catalog.session() as s:
-            gid = s.scalar(select(Group.id).where(Group.name == name))
-        if gid is None:
-            raise NotFoundError(f"no group {name!r}")
-        return gid
+            found: int | None = s.scalar(select(column).where(where))
+        if found is None:
+            raise NotFoundError(missing)
+        return found
 
     def create_group(self, name: str) -> int:
         if not _NAME.match(name):

@@ -214,6 +214,12 @@ class CaseService:
             raise NotFoundError(f"case {case_id} not found")
         return case, access
 
+    def _changed(self, s: Session, case: Case, principal: Principal, details: dict[str, Any]) -> None:
+        """Mark the case as updated now and audit what changed, in the same transaction."""
+        case.updated_at = utcnow()
+        s.flush()
+        self.audit.record(principal.name, "case", "case", case.id, details, session=s)
+
     def _case_for_edit(self, s: Session, case_id: int, principal: Principal, *, content: bool = True) -> Case:
         case, access = self._case(s, case_id, principal)
         if access == "read" or principal.role not in EDITOR_ROLES:
@@ -238,8 +244,11 @@ class CaseService:
             ).all()
         }
 
-    def _case_public(self, s: Session, case: Case, access: str, principal: Principal) -> CasePublic:
-        n = self._visible_count(s, [case.id], principal).get(case.id, 0)
+    def _case_public(
+        self, s: Session, case: Case, access: str, principal: Principal, item_count: int | None = None
+    ) -> CasePublic:
+        """``item_count``: the items the caller may read, when already counted for many cases."""
+        n = self._visible_count(s, [case.id], principal).get(case.id, 0) if item_count is None else item_count
         return CasePublic(
             id=case.id,
             title=case.title,
@@ -272,23 +281,12 @@ class CaseService:
                 q = q.where(Case.id.in_(select(CaseItem.case_id).where(CaseItem.document_id == document_id)))
             cases = list(s.scalars(q.order_by(Case.updated_at.desc(), Case.id.desc())))
             counts = self._visible_count(s, [c.id for c in cases], principal)
-            out = []
-            for c in cases:
-                access = self._access(s, c, principal) or "read"
-                out.append(
-                    CasePublic(
-                        id=c.id,
-                        title=c.title,
-                        description=c.description,
-                        status=c.status,  # type: ignore[arg-type]
-                        owner=c.owner_name,
-                        created_at=c.created_at,
-                        updated_at=c.updated_at,
-                        item_count=counts.get(c.id, 0),
-                        access=access,  # type: ignore[arg-type]
-                    )
+            return [
+                self._case_public(
+                    s, c, self._access(s, c, principal) or "read", principal, counts.get(c.id, 0)
                 )
-            return out
+                for c in cases
+            ]
 
     def create_case(self, body: CaseCreate, principal: Principal) -> CasePublic:
         require_editor(principal, "creating a case")
@@ -338,11 +336,7 @@ class CaseService:
                     changes[field] = {"from": getattr(case, field), "to": value}
                     setattr(case, field, value)
             if changes:
-                case.updated_at = utcnow()
-                s.flush()
-                self.audit.record(
-                    principal.name, "case", "case", case.id, {"op": "update", **changes}, session=s
-                )
+                self._changed(s, case, principal, {"op": "update", **changes})
             _, access = self._case(s, case_id, principal)
             return self._case_public(s, case, access, principal)
 
@@ -442,13 +436,10 @@ class CaseService:
                 )
                 s.add(item)
                 added.append(item)
-            case.updated_at = utcnow()
-            s.flush()
-            self.audit.record(
-                principal.name,
-                "case",
-                "case",
-                case.id,
+            self._changed(
+                s,
+                case,
+                principal,
                 {
                     "op": "add_items",
                     "items": [
@@ -461,7 +452,6 @@ class CaseService:
                         for i in added
                     ],
                 },
-                session=s,
             )
             ids = {i.id for i in added}
             return [i for i in self._items(s, case.id, principal) if i.id in ids]
@@ -487,15 +477,8 @@ class CaseService:
             if "note" in body.model_fields_set and body.note != item.note:
                 old = item.note
                 item.note = body.note
-                case.updated_at = utcnow()
-                s.flush()
-                self.audit.record(
-                    principal.name,
-                    "case",
-                    "case",
-                    case.id,
-                    {"op": "item_note", "item_id": item.id, "from": old, "to": body.note},
-                    session=s,
+                self._changed(
+                    s, case, principal, {"op": "item_note", "item_id": item.id, "from": old, "to": body.note}
                 )
             return next(i for i in self._items(s, case.id, principal) if i.id == item.id)
 
@@ -510,9 +493,7 @@ class CaseService:
                 "passage_id": item.passage_id,
             }
             s.delete(item)
-            case.updated_at = utcnow()
-            s.flush()
-            self.audit.record(principal.name, "case", "case", case.id, details, session=s)
+            self._changed(s, case, principal, details)
 
     def reorder_items(self, case_id: int, body: CaseItemsOrder, principal: Principal) -> list[CaseItemPublic]:
         """Put the items the caller sees in the given order; items hidden from the caller keep
@@ -536,16 +517,7 @@ class CaseService:
             ordered = [by_id[next(new_order)] if i.id in vis else i for i in all_items]
             for pos, item in enumerate(ordered):
                 item.position = pos
-            case.updated_at = utcnow()
-            s.flush()
-            self.audit.record(
-                principal.name,
-                "case",
-                "case",
-                case.id,
-                {"op": "reorder", "item_ids": body.item_ids},
-                session=s,
-            )
+            self._changed(s, case, principal, {"op": "reorder", "item_ids": body.item_ids})
             return self._items(s, case.id, principal)
 
     # -- notes and members ------------------------------------------------------------------------
@@ -555,11 +527,7 @@ class CaseService:
             case = self._case_for_edit(s, case_id, principal)
             note = CaseNote(case_id=case.id, author=principal.name, text=body.text, created_at=utcnow())
             s.add(note)
-            case.updated_at = utcnow()
-            s.flush()
-            self.audit.record(
-                principal.name, "case", "case", case.id, {"op": "add_note", "note_id": note.id}, session=s
-            )
+            self._changed(s, case, principal, {"op": "add_note", "note_id": note.id})
             return CaseNotePublic(id=note.id, author=note.author, text=note.text, created_at=note.created_at)
 
     def list_notes(self, case_id: int, principal: Principal) -> list[CaseNotePublic]:

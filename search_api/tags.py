@@ -53,7 +53,7 @@ TAG_NAME_PATTERN = rf"^[^{_NOT_IN_NAMES}]*[^\s{_NOT_IN_NAMES}][^{_NOT_IN_NAMES}]
 The API schema states it; :func:`clean_tag_name` checks it."""
 TagName = Annotated[
     str,
-    Field(min_length=1, max_length=100, pattern=TAG_NAME_PATTERN, description="Used as tag:NAME in queries")
+    Field(min_length=1, max_length=100, pattern=TAG_NAME_PATTERN, description="Used as tag:NAME in queries"),
 ]
 
 
@@ -271,26 +271,24 @@ class TagService:
             affected = self._passages_of_tag(s, src.id)
             have_docs = set(s.scalars(select(DocumentTag.document_id).where(DocumentTag.tag_id == dst.id)))
             have_pas = set(s.scalars(select(PassageTag.passage_id).where(PassageTag.tag_id == dst.id)))
-            for dt in list(s.scalars(select(DocumentTag).where(DocumentTag.tag_id == src.id))):
-                if dt.document_id not in have_docs:
-                    s.add(
-                        DocumentTag(
-                            document_id=dt.document_id,
-                            tag_id=dst.id,
-                            added_by=dt.added_by,
-                            added_at=dt.added_at,
+            links: list[tuple[type[DocumentTag] | type[PassageTag], str, set[int]]] = [
+                (DocumentTag, "document_id", have_docs),
+                (PassageTag, "passage_id", have_pas),
+            ]
+            for model, key, have in links:
+                found: list[DocumentTag | PassageTag] = list(
+                    s.scalars(select(model).where(model.tag_id == src.id))
+                )
+                for link in found:
+                    if getattr(link, key) not in have:
+                        s.add(
+                            model(
+                                **{key: getattr(link, key)},
+                                tag_id=dst.id,
+                                added_by=link.added_by,
+                                added_at=link.added_at,
+                            )
                         )
-                    )
-            for pt in list(s.scalars(select(PassageTag).where(PassageTag.tag_id == src.id))):
-                if pt.passage_id not in have_pas:
-                    s.add(
-                        PassageTag(
-                            passage_id=pt.passage_id,
-                            tag_id=dst.id,
-                            added_by=pt.added_by,
-                            added_at=pt.added_at,
-                        )
-                    )
             s.flush()
             s.execute(delete(DocumentTag).where(DocumentTag.tag_id == src.id))
             s.execute(delete(PassageTag).where(PassageTag.tag_id == src.id))

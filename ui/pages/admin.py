@@ -80,6 +80,10 @@ def admin_page(request: Request, principal: AdminUser) -> Response:
     )
 
 
+def _accounts(request: Request) -> AccountAdmin:
+    return AccountAdmin(_service(request).accounts)
+
+
 def _admin_do(request: Request, token: str, notice: str, fn: Any) -> Response:
     principal, refused = _admin_guard(request, token)
     if refused is not None or principal is None:
@@ -100,13 +104,7 @@ def admin_create_user(
     role: Annotated[str, Form()] = "viewer",
 ) -> Response:
     def do(p: Principal) -> None:
-        svc = _service(request)
-        if role not in ("viewer", "editor", "admin"):
-            raise InvalidRequestError("unknown role")
-        uid = svc.accounts.create_user(username.strip(), password, role=role)  # type: ignore[arg-type]
-        svc.cases.audit.record(
-            p.name, "grant", "user", uid, {"op": "create_user", "user": username, "role": role}
-        )
+        _accounts(request).create_user(p.name, username.strip(), password, role)
 
     return _admin_do(request, csrf, "user_created", do)
 
@@ -120,17 +118,7 @@ def admin_update_user(
     disabled: Annotated[str, Form()] = "",
 ) -> Response:
     def do(p: Principal) -> None:
-        svc = _service(request)
-        if username == p.name and (disabled == "1" or (role and role != "admin")):
-            raise InvalidRequestError("you cannot disable yourself or take away your own admin role")
-        AccountAdmin(svc.accounts).update_user(username, role=role or None, disabled=disabled == "1")
-        svc.cases.audit.record(
-            p.name,
-            "grant",
-            "user",
-            username,
-            {"op": "update_user", "role": role or None, "disabled": disabled == "1"},
-        )
+        _accounts(request).update_user(p.name, username, role=role or None, disabled=disabled == "1")
 
     return _admin_do(request, csrf, "user_saved", do)
 
@@ -138,9 +126,7 @@ def admin_update_user(
 @router.post("/admin/groups")
 def admin_create_group(request: Request, csrf: Csrf = "", name: Annotated[str, Form()] = "") -> Response:
     def do(p: Principal) -> None:
-        svc = _service(request)
-        gid = svc.accounts.create_group(name.strip())
-        svc.cases.audit.record(p.name, "grant", "group", gid, {"op": "create_group", "group": name})
+        _accounts(request).create_group(p.name, name.strip())
 
     return _admin_do(request, csrf, "group_created", do)
 
@@ -150,9 +136,7 @@ def admin_add_member(
     request: Request, group: str, csrf: Csrf = "", username: Annotated[str, Form()] = ""
 ) -> Response:
     def do(p: Principal) -> None:
-        svc = _service(request)
-        svc.accounts.add_to_group(group, username.strip())
-        svc.cases.audit.record(p.name, "grant", "group", group, {"op": "add_member", "user": username})
+        _accounts(request).add_member(p.name, group, username.strip())
 
     return _admin_do(request, csrf, "member_added", do)
 
@@ -160,9 +144,7 @@ def admin_add_member(
 @router.post("/admin/groups/{group}/members/{username}/remove")
 def admin_remove_member(request: Request, group: str, username: str, csrf: Csrf = "") -> Response:
     def do(p: Principal) -> None:
-        svc = _service(request)
-        svc.accounts.remove_from_group(group, username)
-        svc.cases.audit.record(p.name, "grant", "group", group, {"op": "remove_member", "user": username})
+        _accounts(request).remove_member(p.name, group, username)
 
     return _admin_do(request, csrf, "member_removed", do)
 

@@ -16,6 +16,7 @@ from archive_search.errors import (
 from ui.common import (
     LANG_COOKIE_MAX_AGE,
     _principal,
+    _refused,
     _secure,
     _service,
     _translator,
@@ -88,14 +89,7 @@ def login_submit(
 def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     token = session_token(request)
     if token and not csrf_ok(request, csrf_token):
-        return render(
-            request,
-            "error.html",
-            principal=_principal(request),
-            status=403,
-            title_key="forbidden_title",
-            message_key="csrf_failed",
-        )
+        return _refused(request, _principal(request))
     if token:
         _service(request).accounts.revoke_token(token)
     resp = RedirectResponse("/login?logged_out=1", status_code=303)
@@ -111,14 +105,7 @@ def switch_language(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     if not csrf_ok(request, csrf_token):
-        return render(
-            request,
-            "error.html",
-            principal=_principal(request),
-            status=403,
-            title_key="forbidden_title",
-            message_key="csrf_failed",
-        )
+        return _refused(request, _principal(request))
     resp = RedirectResponse(safe_next(next), status_code=303)
     if lang in UI_LANGUAGES:
         resp.set_cookie(

@@ -48,19 +48,34 @@ def existing_collections(request: Request, principal: Principal) -> set[str]:
     return {c["name"] for c in _service(request).collections(principal)}
 
 
-@router.get("/upload", response_class=HTMLResponse)
-def upload_page(request: Request, principal: SignedIn) -> Response:
-    cols = writable_collections(request, principal)
-    if not cols:
-        return _not_found(request, principal)
+def _upload_form(
+    request: Request,
+    principal: Principal,
+    cols: list[str],
+    chosen: str | None = None,
+    *,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
+    """The upload page: ``cols`` to choose from, ``chosen`` preselected, an ``error`` above the form."""
     return render(
         request,
         "upload.html",
         principal=principal,
         collections=cols,
         existing=existing_collections(request, principal),
-        chosen=None,
+        chosen=chosen,
+        status=status,
+        error=error,
     )
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_page(request: Request, principal: SignedIn) -> Response:
+    cols = writable_collections(request, principal)
+    if not cols:
+        return _not_found(request, principal)
+    return _upload_form(request, principal, cols)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -76,15 +91,8 @@ async def upload_submit(request: Request, principal: SignedInForm) -> Response:
         )
     files = [f for f in form.getlist("files") if not isinstance(f, str) and f.filename]
     if not files:
-        return render(
-            request,
-            "upload.html",
-            principal=principal,
-            collections=cols,
-            existing=existing_collections(request, principal),
-            chosen=target,
-            status=400,
-            error=_translator(request)("no_files"),
+        return _upload_form(
+            request, principal, cols, target, status=400, error=_translator(request)("no_files")
         )
     with tempfile.TemporaryDirectory(prefix="archive-ui-upload-") as tmp:
         staged = stage([(f.filename, f.file) for f in files], Path(tmp))  # type: ignore[union-attr]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,10 @@ def report(args: argparse.Namespace, run: dict[str, Any], **numbers: Any) -> Non
     print(
         json.dumps({"backend": args.backend, "files": run["files"], "passages": run["passages"], **numbers})
     )
+
+
+def timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds ``work()`` took, and what it returned."""
+    t0 = time.perf_counter()
+    out = work()
+    return time.perf_counter() - t0, out

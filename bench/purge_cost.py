@@ -6,9 +6,7 @@ document, purge it, and time the purge's parts against ``archive reindex`` of th
 
 from __future__ import annotations
 
-import time
-
-from bruk_archive import arguments, bruk_archive, report
+from bruk_archive import arguments, bruk_archive, report, timed
 
 from archive_search.types import LOCAL_ADMIN
 
@@ -18,15 +16,9 @@ def main() -> None:
     with bruk_archive(args, "bench-purge", purge_hold_days=0) as run:
         svc, doc = run["svc"], run["first"]
         db = run["data_dir"] / "catalog.sqlite3"
-        t0 = time.perf_counter()
-        svc.care.withdraw(doc, "benchmark", LOCAL_ADMIN)
-        t_withdraw = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        svc.care.purge(doc, LOCAL_ADMIN)
-        t_purge = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        svc.reindex()
-        t_reindex = time.perf_counter() - t0
+        t_withdraw, _ = timed(lambda: svc.care.withdraw(doc, "benchmark", LOCAL_ADMIN))
+        t_purge, _ = timed(lambda: svc.care.purge(doc, LOCAL_ADMIN))
+        t_reindex, _ = timed(svc.reindex)
         report(
             args,
             run,

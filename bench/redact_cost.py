@@ -8,9 +8,8 @@ redact a word of one document (every occurrence), then lift it, and time both ag
 from __future__ import annotations
 
 import re
-import time
 
-from bruk_archive import arguments, bruk_archive, report
+from bruk_archive import arguments, bruk_archive, report, timed
 from sqlalchemy import select
 
 from archive_search.catalog.models import Passage
@@ -25,15 +24,11 @@ def main() -> None:
             text = s.scalar(select(Passage.text).where(Passage.document_id == doc).order_by(Passage.seq))
         assert text
         word = max(re.findall(r"\w{6,}", text), key=len)  # a long word of the document
-        t0 = time.perf_counter()
-        red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="benchmark", phrase=word)
-        t_redact = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        svc.redactions.lift(int(red["id"]), LOCAL_ADMIN)
-        t_lift = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        svc.reindex()
-        t_reindex = time.perf_counter() - t0
+        t_redact, red = timed(
+            lambda: svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="benchmark", phrase=word)
+        )
+        t_lift, _ = timed(lambda: svc.redactions.lift(int(red["id"]), LOCAL_ADMIN))
+        t_reindex, _ = timed(svc.reindex)
         report(
             args,
             run,

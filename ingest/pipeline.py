@@ -141,6 +141,34 @@ def _head(extraction: Extraction) -> str:
     return "\n".join(parts)[:HEAD_CHARS]
 
 
+def _error_report(display: str, exc: Exception) -> FileReport:
+    """A file that failed: an ``ArchiveError`` with its own code and message; anything else (a bug
+    or an unexpected library error) as ``internal_error``, logged with its traceback. Call it
+    inside the ``except`` block."""
+    if isinstance(exc, ArchiveError):
+        return FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
+    log.exception("ingest of %s failed", display)
+    return FileReport(
+        path=display, outcome=Outcome.FAILED, code="internal_error", message=f"{type(exc).__name__}: {exc}"
+    )
+
+
+def _container_report(
+    base: dict[str, Any], doc_id: int, count: int, what: str, error: ArchiveError | None, stopped: str
+) -> FileReport:
+    """The outcome of a container (archive, e-mail) whose members were ingested one by one:
+    ``ok`` with the count, or ``failed`` with the error that stopped it and how far it got."""
+    if error is not None:
+        return FileReport(
+            **base,
+            outcome=Outcome.FAILED,
+            code=error.code,
+            message=f"{error.message}; {stopped} after {count} {what}",
+            document_id=str(doc_id),
+        )
+    return FileReport(**base, outcome=Outcome.OK, message=f"{count} {what}", document_id=str(doc_id))
+
+
 class Ingestor:
     """Ingests files into one collection of the catalog, recording each file's outcome."""
 
@@ -309,16 +337,8 @@ class Ingestor:
         """``work()``, with an archive's stop or an unexpected error turned into a report."""
         try:
             return work()
-        except ArchiveError as exc:
-            return FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
-        except Exception as exc:  # a bug or an unexpected library error: recorded, batch goes on
-            log.exception("ingest of %s failed", display)
-            return FileReport(
-                path=display,
-                outcome=Outcome.FAILED,
-                code="internal_error",
-                message=f"{type(exc).__name__}: {exc}",
-            )
+        except Exception as exc:  # recorded, the batch goes on
+            return _error_report(display, exc)
 
     def _store_and_prepare(self, path: Path, where: _Where, display: str) -> FileReport | _Pending:
         try:
@@ -374,16 +394,8 @@ class Ingestor:
         self._resume = resume
         try:
             return self._process(stored, filename, where, display)
-        except ArchiveError as exc:
-            return FileReport(path=display, outcome=Outcome.FAILED, code=exc.code, message=exc.message)
-        except Exception as exc:  # a bug or an unexpected library error: recorded, the queue goes on
-            log.exception("ingest of %s failed", display)
-            return FileReport(
-                path=display,
-                outcome=Outcome.FAILED,
-                code="internal_error",
-                message=f"{type(exc).__name__}: {exc}",
-            )
+        except Exception as exc:  # recorded, the queue goes on
+            return _error_report(display, exc)
         finally:
             self._resume = False
 
@@ -587,15 +599,7 @@ class Ingestor:
             if error is not None:
                 return FileReport(**base, outcome=Outcome.FAILED, code=error.code, message=error.message)
             return FileReport(**base, outcome=Outcome.SKIPPED, code="empty_archive", message="no members")
-        if error is not None:
-            return FileReport(
-                **base,
-                outcome=Outcome.FAILED,
-                code=error.code,
-                message=f"{error.message}; unpacking stopped after {count} members",
-                document_id=str(doc_id),
-            )
-        return FileReport(**base, outcome=Outcome.OK, message=f"{count} members", document_id=str(doc_id))
+        return _container_report(base, doc_id, count, "members", error, "unpacking stopped")
 
     def _ingest_email(
         self, source: SourceFile, file_id: int, where: _Where, display: str, base: dict[str, Any]
@@ -660,14 +664,8 @@ class Ingestor:
                 member = Member(name, size=len(data), stream=io.BytesIO(data))
                 self._ingest_member(member, inner, f"{display}!/{name}")
         except ArchiveError as exc:
-            return FileReport(
-                **base,
-                outcome=Outcome.FAILED,
-                code=exc.code,
-                message=f"{exc.message}; stopped after {count} attachments",
-                document_id=str(doc_id),
-            )
-        return FileReport(**base, outcome=Outcome.OK, message=f"{count} attachments", document_id=str(doc_id))
+            return _container_report(base, doc_id, count, "attachments", exc, "stopped")
+        return _container_report(base, doc_id, count, "attachments", None, "stopped")
 
     def _ingest_member(self, member: Member, where: _Where, display: str) -> None:
         def work() -> FileReport:

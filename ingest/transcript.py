@@ -14,8 +14,10 @@ import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from archive_search.types import TextBlock
+from archive_search.types import Extraction, TextBlock
 
 _TIME = r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:[.,](?P<ms>\d{1,3}))?"
 _PAREN_TIME = _TIME.replace("?P<", "?P<p")
@@ -128,3 +130,21 @@ def parse_transcript(text: str) -> tuple[list[TextBlock], list[str]] | None:
     if header:
         blocks.insert(0, TextBlock(text="\n".join(header), method="text"))
     return blocks, header
+
+
+def transcript_extraction(
+    text: str, *, title: str | None = None, doc_date: date | None = None, metadata: dict[str, Any]
+) -> Extraction | None:
+    """The text as a transcript (one block per turn), or ``None`` when it is not one. ``title``
+    wins over the transcript header's first line."""
+    parsed = parse_transcript(text)
+    if parsed is None:
+        return None
+    blocks, header = parsed
+    return Extraction(
+        doc_type="transcript",
+        blocks=blocks,
+        title=title or (header[0][:200] if header else None),
+        doc_date=doc_date,
+        metadata=metadata,
+    )

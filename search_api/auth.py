@@ -206,15 +206,23 @@ class Accounts:
                 s.add(Grant(collection_id=cid, user_id=uid, group_id=gid, permission=permission))
             else:
                 row.permission = permission
-            s.flush()
-            self.audit.record(
-                actor,
-                "grant",
-                "collection",
-                collection,
-                {"op": "grant", "user": user, "group": group, "from": before, "to": permission},
-                session=s,
-            )
+            self._grant_changed(s, actor, collection, "grant", user, group, before, permission)
+
+    def _grant_changed(
+        self,
+        s: Session,
+        actor: str,
+        collection: str,
+        op: str,
+        user: str | None,
+        group: str | None,
+        before: str | None,
+        after: str | None,
+    ) -> None:
+        """Audit a grant's change (``before``/``after``: the permission, ``None`` for none)."""
+        s.flush()
+        details = {"op": op, "user": user, "group": group, "from": before, "to": after}
+        self.audit.record(actor, "grant", "collection", collection, details, session=s)
 
     def revoke(
         self,
@@ -252,15 +260,7 @@ class Accounts:
                 s.delete(row)
             else:
                 row.permission = after
-            s.flush()
-            self.audit.record(
-                actor,
-                "grant",
-                "collection",
-                collection,
-                {"op": "revoke", "user": user, "group": group, "from": before, "to": after},
-                session=s,
-            )
+            self._grant_changed(s, actor, collection, "revoke", user, group, before, after)
             return True
 
     # -- principals --------------------------------------------------------------------------

@@ -193,6 +193,14 @@ class TagService:
             raise NotFoundError(f"tag {tag_id} not found")
         return tag
 
+    def _new_tag(self, s: Session, name: str, principal: Principal) -> Tag:
+        """Create the tag ``name`` (already cleaned, not yet taken) and audit it."""
+        tag = Tag(name=name, created_by=principal.name)
+        s.add(tag)
+        s.flush()
+        self.audit.record(principal.name, "tag", "tag", tag.id, {"op": "create", "name": name}, session=s)
+        return tag
+
     def create_tag(self, body: TagCreate, principal: Principal) -> TagPublic:
         require_editor(principal, "creating a tag")
         name = clean_tag_name(body.name)
@@ -200,12 +208,7 @@ class TagService:
             with self.catalog.session() as s:
                 if s.scalar(select(Tag.id).where(Tag.name == name)) is not None:
                     raise ConflictError(f"tag {name!r} exists")
-                tag = Tag(name=name, created_by=principal.name)
-                s.add(tag)
-                s.flush()
-                self.audit.record(
-                    principal.name, "tag", "tag", tag.id, {"op": "create", "name": name}, session=s
-                )
+                tag = self._new_tag(s, name, principal)
                 return self._tag_public(s, [tag], principal)[0]
         except IntegrityError as exc:  # created concurrently
             raise ConflictError(f"tag {name!r} exists") from exc
@@ -342,12 +345,7 @@ class TagService:
                 if tag is None:
                     if body.remove:
                         raise NotFoundError(f"tag {name!r} not found")
-                    tag = Tag(name=name, created_by=principal.name)
-                    s.add(tag)
-                    s.flush()
-                    self.audit.record(
-                        principal.name, "tag", "tag", tag.id, {"op": "create", "name": name}, session=s
-                    )
+                    tag = self._new_tag(s, name, principal)
                 tags[tag.id] = tag
             affected: set[int] = set()
             doc_ids, pas_ids = sorted(docs), sorted(pas)

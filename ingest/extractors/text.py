@@ -11,7 +11,7 @@ import unicodedata
 from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest.cyrillic_bigrams import SCORES, UNSEEN
 from ingest.extractors.base import NO_BID, SPECIALIST, ExtractionError, Limits, Skip
-from ingest.transcript import parse_transcript
+from ingest.transcript import transcript_extraction
 
 CYRILLIC_ENCODINGS = ["cp1251", "koi8_r", "koi8_u", "cp866", "iso8859_5", "mac_cyrillic", "cp855"]
 """Legacy 8-bit Cyrillic code pages tried, most common first (the first wins a tie)."""
@@ -155,15 +155,9 @@ class PlainTextExtractor:
             raise ExtractionError("too_much_text", f"text exceeds {limits.max_output_chars} characters")
         if not text.strip():
             raise Skip("empty", "the file holds no text")
-        transcript = parse_transcript(text)
+        transcript = transcript_extraction(text, metadata={"encoding": encoding})
         if transcript is not None:
-            blocks, header = transcript
-            return Extraction(
-                doc_type="transcript",
-                blocks=blocks,
-                title=header[0][:200] if header else None,
-                metadata={"encoding": encoding},
-            )
+            return transcript
         first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         return Extraction(
             doc_type="text",

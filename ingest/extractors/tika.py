@@ -39,7 +39,7 @@ from archive_search.types import Extraction, SourceFile, TextBlock
 from ingest import sniff
 from ingest.extractors.base import GENERIC, NO_BID, ExtractionError, Limits, Skip
 from ingest.extractors.ooxml_pages import docx_pages, pptx_slides
-from ingest.transcript import parse_transcript
+from ingest.transcript import transcript_extraction
 
 _TIKA = metadata.version("iscc-tika")
 
@@ -407,16 +407,9 @@ class TikaExtractor:
         title = _first(meta, "dc:title", "dc:subject", "subject")
         doc_date = parse_date(_first(meta, "dcterms:created", "meta:creation-date", "dcterms:modified"))
         if doc_type in _WORD_PROCESSING:
-            transcript = parse_transcript(text)
+            transcript = transcript_extraction(text, title=title, doc_date=doc_date, metadata=metadata)
             if transcript is not None:
-                blocks, header = transcript
-                return Extraction(
-                    doc_type="transcript",
-                    blocks=blocks,
-                    title=title or (header[0][:200] if header else None),
-                    doc_date=doc_date,
-                    metadata=metadata,
-                )
+                return transcript
         if title is None and doc_type in _WORD_PROCESSING:
             first_line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
             title = first_line[:200] or None

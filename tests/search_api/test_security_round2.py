@@ -18,6 +18,7 @@ from archive_search.web import create_app
 from index.backend import BoolNode, Filters, QueryNode, TermNode
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
+from tests.web_session import csrf_of, log_in
 
 PASSWORD = "a long enough passphrase"
 STACKS = ("sqlite", "opensearch")
@@ -33,20 +34,11 @@ class Site:
 
     def ui(self, user: str = "boss") -> TestClient:
         c = TestClient(self.app, raise_server_exceptions=False)
-        token = _csrf(c.get("/login").text)
-        r = c.post(
-            "/login",
-            data={"username": user, "password": PASSWORD, "csrf_token": token, "next": "/"},
-            follow_redirects=False,
-        )
-        assert r.status_code == 303, r.text
+        log_in(c, user, PASSWORD)
         return c
 
 
-def _csrf(page: str) -> str:
-    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', page)
-    assert m, "no CSRF token in the page"
-    return m.group(1)
+_csrf = csrf_of
 
 
 @pytest.fixture(scope="module", params=STACKS)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document
@@ -26,6 +27,7 @@ from archive_search.settings import Settings
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import REPO, SAMPLE_DIR
+from tests.web_session import log_in
 
 PASSWORD = "a long enough passphrase"
 CHROMIUM = os.environ.get("ARCHIVE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -126,21 +128,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(ui_archive: UiArchive) -> Iterator[str]:
     """The real app (API and UI) under uvicorn on 127.0.0.1 and a free port; yields its base URL."""
-    import uvicorn
-
-    port = _free_port()
-    app = create_app(ui_archive.service.settings, ui_archive.service)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from _serve(ui_archive.service)
 
 
 def _serve(service: ArchiveService) -> Iterator[str]:
@@ -217,3 +205,37 @@ def shot(page: Any, name: str, *, full_page: bool = False) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+# -- test clients by role -----------------------------------------------------------------------
+
+
+def client_for(archive: UiArchive, **kw: object) -> TestClient:
+    return TestClient(create_app(archive.service.settings, archive.service), **kw)  # type: ignore[arg-type]
+
+
+def _signed_in(archive: UiArchive, user: str | None) -> Iterator[TestClient]:
+    with client_for(archive) as c:
+        if user is not None:
+            log_in(c, user, PASSWORD)
+        yield c
+
+
+@pytest.fixture
+def anon(ui_archive: UiArchive) -> Iterator[TestClient]:
+    yield from _signed_in(ui_archive, None)
+
+
+@pytest.fixture
+def researcher(ui_archive: UiArchive) -> Iterator[TestClient]:
+    yield from _signed_in(ui_archive, "researcher")
+
+
+@pytest.fixture
+def lawyer(ui_archive: UiArchive) -> Iterator[TestClient]:
+    yield from _signed_in(ui_archive, "lawyer")
+
+
+@pytest.fixture
+def admin(ui_archive: UiArchive) -> Iterator[TestClient]:
+    yield from _signed_in(ui_archive, "admin")

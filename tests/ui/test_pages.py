@@ -3,57 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from archive_search.types import LOCAL_ADMIN
-from archive_search.web import create_app
-from tests.ui.conftest import PASSWORD, XSS_NAME, UiArchive
+from tests.ui.conftest import PASSWORD, XSS_NAME, UiArchive, client_for
+from tests.web_session import csrf_of
+from tests.web_session import log_in as sign_in
 from ui.common import safe_next
 from ui.i18n import MESSAGES, Translator, negotiate
 
 
-def client_for(archive: UiArchive, **kw: object) -> TestClient:
-    return TestClient(create_app(archive.service.settings, archive.service), **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def anon(ui_archive: UiArchive) -> Iterator[TestClient]:
-    with client_for(ui_archive) as c:
-        yield c
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
-    assert m, "no CSRF token in the page"
-    return m.group(1)
-
-
 def log_in(c: TestClient, user: str, password: str = PASSWORD) -> str:
-    token = csrf_of(c.get("/login").text)
-    r = c.post(
-        "/login",
-        data={"username": user, "password": password, "csrf_token": token, "next": "/"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303, r.text
-    return r.headers["set-cookie"]
-
-
-@pytest.fixture
-def researcher(ui_archive: UiArchive) -> Iterator[TestClient]:
-    with client_for(ui_archive) as c:
-        log_in(c, "researcher")
-        yield c
-
-
-@pytest.fixture
-def lawyer(ui_archive: UiArchive) -> Iterator[TestClient]:
-    with client_for(ui_archive) as c:
-        log_in(c, "lawyer")
-        yield c
+    return sign_in(c, user, password)
 
 
 # -- sessions and CSRF -----------------------------------------------------------------------

@@ -3,15 +3,12 @@ editors change, admins administer), and no trace of a collection the user may no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from archive_search.types import LOCAL_ADMIN
 from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
 from tests.ui.conftest import UiArchive
-from tests.ui.test_pages import client_for, csrf_of, log_in
+from tests.ui.test_pages import client_for, csrf_of
 from ui.i18n import MESSAGES
 
 POSTS = (
@@ -48,20 +45,6 @@ PAGES = (
     "/batch/jobs/1",
     "/saved/1/new",
 )
-
-
-@pytest.fixture
-def admin(ui_archive: UiArchive) -> Iterator[TestClient]:
-    with client_for(ui_archive) as c:
-        log_in(c, "admin")
-        yield c
-
-
-@pytest.fixture
-def researcher(ui_archive: UiArchive) -> Iterator[TestClient]:
-    with client_for(ui_archive) as c:
-        log_in(c, "researcher")
-        yield c
 
 
 def test_every_form_needs_the_csrf_token(admin: TestClient) -> None:

@@ -37,6 +37,7 @@ from search_api.batch import BatchRunner
 from search_api.cards import DocumentCard, document_cards
 from search_api.care import CareService
 from search_api.cases import CaseService
+from search_api.corroboration import Corroboration
 from search_api.entities import EntityService
 from search_api.families import FamilyService
 from search_api.history import SearchHistory
@@ -82,6 +83,7 @@ class ArchiveService:
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
+        self.corroboration = Corroboration(self.catalog, self.analyzer)
         self.metadata = MetadataService(self.catalog, lambda: self.backend, self.accounts.audit)
         self.care = CareService(self)
         self.redactions = RedactionService(self)
@@ -271,6 +273,24 @@ class ArchiveService:
         )
         p = self.passage(passage_id, principal)
         return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
+
+    def corroborate(
+        self,
+        passage_id: int,
+        principal: Principal,
+        *,
+        size: int = 10,
+        exclude: Literal["source", "document", "none"] = "source",
+        lang: list[str] | None = None,
+        by_family: bool = True,
+    ) -> dict[str, Any]:
+        """Similar passages (one entry per source family with ``by_family``) with each entry's
+        document date, the people named and the match strength (``corroboration.py``)."""
+        if by_family:
+            out = self.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        else:
+            out = self.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        return self.corroboration.enrich(out, passage_id, principal)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
         """A PNG of one page of a PDF or image document, rendered in a sandbox worker

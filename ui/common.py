@@ -183,6 +183,7 @@ NOTICES = (
     "tagged",
     "added",
     "added_stay",
+    "added_here",
     "case_created",
     "note_added",
     "item_saved",
@@ -228,8 +229,9 @@ def can_edit(principal: Principal) -> bool:
 
 
 def _with_notice(target: str, notice: str, **extra: str | int) -> str:
+    target, hash_, fragment = target.partition("#")  # the notice goes before a #fragment
     sep = "&" if "?" in target else "?"
-    return f"{target}{sep}{urlencode({'notice': notice, **extra})}"
+    return f"{target}{sep}{urlencode({'notice': notice, **extra})}{hash_}{fragment}"
 
 
 def _redirect(target: str) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from archive_search.types import Hit
+from search_api.corroboration import CorroborationHit
 from search_api.deps import Id, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
@@ -36,7 +36,7 @@ class SimilarResponse(BaseModel):
     method: Literal["vector", "keyword"] = Field(
         description="vector: nearest embeddings (any language); keyword: shared terms (no embedding yet)"
     )
-    hits: list[Hit]
+    hits: list[CorroborationHit]
     independent_sources: int | None = Field(
         default=None, description="With group=family: entries labelled independent (distinct sources)"
     )
@@ -72,11 +72,11 @@ def similar_passages(
         ),
     ] = "family",
 ) -> dict[str, Any]:
-    """Passages of other documents that describe the same thing, in any language (corroboration)."""
-    if group == "family":
-        out = svc.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
-    else:
-        out = svc.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+    """Passages of other documents that describe the same thing, in any language (corroboration),
+    each with its document's date, the people named and the match strength."""
+    out = svc.corroborate(
+        passage_id, principal, size=size, exclude=exclude, lang=lang, by_family=group == "family"
+    )
     svc.cases.audit.record(
         principal.name, "search", "passage", passage_id, {"similar": True, "hits": len(out["hits"])}
     )

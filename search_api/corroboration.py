@@ -21,7 +21,7 @@ Match strength
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -44,8 +44,8 @@ MAX_PEOPLE = 6
 class PersonRef(BaseModel):
     """A person (an entity of type ``person``) named in the entry's passage or document."""
 
-    id: int
-    name: str
+    id: int = Field(description="The entity (GET /entities/{id})")
+    name: str = Field(description="As spelled in this passage (or most often in this document)")
     in_passage: bool = Field(
         description="Named in the similar passage itself (else elsewhere in its document)"
     )
@@ -106,30 +106,45 @@ class Corroboration:
             dates = dict(
                 s.execute(select(Document.id, Document.doc_date).where(Document.id.in_(doc_ids))).all()
             )
-            in_passage: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            for pid, eid, name in s.execute(
-                select(EntityMention.passage_id, Entity.id, Entity.name)
+            # the spelling written in these documents (``alias``), never the entity's catalog-wide
+            # name: that may have been chosen from, or renamed after, a document the caller cannot read
+            in_passage: dict[int, dict[int, str]] = defaultdict(dict)
+            for pid, eid, alias, _first in s.execute(
+                select(
+                    EntityMention.passage_id,
+                    EntityMention.entity_id,
+                    EntityMention.alias,
+                    func.min(EntityMention.char_start),
+                )
                 .join(Entity, Entity.id == EntityMention.entity_id)
                 .where(Entity.type == "person", EntityMention.passage_id.in_(passage_ids))
-                .group_by(EntityMention.passage_id, Entity.id, Entity.name)
+                .group_by(EntityMention.passage_id, EntityMention.entity_id, EntityMention.alias)
                 .order_by(EntityMention.passage_id, func.min(EntityMention.char_start))
             ).all():
-                in_passage[int(pid)].append((int(eid), str(name)))
-            in_document: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            for did, eid, name, _n in s.execute(
-                select(EntityMention.document_id, Entity.id, Entity.name, func.count())
+                in_passage[int(pid)].setdefault(int(eid), str(alias))
+            counts: dict[int, dict[int, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+            for did, eid, alias, n in s.execute(
+                select(EntityMention.document_id, EntityMention.entity_id, EntityMention.alias, func.count())
                 .join(Entity, Entity.id == EntityMention.entity_id)
                 .where(Entity.type == "person", EntityMention.document_id.in_(doc_ids))
-                .group_by(EntityMention.document_id, Entity.id, Entity.name)
-                .order_by(EntityMention.document_id, func.count().desc(), Entity.name)
+                .group_by(EntityMention.document_id, EntityMention.entity_id, EntityMention.alias)
             ).all():
-                in_document[int(did)].append((int(eid), str(name)))
+                counts[int(did)][int(eid)][str(alias)] += int(n)
+        in_document: dict[int, list[tuple[int, str]]] = {
+            did: [
+                (eid, spellings.most_common(1)[0][0])
+                for eid, spellings in sorted(
+                    ents.items(), key=lambda kv: (-sum(kv[1].values()), kv[1].most_common(1)[0][0])
+                )
+            ]
+            for did, ents in counts.items()
+        }
         asked_terms = content_terms(self.analyzer, asked)
         method = str(out.get("method", "vector"))
         enriched: list[CorroborationHit] = []
         for h in hits:
             pid, did = int(h.passage_id), int(h.document_id)
-            people = [PersonRef(id=e, name=n, in_passage=True) for e, n in in_passage.get(pid, [])]
+            people = [PersonRef(id=e, name=n, in_passage=True) for e, n in in_passage.get(pid, {}).items()]
             seen = {p.id for p in people}
             people += [
                 PersonRef(id=e, name=n, in_passage=False)

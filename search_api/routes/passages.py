@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from archive_search.types import Hit
 from search_api.corroboration import CorroborationHit
 from search_api.deps import Id, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
@@ -36,13 +37,17 @@ class SimilarResponse(BaseModel):
     method: Literal["vector", "keyword"] = Field(
         description="vector: nearest embeddings (any language); keyword: shared terms (no embedding yet)"
     )
-    hits: list[CorroborationHit]
+    hits: list[Hit]
     independent_sources: int | None = Field(
         default=None, description="With group=family: entries labelled independent (distinct sources)"
     )
     same_source: int | None = Field(
         default=None, description="With group=family: entries of the asked passage's own source family"
     )
+
+
+class CorroborationResponse(SimilarResponse):
+    hits: list[CorroborationHit]  # type: ignore[assignment]  # a Hit with date, people, strength
 
 
 @router.get("/passages/{passage_id:int}", response_model=PassagePublic, tags=["documents"])
@@ -53,7 +58,9 @@ def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[st
     return out
 
 
-@router.get("/passages/{passage_id:int}/similar", response_model=SimilarResponse, tags=["corroboration"])
+@router.get(
+    "/passages/{passage_id:int}/similar", response_model=CorroborationResponse, tags=["corroboration"]
+)
 def similar_passages(
     passage_id: Id,
     svc: ServiceDep,

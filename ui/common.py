@@ -25,7 +25,7 @@ from archive_search.errors import (
     NotFoundError,
     UnauthorizedError,
 )
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from search_api.access import EDITOR_ROLES
 from search_api.service import ArchiveService
 from ui.i18n import LANG_COOKIE, NATIVE_NAMES, UI_LANGUAGES, Translator, negotiate, timecode
@@ -172,10 +172,13 @@ def _work_context(request: Request, principal: Principal) -> dict[str, Any]:
 
 
 def _int_param(value: str | None) -> int | None:
+    """An integer query parameter; ``None`` when absent, malformed or past the largest catalog id
+    (``MAX_ID``: the catalog could not even look it up, SQLite and PostgreSQL raise on it)."""
     try:
-        return int(value) if value else None
+        n = int(value) if value else None
     except ValueError:
         return None
+    return n if n is None or abs(n) <= MAX_ID else None
 
 
 NOTICES = (

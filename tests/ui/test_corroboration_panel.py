@@ -304,3 +304,44 @@ def test_panel_screenshots_in_each_language(chromium: Any, corr: CorrArchive, la
             shot(page, f"corroboration-page-{lang}-{width}")
         finally:
             ctx.close()
+
+
+def test_bad_parameters_never_crash_and_hide_what_is_not_readable(corr: CorrArchive) -> None:
+    """Malformed or hostile parameters answer a page or a 404, never a server error; a passage of
+    another document, or of a document the reader may not read, is a 404 like a missing one."""
+    from fastapi.testclient import TestClient
+
+    from archive_search.web import create_app
+    from tests.ui.test_pages import log_in as form_log_in
+
+    doc = corr.doc_ids["field-note.txt"]
+    sealed = corr.doc_ids["witness-13-sealed.txt"]
+    with corr.service.catalog.session() as s:
+        sealed_passage = s.scalar(select(Passage.id).where(Passage.document_id == sealed))
+        other_passage = s.scalar(
+            select(Passage.id).where(Passage.document_id == corr.doc_ids["witness-01.txt"])
+        )
+    with TestClient(create_app(corr.service.settings, corr.service)) as c:
+        form_log_in(c, "reader", PASSWORD)
+        base = f"/documents/{doc}/corroboration"
+        for params, status in (
+            ({"passage": corr.passage_id}, 200),
+            ({"passage": corr.passage_id, "shown": "-5"}, 200),
+            ({"passage": corr.passage_id, "shown": "abc"}, 200),
+            ({"passage": corr.passage_id, "shown": "9" * 30}, 200),
+            ({"passage": "abc"}, 404),
+            ({"passage": "9" * 30}, 404),
+            ({"passage": "-1"}, 404),
+            ({}, 404),
+            ({"passage": other_passage}, 404),
+        ):
+            r = c.get(base, params=params)
+            assert r.status_code == status, (params, r.status_code)
+        assert (
+            c.get(f"/documents/{sealed}/corroboration", params={"passage": sealed_passage}).status_code == 404
+        )
+        assert c.get(f"/documents/{'9' * 30}/corroboration", params={"passage": 1}).status_code in (404, 422)
+        one = c.get(base, params={"passage": corr.passage_id, "shown": "-5"})
+        assert one.text.count('class="corr-entry"') == 1
+        many = c.get(base, params={"passage": corr.passage_id, "shown": "9" * 30})
+        assert many.text.count('class="corr-entry"') == 13

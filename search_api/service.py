@@ -20,7 +20,7 @@ from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from index import indexer
 from index.analysis import Analyzer
 from index.backend import (
@@ -132,6 +132,8 @@ class ArchiveService:
 
     def _document_row(self, document_id: int, principal: Principal) -> tuple[Document, str, str]:
         """The document, its collection name and SHA-256; a forbidden one is as missing as a missing one."""
+        if not 1 <= document_id <= MAX_ID:  # no such id (and the catalog would raise on it: a 500)
+            raise NotFoundError(f"document {document_id} not found")
         with self.catalog.session() as s:
             row = s.execute(
                 select(Document, Collection.name, StoredFile.sha256)
@@ -209,6 +211,8 @@ class ArchiveService:
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
+        if not 1 <= passage_id <= MAX_ID:
+            raise NotFoundError(f"passage {passage_id} not found")
         with self.catalog.session() as s:
             row = s.execute(
                 select(Passage, Document, Collection.name)

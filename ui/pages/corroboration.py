@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from archive_search.errors import NotFoundError
-from archive_search.types import MAX_ID, Principal
+from archive_search.types import Principal
 from search_api.service import ArchiveService
 from ui import documents as docs
 from ui.common import SignedIn, _int_param, _not_found, _service, _translator, _work_context, render
@@ -90,8 +90,6 @@ def corroboration_page(request: Request, principal: SignedIn, document_id: int) 
     svc = _service(request)
     qp = request.query_params
     passage_id = _int_param(qp.get("passage"))
-    if not 1 <= document_id <= MAX_ID:  # past any id: the catalog could not even look it up
-        return _not_found(request, principal)
     try:
         meta = svc.document(document_id, principal)
     except NotFoundError:

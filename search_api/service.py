@@ -20,7 +20,7 @@ from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from index import indexer
 from index.analysis import Analyzer
 from index.backend import (
@@ -37,6 +37,7 @@ from search_api.batch import BatchRunner
 from search_api.cards import DocumentCard, document_cards
 from search_api.care import CareService
 from search_api.cases import CaseService
+from search_api.corroboration import Corroboration
 from search_api.entities import EntityService
 from search_api.families import FamilyService
 from search_api.history import SearchHistory
@@ -82,6 +83,7 @@ class ArchiveService:
         self.tags = TagService(self.catalog, self.backend, self.accounts.audit)
         self.entities = EntityService(self.catalog, self.backend, self.accounts.audit)
         self.families = FamilyService(self.catalog, self.accounts.audit)
+        self.corroboration = Corroboration(self.catalog, self.analyzer)
         self.metadata = MetadataService(self.catalog, lambda: self.backend, self.accounts.audit)
         self.care = CareService(self)
         self.redactions = RedactionService(self)
@@ -130,6 +132,8 @@ class ArchiveService:
 
     def _document_row(self, document_id: int, principal: Principal) -> tuple[Document, str, str]:
         """The document, its collection name and SHA-256; a forbidden one is as missing as a missing one."""
+        if not 1 <= document_id <= MAX_ID:  # no such id (and the catalog would raise on it: a 500)
+            raise NotFoundError(f"document {document_id} not found")
         with self.catalog.session() as s:
             row = s.execute(
                 select(Document, Collection.name, StoredFile.sha256)
@@ -207,6 +211,8 @@ class ArchiveService:
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
+        if not 1 <= passage_id <= MAX_ID:
+            raise NotFoundError(f"passage {passage_id} not found")
         with self.catalog.session() as s:
             row = s.execute(
                 select(Passage, Document, Collection.name)
@@ -271,6 +277,24 @@ class ArchiveService:
         )
         p = self.passage(passage_id, principal)
         return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
+
+    def corroborate(
+        self,
+        passage_id: int,
+        principal: Principal,
+        *,
+        size: int = 10,
+        exclude: Literal["source", "document", "none"] = "source",
+        lang: list[str] | None = None,
+        by_family: bool = True,
+    ) -> dict[str, Any]:
+        """Similar passages (one entry per source family with ``by_family``) with each entry's
+        document date, the people named and the match strength (``corroboration.py``)."""
+        if by_family:
+            out = self.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        else:
+            out = self.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        return self.corroboration.enrich(out, passage_id, principal)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:
         """A PNG of one page of a PDF or image document, rendered in a sandbox worker

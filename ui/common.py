@@ -25,7 +25,7 @@ from archive_search.errors import (
     NotFoundError,
     UnauthorizedError,
 )
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from search_api.access import EDITOR_ROLES
 from search_api.service import ArchiveService
 from ui.i18n import LANG_COOKIE, NATIVE_NAMES, UI_LANGUAGES, Translator, negotiate, timecode
@@ -172,10 +172,13 @@ def _work_context(request: Request, principal: Principal) -> dict[str, Any]:
 
 
 def _int_param(value: str | None) -> int | None:
+    """An integer query parameter; ``None`` when absent, malformed or past the largest catalog id
+    (``MAX_ID``: the catalog could not even look it up, SQLite and PostgreSQL raise on it)."""
     try:
-        return int(value) if value else None
+        n = int(value) if value else None
     except ValueError:
         return None
+    return n if n is None or abs(n) <= MAX_ID else None
 
 
 NOTICES = (
@@ -183,6 +186,7 @@ NOTICES = (
     "tagged",
     "added",
     "added_stay",
+    "added_here",
     "case_created",
     "note_added",
     "item_saved",
@@ -228,8 +232,9 @@ def can_edit(principal: Principal) -> bool:
 
 
 def _with_notice(target: str, notice: str, **extra: str | int) -> str:
+    target, hash_, fragment = target.partition("#")  # the notice goes before a #fragment
     sep = "&" if "?" in target else "?"
-    return f"{target}{sep}{urlencode({'notice': notice, **extra})}"
+    return f"{target}{sep}{urlencode({'notice': notice, **extra})}{hash_}{fragment}"
 
 
 def _redirect(target: str) -> Response:

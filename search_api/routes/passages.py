@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from archive_search.types import Hit
+from search_api.corroboration import CorroborationHit
 from search_api.deps import Id, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
@@ -45,6 +46,10 @@ class SimilarResponse(BaseModel):
     )
 
 
+class CorroborationResponse(SimilarResponse):
+    hits: list[CorroborationHit]  # type: ignore[assignment]  # a Hit with date, people, strength
+
+
 @router.get("/passages/{passage_id:int}", response_model=PassagePublic, tags=["documents"])
 def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
     """A passage and where it sits: page and character span in the page text, or time span."""
@@ -53,7 +58,9 @@ def passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[st
     return out
 
 
-@router.get("/passages/{passage_id:int}/similar", response_model=SimilarResponse, tags=["corroboration"])
+@router.get(
+    "/passages/{passage_id:int}/similar", response_model=CorroborationResponse, tags=["corroboration"]
+)
 def similar_passages(
     passage_id: Id,
     svc: ServiceDep,
@@ -72,11 +79,11 @@ def similar_passages(
         ),
     ] = "family",
 ) -> dict[str, Any]:
-    """Passages of other documents that describe the same thing, in any language (corroboration)."""
-    if group == "family":
-        out = svc.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
-    else:
-        out = svc.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+    """Passages of other documents that describe the same thing, in any language (corroboration),
+    each with its document's date, the people named and the match strength."""
+    out = svc.corroborate(
+        passage_id, principal, size=size, exclude=exclude, lang=lang, by_family=group == "family"
+    )
     svc.cases.audit.record(
         principal.name, "search", "passage", passage_id, {"similar": True, "hits": len(out["hits"])}
     )

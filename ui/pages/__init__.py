@@ -1,8 +1,9 @@
 """The web interface's page routes, one module per resource, mirroring the API's routers
 (``search_api/routes/``): ``auth`` (login, logout, language), ``search`` (the search page and
-the selection of results), ``documents`` (viewer, original, page images), ``cases``, ``tags``,
-``batch``, ``saved``, ``history``, ``metadata``, ``uploads``, ``admin`` (users, groups, grants,
-collections) and ``care`` (withdrawal, purge, holds, restrictions, redaction, retention review).
+the selection of results), ``documents`` (viewer, original, page images), ``corroboration``
+(a passage's similar passages by source), ``cases``, ``tags``, ``batch``, ``saved``,
+``history``, ``metadata``, ``uploads``, ``admin`` (users, groups, grants, collections) and
+``care`` (withdrawal, purge, holds, restrictions, redaction, retention review).
 Helpers and the login dependency are in ``ui/common.py``."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ui.pages import (
     batch,
     care,
     cases,
+    corroboration,
     documents,
     entities,
     history,
@@ -31,6 +33,7 @@ ROUTERS = (
     auth,
     search,
     documents,
+    corroboration,
     cases,
     tags,
     entities,

@@ -29,6 +29,7 @@ from ui.common import (
     render,
     safe_next,
 )
+from ui.pages import corroboration
 from ui.pages.metadata import described
 
 router = APIRouter(include_in_schema=False)
@@ -70,7 +71,13 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
             )
         rendered.append(item)
     doc_lang = meta.get("lang") if meta.get("lang") in ("ru", "uk", "be", "en") else None
-    similar = svc.similar_by_source(span.passage_id, principal, size=5) if span else None
+    corr = (
+        corroboration.panel(
+            svc, request, principal, meta, span.passage_id, shown=corroboration.PANEL_SIZE, full=False
+        )
+        if span
+        else None
+    )
     like_this = svc.similar_documents(document_id, principal, size=5)
     svc.cases.audit.record(
         principal.name,
@@ -98,7 +105,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         back=safe_next(qp.get("back")) if qp.get("back") else None,
         passage_id=span.passage_id if span else None,
         q=q,
-        similar=similar,
+        corr=corr,
         like_this=like_this,
         doc_cases=svc.cases.list_cases(principal, document_id=document_id),
         can_withdraw=principal.can_manage(str(meta["collection"])),

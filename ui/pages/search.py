@@ -331,8 +331,9 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
                 else [CaseItemCreate(document_id=d, query=query, note=note) for d in doc_ids]
             )
             svc.cases.add_items(case_id[0], CaseItemsAdd(items=items), principal)
-            if form.get("stay"):  # the search page: stay there, with a link to the case
-                return _redirect(_with_notice(back, "added_stay", n=len(items), case=case_id[0]))
+            if form.get("stay"):  # search page, corroboration entry: stay there, link to the case
+                notice = "added_here" if form.get("stay") == "here" else "added_stay"
+                return _redirect(_with_notice(back, notice, n=len(items), case=case_id[0]))
             return _redirect(_with_notice(f"/cases/{case_id[0]}", "added", n=len(items)))
         raise InvalidRequestError("unknown action")
     except ValidationError as exc:

@@ -167,6 +167,21 @@ class FamilyService:
                     out[k] = kind
         return out
 
+    def _fold(self, head: Hit, h: Hit, comp: _Component | None, d: int) -> None:
+        """Fold hit ``h`` (of document ``d``) into its family's first hit ``head``."""
+        assert head.source is not None
+        kind, _ = self._relation(comp, int(head.document_id), d) if comp else (None, None)
+        head.source.collapsed.append(
+            CollapsedMember(
+                document_id=h.document_id,
+                passage_id=h.passage_id,
+                filename=h.filename,
+                collection=h.collection,
+                lang=h.lang,
+                kind=kind,
+            )
+        )
+
     # -- similar passages -------------------------------------------------------------------------
 
     def group_similar(
@@ -186,19 +201,7 @@ class FamilyService:
             comp = comps.get(d)
             fid = min(comp.members) if comp is not None else d
             if fid in entries:
-                head = entries[fid]
-                assert head.source is not None
-                kind, _ = self._relation(comp, int(head.document_id), d) if comp else (None, None)
-                head.source.collapsed.append(
-                    CollapsedMember(
-                        document_id=h.document_id,
-                        passage_id=h.passage_id,
-                        filename=h.filename,
-                        collection=h.collection,
-                        lang=h.lang,
-                        kind=kind,
-                    )
-                )
+                self._fold(entries[fid], h, comp, d)
                 continue
             size_f = len(comp.members) if comp is not None else 1
             if qcomp is not None and d in qcomp.members:
@@ -256,19 +259,7 @@ class FamilyService:
                 continue
             fid = min(comp.members)
             if fid in kept:
-                head = kept[fid]
-                assert head.source is not None
-                kind, _ = self._relation(comp, int(head.document_id), d)
-                head.source.collapsed.append(
-                    CollapsedMember(
-                        document_id=h.document_id,
-                        passage_id=h.passage_id,
-                        filename=h.filename,
-                        collection=h.collection,
-                        lang=h.lang,
-                        kind=kind,
-                    )
-                )
+                self._fold(kept[fid], h, comp, d)
                 continue
             n = len(comp.members)
             h.source = SourceInfo(family_id=str(fid), family_size=n, label=f"1 of {n} in this family")

@@ -17,7 +17,6 @@ from markupsafe import Markup, escape
 
 from archive_search.errors import NotFoundError
 from archive_search.types import MatchExplanation, Principal
-from index.analysis import Highlighter
 from search_api.entities import DocumentMention
 from search_api.service import ArchiveService, DocumentHits, PassagePlace
 
@@ -70,12 +69,12 @@ def nest(text: str, layers: Sequence[Sequence[Span]], lo: int = 0, hi: int | Non
     return "".join(out)
 
 
-def term_spans(highlighter: Highlighter | None, text: str) -> list[Span]:
+def term_spans(found: DocumentHits | None, text: str) -> list[Span]:
     """The query's matches in ``text`` as the result snippets mark them (the same highlighter:
     inflected forms, other scripts and spellings, the OCR tolerance of rare words)."""
-    if highlighter is None:
+    if found is None:
         return []
-    return [(s, e, '<mark class="term">', "</mark>") for s, e in highlighter.spans(text)]
+    return [(s, e, '<mark class="term">', "</mark>") for s, e in found.highlighter.spans(text)]
 
 
 def entity_spans(mentions: Sequence[DocumentMention], offset: int = 0) -> list[Span]:
@@ -121,14 +120,14 @@ def render_page(
     *,
     span: PassageSpan | None,
     anchor: str,
-    highlighter: Highlighter | None,
+    found: DocumentHits | None,
     mentions: Sequence[tuple[int, Sequence[DocumentMention]]] = (),
 ) -> Markup:
     """A page's text, escaped: the found passage in ``<mark class="passage" id=anchor>`` (its
     matching sentences tinted), the query's matches in ``<mark class="term">`` everywhere on the
     page, and entity mentions as links. ``mentions`` holds (passage offset in the page, its
     mentions) pairs."""
-    terms = term_spans(highlighter, text)
+    terms = term_spans(found, text)
     ents: list[Span] = []
     for offset, ms in mentions:
         ents.extend(entity_spans(ms, offset))

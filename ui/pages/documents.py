@@ -51,7 +51,6 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
     svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "ui-viewer"})
     anchor = f"passage-{span.passage_id}" if span else ""
     found = svc.document_hits(document_id, q, principal) if q.strip() else None
-    highlighter = found.highlighter if found else None
     places = svc.passage_layout(document_id, principal)
     mentions: dict[int, list[Any]] = {}
     for m in svc.entities.in_document(document_id, principal):
@@ -67,7 +66,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
             item["html"] = Markup(
                 docs.nest(
                     part["text"],
-                    [docs.entity_spans(mentions.get(pid, [])), docs.term_spans(highlighter, part["text"])],
+                    [docs.entity_spans(mentions.get(pid, [])), docs.term_spans(found, part["text"])],
                 )
             )
         else:
@@ -87,7 +86,7 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
                 part["text"],
                 span=span if on_this_page else None,
                 anchor=anchor,
-                highlighter=highlighter,
+                found=found,
                 mentions=here,
             )
         rendered.append(item)

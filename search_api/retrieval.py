@@ -701,22 +701,23 @@ class Retrieval(ComponentsView):
 
     def in_document(
         self, q: str, document_id: int, principal: Principal, *, limit: int = VIEWER_MATCH_LIMIT
-    ) -> tuple[list[int], Highlighter]:
+    ) -> tuple[list[int], Highlighter, list[str]]:
         """(ids of this document's passages the query matches, at most ``limit``, unordered; the
-        highlighter of the query's snippets) — compiled as a search of ``q`` is, with the access
+        highlighter of the query's snippets; the query's words, for saying how each mark matched) —
+        compiled as a search of ``q`` is, with the access
         filter inside the backend query and the document as the only one allowed. A malformed
         query or one with no words matches nothing."""
         try:
             parsed = parse_query(q)
         except QuerySyntaxError:
-            return [], Highlighter(self.analyzer, ())
+            return [], Highlighter(self.analyzer, ()), []
         filters = self._filters(SearchRequest(q=q), parsed, principal)
         inside = not filters.document_ids or document_id in filters.document_ids
         filters = replace(filters, document_ids=(document_id,) if inside else (0,))
         fuzzy: dict[str, int] = {}
         ranked_root = weigh_function_words(parsed.root, self.settings.function_word_weight)
         if ranked_root is None:
-            return [], Highlighter(self.analyzer, ())
+            return [], Highlighter(self.analyzer, ()), []
         node = self._compile(ranked_root, filters, fuzzy)  # fills ``fuzzy``: the OCR tolerance
         highlighter = Highlighter(self.analyzer, self._highlight_terms(ParsedQuery(ranked_root)), fuzzy=fuzzy)
         ids: list[int] = []
@@ -726,7 +727,7 @@ class Retrieval(ComponentsView):
             ids.append(h.passage_id)
             if len(ids) >= limit:
                 break
-        return ids, highlighter
+        return ids, highlighter, Why.of_query(ParsedQuery(ranked_root), False).words
 
     # -- corroboration -----------------------------------------------------------------------
 

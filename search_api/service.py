@@ -23,7 +23,7 @@ from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
 from archive_search.types import Principal
 from index import indexer
-from index.analysis import Analyzer, Highlighter
+from index.analysis import Analyzer, Highlighter, fold, match_kind, sentence_initial
 from index.backend import (
     BufferedVectors,
     SearchBackend,
@@ -50,6 +50,10 @@ from search_api.uploads import Uploads
 
 log = logging.getLogger(__name__)
 MAX_RENDER_PIXELS = 12_000_000
+
+
+MATCH_ORDER = ("exact", "lemma", "transliteration", "misspelling")
+"""Ways a word matches, the closest first (``index.analysis.match_kind``)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,23 @@ class DocumentHits:
 
     passages: list[HitPassage]
     highlighter: Highlighter
+    words: tuple[str, ...] = ()
+    """The query's words (``explain``'s), for saying how each mark matched."""
+
+    def marks(self, text: str) -> list[tuple[int, int, str | None]]:
+        """The query's matches in ``text`` as the result snippets mark them, each with how it
+        matched (``exact``, ``lemma``, ``transliteration``, ``misspelling``: the strongest way any
+        query word matches it, as ``explain`` says; ``None`` for a prefix's)."""
+        out: list[tuple[int, int, str | None]] = []
+        for start, end in self.highlighter.spans(text):
+            word, initial = text[start:end], sentence_initial(text, start)
+            kinds = [
+                match_kind(q, word, sentence_initial=initial, edits=self.highlighter.fuzzy.get(fold(q), 0))
+                for q in self.words
+            ]
+            found = [k for k in kinds if k is not None]
+            out.append((start, end, min(found, key=MATCH_ORDER.index) if found else None))
+        return out
 
 
 class ArchiveService:
@@ -243,7 +264,7 @@ class ArchiveService:
         highlighter of its snippets (the viewer's hit-to-hit navigation and its marks): the search
         runs on the backend with the access filter inside, like any search."""
         doc, _, _ = self._document_row(document_id, principal)
-        ids, highlighter = self.retrieval.in_document(q, doc.id, principal)
+        ids, highlighter, words = self.retrieval.in_document(q, doc.id, principal)
         rows: list[tuple[int, int, int | None]] = []
         with self.catalog.session() as s:
             for i in range(0, len(ids), 900):
@@ -255,7 +276,7 @@ class ArchiveService:
                     )
                 )
         rows.sort(key=lambda r: r[1])
-        return DocumentHits([HitPassage(i, seq, page) for i, seq, page in rows], highlighter)
+        return DocumentHits([HitPassage(i, seq, page) for i, seq, page in rows], highlighter, tuple(words))
 
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
         """(stored path, SHA-256, MIME type, file name) of a document's original, checked against

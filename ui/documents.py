@@ -71,10 +71,15 @@ def nest(text: str, layers: Sequence[Sequence[Span]], lo: int = 0, hi: int | Non
 
 def term_spans(found: DocumentHits | None, text: str) -> list[Span]:
     """The query's matches in ``text`` as the result snippets mark them (the same highlighter:
-    inflected forms, other scripts and spellings, the OCR tolerance of rare words)."""
+    inflected forms, other scripts and spellings, the OCR tolerance of rare words), each classed
+    by how it matched, as the snippet's marks are (``classify_marks``)."""
     if found is None:
         return []
-    return [(s, e, '<mark class="term">', "</mark>") for s, e in found.highlighter.spans(text)]
+    out: list[Span] = []
+    for s, e, how in found.marks(text):
+        cls = f" {MATCH_CLASSES[how]}" if how in MATCH_CLASSES else ""
+        out.append((s, e, f'<mark class="term{cls}">', "</mark>"))
+    return out
 
 
 def entity_spans(mentions: Sequence[DocumentMention], offset: int = 0) -> list[Span]:

@@ -63,6 +63,8 @@ def test_hits_and_entities_of_a_document_respect_access(service: ArchiveService,
     first = dict(open_passages)[with_name[0]]
     marked = {first[a:b] for a, b in found.highlighter.spans(first)}
     assert "Коваленко" in marked
+    # each mark says how it matched, as ``explain`` does: the Latin query, the Cyrillic name
+    assert {(first[a:b], how) for a, b, how in found.marks(first)} == {("Коваленко", "transliteration")}
     last = dict(open_passages)[with_name[-1]]
     assert "Коваленка" in {last[a:b] for a, b in found.highlighter.spans(last)}
     # the admin gets the same passages of this document, no more

@@ -223,16 +223,24 @@ def test_other_scripts_and_inflections_are_marked_as_in_the_snippet(page: Any, v
     hit = page.locator(".hit").filter(has_text="witness-kovalenko.pdf").first
     snippet_marks = set(hit.locator(".snippet mark").all_inner_texts())
     assert "Коваленко" in snippet_marks or "Коваленка" in snippet_marks, snippet_marks
+    hit_classes = hit.locator(".snippet mark").evaluate_all("ms => ms.map(m => m.className)")
     # …and so does the viewer, on every page: the form of page 1 and the inflected one of page 3
     hit.locator("h3 a").click()
     page.wait_for_url(re.compile(r"/documents/\d+\?"))
     expect(page.locator("#page-1 .page-text mark.term").first).to_have_text("Коваленко")
     expect(page.locator("#page-3 .page-text mark.term").first).to_have_text("Коваленка")
     assert page.locator("#page-2 .page-text mark.term").count() == 0
+    # the same way as in the snippet: an other-spelling mark, styled apart from exact ones
+    snippet_classes = {c for c in hit_classes if c}
+    viewer_classes = set(
+        page.locator(".page-text mark.term").evaluate_all("ms => ms.map(m => m.classList[1] || '')")
+    )
+    assert snippet_classes == viewer_classes == {"m-translit"}, (snippet_classes, viewer_classes)
     # an inflected Cyrillic query marks both forms as well
     page.goto(first_hit_url(viewer, "Коваленком"))
     marked = set(page.locator(".page-text mark.term").all_inner_texts())
     assert {"Коваленко", "Коваленка"} <= marked, marked
+    expect(page.locator("#page-1 .page-text mark.term").first).to_have_class("term m-lemma")
 
 
 def test_entities_in_the_text_link_to_their_pages(page: Any, viewer: ViewerArchive) -> None:

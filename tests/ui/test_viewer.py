@@ -288,6 +288,15 @@ def test_also_in_this_document_says_which_passage(chromium: Any, viewer: ViewerA
             page.wait_for_url(re.compile(r"#passage-\d+$"))
             pid = int(page.url.rsplit("-", 1)[1])
             assert [p[0] for p in passages(viewer, "driver-notes.txt")][n - 1] == pid
+            # a PDF's further passages name their page, and the passage where a page holds several
+            page.goto(viewer.url + "/?q=Вранці&mode=keyword")
+            card = page.locator(".hit").filter(has_text="witness-kovalenko.pdf")
+            pdf_labels = [t.strip() for t in card.locator(".more li > a").all_inner_texts()]
+            page_word = {"uk-UA": "Сторінка", "ru-RU": "Страница"}.get(locale, "Page")
+            assert pdf_labels and all(
+                re.fullmatch(rf"{page_word} \d+(, {word} \d+)?", t) for t in pdf_labels
+            ), pdf_labels
+            assert len(set(pdf_labels)) == len(pdf_labels), pdf_labels
         finally:
             ctx.close()
 

@@ -6,6 +6,7 @@ service, which checks access (a passage or document the principal may not read i
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 import re
@@ -50,15 +51,20 @@ Span = tuple[int, int, str, str]
 def nest(text: str, layers: Sequence[Sequence[Span]], lo: int = 0, hi: int | None = None) -> str:
     """``text[lo:hi]`` HTML-escaped, with each layer's spans wrapped in their tags, the first layer
     outermost: a span of an inner layer that crosses an outer span's edge is cut there, so that
-    the result is always well nested. Spans of one layer must not overlap (a later one that does
-    is dropped)."""
+    the result is always well nested. Each layer's spans are in text order and should not
+    overlap (a later one that does is cut to what follows the earlier one). Only the spans
+    around ``lo:hi`` are visited (bisection), so a long page with many marks costs about the
+    number of its marks, not their product."""
     hi = len(text) if hi is None else hi
     if not layers:
         return str(escape(text[lo:hi]))
     first, rest = layers[0], layers[1:]
     out: list[str] = []
     pos = lo
-    for start, end, open_tag, close_tag in first:
+    i = max(0, bisect.bisect_right(first, lo, key=lambda sp: sp[0]) - 1)  # one may start before lo
+    for start, end, open_tag, close_tag in itertools.islice(first, i, None):
+        if start >= hi:
+            break
         start, end = max(start, pos), min(end, hi)
         if start >= end:
             continue

@@ -1,6 +1,6 @@
-"""The viewer's text marks without a browser (``ui/documents.py``): layers of marks always well
-nested and the text always escaped, whatever the spans; the tint on the matching sentences; the
-cost of a long page with many marks."""
+"""The viewer without a browser (``ui/documents.py``): layers of marks always well nested and the
+text always escaped, whatever the spans; the tint on the matching sentences; the cost of a long
+page with many marks; hit-to-hit navigation on a transcript over HTTP."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import time
 
 from markupsafe import escape
 
+from archive_search.types import LOCAL_ADMIN
+from tests.ui.conftest import UiArchive
+from tests.ui.test_pages import client_for, log_in
 from ui.documents import Span, hit_sentences, nest
 
 TAG = re.compile(r"<(/?)([pam])>")
@@ -74,3 +77,29 @@ def test_a_long_page_with_many_marks_renders_fast() -> None:
     assert well_nested(out)
     # ~0.2 s on the shared 2-core machine: each span visited about once, not once per outer span
     assert took < 5, took
+
+
+def test_a_transcript_steps_from_turn_to_turn(ui_archive: UiArchive) -> None:
+    """Hit-to-hit navigation on a transcript (turns, not pages), over HTTP: "hit k of n" and the
+    next turn holding the word, plain links; a reader of another collection gets 404, no hits."""
+    svc = ui_archive.service
+    doc = ui_archive.sample_doc_ids["interview-uk-sample.srt"]
+    turns = [p for p in svc.document_text(doc, LOCAL_ADMIN) if "затриман" in p["text"]]
+    assert len(turns) >= 3, turns
+    first = turns[0]["passage_id"]
+    with client_for(ui_archive) as c:
+        log_in(c, "researcher")
+        html = c.get(f"/documents/{doc}", params={"q": "затримання", "passage": first}).text
+        count = re.search(r'<span class="hit-count" id="hit-count">hit 1 of (\d+)</span>', html)
+        assert count and int(count.group(1)) >= 3, html
+        nxt = re.search(r'<a href="([^"]+)" rel="next" id="next-hit"', html)
+        assert nxt, html
+        second = turns[1]["passage_id"]
+        assert f"passage={second}" in nxt.group(1) and nxt.group(1).endswith(f"#passage-{second}")
+        html2 = c.get(nxt.group(1).replace("&amp;", "&")).text
+        assert re.search(rf'<li id="passage-{second}" class="turn hit"', html2)
+        assert "hit 2 of" in html2 and '<mark class="term' in html2
+    with client_for(ui_archive) as c:
+        log_in(c, "lawyer")  # reads the restricted collection only
+        r = c.get(f"/documents/{doc}", params={"q": "затримання", "passage": first})
+        assert r.status_code == 404 and "hit-nav" not in r.text

@@ -260,6 +260,10 @@ class Hit(BaseModel):
     lang: str
     type: str
     page: int | None = None
+    seq: int | None = Field(
+        default=None,
+        description="The passage's place in its document, counted from 0 (as ``seq`` of GET /passages/{id})",
+    )
     time_start: float | None = None
     time_end: float | None = None
     speaker: str | None = None
@@ -287,6 +291,7 @@ class PassageRef(BaseModel):
     passage_id: str
     score: float
     page: int | None = None
+    seq: int | None = Field(default=None, description="The passage's place in its document, counted from 0")
     time_start: float | None = None
     time_end: float | None = None
     speaker: str | None = None
@@ -298,6 +303,7 @@ class PassageRef(BaseModel):
             passage_id=hit.passage_id,
             score=hit.score,
             page=hit.page,
+            seq=hit.seq,
             time_start=hit.time_start,
             time_end=hit.time_end,
             speaker=hit.speaker,

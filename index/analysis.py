@@ -326,6 +326,12 @@ MatchKind = str
 """``exact``, ``lemma``, ``transliteration`` or ``misspelling`` (see ``match_kind``)."""
 
 
+def sentence_initial(text: str, start: int) -> bool:
+    """Whether the word at ``start`` of ``text`` begins a sentence (its capital says nothing of
+    whether it is a name)."""
+    return _sentence_initial(text, start)
+
+
 def match_kind(
     query_word: str, word: str, *, sentence_initial: bool = False, edits: int = 0
 ) -> MatchKind | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -84,6 +85,18 @@ class EntityDetail(EntityPublic):
     passages: list[EntityPassage]
     cooccurring: list[EntityRef]
     timeline: dict[str, int] = Field(description="Mentions per year of the document's date ('undated')")
+
+
+@dataclass(frozen=True)
+class DocumentMention:
+    """One entity mention in a document: its character span inside its passage's text."""
+
+    entity_id: int
+    type: str
+    name: str
+    passage_id: int
+    start: int
+    end: int
 
 
 class EntityRename(BaseModel):
@@ -204,6 +217,34 @@ class EntityService:
             return [
                 EntityPublic(id=i, type=t, name=n, mentions=m, documents=d)
                 for i, t, n, m, d in s.execute(query)
+            ]
+
+    def in_document(self, document_id: int, principal: Principal) -> list[DocumentMention]:
+        """Every entity mention of one document, in passage order (the viewer marks each as a link
+        to its entity): none when the document is not one the principal may read (or withdrawn)."""
+        base = (
+            select(
+                EntityMention.entity_id,
+                Entity.type,
+                Entity.name,
+                EntityMention.passage_id,
+                EntityMention.char_start,
+                EntityMention.char_end,
+            )
+            .join(Entity, Entity.id == EntityMention.entity_id)
+            .join(Document, Document.id == EntityMention.document_id)
+            .where(EntityMention.document_id == document_id)
+        )
+        query = base.where(Document.withdrawn_at.is_(None))  # as ``_readable``
+        if principal.readable is not None:
+            query = query.join(Collection, Collection.id == Document.collection_id).where(
+                readable_clause(principal)
+            )
+        query = query.order_by(EntityMention.passage_id, EntityMention.char_start)
+        with self.catalog.session() as s:
+            return [
+                DocumentMention(entity_id=e, type=t, name=n, passage_id=p, start=a, end=b)
+                for e, t, n, p, a, b in s.execute(query)
             ]
 
     def get_entity(self, entity_id: int, principal: Principal, *, limit: int = 100) -> EntityDetail:

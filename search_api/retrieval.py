@@ -37,7 +37,13 @@ from archive_search.catalog.models import (
     StoredFile,
     Tag,
 )
-from archive_search.errors import ConflictError, EmbedderMismatchError, InvalidRequestError, NotFoundError
+from archive_search.errors import (
+    ConflictError,
+    EmbedderMismatchError,
+    InvalidRequestError,
+    NotFoundError,
+    QuerySyntaxError,
+)
 from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, SearchRequest, SearchResponse
 from index import indexer
 from index.analysis import ANALYZER_VERSION, WORD_RE, Highlighter, explain_matches, fold
@@ -69,6 +75,8 @@ MAX_CANDIDATES = 2000
 MAX_RESULT_WINDOW = 1000
 """Deepest result reachable by paging (page × size), as in Elasticsearch's max_result_window."""
 MORE_PASSAGES = 3
+VIEWER_MATCH_LIMIT = 5000
+"""Most matching passages of one document the viewer steps through (hit k of n)."""
 EXPORT_CHUNK = 1000
 """Passages read from the backend at a time by an export."""
 HYDRATE_CHUNK = 500
@@ -303,9 +311,7 @@ class Retrieval(ComponentsView):
         extra = [h for h in unknown if h.passage_id not in matched]
         return extra, len({h.document_id for h in extra} - kw_docs)
 
-    def search(
-        self, req: SearchRequest, principal: Principal, *, brief: bool = False
-    ) -> SearchResponse:
+    def search(self, req: SearchRequest, principal: Principal, *, brief: bool = False) -> SearchResponse:
         """Run one search for ``principal``; only collections it may read are ever touched.
 
         With ``group="document"`` (the default) each hit is the best passage of one document and
@@ -546,6 +552,7 @@ class Retrieval(ComponentsView):
             "size": req.size,
             "cursor": req.cursor,
         }
+
     def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """Entity facets (counted by id in the backend) keyed by the entities' names; the
         ``meta`` facet as one ``meta.NAME`` facet per metadata field."""
@@ -649,6 +656,7 @@ class Retrieval(ComponentsView):
                     lang=p.lang,
                     type=d.doc_type,
                     page=p.page,
+                    seq=p.seq,
                     time_start=p.time_start,
                     time_end=p.time_end,
                     speaker=p.speaker,
@@ -688,6 +696,38 @@ class Retrieval(ComponentsView):
         terms = {t for tok in self.analyzer.tokens(text) for t in self.analyzer.query_terms(tok.terms[0])}
         terms |= {t for tok in self.analyzer.tokens(text) for t in tok.terms}
         return self.backend.count_documents(node, filters), self._hydrate(best, terms, principal, fuzzy)
+
+    # -- the document viewer -----------------------------------------------------------------
+
+    def in_document(
+        self, q: str, document_id: int, principal: Principal, *, limit: int = VIEWER_MATCH_LIMIT
+    ) -> tuple[list[int], Highlighter, list[str]]:
+        """(ids of this document's passages the query matches, at most ``limit``, unordered; the
+        highlighter of the query's snippets; the query's words, for saying how each mark matched) —
+        compiled as a search of ``q`` is, with the access
+        filter inside the backend query and the document as the only one allowed. A malformed
+        query or one with no words matches nothing."""
+        try:
+            parsed = parse_query(q)
+        except QuerySyntaxError:
+            return [], Highlighter(self.analyzer, ()), []
+        filters = self._filters(SearchRequest(q=q), parsed, principal)
+        inside = not filters.document_ids or document_id in filters.document_ids
+        filters = replace(filters, document_ids=(document_id,) if inside else (0,))
+        fuzzy: dict[str, int] = {}
+        ranked_root = weigh_function_words(parsed.root, self.settings.function_word_weight)
+        if ranked_root is None:
+            return [], Highlighter(self.analyzer, ()), []
+        node = self._compile(ranked_root, filters, fuzzy)  # fills ``fuzzy``: the OCR tolerance
+        highlighter = Highlighter(self.analyzer, self._highlight_terms(ParsedQuery(ranked_root)), fuzzy=fuzzy)
+        ids: list[int] = []
+        for h in self.backend.iter_keyword(node, filters, chunk=min(limit, 1000)):
+            if h.document_id != document_id:
+                continue  # defence in depth; the filter already holds only this document
+            ids.append(h.passage_id)
+            if len(ids) >= limit:
+                break
+        return ids, highlighter, Why.of_query(ParsedQuery(ranked_root), False).words
 
     # -- corroboration -----------------------------------------------------------------------
 

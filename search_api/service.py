@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ from archive_search.errors import InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
 from archive_search.types import MAX_ID, Principal
 from index import indexer
-from index.analysis import Analyzer
+from index.analysis import Analyzer, Highlighter, fold, match_kind, sentence_initial
 from index.backend import (
     BufferedVectors,
     SearchBackend,
@@ -50,6 +51,56 @@ from search_api.uploads import Uploads
 
 log = logging.getLogger(__name__)
 MAX_RENDER_PIXELS = 12_000_000
+
+
+MATCH_ORDER = ("exact", "lemma", "transliteration", "misspelling")
+"""Ways a word matches, the closest first (``index.analysis.match_kind``)."""
+
+
+@dataclass(frozen=True)
+class HitPassage:
+    """A passage of a document that a query matches, where it lies."""
+
+    passage_id: int
+    seq: int
+    page: int | None
+
+
+@dataclass(frozen=True)
+class PassagePlace:
+    """A passage's place in its document: its page and character span in the page's text."""
+
+    passage_id: int
+    seq: int
+    page: int | None
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class DocumentHits:
+    """What the viewer needs of a query inside one document: its matching passages in document
+    order and the highlighter that marks its words as the result snippets do."""
+
+    passages: list[HitPassage]
+    highlighter: Highlighter
+    words: tuple[str, ...] = ()
+    """The query's words (``explain``'s), for saying how each mark matched."""
+
+    def marks(self, text: str) -> list[tuple[int, int, str | None]]:
+        """The query's matches in ``text`` as the result snippets mark them, each with how it
+        matched (``exact``, ``lemma``, ``transliteration``, ``misspelling``: the strongest way any
+        query word matches it, as ``explain`` says; ``None`` for a prefix's)."""
+        out: list[tuple[int, int, str | None]] = []
+        for start, end in self.highlighter.spans(text):
+            word, initial = text[start:end], sentence_initial(text, start)
+            kinds = [
+                match_kind(q, word, sentence_initial=initial, edits=self.highlighter.fuzzy.get(fold(q), 0))
+                for q in self.words
+            ]
+            found = [k for k in kinds if k is not None]
+            out.append((start, end, min(found, key=MATCH_ORDER.index) if found else None))
+        return out
 
 
 class ArchiveService:
@@ -199,6 +250,37 @@ class ArchiveService:
             }
             for p in passages
         ]
+
+    def passage_layout(self, document_id: int, principal: Principal) -> list[PassagePlace]:
+        """Where each passage of a readable document lies, in document order (the viewer places
+        entity marks and hit links with it)."""
+        doc, _, _ = self._document_row(document_id, principal)
+        with self.catalog.session() as s:
+            rows = s.execute(
+                select(Passage.id, Passage.seq, Passage.page, Passage.char_start, Passage.char_end)
+                .where(Passage.document_id == doc.id)
+                .order_by(Passage.seq)
+            )
+            return [PassagePlace(i, seq, page, a, b) for i, seq, page, a, b in rows]
+
+    def document_hits(self, document_id: int, q: str, principal: Principal) -> DocumentHits:
+        """The passages of one document that the query ``q`` matches, in document order, and the
+        highlighter of its snippets (the viewer's hit-to-hit navigation and its marks): the search
+        runs on the backend with the access filter inside, like any search."""
+        doc, _, _ = self._document_row(document_id, principal)
+        ids, highlighter, words = self.retrieval.in_document(q, doc.id, principal)
+        rows: list[tuple[int, int, int | None]] = []
+        with self.catalog.session() as s:
+            for i in range(0, len(ids), 900):
+                rows.extend(
+                    s.execute(
+                        select(Passage.id, Passage.seq, Passage.page).where(
+                            Passage.id.in_(ids[i : i + 900]), Passage.document_id == doc.id
+                        )
+                    )
+                )
+        rows.sort(key=lambda r: r[1])
+        return DocumentHits([HitPassage(i, seq, page) for i, seq, page in rows], highlighter, tuple(words))
 
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
         """(stored path, SHA-256, MIME type, file name) of a document's original, checked against

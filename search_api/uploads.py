@@ -243,6 +243,8 @@ class Uploads:
                         IngestItem.code,
                         IngestItem.message,
                         IngestItem.document_id,
+                        IngestItem.started_at,
+                        IngestItem.finished_at,
                     )
                     .where(IngestItem.job_id == job_id)
                     .order_by(IngestItem.id)
@@ -274,6 +276,7 @@ class Uploads:
                     "message": it.message,
                     "document_id": it.document_id,
                     "duplicate": it.code == "duplicate",
+                    "elapsed_s": _elapsed(it.started_at, it.finished_at, now, state),
                 }
             )
         done = row.status == "done" or not docs_left
@@ -286,3 +289,16 @@ class Uploads:
             "counts": counts,
             "files": files,
         }
+
+
+def _elapsed(started: datetime | None, finished: datetime | None, now: datetime, state: str) -> float | None:
+    """Seconds a file has been worked on (``running``: so far; done: in all), ``None`` before it
+    starts; the catalog's clock on both ends, never negative."""
+    if started is None or state == "queued":
+        return None
+    end = finished if finished is not None and state != "running" else now
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return round(max(0.0, (end - started).total_seconds()), 1)

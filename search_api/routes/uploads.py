@@ -63,6 +63,11 @@ class UploadFilePublic(BaseModel):
     message: str | None
     document_id: int | None
     duplicate: bool = Field(description="The same bytes were already a document of the collection")
+    elapsed_s: float | None = Field(
+        default=None,
+        description="Seconds the file has been worked on: so far while running, in all once done; "
+        "null while queued",
+    )
 
 
 class UploadJobPublic(BaseModel):

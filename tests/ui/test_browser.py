@@ -102,9 +102,9 @@ def test_researcher_journey(page: Any, live_server: str) -> None:
     shot(page, "document-viewer")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "document-metadata")
-    # the page image opens on demand
-    section.locator("summary").click()
+    # the page image beside its text
     img = section.locator(".page-image img")
+    img.scroll_into_view_if_needed()
     expect(img).to_be_visible()
     page.wait_for_function("i => i.complete && i.naturalWidth > 100", arg=img.element_handle())
 

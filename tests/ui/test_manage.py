@@ -516,3 +516,51 @@ def test_management_pages_have_no_wcag_violations(chromium: Any, mgmt: Mgmt, loc
         ctx.close()
     bad = {name: v for name, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+
+
+def test_a_long_running_file_shows_how_long_it_has_run(mgmt: Mgmt) -> None:
+    """Issue 21, item 9: an 80 s OCR showed no elapsed time. Each file says how long it has run
+    (so far while running, in all once done), on the page and in the JSON the page polls."""
+    from datetime import UTC, datetime, timedelta
+
+    from archive_search.catalog.models import IngestItem
+
+    editor = _client(mgmt, "editor")
+    token = csrf_of(editor.get("/upload").text)
+    r = editor.post(
+        "/upload",
+        data={"csrf_token": token, "collection": "statements"},
+        files=[("files", ("elapsed-check.txt", b"A statement whose upload is timed.\n", "text/plain"))],
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    job = int(r.headers["location"].rsplit("/", 1)[1])
+    deadline = time.monotonic() + 60
+    while not (body := editor.get(f"/upload/jobs/{job}/status.json").json())["done"]:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    done = body["files"][0]
+    assert done["elapsed_s"] is not None and done["elapsed_s"] >= 0
+    assert re.fullmatch(r"took 00:00:\d\d", done["elapsed"]), done
+    # the same file as a long OCR still running (its worker's lease alive): the time so far
+    now = datetime.now(UTC)
+    with mgmt.service.catalog.session() as s:
+        item = s.get(IngestItem, done["id"])
+        assert item is not None
+        saved = (item.state, item.started_at, item.finished_at, item.lease_expires_at)
+        item.state, item.started_at, item.finished_at = "running", now - timedelta(seconds=80), None
+        item.lease_expires_at = now + timedelta(hours=1)
+        s.commit()
+    try:
+        running = editor.get(f"/upload/jobs/{job}/status.json").json()["files"][0]
+        assert 80 <= running["elapsed_s"] < 200, running
+        assert re.fullmatch(r"running for 00:0[1-3]:\d\d", running["elapsed"]), running
+        page = editor.get(f"/upload/jobs/{job}").text
+        assert re.search(r'<td class="elapsed">running for 00:0[1-3]:\d\d</td>', page), page
+    finally:
+        with mgmt.service.catalog.session() as s:
+            item = s.get(IngestItem, done["id"])
+            assert item is not None
+            item.state, item.started_at, item.finished_at, item.lease_expires_at = saved
+            s.commit()
+    editor.__exit__(None, None, None)

@@ -263,7 +263,8 @@ def test_viewer_highlights_the_passage_on_its_page(researcher: TestClient, ui_ar
         re.S,
     )
     assert m and m.group(2) == passage
-    assert '<mark class="term">братерства</mark>' in page.text
+    # marked as the snippet marks it, with how it matched (an exact match here)
+    assert '<mark class="term m-exact">братерства</mark>' in page.text
     assert ui_archive.service.document(int(doc_id), LOCAL_ADMIN)["sha256"] in page.text
     assert f"/documents/{doc_id}/pages/1.png" in page.text
     png = researcher.get(f"/documents/{doc_id}/pages/1.png")

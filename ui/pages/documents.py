@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from markupsafe import Markup
 
 from archive_search.errors import (
     ArchiveError,
@@ -46,30 +47,51 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
     qp = request.query_params
     passage_id = _int_param(qp.get("passage"))
     q = qp.get("q", "")[:4000]
+    back = safe_next(qp.get("back")) if qp.get("back") else None
     span = docs.passage_span(svc, document_id, passage_id, principal) if passage_id is not None else None
     svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "ui-viewer"})
-    terms = docs.query_terms(svc, q) if q else set()
     anchor = f"passage-{span.passage_id}" if span else ""
+    found = svc.document_hits(document_id, q, principal) if q.strip() else None
+    places = svc.passage_layout(document_id, principal)
+    mentions: dict[int, list[Any]] = {}
+    for m in svc.entities.in_document(document_id, principal):
+        mentions.setdefault(m.passage_id, []).append(m)
     rendered: list[dict[str, Any]] = []
     turns = any("passage_id" in p for p in parts)
     first_page = parts[0].get("page") if parts else None
     for part in parts:
         item = dict(part)
         if turns:
-            is_hit = span is not None and str(span.passage_id) == part.get("passage_id")
-            item["hit"] = is_hit
-            item["html"] = docs.mark_terms(svc, part["text"], terms if is_hit else set())
+            pid = int(part["passage_id"])
+            item["hit"] = span is not None and span.passage_id == pid
+            item["html"] = Markup(
+                docs.nest(
+                    part["text"],
+                    [docs.entity_spans(mentions.get(pid, [])), docs.term_spans(found, part["text"])],
+                )
+            )
         else:
             page_no = part.get("page")
             # passages of single-page text files have no page number: they lie on the only page
             on_this_page = span is not None and (
                 span.page == page_no or (span.page is None and page_no == first_page)
             )
+            here = [
+                (pl.char_start, mentions.get(pl.passage_id, []))
+                for pl in places
+                if pl.passage_id in mentions
+                and (pl.page == page_no or (pl.page is None and page_no == first_page))
+            ]
             item["hit"] = on_this_page
-            item["html"] = docs.page_with_passage(
-                svc, part["text"], span if on_this_page else None, terms, anchor
+            item["html"] = docs.render_page(
+                part["text"],
+                span=span if on_this_page else None,
+                anchor=anchor,
+                found=found,
+                mentions=here,
             )
         rendered.append(item)
+    nav = docs.hit_navigation(document_id, found, places, span, q, back) if found else None
     doc_lang = meta.get("lang") if meta.get("lang") in ("ru", "uk", "be", "en") else None
     corr = (
         corroboration.panel(
@@ -102,7 +124,9 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
             and svc.redactions.is_redacted(document_id)
             and not svc.redactions.sees_unredacted(document_id, principal)
         ),
-        back=safe_next(qp.get("back")) if qp.get("back") else None,
+        back=back,
+        nav=nav,
+        entity_count=sum(len(v) for v in mentions.values()),
         passage_id=span.passage_id if span else None,
         q=q,
         corr=corr,

@@ -28,6 +28,7 @@ from ui.common import (
     _translator,
     render,
 )
+from ui.i18n import timecode
 
 router = APIRouter(include_in_schema=False)
 
@@ -122,6 +123,13 @@ def upload_status(request: Request, job_id: int, principal: Principal) -> dict[s
         # the outcome in the interface language; the service's message (English, technical)
         # stays beside it for staff, with the code
         f["explain"] = t.file_outcome(f["code"])
+        # how long it has run (an OCR of many pages takes minutes: the page says it is still alive)
+        secs = f.get("elapsed_s")
+        f["elapsed"] = (
+            ""
+            if secs is None
+            else t("upload_elapsed" if f["state"] == "running" else "upload_took", time=timecode(secs))
+        )
     c = st["counts"]
     st["summary"] = t(
         "upload_state_counts",

@@ -9,6 +9,15 @@
     var q = document.getElementById("q");
     if (q) { e.preventDefault(); q.focus(); q.select(); }
   });
+  // the viewer's hit-to-hit navigation: "n" and "p" follow the next and previous hit links
+  // (without this script the links themselves work, by Tab and Enter)
+  document.addEventListener("keydown", function (e) {
+    if ((e.key !== "n" && e.key !== "p") || e.ctrlKey || e.metaKey || e.altKey) return;
+    var el = document.activeElement;
+    if (el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable)) return;
+    var link = document.querySelector(e.key === "n" ? "a#next-hit" : "a#prev-hit");
+    if (link) { e.preventDefault(); location.href = link.href; }
+  });
   // on the document viewer, move keyboard focus to the found passage the URL points at
   window.addEventListener("DOMContentLoaded", function () {
     if (!location.hash || location.hash.indexOf("#passage-") !== 0) return;
@@ -101,7 +110,7 @@
       if (!tr) {
         tr = document.createElement("tr");
         tr.id = "upload-item-" + f.id;
-        ["file", "state", "details"].forEach(function (c) {
+        ["file", "state", "details", "elapsed"].forEach(function (c) {
           var td = document.createElement("td"); td.className = c; tr.appendChild(td);
         });
         body.appendChild(tr);
@@ -139,6 +148,11 @@
     }
     function show(st) {
       st.files.forEach(row, { dup: st.duplicate_label });
+      st.files.forEach(function (f) {  // how long each file has run, refreshed on every poll
+        var tr = document.getElementById("upload-item-" + f.id);
+        var cell = tr && tr.querySelector("td.elapsed");
+        if (cell && cell.textContent !== (f.elapsed || "")) cell.textContent = f.elapsed || "";
+      });
       if (summary && summary.textContent !== st.summary) summary.textContent = st.summary;
       if (st.done) {
         box.setAttribute("data-done", "1");

@@ -111,6 +111,16 @@ _TITLES = frozenset(
     sen rep gov coach leader chairman chief secretary spokesman ambassador
     judge prosecutor senator governor mayor officer commander sir lord lady prince king queen pope
     доктор доктора професор профессор патриарх патріарх митрополит отец отца батюшка
+    маёр маёра капітан капітана лейтэнант лейтэнанта сяржант сяржанта палкоўнік палкоўніка генерал
+    рядовий рядового радавы радавога ефрейтор єфрейтор старшина прапорщик прапорщика мичман
+    підполковника полковнику солдат солдата вояк боец бойца боєць бійця байца
+    свідка свідку сведка сведкі следчы следчага слідчому следователем потерпевший потерпевшего
+    потерпілий потерпілого потерпілої потерпевшая пацярпелы пацярпелая спадарыні спадарыня
+    журналістка журналістки журналістку журналістцы журналистка журналистки правозащитник
+    правозащитника правозахисник правозахисника праваабаронца праваабаронцы заявитель заявителя
+    заявник заявника заявітель гражданки громадянин громадянина громадянка громадянки
+    грамадзянін грамадзянка затриманий затриманого задержанный задержанного затрыманы затрыманага
+    witness investigator journalist private corporal reporter activist lawyer detective inspector
     """.split()  # noqa: SIM905
 )
 _PLACE_MARKERS = frozenset(
@@ -265,6 +275,20 @@ def _be_as_ru(word: str) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=50_000)
+def _is_title(folded: str, lang: str = "ru") -> bool:
+    """A title, rank or role before a name (генерал, капітана, генерал-майором, прем'єр-міністр,
+    Sen.): the word, one of its hyphenated parts, or its dictionary lemma is in the list."""
+    w = folded.rstrip(".")
+    if w in _TITLES or any(part in _TITLES for part in w.split("-") if len(part) > 2):
+        return True
+    if not is_cyrillic(w.replace("-", "").replace("'", "")) or len(w) < 4:
+        return False
+    head = w.split("-")[0]
+    form, dl = (_be_as_ru(head), "ru") if lang == "be" else (head, lang if lang in ("ru", "uk") else "ru")
+    return any(nf in _TITLES and "NOUN" in g for nf, g in _parses(form, dl))
+
+
 def _fold(word: str) -> str:
     return unicodedata.normalize("NFC", word).casefold().replace("ё", "е").replace("’", "'").replace("ʼ", "'")
 
@@ -303,6 +327,9 @@ class _WordInfo:
     """The word, case-folded."""
     lemma: str | None = None
     """Its dictionary lemma in the passage's language (None: not known there)."""
+    place_lemma: str | None = None
+    """The lemma of its place reading (Geox) or, failing one, of its first inanimate noun reading:
+    what a place is named by (Києві, Києва → київ; Харкові → харків, not the surname Харко)."""
     person: bool = False
     place: bool = False
     org: bool = False
@@ -357,6 +384,11 @@ def _classify(word: str, lang: str) -> _WordInfo:
                     info.org = True
                 if "NOUN" in g and "inan" in g and own:
                     info.inanimate = True
+            if own and info.place_lemma is None:
+                info.place_lemma = next(
+                    (nf for nf, g in parses if "Geox" in g),
+                    next((nf for nf, g in parses if "NOUN" in g and "inan" in g), None),
+                )
             if own and info.lemma is None:
                 info.lemma = parses[0][0]
                 for nf, g in parses:  # the proper reading's lemma first
@@ -435,6 +467,8 @@ class _Tok:
     start: int
     end: int
     sent_start: bool
+    initial: bool = False
+    """One capital letter followed by a full stop: an initial (І. П. Коваленко, Петров С. В.)."""
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -454,7 +488,8 @@ def _tokens(text: str) -> list[_Tok]:
                 p = _fold(out[-1].text)
                 if p + "." in _PLACE_MARKERS or p + "." in _ABBREVIATIONS or len(out[-1].text) == 1:
                     sent_start = False
-        out.append(_Tok(word, m.start(), end, sent_start))
+        initial = len(word) == 1 and word.isupper() and text[end : end + 1] == "."
+        out.append(_Tok(word, m.start(), end, sent_start, initial))
     return out
 
 
@@ -589,7 +624,10 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
             j < n
             and _is_cap(toks[j].text)
             and not toks[j].sent_start
-            and _gap_ok(text[toks[j - 1].end : toks[j].start])
+            and (
+                _gap_ok(text[toks[j - 1].end : toks[j].start])
+                or (toks[j - 1].initial and text[toks[j - 1].end : toks[j].start] in (". ", ".", ".\u00a0"))
+            )
         ):
             j += 1
         prev = toks[i - 1] if i > 0 and not t.sent_start else None
@@ -597,9 +635,34 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
         j = _lower_head(text, toks, i, j)
         j2 = _extend_org(text, toks, i, j, lang)
         nxt = toks[j] if j < n and not toks[j].sent_start else None
-        out.extend(_classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2))
+        if j2 <= j and _quoted(text, toks[i].start, toks[j - 1].end):
+            # a name in quotation marks is a club's, a company's, a unit's or a paper's: «Клайд»
+            run = toks[i:j]
+            out.append(
+                Mention(
+                    "org", run[0].start, run[-1].end, " ".join(t.text for t in run),
+                    mention_key("org", [word_key(t.text) for t in run]),
+                )
+            )
+            i = j
+            continue
+        for m in _classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2):
+            if m.type == "person" and text[m.end : m.end + 1] == "." and toks[j - 1].end == m.end and toks[j - 1].initial:
+                m = replace(m, end=m.end + 1)  # "Петров С. В.": the last initial's full stop
+            out.append(m)
         i = max(j, j2)
     return out
+
+
+_OPEN_QUOTES = "«\"„“'"
+_CLOSE_QUOTES = "»\"“”'"
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is all that stands between a pair of quotation marks."""
+    return start > 0 and text[start - 1] in _OPEN_QUOTES and text[end : end + 1] in _CLOSE_QUOTES and (
+        text[end] != "'" or text[start - 1] == "'"
+    )
 
 
 def _lower_head(text: str, toks: list[_Tok], i: int, j: int) -> int:
@@ -694,12 +757,27 @@ def _classify_run(
     prev_f = _fold(prev.text) if prev else ""
     prev2_f = _fold(prev2.text) if prev2 else ""
     # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
-    titles = [n for n, t in enumerate(run[:-1]) if _fold(t.text).rstrip(".") in _TITLES]
+    titles = [n for n, t in enumerate(run[:-1]) if _is_title(_fold(t.text), lang)]
     if titles:  # "North Korean Foreign Minister Ri Yong-ho": the name follows the last title
         prev_f = _fold(run[titles[-1]].text).rstrip(".")
         run = run[titles[-1] + 1 :]
     if not run:
         return []
+    if any(t.initial for t in run) and not all(t.initial for t in run):
+        # initials and a surname: "І. П. Коваленко", "Петров С. В.", "T. Hnatiuk"
+        core = [t for t in run if not t.initial]
+        core_infos = [_classify(t.text, lang) for t in core]
+        if not any(_org_head(x.word) for x in core_infos):
+            keys = [word_key(t.text, x.lemma) for t, x in zip(core, core_infos, strict=True)]
+            shown = [t.text if t.initial else (x.lemma if x.lemma and not x.common else t.text)
+                     for t, x in zip(run, [_classify(t.text, lang) for t in run], strict=True)]
+            return [
+                Mention(
+                    "person", run[0].start, run[-1].end, " ".join(
+                        w + "." if t.initial else display([w]) for t, w in zip(run, shown, strict=True)
+                    ), mention_key("person", keys or ["="]),
+                )
+            ]
     infos = [_classify(t.text, lang) for t in run]
     folded = [x.word for x in infos]
     # a sentence-initial common word is not part of a name ("Вчера Иванов ..." → drop "Вчера")
@@ -718,11 +796,15 @@ def _classify_run(
     if not run:
         return []
     marker_before = prev_f in _PLACE_MARKERS or prev_f + "." in _PLACE_MARKERS
-    title_before = prev_f in _TITLES
+    title_before = bool(prev_f) and _is_title(prev_f, lang)
     loc_before = prev_f in _LOC_PREPS
     nxt_f = _fold(nxt.text) if nxt else ""
     keys = [word_key(t.text, x.lemma) for t, x in zip(run, infos, strict=True)]
     shown = [x.lemma if x.lemma and not x.common else t.text for t, x in zip(run, infos, strict=True)]
+    pshown = [x.place_lemma or s for x, s in zip(infos, shown, strict=True)]
+    pkeys = [
+        word_key(t.text, x.place_lemma) if x.place_lemma else k for t, x, k in zip(run, infos, keys, strict=True)
+    ]
     if len(run) == 1 and _is_acronym(run[0].text):
         w = run[0].text
         if w.upper() in _ACRONYM_PLACES:
@@ -745,8 +827,14 @@ def _classify_run(
                 mention_key("org", [word_key(t.text, _classify(t.text, lang).lemma) for t in whole]),
             )
         ]
+    if marker_before and len(run) >= 2 and nxt_f in _PLACE_SUFFIX_WORDS:
+        # "с. Мотижин Київської області": the village, then its region
+        return [
+            _mention("place", run[:-1], pshown[:-1], pkeys[:-1]),
+            _mention("place", run[-1:], pshown[-1:], pkeys[-1:]),
+        ]
     if marker_before or (nxt_f in _PLACE_SUFFIX_WORDS and len(run) <= 2):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
     if lang == "en":
         context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before)
@@ -756,28 +844,32 @@ def _classify_run(
             return [_mention("place", run, [t.text for t in run], keys)]
         return [_mention("org", run, [t.text for t in run], keys)]
     persons = [x.person for x in infos]
-    places = [x.place for x in infos]
+    places = [
+        x.place or (lang == "uk" and x.inanimate and not x.person and not t.sent_start)
+        for t, x in zip(run, infos, strict=True)
+    ]  # the Ukrainian dictionary has no place tag: a capitalised inanimate noun mid-sentence
+    #    (Німеччини, Великобританії, Аризони) is a place
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
-        return [_mention("place", run, shown, keys)]  # "в Самашках", "у Бучі": a place, not a Самашко
+        return [_mention("place", run, pshown, pkeys)]  # "в Самашках", "у Бучі": a place, not a Самашко
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     place_block = 0
     while place_block < len(run) and (
-        infos[place_block].place or folded[place_block].startswith(_PLACE_PREFIXES)
+        places[place_block] or folded[place_block].startswith(_PLACE_PREFIXES)
     ):
         place_block += 1
-    if 0 < place_block < len(run) and infos[place_block - 1].place:
+    if 0 < place_block < len(run) and places[place_block - 1]:
         # a place and a name side by side: "Северной Кореи Ри Юн Хо"
-        head = _mention("place", run[:place_block], shown[:place_block], keys[:place_block])
+        head = _mention("place", run[:place_block], pshown[:place_block], pkeys[:place_block])
         return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail)]
     if len(run) >= 2 and folded[0].startswith(_PLACE_PREFIXES):
-        return [_mention("place", run, shown, keys)]  # Западная Вирджиния, Соединенных Штатов
+        return [_mention("place", run, pshown, pkeys)]  # Западная Вирджиния, Соединенных Штатов
     if any(places) and not any(x.first_name for x in infos):
-        return [_mention("place", run, shown, keys)]  # Северной Кореи
+        return [_mention("place", run, pshown, pkeys)]  # Северной Кореи
     if any(persons) and sum(persons) >= sum(places):
         return [_person(run, infos, keys, shown)]
     if any(places):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     if all(x.org for x in infos):
         return [_mention("org", run, shown, keys)]
     if title_before:
@@ -785,7 +877,7 @@ def _classify_run(
     if all(x.unknown for x in infos):
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
-            return [_mention("place", run, shown, keys)]
+            return [_mention("place", run, pshown, pkeys)]
         if run[0].sent_start and len(run) == 1 and not (nxt is not None and _is_verb(nxt_f, lang)):
             return []  # a sentence's first word is a name when a verb follows it ("Росс утверждает")
         return [replace(_person(run, infos, keys, shown), guessed=True)]

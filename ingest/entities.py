@@ -193,7 +193,7 @@ _EN_NOT_NAMES = frozenset(
     """
     i monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december english russian ukrainian belarusian european
-    american british french german soviet christian muslim jewish god mr mrs ms dr st
+    american british french german soviet christian muslim jewish god mr mrs ms dr st no
     """.split()  # noqa: SIM905
 )
 _RU_NOT_NAMES = frozenset(
@@ -613,16 +613,21 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
     out: list[Mention] = []
     i = 0
     n = len(toks)
+    cand = _lowercase_names(toks, lang) if _lowercased(toks) else set()
+
+    def cap(k: int) -> bool:
+        return k in cand or _is_cap(toks[k].text)
+
     while i < n:
         t = toks[i]
-        if not _is_cap(t.text):
+        if not cap(i):
             i += 1
             continue
         # a run of capitalised words separated by spaces (or an initial: "А. С. Пушкин")
         j = i + 1
         while (
             j < n
-            and _is_cap(toks[j].text)
+            and cap(j)
             and not toks[j].sent_start
             and (
                 _gap_ok(text[toks[j - 1].end : toks[j].start])
@@ -640,14 +645,22 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
             run = toks[i:j]
             out.append(
                 Mention(
-                    "org", run[0].start, run[-1].end, " ".join(t.text for t in run),
+                    "org",
+                    run[0].start,
+                    run[-1].end,
+                    " ".join(t.text for t in run),
                     mention_key("org", [word_key(t.text) for t in run]),
                 )
             )
             i = j
             continue
         for m in _classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2):
-            if m.type == "person" and text[m.end : m.end + 1] == "." and toks[j - 1].end == m.end and toks[j - 1].initial:
+            if (
+                m.type == "person"
+                and text[m.end : m.end + 1] == "."
+                and toks[j - 1].end == m.end
+                and toks[j - 1].initial
+            ):
                 m = replace(m, end=m.end + 1)  # "Петров С. В.": the last initial's full stop
             out.append(m)
         i = max(j, j2)
@@ -660,9 +673,44 @@ _CLOSE_QUOTES = "»\"“”'"
 
 def _quoted(text: str, start: int, end: int) -> bool:
     """Whether text[start:end] is all that stands between a pair of quotation marks."""
-    return start > 0 and text[start - 1] in _OPEN_QUOTES and text[end : end + 1] in _CLOSE_QUOTES and (
-        text[end] != "'" or text[start - 1] == "'"
+    return (
+        start > 0
+        and text[start - 1] in _OPEN_QUOTES
+        and text[end : end + 1] in _CLOSE_QUOTES
+        and (text[end] != "'" or text[start - 1] == "'")
     )
+
+
+def _lowercased(toks: list[_Tok]) -> bool:
+    """Whether a passage is written in lower case (OCR or a careless transcript): three words or
+    more, and not one sentence or line begins with a capital letter."""
+    starts = [t for t in toks if t.sent_start]
+    return len(toks) >= 3 and bool(starts) and not any(_is_cap(t.text) for t in toks)
+
+
+def _lowercase_names(toks: list[_Tok], lang: str) -> set[int]:
+    """In lower-cased text, the words that would have been capitalised: words the dictionaries read
+    first as names or places (петренко, марія, іванівна, белгорода), words after a place marker
+    or a title (м. суми, вул. соборній, свидетель абдулаев), and unknown words next to those."""
+    out: set[int] = set()
+    if lang not in ("ru", "uk", "be"):
+        return out
+    for k, t in enumerate(toks):
+        w = t.text
+        if len(w) < 3 or _is_stop(_fold(w)):
+            continue
+        info = _classify(w, lang)
+        proper = (info.person or info.place) and not info.top_common
+        prev = _fold(toks[k - 1].text) if k > 0 and not t.sent_start else ""
+        after_marker = bool(prev) and (
+            prev in _PLACE_MARKERS or prev + "." in _PLACE_MARKERS or _is_title(prev, lang)
+        )
+        own = _fold(w)
+        if own in _PLACE_MARKERS or _is_title(own, lang):
+            continue
+        if proper or (after_marker and (info.unknown or info.inanimate)) or (k - 1 in out and info.person):
+            out.add(k)
+    return out
 
 
 def _lower_head(text: str, toks: list[_Tok], i: int, j: int) -> int:
@@ -767,19 +815,24 @@ def _classify_run(
         # initials and a surname: "І. П. Коваленко", "Петров С. В.", "T. Hnatiuk"
         core = [t for t in run if not t.initial]
         core_infos = [_classify(t.text, lang) for t in core]
-        if not any(_org_head(x.word) for x in core_infos):
+        if len(core) == 1 and not _org_head(core_infos[0].word) and not core_infos[0].common:
             keys = [word_key(t.text, x.lemma) for t, x in zip(core, core_infos, strict=True)]
-            shown = [t.text if t.initial else (x.lemma if x.lemma and not x.common else t.text)
-                     for t, x in zip(run, [_classify(t.text, lang) for t in run], strict=True)]
+            shown = [
+                t.text if t.initial else (x.lemma if x.lemma and not x.common else t.text)
+                for t, x in zip(run, [_classify(t.text, lang) for t in run], strict=True)
+            ]
             return [
                 Mention(
-                    "person", run[0].start, run[-1].end, " ".join(
-                        w + "." if t.initial else display([w]) for t, w in zip(run, shown, strict=True)
-                    ), mention_key("person", keys or ["="]),
+                    "person",
+                    run[0].start,
+                    run[-1].end,
+                    " ".join(w + "." if t.initial else display([w]) for t, w in zip(run, shown, strict=True)),
+                    mention_key("person", keys or ["="]),
                 )
             ]
     infos = [_classify(t.text, lang) for t in run]
     folded = [x.word for x in infos]
+    article = prev_f == "the" or folded[0] == "the"  # "the Sky Blues", "The Elvie Pump": no person
     # a sentence-initial common word is not part of a name ("Вчера Иванов ..." → drop "Вчера")
     while (
         run
@@ -803,7 +856,8 @@ def _classify_run(
     shown = [x.lemma if x.lemma and not x.common else t.text for t, x in zip(run, infos, strict=True)]
     pshown = [x.place_lemma or s for x, s in zip(infos, shown, strict=True)]
     pkeys = [
-        word_key(t.text, x.place_lemma) if x.place_lemma else k for t, x, k in zip(run, infos, keys, strict=True)
+        word_key(t.text, x.place_lemma) if x.place_lemma else k
+        for t, x, k in zip(run, infos, keys, strict=True)
     ]
     if len(run) == 1 and _is_acronym(run[0].text):
         w = run[0].text
@@ -837,11 +891,16 @@ def _classify_run(
         return [_mention("place", run, pshown, pkeys)]
     latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
     if lang == "en":
-        context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before)
+        context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before, article)
         return _classify_latin(run, folded, keys, context)
     if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
         if all(f in _EN_PLACES for f in folded):
             return [_mention("place", run, [t.text for t in run], keys)]
+        if title_before or any(
+            f in _EN_FIRST_NAMES or _latin_tags(t.text)[1] or _slavic_suffix(f) == "person"
+            for t, f in zip(run, folded, strict=True)
+        ):  # a transliterated person's name: "Журналіст Oleksandr Shevchuk", "Kovalenko"
+            return [_mention("person", run, [t.text for t in run], keys)]
         return [_mention("org", run, [t.text for t in run], keys)]
     persons = [x.person for x in infos]
     places = [
@@ -854,9 +913,7 @@ def _classify_run(
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
         return [_mention("place", run, pshown, pkeys)]
     place_block = 0
-    while place_block < len(run) and (
-        places[place_block] or folded[place_block].startswith(_PLACE_PREFIXES)
-    ):
+    while place_block < len(run) and (places[place_block] or folded[place_block].startswith(_PLACE_PREFIXES)):
         place_block += 1
     if 0 < place_block < len(run) and places[place_block - 1]:
         # a place and a name side by side: "Северной Кореи Ри Юн Хо"
@@ -953,6 +1010,8 @@ class _EnContext:
     nxt: str
     title_before: bool
     loc_before: bool
+    article: bool = False
+    """"the" stands before the run: a thing's, a team's or a programme's name, not a person's."""
 
 
 _LAT_DIGRAPHS = (
@@ -991,6 +1050,65 @@ def _latin_tags(word: str) -> tuple[bool, bool]:
     return any("Geox" in g for _, g in parses), any("Name" in g for _, g in parses)
 
 
+_EN_FIRST_NAMES = frozenset(
+    """
+    james john robert michael william david richard joseph thomas charles christopher daniel matthew
+    anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward
+    jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin
+    samuel frank gregory raymond alexander patrick jack dennis jerry tyler aaron jose adam henry
+    nathan douglas zachary peter kyle walter ethan jeremy harold keith christian roger noah gerald
+    carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy bruce albert willie
+    gabriel logan alan juan wayne roy ralph randy eugene vincent russell elijah louis bobby philip
+    johnny luke boris vladimir sergei sergey dmitry dmitri ivan oleg igor andriy andrii oleksandr
+    oleksiy mykola mykhailo volodymyr yuriy yuri taras bohdan petro pavlo vasyl viktor maksym
+    mary patricia jennifer linda elizabeth barbara susan jessica sarah karen nancy lisa betty
+    margaret sandra ashley kimberly emily donna michelle dorothy carol amanda melissa deborah
+    stephanie rebecca sharon laura cynthia kathleen amy shirley angela helen anna brenda pamela
+    nicole emma samantha katherine christine debra rachel catherine carolyn janet ruth maria heather
+    diane virginia julie joyce victoria olivia kelly christina lauren joan evelyn judith megan
+    cheryl andrea hannah martha jacqueline frances gloria ann teresa kathryn sara janice jean alice
+    madison doris abigail julia judy grace denise amber marilyn beverly danielle theresa sophia
+    marie diana brittany natalie isabella charlotte rose alexis kayla olena olha oksana iryna
+    tetiana natalia yulia svetlana svitlana tatiana elena alla larysa lyudmila liudmyla hanna
+    """.split()  # noqa: SIM905
+)
+"""Common English and East Slavic first names in Latin letters: a run that starts with one is a
+person for sure (the Russian-dictionary look-up of ``_latin_tags`` misses many)."""
+
+
+def _slavic_suffix(folded: str) -> str:
+    """What the ending of an unknown East Slavic name in Latin or Cyrillic letters suggests:
+    ``person`` (Kovalchuk, Bondarenko, Hnatiuk), ``place`` (Kupiansk, Balakliia is not, Hostomel is
+    not: only -sk, -ivka, -pil, -hrad… endings) or ``""``."""
+    if len(folded) < 5:
+        return ""
+    if folded.endswith(("enko", "chuk", "czuk", "yuk", "iuk", "енко", "чук", "юк", "вич", "vich", "vych")):
+        return "person"
+    if folded.endswith(
+        (
+            "sk",
+            "ivka",
+            "ivske",
+            "pil",
+            "hrad",
+            "horod",
+            "gorod",
+            "grad",
+            "ivtsi",
+            "ськ",
+            "ск",
+            "івка",
+            "івці",
+            "піль",
+            "поль",
+            "град",
+            "город",
+        )
+    ):
+        return "place"
+    return ""
+
+
 def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _EnContext) -> list[Mention]:
     words = [t.text for t in run]
     if folded[-1].rstrip(".") in _TITLES:
@@ -1005,7 +1123,13 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
     ):
         return [_mention("place", run, words, keys)]
     title_before, loc_before = ctx.title_before, ctx.loc_before
-    named = title_before or tags[0][1]
+    named = title_before or tags[0][1] or folded[0] in _EN_FIRST_NAMES
+    if ctx.article and not title_before:
+        return []
+    if len(run) == 1 and not title_before and _slavic_suffix(folded[0]) == "place":
+        return [_mention("place", run, words, keys)]  # Kupiansk, Hostomel… -sk, -ivka, -pil
+    if len(run) == 1 and _slavic_suffix(folded[0]) == "person":
+        return [_mention("person", run, words, keys)]  # Kovalchuk, Bondarenko: sure surnames
     if len(run) == 1 and (
         folded[0].endswith(("ans", "ists", "ites", "ics")) or re.fullmatch(r"[A-Z]+s", words[0])
     ):

@@ -181,6 +181,7 @@ def _int_param(value: str | None) -> int | None:
 NOTICES = (
     "withdrawn",
     "tagged",
+    "metadata_applied",
     "added",
     "added_stay",
     "case_created",

@@ -233,7 +233,9 @@ def _meta_facets(
     out: dict[str, dict[str, int | None]] = {}
     for key, counts in facets.items():
         if key.startswith("meta."):
-            ranked: dict[str, int | None] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            ranked: dict[str, int | None] = {
+                v: n for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            }
             out[key[5:]] = ranked
     for spec in st.meta:
         name, _, value = spec.partition("=")

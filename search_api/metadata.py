@@ -735,7 +735,15 @@ class MetadataService:
                         raise NotFoundError(f"collection {col!r} has no metadata field {name!r}")
                     if (f.id, name) not in cache:
                         cache[(f.id, name)] = self._validate(s, f, raw, principal)
-                    if f.required and not cache[(f.id, name)]:
+                    if (
+                        f.required
+                        and not cache[(f.id, name)]
+                        and s.scalar(
+                            select(DocumentMetadata.id)
+                            .where(DocumentMetadata.document_id == doc_id, DocumentMetadata.field_id == f.id)
+                            .limit(1)
+                        )
+                    ):  # a document never filled stays empty (the viewer's form sends every field)
                         raise InvalidRequestError(
                             f"field {name!r} is required: its value can be changed, not cleared",
                             code="invalid_metadata",

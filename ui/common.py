@@ -182,6 +182,7 @@ NOTICES = (
     "withdrawn",
     "tagged",
     "metadata_applied",
+    "field_saved",
     "added",
     "added_stay",
     "case_created",

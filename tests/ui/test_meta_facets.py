@@ -1,6 +1,7 @@
 """Structured metadata on the search page (issue 18): the ``meta.NAME`` facets in the facet
-panel, counted only over what the user may read, and the bulk edit of selected results, in a
-real Chromium against the real app; axe-core on the page with both."""
+panel, counted only over what the user may read, the bulk edit of selected results, and the page
+where a collection's managers edit its field definitions, in a real Chromium against the real
+app; axe-core on those pages."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def meta_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetaArchi
     svc.accounts.grant("open", "write", user="clerk")
     svc.accounts.create_user("reader", PASSWORD)
     svc.accounts.grant("open", "read", user="reader")
+    svc.accounts.create_user("boss", PASSWORD, role="admin")
     for url in _serve(svc):
         yield MetaArchive(svc, ids, url)
     svc.close()
@@ -140,6 +142,71 @@ def test_meta_facets_and_bulk_edit_have_no_serious_axe_violations(
         page.goto(meta_archive.url + "/?q=блокпост&mode=keyword")
         expect(_facet(page)).to_be_visible()
         expect(page.locator("#sel-meta-field")).to_be_visible()
+        found = [v for v in violations(page) if v["impact"] in ("serious", "critical")]
+    finally:
+        ctx.close()
+    assert not found, found
+
+
+def test_a_manager_edits_a_field_definition(page: Any, meta_archive: MetaArchive) -> None:
+    svc = meta_archive.service
+    svc.metadata.apply(
+        MetadataApply(values={"consent": "partial"}, document_ids=[meta_archive.ids["open-3.txt"]]),
+        LOCAL_ADMIN,
+    )
+    # a reader sees the definitions, without a form
+    log_in(page, meta_archive.url, "reader")
+    page.goto(meta_archive.url + "/collections/open/fields")
+    expect(page.locator("#field-consent")).to_contain_text("Consent level")
+    expect(page.locator("form.field-edit")).to_have_count(0)
+    page.goto(meta_archive.url + "/collections/closed/fields")
+    expect(page.locator("h1")).not_to_contain_text("closed")
+    # the admin renames the label, adds an option, makes it required
+    page.context.clear_cookies()
+    log_in(page, meta_archive.url, "boss")
+    page.goto(meta_archive.url + "/collections/open/fields")
+    form = page.locator("#field-consent form")
+    form.get_by_label("Label").fill("Consent given")
+    form.get_by_label("Options").fill("full\npartial\nnone\nwithdrawn")
+    form.get_by_label(re.compile("^Required")).check()
+    form.get_by_role("button", name=re.compile("^Save the field")).click()
+    page.wait_for_url(re.compile(r"notice=field_saved"))
+    expect(page.get_by_role("status")).to_contain_text("Field saved.")
+    expect(page.locator("#field-consent h2")).to_contain_text("Consent given")
+    fields = {f.name: f for f in svc.metadata.list_fields("open", LOCAL_ADMIN)}
+    assert (
+        fields["consent"].options == ["full", "partial", "none", "withdrawn"] and fields["consent"].required
+    )
+    # an option documents hold cannot be removed: nothing changes, and the page says why
+    form = page.locator("#field-consent form")
+    form.get_by_label("Options").fill("full\nnone\nwithdrawn")
+    form.get_by_role("button", name=re.compile("^Save the field")).click()
+    expect(page.locator("body")).to_contain_text("partial")
+    assert svc.metadata.list_fields("open", LOCAL_ADMIN)[0].options == [
+        "full",
+        "partial",
+        "none",
+        "withdrawn",
+    ]
+    # the search page's facet panel shows the new label (to a reader of this collection only)
+    page.context.clear_cookies()
+    log_in(page, meta_archive.url, "reader")
+    page.goto(meta_archive.url + "/?q=блокпост&mode=keyword")
+    expect(_facet(page).locator("legend")).to_have_text("Consent given")
+
+
+@pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
+def test_the_fields_page_has_no_serious_axe_violations(
+    chromium: Any, meta_archive: MetaArchive, locale: str
+) -> None:
+    from tests.ui.test_accessibility import violations
+
+    ctx = chromium.new_context(viewport={"width": 1280, "height": 900}, locale=locale, bypass_csp=True)
+    page = ctx.new_page()
+    try:
+        log_in(page, meta_archive.url, "boss")
+        page.goto(meta_archive.url + "/collections/open/fields")
+        expect(page.locator("form.field-edit").first).to_be_visible()
         found = [v for v in violations(page) if v["impact"] in ("serious", "critical")]
     finally:
         ctx.close()

@@ -910,6 +910,17 @@ def _classify_run(
     #    (Німеччини, Великобританії, Аризони) is a place
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
         return [_mention("place", run, pshown, pkeys)]  # "в Самашках", "у Бучі": a place, not a Самашко
+    if (
+        len(run) == 1
+        and not run[0].sent_start
+        and not loc_before
+        and not (infos[0].place or infos[0].person or infos[0].org)
+        and lang in ("ru", "be")
+        and not _is_title(folded[0], lang)
+        and nxt is not None
+        and _is_verb(nxt_f, lang)
+    ):  # a capitalised common word mid-sentence, subject of a verb: a surname ("именно Стерлинг дал")
+        return [_person(run, infos, keys, [run[0].text])]
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
         return [_mention("place", run, pshown, pkeys)]
     place_block = 0
@@ -1076,6 +1087,12 @@ _EN_FIRST_NAMES = frozenset(
 person for sure (the Russian-dictionary look-up of ``_latin_tags`` misses many)."""
 
 
+_SLAVIC_PLACE_ENDINGS = (
+    "sk", "ivka", "ivske", "pil", "hrad", "horod", "gorod", "grad", "ivtsi", "ськ", "ск", "івка",
+    "івці", "піль", "поль", "град", "город",
+)  # fmt: skip
+
+
 def _slavic_suffix(folded: str) -> str:
     """What the ending of an unknown East Slavic name in Latin or Cyrillic letters suggests:
     ``person`` (Kovalchuk, Bondarenko, Hnatiuk), ``place`` (Kupiansk, Balakliia is not, Hostomel is
@@ -1084,27 +1101,7 @@ def _slavic_suffix(folded: str) -> str:
         return ""
     if folded.endswith(("enko", "chuk", "czuk", "yuk", "iuk", "енко", "чук", "юк", "вич", "vich", "vych")):
         return "person"
-    if folded.endswith(
-        (
-            "sk",
-            "ivka",
-            "ivske",
-            "pil",
-            "hrad",
-            "horod",
-            "gorod",
-            "grad",
-            "ivtsi",
-            "ськ",
-            "ск",
-            "івка",
-            "івці",
-            "піль",
-            "поль",
-            "град",
-            "город",
-        )
-    ):
+    if folded.endswith(_SLAVIC_PLACE_ENDINGS):
         return "place"
     return ""
 

@@ -111,3 +111,11 @@ def test_english_names_of_things_after_the_article_are_not_persons() -> None:
     got = _found(en, "en")
     assert ("person", "Petro Marchenko") in got
     assert not any(t == "person" and ("Acme" in s or "Morning" in s) for t, s in got)
+
+
+def test_a_capitalised_common_word_mid_sentence_before_a_verb_is_a_surname() -> None:
+    ru = "В тот день именно Кузнец подписал протокол допроса."
+    assert ("person", "Кузнец") in _found(ru, "ru")
+    # a role word is no surname, and a sentence's first word is not read this way
+    assert not any(t == "person" for t, _ in _found("Наконец Свидетель сообщил всё.", "ru"))
+    assert not any(t == "person" for t, _ in _found("Кузнец подписал протокол.", "ru"))

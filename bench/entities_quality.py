@@ -3,6 +3,7 @@
 passage, and the effect on ingestion speed.
 
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py quality [--json out.json] [--errors]
+    PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py quality --set archive --split tune|heldout
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py cost [--passages 2000]
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py ingest [--docs 123] [--rounds 2]
 

@@ -866,6 +866,12 @@ def _classify_run(
         if len(w) >= 3 or lang != "en":
             return [_mention("org", run, [w], keys)]
         return []
+    if len(run) >= 2 and _is_acronym(run[0].text) and not _is_acronym(run[1].text):
+        # an acronym before a name is its own mention: "ЗША Дональда Трампа", "НАТО Македонии"
+        return [
+            *_classify_run(run[:1], prev, lang, run[1], [], prev2),
+            *_classify_run(run[1:], None, lang, nxt, org_tail),
+        ]
     if len(run) == 1 and (folded[0] in _EN_NOT_NAMES or folded[0] in _RU_NOT_NAMES):
         return []
     if all(len(t.text) == 1 for t in run):
@@ -1133,6 +1139,8 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
         return []  # Republicans, Eurosceptics, MPs: groups, not names
     if folded[0].startswith("i'"):
         return []
+    if len(run) >= 2 and loc_before and not named and ctx.prev != "from":
+        return [_mention("place", run, words, keys)]  # "born in Bila Tserkva": no first name, a place
     if title_before or len(run) >= 2:  # a person: sure after a title or a known first name
         return [replace(_mention("person", run, words, keys), guessed=not named)]
     if loc_before:

@@ -119,3 +119,17 @@ def test_a_capitalised_common_word_mid_sentence_before_a_verb_is_a_surname() -> 
     # a role word is no surname, and a sentence's first word is not read this way
     assert not any(t == "person" for t, _ in _found("Наконец Свидетель сообщил всё.", "ru"))
     assert not any(t == "person" for t, _ in _found("Кузнец подписал протокол.", "ru"))
+
+
+def test_an_acronym_before_a_name_is_its_own_mention() -> None:
+    be = "Пасля сустрэчы прадстаўнік АБСЕ Андрэй Лукашэвіч паехаў дадому."
+    got = _found(be, "be")
+    assert ("org", "АБСЕ") in got
+    assert ("person", "Андрэй Лукашэвіч") in got
+
+
+def test_two_unknown_english_words_after_in_are_a_place() -> None:
+    en = "She was born in Bila Tserkva and moved to Kyiv with Petro Savchenko."
+    got = _found(en, "en")
+    assert ("place", "Bila Tserkva") in got
+    assert ("person", "Petro Savchenko") in got

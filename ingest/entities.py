@@ -910,7 +910,14 @@ def _classify_run(
         return [_mention("org", run, [t.text for t in run], keys)]
     persons = [x.person for x in infos]
     places = [
-        x.place or (lang == "uk" and x.inanimate and not x.person and not t.sent_start)
+        x.place
+        or (
+            lang == "uk"
+            and x.inanimate
+            and not x.person
+            and not t.sent_start
+            and (len(run) == 1 or x.word != x.place_lemma)  # "Люк Уолтон": a first name, not a place
+        )
         for t, x in zip(run, infos, strict=True)
     ]  # the Ukrainian dictionary has no place tag: a capitalised inanimate noun mid-sentence
     #    (Німеччини, Великобританії, Аризони) is a place

@@ -133,3 +133,11 @@ def test_two_unknown_english_words_after_in_are_a_place() -> None:
     got = _found(en, "en")
     assert ("place", "Bila Tserkva") in got
     assert ("person", "Petro Savchenko") in got
+
+
+def test_a_nominative_noun_before_another_name_is_no_ukrainian_place() -> None:
+    # "Люк" is also a noun (hatch): before another capitalised word it is not taken for a place
+    uk = "Учора тренер Люк Гарнет оголосив склад команди."
+    assert not any(t == "place" for t, _ in _found(uk, "uk"))
+    # an inflected place before a name still is one
+    assert ("place", "Німеччини") in _found("Канцлер Німеччини Ганна Шмідт приїхала до Львова.", "uk")

@@ -116,5 +116,5 @@ async def field_edit_form(request: Request, principal: SignedInForm, collection:
         )
         svc.metadata.update_field(collection, field, body, principal)
 
-    target = f"/collections/{quote(collection, safe='')}/fields#field-{field}"
+    target = f"/collections/{quote(collection, safe='')}/fields#field-{quote(field, safe='')}"
     return _do(request, principal, target, "field_saved", do)

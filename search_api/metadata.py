@@ -160,7 +160,7 @@ class FieldUpdate(BaseModel):
         "reordered, or removed when no document holds them (409 otherwise)",
     )
     type: Literal["text", "date", "number", "select", "entity"] | None = Field(
-        None, description="Only the field's own type is accepted: a type change is refused (400)"
+        None, description="Only the field's own type is accepted: a type change is refused (409)"
     )
 
 
@@ -524,10 +524,9 @@ class MetadataService:
             if f is None:
                 raise NotFoundError(f"field {name!r} not found in collection {collection!r}")
             if body.type is not None and body.type != f.type:
-                raise InvalidRequestError(
+                raise ConflictError(
                     f"field {name!r} is a {f.type} field; its type cannot change "
-                    "(define a new field, fill it, then delete this one)",
-                    code="invalid_metadata",
+                    "(define a new field, fill it, then delete this one)"
                 )
             before = field_public(f, col.name).model_dump(
                 include={"label", "description", "required", "multiple", "options"}
@@ -542,9 +541,8 @@ class MetadataService:
                 f.required = body.required
             if body.multiple is not None and body.multiple != f.multiple:
                 if f.type not in ("select", "entity"):
-                    raise InvalidRequestError(
-                        f"only select and entity fields hold several values ({name!r} is {f.type})",
-                        code="invalid_metadata",
+                    raise ConflictError(
+                        f"only select and entity fields hold several values ({name!r} is {f.type})"
                     )
                 if not body.multiple:
                     crowded = s.scalar(
@@ -564,9 +562,7 @@ class MetadataService:
                 f.multiple = body.multiple
             if body.options is not None:
                 if f.type != "select":
-                    raise InvalidRequestError(
-                        f"only select fields have options ({name!r} is {f.type})", code="invalid_metadata"
-                    )
+                    raise ConflictError(f"only select fields have options ({name!r} is {f.type})")
                 try:
                     options = list(dict.fromkeys(clean_tag_name(o) for o in body.options))
                 except InvalidRequestError as exc:

@@ -55,7 +55,7 @@ def update_field(
 ) -> FieldPublic:
     """Change a field's definition (manage right): label, description, required, options of a
     select field (added, reordered; removed only when no document holds them, else 409),
-    ``multiple``. The type and the name stay (a type change is a 400); audited."""
+    ``multiple``. The type and the name stay (a type change is a 409); audited."""
     return svc.metadata.update_field(collection, field, body, principal)
 
 

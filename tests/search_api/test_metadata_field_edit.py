@@ -83,10 +83,10 @@ def test_field_definitions_can_be_edited(service: ArchiveService, tmp_path: Path
     assert r.status_code == 200 and r.json()["options"] == ["partial", "full"]
     # type changes are refused, as are options on a text field and bad input
     r = client.patch(f"{base}/consent", json={"type": "text"}, headers=root)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_metadata"
+    assert r.status_code == 409 and "cannot change" in r.json()["error"]["message"]
     assert client.patch(f"{base}/consent", json={"type": "select"}, headers=root).status_code == 200
-    assert client.patch(f"{base}/note", json={"options": ["a"]}, headers=root).status_code == 400
-    assert client.patch(f"{base}/note", json={"multiple": True}, headers=root).status_code == 400
+    assert client.patch(f"{base}/note", json={"options": ["a"]}, headers=root).status_code == 409
+    assert client.patch(f"{base}/note", json={"multiple": True}, headers=root).status_code == 409
     assert client.patch(f"{base}/note", json={"name": "other"}, headers=root).status_code == 422
     assert client.patch(f"{base}/note", json={"label": ""}, headers=root).status_code == 422
     # multiple: on, then back to single only while no document holds several values

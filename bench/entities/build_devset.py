@@ -32,6 +32,8 @@ for did, lines in docs["en"].items():
         if 60 <= len(s) <= 260 and sum(1 for w in s.split()[1:] if w[:1].isupper()) >= 2:
             cands.append((did, i))
 random.seed(18)
+
+
 def _locate(text: str, surf: str, start: int, placed: list[list]) -> int:
     """The first occurrence of ``surf`` from ``start`` that stands as whole words and does not
     overlap a mention placed before (a surname alone after the full name: "Джонни Инглиш …

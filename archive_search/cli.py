@@ -1017,6 +1017,8 @@ def entities_rebuild() -> None:
     """Extract the entities of every passage again (an archive ingested before entities existed,
     or after an upgrade of the extraction); staff names and merges are kept."""
     _accounts_call(lambda svc: print(json.dumps(svc.entities.rebuild(LOCAL_ADMIN))))
+
+
 families_app = typer.Typer(no_args_is_help=True, help="Document families: copies, re-scans, translations.")
 app.add_typer(families_app, name="families")
 
@@ -1136,6 +1138,48 @@ def metadata_add_field(
         return
     _accounts_call(
         lambda svc: print(svc.metadata.create_field(collection, body, LOCAL_ADMIN).model_dump_json())
+    )
+
+
+@metadata_app.command("edit-field")
+def metadata_edit_field(
+    collection: Annotated[str, typer.Argument(help="Collection")],
+    name: Annotated[str, typer.Argument(help="Field name")],
+    label: Annotated[str | None, typer.Option("--label", help="New label")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="New description ('' removes it)")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", help="A select field's options, the whole new list in order (repeat)"),
+    ] = None,
+    required: Annotated[
+        bool | None, typer.Option("--required/--optional", help="A value may be changed but not cleared")
+    ] = None,
+    multiple: Annotated[
+        bool | None, typer.Option("--multiple/--single", help="Several values per document (select, entity)")
+    ] = None,
+) -> None:
+    """Change a field's definition (audited): label, description, options, required, multiple. The
+    type and the name cannot change; an option documents hold cannot be removed."""
+    from pydantic import ValidationError
+
+    from search_api.metadata import FieldUpdate
+
+    try:
+        body = FieldUpdate(
+            label=label,
+            description=description,
+            options=option or None,
+            required=required,
+            multiple=multiple,
+            type=None,
+        )
+    except ValidationError as exc:
+        _fail(InvalidRequestError("; ".join(f"{e['loc']}: {e['msg']}" for e in exc.errors())))
+        return
+    _accounts_call(
+        lambda svc: print(svc.metadata.update_field(collection, name, body, LOCAL_ADMIN).model_dump_json())
     )
 
 

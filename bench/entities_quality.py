@@ -3,6 +3,7 @@
 passage, and the effect on ingestion speed.
 
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py quality [--json out.json] [--errors]
+    PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py quality --set archive --split tune|heldout
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py cost [--passages 2000]
     PYTHONPATH=$PWD .venv/bin/python bench/entities_quality.py ingest [--docs 123] [--rounds 2]
 
@@ -38,6 +39,7 @@ from ingest.split import split_spans
 
 HERE = Path(__file__).parent
 DEVSET = HERE / "entities" / "devset.jsonl"
+ARCHIVE_SET = HERE / "entities" / "archive_set.jsonl"
 NTREX = Path("/work/shared/data/ntrex128-ru-uk-be-en")
 LANGS = ("ru", "uk", "be", "en")
 TYPES = ("person", "place", "org", "phone", "email", "docnum")
@@ -50,8 +52,11 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
     return {"p": round(p, 3), "r": round(r, 3), "f1": round(f, 3), "gold": tp + fn, "pred": tp + fp}
 
 
-def quality(show_errors: bool) -> dict[str, object]:
-    rows = [json.loads(x) for x in DEVSET.open(encoding="utf-8")]
+def quality(show_errors: bool, which: str = "dev", split: str = "all") -> dict[str, object]:
+    path = ARCHIVE_SET if which == "archive" else DEVSET
+    rows = [json.loads(x) for x in path.open(encoding="utf-8")]
+    if split != "all":
+        rows = [r for r in rows if r.get("split") == split]
     counts: dict[str, Counter[tuple[str, str, str]]] = {"exact": Counter(), "overlap": Counter()}
     for row in rows:
         text, lang = row["text"], row["lang"]
@@ -59,6 +64,8 @@ def quality(show_errors: bool) -> dict[str, object]:
         pred = [(m.type, m.start, m.end) for m in extract_mentions(text, lang)]
         if row["source"] == "ntrex128":  # the news part is annotated for the named types only
             pred = [p for p in pred if p[0] in ("person", "place", "org")]
+        elif row["source"] == "written-archive":  # annotated for persons and places only
+            pred = [p for p in pred if p[0] in ("person", "place")]
         for mode in ("exact", "overlap"):
             left = list(gold)
             for t, s, e in pred:
@@ -194,9 +201,11 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=123)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json")
+    ap.add_argument("--set", dest="which", choices=["dev", "archive"], default="dev")
+    ap.add_argument("--split", choices=["all", "tune", "heldout"], default="all")
     a = ap.parse_args()
     if a.what == "quality":
-        res = quality(a.errors)
+        res = quality(a.errors, a.which, a.split)
     elif a.what == "cost":
         res = cost(a.passages)
     else:

@@ -111,6 +111,16 @@ _TITLES = frozenset(
     sen rep gov coach leader chairman chief secretary spokesman ambassador
     judge prosecutor senator governor mayor officer commander sir lord lady prince king queen pope
     доктор доктора професор профессор патриарх патріарх митрополит отец отца батюшка
+    маёр маёра капітан капітана лейтэнант лейтэнанта сяржант сяржанта палкоўнік палкоўніка генерал
+    рядовий рядового радавы радавога ефрейтор єфрейтор старшина прапорщик прапорщика мичман
+    підполковника полковнику солдат солдата вояк боец бойца боєць бійця байца
+    свідка свідку сведка сведкі следчы следчага слідчому следователем потерпевший потерпевшего
+    потерпілий потерпілого потерпілої потерпевшая пацярпелы пацярпелая спадарыні спадарыня
+    журналістка журналістки журналістку журналістцы журналистка журналистки правозащитник
+    правозащитника правозахисник правозахисника праваабаронца праваабаронцы заявитель заявителя
+    заявник заявника заявітель гражданки громадянин громадянина громадянка громадянки
+    грамадзянін грамадзянка затриманий затриманого задержанный задержанного затрыманы затрыманага
+    witness investigator journalist private corporal reporter activist lawyer detective inspector
     """.split()  # noqa: SIM905
 )
 _PLACE_MARKERS = frozenset(
@@ -183,7 +193,7 @@ _EN_NOT_NAMES = frozenset(
     """
     i monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december english russian ukrainian belarusian european
-    american british french german soviet christian muslim jewish god mr mrs ms dr st
+    american british french german soviet christian muslim jewish god mr mrs ms dr st no
     """.split()  # noqa: SIM905
 )
 _RU_NOT_NAMES = frozenset(
@@ -265,6 +275,20 @@ def _be_as_ru(word: str) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=50_000)
+def _is_title(folded: str, lang: str = "ru") -> bool:
+    """A title, rank or role before a name (генерал, капітана, генерал-майором, прем'єр-міністр,
+    Sen.): the word, one of its hyphenated parts, or its dictionary lemma is in the list."""
+    w = folded.rstrip(".")
+    if w in _TITLES or any(part in _TITLES for part in w.split("-") if len(part) > 2):
+        return True
+    if not is_cyrillic(w.replace("-", "").replace("'", "")) or len(w) < 4:
+        return False
+    head = w.split("-")[0]
+    form, dl = (_be_as_ru(head), "ru") if lang == "be" else (head, lang if lang in ("ru", "uk") else "ru")
+    return any(nf in _TITLES and "NOUN" in g for nf, g in _parses(form, dl))
+
+
 def _fold(word: str) -> str:
     return unicodedata.normalize("NFC", word).casefold().replace("ё", "е").replace("’", "'").replace("ʼ", "'")
 
@@ -303,6 +327,9 @@ class _WordInfo:
     """The word, case-folded."""
     lemma: str | None = None
     """Its dictionary lemma in the passage's language (None: not known there)."""
+    place_lemma: str | None = None
+    """The lemma of its place reading (Geox) or, failing one, of its first inanimate noun reading:
+    what a place is named by (Києві, Києва → київ; Харкові → харків, not the surname Харко)."""
     person: bool = False
     place: bool = False
     org: bool = False
@@ -357,6 +384,11 @@ def _classify(word: str, lang: str) -> _WordInfo:
                     info.org = True
                 if "NOUN" in g and "inan" in g and own:
                     info.inanimate = True
+            if own and info.place_lemma is None:
+                info.place_lemma = next(
+                    (nf for nf, g in parses if "Geox" in g),
+                    next((nf for nf, g in parses if "NOUN" in g and "inan" in g), None),
+                )
             if own and info.lemma is None:
                 info.lemma = parses[0][0]
                 for nf, g in parses:  # the proper reading's lemma first
@@ -435,6 +467,8 @@ class _Tok:
     start: int
     end: int
     sent_start: bool
+    initial: bool = False
+    """One capital letter followed by a full stop: an initial (І. П. Коваленко, Петров С. В.)."""
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -454,7 +488,8 @@ def _tokens(text: str) -> list[_Tok]:
                 p = _fold(out[-1].text)
                 if p + "." in _PLACE_MARKERS or p + "." in _ABBREVIATIONS or len(out[-1].text) == 1:
                     sent_start = False
-        out.append(_Tok(word, m.start(), end, sent_start))
+        initial = len(word) == 1 and word.isupper() and text[end : end + 1] == "."
+        out.append(_Tok(word, m.start(), end, sent_start, initial))
     return out
 
 
@@ -578,18 +613,26 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
     out: list[Mention] = []
     i = 0
     n = len(toks)
+    cand = _lowercase_names(toks, lang) if _lowercased(toks) else set()
+
+    def cap(k: int) -> bool:
+        return k in cand or _is_cap(toks[k].text)
+
     while i < n:
         t = toks[i]
-        if not _is_cap(t.text):
+        if not cap(i):
             i += 1
             continue
         # a run of capitalised words separated by spaces (or an initial: "А. С. Пушкин")
         j = i + 1
         while (
             j < n
-            and _is_cap(toks[j].text)
+            and cap(j)
             and not toks[j].sent_start
-            and _gap_ok(text[toks[j - 1].end : toks[j].start])
+            and (
+                _gap_ok(text[toks[j - 1].end : toks[j].start])
+                or (toks[j - 1].initial and text[toks[j - 1].end : toks[j].start] in (". ", ".", ".\u00a0"))
+            )
         ):
             j += 1
         prev = toks[i - 1] if i > 0 and not t.sent_start else None
@@ -597,8 +640,76 @@ def _named_mentions(text: str, lang: str) -> list[Mention]:
         j = _lower_head(text, toks, i, j)
         j2 = _extend_org(text, toks, i, j, lang)
         nxt = toks[j] if j < n and not toks[j].sent_start else None
-        out.extend(_classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2))
+        if j2 <= j and _quoted(text, toks[i].start, toks[j - 1].end):
+            # a name in quotation marks is a club's, a company's, a unit's or a paper's: «Клайд»
+            run = toks[i:j]
+            out.append(
+                Mention(
+                    "org",
+                    run[0].start,
+                    run[-1].end,
+                    " ".join(t.text for t in run),
+                    mention_key("org", [word_key(t.text) for t in run]),
+                )
+            )
+            i = j
+            continue
+        for m in _classify_run(toks[i:j], prev, lang, nxt, toks[j:j2], prev2):
+            if (
+                m.type == "person"
+                and text[m.end : m.end + 1] == "."
+                and toks[j - 1].end == m.end
+                and toks[j - 1].initial
+            ):
+                m = replace(m, end=m.end + 1)  # "Петров С. В.": the last initial's full stop
+            out.append(m)
         i = max(j, j2)
+    return out
+
+
+_OPEN_QUOTES = "«\"„“'"
+_CLOSE_QUOTES = "»\"“”'"
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is all that stands between a pair of quotation marks."""
+    return (
+        start > 0
+        and text[start - 1] in _OPEN_QUOTES
+        and text[end : end + 1] in _CLOSE_QUOTES
+        and (text[end] != "'" or text[start - 1] == "'")
+    )
+
+
+def _lowercased(toks: list[_Tok]) -> bool:
+    """Whether a passage is written in lower case (OCR or a careless transcript): three words or
+    more, and not one sentence or line begins with a capital letter."""
+    starts = [t for t in toks if t.sent_start]
+    return len(toks) >= 3 and bool(starts) and not any(_is_cap(t.text) for t in toks)
+
+
+def _lowercase_names(toks: list[_Tok], lang: str) -> set[int]:
+    """In lower-cased text, the words that would have been capitalised: words the dictionaries read
+    first as names or places (петренко, марія, іванівна, белгорода), words after a place marker
+    or a title (м. суми, вул. соборній, свидетель абдулаев), and unknown words next to those."""
+    out: set[int] = set()
+    if lang not in ("ru", "uk", "be"):
+        return out
+    for k, t in enumerate(toks):
+        w = t.text
+        if len(w) < 3 or _is_stop(_fold(w)):
+            continue
+        info = _classify(w, lang)
+        proper = (info.person or info.place) and not info.top_common
+        prev = _fold(toks[k - 1].text) if k > 0 and not t.sent_start else ""
+        after_marker = bool(prev) and (
+            prev in _PLACE_MARKERS or prev + "." in _PLACE_MARKERS or _is_title(prev, lang)
+        )
+        own = _fold(w)
+        if own in _PLACE_MARKERS or _is_title(own, lang):
+            continue
+        if proper or (after_marker and (info.unknown or info.inanimate)) or (k - 1 in out and info.person):
+            out.add(k)
     return out
 
 
@@ -694,14 +805,34 @@ def _classify_run(
     prev_f = _fold(prev.text) if prev else ""
     prev2_f = _fold(prev2.text) if prev2 else ""
     # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
-    titles = [n for n, t in enumerate(run[:-1]) if _fold(t.text).rstrip(".") in _TITLES]
+    titles = [n for n, t in enumerate(run[:-1]) if _is_title(_fold(t.text), lang)]
     if titles:  # "North Korean Foreign Minister Ri Yong-ho": the name follows the last title
         prev_f = _fold(run[titles[-1]].text).rstrip(".")
         run = run[titles[-1] + 1 :]
     if not run:
         return []
+    if any(t.initial for t in run) and not all(t.initial for t in run):
+        # initials and a surname: "І. П. Коваленко", "Петров С. В.", "T. Hnatiuk"
+        core = [t for t in run if not t.initial]
+        core_infos = [_classify(t.text, lang) for t in core]
+        if len(core) == 1 and not _org_head(core_infos[0].word) and not core_infos[0].common:
+            keys = [word_key(t.text, x.lemma) for t, x in zip(core, core_infos, strict=True)]
+            shown = [
+                t.text if t.initial else (x.lemma if x.lemma and not x.common else t.text)
+                for t, x in zip(run, [_classify(t.text, lang) for t in run], strict=True)
+            ]
+            return [
+                Mention(
+                    "person",
+                    run[0].start,
+                    run[-1].end,
+                    " ".join(w + "." if t.initial else display([w]) for t, w in zip(run, shown, strict=True)),
+                    mention_key("person", keys or ["="]),
+                )
+            ]
     infos = [_classify(t.text, lang) for t in run]
     folded = [x.word for x in infos]
+    article = prev_f == "the" or folded[0] == "the"  # "the Sky Blues", "The Elvie Pump": no person
     # a sentence-initial common word is not part of a name ("Вчера Иванов ..." → drop "Вчера")
     while (
         run
@@ -718,11 +849,16 @@ def _classify_run(
     if not run:
         return []
     marker_before = prev_f in _PLACE_MARKERS or prev_f + "." in _PLACE_MARKERS
-    title_before = prev_f in _TITLES
+    title_before = bool(prev_f) and _is_title(prev_f, lang)
     loc_before = prev_f in _LOC_PREPS
     nxt_f = _fold(nxt.text) if nxt else ""
     keys = [word_key(t.text, x.lemma) for t, x in zip(run, infos, strict=True)]
     shown = [x.lemma if x.lemma and not x.common else t.text for t, x in zip(run, infos, strict=True)]
+    pshown = [x.place_lemma or s for x, s in zip(infos, shown, strict=True)]
+    pkeys = [
+        word_key(t.text, x.place_lemma) if x.place_lemma else k
+        for t, x, k in zip(run, infos, keys, strict=True)
+    ]
     if len(run) == 1 and _is_acronym(run[0].text):
         w = run[0].text
         if w.upper() in _ACRONYM_PLACES:
@@ -730,6 +866,12 @@ def _classify_run(
         if len(w) >= 3 or lang != "en":
             return [_mention("org", run, [w], keys)]
         return []
+    if len(run) >= 2 and _is_acronym(run[0].text) and not _is_acronym(run[1].text):
+        # an acronym before a name is its own mention: "ЗША Дональда Трампа", "НАТО Македонии"
+        return [
+            *_classify_run(run[:1], prev, lang, run[1], [], prev2),
+            *_classify_run(run[1:], None, lang, nxt, org_tail),
+        ]
     if len(run) == 1 and (folded[0] in _EN_NOT_NAMES or folded[0] in _RU_NOT_NAMES):
         return []
     if all(len(t.text) == 1 for t in run):
@@ -745,39 +887,70 @@ def _classify_run(
                 mention_key("org", [word_key(t.text, _classify(t.text, lang).lemma) for t in whole]),
             )
         ]
+    if marker_before and len(run) >= 2 and nxt_f in _PLACE_SUFFIX_WORDS:
+        # "с. Мотижин Київської області": the village, then its region
+        return [
+            _mention("place", run[:-1], pshown[:-1], pkeys[:-1]),
+            _mention("place", run[-1:], pshown[-1:], pkeys[-1:]),
+        ]
     if marker_before or (nxt_f in _PLACE_SUFFIX_WORDS and len(run) <= 2):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     latin = not any(is_cyrillic(x.word.replace("-", "")) for x in infos)
     if lang == "en":
-        context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before)
+        context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before, article)
         return _classify_latin(run, folded, keys, context)
     if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
         if all(f in _EN_PLACES for f in folded):
             return [_mention("place", run, [t.text for t in run], keys)]
+        if title_before or any(
+            f in _EN_FIRST_NAMES or _latin_tags(t.text)[1] or _slavic_suffix(f) == "person"
+            for t, f in zip(run, folded, strict=True)
+        ):  # a transliterated person's name: "Журналіст Oleksandr Shevchuk", "Kovalenko"
+            return [_mention("person", run, [t.text for t in run], keys)]
         return [_mention("org", run, [t.text for t in run], keys)]
     persons = [x.person for x in infos]
-    places = [x.place for x in infos]
+    places = [
+        x.place
+        or (
+            lang == "uk"
+            and x.inanimate
+            and not x.person
+            and not t.sent_start
+            and (len(run) == 1 or x.word != x.place_lemma)  # "Люк Уолтон": a first name, not a place
+        )
+        for t, x in zip(run, infos, strict=True)
+    ]  # the Ukrainian dictionary has no place tag: a capitalised inanimate noun mid-sentence
+    #    (Німеччини, Великобританії, Аризони) is a place
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
-        return [_mention("place", run, shown, keys)]  # "в Самашках", "у Бучі": a place, not a Самашко
+        return [_mention("place", run, pshown, pkeys)]  # "в Самашках", "у Бучі": a place, not a Самашко
+    if (
+        len(run) == 1
+        and not run[0].sent_start
+        and not loc_before
+        and not (infos[0].place or infos[0].person or infos[0].org)
+        and lang in ("ru", "be")
+        and not _is_title(folded[0], lang)
+        and nxt is not None
+        and _is_verb(nxt_f, lang)
+    ):  # a capitalised common word mid-sentence, subject of a verb: a surname ("именно Стерлинг дал")
+        return [_person(run, infos, keys, [run[0].text])]
     if loc_before and len(run) <= 2 and (any(places) or any(x.inanimate for x in infos)):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     place_block = 0
-    while place_block < len(run) and (
-        infos[place_block].place or folded[place_block].startswith(_PLACE_PREFIXES)
-    ):
+    while place_block < len(run) and (places[place_block] or folded[place_block].startswith(_PLACE_PREFIXES)):
         place_block += 1
-    if 0 < place_block < len(run) and infos[place_block - 1].place:
+    if 0 < place_block < len(run) and places[place_block - 1]:
         # a place and a name side by side: "Северной Кореи Ри Юн Хо"
-        head = _mention("place", run[:place_block], shown[:place_block], keys[:place_block])
+        head = _mention("place", run[:place_block], pshown[:place_block], pkeys[:place_block])
         return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail)]
     if len(run) >= 2 and folded[0].startswith(_PLACE_PREFIXES):
-        return [_mention("place", run, shown, keys)]  # Западная Вирджиния, Соединенных Штатов
+        return [_mention("place", run, pshown, pkeys)]  # Западная Вирджиния, Соединенных Штатов
     if any(places) and not any(x.first_name for x in infos):
-        return [_mention("place", run, shown, keys)]  # Северной Кореи
+        return [_mention("place", run, pshown, pkeys)]  # Северной Кореи
     if any(persons) and sum(persons) >= sum(places):
         return [_person(run, infos, keys, shown)]
     if any(places):
-        return [_mention("place", run, shown, keys)]
+        return [_mention("place", run, pshown, pkeys)]
     if all(x.org for x in infos):
         return [_mention("org", run, shown, keys)]
     if title_before:
@@ -785,7 +958,7 @@ def _classify_run(
     if all(x.unknown for x in infos):
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
-            return [_mention("place", run, shown, keys)]
+            return [_mention("place", run, pshown, pkeys)]
         if run[0].sent_start and len(run) == 1 and not (nxt is not None and _is_verb(nxt_f, lang)):
             return []  # a sentence's first word is a name when a verb follows it ("Росс утверждает")
         return [replace(_person(run, infos, keys, shown), guessed=True)]
@@ -861,6 +1034,8 @@ class _EnContext:
     nxt: str
     title_before: bool
     loc_before: bool
+    article: bool = False
+    """"the" stands before the run: a thing's, a team's or a programme's name, not a person's."""
 
 
 _LAT_DIGRAPHS = (
@@ -899,6 +1074,51 @@ def _latin_tags(word: str) -> tuple[bool, bool]:
     return any("Geox" in g for _, g in parses), any("Name" in g for _, g in parses)
 
 
+_EN_FIRST_NAMES = frozenset(
+    """
+    james john robert michael william david richard joseph thomas charles christopher daniel matthew
+    anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy ronald edward
+    jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin scott brandon benjamin
+    samuel frank gregory raymond alexander patrick jack dennis jerry tyler aaron jose adam henry
+    nathan douglas zachary peter kyle walter ethan jeremy harold keith christian roger noah gerald
+    carl terry sean austin arthur lawrence jesse dylan bryan joe jordan billy bruce albert willie
+    gabriel logan alan juan wayne roy ralph randy eugene vincent russell elijah louis bobby philip
+    johnny luke boris vladimir sergei sergey dmitry dmitri ivan oleg igor andriy andrii oleksandr
+    oleksiy mykola mykhailo volodymyr yuriy yuri taras bohdan petro pavlo vasyl viktor maksym
+    mary patricia jennifer linda elizabeth barbara susan jessica sarah karen nancy lisa betty
+    margaret sandra ashley kimberly emily donna michelle dorothy carol amanda melissa deborah
+    stephanie rebecca sharon laura cynthia kathleen amy shirley angela helen anna brenda pamela
+    nicole emma samantha katherine christine debra rachel catherine carolyn janet ruth maria heather
+    diane virginia julie joyce victoria olivia kelly christina lauren joan evelyn judith megan
+    cheryl andrea hannah martha jacqueline frances gloria ann teresa kathryn sara janice jean alice
+    madison doris abigail julia judy grace denise amber marilyn beverly danielle theresa sophia
+    marie diana brittany natalie isabella charlotte rose alexis kayla olena olha oksana iryna
+    tetiana natalia yulia svetlana svitlana tatiana elena alla larysa lyudmila liudmyla hanna
+    """.split()  # noqa: SIM905
+)
+"""Common English and East Slavic first names in Latin letters: a run that starts with one is a
+person for sure (the Russian-dictionary look-up of ``_latin_tags`` misses many)."""
+
+
+_SLAVIC_PLACE_ENDINGS = (
+    "sk", "ivka", "ivske", "pil", "hrad", "horod", "gorod", "grad", "ivtsi", "ськ", "ск", "івка",
+    "івці", "піль", "поль", "град", "город",
+)  # fmt: skip
+
+
+def _slavic_suffix(folded: str) -> str:
+    """What the ending of an unknown East Slavic name in Latin or Cyrillic letters suggests:
+    ``person`` (Kovalchuk, Bondarenko, Hnatiuk), ``place`` (Kupiansk, Balakliia is not, Hostomel is
+    not: only -sk, -ivka, -pil, -hrad… endings) or ``""``."""
+    if len(folded) < 5:
+        return ""
+    if folded.endswith(("enko", "chuk", "czuk", "yuk", "iuk", "енко", "чук", "юк", "вич", "vich", "vych")):
+        return "person"
+    if folded.endswith(_SLAVIC_PLACE_ENDINGS):
+        return "place"
+    return ""
+
+
 def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _EnContext) -> list[Mention]:
     words = [t.text for t in run]
     if folded[-1].rstrip(".") in _TITLES:
@@ -913,13 +1133,21 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
     ):
         return [_mention("place", run, words, keys)]
     title_before, loc_before = ctx.title_before, ctx.loc_before
-    named = title_before or tags[0][1]
+    named = title_before or tags[0][1] or folded[0] in _EN_FIRST_NAMES
+    if ctx.article and not title_before:
+        return []
+    if len(run) == 1 and not title_before and _slavic_suffix(folded[0]) == "place":
+        return [_mention("place", run, words, keys)]  # Kupiansk, Hostomel… -sk, -ivka, -pil
+    if len(run) == 1 and _slavic_suffix(folded[0]) == "person":
+        return [_mention("person", run, words, keys)]  # Kovalchuk, Bondarenko: sure surnames
     if len(run) == 1 and (
         folded[0].endswith(("ans", "ists", "ites", "ics")) or re.fullmatch(r"[A-Z]+s", words[0])
     ):
         return []  # Republicans, Eurosceptics, MPs: groups, not names
     if folded[0].startswith("i'"):
         return []
+    if len(run) >= 2 and loc_before and not named and ctx.prev != "from":
+        return [_mention("place", run, words, keys)]  # "born in Bila Tserkva": no first name, a place
     if title_before or len(run) >= 2:  # a person: sure after a title or a known first name
         return [replace(_mention("person", run, words, keys), guessed=not named)]
     if loc_before:

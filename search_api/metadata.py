@@ -93,6 +93,9 @@ class _FieldBase(BaseModel):
     name: FieldName = Field(description="Machine name: meta=NAME=VALUE filters, meta.NAME facets")
     label: Label = Field(description="What people see")
     description: Description | None = None
+    required: StrictBool = Field(
+        False, description="A document's value may be changed but not cleared once set"
+    )
 
 
 class PlainFieldCreate(_FieldBase):
@@ -129,9 +132,36 @@ class FieldPublic(BaseModel):
     options: list[str] | None = None
     entity_type: str | None = None
     multiple: bool
+    required: bool = False
     description: str | None = None
     created_by: str
     created_at: datetime
+
+
+class FieldUpdate(BaseModel):
+    """A change to a field's definition; what is not given stays. The machine name and the type
+    stay: a field of another type is a new field (a text cannot become a date without guessing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Label | None = None
+    description: Description | None = Field(None, description="An empty text removes it")
+    required: StrictBool | None = None
+    multiple: StrictBool | None = Field(
+        None,
+        description="select and entity fields; back to one value is refused (409) "
+        "while a document holds several",
+    )
+    options: list[Option] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_OPTIONS,
+        description="The select field's whole new list, in display order: options may be added, "
+        "reordered, or removed when no document holds them (409 otherwise)",
+    )
+    type: Literal["text", "date", "number", "select", "entity"] | None = Field(
+        None, description="Only the field's own type is accepted: a type change is refused (409)"
+    )
 
 
 class MetadataValue(BaseModel):
@@ -236,6 +266,7 @@ def field_public(f: MetadataField, collection: str) -> FieldPublic:
         options=list(f.options) if f.options else None,
         entity_type=f.entity_type,
         multiple=f.multiple,
+        required=bool(f.required),
         description=f.description,
         created_by=f.created_by,
         created_at=f.created_at,
@@ -458,6 +489,7 @@ class MetadataService:
                     options=options,
                     entity_type=body.entity_type if isinstance(body, EntityFieldCreate) else None,
                     multiple=bool(getattr(body, "multiple", False)),
+                    required=body.required,
                     description=body.description,
                     created_by=principal.name,
                 )
@@ -474,6 +506,99 @@ class MetadataService:
                 return field_public(f, col.name)
         except IntegrityError as exc:
             raise ConflictError(f"collection {collection!r} has a field {body.name!r}") from exc
+
+    def update_field(
+        self, collection: str, name: str, body: FieldUpdate, principal: Principal
+    ) -> FieldPublic:
+        """Change a field's label, description, required-ness, options (select) or ``multiple``
+        (select, entity), audited with the old and new definition. Values are stored and indexed
+        by the field's id and canonical value, none of which changes here, so nothing is
+        re-indexed; a change that would orphan stored values is refused (409)."""
+        if principal.role != "admin" and not principal.can_manage(collection):
+            self._forbid_or_hide(collection, principal, "editing metadata fields needs the manage right")
+        with self.catalog.session() as s:
+            col = self._collection(s, collection, principal)
+            f = s.scalar(
+                select(MetadataField).where(MetadataField.collection_id == col.id, MetadataField.name == name)
+            )
+            if f is None:
+                raise NotFoundError(f"field {name!r} not found in collection {collection!r}")
+            if body.type is not None and body.type != f.type:
+                raise ConflictError(
+                    f"field {name!r} is a {f.type} field; its type cannot change "
+                    "(define a new field, fill it, then delete this one)"
+                )
+            before = field_public(f, col.name).model_dump(
+                include={"label", "description", "required", "multiple", "options"}
+            )
+            if body.label is not None:
+                f.label = (
+                    re.sub(r"\s+", " ", unicodedata.normalize("NFC", body.label)).strip()[:200] or f.name
+                )
+            if body.description is not None:
+                f.description = body.description.strip() or None
+            if body.required is not None:
+                f.required = body.required
+            if body.multiple is not None and body.multiple != f.multiple:
+                if f.type not in ("select", "entity"):
+                    raise ConflictError(
+                        f"only select and entity fields hold several values ({name!r} is {f.type})"
+                    )
+                if not body.multiple:
+                    crowded = s.scalar(
+                        select(func.count()).select_from(
+                            select(DocumentMetadata.document_id)
+                            .where(DocumentMetadata.field_id == f.id)
+                            .group_by(DocumentMetadata.document_id)
+                            .having(func.count() > 1)
+                            .subquery()
+                        )
+                    )
+                    if crowded:
+                        raise ConflictError(
+                            f"{crowded} documents hold several values of {name!r}: "
+                            "leave one on each before making it single"
+                        )
+                f.multiple = body.multiple
+            if body.options is not None:
+                if f.type != "select":
+                    raise ConflictError(f"only select fields have options ({name!r} is {f.type})")
+                try:
+                    options = list(dict.fromkeys(clean_tag_name(o) for o in body.options))
+                except InvalidRequestError as exc:
+                    raise InvalidRequestError(f"option: {exc.message}", code="invalid_metadata") from exc
+                dropped = [o for o in (f.options or []) if o not in options]
+                if dropped:
+                    used = sorted(
+                        set(
+                            s.scalars(
+                                select(DocumentMetadata.value).where(
+                                    DocumentMetadata.field_id == f.id, DocumentMetadata.value.in_(dropped)
+                                )
+                            )
+                        )
+                    )
+                    if used:
+                        raise ConflictError(
+                            f"documents hold the options {', '.join(repr(u) for u in used[:10])}: "
+                            "change their values before removing them"
+                        )
+                f.options = options
+            s.flush()
+            after = field_public(f, col.name).model_dump(
+                include={"label", "description", "required", "multiple", "options"}
+            )
+            changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+            if changes:
+                self.audit.record(
+                    principal.name,
+                    "metadata_field",
+                    "collection",
+                    col.id,
+                    {"op": "edit", "field": f.name, "changes": changes},
+                    session=s,
+                )
+            return field_public(f, col.name)
 
     @staticmethod
     def _forbid_or_hide(collection: str, principal: Principal, message: str) -> None:
@@ -606,6 +731,19 @@ class MetadataService:
                         raise NotFoundError(f"collection {col!r} has no metadata field {name!r}")
                     if (f.id, name) not in cache:
                         cache[(f.id, name)] = self._validate(s, f, raw, principal)
+                    if (
+                        f.required
+                        and not cache[(f.id, name)]
+                        and s.scalar(
+                            select(DocumentMetadata.id)
+                            .where(DocumentMetadata.document_id == doc_id, DocumentMetadata.field_id == f.id)
+                            .limit(1)
+                        )
+                    ):  # a document never filled stays empty (the viewer's form sends every field)
+                        raise InvalidRequestError(
+                            f"field {name!r} is required: its value can be changed, not cleared",
+                            code="invalid_metadata",
+                        )
                     plan.append((doc_id, f, cache[(f.id, name)]))
             for doc_id, f, new in plan:
                 old = list(
@@ -731,8 +869,6 @@ def _audited(f: MetadataField, values: list[str]) -> list[str]:
     if f.type != "text":
         return values
     return ["sha256:" + hashlib.sha256(v.encode("utf-8")).hexdigest() for v in values]
-
-
 
 
 # -- exports and bundles ---------------------------------------------------------------------------

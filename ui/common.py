@@ -184,6 +184,8 @@ def _int_param(value: str | None) -> int | None:
 NOTICES = (
     "withdrawn",
     "tagged",
+    "metadata_applied",
+    "field_saved",
     "added",
     "added_stay",
     "added_here",

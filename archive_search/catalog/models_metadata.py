@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 from archive_search.catalog.models import Base, UTCDateTime, utcnow
 
@@ -42,6 +43,9 @@ class MetadataField(Base):
     """``person``, ``place`` or ``org`` for an ``entity`` field."""
     multiple: Mapped[bool] = mapped_column(Boolean, default=False)
     """Whether a document may hold several values (select and entity fields)."""
+    required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    """Whether a document's value may be cleared once set (a value change that leaves a required
+    field empty is refused; documents never filled are not touched)."""
     description: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

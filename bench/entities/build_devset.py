@@ -32,6 +32,22 @@ for did, lines in docs["en"].items():
         if 60 <= len(s) <= 260 and sum(1 for w in s.split()[1:] if w[:1].isupper()) >= 2:
             cands.append((did, i))
 random.seed(18)
+
+
+def _locate(text: str, surf: str, start: int, placed: list[list]) -> int:
+    """The first occurrence of ``surf`` from ``start`` that stands as whole words and does not
+    overlap a mention placed before (a surname alone after the full name: "Джонни Инглиш …
+    Инглиш" is the second one, not the one inside the full name)."""
+    i = text.find(surf, start)
+    while i >= 0:
+        end = i + len(surf)
+        whole = (i == 0 or not text[i - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
+        if whole and not any(i < e and s < end for _, s, e, _ in placed):
+            return i
+        i = text.find(surf, i + 1)
+    return text.find(surf, start)  # as before when no other occurrence fits
+
+
 pick = [
     {"doc": did, "line": i, **{lang: docs[lang][did][i] for lang in LANGS}}
     for did, i in sorted(random.sample(cands, 40))
@@ -44,7 +60,7 @@ for k, o in enumerate(pick):
         pos = {}
         ents = []
         for typ, surf in G[k][lang]:
-            start = text.find(surf, pos.get(surf, 0))
+            start = _locate(text, surf, pos.get(surf, 0), ents)
             if start < 0:
                 problems.append((k, lang, surf))
                 continue

@@ -15,6 +15,7 @@ from search_api.metadata import (
     DocumentMetadataPublic,
     FieldCreate,
     FieldPublic,
+    FieldUpdate,
     MetadataApply,
     MetadataApplyResult,
     MetadataSet,
@@ -42,6 +43,20 @@ def create_field(
     """Define a typed field (manage right): text, date, number, select (options) or entity (a
     person, place or organisation); 409 if the collection has a field of that name."""
     return svc.metadata.create_field(collection, body, principal)
+
+
+@router.patch("/collections/{collection}/fields/{field}", response_model=FieldPublic)
+def update_field(
+    collection: CollectionName,
+    field: FieldName,
+    body: Annotated[FieldUpdate, Body()],
+    svc: ServiceDep,
+    principal: PrincipalDep,
+) -> FieldPublic:
+    """Change a field's definition (manage right): label, description, required, options of a
+    select field (added, reordered; removed only when no document holds them, else 409),
+    ``multiple``. The type and the name stay (a type change is a 409); audited."""
+    return svc.metadata.update_field(collection, field, body, principal)
 
 
 @router.delete("/collections/{collection}/fields/{field}", status_code=204)

@@ -388,6 +388,28 @@ def test_metadata_command_line(tmp_path: Path) -> None:
     assert archive("metadata", "set", doc, "when=").returncode == 0
     res = json.loads(archive("search", 'meta:"when=2022"', "--mode", "keyword", "--json").stdout)
     assert res["hits"] == []
+    # edit a definition: a new option and label; an option a document holds cannot go (409 → exit 2)
+    r = archive(
+        "metadata",
+        "edit-field",
+        "c",
+        "consent",
+        "--label",
+        "Consent",
+        "--option",
+        "full",
+        "--option",
+        "none",
+        "--option",
+        "partial",
+        "--required",
+    )
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert (got["label"], got["options"], got["required"]) == ("Consent", ["full", "none", "partial"], True)
+    r = archive("metadata", "edit-field", "c", "consent", "--option", "none")
+    assert r.returncode != 0 and "full" in r.stderr
+    assert archive("metadata", "set", doc, "consent=").returncode != 0  # required: not cleared
     assert archive("metadata", "delete-field", "c", "consent").returncode == 0
     assert archive("metadata", "fields", "c").stdout.splitlines() == ["when\tdate\tIncident date"]
 

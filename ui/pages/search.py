@@ -26,6 +26,7 @@ from search_api.cases import (
     CaseItemsAdd,
 )
 from search_api.hits_export import export_response
+from search_api.metadata import MetadataApply
 from search_api.query import FILTER_FIELDS as QUERY_FILTER_FIELDS
 from search_api.query import parse_query
 from search_api.retrieval import MAX_RESULT_WINDOW, HitListHash
@@ -69,6 +70,8 @@ class SearchState:
     page: int = 1
     collapse: bool = False
     """Fold further hits of a document family into its first hit (``collapse=family``)."""
+    meta: list[str] = field(default_factory=list)
+    """Metadata filters ``NAME=VALUE`` (the ``meta.NAME`` facets' check boxes)."""
 
     @classmethod
     def from_request(cls, request: Request) -> tuple[SearchState, list[str]]:
@@ -78,6 +81,7 @@ class SearchState:
         mode = qp.get("mode", "hybrid")
         st.mode = next((m for m in MODES if m == mode), "hybrid")
         st.collapse = qp.get("collapse") == "family"
+        st.meta = list(dict.fromkeys(v[:500] for v in qp.getlist("meta") if "=" in v))[:50]
         for k in FILTER_FIELDS:
             st.filters[k] = list(dict.fromkeys(v for v in qp.getlist(k) if v))[:50]
         for name in ("date_from", "date_to"):
@@ -95,13 +99,16 @@ class SearchState:
 
     @property
     def active(self) -> bool:
-        return bool(self.q.strip() or any(self.filters.values()) or self.date_from or self.date_to)
+        return bool(
+            self.q.strip() or any(self.filters.values()) or self.meta or self.date_from or self.date_to
+        )
 
     def params(self, **changes: Any) -> list[tuple[str, str]]:
         d: dict[str, Any] = {
             "q": self.q,
             "mode": self.mode,
             **{k: list(v) for k, v in self.filters.items()},
+            "meta": list(self.meta),
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "page": self.page,
@@ -143,6 +150,7 @@ class SearchState:
             persons=self.filters["person"],
             places=self.filters["place"],
             orgs=self.filters["organisation"],
+            meta=self.meta,
             date_from=self.date_from,
             date_to=self.date_to,
             page=self.page,
@@ -208,6 +216,55 @@ def _facet_entries(
     return out
 
 
+@dataclass(frozen=True)
+class MetaFacet:
+    """One ``meta.NAME`` facet of the panel: the field's name and label, and its values."""
+
+    name: str
+    label: str
+    entries: list[tuple[str, int | None]]
+
+
+def _meta_facets(
+    st: SearchState, facets: dict[str, dict[str, int]], labels: dict[str, str]
+) -> list[MetaFacet]:
+    """The ``meta.NAME`` facets the backend counted (over readable passages only), by count, with
+    the values checked in the search always listed."""
+    out: dict[str, dict[str, int | None]] = {}
+    for key, counts in facets.items():
+        if key.startswith("meta."):
+            ranked: dict[str, int | None] = {
+                v: n for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            }
+            out[key[5:]] = ranked
+    for spec in st.meta:
+        name, _, value = spec.partition("=")
+        out.setdefault(name, {}).setdefault(value, None)
+    return [
+        MetaFacet(name, labels.get(name, name), list(values.items())) for name, values in sorted(out.items())
+    ]
+
+
+def _meta_fields(
+    svc: ArchiveService, principal: Principal
+) -> tuple[dict[str, str], list[tuple[str, str, list[str]]]]:
+    """The metadata fields of the collections the user may read: labels by name (for the facet
+    panel), and (name, label, collections) of the fields of collections the user may write (for
+    the bulk edit of a selection; fields of one name in several collections are one choice)."""
+    labels: dict[str, str] = {}
+    writable: dict[str, tuple[str, str, list[str]]] = {}
+    for c in svc.collections(principal):
+        try:
+            fields = svc.metadata.list_fields(c["name"], principal)
+        except ArchiveError:
+            continue
+        for f in fields:
+            labels.setdefault(f.name, f.label)
+            if principal.can_write(c["name"]):
+                writable.setdefault(f.name, (f.name, f.label, []))[2].append(c["name"])
+    return labels, sorted(writable.values())
+
+
 def _pages(current: int, last: int) -> list[int | None]:
     """Page numbers to link: first, last and a window around the current one (None is a gap)."""
     wanted = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
@@ -246,6 +303,7 @@ def search_page(request: Request, principal: SignedIn) -> Response:
     # the service pages through the first MAX_RESULT_WINDOW results only
     last_page = min(max(1, math.ceil(resp.total / PAGE_SIZE)), MAX_RESULT_WINDOW // PAGE_SIZE) if resp else 1
     collections = svc.collections(principal) if not st.active else []
+    meta_labels, meta_writable = _meta_fields(svc, principal)
     cards = svc.document_cards([h.document_id for h in resp.hits], principal) if resp else {}
     empty = _empty_reasons(svc, st, principal, t) if resp is not None and not resp.total else []
     facets = resp.facets if resp else {}
@@ -261,6 +319,8 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         resp=resp,
         error=t("search_error", message=error) if error else None,
         facets=_facet_entries(st, facets),
+        meta_facets=_meta_facets(st, facets, meta_labels),
+        meta_fields=meta_writable if principal.role in ("editor", "admin") else [],
         years=sorted((y, n) for y, n in facets.get("date", {}).items() if re.fullmatch(r"\d{4}", y)),
         modes=MODES,
         pages=_pages(st.page, last_page) if resp and resp.total else [],
@@ -268,7 +328,10 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         collections=collections,
         back=_here(request),
         cards=cards,
-        active_filters=sum(len(v) for v in st.filters.values()) + bool(st.date_from) + bool(st.date_to),
+        active_filters=sum(len(v) for v in st.filters.values())
+        + len(st.meta)
+        + bool(st.date_from)
+        + bool(st.date_to),
         empty=empty,
         classify_marks=docs.classify_marks,
         match_kinds=docs.match_kinds,
@@ -315,6 +378,17 @@ async def selection(request: Request, principal: SignedInForm) -> Response:
                 raise InvalidRequestError(t("tag_needed"))
             res = svc.tags.apply_tags(TagApply(names=names, document_ids=doc_ids), principal)
             return _redirect(_with_notice(back, "tagged", n=res.changed))
+        if action == "metadata":
+            name = str(form.get("meta_field", ""))
+            if not name:
+                raise InvalidRequestError(t("meta_field_needed"))
+            raw = str(form.get("meta_value", "")).strip()
+            value: str | list[str | float] | None = None
+            if raw:
+                parts: list[str | float] = [v.strip() for v in raw.split(";") if v.strip()]
+                value = parts if len(parts) > 1 else str(parts[0])
+            applied = svc.metadata.apply(MetadataApply(values={name: value}, document_ids=doc_ids), principal)
+            return _redirect(_with_notice(back, "metadata_applied", n=applied.documents))
         if action == "case":
             case_id = _int_list([str(form.get("case_id", ""))])
             new_title = str(form.get("new_case", "")).strip()

@@ -627,6 +627,27 @@ def documents_restrict(
         _care_call(lambda care, who: care.restrict(document_id, who, users=user or [], groups=group or []))
 
 
+@documents_app.command("restrict-passage")
+def documents_restrict_passage(
+    passage_id: Annotated[int, typer.Argument(help="Passage id")],
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="A user who may read it (repeatable)")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="A group that may read it (repeatable)")
+    ] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the restriction")] = False,
+) -> None:
+    """Restrict one passage to named users and groups: everyone else finds it in no search and
+    reads it as withheld."""
+    if lift:
+        _care_call(lambda care, who: care.unrestrict_passage(passage_id, who))
+    else:
+        _care_call(
+            lambda care, who: care.restrict_passage(passage_id, who, users=user or [], groups=group or [])
+        )
+
+
 def _redaction_call(fn: Any) -> None:
     """Run ``fn(redaction service, principal)`` and print its answer as JSON."""
     out: list[Any] = []
@@ -1017,6 +1038,8 @@ def entities_rebuild() -> None:
     """Extract the entities of every passage again (an archive ingested before entities existed,
     or after an upgrade of the extraction); staff names and merges are kept."""
     _accounts_call(lambda svc: print(json.dumps(svc.entities.rebuild(LOCAL_ADMIN))))
+
+
 families_app = typer.Typer(no_args_is_help=True, help="Document families: copies, re-scans, translations.")
 app.add_typer(families_app, name="families")
 

@@ -50,6 +50,7 @@ from search_api.metadata import ENTITY_COLUMNS, documents_metadata, named_entiti
 from search_api.redaction import PageMask, mask_for_page, redacted_documents, redaction_summary
 from search_api.rendering import redacted_pdf
 from search_api.safe_text import csv_cell, csv_uncell
+from search_api.withheld import WITHHELD_NOTE, mask_page, restricted_documents, withheld_passages
 
 FORMAT = "archive-search-bundle/1"
 FONT_DIRS = (
@@ -142,21 +143,29 @@ def citation_text(item: CaseItemPublic) -> str:
     return f"{head} [{item.lang}]{quote} — SHA-256 {item.sha256}"
 
 
-def _document_text(cases: CaseService, document_id: int) -> str:
-    """The extracted text, by page (paged formats) or by transcript turn."""
+def _document_text(cases: CaseService, document_id: int, principal: Principal) -> str:
+    """The extracted text, by page (paged formats) or by transcript turn; the passages restricted
+    away from ``principal`` withheld (``withheld.py``)."""
     with cases.catalog.session() as s:
         doc = s.get(Document, document_id)
         assert doc is not None
+        held = withheld_passages(s, document_id, principal)
         pages = list(s.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.number)))
         if pages and doc.doc_type != "transcript":
-            if len(pages) == 1:
-                return pages[0].text.rstrip("\n") + "\n"
-            return "".join(f"=== page {p.number} ===\n{p.text.rstrip()}\n\n" for p in pages)
+            single = len(pages) == 1
+            texts = [(p.number, mask_page(p.text, p.number, held, single_page=single)) for p in pages]
+            if single:
+                return texts[0][1].rstrip("\n") + "\n"
+            return "".join(f"=== page {n} ===\n{t.rstrip()}\n\n" for n, t in texts)
         passages = list(
             s.scalars(select(Passage).where(Passage.document_id == document_id).order_by(Passage.seq))
         )
+    hidden = {w.passage_id for w in held}
     out = []
     for p in passages:
+        if p.id in hidden:
+            out.append(WITHHELD_NOTE)
+            continue
         prefix = ""
         if p.time_start is not None:
             prefix = f"[{timecode(p.time_start)} --> {timecode(p.time_end)}] "
@@ -347,6 +356,11 @@ def build_bundle(
         # who redacted what kind of thing, when and why (never what was masked)
         redacted = redacted_documents(s, doc_ids)
         redactions = redaction_summary(s, doc_ids)
+        # documents holding passages restricted away from the exporter: their original holds the
+        # words too, so it stays out; the text file withholds the passages (``withheld.py``)
+        withheld = {
+            d: len(withheld_passages(s, d, principal)) for d in restricted_documents(s, doc_ids, principal)
+        }
     fd, tmp_name = tempfile.mkstemp(prefix=f"case-{case.id}-", suffix=".zip", dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -361,7 +375,9 @@ def build_bundle(
                 orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{_text_name(name)}"
                 redacted_pdf_path: str | None = None
-                if doc.id in redacted:
+                if doc.id in withheld:
+                    orig_path = None
+                elif doc.id in redacted:
                     orig_path = None
                     if doc.mime == "application/pdf":
                         redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
@@ -393,7 +409,7 @@ def build_bundle(
                             "filename": doc.filename,
                         }
                     )
-                text = _document_text(cases, doc.id).encode("utf-8")
+                text = _document_text(cases, doc.id, principal).encode("utf-8")
                 zf.writestr(text_path, text)
                 text_sha = hashlib.sha256(text).hexdigest()
                 files.append(
@@ -421,13 +437,16 @@ def build_bundle(
                         "text_sha256": text_sha,
                         "redacted": doc.id in redacted,
                         "redacted_pdf": redacted_pdf_path,
+                        "withheld_passages": withheld.get(doc.id, 0),
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
             # the people, places and organisations each cited document and passage names, and
             # the documents' metadata fields (issue 18): the items are readable (``get_case``)
             with cases.catalog.session() as s:
-                doc_entities = named_entities(s, document_ids=doc_ids)
+                doc_entities = named_entities(
+                    s, document_ids=doc_ids, hidden_passages=principal.hidden_passages
+                )
                 pas_ids = [i.passage_id for i in case.items if i.passage_id is not None]
                 pas_entities = named_entities(s, passage_ids=pas_ids) if pas_ids else {}
                 doc_meta = documents_metadata(s, doc_ids)
@@ -728,6 +747,22 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
                 problems.append(f"{n}: not listed in manifest.json")
         redacted_ids = {r.get("document_id") for r in manifest.get("redactions", []) if isinstance(r, dict)}
         for d in manifest.get("documents", []):
+            withheld = d.get("withheld_passages")
+            if isinstance(withheld, int) and not isinstance(withheld, bool) and withheld > 0:
+                # passages restricted away from the exporter: no original (it holds their words),
+                # the text withholds them
+                if d.get("original") is not None or any(
+                    f.get("kind") == "original" and f.get("document_id") == d.get("document_id")
+                    for f in listed.values()
+                ):
+                    problems.append(
+                        f"document {d.get('document_id')}: passages withheld, yet its original is in "
+                        "the bundle"
+                    )
+                if str(d.get("text")) not in listed:
+                    problems.append(f"document {d.get('document_id')}: its text is not listed")
+                if d.get("redacted") is not True:
+                    continue
             if d.get("redacted") is True or d.get("document_id") in redacted_ids:
                 # a redacted document comes without its original (it holds the masked words)
                 if d.get("original") is not None or any(

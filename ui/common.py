@@ -214,6 +214,8 @@ NOTICES = (
     "care_hold",
     "care_restrict",
     "care_unrestrict",
+    "care_restrict_passage",
+    "care_unrestrict_passage",
     "care_redact",
     "care_lifted",
     "care_retention",

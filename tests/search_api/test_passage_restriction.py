@@ -336,8 +336,23 @@ def test_cli_and_care_page_restrict_a_passage(embedded_env: Env) -> None:
     )
     assert r.status_code == 303
     assert env.hidden[0] not in env.svc.accounts.principal_for_user(_uid(env, "bob")).hidden_passages
-    # bob's viewer of the transcript says the turn is withheld
     ui.close()
+    # bob's viewer says the transcript's turn is withheld, and hides the image of the PDF's page 2
+    bob = TestClient(env.http.app, raise_server_exceptions=False)
+    login = bob.get("/login").text
+    token = login.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    bob.post("/login", data={"username": "bob", "password": PASSWORD, "csrf_token": token, "next": "/"})
+    page = bob.get(f"/documents/{env.srt}")
+    assert page.text.count('class="turn-text withheld muted"') == 1, page.text
+    assert env.svc.care.restrict_passage(env.hidden[0], LOCAL_ADMIN, users=["alice"])["restricted"]
+    page = bob.get(f"/documents/{env.pdf}")
+    assert f"/documents/{env.pdf}/pages/1.png" in page.text
+    assert (
+        f"/documents/{env.pdf}/pages/2.png" not in page.text and 'class="withheld muted small"' in page.text
+    )
+    assert bob.get(f"/documents/{env.pdf}/pages/2.png").status_code == 403
+    assert not any(n in page.content for n in SECRET)
+    bob.close()
     assert env.svc.care.passage_state(env.hidden[1], LOCAL_ADMIN)["restricted"] is True
 
 

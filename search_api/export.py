@@ -44,6 +44,7 @@ from archive_search.catalog.models import AuditEntry, Document, Page, Passage, S
 from archive_search.errors import ArchiveError
 from archive_search.types import Principal
 from search_api.audit import audit_timestamp, canonical_json, entry_hash
+from search_api.bundle_redaction import Scrubber, load_rule, scrubber_for
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
 from search_api.metadata import ENTITY_COLUMNS, documents_metadata, named_entities
@@ -361,6 +362,9 @@ def build_bundle(
         withheld = {
             d: len(withheld_passages(s, d, principal)) for d in restricted_documents(s, doc_ids, principal)
         }
+        # the case's redaction rule (``bundle_redaction.py``), evaluated on today's mentions
+        rule = load_rule(s, case.id)
+        scrub = scrubber_for(s, rule, doc_ids) if rule is not None else None
     fd, tmp_name = tempfile.mkstemp(prefix=f"case-{case.id}-", suffix=".zip", dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -369,14 +373,24 @@ def build_bundle(
     paths: dict[int, tuple[str | None, str]] = {}
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            entity_redacted: set[int] = set()
             for doc_id in doc_ids:
                 doc, sha, size = docs[doc_id]
-                name = _safe_name(doc.filename)
+                text_str = _document_text(cases, doc.id, principal)
+                if scrub is not None and (
+                    doc.id in scrub.documents
+                    or scrub.holds(text_str)
+                    or scrub.holds(doc.filename)
+                    or scrub.holds(doc.title or "")
+                ):
+                    entity_redacted.add(doc.id)
+                    text_str = scrub.text(text_str)
+                name = _safe_name(scrub.text(doc.filename) if scrub is not None else doc.filename)
                 orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{_text_name(name)}"
                 redacted_pdf_path: str | None = None
-                if doc.id in withheld:
-                    orig_path = None
+                if doc.id in withheld or doc.id in entity_redacted:
+                    orig_path = None  # the original (and a PDF rendered from it) holds the words
                 elif doc.id in redacted:
                     orig_path = None
                     if doc.mime == "application/pdf":
@@ -409,7 +423,7 @@ def build_bundle(
                             "filename": doc.filename,
                         }
                     )
-                text = _document_text(cases, doc.id, principal).encode("utf-8")
+                text = text_str.encode("utf-8")
                 zf.writestr(text_path, text)
                 text_sha = hashlib.sha256(text).hexdigest()
                 files.append(
@@ -438,6 +452,7 @@ def build_bundle(
                         "redacted": doc.id in redacted,
                         "redacted_pdf": redacted_pdf_path,
                         "withheld_passages": withheld.get(doc.id, 0),
+                        "entity_redacted": doc.id in entity_redacted,
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
@@ -492,12 +507,36 @@ def build_bundle(
                 if case_item.passage_id is not None:
                     named = pas_entities.get(case_item.passage_id, {})
                     it["entities"] = {c: named.get(c, []) for c in ENTITY_COLUMNS.values()}
+            sources = FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal)
+            notes = [
+                {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
+                for n in case.notes
+            ]
+            search_entries = searches.entries
+            report_case = case
+            if scrub is not None:
+                # every text the bundle carries, masked; paths and digests are left as built
+                # (the paths were made from the masked names)
+                files = [_scrubbed(scrub, f, ("path", "sha256")) for f in files]
+                documents = [_scrubbed(scrub, d, _PATH_KEYS) for d in documents]
+                items = [_scrubbed(scrub, it, _PATH_KEYS) for it in items]
+                notes = [scrub.walk(n) for n in notes]
+                sources = scrub.walk(sources)
+                # a search record is an audit entry hashed in the chain: left out when it holds
+                # a masked word (never altered, so each record carried still verifies)
+                kept = [e for e in search_entries if not scrub.holds(json.dumps(e, ensure_ascii=False))]
+                kept_ids = {e["id"] for e in kept}
+                for it in items:
+                    if it.get("search_audit_id") not in kept_ids:
+                        it["search_audit_id"] = None
+                search_entries = kept
+                report_case = CaseDetail.model_validate(scrub.walk(case.model_dump()))
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "case": {
                     "id": case.id,
-                    "title": case.title,
-                    "description": case.description,
+                    "title": report_case.title,
+                    "description": report_case.description,
                     "status": case.status,
                     "owner": case.owner,
                     "created_at": _iso(case.created_at),
@@ -506,21 +545,19 @@ def build_bundle(
                 "exported_by": principal.name,
                 "exported_at": exported_at,
                 "items": items,
-                "notes": [
-                    {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
-                    for n in case.notes
-                ],
+                "notes": notes,
                 "documents": documents,
                 "files": files,
                 # the audit entries of the searches that found the items, exactly as logged
-                "searches": searches.entries,
+                "searches": search_entries,
                 # one entry per source (document family, issue 19) among the cited documents the
                 # exporter may read: copies, re-scans and translations are one source, not several
-                "sources": FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal),
+                "sources": sources,
                 "withdrawn_items": withdrawn_items,
                 "redactions": redactions,
+                "entity_redaction": scrub.manifest_entry() if scrub is not None else None,
             }
-            report = render_report(case, manifest)
+            report = render_report(report_case, manifest)
             zf.writestr("report.pdf", report)
             files.append(
                 {
@@ -552,6 +589,11 @@ def build_bundle(
                 "documents": len(documents),
                 "manifest_sha256": manifest_sha,
                 "bundle_sha256": bundle_sha,
+                "entity_redaction": (
+                    {"mentions": scrub.mentions, "documents": len(scrub.documents)}
+                    if scrub is not None
+                    else None
+                ),
             },
         )
     except BaseException:
@@ -566,6 +608,23 @@ def build_bundle(
         items=len(case.items),
         files=len(files) + 2,
     )
+
+
+_PATH_KEYS = (
+    "original",
+    "text",
+    "text_file",
+    "redacted_pdf",
+    "sha256",
+    "text_sha256",
+    "document_sha256",
+    "search_audit_id",
+)
+"""Keys of the manifest's documents and items that hold paths and digests, not text."""
+
+
+def _scrubbed(scrub: Scrubber, entry: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v if k in keep else scrub.walk(v) for k, v in entry.items()}
 
 
 @dataclass
@@ -747,6 +806,17 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
                 problems.append(f"{n}: not listed in manifest.json")
         redacted_ids = {r.get("document_id") for r in manifest.get("redactions", []) if isinstance(r, dict)}
         for d in manifest.get("documents", []):
+            if d.get("entity_redacted") is True and (
+                d.get("original") is not None or d.get("redacted_pdf") is not None
+            ):
+                problems.append(
+                    f"document {d.get('document_id')}: masked by the case's rule, yet its original is in "
+                    "the bundle"
+                )
+            if d.get("entity_redacted") is True and d.get("redacted") is not True:
+                if str(d.get("text")) not in listed:
+                    problems.append(f"document {d.get('document_id')}: its masked text is not listed")
+                continue
             withheld = d.get("withheld_passages")
             if isinstance(withheld, int) and not isinstance(withheld, bool) and withheld > 0:
                 # passages restricted away from the exporter: no original (it holds their words),

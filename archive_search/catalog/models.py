@@ -168,6 +168,25 @@ class PassageAccess(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class CaseRedactionRule(Base):
+    """A case's redaction rule for its bundles (migration 0026): every mention of the entity types
+    (but the kept entities) and every listed term is masked in each bundle, evaluated when the
+    bundle is built — so it reaches documents ingested and added after the rule was made."""
+
+    __tablename__ = "case_redaction_rules"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    entity_types: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of entity types (``person``, ``place``, ``org``, ``phone``, ``email``, ``docnum``)."""
+    keep_entities: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of entity ids left unmasked (the accused, say)."""
+    terms: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of words or phrases masked wherever they occur (whole words, any case)."""
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Redaction(Base):
     """A redaction (migration 0021): staff masked a string, a passage or an entity's mentions.
     Who, when and why are here and in the audit log; what was masked is in its spans."""

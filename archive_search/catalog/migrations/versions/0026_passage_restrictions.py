@@ -1,4 +1,5 @@
-"""Passage-level confidentiality: a passage restricted to named users and groups
+"""Passage-level confidentiality (a passage restricted to named users and groups) and case
+redaction rules for bundles
 
 Revision ID: 0026
 Revises: 0023
@@ -49,8 +50,19 @@ def upgrade() -> None:
     op.create_index("ix_passage_access_passage_id", "passage_access", ["passage_id"])
     op.create_index("ix_passage_access_user_id", "passage_access", ["user_id"])
     op.create_index("ix_passage_access_group_id", "passage_access", ["group_id"])
+    op.create_table(
+        "case_redaction_rules",
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("entity_types", sa.Text(), nullable=False),
+        sa.Column("keep_entities", sa.Text(), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("created_by", sa.String(length=150), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("case_redaction_rules")
     op.drop_table("passage_access")
     op.drop_table("passage_restrictions")

@@ -1,0 +1,171 @@
+"""Case redaction rules (issue 20, parts 2 and 3): staff choose entity types for a case's bundles
+(every person but the accused) and terms; each bundle masks every mention of them, in every
+member (byte scans of the whole ZIP), records the rule in its manifest and still verifies; the
+rule is evaluated when the bundle is built, so a document ingested after the rule is masked too."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from archive_search.catalog.models import AuditEntry, Document, Passage
+from archive_search.types import LOCAL_ADMIN
+from archive_search.web import create_app
+from search_api.export import verify_bundle
+from search_api.service import ArchiveService
+from tests.conftest import make_settings
+from tests.search_api.leakscan import needles, scan_zip
+
+PASSWORD = "a long enough passphrase"
+WITNESS = "Гнурвальд"  # the stem: catches the name's inflected forms too
+ACCUSED = "Шмаргуненко"
+PLACE = "Оленівки"
+LATER = "Тримбовляс"  # a witness of a document ingested after the rule
+STATEMENT = (
+    f"Свідок Гнурвальдів бачив, як обвинувачений {ACCUSED} затримав журналістів біля {PLACE}. "
+    "Гнурвальдова теж допитали.\n"
+)
+SECOND = f"Свідок {LATER} розповів, що {ACCUSED} стояв біля мосту.\n"
+
+
+@dataclass
+class Env:
+    svc: ArchiveService
+    http: TestClient
+    tokens: dict[str, dict[str, str]]
+    tmp: Path
+    doc: int
+    passage: int
+    case: int
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    data = tmp_path / "data"
+    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}"))
+    (tmp_path / "statement-Гнурвальдів.txt").write_text(STATEMENT, encoding="utf-8")
+    rep = svc.ingest([tmp_path / "statement-Гнурвальдів.txt"], "testimonies")
+    assert all(f.outcome == "ok" for f in rep.files)
+    with svc.catalog.session() as s:
+        doc = s.scalars(select(Document.id)).one()
+        passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
+    assert passage is not None
+    acc = svc.accounts
+    acc.create_user("erin", PASSWORD, role="editor")
+    acc.grant("testimonies", "read", user="erin")
+    acc.create_user("vic", PASSWORD)
+    acc.grant("testimonies", "read", user="vic")
+    tokens = {
+        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
+        for u in ("erin", "vic")
+    }
+    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
+    h = tokens["erin"]
+    # the item is added after a search for the witness: its search record holds the name
+    r = http.get("/api/v1/search", params={"q": "Гнурвальдів", "mode": "keyword"}, headers=h)
+    assert r.status_code == 200 and r.json()["total"] == 1
+    case = http.post("/api/v1/cases", json={"title": "Detentions near Оленівки"}, headers=h).json()["id"]
+    items = [
+        {"document_id": doc},
+        {"passage_id": passage, "query": "Гнурвальдів", "note": "Гнурвальдів saw it"},
+    ]
+    assert http.post(f"/api/v1/cases/{case}/items", json={"items": items}, headers=h).status_code == 201
+    assert (
+        http.post(
+            f"/api/v1/cases/{case}/notes", json={"text": "ask Гнурвальдів again"}, headers=h
+        ).status_code
+        == 201
+    )
+    r = http.post(f"/api/v1/cases/{case}/members", json={"username": "vic", "permission": "read"}, headers=h)
+    assert r.status_code == 200, r.text
+    yield Env(svc, http, tokens, tmp_path, doc, passage, case)
+    http.close()
+    svc.close()
+
+
+def _export(env: Env, user: str = "vic") -> tuple[bytes, dict[str, Any]]:
+    r = env.http.get(f"/api/v1/cases/{env.case}/export", headers=env.tokens[user])
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    path = env.tmp / f"bundle-{user}.zip"
+    path.write_bytes(r.content)
+    problems, _ = verify_bundle(path)
+    assert not problems, problems
+    return r.content, manifest
+
+
+def _entity_id(env: Env, name: str) -> int:
+    found = [e.id for e in env.svc.entities.list_entities(LOCAL_ADMIN, q=name)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_every_person_but_the_accused_is_masked_in_the_bundle_even_in_documents_added_later(env: Env) -> None:
+    data, manifest = _export(env)
+    # the control: without a rule the bundle holds the names in every kind of member
+    assert scan_zip(data, needles(WITNESS)) and scan_zip(data, needles(PLACE))
+    assert manifest["entity_redaction"] is None and manifest["searches"]
+    rule = {
+        "entity_types": ["person"],
+        "keep_entities": [_entity_id(env, ACCUSED)],
+        "terms": [PLACE],
+        "reason": "the witnesses are at risk",
+    }
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["vic"])
+    assert r.status_code == 403, r.text  # a reading member may not set it
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
+    assert r.status_code == 200, r.text
+    assert env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["vic"]).json()[
+        "terms"
+    ] == [PLACE]
+    data, manifest = _export(env)
+    assert not scan_zip(data, needles(WITNESS) + needles(PLACE)), scan_zip(
+        data, needles(WITNESS) + needles(PLACE)
+    )
+    assert scan_zip(data, needles(ACCUSED)), "the accused is kept"
+    doc = next(d for d in manifest["documents"] if d["document_id"] == env.doc)
+    assert doc["entity_redacted"] is True and doc["original"] is None
+    red = manifest["entity_redaction"]
+    assert red["entity_types"] == ["person"] and red["terms"] == 1 and red["rule_by"] == "erin"
+    assert red["mentions"] >= 1 and red["documents"] == [env.doc]
+    assert all(it["search_audit_id"] is None for it in manifest["items"])  # the record held the name
+    # a document ingested after the rule, added to the case: masked at the next export
+    (env.tmp / "second.txt").write_text(SECOND, encoding="utf-8")
+    rep = env.svc.ingest([env.tmp / "second.txt"], "testimonies")
+    assert rep.files[0].outcome == "ok" and rep.files[0].document_id
+    later = int(rep.files[0].document_id)
+    r = env.http.post(
+        f"/api/v1/cases/{env.case}/items",
+        json={"items": [{"document_id": later}]},
+        headers=env.tokens["erin"],
+    )
+    assert r.status_code == 201, r.text
+    data, manifest = _export(env)
+    assert not scan_zip(data, needles(LATER) + needles(WITNESS) + needles(PLACE))
+    assert later in manifest["entity_redaction"]["documents"]
+    # lifted: the names come back; every change is audited without the terms
+    assert (
+        env.http.delete(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["erin"]).status_code
+        == 200
+    )
+    data, _ = _export(env)
+    assert scan_zip(data, needles(LATER))
+    with env.svc.catalog.session() as s:
+        details = [
+            json.loads(d)
+            for d in s.scalars(select(AuditEntry.details).where(AuditEntry.action == "case.redaction_rule"))
+        ]
+    assert [d["op"] for d in details] == ["set", "lift"] and PLACE not in json.dumps(
+        details, ensure_ascii=False
+    )

@@ -64,12 +64,14 @@ class Rule:
     created_by: str
     created_at: str
 
-    def public(self, case_id: int) -> dict[str, Any]:
+    def public(self, case_id: int, *, with_terms: bool = True) -> dict[str, Any]:
+        """The rule as the API shows it; the terms (names, often) only to the case's editors."""
         return {
             "case_id": case_id,
             "entity_types": list(self.entity_types),
             "keep_entities": sorted(self.keep_entities),
-            "terms": list(self.terms),
+            "terms": list(self.terms) if with_terms else None,
+            "term_count": len(self.terms),
             "reason": self.reason,
             "created_by": self.created_by,
             "created_at": self.created_at,
@@ -188,13 +190,13 @@ def _analyzer() -> Analyzer:
 
 
 def get_rule(cases: CaseService, case_id: int, principal: Principal) -> dict[str, Any]:
-    """The case's rule (any member); 404 when the case has none."""
+    """The case's rule (any member; its terms only for the case's editors); 404 when it has none."""
     with cases.catalog.session() as s:
-        cases._case(s, case_id, principal)
+        _, access = cases._case(s, case_id, principal)
         rule = load_rule(s, case_id)
     if rule is None:
         raise NotFoundError(f"case {case_id} has no redaction rule")
-    return rule.public(case_id)
+    return rule.public(case_id, with_terms=access != "read" and principal.role in ("admin", "editor"))
 
 
 def set_rule(

@@ -201,6 +201,8 @@ NOTICES = (
     # case members, tags, collections
     "export_gone",
     "case_member_saved",
+    "case_rule_saved",
+    "case_rule_lifted",
     "case_member_removed",
     "tag_renamed",
     "tag_merged",

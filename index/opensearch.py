@@ -594,10 +594,14 @@ def filter_clauses(f: Filters) -> list[dict[str, Any]] | None:
 
 def exclude_clauses(f: Filters) -> list[dict[str, Any]]:
     """``must_not`` clauses of the filters."""
+    out: list[dict[str, Any]] = []
     excluded = f.excluded_documents()
-    if not excluded:
-        return []
-    return [{"terms": {"document_id": list(excluded)}}]
+    if excluded:
+        out.append({"terms": {"document_id": list(excluded)}})
+    hidden = f.excluded_passages()
+    if hidden:  # passage-level confidentiality: inside the query, like the documents
+        out.append({"terms": {"passage_id": list(hidden)}})
+    return out
 
 
 def filter_query(f: Filters) -> dict[str, Any] | None:

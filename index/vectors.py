@@ -319,6 +319,9 @@ class VectorStore:
         excluded = f.excluded_documents()
         if excluded:
             mask &= ~np.isin(c["document_id"][:n], np.asarray(excluded, dtype=np.int64))
+        hidden = f.excluded_passages()
+        if hidden:
+            mask &= ~np.isin(c["label"][:n], np.asarray(hidden, dtype=np.int64))
         labels = c["label"][:n][mask]
         return labels, len(labels) == self._live_count
 

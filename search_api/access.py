@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import Collection, Document, Passage
@@ -26,6 +27,21 @@ def readable_clause(principal: Principal) -> ColumnElement[bool]:
     clause: ColumnElement[bool] = Collection.name.in_(sorted(principal.readable))
     if principal.hidden_documents:
         clause = clause & Document.id.not_in(sorted(principal.hidden_documents))
+    return clause
+
+
+def passage_clause(principal: Principal) -> ColumnElement[bool]:
+    """Rows whose passage (``Passage.id``, or ``column``) the principal may read: without the
+    restricted passages hidden from it (passage-level confidentiality)."""
+    return passage_id_clause(principal, Passage.id)
+
+
+def passage_id_clause(principal: Principal, column: Any) -> ColumnElement[bool]:
+    """``column`` (a passage id, possibly null) is not a passage hidden from the principal."""
+    if not principal.hidden_passages:
+        return true()
+    hidden = sorted(principal.hidden_passages)
+    clause: ColumnElement[bool] = or_(column.is_(None), column.not_in(hidden))
     return clause
 
 
@@ -69,6 +85,6 @@ def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> d
         ).all():
             found[pid] = (did, col)
     for p in uniq:
-        if p not in found or not principal.can_read_document(found[p][1], found[p][0]):
+        if p not in found or not principal.can_read_passage(found[p][1], found[p][0], p):
             raise NotFoundError(f"passage {p} not found")
     return {p: found[p][0] for p in uniq}

@@ -31,6 +31,8 @@ from archive_search.catalog.models import (
     Grant,
     Group,
     GroupMember,
+    PassageAccess,
+    PassageRestriction,
     User,
 )
 from archive_search.errors import (
@@ -289,6 +291,7 @@ class Accounts:
             writable = frozenset(name for name, perm in rows if perm in ("write", "manage"))
             manageable = frozenset(name for name, perm in rows if perm == "manage")
             hidden = hidden_documents(s, user.id, readable - manageable)
+            hidden_p = hidden_passages(s, user.id, readable - manageable)
         return Principal(
             name=user.username,
             readable=readable,
@@ -297,6 +300,7 @@ class Accounts:
             role=user.role,
             user_id=user.id,
             hidden_documents=hidden,
+            hidden_passages=hidden_p,
         )
 
     # -- tokens ------------------------------------------------------------------------------
@@ -380,5 +384,23 @@ def hidden_documents(s: Session, user_id: int, collections: frozenset[str]) -> f
             Collection.name.in_(sorted(collections)),
             Document.id.not_in(listed),
         )
+    ).all()
+    return frozenset(int(i) for i in rows)
+
+
+def hidden_passages(s: Session, user_id: int, collections: frozenset[str]) -> frozenset[int]:
+    """Restricted passages of ``collections`` (readable, not managed) that the user may not read:
+    neither the user nor one of the user's groups is on the passage's access list."""
+    if not collections:
+        return frozenset()
+    groups = select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+    listed = select(PassageAccess.passage_id).where(
+        (PassageAccess.user_id == user_id) | PassageAccess.group_id.in_(groups)
+    )
+    rows = s.scalars(
+        select(PassageRestriction.passage_id)
+        .join(Document, Document.id == PassageRestriction.document_id)
+        .join(Collection, Collection.id == Document.collection_id)
+        .where(Collection.name.in_(sorted(collections)), PassageRestriction.passage_id.not_in(listed))
     ).all()
     return frozenset(int(i) for i in rows)

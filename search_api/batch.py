@@ -126,6 +126,7 @@ def run_entry(
     filters = Filters(
         allowed_collections=principal.readable,
         hidden_document_ids=principal.hidden_documents,
+        hidden_passage_ids=principal.hidden_passages,
         collections=opts.collections,
         langs=opts.langs,
         types=opts.types,

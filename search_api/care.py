@@ -18,6 +18,9 @@ retention review.
   administrators and the collection's managers). The principal carries the restricted documents
   it may not read (``Principal.hidden_documents``, computed with its grants), and every search
   excludes them inside the backend query (``Filters.hidden_document_ids``).
+- **Restrict a passage** (manage right): one passage of a document is readable only by named users
+  and groups (``Principal.hidden_passages``); every search leaves it out inside the backend query
+  (``Filters.hidden_passage_ids``), and the viewer and bundles withhold it (``withheld.py``).
 - **Retention**: a collection may have a review period; documents older than it are listed as due
   for review. Nothing is deleted without a person's action.
 
@@ -56,6 +59,8 @@ from archive_search.catalog.models import (
     Page,
     PageHash,
     Passage,
+    PassageAccess,
+    PassageRestriction,
     RedactionSpan,
     StoredFile,
     User,
@@ -370,6 +375,9 @@ class CareService:
         for table in (DocumentFingerprint, FamilyLsh, PageHash):
             s.execute(delete(table).where(table.document_id.in_(ids)))
         s.execute(delete(FamilyLink).where(or_(FamilyLink.doc_a.in_(ids), FamilyLink.doc_b.in_(ids))))
+        restricted = select(PassageRestriction.passage_id).where(PassageRestriction.document_id.in_(ids))
+        s.execute(delete(PassageAccess).where(PassageAccess.passage_id.in_(restricted)))
+        s.execute(delete(PassageRestriction).where(PassageRestriction.document_id.in_(ids)))
         s.execute(delete(Passage).where(Passage.document_id.in_(ids)))
         s.execute(delete(Page).where(Page.document_id.in_(ids)))
         s.execute(delete(DocumentTag).where(DocumentTag.document_id.in_(ids)))
@@ -567,6 +575,145 @@ class CareService:
                 principal.name, "document.unrestrict", "document", doc.id, {"collection": col}, session=s
             )
         return self.state(document_id, principal)
+
+    # -- passage-level restriction -----------------------------------------------------------
+
+    def _managed_passage(self, s: Session, passage_id: int, principal: Principal) -> tuple[Passage, str]:
+        """The passage and its collection; the manage right on it is needed (404 for a passage
+        the caller may not read, 403 for one it reads but may not change)."""
+        row = s.execute(
+            select(Passage, Collection.name, Document.withdrawn_at)
+            .join(Document, Document.id == Passage.document_id)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(Passage.id == passage_id)
+        ).first()
+        if (
+            row is None
+            or row[2] is not None
+            or not (
+                principal.can_read_passage(row[1], row[0].document_id, row[0].id)
+                or principal.can_manage(row[1])
+            )
+        ):
+            raise NotFoundError(f"passage {passage_id} not found")
+        if not principal.can_manage(row[1]):
+            raise ForbiddenError(f"changing passage {passage_id} needs the manage right on {row[1]!r}")
+        return row[0], row[1]
+
+    @staticmethod
+    def _passage_access_list(s: Session, passage_id: int) -> dict[str, list[str]]:
+        users = s.scalars(
+            select(User.username)
+            .join(PassageAccess, PassageAccess.user_id == User.id)
+            .where(PassageAccess.passage_id == passage_id)
+            .order_by(User.username)
+        ).all()
+        groups = s.scalars(
+            select(Group.name)
+            .join(PassageAccess, PassageAccess.group_id == Group.id)
+            .where(PassageAccess.passage_id == passage_id)
+            .order_by(Group.name)
+        ).all()
+        return {"users": list(users), "groups": list(groups)}
+
+    def passage_state(self, passage_id: int, principal: Principal) -> dict[str, Any]:
+        """Whether a passage is restricted, and to whom (managers of its collection)."""
+        with self.catalog.session() as s:
+            p, col = self._managed_passage(s, passage_id, principal)
+            restricted = s.get(PassageRestriction, p.id) is not None
+            return {
+                "passage_id": str(p.id),
+                "document_id": str(p.document_id),
+                "collection": col,
+                "restricted": restricted,
+                "access": self._passage_access_list(s, p.id),
+            }
+
+    def restricted_passages(self, document_id: int, principal: Principal) -> list[dict[str, Any]]:
+        """The restricted passages of a document, with their access lists (its managers)."""
+        with self.catalog.session() as s:
+            self._managed(s, document_id, principal)
+            ids = list(
+                s.scalars(
+                    select(PassageRestriction.passage_id)
+                    .where(PassageRestriction.document_id == document_id)
+                    .order_by(PassageRestriction.passage_id)
+                )
+            )
+        return [self.passage_state(i, principal) for i in ids]
+
+    def restrict_passage(
+        self, passage_id: int, principal: Principal, *, users: Sequence[str] = (), groups: Sequence[str] = ()
+    ) -> dict[str, Any]:
+        """Make one passage readable only by these users and groups (who also need to read its
+        document), administrators and the collection's managers; replaces the access list. From
+        then on the passage is out of every search of everyone else, inside the backend query."""
+        if len(users) + len(groups) > MAX_LISTED:
+            raise InvalidRequestError(f"at most {MAX_LISTED} users and groups")
+        with self.catalog.session() as s:
+            p, col = self._managed_passage(s, passage_id, principal)
+            uids, gids = self._grantees(s, users, groups)
+            s.execute(delete(PassageAccess).where(PassageAccess.passage_id == p.id))
+            now = _now()
+            if s.get(PassageRestriction, p.id) is None:
+                s.add(
+                    PassageRestriction(
+                        passage_id=p.id, document_id=p.document_id, added_by=principal.name, added_at=now
+                    )
+                )
+                s.flush()
+            for uid in uids:
+                s.add(PassageAccess(passage_id=p.id, user_id=uid, added_by=principal.name, added_at=now))
+            for gid in gids:
+                s.add(PassageAccess(passage_id=p.id, group_id=gid, added_by=principal.name, added_at=now))
+            s.flush()
+            self.audit.record(
+                principal.name,
+                "passage.restrict",
+                "passage",
+                p.id,
+                {
+                    "document_id": p.document_id,
+                    "collection": col,
+                    "users": sorted(set(users)),
+                    "groups": sorted(set(groups)),
+                },
+                session=s,
+            )
+        return self.passage_state(passage_id, principal)
+
+    def unrestrict_passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
+        """Lift a passage's restriction: every reader of its document reads it again."""
+        with self.catalog.session() as s:
+            p, col = self._managed_passage(s, passage_id, principal)
+            s.execute(delete(PassageAccess).where(PassageAccess.passage_id == p.id))
+            s.execute(delete(PassageRestriction).where(PassageRestriction.passage_id == p.id))
+            self.audit.record(
+                principal.name,
+                "passage.unrestrict",
+                "passage",
+                p.id,
+                {"document_id": p.document_id, "collection": col},
+                session=s,
+            )
+        return self.passage_state(passage_id, principal)
+
+    @staticmethod
+    def _grantees(s: Session, users: Sequence[str], groups: Sequence[str]) -> tuple[list[int], list[int]]:
+        """The ids of named users and groups; 404 on the first unknown name."""
+        uids = []
+        for name in dict.fromkeys(users):
+            uid = s.scalar(select(User.id).where(User.username == name))
+            if uid is None:
+                raise NotFoundError(f"user {name!r} not found")
+            uids.append(uid)
+        gids = []
+        for name in dict.fromkeys(groups):
+            gid = s.scalar(select(Group.id).where(Group.name == name))
+            if gid is None:
+                raise NotFoundError(f"group {name!r} not found")
+            gids.append(gid)
+        return uids, gids
 
     # -- retention ---------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestE
 from archive_search.types import MAX_ID, Principal
 from search_api.access import (
     EDITOR_ROLES,
+    passage_id_clause,
     readable_clause,
     readable_documents,
     readable_passages,
@@ -239,7 +240,11 @@ class CaseService:
                 select(CaseItem.case_id, func.count(CaseItem.id))
                 .join(Document, Document.id == CaseItem.document_id)
                 .join(Collection, Collection.id == Document.collection_id)
-                .where(CaseItem.case_id.in_(case_ids), readable_clause(principal))
+                .where(
+                    CaseItem.case_id.in_(case_ids),
+                    readable_clause(principal),
+                    passage_id_clause(principal, CaseItem.passage_id),
+                )
                 .group_by(CaseItem.case_id)
             ).all()
         }
@@ -350,7 +355,11 @@ class CaseService:
                 .join(Collection, Collection.id == Document.collection_id)
                 .join(StoredFile, StoredFile.id == Document.file_id)
                 .join(Passage, Passage.id == CaseItem.passage_id, isouter=True)
-                .where(CaseItem.case_id == case_id, readable_clause(principal))
+                .where(
+                    CaseItem.case_id == case_id,
+                    readable_clause(principal),
+                    passage_id_clause(principal, CaseItem.passage_id),
+                )
                 .order_by(CaseItem.position, CaseItem.id)
             ).all()
         )
@@ -463,7 +472,11 @@ class CaseService:
             .join(Collection, Collection.id == Document.collection_id)
             .where(CaseItem.id == item_id, CaseItem.case_id == case_id)
         ).first()
-        if row is None or not principal.can_read_document(row[1], row[0].document_id):
+        if (
+            row is None
+            or not principal.can_read_document(row[1], row[0].document_id)
+            or (row[0].passage_id is not None and row[0].passage_id in principal.hidden_passages)
+        ):
             raise NotFoundError(f"item {item_id} not found in case {case_id}")
         item: CaseItem = row[0]
         return item

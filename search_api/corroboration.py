@@ -31,6 +31,7 @@ from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Document, Entity, EntityMention, Passage
 from archive_search.types import Hit, Principal
 from index.analysis import Analyzer
+from search_api.access import passage_id_clause
 
 Strength = Literal["strong", "moderate", "weak"]
 VECTOR_STRONG = 0.90
@@ -93,8 +94,9 @@ class Corroboration:
         the caller may read) with each hit as a :class:`CorroborationHit`.
 
         ``principal`` is not consulted for the hits (retrieval already left out what the caller
-        may not read); the people are read from the hits' own passages and documents only."""
-        del principal  # documented: nothing is read beyond the already filtered hits
+        may not read); the people are read from the hits' own passages and documents only, and
+        never from a passage withheld from the principal (passage-level restriction)."""
+        visible = passage_id_clause(principal, EntityMention.passage_id)
         hits: list[Hit] = list(out["hits"])
         if not hits:
             return {**out, "hits": []}
@@ -126,7 +128,7 @@ class Corroboration:
             for did, eid, alias, n in s.execute(
                 select(EntityMention.document_id, EntityMention.entity_id, EntityMention.alias, func.count())
                 .join(Entity, Entity.id == EntityMention.entity_id)
-                .where(Entity.type == "person", EntityMention.document_id.in_(doc_ids))
+                .where(Entity.type == "person", EntityMention.document_id.in_(doc_ids), visible)
                 .group_by(EntityMention.document_id, EntityMention.entity_id, EntityMention.alias)
             ).all():
                 counts[int(did)][int(eid)][str(alias)] += int(n)

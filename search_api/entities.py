@@ -30,7 +30,7 @@ from index import indexer
 from index.backend import SearchBackend
 from ingest.entities import ENTITY_TYPES, query_key
 from ingest.passages import passage_mentions
-from search_api.access import readable_clause
+from search_api.access import passage_clause, passage_id_clause, readable_clause
 from search_api.audit import AuditLog
 
 FILTER_TYPES: dict[str, str] = {"person": "person", "place": "place", "org": "org", "organisation": "org"}
@@ -116,7 +116,7 @@ class EntitySplit(BaseModel):
 def _readable(q: Select[Any], principal: Principal) -> Select[Any]:
     """Restrict a query joined to ``Document`` to what the principal may read: its collections,
     without the restricted documents hidden from it, and never a withdrawn document (issue 20)."""
-    q = q.where(Document.withdrawn_at.is_(None))
+    q = q.where(Document.withdrawn_at.is_(None), passage_id_clause(principal, EntityMention.passage_id))
     if principal.readable is None:
         return q
     return q.join(Collection, Collection.id == Document.collection_id).where(readable_clause(principal))
@@ -235,7 +235,10 @@ class EntityService:
             .join(Document, Document.id == EntityMention.document_id)
             .where(EntityMention.document_id == document_id)
         )
-        query = base.where(Document.withdrawn_at.is_(None))  # as ``_readable``
+        # as ``_readable``; and no mention inside a passage withheld from the principal
+        query = base.where(
+            Document.withdrawn_at.is_(None), passage_id_clause(principal, EntityMention.passage_id)
+        )
         if principal.readable is not None:
             query = query.join(Collection, Collection.id == Document.collection_id).where(
                 readable_clause(principal)
@@ -257,7 +260,9 @@ class EntityService:
                 .join(Collection, Collection.id == Document.collection_id)
                 .where(EntityMention.entity_id == entity_id)
             )
-            base = base.where(Document.withdrawn_at.is_(None), readable_clause(principal))
+            base = base.where(
+                Document.withdrawn_at.is_(None), readable_clause(principal), passage_clause(principal)
+            )
             rows = s.execute(base.order_by(Document.doc_date, Document.id, Passage.seq)).all() if ent else []
             if ent is None or not rows:  # an entity only seen in unreadable documents is missing
                 raise NotFoundError(f"entity {entity_id} not found")

@@ -44,12 +44,14 @@ from archive_search.catalog.models import AuditEntry, Document, Page, Passage, S
 from archive_search.errors import ArchiveError
 from archive_search.types import Principal
 from search_api.audit import audit_timestamp, canonical_json, entry_hash
+from search_api.bundle_redaction import Scrubber, load_rule, scrubber_for
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
 from search_api.metadata import ENTITY_COLUMNS, documents_metadata, named_entities
 from search_api.redaction import PageMask, mask_for_page, redacted_documents, redaction_summary
 from search_api.rendering import redacted_pdf
 from search_api.safe_text import csv_cell, csv_uncell
+from search_api.withheld import WITHHELD_NOTE, mask_page, restricted_documents, withheld_passages
 
 FORMAT = "archive-search-bundle/1"
 FONT_DIRS = (
@@ -142,21 +144,29 @@ def citation_text(item: CaseItemPublic) -> str:
     return f"{head} [{item.lang}]{quote} — SHA-256 {item.sha256}"
 
 
-def _document_text(cases: CaseService, document_id: int) -> str:
-    """The extracted text, by page (paged formats) or by transcript turn."""
+def _document_text(cases: CaseService, document_id: int, principal: Principal) -> str:
+    """The extracted text, by page (paged formats) or by transcript turn; the passages restricted
+    away from ``principal`` withheld (``withheld.py``)."""
     with cases.catalog.session() as s:
         doc = s.get(Document, document_id)
         assert doc is not None
+        held = withheld_passages(s, document_id, principal)
         pages = list(s.scalars(select(Page).where(Page.document_id == document_id).order_by(Page.number)))
         if pages and doc.doc_type != "transcript":
-            if len(pages) == 1:
-                return pages[0].text.rstrip("\n") + "\n"
-            return "".join(f"=== page {p.number} ===\n{p.text.rstrip()}\n\n" for p in pages)
+            single = len(pages) == 1
+            texts = [(p.number, mask_page(p.text, p.number, held, single_page=single)) for p in pages]
+            if single:
+                return texts[0][1].rstrip("\n") + "\n"
+            return "".join(f"=== page {n} ===\n{t.rstrip()}\n\n" for n, t in texts)
         passages = list(
             s.scalars(select(Passage).where(Passage.document_id == document_id).order_by(Passage.seq))
         )
+    hidden = {w.passage_id for w in held}
     out = []
     for p in passages:
+        if p.id in hidden:
+            out.append(WITHHELD_NOTE)
+            continue
         prefix = ""
         if p.time_start is not None:
             prefix = f"[{timecode(p.time_start)} --> {timecode(p.time_end)}] "
@@ -347,6 +357,14 @@ def build_bundle(
         # who redacted what kind of thing, when and why (never what was masked)
         redacted = redacted_documents(s, doc_ids)
         redactions = redaction_summary(s, doc_ids)
+        # documents holding passages restricted away from the exporter: their original holds the
+        # words too, so it stays out; the text file withholds the passages (``withheld.py``)
+        withheld = {
+            d: len(withheld_passages(s, d, principal)) for d in restricted_documents(s, doc_ids, principal)
+        }
+        # the case's redaction rule (``bundle_redaction.py``), evaluated on today's mentions
+        rule = load_rule(s, case.id)
+        scrub = scrubber_for(s, rule, doc_ids) if rule is not None else None
     fd, tmp_name = tempfile.mkstemp(prefix=f"case-{case.id}-", suffix=".zip", dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -355,13 +373,25 @@ def build_bundle(
     paths: dict[int, tuple[str | None, str]] = {}
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            entity_redacted: set[int] = set()
             for doc_id in doc_ids:
                 doc, sha, size = docs[doc_id]
-                name = _safe_name(doc.filename)
+                text_str = _document_text(cases, doc.id, principal)
+                if scrub is not None and (
+                    doc.id in scrub.documents
+                    or scrub.holds(text_str)
+                    or scrub.holds(doc.filename)
+                    or scrub.holds(doc.title or "")
+                ):
+                    entity_redacted.add(doc.id)
+                    text_str = scrub.text(text_str)
+                name = _safe_name(scrub.text(doc.filename) if scrub is not None else doc.filename)
                 orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{_text_name(name)}"
                 redacted_pdf_path: str | None = None
-                if doc.id in redacted:
+                if doc.id in withheld or doc.id in entity_redacted:
+                    orig_path = None  # the original (and a PDF rendered from it) holds the words
+                elif doc.id in redacted:
                     orig_path = None
                     if doc.mime == "application/pdf":
                         redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
@@ -393,7 +423,7 @@ def build_bundle(
                             "filename": doc.filename,
                         }
                     )
-                text = _document_text(cases, doc.id).encode("utf-8")
+                text = text_str.encode("utf-8")
                 zf.writestr(text_path, text)
                 text_sha = hashlib.sha256(text).hexdigest()
                 files.append(
@@ -421,13 +451,17 @@ def build_bundle(
                         "text_sha256": text_sha,
                         "redacted": doc.id in redacted,
                         "redacted_pdf": redacted_pdf_path,
+                        "withheld_passages": withheld.get(doc.id, 0),
+                        "entity_redacted": doc.id in entity_redacted,
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
             # the people, places and organisations each cited document and passage names, and
             # the documents' metadata fields (issue 18): the items are readable (``get_case``)
             with cases.catalog.session() as s:
-                doc_entities = named_entities(s, document_ids=doc_ids)
+                doc_entities = named_entities(
+                    s, document_ids=doc_ids, hidden_passages=principal.hidden_passages
+                )
                 pas_ids = [i.passage_id for i in case.items if i.passage_id is not None]
                 pas_entities = named_entities(s, passage_ids=pas_ids) if pas_ids else {}
                 doc_meta = documents_metadata(s, doc_ids)
@@ -473,12 +507,36 @@ def build_bundle(
                 if case_item.passage_id is not None:
                     named = pas_entities.get(case_item.passage_id, {})
                     it["entities"] = {c: named.get(c, []) for c in ENTITY_COLUMNS.values()}
+            sources = FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal)
+            notes = [
+                {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
+                for n in case.notes
+            ]
+            search_entries = searches.entries
+            report_case = case
+            if scrub is not None:
+                # every text the bundle carries, masked; paths and digests are left as built
+                # (the paths were made from the masked names)
+                files = [_scrubbed(scrub, f, ("path", "sha256")) for f in files]
+                documents = [_scrubbed(scrub, d, _PATH_KEYS) for d in documents]
+                items = [_scrubbed(scrub, it, _PATH_KEYS) for it in items]
+                notes = [scrub.walk(n) for n in notes]
+                sources = scrub.walk(sources)
+                # a search record is an audit entry hashed in the chain: left out when it holds
+                # a masked word (never altered, so each record carried still verifies)
+                kept = [e for e in search_entries if not scrub.holds(json.dumps(e, ensure_ascii=False))]
+                kept_ids = {e["id"] for e in kept}
+                for it in items:
+                    if it.get("search_audit_id") not in kept_ids:
+                        it["search_audit_id"] = None
+                search_entries = kept
+                report_case = _scrubbed_case(scrub, case)
             manifest: dict[str, Any] = {
                 "format": FORMAT,
                 "case": {
                     "id": case.id,
-                    "title": case.title,
-                    "description": case.description,
+                    "title": report_case.title,
+                    "description": report_case.description,
                     "status": case.status,
                     "owner": case.owner,
                     "created_at": _iso(case.created_at),
@@ -487,21 +545,19 @@ def build_bundle(
                 "exported_by": principal.name,
                 "exported_at": exported_at,
                 "items": items,
-                "notes": [
-                    {"id": n.id, "author": n.author, "text": n.text, "created_at": _iso(n.created_at)}
-                    for n in case.notes
-                ],
+                "notes": notes,
                 "documents": documents,
                 "files": files,
                 # the audit entries of the searches that found the items, exactly as logged
-                "searches": searches.entries,
+                "searches": search_entries,
                 # one entry per source (document family, issue 19) among the cited documents the
                 # exporter may read: copies, re-scans and translations are one source, not several
-                "sources": FamilyService(cases.catalog, cases.audit).sources_of(doc_ids, principal),
+                "sources": sources,
                 "withdrawn_items": withdrawn_items,
                 "redactions": redactions,
+                "entity_redaction": scrub.manifest_entry() if scrub is not None else None,
             }
-            report = render_report(case, manifest)
+            report = render_report(report_case, manifest)
             zf.writestr("report.pdf", report)
             files.append(
                 {
@@ -533,6 +589,11 @@ def build_bundle(
                 "documents": len(documents),
                 "manifest_sha256": manifest_sha,
                 "bundle_sha256": bundle_sha,
+                "entity_redaction": (
+                    {"mentions": scrub.mentions, "documents": len(scrub.documents)}
+                    if scrub is not None
+                    else None
+                ),
             },
         )
     except BaseException:
@@ -547,6 +608,53 @@ def build_bundle(
         items=len(case.items),
         files=len(files) + 2,
     )
+
+
+_PATH_KEYS = (
+    "original",
+    "text",
+    "text_file",
+    "redacted_pdf",
+    "sha256",
+    "text_sha256",
+    "document_sha256",
+    "search_audit_id",
+)
+"""Keys of the manifest's documents and items that hold paths and digests, not text."""
+
+
+def _scrubbed_case(scrub: Scrubber, case: CaseDetail) -> CaseDetail:
+    """The case as the report shows it: its free texts masked (the rest is not text)."""
+
+    def opt(v: str | None) -> str | None:
+        return None if v is None else scrub.text(v)
+
+    items = [
+        i.model_copy(
+            update={
+                "filename": scrub.text(i.filename),
+                "title": opt(i.title),
+                "text": opt(i.text),
+                "note": opt(i.note),
+                "query": opt(i.query),
+                "speaker": opt(i.speaker),
+            }
+        )
+        for i in case.items
+    ]
+    notes = [n.model_copy(update={"text": scrub.text(n.text)}) for n in case.notes]
+    return case.model_copy(
+        update={
+            "title": scrub.text(case.title),
+            "description": opt(case.description),
+            "items": items,
+            "notes": notes,
+        }
+    )
+
+
+def _scrubbed(scrub: Scrubber, entry: dict[str, Any], keep: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v if k in keep else scrub.walk(v) for k, v in entry.items()}
 
 
 @dataclass
@@ -728,6 +836,33 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
                 problems.append(f"{n}: not listed in manifest.json")
         redacted_ids = {r.get("document_id") for r in manifest.get("redactions", []) if isinstance(r, dict)}
         for d in manifest.get("documents", []):
+            if d.get("entity_redacted") is True and (
+                d.get("original") is not None or d.get("redacted_pdf") is not None
+            ):
+                problems.append(
+                    f"document {d.get('document_id')}: masked by the case's rule, yet its original is in "
+                    "the bundle"
+                )
+            if d.get("entity_redacted") is True and d.get("redacted") is not True:
+                if str(d.get("text")) not in listed:
+                    problems.append(f"document {d.get('document_id')}: its masked text is not listed")
+                continue
+            withheld = d.get("withheld_passages")
+            if isinstance(withheld, int) and not isinstance(withheld, bool) and withheld > 0:
+                # passages restricted away from the exporter: no original (it holds their words),
+                # the text withholds them
+                if d.get("original") is not None or any(
+                    f.get("kind") == "original" and f.get("document_id") == d.get("document_id")
+                    for f in listed.values()
+                ):
+                    problems.append(
+                        f"document {d.get('document_id')}: passages withheld, yet its original is in "
+                        "the bundle"
+                    )
+                if str(d.get("text")) not in listed:
+                    problems.append(f"document {d.get('document_id')}: its text is not listed")
+                if d.get("redacted") is not True:
+                    continue
             if d.get("redacted") is True or d.get("document_id") in redacted_ids:
                 # a redacted document comes without its original (it holds the masked words)
                 if d.get("original") is not None or any(

@@ -39,7 +39,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -57,7 +57,13 @@ from archive_search.errors import (
 from archive_search.types import MAX_ID, Principal
 from index import indexer
 from index.backend import SearchBackend
-from search_api.access import MAX_BULK, readable_clause, readable_documents, require_editor
+from search_api.access import (
+    MAX_BULK,
+    passage_id_clause,
+    readable_clause,
+    readable_documents,
+    require_editor,
+)
 from search_api.audit import AuditLog
 from search_api.entities import resolve
 from search_api.query import parse_date_range
@@ -687,7 +693,11 @@ class MetadataService:
             rows = s.execute(
                 select(Entity.id, Entity.type, Entity.name, func.count(EntityMention.id))
                 .join(EntityMention, EntityMention.entity_id == Entity.id)
-                .where(EntityMention.document_id == document_id, Entity.type.in_(list(ENTITY_COLUMNS)))
+                .where(
+                    EntityMention.document_id == document_id,
+                    Entity.type.in_(list(ENTITY_COLUMNS)),
+                    passage_id_clause(principal, EntityMention.passage_id),
+                )
                 .group_by(Entity.id, Entity.type, Entity.name)
             ).all()
         found = [NamedEntity(id=i, type=t, name=n, mentions=int(c)) for i, t, n, c in rows]
@@ -846,6 +856,7 @@ class MetadataService:
                         Entity.type == etype,
                         Document.withdrawn_at.is_(None),
                         readable_clause(principal),
+                        passage_id_clause(principal, EntityMention.passage_id),
                     )
                 )
             )
@@ -878,11 +889,16 @@ ENTITY_COLUMNS: dict[str, str] = {"person": "persons", "place": "places", "org":
 
 
 def named_entities(
-    s: Session, *, passage_ids: Sequence[int] = (), document_ids: Sequence[int] = ()
+    s: Session,
+    *,
+    passage_ids: Sequence[int] = (),
+    document_ids: Sequence[int] = (),
+    hidden_passages: frozenset[int] = frozenset(),
 ) -> dict[int, dict[str, list[str]]]:
     """{passage id (or document id): {"persons"|"places"|"organisations": [names]}}: the entities
     mentioned in each passage (with ``passage_ids``) or document (with ``document_ids``), by
-    their names, most mentioned first. The caller has checked that it may read them."""
+    their names, most mentioned first, leaving out the mentions in ``hidden_passages`` (restricted
+    passages the reader may not read). The caller has checked that it may read them."""
     by_passage = bool(passage_ids)
     ids = sorted(set(passage_ids if by_passage else document_ids))
     col = EntityMention.passage_id if by_passage else EntityMention.document_id
@@ -891,7 +907,11 @@ def named_entities(
         for owner, etype, name in s.execute(
             select(col, Entity.type, Entity.name)
             .join(Entity, Entity.id == EntityMention.entity_id)
-            .where(col.in_(ids[i : i + 1000]), Entity.type.in_(list(ENTITY_COLUMNS)))
+            .where(
+                col.in_(ids[i : i + 1000]),
+                Entity.type.in_(list(ENTITY_COLUMNS)),
+                EntityMention.passage_id.not_in(sorted(hidden_passages)) if hidden_passages else true(),
+            )
         ):
             bucket = counts.setdefault(owner, {}).setdefault(ENTITY_COLUMNS[etype], {})
             bucket[name] = bucket.get(name, 0) + 1

@@ -165,6 +165,7 @@ class Retrieval(ComponentsView):
         return Filters(
             allowed_collections=principal.readable,
             hidden_document_ids=principal.hidden_documents,
+            hidden_passage_ids=principal.hidden_passages,
             collections=tuple(dict.fromkeys([*req.collections, *f.get("collection", [])])),
             langs=tuple(dict.fromkeys([*req.lang, *f.get("lang", [])])),
             types=tuple(dict.fromkeys([*req.types, *f.get("type", [])])),
@@ -643,7 +644,7 @@ class Retrieval(ComponentsView):
             if row is None:  # deleted from the catalog since it was indexed
                 continue
             p, d, col, sha = row
-            if not principal.can_read_document(col, d.id) or d.withdrawn_at is not None:
+            if not principal.can_read_passage(col, d.id, p.id) or d.withdrawn_at is not None:
                 continue  # defence in depth; retrieval already filtered
             out.append(
                 Hit(
@@ -758,7 +759,11 @@ class Retrieval(ComponentsView):
                 .join(Collection, Document.collection_id == Collection.id)
                 .where(Passage.id == passage_id)
             ).first()
-        if row is None or not principal.can_read_document(row[1], row[0].document_id) or row[2] is not None:
+        if (
+            row is None
+            or not principal.can_read_passage(row[1], row[0].document_id, row[0].id)
+            or row[2] is not None
+        ):
             raise NotFoundError(f"passage {passage_id} not found")
         p = row[0]
         if exclude == "source":
@@ -770,6 +775,7 @@ class Retrieval(ComponentsView):
         filters = Filters(
             allowed_collections=principal.readable,
             hidden_document_ids=principal.hidden_documents,
+            hidden_passage_ids=principal.hidden_passages,
             langs=tuple(lang or ()),
             exclude_document_ids=excluded,
         )
@@ -814,14 +820,14 @@ class Retrieval(ComponentsView):
         filters = Filters(
             allowed_collections=principal.readable,
             hidden_document_ids=principal.hidden_documents,
+            hidden_passage_ids=principal.hidden_passages,
             exclude_document_ids=self._same_source_documents(doc.id),
         )
         with self.catalog.session() as s:
-            rows = s.execute(
-                select(Passage.text, Passage.embedding)
-                .where(Passage.document_id == doc.id)
-                .order_by(Passage.seq)
-            ).all()
+            q = select(Passage.text, Passage.embedding).where(Passage.document_id == doc.id)
+            if principal.hidden_passages:  # a withheld passage does not steer the neighbours either
+                q = q.where(Passage.id.not_in(sorted(principal.hidden_passages)))
+            rows = s.execute(q.order_by(Passage.seq)).all()
         import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
 
         vecs = [np.frombuffer(e, dtype=np.float32) for _, e in rows if e is not None]

@@ -19,7 +19,7 @@ from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Collection, Document, Page, Passage, StoredFile
 from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
 from archive_search.types import MAX_ID, Principal
 from index import indexer
@@ -48,6 +48,7 @@ from search_api.retrieval import Retrieval
 from search_api.saved import SavedSearches
 from search_api.tags import TagService
 from search_api.uploads import Uploads
+from search_api.withheld import mask_page, on_page, withheld_pages, withheld_passages
 
 log = logging.getLogger(__name__)
 MAX_RENDER_PIXELS = 12_000_000
@@ -230,23 +231,34 @@ class ArchiveService:
         """Extracted text by page (paged formats) or by passage/turn (transcripts, plain text)."""
         doc, _, _ = self._document_row(document_id, principal)
         with self.catalog.session() as s:
+            # restricted passages the caller may not read are withheld (``withheld.py``)
+            held = withheld_passages(s, doc.id, principal)
             pages = list(s.scalars(select(Page).where(Page.document_id == doc.id).order_by(Page.number)))
             if pages and doc.doc_type != "transcript":
+                single = len(pages) == 1
                 return [
-                    {"page": p.number, "text": p.text, "method": p.method, "confidence": p.confidence}
+                    {
+                        "page": p.number,
+                        "text": mask_page(p.text, p.number, held, single_page=single),
+                        "method": p.method,
+                        "confidence": p.confidence,
+                        "withheld": any(on_page(w, p.number, single) for w in held),
+                    }
                     for p in pages
                 ]
             passages = list(
                 s.scalars(select(Passage).where(Passage.document_id == doc.id).order_by(Passage.seq))
             )
+        hidden = {w.passage_id for w in held}
         return [
             {
                 "passage_id": str(p.id),
                 "page": p.page,
                 "time_start": p.time_start,
                 "time_end": p.time_end,
-                "speaker": p.speaker,
-                "text": p.text,
+                "speaker": None if p.id in hidden else p.speaker,
+                "text": "" if p.id in hidden else p.text,
+                "withheld": p.id in hidden,
             }
             for p in passages
         ]
@@ -281,6 +293,23 @@ class ArchiveService:
                 )
         rows.sort(key=lambda r: r[1])
         return DocumentHits([HitPassage(i, seq, page) for i, seq, page in rows], highlighter, tuple(words))
+    def check_withheld(self, document_id: int, principal: Principal, page: int | None = None) -> None:
+        """Refuse the original (``page`` None) or a page image holding a passage withheld from
+        ``principal``: the file and the picture still hold its words (``withheld.py``)."""
+        with self.catalog.session() as s:
+            held = withheld_passages(s, document_id, principal)
+            if not held:
+                return
+            if page is not None:
+                numbers = list(s.scalars(select(Page.number).where(Page.document_id == document_id)))
+                if page not in withheld_pages(held, numbers or [page]):
+                    return
+        raise ForbiddenError(
+            f"document {document_id} holds a passage restricted to named readers: its original"
+            + ("" if page is None else f" and page {page}")
+            + " are withheld from you; read its text",
+            code="passage_withheld",
+        )
 
     def original_path(self, document_id: int, principal: Principal) -> tuple[Path, str, str, str]:
         """(stored path, SHA-256, MIME type, file name) of a document's original, checked against
@@ -288,6 +317,7 @@ class ArchiveService:
         naming the document, never served)."""
         doc, _, sha = self._document_row(document_id, principal)
         self.redactions.check_original(doc.id, principal)
+        self.check_withheld(doc.id, principal)
         path = self.store.checked_path(sha, what=f"document {document_id}")
         return path, sha, doc.mime, doc.filename
 
@@ -302,7 +332,11 @@ class ArchiveService:
                 .join(Collection, Document.collection_id == Collection.id)
                 .where(Passage.id == passage_id)
             ).first()
-            if row is None or not principal.can_read_document(row[2], row[1].id) or row[1].withdrawn_at:
+            if (
+                row is None
+                or not principal.can_read_passage(row[2], row[1].id, row[0].id)
+                or row[1].withdrawn_at
+            ):
                 raise NotFoundError(f"passage {passage_id} not found")
             p, d, col = row
             neighbours = dict(
@@ -386,6 +420,7 @@ class ArchiveService:
         doc, _, sha = self._document_row(document_id, principal)
         if page < 1:
             raise NotFoundError(f"page {page} not found")
+        self.check_withheld(doc.id, principal, page)
         # a redacted document: readers get its PDF pages with the masked words blacked out;
         # a page whose words cannot be located on its text layer (and any scan) is refused
         mask = self.redactions.page_mask(doc.id, page, principal)

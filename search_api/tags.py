@@ -31,6 +31,7 @@ from index import indexer
 from index.backend import SearchBackend
 from search_api.access import (
     MAX_BULK,
+    passage_clause,
     readable_clause,
     readable_documents,
     readable_passages,
@@ -161,7 +162,7 @@ class TagService:
                 .join(Passage, Passage.id == PassageTag.passage_id)
                 .join(Document, Document.id == Passage.document_id)
                 .join(Collection, Collection.id == Document.collection_id)
-                .where(PassageTag.tag_id.in_(ids), readable_clause(principal))
+                .where(PassageTag.tag_id.in_(ids), readable_clause(principal), passage_clause(principal))
                 .group_by(PassageTag.tag_id)
             ).all()
         )

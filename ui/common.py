@@ -207,6 +207,8 @@ NOTICES = (
     # case members, tags, collections
     "export_gone",
     "case_member_saved",
+    "case_rule_saved",
+    "case_rule_lifted",
     "case_member_removed",
     "tag_renamed",
     "tag_merged",
@@ -220,6 +222,8 @@ NOTICES = (
     "care_hold",
     "care_restrict",
     "care_unrestrict",
+    "care_restrict_passage",
+    "care_unrestrict_passage",
     "care_redact",
     "care_lifted",
     "care_retention",

@@ -136,6 +136,57 @@ class DocumentAccess(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PassageRestriction(Base):
+    """A passage readable only by the users and groups of its ``passage_access`` rows, besides
+    admins and the managers of its collection (migration 0026; passage-level confidentiality)."""
+
+    __tablename__ = "passage_restrictions"
+
+    passage_id: Mapped[int] = mapped_column(ForeignKey("passages.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    added_by: Mapped[str] = mapped_column(String(150))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PassageAccess(Base):
+    """Who may read a restricted passage: a user or a group (exactly one), who must also be able
+    to read the document."""
+
+    __tablename__ = "passage_access"
+    __table_args__ = (
+        UniqueConstraint("passage_id", "user_id", "group_id", name="uq_passage_access_target"),
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="ck_passage_access_one_grantee"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passage_id: Mapped[int] = mapped_column(
+        ForeignKey("passage_restrictions.passage_id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    added_by: Mapped[str] = mapped_column(String(150))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseRedactionRule(Base):
+    """A case's redaction rule for its bundles (migration 0026): every mention of the entity types
+    (but the kept entities) and every listed term is masked in each bundle, evaluated when the
+    bundle is built — so it reaches documents ingested and added after the rule was made."""
+
+    __tablename__ = "case_redaction_rules"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    entity_types: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of entity types (``person``, ``place``, ``org``, ``phone``, ``email``, ``docnum``)."""
+    keep_entities: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of entity ids left unmasked (the accused, say)."""
+    terms: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of words or phrases masked wherever they occur (whole words, any case)."""
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Redaction(Base):
     """A redaction (migration 0021): staff masked a string, a passage or an entity's mentions.
     Who, when and why are here and in the audit log; what was masked is in its spans."""

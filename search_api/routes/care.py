@@ -87,6 +87,33 @@ def unrestrict(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dic
     return svc.care.unrestrict(document_id, principal)
 
 
+@router.get("/passages/{passage_id}/restriction")
+def passage_restriction(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Whether a passage is restricted, and to whom (manage right)."""
+    return svc.care.passage_state(passage_id, principal)
+
+
+@router.put("/passages/{passage_id}/restriction")
+def restrict_passage(
+    passage_id: Id, body: RestrictionBody, svc: ServiceDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Restrict one passage to these users and groups (manage right); replaces the list. Everyone
+    else finds it in no search and reads it as withheld in the document."""
+    return svc.care.restrict_passage(passage_id, principal, users=body.users, groups=body.groups)
+
+
+@router.delete("/passages/{passage_id}/restriction")
+def unrestrict_passage(passage_id: Id, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Lift a passage's restriction (manage right)."""
+    return svc.care.unrestrict_passage(passage_id, principal)
+
+
+@router.get("/documents/{document_id}/restricted-passages")
+def restricted_passages(document_id: Id, svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """The restricted passages of a document with their access lists (manage right)."""
+    return svc.care.restricted_passages(document_id, principal)
+
+
 @router.get("/withdrawn")
 def withdrawn(svc: ServiceDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """Withdrawn documents of the collections you manage (all for admins), with purge dates."""

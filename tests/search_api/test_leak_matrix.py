@@ -30,7 +30,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from archive_search.catalog.models import Document, Passage
 from archive_search.types import LOCAL_ADMIN
@@ -49,12 +49,25 @@ LEAK_STACKS = ("sqlite", "opensearch")
 
 # Canary words: in the secret collection only. Substrings are matched case-insensitively, so
 # "шмаргуненк" also catches the name's inflected forms.
-CANARIES = ("зоряноцвіт", "kvrbelqa", "шмаргуненк", "вырлохвост", "qoxtrimbal", "плямзорик", "брумзельбах")
+CANARIES = (
+    "зоряноцвіт",
+    "kvrbelqa",
+    "шмаргуненк",
+    "вырлохвост",
+    "qoxtrimbal",
+    "плямзорик",
+    "брумзельбах",
+    "зубрифольц",
+)
 WITHDRAWN_CANARY = "плямзорик"
 """Only in a withdrawn document (``open``): nobody, administrators included, may see it."""
 REDACTED_CANARY = "брумзельбах"
 """A name redacted in a document of ``open`` (``search_api/redaction.py``): nobody, administrators
 included, may see it in any probe (the managers read it only in the redaction listing)."""
+PASSAGE_CANARY = "зубрифольц"
+"""Only in one restricted passage (keeper and the group lawyers) of a transcript in ``open`` whose
+other turns everyone reading ``open`` may read (``search_api/withheld.py``)."""
+Q_PASSAGE = "Гнурвальдів"  # the name in the restricted turn (searched for; "зубрифольц" never is)
 # Query forms (what users type). "Qoxtrimbal" and "Вырлохвост" are never sent in any request, and
 # every secret file name carries "qoxtrimbal", so a leaked hit is caught even where the request
 # echoes a canary it searched for.
@@ -93,6 +106,14 @@ WITHDRAWN_TXT = (
 REDACTED_TXT = (
     "Свідок Брумзельбах бачив, як солдати затримали журналіста на блокпосту біля мосту; "
     "Брумзельбаха теж затримали.\n"
+)
+# in "open": a transcript whose second turn alone is restricted (the speaker labels recur, so each
+# turn is a passage); its other turns hold no canary
+PASSAGE_SRT = (
+    "1\n00:00:01,000 --> 00:00:04,000\nСлідчий: Розкажіть про переправу біля мосту.\n\n"
+    f"2\n00:00:05,000 --> 00:00:09,000\nСвідок: {Q_PASSAGE} бачив зубрифольц біля річки вранці.\n\n"
+    "3\n00:00:10,000 --> 00:00:12,000\nСлідчий: Дякую, більше питань немає.\n\n"
+    "4\n00:00:13,000 --> 00:00:15,000\nСвідок: Більше нічого не скажу.\n"
 )
 # a near-duplicate of the secret statement, without its canaries, in a collection others may read
 NEAR_DUP = "Свідок розповів, що квіти цвіли біля мосту, коли солдати затримали журналіста на блокпосту.\n"
@@ -231,6 +252,9 @@ class Archive:
     ui_jobs: dict[str, int] = field(default_factory=dict)
     ui_saved: dict[str, int] = field(default_factory=dict)
     withdrawn_doc: int = 0
+    passage_doc: int = 0  # the transcript of "open" with one restricted passage
+    restricted_passage: int = 0
+    passage_case: int = 0  # keeper's case holding the transcript, every user but nobody a member
 
 
 _csrf = csrf_of
@@ -283,6 +307,7 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     (care / "qoxtrimbal-restricted.txt").write_text(RESTRICTED_TXT, encoding="utf-8")
     (care / "qoxtrimbal-withdrawn.txt").write_text(WITHDRAWN_TXT, encoding="utf-8")
     (care / "open-redacted.txt").write_text(REDACTED_TXT, encoding="utf-8")
+    (care / "open-interview.srt").write_text(PASSAGE_SRT, encoding="utf-8")
     rep = svc.ingest(sorted(care.iterdir()), "open")
     assert all(f.outcome == "ok" for f in rep.files), rep
     with svc.catalog.session() as s:
@@ -295,6 +320,13 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         restricted_doc = ids["qoxtrimbal-restricted.txt"]
         withdrawn_doc = ids["qoxtrimbal-withdrawn.txt"]
         near_dup_doc = ids["open-near-duplicate.txt"]
+        passage_doc = ids["open-interview.srt"]
+        restricted_passage = next(
+            p.id
+            for p in s.scalars(select(Passage).where(Passage.document_id == passage_doc))
+            if PASSAGE_CANARY in p.text.casefold()
+        )
+        assert s.scalar(select(func.count(Passage.id)).where(Passage.document_id == passage_doc)) == 4
         # dates for the date facet: a year only the secret collection has
         s.execute(update(Document).where(Document.id.in_(secret_docs.values())).values(doc_date=SECRET_DATE))
         s.execute(update(Document).where(Document.id == near_dup_doc).values(doc_date=OPEN_DATE))
@@ -349,6 +381,8 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     # the restricted document of "open": like a secret one for every user (keeper and lara on its
     # list, admin by role; vera, ed, gina and revo read "open" but are not on it)
     svc.care.restrict(restricted_doc, LOCAL_ADMIN, users=["keeper"], groups=["lawyers"])
+    # one passage of an otherwise open transcript: the same list
+    svc.care.restrict_passage(restricted_passage, LOCAL_ADMIN, users=["keeper"], groups=["lawyers"])
     secret_docs["restricted"] = restricted_doc
 
     ttl = timedelta(hours=2)
@@ -430,6 +464,24 @@ def archive(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         tag_ids,
     )
     a.withdrawn_doc = withdrawn_doc
+    r = http.post("/api/v1/cases", json={"title": "Interview"}, headers=keeper)
+    assert r.status_code == 201, r.text
+    a.passage_case = int(r.json()["id"])
+    r = http.post(
+        f"/api/v1/cases/{a.passage_case}/items",
+        json={"items": [{"document_id": passage_doc}]},
+        headers=keeper,
+    )
+    assert r.status_code == 201, r.text
+    for user in ("admin", "lara", "vera", "ed", "gina", "revo"):
+        r = http.post(
+            f"/api/v1/cases/{a.passage_case}/members",
+            json={"username": user, "permission": "read"},
+            headers=keeper,
+        )
+        assert r.status_code == 200, r.text
+    a.passage_doc = passage_doc
+    a.restricted_passage = restricted_passage
     # every user: a finished batch job (over 100 entries) and a saved search whose query is a canary,
     # by API and by the web pages; revo makes them while still allowed to read secret
     for u in (*ALLOWED, *DENIED):
@@ -1247,6 +1299,50 @@ def form_withdrawn(run: Run) -> None:
     run.check("withdrawn tag", r.status_code in (403, 404), f"status {r.status_code}")
 
 
+def form_restricted_passage(run: Run) -> None:
+    """One restricted passage of a transcript everyone reading ``open`` may read: searched for,
+    read by id, in the document's text, original, viewer and a bundle (issue 20, part 3)."""
+    a = run.a
+    for group in ("passage", "document"):
+        params = {"q": Q_PASSAGE, "mode": "keyword", "group": group}
+        r = run.api(f"restricted passage search ({group})", "GET", "/search", [Q_PASSAGE], params=params)
+        if not run.allowed and r.status_code == 200:
+            body = r.json()
+            run.check(f"restricted passage total ({group})", body["total"] == 0, f"total {body['total']}")
+    run.api(
+        "restricted passage semantic",
+        "GET",
+        "/search",
+        [Q_PASSAGE],
+        params={"q": f"{Q_PASSAGE} біля річки", "mode": "semantic", "group": "passage", "size": 100},
+    )
+    _same_as_missing(
+        run, "restricted passage by id", "GET", f"/passages/{a.restricted_passage}", f"/passages/{MISSING_ID}"
+    )
+    _same_as_missing(
+        run,
+        "restricted passage similar",
+        "GET",
+        f"/passages/{a.restricted_passage}/similar?exclude=none",
+        f"/passages/{MISSING_ID}/similar?exclude=none",
+    )
+    reads_open = run.user != "nobody"  # nobody cannot read "open" at all: 404
+    r = run.api("restricted passage document text", "GET", f"/documents/{a.passage_doc}/text")
+    want = 200 if reads_open else 404
+    run.check("restricted passage document text", r.status_code == want, f"status {r.status_code}")
+    r = run.api("restricted passage original", "GET", f"/documents/{a.passage_doc}/original")
+    if not run.allowed and reads_open:
+        run.check(
+            "restricted passage original",
+            r.status_code == 403 and _error(r)["code"] == "passage_withheld",
+            f"status {r.status_code}",
+        )
+    _page(run, "ui restricted passage viewer", f"/documents/{a.passage_doc}")
+    _page(run, "ui restricted passage search", "/", [Q_PASSAGE], params={"q": Q_PASSAGE, "mode": "keyword"})
+    if run.user != "nobody":  # a member of keeper's case holding the transcript (nobody is not)
+        run.api("restricted passage bundle", "GET", f"/cases/{a.passage_case}/export")
+
+
 FORMS: tuple[Callable[[Run], None], ...] = (
     form_entities,
     form_searches,
@@ -1258,6 +1354,7 @@ FORMS: tuple[Callable[[Run], None], ...] = (
     form_account,
     form_ui,
     form_withdrawn,
+    form_restricted_passage,
 )
 
 
@@ -1298,6 +1395,14 @@ def test_readers_of_secret_do_see_the_canaries(archive: Archive, user: str) -> N
     assert not withdrawn, f"user {user} sees the withdrawn document in: {withdrawn}"
     redacted = [p.form for p in run.probes if REDACTED_CANARY in canaries_in(p.body, p.headers, p.echoes)]
     assert not redacted, f"user {user} sees the redacted name in: {redacted}"
+    passage = {p.form for p in run.probes if PASSAGE_CANARY in canaries_in(p.body, p.headers, p.echoes)}
+    assert {
+        "restricted passage search (passage)",
+        "restricted passage document text",
+        "restricted passage original",
+        "ui restricted passage viewer",
+        "restricted passage bundle",
+    } <= passage, f"user {user} does not see the restricted passage in: {sorted(passage)}"
     assert len(revealing) >= 30
     assert not silent and not run.problems, "\n".join([f"user {user}:", *silent, *run.problems])
 

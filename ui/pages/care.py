@@ -1,9 +1,10 @@
 """Duty of care for staff (``search_api/care.py``, ``search_api/redaction.py``): ``/care`` lists
 the withdrawn documents, the documents due for review and the redactions of the collections the
 user manages (all for administrators); ``/care/documents/{id}`` is one document's care page —
-withdraw, restore, purge, legal hold, restriction, redaction (with the masked text, which only
-its managers see) and lifting a redaction. Every change goes through the same services as the
-API and the command line, so the same rights and audit entries apply."""
+withdraw, restore, purge, legal hold, restriction (of the document or of one passage), redaction
+(with the masked text, which only its managers see) and lifting a redaction. Every change goes
+through the same services as the API and the command line, so the same rights and audit entries
+apply."""
 
 from __future__ import annotations
 
@@ -75,11 +76,13 @@ def care_document(request: Request, principal: SignedIn, document_id: int) -> Re
     parts: list[dict[str, Any]] = []
     redactions: list[dict[str, Any]] = []
     passages: list[dict[str, Any]] = []
+    restricted: list[dict[str, Any]] = []
     if not state["withdrawn"] and not state["purged"]:
         meta = svc.document(document_id, principal)
         parts = svc.document_text(document_id, principal)
         redactions = svc.redactions.of_document(document_id, principal)
         passages = svc.redactions.passages(document_id, principal)
+        restricted = svc.care.restricted_passages(document_id, principal)
     svc.cases.audit.record(principal.name, "view", "document", document_id, {"part": "ui-care"})
     return render(
         request,
@@ -90,6 +93,7 @@ def care_document(request: Request, principal: SignedIn, document_id: int) -> Re
         parts=parts,
         redactions=redactions,
         passages=passages,
+        restricted_passages=restricted,
         **_work_context(request, principal),
     )
 
@@ -120,6 +124,15 @@ async def care_document_action(
             document_id, principal, users=_names(form.get("users", "")), groups=_names(form.get("groups", ""))
         ),
         "unrestrict": lambda: svc.care.unrestrict(document_id, principal),
+        "restrict-passage": lambda: svc.care.restrict_passage(
+            _passage_of(svc, document_id, form, principal),
+            principal,
+            users=_names(form.get("users", "")),
+            groups=_names(form.get("groups", "")),
+        ),
+        "unrestrict-passage": lambda: svc.care.unrestrict_passage(
+            _passage_of(svc, document_id, form, principal), principal
+        ),
         "redact": lambda: svc.redactions.redact_document(
             document_id,
             principal,
@@ -132,7 +145,15 @@ async def care_document_action(
     if fn is None:
         return _not_found(request, principal)
     target = "/care" if action == "purge" else here
-    return _do(request, principal, target, f"care_{action}", fn)
+    return _do(request, principal, target, f"care_{action.replace('-', '_')}", fn)
+
+
+def _passage_of(svc: Any, document_id: int, form: dict[str, str], principal: Principal) -> int:
+    """The form's passage, which must be one of this document's (else: not found)."""
+    pid = _int_param(form.get("passage"))
+    if pid is None or str(svc.care.passage_state(pid, principal)["document_id"]) != str(document_id):
+        raise NotFoundError(f"passage {form.get('passage', '')[:20]} not found in document {document_id}")
+    return pid
 
 
 @router.post("/care/redactions/{redaction_id}/lift")

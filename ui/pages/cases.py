@@ -15,6 +15,7 @@ from archive_search.errors import (
     ArchiveError,
     NotFoundError,
 )
+from search_api.bundle_redaction import RedactionRuleBody, get_rule, lift_rule, set_rule
 from search_api.cases import (
     CaseCreate,
     CaseItemsOrder,
@@ -97,6 +98,10 @@ def case_page(request: Request, principal: SignedIn, case_id: int) -> Response:
     if key:
         export = export_store(request).get(key, user=principal.name, case_id=case_id)
     writable = case.access in ("admin", "owner", "edit") and can_edit(principal)
+    try:
+        rule: dict[str, object] | None = get_rule(_service(request).cases, case_id, principal)
+    except NotFoundError:
+        rule = None
     return render(
         request,
         "case.html",
@@ -107,6 +112,7 @@ def case_page(request: Request, principal: SignedIn, case_id: int) -> Response:
         open_for_changes=writable and case.status == "open",
         statuses=CASE_STATUSES,
         export=export,
+        rule=rule,
         **_flash(request),
     )
 
@@ -218,6 +224,42 @@ def case_export_download(request: Request, principal: SignedIn, case_id: int, ke
 
 
 CASE_PERMISSIONS = ("read", "edit")
+
+
+@router.post("/cases/{case_id}/redaction-rule")
+async def case_rule_set(request: Request, principal: SignedInForm, case_id: int) -> Response:
+    """Set the redaction rule of the case's bundles (``search_api/bundle_redaction.py``)."""
+    form = await request.form()
+    keep = [k.strip() for k in str(form.get("keep", ""))[:4000].replace("\n", ",").split(",") if k.strip()]
+    terms = [t.strip() for t in str(form.get("terms", ""))[:4000].splitlines() if t.strip()]
+    data = {
+        "entity_types": [str(v) for v in form.getlist("types")][:10],
+        "keep_entities": [int(k) if k.isdigit() and len(k) <= 10 else -1 for k in keep],
+        "terms": terms,
+        "reason": str(form.get("reason", ""))[:2000],
+    }
+    try:
+        body = RedactionRuleBody.model_validate(data)
+    except ValidationError as exc:
+        return _invalid(request, principal, exc)
+    return _do(
+        request,
+        principal,
+        f"/cases/{case_id}#redaction-rule",
+        "case_rule_saved",
+        lambda: set_rule(_service(request).cases, case_id, body, principal),
+    )
+
+
+@router.post("/cases/{case_id}/redaction-rule/lift")
+def case_rule_lift(request: Request, principal: SignedInForm, case_id: int) -> Response:
+    return _do(
+        request,
+        principal,
+        f"/cases/{case_id}#redaction-rule",
+        "case_rule_lifted",
+        lambda: lift_rule(_service(request).cases, case_id, principal),
+    )
 
 
 @router.post("/cases/{case_id}/members")

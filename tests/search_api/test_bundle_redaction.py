@@ -1,0 +1,247 @@
+"""Case redaction rules (issue 20, parts 2 and 3): staff choose entity types for a case's bundles
+(every person but the accused) and terms; each bundle masks every mention of them, in every
+member (byte scans of the whole ZIP), records the rule in its manifest and still verifies; the
+rule is evaluated when the bundle is built, so a document ingested after the rule is masked too."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from archive_search.catalog.models import AuditEntry, Document, Passage
+from archive_search.types import LOCAL_ADMIN
+from archive_search.web import create_app
+from search_api.export import verify_bundle
+from search_api.service import ArchiveService
+from tests.conftest import make_settings
+from tests.search_api.leakscan import needles, scan_zip
+
+PASSWORD = "a long enough passphrase"
+WITNESS = "Гнурвальд"  # the stem: catches the name's inflected forms too
+ACCUSED = "Шмаргуненко"
+PLACE = "Оленівки"
+LATER = "Тримбовляс"  # a witness of a document ingested after the rule
+STATEMENT = (
+    f"Свідок Гнурвальдів бачив, як обвинувачений {ACCUSED} затримав журналістів біля {PLACE}. "
+    "Гнурвальдова теж допитали.\n"
+)
+SECOND = f"Свідок {LATER} розповів, що {ACCUSED} стояв біля мосту.\n"
+
+
+@dataclass
+class Env:
+    svc: ArchiveService
+    http: TestClient
+    tokens: dict[str, dict[str, str]]
+    tmp: Path
+    doc: int
+    passage: int
+    case: int
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    data = tmp_path / "data"
+    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}"))
+    (tmp_path / "statement-Гнурвальдів.txt").write_text(STATEMENT, encoding="utf-8")
+    rep = svc.ingest([tmp_path / "statement-Гнурвальдів.txt"], "testimonies")
+    assert all(f.outcome == "ok" for f in rep.files)
+    with svc.catalog.session() as s:
+        doc = s.scalars(select(Document.id)).one()
+        passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
+    assert passage is not None
+    acc = svc.accounts
+    acc.create_user("erin", PASSWORD, role="editor")
+    acc.grant("testimonies", "read", user="erin")
+    acc.create_user("vic", PASSWORD)
+    acc.grant("testimonies", "read", user="vic")
+    tokens = {
+        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
+        for u in ("erin", "vic")
+    }
+    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
+    h = tokens["erin"]
+    # the item is added after a search for the witness: its search record holds the name
+    r = http.get("/api/v1/search", params={"q": "Гнурвальдів", "mode": "keyword"}, headers=h)
+    assert r.status_code == 200 and r.json()["total"] == 1
+    case = http.post("/api/v1/cases", json={"title": "Detentions near Оленівки"}, headers=h).json()["id"]
+    items = [
+        {"document_id": doc},
+        {"passage_id": passage, "query": "Гнурвальдів", "note": "Гнурвальдів saw it"},
+    ]
+    assert http.post(f"/api/v1/cases/{case}/items", json={"items": items}, headers=h).status_code == 201
+    assert (
+        http.post(
+            f"/api/v1/cases/{case}/notes", json={"text": "ask Гнурвальдів again"}, headers=h
+        ).status_code
+        == 201
+    )
+    r = http.post(f"/api/v1/cases/{case}/members", json={"username": "vic", "permission": "read"}, headers=h)
+    assert r.status_code == 200, r.text
+    yield Env(svc, http, tokens, tmp_path, doc, passage, case)
+    http.close()
+    svc.close()
+
+
+def _export(env: Env, user: str = "vic") -> tuple[bytes, dict[str, Any]]:
+    r = env.http.get(f"/api/v1/cases/{env.case}/export", headers=env.tokens[user])
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    path = env.tmp / f"bundle-{user}.zip"
+    path.write_bytes(r.content)
+    problems, _ = verify_bundle(path)
+    assert not problems, problems
+    return r.content, manifest
+
+
+def _entity_id(env: Env, name: str) -> int:
+    found = [e.id for e in env.svc.entities.list_entities(LOCAL_ADMIN, q=name)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_every_person_but_the_accused_is_masked_in_the_bundle_even_in_documents_added_later(env: Env) -> None:
+    data, manifest = _export(env)
+    # the control: without a rule the bundle holds the names in every kind of member
+    assert scan_zip(data, needles(WITNESS)) and scan_zip(data, needles(PLACE))
+    assert manifest["entity_redaction"] is None and manifest["searches"]
+    rule = {
+        "entity_types": ["person"],
+        "keep_entities": [_entity_id(env, ACCUSED)],
+        "terms": [PLACE],
+        "reason": "the witnesses are at risk",
+    }
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["vic"])
+    assert r.status_code == 403, r.text  # a reading member may not set it
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
+    assert r.status_code == 200, r.text
+    shown = env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["erin"]).json()
+    assert shown["terms"] == [PLACE] and shown["entity_types"] == ["person"]
+    shown = env.http.get(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["vic"]).json()
+    assert shown["terms"] is None and shown["term_count"] == 1  # the names are for the case's editors
+    data, manifest = _export(env)
+    assert not scan_zip(data, needles(WITNESS) + needles(PLACE)), scan_zip(
+        data, needles(WITNESS) + needles(PLACE)
+    )
+    assert scan_zip(data, needles(ACCUSED)), "the accused is kept"
+    doc = next(d for d in manifest["documents"] if d["document_id"] == env.doc)
+    assert doc["entity_redacted"] is True and doc["original"] is None
+    red = manifest["entity_redaction"]
+    assert red["entity_types"] == ["person"] and red["terms"] == 1 and red["rule_by"] == "erin"
+    assert red["mentions"] >= 1 and red["documents"] == [env.doc]
+    assert all(it["search_audit_id"] is None for it in manifest["items"])  # the record held the name
+    # a document ingested after the rule, added to the case: masked at the next export
+    (env.tmp / "second.txt").write_text(SECOND, encoding="utf-8")
+    rep = env.svc.ingest([env.tmp / "second.txt"], "testimonies")
+    assert rep.files[0].outcome == "ok" and rep.files[0].document_id
+    later = int(rep.files[0].document_id)
+    r = env.http.post(
+        f"/api/v1/cases/{env.case}/items",
+        json={"items": [{"document_id": later}]},
+        headers=env.tokens["erin"],
+    )
+    assert r.status_code == 201, r.text
+    data, manifest = _export(env)
+    assert not scan_zip(data, needles(LATER) + needles(WITNESS) + needles(PLACE))
+    assert later in manifest["entity_redaction"]["documents"]
+    # lifted: the names come back; every change is audited without the terms
+    assert (
+        env.http.delete(f"/api/v1/cases/{env.case}/redaction-rule", headers=env.tokens["erin"]).status_code
+        == 200
+    )
+    data, _ = _export(env)
+    assert scan_zip(data, needles(LATER))
+    with env.svc.catalog.session() as s:
+        details = [
+            json.loads(d)
+            for d in s.scalars(select(AuditEntry.details).where(AuditEntry.action == "case.redaction_rule"))
+        ]
+    assert [d["op"] for d in details] == ["set", "lift"] and PLACE not in json.dumps(
+        details, ensure_ascii=False
+    )
+
+
+def _ui(env: Env, user: str) -> tuple[TestClient, str]:
+    c = TestClient(env.http.app, raise_server_exceptions=False)
+    token = c.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token, "next": "/"})
+    assert r.status_code in (200, 303), r.text
+    page = c.get(f"/cases/{env.case}")
+    return c, page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> None:
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+
+    erin, token = _ui(env, "erin")
+    r = erin.post(
+        f"/cases/{env.case}/redaction-rule",
+        data={
+            "csrf_token": token,
+            "types": ["person", "place"],
+            "keep": "",
+            "terms": f"{PLACE}\n",
+            "reason": "risk",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = erin.get(f"/cases/{env.case}").text
+    assert 'id="rule-types">person, place<' in page and PLACE in page
+    vic, _ = _ui(env, "vic")
+    page = vic.get(f"/cases/{env.case}").text
+    assert 'id="rule-types">person, place<' in page and PLACE not in page.split('id="redaction-rule"')[1]
+    data, _ = _export(env)
+    assert not scan_zip(data, needles(WITNESS) + needles(PLACE))
+    r = erin.post(
+        f"/cases/{env.case}/redaction-rule/lift", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert 'id="no-rule"' in erin.get(f"/cases/{env.case}").text
+    erin.close()
+    vic.close()
+    envvars = {
+        "ARCHIVE_DATA_DIR": str(env.svc.settings.data_dir),
+        "ARCHIVE_DATABASE_URL": env.svc.settings.database_url,
+        "ARCHIVE_EMBEDDER": "none",
+    }
+    old = {k: os.environ.get(k) for k in envvars}
+    os.environ.update(envvars)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        cmd = ["cases", "redaction-rule", str(env.case)]
+        r = runner.invoke(app, [*cmd, "--type", "person", "--term", PLACE, "--reason", "court order"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["entity_types"] == ["person"]
+        r = runner.invoke(app, [*cmd, "--type", "nobody", "--reason", "x"])
+        assert r.exit_code == 2 and "invalid rule" in r.output
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 0 and json.loads(r.stdout)["terms"] == [PLACE]
+        data, _ = _export(env)
+        assert not scan_zip(data, needles(WITNESS) + needles(PLACE))
+        assert runner.invoke(app, [*cmd, "--lift"]).exit_code == 0
+        r = runner.invoke(app, cmd)
+        assert r.exit_code == 2 and "no redaction rule" in r.output
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

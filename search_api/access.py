@@ -88,3 +88,26 @@ def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> d
         if p not in found or not principal.can_read_passage(found[p][1], found[p][0], p):
             raise NotFoundError(f"passage {p} not found")
     return {p: found[p][0] for p in uniq}
+
+
+def staff_document(s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:
+    """The document and its collection for the duty-of-care pages: 404 when it is missing or
+    neither readable by the principal nor in a collection it manages (a manager reads restricted
+    documents)."""
+    row = s.execute(
+        select(Document, Collection.name)
+        .join(Collection, Collection.id == Document.collection_id)
+        .where(Document.id == document_id)
+    ).first()
+    if row is None or not (principal.can_read_document(row[1], document_id) or principal.can_manage(row[1])):
+        raise NotFoundError(f"document {document_id} not found")
+    return row[0], row[1]
+
+
+def managed_document(s: Session, document_id: int, principal: Principal, doing: str) -> tuple[Document, str]:
+    """``staff_document``, and 403 unless the principal manages its collection (``doing``: what
+    the refusal says is being done, e.g. "changing")."""
+    doc, col = staff_document(s, document_id, principal)
+    if not principal.can_manage(col):
+        raise ForbiddenError(f"{doing} document {document_id} needs the manage right on {col!r}")
+    return doc, col

@@ -36,7 +36,7 @@ import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -76,6 +76,7 @@ from archive_search.errors import (
 )
 from archive_search.types import Principal
 from index import indexer
+from search_api.access import managed_document, staff_document
 
 if TYPE_CHECKING:
     from search_api.service import ArchiveService
@@ -90,6 +91,34 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_Access = TypeVar("_Access", DocumentAccess, PassageAccess)
+
+
+def _listed(s: Session, access: type[_Access], which: Any) -> dict[str, list[str]]:
+    """The user and group names on an access list (``which`` picks its rows), sorted."""
+    users = s.scalars(
+        select(User.username).join(access, access.user_id == User.id).where(which).order_by(User.username)
+    ).all()
+    groups = s.scalars(
+        select(Group.name).join(access, access.group_id == Group.id).where(which).order_by(Group.name)
+    ).all()
+    return {"users": list(users), "groups": list(groups)}
+
+
+def _access_rows(
+    access: type[_Access],
+    key: dict[str, int],
+    uids: Sequence[int],
+    gids: Sequence[int],
+    by: str,
+    at: datetime,
+) -> list[_Access]:
+    """The rows of a new access list: one per user, one per group, each saying who added it when."""
+    return [access(**key, user_id=u, added_by=by, added_at=at) for u in uids] + [
+        access(**key, group_id=g, added_by=by, added_at=at) for g in gids
+    ]
+
+
 class CareService:
     """Withdrawal, purge, holds, restrictions and retention over one ``ArchiveService``."""
 
@@ -101,24 +130,10 @@ class CareService:
     # -- look-ups ----------------------------------------------------------------------------
 
     def _document(self, s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:
-        """The document and its collection; missing or unreadable: 404 (a manager of the
-        collection reads restricted documents)."""
-        row = s.execute(
-            select(Document, Collection.name)
-            .join(Collection, Collection.id == Document.collection_id)
-            .where(Document.id == document_id)
-        ).first()
-        if row is None or not (
-            principal.can_read_document(row[1], document_id) or principal.can_manage(row[1])
-        ):
-            raise NotFoundError(f"document {document_id} not found")
-        return row[0], row[1]
+        return staff_document(s, document_id, principal)
 
     def _managed(self, s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:
-        doc, col = self._document(s, document_id, principal)
-        if not principal.can_manage(col):
-            raise ForbiddenError(f"changing document {document_id} needs the manage right on {col!r}")
-        return doc, col
+        return managed_document(s, document_id, principal, "changing")
 
     @staticmethod
     def _descendants(s: Session, document_ids: Sequence[int]) -> list[int]:
@@ -510,19 +525,7 @@ class CareService:
 
     @staticmethod
     def _access_list(s: Session, document_id: int) -> dict[str, list[str]]:
-        users = s.scalars(
-            select(User.username)
-            .join(DocumentAccess, DocumentAccess.user_id == User.id)
-            .where(DocumentAccess.document_id == document_id)
-            .order_by(User.username)
-        ).all()
-        groups = s.scalars(
-            select(Group.name)
-            .join(DocumentAccess, DocumentAccess.group_id == Group.id)
-            .where(DocumentAccess.document_id == document_id)
-            .order_by(Group.name)
-        ).all()
-        return {"users": list(users), "groups": list(groups)}
+        return _listed(s, DocumentAccess, DocumentAccess.document_id == document_id)
 
     def restrict(
         self, document_id: int, principal: Principal, *, users: Sequence[str] = (), groups: Sequence[str] = ()
@@ -535,24 +538,12 @@ class CareService:
             doc, col = self._managed(s, document_id, principal)
             if doc.withdrawn_at is not None:
                 raise ConflictError(f"document {document_id} was withdrawn")
-            uids = []
-            for name in dict.fromkeys(users):
-                uid = s.scalar(select(User.id).where(User.username == name))
-                if uid is None:
-                    raise NotFoundError(f"user {name!r} not found")
-                uids.append(uid)
-            gids = []
-            for name in dict.fromkeys(groups):
-                gid = s.scalar(select(Group.id).where(Group.name == name))
-                if gid is None:
-                    raise NotFoundError(f"group {name!r} not found")
-                gids.append(gid)
+            uids, gids = self._grantees(s, users, groups)
             s.execute(delete(DocumentAccess).where(DocumentAccess.document_id == doc.id))
-            now = _now()
-            for uid in uids:
-                s.add(DocumentAccess(document_id=doc.id, user_id=uid, added_by=principal.name, added_at=now))
-            for gid in gids:
-                s.add(DocumentAccess(document_id=doc.id, group_id=gid, added_by=principal.name, added_at=now))
+            for row in _access_rows(
+                DocumentAccess, {"document_id": doc.id}, uids, gids, principal.name, _now()
+            ):
+                s.add(row)
             doc.restricted = True
             s.flush()
             self.audit.record(
@@ -602,19 +593,7 @@ class CareService:
 
     @staticmethod
     def _passage_access_list(s: Session, passage_id: int) -> dict[str, list[str]]:
-        users = s.scalars(
-            select(User.username)
-            .join(PassageAccess, PassageAccess.user_id == User.id)
-            .where(PassageAccess.passage_id == passage_id)
-            .order_by(User.username)
-        ).all()
-        groups = s.scalars(
-            select(Group.name)
-            .join(PassageAccess, PassageAccess.group_id == Group.id)
-            .where(PassageAccess.passage_id == passage_id)
-            .order_by(Group.name)
-        ).all()
-        return {"users": list(users), "groups": list(groups)}
+        return _listed(s, PassageAccess, PassageAccess.passage_id == passage_id)
 
     def passage_state(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """Whether a passage is restricted, and to whom (managers of its collection)."""
@@ -662,10 +641,8 @@ class CareService:
                     )
                 )
                 s.flush()
-            for uid in uids:
-                s.add(PassageAccess(passage_id=p.id, user_id=uid, added_by=principal.name, added_at=now))
-            for gid in gids:
-                s.add(PassageAccess(passage_id=p.id, group_id=gid, added_by=principal.name, added_at=now))
+            for row in _access_rows(PassageAccess, {"passage_id": p.id}, uids, gids, principal.name, now):
+                s.add(row)
             s.flush()
             self.audit.record(
                 principal.name,

@@ -58,6 +58,7 @@ from archive_search.catalog.models_metadata import DocumentMetadata, MetadataFie
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from index import indexer
+from search_api.access import managed_document
 
 if TYPE_CHECKING:
     from search_api.service import ArchiveService
@@ -140,20 +141,10 @@ class RedactionService:
     # -- access ------------------------------------------------------------------------------
 
     def _managed(self, s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:
-        row = s.execute(
-            select(Document, Collection.name)
-            .join(Collection, Collection.id == Document.collection_id)
-            .where(Document.id == document_id)
-        ).first()
-        if row is None or not (
-            principal.can_read_document(row[1], document_id) or principal.can_manage(row[1])
-        ):
-            raise NotFoundError(f"document {document_id} not found")
-        if not principal.can_manage(row[1]):
-            raise ForbiddenError(f"redacting document {document_id} needs the manage right on {row[1]!r}")
-        if row[0].purged_at is not None:
+        doc, col = managed_document(s, document_id, principal, "redacting")
+        if doc.purged_at is not None:
             raise ConflictError(f"document {document_id} was purged")
-        return row[0], row[1]
+        return doc, col
 
     def sees_unredacted(self, document_id: int, principal: Principal) -> bool:
         """Administrators and the managers of the document's collection."""

@@ -315,6 +315,17 @@ class SearchResponse(BaseModel):
     took_ms: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
+    total_relation: Literal["eq", "gte"] = Field(
+        default="eq",
+        description="`eq`: `total` is exact; `gte`: more passages match than a search counts "
+        "(`ARCHIVE_TOTAL_HITS_EXACT_UP_TO`, 10,000 by default) and `total` is a lower bound: "
+        "\"at least\" that many.",
+    )
+    facets_approximate: bool = Field(
+        default=False,
+        description="The facets were counted over the first matches only (about "
+        "`ARCHIVE_TOTAL_HITS_EXACT_UP_TO` passages: a sample of a larger result); exact when false.",
+    )
     mode: str = Field(
         description="The mode that ran (hybrid falls back to keyword while nothing is embedded)."
     )

@@ -396,6 +396,8 @@ class Retrieval(ComponentsView):
                 depth = min(depth * 4, MAX_CANDIDATES)
             total, facets = r.documents(), r.facets
             relation, approximate = r.relation, r.facets_approximate
+            if relation == "gte":  # both are lower bounds: the documents counted, those ranked
+                total = max(total, len(groups))
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [] if brief else [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]

@@ -319,12 +319,13 @@ class SearchResponse(BaseModel):
         default="eq",
         description="`eq`: `total` is exact; `gte`: more passages match than a search counts "
         "(`ARCHIVE_TOTAL_HITS_EXACT_UP_TO`, 10,000 by default) and `total` is a lower bound: "
-        "\"at least\" that many.",
+        '"at least" that many.',
     )
     facets_approximate: bool = Field(
         default=False,
-        description="The facets were counted over the first matches only (about "
-        "`ARCHIVE_TOTAL_HITS_EXACT_UP_TO` passages: a sample of a larger result); exact when false.",
+        description="The facets were counted over a sample of the matches only (about "
+        "`ARCHIVE_TOTAL_HITS_EXACT_UP_TO` passages of a larger result; each count at most the true "
+        "one); exact when false. True whenever `total_relation` is `gte`.",
     )
     mode: str = Field(
         description="The mode that ran (hybrid falls back to keyword while nothing is embedded)."

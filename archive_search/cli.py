@@ -306,7 +306,8 @@ def search(
         if as_json:
             print(res.model_dump_json())
             return
-        print(f"{res.total} matches ({res.mode}, {res.took_ms} ms)")
+        count = f"at least {res.total}" if res.total_relation == "gte" else str(res.total)
+        print(f"{count} matches ({res.mode}, {res.took_ms} ms)")
         for h in res.hits:
             where = f"p.{h.page}" if h.page else (f"{h.time_start:.0f}s" if h.time_start is not None else "")
             name, col = terminal_safe(h.filename), terminal_safe(h.collection)

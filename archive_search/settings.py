@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     hybrid_candidates: int = Field(
         default=100, ge=10, le=2000, description="Passages taken from each ranking before hybrid fusion."
     )
+    total_hits_exact_up_to: int = Field(
+        default=10_000,
+        ge=1,
+        le=100_000_000,
+        description="A search counts its matches exactly up to this many passages; beyond, the total "
+        'is reported as "at least N" (`total_relation: gte`) and the facets and document count are '
+        "taken over a sample of about N matches (`facets_approximate`), as Elasticsearch's "
+        "`track_total_hits`. Exports always return every hit.",
+    )
     max_page_size: int = Field(
         default=100, ge=1, le=100, description="Largest `size` of a search page (the API schema says 100)."
     )

@@ -328,6 +328,18 @@ class SearchResponse(BaseModel):
     took_ms: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
+    total_relation: Literal["eq", "gte"] = Field(
+        default="eq",
+        description="`eq`: `total` is exact; `gte`: more passages match than a search counts "
+        "(`ARCHIVE_TOTAL_HITS_EXACT_UP_TO`, 10,000 by default) and `total` is a lower bound: "
+        '"at least" that many.',
+    )
+    facets_approximate: bool = Field(
+        default=False,
+        description="The facets were counted over a sample of the matches only (about "
+        "`ARCHIVE_TOTAL_HITS_EXACT_UP_TO` passages of a larger result; each count at most the true "
+        "one); exact when false. True whenever `total_relation` is `gte`.",
+    )
     mode: str = Field(
         description="The mode that ran (hybrid falls back to keyword while nothing is embedded)."
     )

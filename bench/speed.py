@@ -142,7 +142,7 @@ def cmd_build(args: argparse.Namespace) -> None:
     per_doc = 40
     n_docs = (len(texts) + per_doc - 1) // per_doc
     now = datetime.now(UTC)
-    emb = StandInEmbedder()
+    emb = None if args.no_vectors else StandInEmbedder()
 
     # catalog rows (one collection, one stored "file" per document)
     t = time.perf_counter()
@@ -185,7 +185,7 @@ def cmd_build(args: argparse.Namespace) -> None:
         s.execute(insert(Document), docs)
     for lo in range(0, len(texts), 20_000):
         chunk = texts[lo : lo + 20_000]
-        vecs = emb.embed(chunk)
+        vecs: list[Any] = list(emb.embed(chunk)) if emb is not None else [None] * len(chunk)
         with svc.catalog.session() as s:
             s.execute(
                 insert(Passage),
@@ -199,8 +199,8 @@ def cmd_build(args: argparse.Namespace) -> None:
                         "char_start": 0,
                         "char_end": len(txt),
                         "indexed_at": now,
-                        "embedded_at": now,
-                        "embedding": v.tobytes(),
+                        "embedded_at": now if v is not None else None,
+                        "embedding": v.tobytes() if v is not None else None,
                     }
                     for i, (txt, v) in enumerate(zip(chunk, vecs, strict=True))
                 ],
@@ -236,7 +236,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
     # phase 2: vectors (hnswlib, M=16, ef_construction=200), one flush at the end
     t = time.perf_counter()
-    for lo in range(0, len(texts), 50_000):
+    for lo in range(0, 0 if args.no_vectors else len(texts), 50_000):
         ids = range(lo + 1, min(lo + 50_000, len(texts)) + 1)
         with svc.catalog.session() as s:
             rows = dict(
@@ -260,9 +260,11 @@ def cmd_build(args: argparse.Namespace) -> None:
         backend._add_vectors(ps)  # type: ignore[attr-defined]
         el = time.perf_counter() - t
         print(f"vectors {ids[-1]}/{len(texts)} {ids[-1] / el:.0f}/s rss {rss_mb():.0f} MiB", flush=True)
-    backend.flush_vectors()  # type: ignore[attr-defined]
     vec_s = time.perf_counter() - t
-    indexer.check_embedder(svc.catalog, _StandInId())  # type: ignore[arg-type]
+    if not args.no_vectors:
+        backend.flush_vectors()  # type: ignore[attr-defined]
+        vec_s = time.perf_counter() - t
+        indexer.check_embedder(svc.catalog, _StandInId())  # type: ignore[arg-type]
     rss1 = rss_mb()
     svc.close()
     root = data / "index" / "embedded"
@@ -272,7 +274,7 @@ def cmd_build(args: argparse.Namespace) -> None:
         "keyword_s": kw_s,
         "keyword_per_s": len(texts) / kw_s,
         "vector_s": vec_s,
-        "vector_per_s": len(texts) / vec_s,
+        "vector_per_s": None if args.no_vectors else len(texts) / vec_s,
         "rss_mb_before_index": rss0,
         "rss_mb_after": rss1,
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -489,6 +491,9 @@ def main() -> None:
     b.add_argument("--passages", type=int, default=50_000)
     b.add_argument("--data-dir", type=Path, required=True)
     b.add_argument("--batch", type=int, default=10_000)
+    b.add_argument(
+        "--no-vectors", action="store_true", help="keyword index only: no stand-in vectors, no HNSW index"
+    )
     lat = sub.add_parser("latency")
     lat.add_argument("--data-dir", type=Path, required=True)
     lat.add_argument("--queries", type=int, default=300)

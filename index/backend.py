@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from archive_search.types import IndexPassage
 
@@ -166,11 +166,24 @@ class BackendHit:
     score: float
 
 
+TotalRelation = Literal["eq", "gte"]
+"""``eq``: a count is exact; ``gte``: counting stopped at the search's bound, at least that many."""
+
+
 @dataclass
 class BackendResult:
     hits: list[BackendHit]
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    total_relation: TotalRelation = "eq"
+    """``gte`` when the search was bounded (``exact_up_to``) and more passages match: ``total``
+    is then the bound itself (as Elasticsearch's ``track_total_hits``)."""
+    facets_approximate: bool = False
+    """The facets (and ``documents``) were counted over a bounded part of the matches only (a
+    bounded search with more matches than its bound); exact otherwise."""
+    documents: int | None = None
+    """With ``facets`` and ``exact_up_to``: distinct documents among the passages the facets
+    counted (exact when ``facets_approximate`` is false, a lower bound otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -207,9 +220,22 @@ class SearchBackend(Protocol):
         files (``passages()`` yields every other passage, for a backend that must rewrite them)."""
 
     def keyword_search(
-        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+        self,
+        query: QueryNode | None,
+        filters: Filters,
+        *,
+        limit: int,
+        offset: int = 0,
+        facets: bool = False,
+        exact_up_to: int | None = None,
     ) -> BackendResult:
-        """BM25 search over analysed terms (``None``: every passage), filters applied inside retrieval."""
+        """BM25 search over analysed terms (``None``: every passage), filters applied inside retrieval.
+
+        ``exact_up_to`` bounds the counting (``None``: everything exact): with ``N`` matches
+        counted exactly up to ``N``, beyond which ``total`` is ``N`` and ``total_relation``
+        ``gte``; the facets and ``documents`` are then counted over a bounded part (about ``N``)
+        of the matches and marked ``facets_approximate``. Only what ``filters`` allow is ever
+        counted. The hits are the same either way."""
 
     def keyword_after(
         self, query: QueryNode | None, filters: Filters, *, after: Cursor | None, size: int
@@ -289,6 +315,13 @@ class RebuildsBeside(Protocol):
 
 BM25_K1 = 1.2
 BM25_B = 0.75
+
+
+def bounded_total(matches: int, exact_up_to: int | None) -> tuple[int, TotalRelation]:
+    """A count reported under a bound: exact up to ``exact_up_to``, the bound itself beyond it."""
+    if exact_up_to is not None and matches > exact_up_to:
+        return exact_up_to, "gte"
+    return matches, "eq"
 
 
 def bm25_idf(doc_freq: int, num_docs: int) -> float:

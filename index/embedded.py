@@ -42,6 +42,7 @@ from index.backend import (
     RankStats,
     TermNode,
     bm25_idf,
+    bounded_total,
     day_number,
     entity_field_values,
     epoch_ms,
@@ -72,7 +73,20 @@ _FACET_TANTIVY_FIELD = {
 }
 
 
-SCHEMA_VERSION = f"5/analyzer-{ANALYZER_VERSION}"
+SAMPLE_BUCKETS = 64
+"""Every passage carries one of this many sample buckets (a hash of its id): a bounded search's
+facets over a huge match set are counted over the matches in the first few buckets only, an
+even sample that tantivy reaches through the buckets' posting lists rather than by a pass over
+every match (``docs/decisions.md``, "Bounded totals and facets")."""
+
+
+def sample_bucket(passage_id: int) -> int:
+    """The sample bucket of a passage: the top bits of a multiplicative hash of its id, so that
+    consecutive passages (one document's) spread over the buckets."""
+    return ((passage_id * 0x9E3779B1) & 0xFFFFFFFF) * SAMPLE_BUCKETS >> 32
+
+
+SCHEMA_VERSION = f"6/analyzer-{ANALYZER_VERSION}"
 """Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
 
 
@@ -90,6 +104,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("speaker", tokenizer_name="raw", fast=True)
     for fld in LABEL_FIELDS:  # entity ids (person, place, org) and metadata values (meta)
         sb.add_text_field(fld, tokenizer_name="raw", fast=True)
+    sb.add_integer_field("sample", indexed=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
     return sb.build()
 
@@ -242,6 +257,7 @@ class EmbeddedBackend:
         d.add_integer("day", day_number(p.doc_date))
         d.add_integer("year", year_number(p.doc_date))
         d.add_integer("added", epoch_ms(p.added_at))
+        d.add_integer("sample", sample_bucket(p.passage_id))
         if p.speaker:
             d.add_text("speaker", p.speaker.casefold())
         tokens = [
@@ -521,19 +537,37 @@ class EmbeddedBackend:
         return tantivy.Query.boolean_query(clauses)
 
     def keyword_search(
-        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+        self,
+        query: QueryNode | None,
+        filters: Filters,
+        *,
+        limit: int,
+        offset: int = 0,
+        facets: bool = False,
+        exact_up_to: int | None = None,
     ) -> BackendResult:
         with _query_errors():
-            return self._keyword_search(query, filters, limit=limit, offset=offset, facets=facets)
+            return self._keyword_search(
+                query, filters, limit=limit, offset=offset, facets=facets, exact_up_to=exact_up_to
+            )
 
     def _keyword_search(
-        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int, facets: bool
+        self,
+        query: QueryNode | None,
+        filters: Filters,
+        *,
+        limit: int,
+        offset: int,
+        facets: bool,
+        exact_up_to: int | None = None,
     ) -> BackendResult:
         # scores from the readable set's statistics, never the whole index's (issue 22)
         stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
         q = self._filtered(query, filters, stats)
         if q is None:
-            return BackendResult(hits=[], total=0, facets=_empty_facets() if facets else {})
+            documents = 0 if facets and exact_up_to is not None else None
+            empty = _empty_facets() if facets else {}
+            return BackendResult(hits=[], total=0, facets=empty, documents=documents)
         generation = self._generation  # read before the searcher: a reload in between only misses
         searcher = self._searcher()
         if stats is None:
@@ -553,10 +587,35 @@ class EmbeddedBackend:
             hits = [BackendHit(h.passage_id, h.document_id, float(f"{h.score:.6g}")) for h in hits]
             hits.sort(key=lambda h: (-h.score, h.passage_id))
             hits = hits[max(offset, 0) : max(offset, 0) + limit]
-        out = BackendResult(hits=hits, total=int(res.count))
-        if facets:
+        # tantivy counts every match in the ranked pass anyway (the count costs nothing beside the
+        # scoring, and the queries' disjunction-max clauses keep it from pruning): what a bound
+        # saves here is the facet pass. The total is still reported as OpenSearch reports it under
+        # the same bound, so that an answer does not depend on the backend.
+        matches = int(res.count)
+        total, relation = bounded_total(matches, exact_up_to)
+        out = BackendResult(hits=hits, total=total, total_relation=relation)
+        if facets and exact_up_to is None:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
+        elif facets:
+            assert exact_up_to is not None
+            sampled = self._sampled(q, matches, exact_up_to) if relation == "gte" else None
+            if sampled is None:
+                out.facets, out.documents = self._counted(searcher, q, (query, filters), generation)
+            else:
+                out.facets, out.documents = self._counted(searcher, sampled, None, generation)
+            # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
+            # every match is counted, which is exact, and still said to be no more than a sample)
+            out.facets_approximate = relation == "gte"
         return out
+
+    def _sampled(self, q: tantivy.Query, matches: int, bound: int) -> tantivy.Query | None:
+        """``q`` restricted to the first sample buckets that hold about ``bound`` of its
+        ``matches`` (``None``: count them all — there are at most twice ``bound``)."""
+        buckets = -(-SAMPLE_BUCKETS * bound // max(matches, 1))
+        if buckets * 2 > SAMPLE_BUCKETS:
+            return None
+        sample = tantivy.Query.term_set_query(self.schema, "sample", list(range(buckets)))
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, sample)])
 
     def _hits(self, searcher: Any, res: Any, rounded: bool = False) -> list[BackendHit]:
         """``rounded``: scores from readable-set statistics, cut to 6 significant digits as in
@@ -614,10 +673,16 @@ class EmbeddedBackend:
     def _aggregate(
         self, searcher: Any, q: tantivy.Query, key: tuple[Any, Filters], generation: int
     ) -> dict[str, dict[str, int]]:
+        return self._counted(searcher, q, key, generation)[0]
+
+    def _counted(
+        self, searcher: Any, q: tantivy.Query, key: tuple[Any, Filters] | None, generation: int
+    ) -> tuple[dict[str, dict[str, int]], int]:
         """Facet counts of the passages matching ``q``. The number of distinct documents is
-        computed in the same pass over the matches and remembered for ``count_documents``: a
-        grouped search asks for both, and each is a full pass over every match (at 1M passages
-        the costliest part of a keyword search)."""
+        computed in the same pass over the matches and remembered for ``count_documents`` under
+        ``key`` (``None``: ``q`` is a sample, its count is no answer): a grouped search asks for
+        both, and each is a full pass over every match (at 1M passages the costliest part of a
+        keyword search)."""
         spec: dict[str, Any] = {
             name: {"terms": {"field": fld, "size": _META_FACET_SIZE if name == "meta" else 200}}
             for name, fld in _FACET_TANTIVY_FIELD.items()
@@ -627,16 +692,17 @@ class EmbeddedBackend:
         raw = searcher.aggregate(q, spec)
         documents = int(raw.get("_documents", {}).get("value") or 0)
         with self._doc_counts_lock:
-            if len(self._doc_counts) >= _DOC_COUNT_MEMO:
-                self._doc_counts.clear()
-            self._doc_counts[key] = (generation, documents)
+            if key is not None:
+                if len(self._doc_counts) >= _DOC_COUNT_MEMO:
+                    self._doc_counts.clear()
+                self._doc_counts[key] = (generation, documents)
         del spec["_documents"]
         out = {
             name: {_bucket_key(b["key"]): int(b["doc_count"]) for b in raw.get(name, {}).get("buckets", [])}
             for name in spec
         }
         out["date"] = dict(sorted((k, v) for k, v in out["date"].items() if k != str(NO_DATE)))
-        return out
+        return out, documents
 
     def count_documents(self, query: QueryNode | None, filters: Filters) -> int:
         """Number of distinct documents with a matching passage (from the facet pass of the same

@@ -58,6 +58,8 @@ from index.backend import (
     QueryNode,
     RankStats,
     TermNode,
+    TotalRelation,
+    bounded_total,
     day_number,
     entity_field_values,
     epoch_ms,
@@ -121,6 +123,8 @@ FACET_NAMES: tuple[str, ...] = (*FACET_FIELDS, "date")
 CARDINALITY_PRECISION = 40_000
 """``cardinality`` counts are exact in practice below this many distinct documents (OpenSearch's maximum)."""
 SOURCE_FIELDS = ["passage_id", "document_id"]
+SAMPLE_AGG = "sample"
+"""The ``sampler`` aggregation that holds a bounded search's facets and document count."""
 
 BULK_MAX_DOCS = 1000
 BULK_MAX_BYTES = 8 * 1024 * 1024
@@ -649,8 +653,13 @@ def search_body(
     offset: int = 0,
     facets: bool = False,
     stats: RankStats | None = None,
+    exact_up_to: int | None = None,
 ) -> dict[str, Any] | None:
-    """The ``_search`` body of a keyword search; ``None`` when the filters allow nothing."""
+    """The ``_search`` body of a keyword search; ``None`` when the filters allow nothing.
+
+    With ``exact_up_to`` the hits are counted up to that many (``track_total_hits``) and the
+    facets, with the distinct documents, are counted inside a ``sampler`` aggregation over the
+    best ``exact_up_to`` matches of each shard: all of them when no more match."""
     query = filtered_query(node, f, stats)
     if query is None:
         return None
@@ -658,14 +667,22 @@ def search_body(
         "query": query,
         "from": max(offset, 0),
         "size": max(limit, 0),
-        "track_total_hits": True,
+        "track_total_hits": True if exact_up_to is None else exact_up_to,
         "track_scores": True,
         # ties in a stable order, whichever shard copy answers: pages never overlap
         "sort": [{"_score": {"order": "desc"}}, {"passage_id": {"order": "asc"}}],
         "_source": SOURCE_FIELDS,
     }
-    if facets:
+    if facets and exact_up_to is None:
         body["aggs"] = facet_aggs()
+    elif facets:
+        documents = {"cardinality": {"field": "document_id", "precision_threshold": CARDINALITY_PRECISION}}
+        body["aggs"] = {
+            SAMPLE_AGG: {
+                "sampler": {"shard_size": exact_up_to},
+                "aggs": {**facet_aggs(), "documents": documents},
+            }
+        }
     return body
 
 
@@ -750,8 +767,20 @@ def parse_total(response: dict[str, Any]) -> int:
     return int(total["value"]) if isinstance(total, dict) else int(total)
 
 
+def parse_bounded_total(response: dict[str, Any], exact_up_to: int | None) -> tuple[int, TotalRelation]:
+    """(total, relation) of a search counted up to ``exact_up_to``: OpenSearch's own relation,
+    the value cut to the bound (a shard may count a little past it before it stops)."""
+    total = response.get("hits", {}).get("total", 0)
+    value = parse_total(response)
+    if isinstance(total, dict) and total.get("relation") == "gte":
+        return (value if exact_up_to is None else min(value, exact_up_to)), "gte"
+    return bounded_total(value, exact_up_to)
+
+
 def parse_facets(response: dict[str, Any]) -> dict[str, dict[str, int]]:
     aggs = response.get("aggregations") or {}
+    if SAMPLE_AGG in aggs:  # a bounded search's facets, inside its sampler
+        aggs = aggs[SAMPLE_AGG]
     out = {
         name: {_bucket_key(b["key"]): int(b["doc_count"]) for b in aggs.get(name, {}).get("buckets", [])}
         for name in FACET_NAMES
@@ -1281,23 +1310,49 @@ class OpenSearchBackend:
     # -- searching -----------------------------------------------------------------------------
 
     def keyword_search(
-        self, query: QueryNode | None, filters: Filters, *, limit: int, offset: int = 0, facets: bool = False
+        self,
+        query: QueryNode | None,
+        filters: Filters,
+        *,
+        limit: int,
+        offset: int = 0,
+        facets: bool = False,
+        exact_up_to: int | None = None,
     ) -> BackendResult:
         stats: RankStats | None = None
         if limit > 0 and query is not None:  # scores from the readable set's statistics (issue 22)
             sbody = stats_body(query, filters)
             if sbody is None:
-                return BackendResult(hits=[], total=0, facets=empty_facets() if facets else {})
+                return BackendResult(
+                    hits=[],
+                    total=0,
+                    facets=empty_facets() if facets else {},
+                    documents=0 if facets and exact_up_to is not None else None,
+                )
             self._ensure()
             stats = parse_stats(query, self._search(sbody, "ranking statistics"))
-        body = search_body(query, filters, limit=limit, offset=offset, facets=facets, stats=stats)
+        body = search_body(
+            query, filters, limit=limit, offset=offset, facets=facets, stats=stats, exact_up_to=exact_up_to
+        )
+        bounded_facets = facets and exact_up_to is not None
         if body is None:  # the access filter allows nothing: not even asked
-            return BackendResult(hits=[], total=0, facets=empty_facets() if facets else {})
+            return BackendResult(
+                hits=[],
+                total=0,
+                facets=empty_facets() if facets else {},
+                documents=0 if bounded_facets else None,
+            )
         self._ensure()
         res = self._search(body, "keyword search")
-        out = BackendResult(hits=parse_hits(res), total=parse_total(res))
+        total, relation = parse_bounded_total(res, exact_up_to)
+        out = BackendResult(hits=parse_hits(res), total=total, total_relation=relation)
         if facets:
             out.facets = parse_facets(res)
+        if bounded_facets:
+            sample = (res.get("aggregations") or {}).get(SAMPLE_AGG) or {}
+            out.documents = int((sample.get("documents") or {}).get("value", 0))
+            # the sampler took every match unless more matched than it takes per shard
+            out.facets_approximate = relation == "gte"
         return out
 
     def keyword_after(

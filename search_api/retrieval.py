@@ -58,6 +58,7 @@ from index.backend import (
     PhraseNode,
     QueryNode,
     TermNode,
+    TotalRelation,
 )
 from index.components import ComponentsView
 from index.embeddings import Embedder
@@ -96,6 +97,10 @@ class Ranked:
     documents: Callable[[], int]
     """Distinct documents among the hits (counted on demand: a full pass for keyword matches)."""
     facets: dict[str, dict[str, int]]
+    relation: TotalRelation = "eq"
+    """``gte``: more keyword matches than the search counts; ``passages`` and ``documents`` are
+    lower bounds (``ARCHIVE_TOTAL_HITS_EXACT_UP_TO``)."""
+    facets_approximate: bool = False
 
 
 class Retrieval(ComponentsView):
@@ -110,7 +115,9 @@ class Retrieval(ComponentsView):
         5 letters, 2 from 9; fuzzy matches rank below exact ones (the backend boosts them 0.3)."""
         if len(term) < FUZZY_MIN_LEN or not any(ch.isalpha() for ch in term):
             return 0
-        exact = self.backend.keyword_search(TermNode((term,)), filters, limit=0).total
+        exact = self.backend.keyword_search(
+            TermNode((term,)), filters, limit=0, exact_up_to=RARE_TERM_MAX + 1
+        ).total
         if exact > RARE_TERM_MAX:
             return 0
         return 2 if len(term) >= 9 else 1
@@ -252,13 +259,24 @@ class Retrieval(ComponentsView):
         depth: int,
         *,
         facets: bool,
+        exact_up_to: int | None = None,
     ) -> Ranked:
         """The top ``depth`` passages in rank order, and the size and facets of the whole set of
         hits the mode returns: keyword, the passages matching the query; semantic, the passages
-        above the floor; hybrid, the union of both (``docs/decisions.md``)."""
+        above the floor; hybrid, the union of both (``docs/decisions.md``). With ``exact_up_to``
+        the keyword matches are counted up to that many (``BackendResult.total_relation``)."""
         if mode == "keyword":
-            kw = self.backend.keyword_search(node, filters, limit=depth, facets=facets)
-            return Ranked(kw.hits, kw.total, lambda: self.backend.count_documents(node, filters), kw.facets)
+            kw = self.backend.keyword_search(
+                node, filters, limit=depth, facets=facets, exact_up_to=exact_up_to
+            )
+            return Ranked(
+                kw.hits,
+                kw.total,
+                self._documents_of(kw, node, filters),
+                kw.facets,
+                kw.total_relation,
+                kw.facets_approximate,
+            )
         assert qvec is not None
         cfg = self.settings
         if mode == "semantic":
@@ -267,7 +285,7 @@ class Retrieval(ComponentsView):
             return Ranked(pool[:depth], len(pool), lambda: n_docs, self._facets_of(pool) if facets else {})
         limit = max(depth, cfg.hybrid_candidates)
         pool = self._vector_pool(qvec, filters, limit)
-        kw = self.backend.keyword_search(node, filters, limit=limit, facets=facets)
+        kw = self.backend.keyword_search(node, filters, limit=limit, facets=facets, exact_up_to=exact_up_to)
         fused = self._fuse(kw.hits, pool)
         extra, extra_docs = self._semantic_only(node, filters, kw, pool)
         merged = kw.facets
@@ -277,12 +295,23 @@ class Retrieval(ComponentsView):
                 bucket = merged.setdefault(key, {})
                 for val, n in counts.items():
                     bucket[val] = bucket.get(val, 0) + n
+        kw_documents = self._documents_of(kw, node, filters)
         return Ranked(
             fused[:depth],
             kw.total + len(extra),
-            lambda: self.backend.count_documents(node, filters) + extra_docs,
+            lambda: kw_documents() + extra_docs,
             merged,
+            kw.total_relation,
+            kw.facets_approximate,
         )
+
+    def _documents_of(self, kw: BackendResult, node: QueryNode | None, filters: Filters) -> Callable[[], int]:
+        """The distinct documents of a keyword search: counted by its own bounded facet pass, or
+        on demand (a pass over every match)."""
+        if kw.documents is not None:
+            documents = kw.documents
+            return lambda: documents
+        return lambda: self.backend.count_documents(node, filters)
 
     def _fuse(self, keyword: list[BackendHit], vector: list[BackendHit]) -> list[BackendHit]:
         """Hybrid fusion of the two rankings (weighted reciprocal rank fusion)."""
@@ -350,24 +379,32 @@ class Retrieval(ComponentsView):
         terms = self._highlight_terms(ParsedQuery(ranked_root))
         why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
 
+        bound = self.settings.total_hits_exact_up_to
         if req.group == "passage":
             if mode == "keyword":
-                res = self.backend.keyword_search(node, filters, limit=req.size, offset=offset, facets=True)
+                res = self.backend.keyword_search(
+                    node, filters, limit=req.size, offset=offset, facets=True, exact_up_to=bound
+                )
                 page_hits, total, facets = res.hits, res.total, res.facets
+                relation, approximate = res.total_relation, res.facets_approximate
             else:
-                r = self._ranked(mode, node, filters, qvec, offset + req.size, facets=True)
+                r = self._ranked(mode, node, filters, qvec, offset + req.size, facets=True, exact_up_to=bound)
                 page_hits, total, facets = r.hits[offset : offset + req.size], r.passages, r.facets
+                relation, approximate = r.relation, r.facets_approximate
             hits = self._hydrate(page_hits, terms, principal, fuzzy, why)
         else:
             need = offset + req.size
             depth = min(max(need * 5, 50), MAX_CANDIDATES)
             while True:
-                r = self._ranked(mode, node, filters, qvec, depth, facets=True)
+                r = self._ranked(mode, node, filters, qvec, depth, facets=True, exact_up_to=bound)
                 groups = group_by_document(r.hits)
                 if len(groups) >= need or len(r.hits) < depth or depth >= MAX_CANDIDATES:
                     break
                 depth = min(depth * 4, MAX_CANDIDATES)
             total, facets = r.documents(), r.facets
+            relation, approximate = r.relation, r.facets_approximate
+            if relation == "gte":  # both are lower bounds: the documents counted, those ranked
+                total = max(total, len(groups))
             page_groups = groups[offset:need]
             best = [g[0] for g in page_groups]
             more = [] if brief else [h for g in page_groups for h in g[1 : 1 + MORE_PASSAGES]]
@@ -389,6 +426,8 @@ class Retrieval(ComponentsView):
         inside = MAX_RESULT_WINDOW - offset  # a page that straddles the window's end is cut there
         return SearchResponse(
             total=total,
+            total_relation=relation,
+            facets_approximate=approximate,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=hits[:inside],
             facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),
@@ -427,13 +466,14 @@ class Retrieval(ComponentsView):
         mode, node, filters, qvec, terms, fuzzy, sem_text, why = self._prepared(req, principal)
         first = after is None
         facets: dict[str, dict[str, int]] = {}
+        bound = self.settings.total_hits_exact_up_to
+        relation: TotalRelation = "eq"
+        approximate = False
         if mode == "keyword":
             page = self.backend.keyword_after(node, filters, after=after, size=req.size)
-            if first:
-                res = self.backend.keyword_search(node, filters, limit=0, facets=True)
-                total, facets = res.total, res.facets
-            else:
-                total = self.backend.keyword_search(node, filters, limit=0).total
+            res = self.backend.keyword_search(node, filters, limit=0, facets=first, exact_up_to=bound)
+            total, facets, relation = res.total, res.facets, res.total_relation
+            approximate = res.facets_approximate
         else:
             assert qvec is not None
             pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
@@ -443,12 +483,15 @@ class Retrieval(ComponentsView):
             if first:
                 facets = self._facets_of(pool)
         position = (after.position if after is not None else 0) + len(page)
-        more = len(page) == req.size and position < total
+        # a bounded total ("at least") says nothing about where the hits end: a full page goes on
+        more = len(page) == req.size and (position < total or relation == "gte")
         next_cursor = (
             encode_cursor(Cursor(page[-1].score, page[-1].passage_id, position), mode) if more else None
         )
         return SearchResponse(
             total=total,
+            total_relation=relation,
+            facets_approximate=approximate,
             took_ms=int((time.perf_counter() - t0) * 1000),
             hits=self._hydrate(page, terms, principal, fuzzy, why),
             facets=self._named_facets({k: facets.get(k, {}) for k in FACET_FIELDS}),

@@ -116,7 +116,10 @@ class Translator:
         key = f"file_code_{code}"
         return self(key) if code and key in self.messages else None
 
-    def results(self, count: int) -> str:
+    def results(self, count: int, relation: str = "eq") -> str:
+        """"12 results"; with ``relation`` ``gte`` (a bounded count) "at least 10,000 results"."""
+        if relation == "gte":
+            return self("results_at_least", count=self.num(count))
         return self("results_one") if count == 1 else self("results_count", count=self.num(count))
 
 

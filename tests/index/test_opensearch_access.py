@@ -135,6 +135,8 @@ def _kinds(bodies: list[dict[str, Any]]) -> set[str]:
         if "knn" in b["query"]:
             kinds.add("knn")
         aggs = b.get("aggs") or {}
+        # a bounded search's facets and document count sit inside its sampler, under the query
+        aggs = {**aggs, **((aggs.get("sample") or {}).get("aggs") or {})}
         if "documents" in aggs:
             kinds.add("cardinality")
         if "collection" in aggs:

@@ -307,9 +307,11 @@ def search_page(request: Request, principal: SignedIn) -> Response:
     cards = svc.document_cards([h.document_id for h in resp.hits], principal) if resp else {}
     empty = _empty_reasons(svc, st, principal, t) if resp is not None and not resp.total else []
     facets = resp.facets if resp else {}
+    facets_approximate = bool(resp and resp.facets_approximate)
     if not st.active:
         # before any search, the facets count the whole readable archive: a way in by browsing
-        facets = svc.search(SearchRequest(q="", mode="keyword", size=1), principal).facets
+        browse = svc.search(SearchRequest(q="", mode="keyword", size=1), principal)
+        facets, facets_approximate = browse.facets, browse.facets_approximate
     return render(
         request,
         "search.html",
@@ -321,6 +323,8 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         facets=_facet_entries(st, facets),
         meta_facets=_meta_facets(st, facets, meta_labels),
         meta_fields=meta_writable if principal.role in ("editor", "admin") else [],
+        facets_approximate=facets_approximate,
+        facets_sample=svc.settings.total_hits_exact_up_to,
         years=sorted((y, n) for y, n in facets.get("date", {}).items() if re.fullmatch(r"\d{4}", y)),
         modes=MODES,
         pages=_pages(st.page, last_page) if resp and resp.total else [],

@@ -1,0 +1,187 @@
+"""Where the CPU of an in-process keyword search goes (issue 17, part 3).
+
+``phases``: thread CPU time per phase of ``ArchiveService.search`` (keyword mode, the queries of
+``bench/speed.py latency``), measured by wrapping the backend's and the retrieval's methods.
+``facets``: thread CPU per query of the facet pass over every match (before) against the bounded
+pass (after) and the ranked pass, on the same schema-6 index.
+``snippets``: the snippets of a result page at first sight against the same page again, when the
+analyser's cache knows every word (the most that storing analysed terms could save).
+
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py phases --data-dir DIR --queries 120
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py facets --data-dir DIR --queries 80 --out F.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    v = sorted(values)
+    return {"mean": statistics.fmean(v), "p50": v[len(v) // 2], "p95": v[int(len(v) * 0.95)]}
+
+
+def _sample(n: int) -> list[str]:
+    from load import queries
+
+    qs = queries()
+    return qs[:7] + random.Random(3).sample(qs[7:], n - 7)
+
+
+def cmd_phases(args: argparse.Namespace) -> None:
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api import retrieval
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    acc: dict[str, float] = {}
+
+    def wrap(obj: Any, name: str, label: str) -> None:
+        f = getattr(obj, name)
+
+        @functools.wraps(f)
+        def timed(*a: Any, **k: Any) -> Any:
+            t = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                acc[label] = acc.get(label, 0.0) + (time.thread_time() - t) * 1000
+
+        setattr(obj, name, timed)
+
+    backend: Any = svc.backend
+    wrap(backend, "_keyword_search", "keyword_search (ranked pass, statistics, facets)")
+    wrap(backend, "_counted", "facets + documents pass")
+    wrap(retrieval.Retrieval, "_compile", "compile the query")
+    wrap(retrieval.Retrieval, "_hydrate", "hydrate (catalog + snippets)")
+    wrap(retrieval.Highlighter, "snippet", "snippets")
+    sample = _sample(args.queries)
+    for q in sample[:20]:
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+    rows: list[dict[str, float]] = []
+    for q in sample:
+        acc.clear()
+        t = time.thread_time()
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+        rows.append({"search": (time.thread_time() - t) * 1000, **acc})
+    keys = sorted({k for r in rows for k in r})
+    out = {
+        "passages": backend._searcher().num_docs,
+        "queries": len(rows),
+        "loadavg": os.getloadavg(),
+        "cpu_ms": {k: _stats([r.get(k, 0.0) for r in rows]) for k in keys},
+    }
+    print(json.dumps(out, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2), "utf-8")
+
+
+def cmd_facets(args: argparse.Namespace) -> None:
+    from load import queries
+
+    from archive_search.settings import Settings
+    from index.backend import Filters
+    from search_api.query import parse_query
+    from search_api.retrieval import weigh_function_words
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    backend: Any = svc.backend
+    everything = Filters(allowed_collections=None)
+    bound = args.bound
+    qs = []
+    for text in queries()[7 : 7 + args.queries]:
+        root = weigh_function_words(parse_query(text).root, 0.1)
+        if root is not None:
+            qs.append(backend._filtered(svc.retrieval._compile(root), everything))
+    s = backend._searcher()
+    counts = [int(s.search(q, limit=1, count=True).count) for q in qs]
+
+    def run(fn: Any) -> dict[str, float]:
+        vals = []
+        for q, m in zip(qs, counts, strict=True):
+            c = time.thread_time()
+            fn(q, m)
+            vals.append((time.thread_time() - c) * 1000)
+        return _stats(vals)
+
+    def bounded(q: Any, m: int) -> Any:
+        sampled = backend._sampled(q, m, bound) if m > bound else None
+        return backend._counted(s, sampled or q, None, 0)
+
+    ordered = sorted(counts)
+    out: dict[str, Any] = {
+        "passages": s.num_docs,
+        "queries": len(qs),
+        "bound": bound,
+        "median_matches": ordered[len(ordered) // 2],
+        "p95_matches": ordered[int(len(ordered) * 0.95)],
+        "over_bound": sum(c > bound for c in counts),
+        "loadavg": os.getloadavg(),
+        "every match (before)": run(lambda q, m: backend._counted(s, q, None, 0)),
+        f"bounded, N={bound} (after)": run(bounded),
+        "ranked top-50 with count": run(lambda q, m: s.search(q, limit=50, count=True)),
+    }
+    print(json.dumps(out, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2), "utf-8")
+
+
+def cmd_snippets(args: argparse.Namespace) -> None:
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api import retrieval
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    acc = [0.0]
+    original = retrieval.Highlighter.snippet
+
+    def timed(self: Any, text: str) -> str:
+        t = time.thread_time()
+        try:
+            return original(self, text)
+        finally:
+            acc[0] += (time.thread_time() - t) * 1000
+
+    retrieval.Highlighter.snippet = timed  # type: ignore[method-assign]
+    sample = _sample(args.queries)
+    for q in sample[:20]:
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+    first, again = [], []
+    for q in sample[20:]:
+        for into in (first, again):
+            acc[0] = 0.0
+            svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+            into.append(acc[0])
+    out = {"loadavg": os.getloadavg(), "first sight": _stats(first), "words cached": _stats(again)}
+    print(json.dumps(out, indent=2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("phases", "facets", "snippets"):
+        p = sub.add_parser(name)
+        p.add_argument("--data-dir", type=Path, required=True)
+        p.add_argument("--queries", type=int, default=80)
+        p.add_argument("--bound", type=int, default=10_000)
+        p.add_argument("--out")
+    args = ap.parse_args()
+    {"phases": cmd_phases, "facets": cmd_facets, "snippets": cmd_snippets}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -502,7 +502,7 @@ _ABBREVIATIONS = frozenset(
 
 
 _HAS_DIGIT = re.compile(r"\d")
-_QUOTE_CHARS = "«\"„“"
+_QUOTE_CHARS = '«"„“'
 """Every quotation mark that ``_QUOTED`` opens with: without one, neither quoted pattern matches."""
 
 

@@ -93,7 +93,7 @@ def test_a_name_after_an_opening_quote_at_the_end_of_a_passage() -> None:
 def test_each_pattern_type_is_found_with_only_its_own_trigger_character() -> None:
     # the pattern pre-filters: an e-mail needs only "@", a quoted organisation only a quotation
     # mark, the number patterns only digits; a passage with none of them has no pattern mentions
-    assert _found("Пишіть на kancelaria@rada.gov.ua будь ласка", "uk") >= {("email", "kancelaria@rada.gov.ua")}
+    assert ("email", "kancelaria@rada.gov.ua") in _found("Пишіть на kancelaria@rada.gov.ua будь ласка", "uk")
     for quoted in ("ТОВ «Ромашка»", 'ТОВ "Ромашка"', "ТОВ „Ромашка“", "ТОВ “Ромашка”"):
         assert ("org", quoted) in _found(f"Договір уклала {quoted} вчора", "uk"), quoted
     assert ("org", "батальйон «Айдар»") in _found("Служив у батальйон «Айдар» рік", "uk")

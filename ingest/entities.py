@@ -501,16 +501,27 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+_HAS_DIGIT = re.compile(r"\d")
+_QUOTE_CHARS = '«"„“'
+"""Every quotation mark that ``_QUOTED`` opens with: without one, neither quoted pattern matches."""
+
+
 def _pattern_mentions(text: str) -> list[Mention]:
+    # Cheap pre-filters that skip a pattern which cannot match (the regular expressions are most
+    # of the cost of a passage's entities, tried at every position): an e-mail address needs
+    # "@"; a unit name in quotes or a quoted organisation needs a quotation mark; every other
+    # pattern (unit numbers, ordinals, document and passport numbers, phones) needs a digit.
+    has_digit = _HAS_DIGIT.search(text) is not None
+    has_quote = any(q in text for q in _QUOTE_CHARS)
     out: list[Mention] = []
-    for m in _EMAIL.finditer(text):
+    for m in _EMAIL.finditer(text) if "@" in text else ():
         out.append(
             Mention("email", m.start(), m.end(), m.group(0).casefold(), "email:" + m.group(0).casefold())
         )
-    for m in _UNIT_NUMBER.finditer(text):
+    for m in _UNIT_NUMBER.finditer(text) if has_digit else ():
         norm = f"в/ч {m.group('num')}"
         out.append(Mention("org", m.start(), m.end(), norm, "org:unit " + m.group("num")))
-    for rx in (_UNIT_QUOTED, _ORG_QUOTED):
+    for rx in (_UNIT_QUOTED, _ORG_QUOTED) if has_quote else ():
         for m in rx.finditer(text):
             s = m.group(0)
             q = re.search(_QUOTED, s)
@@ -524,20 +535,20 @@ def _pattern_mentions(text: str) -> list[Mention]:
                     "org:" + " ".join(word_key(w) for w in _WORD.findall(name)),
                 )
             )
-    for m in _UNIT_ORDINAL.finditer(text):
+    for m in _UNIT_ORDINAL.finditer(text) if has_digit else ():
         s = m.group(0)
         unit_no = re.match(r"\d+", s)
         head = re.search(_UNIT_HEADS, s, re.IGNORECASE)
         if unit_no and head:
             key = f"org:unit {unit_no.group(0)} {word_key(head.group(0))[:4]}"
             out.append(Mention("org", m.start(), m.end(), s.strip(), key))
-    for rx in (_PASSPORT, _DOCNUM):
+    for rx in (_PASSPORT, _DOCNUM) if has_digit else ():
         for m in rx.finditer(text):
             number = re.sub(r"[\s]", "", m.group("num")).upper()
             if sum(c.isdigit() for c in number) < 2 and rx is _DOCNUM:
                 continue
             out.append(Mention("docnum", m.start("num"), m.end("num"), number, "docnum:" + number))
-    for m in _PHONE.finditer(text):
+    for m in _PHONE.finditer(text) if has_digit else ():
         raw = m.group(0).strip()
         digits = re.sub(r"\D", "", raw)
         if not 7 <= len(digits) <= 15:
@@ -676,7 +687,8 @@ def _quoted(text: str, start: int, end: int) -> bool:
     return (
         start > 0
         and text[start - 1] in _OPEN_QUOTES
-        and text[end : end + 1] in _CLOSE_QUOTES
+        and end < len(text)
+        and text[end] in _CLOSE_QUOTES
         and (text[end] != "'" or text[start - 1] == "'")
     )
 

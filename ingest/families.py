@@ -121,7 +121,11 @@ def normalise(text: str) -> str:
 
 def shingle_hashes(text: str) -> np.ndarray:
     """The distinct 32-bit hashes (CRC-32) of the normalised text's character shingles."""
-    t = normalise(text)
+    return _normalised_shingle_hashes(normalise(text))
+
+
+def _normalised_shingle_hashes(t: str) -> np.ndarray:
+    """``shingle_hashes`` of an already normalised text."""
     if len(t) < MIN_TEXT_CHARS:
         return np.zeros(0, dtype=np.uint64)
     seen = {zlib.crc32(t[i : i + SHINGLE].encode("utf-8")) for i in range(len(t) - SHINGLE + 1)}
@@ -403,12 +407,13 @@ class FamilyBuilder:
         with self.catalog.session() as s:
             text, _ = self._text_of(s, doc_id)
             text = text[:2_000_000]
-            sig = minhash(shingle_hashes(text))
+            norm = normalise(text)  # once: for the shingles and for the length
+            sig = minhash(_normalised_shingle_hashes(norm))
             dates = [d for _, d in find_dates(text[:200_000])]
             fp = DocumentFingerprint(
                 document_id=doc_id,
                 minhash=sig.tobytes() if sig is not None else None,
-                text_chars=len(normalise(text)),
+                text_chars=len(norm),
                 numbers=" ".join(numbers_of(text)),
                 names=" ".join(sorted(names_of(text[:200_000], self.name_key))),
                 first_date=min(dates) if dates else None,

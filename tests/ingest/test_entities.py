@@ -81,6 +81,30 @@ def test_dates_amounts_and_plain_text_are_not_entities() -> None:
     assert extract_mentions("1234567 " * 50, "other") == []
 
 
+def test_a_name_after_an_opening_quote_at_the_end_of_a_passage() -> None:
+    # the passage ends right after the name: the closing quote is missing (cut by the passage
+    # splitter). This raised IndexError, which failed the whole file in the extraction worker.
+    for text, lang in (("Він сказав «Київ", "uk"), ('Он сказал "Москва', "ru"), ("“London", "en")):
+        found = extract_mentions(text, lang)
+        assert all(0 <= m.start < m.end <= len(text) for m in found)
+    assert ("place", "Київ") in _found("Він сказав «Київ", "uk")
+
+
+def test_each_pattern_type_is_found_with_only_its_own_trigger_character() -> None:
+    # the pattern pre-filters: an e-mail needs only "@", a quoted organisation only a quotation
+    # mark, the number patterns only digits; a passage with none of them has no pattern mentions
+    assert ("email", "kancelaria@rada.gov.ua") in _found("Пишіть на kancelaria@rada.gov.ua будь ласка", "uk")
+    for quoted in ("ТОВ «Ромашка»", 'ТОВ "Ромашка"', "ТОВ „Ромашка“", "ТОВ “Ромашка”"):
+        assert ("org", quoted) in _found(f"Договір уклала {quoted} вчора", "uk"), quoted
+    assert ("org", "батальйон «Айдар»") in _found("Служив у батальйон «Айдар» рік", "uk")
+    assert ("org", "в/ч 12345") in _found("Служив у в/ч 12345 рік", "uk")
+    assert ("docnum", "АБ-123/45") in _found("Наказ № АБ-123/45 підписано", "uk")
+    assert ("phone", "+380 (44) 123-45-67") in _found("Тел. +380 (44) 123-45-67 цілодобово", "uk")
+    assert ("docnum", "СН 12 34 567890") in _found("паспорт СН 12 34 567890 видано", "uk")
+    plain = "Іван Петренко поїхав до Києва працювати в міністерство охорони здоров'я"
+    assert {t for t, _ in _found(plain, "uk")} <= {"person", "place", "org"}
+
+
 def test_mentions_from_the_worker_are_checked() -> None:
     ex = Extraction(doc_type="text", blocks=[TextBlock(text="Иван Петров приехал.")])
     spans = [(0, 0, len(ex.blocks[0].text), "ru")]

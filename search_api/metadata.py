@@ -524,11 +524,7 @@ class MetadataService:
             self._forbid_or_hide(collection, principal, "editing metadata fields needs the manage right")
         with self.catalog.session() as s:
             col = self._collection(s, collection, principal)
-            f = s.scalar(
-                select(MetadataField).where(MetadataField.collection_id == col.id, MetadataField.name == name)
-            )
-            if f is None:
-                raise NotFoundError(f"field {name!r} not found in collection {collection!r}")
+            f = _field_of(s, col.id, name, collection)
             if body.type is not None and body.type != f.type:
                 raise ConflictError(
                     f"field {name!r} is a {f.type} field; its type cannot change "
@@ -618,11 +614,7 @@ class MetadataService:
             self._forbid_or_hide(collection, principal, "deleting metadata fields needs the manage right")
         with self.catalog.session() as s:
             col = self._collection(s, collection, principal)
-            f = s.scalar(
-                select(MetadataField).where(MetadataField.collection_id == col.id, MetadataField.name == name)
-            )
-            if f is None:
-                raise NotFoundError(f"field {name!r} not found in collection {collection!r}")
+            f = _field_of(s, col.id, name, collection)
             docs = sorted(
                 set(s.scalars(select(DocumentMetadata.document_id).where(DocumentMetadata.field_id == f.id)))
             )
@@ -933,3 +925,13 @@ def export_annotations(s: Session, hits: Sequence[tuple[int, int]]) -> dict[int,
         named = ents.get(pid, {})
         out[pid] = {**{c: named.get(c, []) for c in ENTITY_COLUMNS.values()}, "metadata": meta.get(did, {})}
     return out
+
+
+def _field_of(s: Session, collection_id: int, name: str, collection: str) -> MetadataField:
+    """The field ``name`` of a collection; 404 when it has none of that name."""
+    f = s.scalar(
+        select(MetadataField).where(MetadataField.collection_id == collection_id, MetadataField.name == name)
+    )
+    if f is None:
+        raise NotFoundError(f"field {name!r} not found in collection {collection!r}")
+    return f

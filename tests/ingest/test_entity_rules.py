@@ -141,3 +141,47 @@ def test_a_nominative_noun_before_another_name_is_no_ukrainian_place() -> None:
     assert not any(t == "place" for t, _ in _found(uk, "uk"))
     # an inflected place before a name still is one
     assert ("place", "Німеччини") in _found("Канцлер Німеччини Ганна Шмідт приїхала до Львова.", "uk")
+
+
+# -- issue 18, fourth round: Belarusian and Ukrainian persons (sentences written for these tests) --
+
+
+def test_belarusian_country_names_are_places_not_first_names() -> None:
+    be = "Польшча і Расія падпісалі дамову, а Літва адмовілася."
+    got = _found(be, "be")
+    assert ("place", "Польшча") in got
+    assert ("place", "Расія") in got
+    assert not any(t == "person" for t, _ in got)
+
+
+def test_belarusian_yakanye_place_before_a_name_is_split_off() -> None:
+    be = "Амбасадар Вялікабрытаніі Джэйн Сміт сустрэлася з журналістамі."
+    got = _found(be, "be")
+    assert ("place", "Вялікабрытаніі") in got
+    assert ("person", "Джэйн Сміт") in got
+
+
+def test_a_name_after_a_place_in_the_genitive_is_that_places_person() -> None:
+    uk = "Учора посол Північної Кореї Кім Сон Нам прибув до Відня."
+    got = _found(uk, "uk")
+    assert ("place", "Північної Кореї") in got
+    assert ("person", "Кім Сон Нам") in got
+
+
+def test_belarusian_past_tense_and_saying_verbs_make_the_first_word_a_subject() -> None:
+    assert _of("Шнайдэр заявіў, што згодны.", "be", "Шнайдэр") == ["person"]
+    assert _of("Вайнштэйн кажа, што позна.", "be", "Вайнштэйн") == ["person"]
+    # a sentence-initial common word stays no person
+    assert _of("Такія справы цягнуцца гадамі.", "be", "Такія") == []
+    assert _of("Новыя сведкі з'явіліся ўвосень.", "be", "Новыя") == []
+
+
+def test_sentence_initial_surname_endings_are_persons() -> None:
+    assert _of("Каліноўскі, паводле дакументаў, жыў у Вільні.", "be", "Каліноўскі") == ["person"]
+    assert _of("Бондаренко, як свідчать документи, жив у Полтаві.", "uk", "Бондаренко") == ["person"]
+
+
+def test_plural_adjectives_and_latin_titles_with_the_are_no_persons() -> None:
+    assert _of("Камітэт Азіяцкіх гульняў зачыніўся.", "be", "Азіяцкіх") == []
+    uk = "Ведучий програми The Evening Report Show пішов у відпустку."
+    assert _of(uk, "uk", "The Evening Report Show") == ["org"]

@@ -28,6 +28,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.morph import be_stem, is_cyrillic
@@ -673,6 +674,40 @@ def extract_mentions(text: str, lang: str) -> list[Mention]:
     return kept[:MAX_MENTIONS_PER_PASSAGE]
 
 
+def link_surnames(
+    passages: list[list[tuple[str, int, int, str, str]]], documents: Sequence[object] | None = None
+) -> list[list[tuple[str, int, int, str, str]]]:
+    """Join a surname named alone to the full name it stands for in the same document: a person
+    mention of one word (Коваленко) takes the key of the one full name of the document that ends
+    in it (Петро Коваленко, Петра Коваленка); with two such names (Петро and Ганна Коваленко) or
+    none it stays as it is. ``passages`` are the mention rows (type, start, end, display, key) of
+    each passage; ``documents`` tells which document each passage is of (all one by default).
+    The display form stays the surname's: it is kept as a spelling (alias) of the entity."""
+    groups: dict[object, list[int]] = {}
+    for i in range(len(passages)):
+        groups.setdefault(documents[i] if documents is not None else None, []).append(i)
+    out = [list(rows) for rows in passages]
+    for idx in groups.values():
+        full: dict[str, set[str]] = {}  # a surname's word key → the full names' keys ending in it
+        for i in idx:
+            for etype, _s, _e, norm, key in passages[i]:
+                words = norm.split()
+                parts = key.split(":", 1)[1].split()
+                if etype != "person" or len(words) < 2 or len(parts) < 2:
+                    continue
+                last = words[-1].rstrip(".")
+                for k in {word_key(last, last), word_key(last)} & set(parts):
+                    full.setdefault(k, set()).add(key)
+        if not full:
+            continue
+        for i in idx:
+            for n, (etype, s, e, norm, key) in enumerate(out[i]):
+                part = key.split(":", 1)[1]
+                if etype == "person" and " " not in part and len(full.get(part, ())) == 1:
+                    out[i][n] = (etype, s, e, norm, next(iter(full[part])))
+    return out
+
+
 def _named_mentions(text: str, lang: str) -> list[Mention]:
     toks = _tokens(text)
     out: list[Mention] = []
@@ -992,7 +1027,7 @@ def _classify_run(
     ]  # the Ukrainian dictionary has no place tag: a capitalised inanimate noun mid-sentence
     #    (Німеччини, Великобританії, Аризони) is a place
     if after_place and not any(x.place or x.org for x in infos) and not any(_org_head(f) for f in folded):
-        return [_person(run, infos, keys, shown)]  # "міністр Північної Кореї Рі Йон-Хо"
+        return [_person(run, infos, keys, shown, lang)]  # "міністр Північної Кореї Рі Йон-Хо"
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
         return [_mention("place", run, pshown, pkeys)]  # "в Самашках", "у Бучі": a place, not a Самашко
     if (
@@ -1021,13 +1056,13 @@ def _classify_run(
     if any(places) and not any(x.first_name for x in infos):
         return [_mention("place", run, pshown, pkeys)]  # Северной Кореи
     if any(persons) and sum(persons) >= sum(places):
-        return [_person(run, infos, keys, shown)]
+        return [_person(run, infos, keys, shown, lang)]
     if any(places):
         return [_mention("place", run, pshown, pkeys)]
     if all(x.org for x in infos):
         return [_mention("org", run, shown, keys)]
     if title_before:
-        return [_person(run, infos, keys, shown)]
+        return [_person(run, infos, keys, shown, lang)]
     if all(x.unknown for x in infos):
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
@@ -1250,7 +1285,60 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
     return [replace(_mention("person", run, words, keys), guessed=True)]
 
 
-def _person(run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str]) -> Mention:
+_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "loc2", "acc2"})
+_GENDERS = frozenset({"masc", "femn", "neut"})
+
+
+def _agreed_lemmas(words: list[str], lang: str) -> list[str | None]:
+    """The nominative of each word of a person's name read together: the case and gender every
+    word can share (Петра Коваленка: masculine genitive → Петро Коваленко, not the woman's name
+    Петра), the nominative first (Петро Коваленко stays so), a first name before a surname
+    (Петрові Коваленкові → Петро, not the surname Петров). None where no agreement is found."""
+    if lang not in ("ru", "uk") or len(words) < 2:
+        return [None] * len(words)
+    from index.morph import _morph
+
+    m = _morph(lang)
+    readings: list[list[tuple[str, frozenset[str]]]] = []
+    for w in words:
+        rs: list[tuple[str, frozenset[str]]] = []
+        for p in m.parse(_fold(w)):
+            g = frozenset(p.tag.grammemes)
+            if type(p.methods_stack[0][0]).__name__ != "DictionaryAnalyzer" or not (
+                g & _PERSON_TAGS and g & _CASES
+            ):
+                continue
+            nom = p.inflect({"nomn", "sing"})  # keeps the gender: Ивановой → Иванова, not Иванов
+            rs.append((nom.word if nom is not None else p.normal_form, g))
+        readings.append(rs)
+    if any(not r for r in readings):
+        return [None] * len(words)
+    first = sorted(readings[0], key=lambda r: ("nomn" not in r[1], "Name" not in r[1], "Fixd" in r[1]))
+    for nf0, g0 in first:
+        case, gender = g0 & _CASES, g0 & _GENDERS
+        picked: list[str | None] = [nf0]
+        for rs in readings[1:]:
+            nf = next(
+                (
+                    nf
+                    for nf, g in rs
+                    if g & _CASES == case and (not gender or not g & _GENDERS or g & _GENDERS == gender)
+                ),
+                None,
+            )
+            if nf is None:
+                break
+            picked.append(nf)
+        else:
+            return picked
+    return [None] * len(words)
+
+
+def _person(
+    run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str], lang: str = ""
+) -> Mention:
+    agreed = _agreed_lemmas([t.text for t in run], lang)
+    shown = [a or s for a, s in zip(agreed, shown, strict=True)]
     key_words = [k for k, x in zip(keys, infos, strict=True) if not (x.patr and not x.first_name)]
     return Mention(
         "person", run[0].start, run[-1].end, display(shown), mention_key("person", key_words or keys)

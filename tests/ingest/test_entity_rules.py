@@ -185,3 +185,37 @@ def test_plural_adjectives_and_latin_titles_with_the_are_no_persons() -> None:
     assert _of("Камітэт Азіяцкіх гульняў зачыніўся.", "be", "Азіяцкіх") == []
     uk = "Ведучий програми The Evening Report Show пішов у відпустку."
     assert _of(uk, "uk", "The Evening Report Show") == ["org"]
+
+
+def _norms(text: str, lang: str) -> dict[str, str]:
+    return {text[m.start : m.end]: m.norm for m in extract_mentions(text, lang) if m.type == "person"}
+
+
+def test_a_persons_display_form_is_the_nominative_the_words_agree_on() -> None:
+    assert _norms("Вчора ми бачили Петра Коваленка біля ринку.", "uk") == {
+        "Петра Коваленка": "Петро Коваленко"
+    }
+    assert _norms("Вчора Петро Коваленко приїхав.", "uk") == {"Петро Коваленко": "Петро Коваленко"}
+    assert _norms("Лист передали Петрові Коваленкові.", "uk") == {"Петрові Коваленкові": "Петро Коваленко"}
+    # a woman's surname keeps its gender (Ивановой → Иванова, not the masculine lemma Иванов)
+    assert _norms("Письмо передали Анне Сергеевне Ивановой.", "ru") == {
+        "Анне Сергеевне Ивановой": "Анна Сергеевна Иванова"
+    }
+
+
+def test_link_surnames_only_when_one_full_name_has_that_surname() -> None:
+    from ingest.entities import link_surnames
+
+    def rows(text: str) -> list[tuple[str, int, int, str, str]]:
+        return [(m.type, m.start, m.end, m.norm, m.key) for m in extract_mentions(text, "uk")]
+
+    full = rows("Слідчий допитав Олега Бондаря вранці.")
+    alone = rows("Потім Бондар заявив, що нічого не бачив.")
+    linked = link_surnames([full, alone])
+    assert [r[4] for r in linked[1] if r[0] == "person"] == [full[0][4]]
+    # two documents: no link across them
+    apart = link_surnames([full, alone], documents=[1, 2])
+    assert [r[4] for r in apart[1] if r[0] == "person"] == [alone[0][4]]
+    # two full names with that surname: ambiguous, left alone
+    both = rows("Олег Бондар та Ірина Бондар прийшли.")
+    assert [r[4] for r in link_surnames([both, alone])[1] if r[0] == "person"] == [alone[0][4]]

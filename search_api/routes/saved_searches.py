@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from archive_search.types import SearchResponse
-from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.deps import Id, IsoDate, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
 router = APIRouter(responses=ERRORS)
@@ -23,6 +23,14 @@ class SavedSearchCreate(BaseModel):
     type: list[str] = []
     tag: list[str] = []
     speaker: list[str] = []
+    person: list[str] = Field(default=[], description="Mentions this person (any spelling), as in search")
+    place: list[str] = Field(default=[], description="Mentions this place (any spelling), as in search")
+    org: list[str] = Field(default=[], description="Mentions this organisation, as in search")
+    meta: list[str] = Field(
+        default=[], description="Metadata field filters NAME=VALUE or NAME=FROM..TO, as in search"
+    )
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
 
 
 class SavedSearchPublic(BaseModel):
@@ -51,6 +59,12 @@ def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalD
         "types": body.type,
         "tags": body.tag,
         "speakers": body.speaker,
+        "persons": body.person,
+        "places": body.place,
+        "orgs": body.org,
+        "meta": body.meta,
+        "date_from": body.date_from,
+        "date_to": body.date_to,
     }
     return svc.saved.create(principal, body.name, body.query, params)
 

@@ -1078,6 +1078,7 @@ def _classify_run(
     return []
 
 
+@functools.lru_cache(maxsize=50_000)
 def _genitive_place(word: str, lang: str) -> bool:
     """Whether a place's name is in an oblique case only (Кореї, Вялікабрытаніі, not Скай, Гендон):
     a name right after it is most often that place's person (its minister, its president)."""
@@ -1289,13 +1290,14 @@ _CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen
 _GENDERS = frozenset({"masc", "femn", "neut"})
 
 
-def _agreed_lemmas(words: list[str], lang: str) -> list[str | None]:
+@functools.lru_cache(maxsize=50_000)
+def _agreed_lemmas(words: tuple[str, ...], lang: str) -> tuple[str | None, ...]:
     """The nominative of each word of a person's name read together: the case and gender every
     word can share (Петра Коваленка: masculine genitive → Петро Коваленко, not the woman's name
     Петра), the nominative first (Петро Коваленко stays so), a first name before a surname
     (Петрові Коваленкові → Петро, not the surname Петров). None where no agreement is found."""
     if lang not in ("ru", "uk") or len(words) < 2:
-        return [None] * len(words)
+        return (None,) * len(words)
     from index.morph import _morph
 
     m = _morph(lang)
@@ -1312,7 +1314,7 @@ def _agreed_lemmas(words: list[str], lang: str) -> list[str | None]:
             rs.append((nom.word if nom is not None else p.normal_form, g))
         readings.append(rs)
     if any(not r for r in readings):
-        return [None] * len(words)
+        return (None,) * len(words)
     first = sorted(readings[0], key=lambda r: ("nomn" not in r[1], "Name" not in r[1], "Fixd" in r[1]))
     for nf0, g0 in first:
         case, gender = g0 & _CASES, g0 & _GENDERS
@@ -1330,14 +1332,14 @@ def _agreed_lemmas(words: list[str], lang: str) -> list[str | None]:
                 break
             picked.append(nf)
         else:
-            return picked
-    return [None] * len(words)
+            return tuple(picked)
+    return (None,) * len(words)
 
 
 def _person(
     run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str], lang: str = ""
 ) -> Mention:
-    agreed = _agreed_lemmas([t.text for t in run], lang)
+    agreed = _agreed_lemmas(tuple(t.text for t in run), lang)
     shown = [a or s for a, s in zip(agreed, shown, strict=True)]
     key_words = [k for k, x in zip(keys, infos, strict=True) if not (x.patr and not x.first_name)]
     return Mention(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from archive_search.catalog.models_search import SavedSearch
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import InvalidRequestError, NotFoundError, QuerySyntaxError
 from archive_search.types import Principal, SearchRequest, SearchResponse
 from search_api.metadata import FIELD_NAME_PATTERN
 from search_api.query import parse_query
@@ -73,7 +73,7 @@ class SavedSearches:
         for spec in clean.get("meta", []):  # refuse a malformed metadata filter now, as the query
             field, sep, raw = str(spec).partition("=")
             if not sep or not raw.strip() or not re.fullmatch(FIELD_NAME_PATTERN, field.strip()):
-                raise InvalidRequestError(
+                raise QuerySyntaxError(  # as the same filter in a search (search_api/metadata.py)
                     f"a meta filter is NAME=VALUE (or NAME=FROM..TO): {str(spec)[:80]!r}"
                 )
         if not name.strip() or len(name) > 200:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from archive_search.types import SearchResponse
 from search_api.deps import Id, IsoDate, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
 router = APIRouter(responses=ERRORS)
+
+
+def _date_text(value: object) -> object:
+    # in a JSON body pydantic would also take a number (seconds since 1970) for a date
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+BodyDate = Annotated[IsoDate, BeforeValidator(_date_text)]
+"""A date in a JSON body: the string ``YYYY-MM-DD`` only."""
 
 
 class SavedSearchCreate(BaseModel):
@@ -29,8 +41,8 @@ class SavedSearchCreate(BaseModel):
     meta: list[str] = Field(
         default=[], description="Metadata field filters NAME=VALUE or NAME=FROM..TO, as in search"
     )
-    date_from: IsoDate | None = None
-    date_to: IsoDate | None = None
+    date_from: BodyDate | None = None
+    date_to: BodyDate | None = None
 
 
 class SavedSearchPublic(BaseModel):

@@ -436,7 +436,7 @@ def test_viewer_lists_named_entities_and_edits_metadata(service: ArchiveService,
         r = clerk.post(f"/documents/{doc}/metadata", data=form, follow_redirects=False)
         assert r.status_code == 303, r.text
         bad = clerk.post(f"/documents/{doc}/metadata", data={**form, "field.victims": "many"})
-        assert bad.status_code == 400
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "query_syntax"
         assert clerk.post(f"/documents/{doc}/metadata", data=form).status_code == 200
         assert clerk.post(f"/documents/{ids['secret.txt']}/metadata", data=form).status_code == 404
     values = {f.name: [v.value for v in f.values] for f in svc.metadata.get(doc, LOCAL_ADMIN).fields}

@@ -436,7 +436,7 @@ def test_viewer_lists_named_entities_and_edits_metadata(service: ArchiveService,
         r = clerk.post(f"/documents/{doc}/metadata", data=form, follow_redirects=False)
         assert r.status_code == 303, r.text
         bad = clerk.post(f"/documents/{doc}/metadata", data={**form, "field.victims": "many"})
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "query_syntax"
+        assert bad.status_code == 400
         assert clerk.post(f"/documents/{doc}/metadata", data=form).status_code == 200
         assert clerk.post(f"/documents/{ids['secret.txt']}/metadata", data=form).status_code == 404
     values = {f.name: [v.value for v in f.values] for f in svc.metadata.get(doc, LOCAL_ADMIN).fields}
@@ -505,7 +505,7 @@ def test_saved_search_keeps_meta_entity_and_date_filters(service: ArchiveService
         json={"name": "s", "query": "", "meta": ["no equals"]},
         headers=auth("reader"),
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "query_syntax"
     bad = client.post(
         "/api/v1/saved-searches", json={"name": "s", "query": "", "date_from": "5"}, headers=auth("reader")
     )

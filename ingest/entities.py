@@ -28,6 +28,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.morph import be_stem, is_cyrillic
@@ -121,6 +122,7 @@ _TITLES = frozenset(
     заявник заявника заявітель гражданки громадянин громадянина громадянка громадянки
     грамадзянін грамадзянка затриманий затриманого задержанный задержанного затрыманы затрыманага
     witness investigator journalist private corporal reporter activist lawyer detective inspector
+    посол посла послом пасол пасла амбасадар амбасадара амбасадор амбасадора
     """.split()  # noqa: SIM905
 )
 _PLACE_MARKERS = frozenset(
@@ -202,6 +204,49 @@ _RU_NOT_NAMES = frozenset(
     вторник среда четверг пятница суббота воскресенье бог господь
     """.split()  # noqa: SIM905
 )
+_BE_NOT_NAMES = frozenset(
+    """
+    студзень люты сакавік красавік травень чэрвень ліпень жнівень верасень кастрычнік лістапад
+    снежань панядзелак аўторак серада чацвер пятніца субота нядзеля бог гасподзь такія такі такая
+    такое гэтыя гэты гэтая якія які якая паводле таму аднак калі пасля падчас нават цяпер тады вось
+    усе ўсе усё ўсё многія некаторыя шмат іншыя свае сваё наш нашы ваш вашы
+    """.split()  # noqa: SIM905
+)
+"""Belarusian words often first in a sentence that the Russian respelling misreads as names."""
+_BE_PLACES = frozenset(
+    """
+    беларусь беларусі расія расіі расію украіна украіны украіне украіну польшча польшчы польшчу
+    літва літвы літве латвія латвіі эстонія эстоніі германія германіі нямеччына нямеччыны францыя
+    францыі кітай кітая кітаі амерыка амерыкі вялікабрытанія вялікабрытаніі ангельшчына
+    ангельшчыны японія японіі італія італіі іспанія іспаніі швецыя швецыі фінляндыя фінляндыі
+    грузія грузіі арменія арменіі азербайджан казахстан малдова малдовы румынія румыніі
+    балгарыя балгарыі венгрыя венгрыі чэхія чэхіі аўстрыя аўстрыі швейцарыя швейцарыі турцыя
+    турцыі сірыя сірыі ізраіль ізраілі егіпет егіпта індыя індыі пакістан іран ірана ірак ірака
+    афганістан бразілія бразіліі мексіка мексікі канада канады аўстралія аўстраліі еўропа еўропы
+    еўропе азія азіі афрыка афрыкі мінск мінска мінску масква масквы маскве кіеў кіева кіеве
+    варшава варшавы вільня вільні гародня гародні магілёў магілёва гомель гомеля віцебск віцебска
+    брэст брэста лондан лондана парыж парыжа берлін берліна вашынгтон вашынгтона пекін пекіна
+    """.split()  # noqa: SIM905
+)
+"""Countries, continents and capitals in Belarusian spelling: the Russian respelling misses them
+(Расія is Россия, Кітай is Китай; the dictionary takes Расія for a first name)."""
+_SAYING = frozenset(
+    """
+    каже сказав сказала заявив заявила повідомив повідомила зазначив зазначила вважає пише написав
+    написала додав додала пояснив пояснила був була має мав мала став стала
+    кажа сказаў сказала заявіў заявіла паведаміў паведаміла адзначыў адзначыла лічыць піша напісаў
+    напісала дадаў дадала растлумачыў растлумачыла быў была мае меў мела стаў стала
+    """.split()  # noqa: SIM905
+)
+"""Ukrainian and Belarusian verbs of saying and being that make a sentence's first capitalised
+word its subject (Флэйк быў …, Рос кажа …); the Belarusian ones the Russian respelling misses."""
+_SURNAME_ENDINGS = (
+    "енко", "енка", "ович", "евич", "овіч", "евіч", "овский", "евский", "ський", "цький", "скі",
+    "цкі", "ская", "цкая", "ська", "цька", "чук", "щук", "юк", "ук", "чык", "ёнак", "онак",
+)  # fmt: skip
+"""Endings of East Slavic surnames in the nominative (Коваленко, Лукашэнка, Каліноўскі, Шушкевіч)."""
+_BE_ADJ_PLURAL = ("скіх", "цкіх", "скімі", "цкімі", "ських", "цьких", "ськими", "цькими")
+"""Plural adjective endings (Азіяцкіх, Азіатських): a capitalised one is no person's name."""
 _TITLES = frozenset(w.replace("ё", "е") for w in _TITLES)
 _PLACE_MARKERS = frozenset(w.replace("ё", "е") for w in _PLACE_MARKERS)
 _PLACE_SUFFIX_WORDS = frozenset(w.replace("ё", "е") for w in _PLACE_SUFFIX_WORDS)
@@ -237,9 +282,12 @@ _UK_TO_RU = str.maketrans({"и": "ы", "і": "и", "ї": "и", "є": "е", "ґ":
 def _be_variants(ru: str) -> list[str]:
     """Russian spellings a Belarusian word respelt letter by letter may stand for: unstressed о is
     written а (akanye: Масквы → Москвы, Балівіі → Боливии) and д before a soft vowel дз (dzekanye:
-    Невадзе → Неваде); at most the first three а are tried as о."""
+    Невадзе → Неваде); at most the first three а are tried as о; unstressed е is written я (yakanye:
+    Вялікабрытаніі → Великобритании), the first я is tried as е."""
     base = ru.replace("дзе", "де").replace("дзи", "ди").replace("дзя", "дя").replace("дзю", "дю")
     forms = [ru] if base == ru else [ru, base]
+    if "я" in base[:-1]:  # yakanye: unstressed е is written я (Вялікабрытаніі → Великобритании)
+        forms.append(base[:-1].replace("я", "е", 1) + base[-1])
     spots = [i for i, ch in enumerate(base) if ch == "а"][:3]
     for mask in range(1, 1 << len(spots)):
         chars = list(base)
@@ -402,10 +450,28 @@ def _classify(word: str, lang: str) -> _WordInfo:
                 if not set(ru_form) & set("іїєґў'") and any("Geox" in g for _, g in _parses(ru_form, "ru")):
                     info.place, info.person = True, False
             break  # the first dictionary that knows the word decides
+    if w.endswith(_BE_ADJ_PLURAL) and info.unknown:
+        info.common = info.top_common = True
+    if lang == "be":
+        if w in _BE_PLACES:
+            info.place, info.person, info.first_name, info.common = True, False, False, False
+        elif w in _BE_NOT_NAMES or _be_adj_plural(w):
+            info.person = info.place = info.first_name = info.patr = False
+            info.common = info.top_common = True
     if len(_info_cache) > 200_000:
         _info_cache.clear()
     _info_cache[(w, lang)] = info
     return info
+
+
+def _be_adj_plural(w: str) -> bool:
+    """A Belarusian plural adjective or pronoun in -ыя/-ія (такія, новыя, якія): the Russian
+    respelling with -ые/-ие reads as one (такие), where a name in -ія does not (Расія, Марыя)."""
+    if not w.endswith(("ыя", "ія")) or len(w) < 4:
+        return False
+    ru = w[:-2].translate(_BE_TO_RU).replace("ъ", "") + ("ые" if w.endswith("ыя") else "ие")
+    tags = [g for _, g in _parses(ru, "ru")]
+    return bool(tags) and all(g & {"ADJF", "PRTF", "NPRO", "Apro"} for g in tags)
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -619,6 +685,40 @@ def extract_mentions(text: str, lang: str) -> list[Mention]:
     return kept[:MAX_MENTIONS_PER_PASSAGE]
 
 
+def link_surnames(
+    passages: list[list[tuple[str, int, int, str, str]]], documents: Sequence[object] | None = None
+) -> list[list[tuple[str, int, int, str, str]]]:
+    """Join a surname named alone to the full name it stands for in the same document: a person
+    mention of one word (Коваленко) takes the key of the one full name of the document that ends
+    in it (Петро Коваленко, Петра Коваленка); with two such names (Петро and Ганна Коваленко) or
+    none it stays as it is. ``passages`` are the mention rows (type, start, end, display, key) of
+    each passage; ``documents`` tells which document each passage is of (all one by default).
+    The display form stays the surname's: it is kept as a spelling (alias) of the entity."""
+    groups: dict[object, list[int]] = {}
+    for i in range(len(passages)):
+        groups.setdefault(documents[i] if documents is not None else None, []).append(i)
+    out = [list(rows) for rows in passages]
+    for idx in groups.values():
+        full: dict[str, set[str]] = {}  # a surname's word key → the full names' keys ending in it
+        for i in idx:
+            for etype, _s, _e, norm, key in passages[i]:
+                words = norm.split()
+                parts = key.split(":", 1)[1].split()
+                if etype != "person" or len(words) < 2 or len(parts) < 2:
+                    continue
+                last = words[-1].rstrip(".")
+                for k in {word_key(last, last), word_key(last)} & set(parts):
+                    full.setdefault(k, set()).add(key)
+        if not full:
+            continue
+        for i in idx:
+            for n, (etype, s, e, norm, key) in enumerate(out[i]):
+                part = key.split(":", 1)[1]
+                if etype == "person" and " " not in part and len(full.get(part, ())) == 1:
+                    out[i][n] = (etype, s, e, norm, next(iter(full[part])))
+    return out
+
+
 def _named_mentions(text: str, lang: str) -> list[Mention]:
     toks = _tokens(text)
     out: list[Mention] = []
@@ -813,7 +913,10 @@ def _classify_run(
     nxt: _Tok | None,
     org_tail: list[_Tok],
     prev2: _Tok | None = None,
+    after_place: bool = False,
 ) -> list[Mention]:
+    """The mentions of one run of capitalised words; ``after_place``: the run follows a place
+    named in the same run ("Північної Кореї Рі Йон-Хо": the rest is the person of that place)."""
     prev_f = _fold(prev.text) if prev else ""
     prev2_f = _fold(prev2.text) if prev2 else ""
     # a title at the start of the run belongs before it: "General Shamanov", "Спадар Іван"
@@ -912,6 +1015,8 @@ def _classify_run(
         context = _EnContext(prev_f, prev2_f, nxt_f, title_before, loc_before, article)
         return _classify_latin(run, folded, keys, context)
     if latin:  # a Latin name in Cyrillic text: mostly a company, club, paper or programme
+        if article:  # "The Rachel Maddow Show": a programme's, a paper's or a band's name
+            return [_mention("org", run, [t.text for t in run], keys)]
         if all(f in _EN_PLACES for f in folded):
             return [_mention("place", run, [t.text for t in run], keys)]
         if title_before or any(
@@ -933,6 +1038,8 @@ def _classify_run(
         for t, x in zip(run, infos, strict=True)
     ]  # the Ukrainian dictionary has no place tag: a capitalised inanimate noun mid-sentence
     #    (Німеччини, Великобританії, Аризони) is a place
+    if after_place and not any(x.place or x.org for x in infos) and not any(_org_head(f) for f in folded):
+        return [_person(run, infos, keys, shown, lang)]  # "міністр Північної Кореї Рі Йон-Хо"
     if prev_f in _IN_PREPS.get(lang, ()) and len(run) == 1:
         return [_mention("place", run, pshown, pkeys)]  # "в Самашках", "у Бучі": a place, not a Самашко
     if (
@@ -954,27 +1061,44 @@ def _classify_run(
     if 0 < place_block < len(run) and places[place_block - 1]:
         # a place and a name side by side: "Северной Кореи Ри Юн Хо"
         head = _mention("place", run[:place_block], pshown[:place_block], pkeys[:place_block])
-        return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail)]
+        owned = _genitive_place(folded[place_block - 1], lang)  # "Кореї Рі Йон-Хо", not "Скай Блюз"
+        return [head, *_classify_run(run[place_block:], None, lang, nxt, org_tail, after_place=owned)]
     if len(run) >= 2 and folded[0].startswith(_PLACE_PREFIXES):
         return [_mention("place", run, pshown, pkeys)]  # Западная Вирджиния, Соединенных Штатов
     if any(places) and not any(x.first_name for x in infos):
         return [_mention("place", run, pshown, pkeys)]  # Северной Кореи
     if any(persons) and sum(persons) >= sum(places):
-        return [_person(run, infos, keys, shown)]
+        return [_person(run, infos, keys, shown, lang)]
     if any(places):
         return [_mention("place", run, pshown, pkeys)]
     if all(x.org for x in infos):
         return [_mention("org", run, shown, keys)]
     if title_before:
-        return [_person(run, infos, keys, shown)]
+        return [_person(run, infos, keys, shown, lang)]
     if all(x.unknown for x in infos):
         # unknown capitalised words: a place after a locative preposition, else a person's name
         if loc_before:
             return [_mention("place", run, pshown, pkeys)]
-        if run[0].sent_start and len(run) == 1 and not (nxt is not None and _is_verb(nxt_f, lang)):
-            return []  # a sentence's first word is a name when a verb follows it ("Росс утверждает")
+        if (
+            run[0].sent_start
+            and len(run) == 1
+            and not (nxt is not None and _is_verb(nxt_f, lang))
+            and not (len(folded[0]) >= 5 and folded[0].endswith(_SURNAME_ENDINGS))
+        ):  # a sentence's first word is a name when a verb follows it ("Росс утверждает") or
+            return []  # when it ends as a surname does (Коваленко, Каліноўскі)
         return [replace(_person(run, infos, keys, shown), guessed=True)]
     return []
+
+
+@functools.lru_cache(maxsize=50_000)
+def _genitive_place(word: str, lang: str) -> bool:
+    """Whether a place's name is in an oblique case only (Кореї, Вялікабрытаніі, not Скай, Гендон):
+    a name right after it is most often that place's person (its minister, its president)."""
+    if not is_cyrillic(word.replace("-", "")):
+        return False
+    form, dl = (_be_as_ru(word), "ru") if lang == "be" else (word, lang if lang in ("ru", "uk") else "ru")
+    tags = [g for _, g in _parses(form, dl) if "NOUN" in g and "plur" not in g]  # names: singular
+    return bool(tags) and all("nomn" not in g and "accs" not in g for g in tags)
 
 
 def _is_verb(word: str, lang: str) -> bool:
@@ -983,6 +1107,11 @@ def _is_verb(word: str, lang: str) -> bool:
         return word in _EN_SAYING
     if not is_cyrillic(word):
         return False
+    if lang in ("uk", "be") and word in _SAYING:
+        return True
+    if lang == "be" and word.endswith(("ў", "ўся")) and len(word) > 3:
+        # the Belarusian past tense in -ў is the Russian one in -л (заявіў → заявил)
+        word = word[: word.rindex("ў")] + "л" + word[word.rindex("ў") + 1 :]
     form, dl = (_be_as_ru(word), "ru") if lang == "be" else (word, lang if lang in ("ru", "uk") else "ru")
     parses = _parses(form, dl)
     return bool(parses) and all("VERB" in g for _, g in parses)
@@ -1169,7 +1298,61 @@ def _classify_latin(run: list[_Tok], folded: list[str], keys: list[str], ctx: _E
     return [replace(_mention("person", run, words, keys), guessed=True)]
 
 
-def _person(run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str]) -> Mention:
+_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct", "voct", "gen2", "loc2", "acc2"})
+_GENDERS = frozenset({"masc", "femn", "neut"})
+
+
+@functools.lru_cache(maxsize=50_000)
+def _agreed_lemmas(words: tuple[str, ...], lang: str) -> tuple[str | None, ...]:
+    """The nominative of each word of a person's name read together: the case and gender every
+    word can share (Петра Коваленка: masculine genitive → Петро Коваленко, not the woman's name
+    Петра), the nominative first (Петро Коваленко stays so), a first name before a surname
+    (Петрові Коваленкові → Петро, not the surname Петров). None where no agreement is found."""
+    if lang not in ("ru", "uk") or len(words) < 2:
+        return (None,) * len(words)
+    from index.morph import _morph
+
+    m = _morph(lang)
+    readings: list[list[tuple[str, frozenset[str]]]] = []
+    for w in words:
+        rs: list[tuple[str, frozenset[str]]] = []
+        for p in m.parse(_fold(w)):
+            g = frozenset(p.tag.grammemes)
+            if type(p.methods_stack[0][0]).__name__ != "DictionaryAnalyzer" or not (
+                g & _PERSON_TAGS and g & _CASES
+            ):
+                continue
+            nom = p.inflect({"nomn", "sing"})  # keeps the gender: Ивановой → Иванова, not Иванов
+            rs.append((nom.word if nom is not None else p.normal_form, g))
+        readings.append(rs)
+    if any(not r for r in readings):
+        return (None,) * len(words)
+    first = sorted(readings[0], key=lambda r: ("nomn" not in r[1], "Name" not in r[1], "Fixd" in r[1]))
+    for nf0, g0 in first:
+        case, gender = g0 & _CASES, g0 & _GENDERS
+        picked: list[str | None] = [nf0]
+        for rs in readings[1:]:
+            nf = next(
+                (
+                    nf
+                    for nf, g in rs
+                    if g & _CASES == case and (not gender or not g & _GENDERS or g & _GENDERS == gender)
+                ),
+                None,
+            )
+            if nf is None:
+                break
+            picked.append(nf)
+        else:
+            return tuple(picked)
+    return (None,) * len(words)
+
+
+def _person(
+    run: list[_Tok], infos: list[_WordInfo], keys: list[str], shown: list[str], lang: str = ""
+) -> Mention:
+    agreed = _agreed_lemmas(tuple(t.text for t in run), lang)
+    shown = [a or s for a, s in zip(agreed, shown, strict=True)]
     key_words = [k for k, x in zip(keys, infos, strict=True) if not (x.patr and not x.first_name)]
     return Mention(
         "person", run[0].start, run[-1].end, display(shown), mention_key("person", key_words or keys)

@@ -29,15 +29,19 @@ def passage_spans(extraction: Extraction, target_chars: int) -> list[Span]:
     return out
 
 
-def passage_mentions(extraction: Extraction, spans: list[Span]) -> list[list[MentionRow]]:
-    """The entity mentions of each passage (offsets within the passage text)."""
-    from ingest.entities import extract_mentions
+def passage_mentions(
+    extraction: Extraction, spans: list[Span], documents: list[int] | None = None
+) -> list[list[MentionRow]]:
+    """The entity mentions of each passage (offsets within the passage text), a surname named
+    alone joined to the document's full name (``link_surnames``). The passages are of one
+    document, or of the document ``documents[i]`` each when given."""
+    from ingest.entities import extract_mentions, link_surnames
 
     out: list[list[MentionRow]] = []
     for i, s, e, lang in spans:
         found = extract_mentions(extraction.blocks[i].text[s:e], lang)
         out.append([(m.type, m.start, m.end, m.norm, m.key) for m in found])
-    return out
+    return link_surnames(out, documents)
 
 
 def _checked_mentions(raw: object, length: int) -> list[MentionRow]:

@@ -459,7 +459,9 @@ class EntityService:
                 ids = [r[0] for r in rows]
                 s.execute(delete(EntityMention).where(EntityMention.passage_id.in_(ids)))
                 ex = Extraction(doc_type="text", blocks=[TextBlock(text=r[2]) for r in rows])
-                found = passage_mentions(ex, [(i, 0, len(r[2]), r[3]) for i, r in enumerate(rows)])
+                found = passage_mentions(
+                    ex, [(i, 0, len(r[2]), r[3]) for i, r in enumerate(rows)], [r[1] for r in rows]
+                )
                 n_mentions += store.store_mentions(
                     s,
                     (

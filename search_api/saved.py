@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from archive_search.catalog.models_search import SavedSearch
-from archive_search.errors import InvalidRequestError, NotFoundError
+from archive_search.errors import InvalidRequestError, NotFoundError, QuerySyntaxError
 from archive_search.types import Principal, SearchRequest, SearchResponse
+from search_api.metadata import FIELD_NAME_PATTERN
 from search_api.query import parse_query
 
 if TYPE_CHECKING:
     from search_api.service import ArchiveService
 
-PARAM_KEYS = ("mode", "lang", "collections", "types", "tags", "speakers")
+PARAM_KEYS = (
+    "mode", "lang", "collections", "types", "tags", "speakers", "persons", "places", "orgs", "meta",
+    "date_from", "date_to",
+)  # fmt: skip
+"""What a saved search keeps besides its query: the ``SearchRequest`` fields of its filters (dates
+as ISO strings)."""
+DATE_KEYS = ("date_from", "date_to")
+
+
+def _iso_date(name: str, value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise InvalidRequestError(f"{name}: {str(value)[:40]!r} is not a date (YYYY-MM-DD)") from exc
 
 
 class SavedSearches:
@@ -28,8 +45,11 @@ class SavedSearches:
         return principal.user_id
 
     def _request(self, row: SavedSearch, **extra: Any) -> SearchRequest:
-        params = {k: v for k, v in row.params.items() if k in PARAM_KEYS}
-        return SearchRequest(q=row.query, **params, **extra)  # type: ignore[arg-type]
+        params: dict[str, Any] = {k: v for k, v in row.params.items() if k in PARAM_KEYS}
+        for k in DATE_KEYS:
+            if isinstance(params.get(k), str):
+                params[k] = date.fromisoformat(params[k])
+        return SearchRequest(q=row.query, **params, **extra)
 
     def public(self, row: SavedSearch, principal: Principal) -> dict[str, Any]:
         new = self.service.search(self._request(row, added_after=row.last_viewed_at, size=1), principal).total
@@ -47,6 +67,15 @@ class SavedSearches:
         owner = self._owner(principal)
         parse_query(query)  # refuse a malformed query now, not when it is run
         clean = {k: v for k, v in params.items() if k in PARAM_KEYS and v not in (None, [], "")}
+        for k in DATE_KEYS:
+            if k in clean:
+                clean[k] = _iso_date(k, clean[k])
+        for spec in clean.get("meta", []):  # refuse a malformed metadata filter now, as the query
+            field, sep, raw = str(spec).partition("=")
+            if not sep or not raw.strip() or not re.fullmatch(FIELD_NAME_PATTERN, field.strip()):
+                raise QuerySyntaxError(  # as the same filter in a search (search_api/metadata.py)
+                    f"a meta filter is NAME=VALUE (or NAME=FROM..TO): {str(spec)[:80]!r}"
+                )
         if not name.strip() or len(name) > 200:
             raise InvalidRequestError("a saved search needs a name of at most 200 characters")
         with self.service.catalog.session() as s:

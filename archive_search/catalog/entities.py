@@ -27,8 +27,14 @@ def store_mentions(s: Session, mentions: Iterable[MentionAt]) -> int:
     if not rows:
         return 0
     first: dict[str, tuple[str, str]] = {}
-    for _, _, _, (etype, _, _, norm, key) in rows:
-        first.setdefault(key, (etype, norm))
+    rank: dict[str, tuple[int, bool]] = {}
+    for _, _, text, (etype, start, end, norm, key) in rows:
+        # a new entity is named after its fullest spelling (Петро Коваленко, not the surname
+        # alone joined to it), among those after one written as its display form, that is in the
+        # nominative (Петро Коваленко rather than the first met Петра Коваленка); else the first
+        r = (len(norm.split()), text[start:end] == norm)
+        if key not in rank or r > rank[key]:
+            first[key], rank[key] = (etype, norm), r
     ids = _known(s, list(first))
     missing = sorted(k for k in first if k not in ids)
     if missing:
@@ -75,7 +81,8 @@ def _known(s: Session, keys: list[str]) -> dict[str, int]:
 
 
 def refresh_names(s: Session, entity_ids: Sequence[int] | None = None) -> None:
-    """Name each entity (not renamed by staff) after its most frequent spelling."""
+    """Name each entity (not renamed by staff) after its most frequent spelling of the most
+    words (a surname named alone is a spelling of the full name, not its name)."""
     q = select(EntityMention.entity_id, EntityMention.alias, func.count()).group_by(
         EntityMention.entity_id, EntityMention.alias
     )
@@ -85,7 +92,7 @@ def refresh_names(s: Session, entity_ids: Sequence[int] | None = None) -> None:
     for eid, alias, n in s.execute(q):
         best.setdefault(eid, Counter())[alias] = n
     for ent in s.scalars(select(Entity).where(Entity.id.in_(list(best)), Entity.renamed.is_(False))):
-        name = max(best[ent.id].items(), key=lambda kv: (kv[1], -len(kv[0]), kv[0]))[0]
+        name = max(best[ent.id].items(), key=lambda kv: (len(kv[0].split()), kv[1], -len(kv[0]), kv[0]))[0]
         ent.name = name
 
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from archive_search.types import SearchResponse
-from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.deps import Id, IsoDate, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
 router = APIRouter(responses=ERRORS)
+
+
+def _date_text(value: object) -> object:
+    # in a JSON body pydantic would also take a number (seconds since 1970) for a date
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+BodyDate = Annotated[IsoDate, BeforeValidator(_date_text)]
+"""A date in a JSON body: the string ``YYYY-MM-DD`` only."""
 
 
 class SavedSearchCreate(BaseModel):
@@ -23,6 +35,14 @@ class SavedSearchCreate(BaseModel):
     type: list[str] = []
     tag: list[str] = []
     speaker: list[str] = []
+    person: list[str] = Field(default=[], description="Mentions this person (any spelling), as in search")
+    place: list[str] = Field(default=[], description="Mentions this place (any spelling), as in search")
+    org: list[str] = Field(default=[], description="Mentions this organisation, as in search")
+    meta: list[str] = Field(
+        default=[], description="Metadata field filters NAME=VALUE or NAME=FROM..TO, as in search"
+    )
+    date_from: BodyDate | None = None
+    date_to: BodyDate | None = None
 
 
 class SavedSearchPublic(BaseModel):
@@ -51,6 +71,12 @@ def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalD
         "types": body.type,
         "tags": body.tag,
         "speakers": body.speaker,
+        "persons": body.person,
+        "places": body.place,
+        "orgs": body.org,
+        "meta": body.meta,
+        "date_from": body.date_from,
+        "date_to": body.date_to,
     }
     return svc.saved.create(principal, body.name, body.query, params)
 

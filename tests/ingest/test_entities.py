@@ -337,3 +337,39 @@ def test_entities_command_line(tmp_path: Path) -> None:
     assert {h["filename"] for h in res["hits"]} == {"ru.txt", "uk.txt", "en.txt", "secret.txt"}
     audit = archive("audit", "list", "--json").stdout
     assert all(f'"op": "{op}"' in audit for op in ("merge", "rename", "split", "rebuild"))
+
+
+def test_a_surname_alone_joins_the_documents_one_full_name(service: ArchiveService, tmp_path: Path) -> None:
+    """Issue 18, fourth round: «Коваленко» later in a document where «Петра Коваленка» was named
+    is that person (one full name with that surname in the document); with two such names, or in
+    another document, the surname stays apart. The entity is named in the nominative."""
+    svc = service
+    texts = {
+        "one.txt": "Свідок бачив Петра Коваленка біля школи.\n\nПотім Коваленко поїхав до Полтави.",
+        "two.txt": "Петро Коваленко і Ганна Коваленко приїхали разом.\n\nКоваленко заявив, що спізнився.",
+        "three.txt": "Коваленко заявив, що нічого не бачив.",
+    }
+    _ingest(svc, tmp_path / "k", "c", texts)
+    with svc.catalog.session() as s:
+        rows = list(
+            s.execute(
+                select(EntityMention.surface, EntityMention.entity_id, Entity.name, EntityMention.document_id)
+                .join(Entity, Entity.id == EntityMention.entity_id)
+                .where(Entity.type == "person")
+            )
+        )
+        from archive_search.catalog.models import Document
+
+        names = dict(s.execute(select(Document.id, Document.filename)).all())
+    by_doc: dict[str, dict[str, tuple[int, str]]] = {}
+    for surface, eid, name, did in rows:
+        by_doc.setdefault(names[did], {})[surface] = (eid, name)
+    one, two, three = by_doc["one.txt"], by_doc["two.txt"], by_doc["three.txt"]
+    # joined: the surname is a mention of Петро Коваленко, named in the nominative
+    assert one["Коваленко"][0] == one["Петра Коваленка"][0]
+    assert one["Петра Коваленка"][1] == "Петро Коваленко"
+    assert two["Петро Коваленко"][0] == one["Петра Коваленка"][0]
+    # two full names with that surname: the surname alone is neither of them
+    assert two["Коваленко"][0] not in (two["Петро Коваленко"][0], two["Ганна Коваленко"][0])
+    # another document's surname alone is not joined to this one's full name
+    assert three["Коваленко"][0] == two["Коваленко"][0] != one["Коваленко"][0]

@@ -141,3 +141,81 @@ def test_a_nominative_noun_before_another_name_is_no_ukrainian_place() -> None:
     assert not any(t == "place" for t, _ in _found(uk, "uk"))
     # an inflected place before a name still is one
     assert ("place", "Німеччини") in _found("Канцлер Німеччини Ганна Шмідт приїхала до Львова.", "uk")
+
+
+# -- issue 18, fourth round: Belarusian and Ukrainian persons (sentences written for these tests) --
+
+
+def test_belarusian_country_names_are_places_not_first_names() -> None:
+    be = "Польшча і Расія падпісалі дамову, а Літва адмовілася."
+    got = _found(be, "be")
+    assert ("place", "Польшча") in got
+    assert ("place", "Расія") in got
+    assert not any(t == "person" for t, _ in got)
+
+
+def test_belarusian_yakanye_place_before_a_name_is_split_off() -> None:
+    be = "Амбасадар Вялікабрытаніі Джэйн Сміт сустрэлася з журналістамі."
+    got = _found(be, "be")
+    assert ("place", "Вялікабрытаніі") in got
+    assert ("person", "Джэйн Сміт") in got
+
+
+def test_a_name_after_a_place_in_the_genitive_is_that_places_person() -> None:
+    uk = "Учора посол Північної Кореї Кім Сон Нам прибув до Відня."
+    got = _found(uk, "uk")
+    assert ("place", "Північної Кореї") in got
+    assert ("person", "Кім Сон Нам") in got
+
+
+def test_belarusian_past_tense_and_saying_verbs_make_the_first_word_a_subject() -> None:
+    assert _of("Шнайдэр заявіў, што згодны.", "be", "Шнайдэр") == ["person"]
+    assert _of("Вайнштэйн кажа, што позна.", "be", "Вайнштэйн") == ["person"]
+    # a sentence-initial common word stays no person
+    assert _of("Такія справы цягнуцца гадамі.", "be", "Такія") == []
+    assert _of("Новыя сведкі з'явіліся ўвосень.", "be", "Новыя") == []
+
+
+def test_sentence_initial_surname_endings_are_persons() -> None:
+    assert _of("Каліноўскі, паводле дакументаў, жыў у Вільні.", "be", "Каліноўскі") == ["person"]
+    assert _of("Бондаренко, як свідчать документи, жив у Полтаві.", "uk", "Бондаренко") == ["person"]
+
+
+def test_plural_adjectives_and_latin_titles_with_the_are_no_persons() -> None:
+    assert _of("Камітэт Азіяцкіх гульняў зачыніўся.", "be", "Азіяцкіх") == []
+    uk = "Ведучий програми The Evening Report Show пішов у відпустку."
+    assert _of(uk, "uk", "The Evening Report Show") == ["org"]
+
+
+def _norms(text: str, lang: str) -> dict[str, str]:
+    return {text[m.start : m.end]: m.norm for m in extract_mentions(text, lang) if m.type == "person"}
+
+
+def test_a_persons_display_form_is_the_nominative_the_words_agree_on() -> None:
+    assert _norms("Вчора ми бачили Петра Коваленка біля ринку.", "uk") == {
+        "Петра Коваленка": "Петро Коваленко"
+    }
+    assert _norms("Вчора Петро Коваленко приїхав.", "uk") == {"Петро Коваленко": "Петро Коваленко"}
+    assert _norms("Лист передали Петрові Коваленкові.", "uk") == {"Петрові Коваленкові": "Петро Коваленко"}
+    # a woman's surname keeps its gender (Ивановой → Иванова, not the masculine lemma Иванов)
+    assert _norms("Письмо передали Анне Сергеевне Ивановой.", "ru") == {
+        "Анне Сергеевне Ивановой": "Анна Сергеевна Иванова"
+    }
+
+
+def test_link_surnames_only_when_one_full_name_has_that_surname() -> None:
+    from ingest.entities import link_surnames
+
+    def rows(text: str) -> list[tuple[str, int, int, str, str]]:
+        return [(m.type, m.start, m.end, m.norm, m.key) for m in extract_mentions(text, "uk")]
+
+    full = rows("Слідчий допитав Олега Бондаря вранці.")
+    alone = rows("Потім Бондар заявив, що нічого не бачив.")
+    linked = link_surnames([full, alone])
+    assert [r[4] for r in linked[1] if r[0] == "person"] == [full[0][4]]
+    # two documents: no link across them
+    apart = link_surnames([full, alone], documents=[1, 2])
+    assert [r[4] for r in apart[1] if r[0] == "person"] == [alone[0][4]]
+    # two full names with that surname: ambiguous, left alone
+    both = rows("Олег Бондар та Ірина Бондар прийшли.")
+    assert [r[4] for r in link_surnames([both, alone])[1] if r[0] == "person"] == [alone[0][4]]

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -452,3 +453,60 @@ def test_viewer_lists_named_entities_and_edits_metadata(service: ArchiveService,
     listed = client.get(f"/api/v1/documents/{doc}/entities", headers=headers).json()
     assert [e["id"] for e in listed] == [e.id for e in named]
     assert client.get(f"/api/v1/documents/{ids['secret.txt']}/entities", headers=headers).status_code == 404
+
+
+@pytest.mark.all_stacks
+def test_saved_search_keeps_meta_entity_and_date_filters(service: ArchiveService, tmp_path: Path) -> None:
+    """A saved search keeps its ``meta=`` filters (and ``person=``, dates): run again, it gives
+    what the same search gives, inside retrieval for whoever runs it (issue 18, fourth round)."""
+    svc = service
+    ids, reader, clerk = _setup(svc, tmp_path)
+    _define(svc)
+    svc.metadata.set_values(ids["ru.txt"], MetadataSet(values={"incident_date": "2022-03-05"}), clerk)
+    svc.metadata.set_values(ids["uk.txt"], MetadataSet(values={"incident_date": "2022-04-01"}), clerk)
+    svc.metadata.set_values(
+        ids["secret.txt"], MetadataSet(values={"incident_date": "2022-03-10"}), LOCAL_ADMIN
+    )
+    svc.accounts.create_user("root", PASSWORD, role="admin")
+    client = TestClient(create_app(svc.settings, svc))
+
+    def auth(user: str) -> dict[str, str]:
+        r = client.post("/api/v1/auth/token", json={"username": user, "password": PASSWORD})
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def saved_files(headers: dict[str, str], body: dict[str, object]) -> set[str]:
+        r = client.post("/api/v1/saved-searches", json={"name": "s", "query": "", **body}, headers=headers)
+        assert r.status_code == 201, r.text
+        for key, value in body.items():
+            assert r.json()["params"][{"person": "persons", "org": "orgs"}.get(key, key)] == value
+        r = client.get(
+            f"/api/v1/saved-searches/{r.json()['id']}/results", params={"size": 50}, headers=headers
+        )
+        assert r.status_code == 200, r.text
+        return {h["filename"] for h in r.json()["hits"]}
+
+    march = {"meta": ["incident_date=2022-03"]}
+    assert saved_files(auth("reader"), march) == {"ru.txt"} == _files(svc, reader, meta=march["meta"])
+    assert saved_files(auth("root"), march) == {"ru.txt", "secret.txt"}
+    spring = {"meta": ["incident_date=2022-03-01..2022-04-30"], "person": ["Кадиров"]}
+    assert saved_files(auth("reader"), spring) == {"ru.txt", "uk.txt"}
+    # dates are kept too (these documents have none: a date range leaves them out, as a search does)
+    dated = {"meta": ["incident_date=2022-03"], "date_from": "2000-01-01"}
+    assert (
+        saved_files(auth("reader"), dated)
+        == set()
+        == _files(svc, reader, meta=dated["meta"], date_from=date(2000, 1, 1))
+    )
+    assert saved_files(auth("reader"), {"person": ["Шаманов"]}) == set()  # closed: never matched
+    assert saved_files(auth("root"), {"person": ["Шаманов"]}) == {"secret.txt"}
+    # a malformed filter or date is refused when saving, not when run
+    bad = client.post(
+        "/api/v1/saved-searches",
+        json={"name": "s", "query": "", "meta": ["no equals"]},
+        headers=auth("reader"),
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "query_syntax"
+    bad = client.post(
+        "/api/v1/saved-searches", json={"name": "s", "query": "", "date_from": "5"}, headers=auth("reader")
+    )
+    assert bad.status_code == 422

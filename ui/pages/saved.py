@@ -28,7 +28,18 @@ from ui.common import (
 router = APIRouter(include_in_schema=False)
 
 
-SAVED_PARAMS = {"lang": "lang", "collection": "collections", "type": "types", "tag": "tags"}
+SAVED_PARAMS = {
+    "lang": "lang",
+    "collection": "collections",
+    "type": "types",
+    "tag": "tags",
+    "person": "persons",
+    "place": "places",
+    "organisation": "orgs",
+    "meta": "meta",
+}
+"""The search page's repeatable parameters a saved search keeps: form field → saved key."""
+SAVED_DATES = ("date_from", "date_to")
 
 
 @router.get("/saved", response_class=HTMLResponse)
@@ -48,7 +59,9 @@ async def saved_create(request: Request, principal: SignedInForm) -> Response:
     mode = str(form.get("mode", "hybrid"))
     params: dict[str, Any] = {"mode": mode if mode in ("hybrid", "keyword", "semantic") else "hybrid"}
     for field, key in SAVED_PARAMS.items():
-        params[key] = [str(v) for v in form.getlist(field) if str(v)][:50]
+        params[key] = [str(v)[:500] for v in form.getlist(field) if str(v)][:50]
+    for key in SAVED_DATES:
+        params[key] = str(form.get(key, "")).strip()[:10] or None
     try:
         _service(request).saved.create(principal, name[:200], q, params)
     except ArchiveError as exc:
@@ -74,6 +87,7 @@ def saved_search_url(row: dict[str, Any]) -> str:
         params.append(("mode", str(p["mode"])))
     for field, key in SAVED_PARAMS.items():
         params += [(field, str(v)) for v in p.get(key) or []]
+    params += [(name, str(p[name])) for name in SAVED_DATES if p.get(name)]
     return "/?" + urlencode(params)
 
 

@@ -103,3 +103,17 @@ def test_a_hit_found_by_meaning_alone_says_so(page: Any, paging: PagingArchive) 
         hit = hits.nth(i)
         expect(hit.locator(".match-types .match-meaning")).to_have_count(1)
         assert hit.locator(".snippet mark").count() == 0
+
+
+def test_unrelated_notes_are_not_listed_by_meaning(page: Any, paging: PagingArchive) -> None:
+    # every short note is ~0.8 cosine to anything: the query-relative floor keeps the football,
+    # weather, recipe and library notes out of the witness query (issue 21, item 1)
+    log_in(page, paging.url, "reader")
+    page.goto(paging.url + "/?q=автобус+блокпост+свідок")
+    assert _count(page) == 24
+    titles = " ".join(a.inner_text() for a in page.locator(".hit h3 a").all())
+    assert "witness" in titles and "other" not in titles
+    # a query about nothing the notes hold ("quantum chromodynamics") finds nothing at all
+    page.goto(paging.url + "/?q=quantum+chromodynamics+lattice")
+    expect(page.locator("#empty-state")).to_be_visible()
+    assert page.locator(".hit").count() == 0

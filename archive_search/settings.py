@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         "docs/decisions.md); -1 turns the floor off. Recalibrate with another embedder.",
     )
     semantic_margin: float = Field(
-        default=0.045,
+        default=0.03,
         ge=-1,
         le=1,
         description="Query-relative semantic floor: a semantic hit must also beat the query's background "

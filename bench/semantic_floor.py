@@ -84,9 +84,10 @@ def _relative_table(pos: np.ndarray, unr: np.ndarray, floor: float = 0.76) -> No
 
 
 def relative_only(emb: Any, data: Path, max_queries: int) -> None:
-    """The query-relative floor alone: each query against its relevant passages (embedding only
-    those), and every query against 1,000 short English Tatoeba sentences (its best match there is
-    ``unrelated``: short texts about nothing it asks, where the absolute floor fails)."""
+    """The query-relative floor alone: each query against its relevant passages in every language
+    of its data set (embedding only those: same-language and cross-language pairs), and every query
+    against 1,000 short English Tatoeba sentences (its best match there is ``unrelated``: short
+    texts about nothing it asks, where the absolute floor fails)."""
     t0 = time.perf_counter()
     centroid = reference_centroid(emb)
     tat = data / "tatoeba-ru-uk-be" / "ukr"
@@ -110,22 +111,23 @@ def relative_only(emb: Any, data: Path, max_queries: int) -> None:
     for name, (folder, langs) in sets.items():
         qrels = _qrels(folder / "qrels.dev.tsv")
         for lang in langs:
-            docs = {d["_id"]: d for d in _jsonl(folder / f"corpus.{lang}.jsonl")}
             qs = [q for q in _jsonl(folder / f"queries.dev.{lang}.jsonl") if q["_id"] in qrels]
             qs = qs[: max_queries // len(langs)]
-            needed = sorted({qrels[q["_id"]] for q in qs} & docs.keys())
-            texts, ids = _passages([docs[i] for i in needed])
-            pv = np.asarray(emb.embed_passages(texts))
-            pids = np.asarray(ids)
-            for q in qs:
-                qv = np.asarray(emb.embed_query(q["text"].strip()))
-                bg = float(qv @ centroid)
-                rel = pids == qrels[q["_id"]]
-                if rel.any():
-                    best = float((pv[rel] @ qv).max())
-                    pos.append((best, best - bg))
+            qvecs = [np.asarray(emb.embed_query(q["text"].strip())) for q in qs]
+            for qv in qvecs:
                 other = float((tat_vecs @ qv).max())
-                unr.append((other, other - bg))
+                unr.append((other, other - float(qv @ centroid)))
+            for doc_lang in langs:  # same language and every cross-language pair
+                docs = {d["_id"]: d for d in _jsonl(folder / f"corpus.{doc_lang}.jsonl")}
+                needed = sorted({qrels[q["_id"]] for q in qs} & docs.keys())
+                texts, ids = _passages([docs[i] for i in needed])
+                pv = np.asarray(emb.embed_passages(texts))
+                pids = np.asarray(ids)
+                for q, qv in zip(qs, qvecs, strict=True):
+                    rel = pids == qrels[q["_id"]]
+                    if rel.any():
+                        best = float((pv[rel] @ qv).max())
+                        pos.append((best, best - float(qv @ centroid)))
             print(f"{name}/{lang}: {len(qs)} queries, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     print(f"embedder {emb.id}, {time.perf_counter() - t0:.0f} s (relevant passages only)")
     _relative_table(np.asarray(pos), np.asarray(unr))

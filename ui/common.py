@@ -327,8 +327,7 @@ def editable_cases(request: Request, principal: Principal) -> list[Any]:
 
 def _back(target: str, notice: str) -> Response:
     """Redirect to ``target`` (a local path, maybe with a ``#fragment``) with the confirmation."""
-    path, hash_, fragment = target.partition("#")
-    return _redirect(_with_notice(path, notice) + hash_ + fragment)
+    return _redirect(_with_notice(target, notice))
 
 
 def _do(request: Request, principal: Principal, target: str, notice: str, fn: Any) -> Response:
@@ -388,12 +387,22 @@ def require_admin(request: Request) -> Principal:
     return principal
 
 
+def require_admin_form(request: Request, csrf: Csrf = "") -> Principal:
+    """An admin's form with a valid CSRF token (login first, then the token, then the role)."""
+    principal = require_login_and_csrf(request, csrf)
+    if not principal.is_admin:
+        raise NotAdmin(principal)
+    return principal
+
+
 SignedIn = Annotated[Principal, Depends(require_login)]
 """A page's signed-in user (else a redirect to the login page)."""
 SignedInForm = Annotated[Principal, Depends(require_login_and_csrf)]
 """A form's signed-in user with a valid CSRF token (else the login page, or 403)."""
 AdminUser = Annotated[Principal, Depends(require_admin)]
 """An admin page's user (else the login page, or 404)."""
+AdminForm = Annotated[Principal, Depends(require_admin_form)]
+"""An admin form's user with a valid CSRF token (else the login page, 403, or 404)."""
 
 
 def install_login_handlers(app: FastAPI) -> None:

@@ -8,13 +8,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
-from archive_search.errors import (
-    ArchiveError,
-    InvalidRequestError,
-)
-from archive_search.types import Principal
+from archive_search.errors import InvalidRequestError
 from search_api.account_admin import AccountAdmin
 from search_api.collections import (
     CollectionAdmin,
@@ -24,38 +19,15 @@ from search_api.collections import (
 )
 from search_api.service import ArchiveService
 from ui.common import (
+    AdminForm,
     AdminUser,
-    Csrf,
-    _back,
-    _failed,
+    _do,
     _flash,
-    _invalid,
-    _not_found,
-    _post_guard,
-    _principal,
-    _redirect,
     _service,
-    _to_login,
-    _with_notice,
     render,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _admin_guard(request: Request, token: str | None) -> tuple[Principal | None, Response | None]:
-    if token is None:
-        principal = _principal(request)
-        if principal is None:
-            return None, _to_login(request)
-        refused: Response | None = None
-    else:
-        principal, refused = _post_guard(request, token)
-        if principal is None:
-            return None, refused or _to_login(request)
-    if refused is None and not principal.is_admin:
-        refused = _not_found(request, principal)
-    return principal, refused
 
 
 def _people(svc: ArchiveService) -> dict[str, Any]:
@@ -84,69 +56,8 @@ def _accounts(request: Request) -> AccountAdmin:
     return AccountAdmin(_service(request).accounts)
 
 
-def _admin_do(request: Request, token: str, notice: str, fn: Any) -> Response:
-    principal, refused = _admin_guard(request, token)
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
-    try:
-        fn(principal)
-    except ArchiveError as exc:
-        return _failed(request, principal, exc)
-    return _redirect(_with_notice("/admin", notice))
-
-
-@router.post("/admin/users")
-def admin_create_user(
-    request: Request,
-    csrf: Csrf = "",
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "viewer",
-) -> Response:
-    def do(p: Principal) -> None:
-        _accounts(request).create_user(p.name, username.strip(), password, role)
-
-    return _admin_do(request, csrf, "user_created", do)
-
-
-@router.post("/admin/users/{username}")
-def admin_update_user(
-    request: Request,
-    username: str,
-    csrf: Csrf = "",
-    role: Annotated[str, Form()] = "",
-    disabled: Annotated[str, Form()] = "",
-) -> Response:
-    def do(p: Principal) -> None:
-        _accounts(request).update_user(p.name, username, role=role or None, disabled=disabled == "1")
-
-    return _admin_do(request, csrf, "user_saved", do)
-
-
-@router.post("/admin/groups")
-def admin_create_group(request: Request, csrf: Csrf = "", name: Annotated[str, Form()] = "") -> Response:
-    def do(p: Principal) -> None:
-        _accounts(request).create_group(p.name, name.strip())
-
-    return _admin_do(request, csrf, "group_created", do)
-
-
-@router.post("/admin/groups/{group}/members")
-def admin_add_member(
-    request: Request, group: str, csrf: Csrf = "", username: Annotated[str, Form()] = ""
-) -> Response:
-    def do(p: Principal) -> None:
-        _accounts(request).add_member(p.name, group, username.strip())
-
-    return _admin_do(request, csrf, "member_added", do)
-
-
-@router.post("/admin/groups/{group}/members/{username}/remove")
-def admin_remove_member(request: Request, group: str, username: str, csrf: Csrf = "") -> Response:
-    def do(p: Principal) -> None:
-        _accounts(request).remove_member(p.name, group, username)
-
-    return _admin_do(request, csrf, "member_removed", do)
+def _collections(request: Request) -> CollectionAdmin:
+    return CollectionAdmin(_service(request).accounts)
 
 
 def _grantee(value: str) -> dict[str, str]:
@@ -156,34 +67,96 @@ def _grantee(value: str) -> dict[str, str]:
     return {kind: name}
 
 
+Grantee = Annotated[str, Form()]
+Permission = Annotated[str, Form()]
+
+
+@router.post("/admin/users")
+def admin_create_user(
+    request: Request,
+    principal: AdminForm,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "viewer",
+) -> Response:
+    def do() -> None:
+        _accounts(request).create_user(principal.name, username.strip(), password, role)
+
+    return _do(request, principal, "/admin", "user_created", do)
+
+
+@router.post("/admin/users/{username}")
+def admin_update_user(
+    request: Request,
+    principal: AdminForm,
+    username: str,
+    role: Annotated[str, Form()] = "",
+    disabled: Annotated[str, Form()] = "",
+) -> Response:
+    def do() -> None:
+        _accounts(request).update_user(principal.name, username, role=role or None, disabled=disabled == "1")
+
+    return _do(request, principal, "/admin", "user_saved", do)
+
+
+@router.post("/admin/groups")
+def admin_create_group(request: Request, principal: AdminForm, name: Annotated[str, Form()] = "") -> Response:
+    return _do(
+        request,
+        principal,
+        "/admin",
+        "group_created",
+        lambda: _accounts(request).create_group(principal.name, name.strip()),
+    )
+
+
+@router.post("/admin/groups/{group}/members")
+def admin_add_member(
+    request: Request, principal: AdminForm, group: str, username: Annotated[str, Form()] = ""
+) -> Response:
+    def do() -> None:
+        _accounts(request).add_member(principal.name, group, username.strip())
+
+    return _do(request, principal, "/admin", "member_added", do)
+
+
+@router.post("/admin/groups/{group}/members/{username}/remove")
+def admin_remove_member(request: Request, principal: AdminForm, group: str, username: str) -> Response:
+    def do() -> None:
+        _accounts(request).remove_member(principal.name, group, username)
+
+    return _do(request, principal, "/admin", "member_removed", do)
+
+
 @router.post("/admin/grants")
 def admin_grant(
     request: Request,
-    csrf: Csrf = "",
+    principal: AdminForm,
     collection: Annotated[str, Form()] = "",
-    grantee: Annotated[str, Form()] = "",
-    permission: Annotated[str, Form()] = "read",
+    grantee: Grantee = "",
+    permission: Permission = "read",
 ) -> Response:
-    def do(p: Principal) -> None:
+    def do() -> None:
         if not collection.strip():
             raise InvalidRequestError("choose a collection")
-        _service(request).accounts.grant(collection.strip(), permission, actor=p.name, **_grantee(grantee))
+        accounts = _service(request).accounts
+        accounts.grant(collection.strip(), permission, actor=principal.name, **_grantee(grantee))
 
-    return _admin_do(request, csrf, "granted", do)
+    return _do(request, principal, "/admin", "granted", do)
 
 
 @router.post("/admin/grants/revoke")
 def admin_revoke(
     request: Request,
-    csrf: Csrf = "",
+    principal: AdminForm,
     collection: Annotated[str, Form()] = "",
-    grantee: Annotated[str, Form()] = "",
-    permission: Annotated[str, Form()] = "read",
+    grantee: Grantee = "",
+    permission: Permission = "read",
 ) -> Response:
-    def do(p: Principal) -> None:
-        _service(request).accounts.revoke(collection, permission, actor=p.name, **_grantee(grantee))
+    def do() -> None:
+        _service(request).accounts.revoke(collection, permission, actor=principal.name, **_grantee(grantee))
 
-    return _admin_do(request, csrf, "revoked", do)
+    return _do(request, principal, "/admin", "revoked", do)
 
 
 GRANT_PERMISSIONS = ("read", "write", "manage")
@@ -195,78 +168,59 @@ def _collection_anchor(name: str) -> str:
 
 @router.get("/admin/collections", response_class=HTMLResponse)
 def collections_page(request: Request, principal: AdminUser) -> Response:
-    svc = _service(request)
     return render(
         request,
         "collections.html",
         principal=principal,
-        collections=CollectionAdmin(svc.accounts).stats(principal),
-        **_people(svc),
+        collections=_collections(request).stats(principal),
+        **_people(_service(request)),
         permissions=GRANT_PERMISSIONS,
         **_flash(request),
     )
 
 
-def _admin_post(request: Request, token: str, target: str, notice: str, fn: Any) -> Response:
-    principal, refused = _admin_guard(request, token)
-    if refused is not None or principal is None:
-        return refused or _to_login(request)
-    try:
-        fn(CollectionAdmin(_service(request).accounts), principal)
-    except ValidationError as exc:
-        return _invalid(request, principal, exc)
-    except ArchiveError as exc:
-        return _failed(request, principal, exc)
-    return _back(target, notice)
-
-
 @router.post("/admin/collections")
 def collection_create(
     request: Request,
-    csrf: Csrf = "",
+    principal: AdminForm,
     name: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
 ) -> Response:
-    def do(admin: CollectionAdmin, p: Principal) -> None:
-        admin.create(CollectionCreate(name=name.strip(), description=description), p)
+    def do() -> None:
+        _collections(request).create(CollectionCreate(name=name.strip(), description=description), principal)
 
-    return _admin_post(request, csrf, _collection_anchor(name.strip()), "collection_created", do)
+    return _do(request, principal, _collection_anchor(name.strip()), "collection_created", do)
 
 
 @router.post("/admin/collections/{name}/description")
 def collection_describe(
-    request: Request, name: str, csrf: Csrf = "", description: Annotated[str, Form()] = ""
+    request: Request, principal: AdminForm, name: str, description: Annotated[str, Form()] = ""
 ) -> Response:
-    def do(admin: CollectionAdmin, p: Principal) -> None:
-        admin.describe(name, CollectionUpdate(description=description), p)
+    def do() -> None:
+        _collections(request).describe(name, CollectionUpdate(description=description), principal)
 
-    return _admin_post(request, csrf, _collection_anchor(name), "collection_saved", do)
+    return _do(request, principal, _collection_anchor(name), "collection_saved", do)
 
 
 @router.post("/admin/collections/{name}/grants")
 def collection_grant(
-    request: Request,
-    name: str,
-    csrf: Csrf = "",
-    grantee: Annotated[str, Form()] = "",
-    permission: Annotated[str, Form()] = "read",
+    request: Request, principal: AdminForm, name: str, grantee: Grantee = "", permission: Permission = "read"
 ) -> Response:
     """Grant (or change) a user's or group's permission on the collection."""
 
-    def do(admin: CollectionAdmin, p: Principal) -> None:
-        admin.grant(name, GrantSet.model_validate({**_grantee(grantee), "permission": permission}), p)
+    def do() -> None:
+        grant = GrantSet.model_validate({**_grantee(grantee), "permission": permission})
+        _collections(request).grant(name, grant, principal)
 
-    return _admin_post(request, csrf, _collection_anchor(name), "granted", do)
+    return _do(request, principal, _collection_anchor(name), "granted", do)
 
 
 @router.post("/admin/collections/{name}/grants/revoke")
-def collection_revoke(
-    request: Request, name: str, csrf: Csrf = "", grantee: Annotated[str, Form()] = ""
-) -> Response:
+def collection_revoke(request: Request, principal: AdminForm, name: str, grantee: Grantee = "") -> Response:
     """Remove a user's or group's grant on the collection."""
 
-    def do(admin: CollectionAdmin, p: Principal) -> None:
+    def do() -> None:
         who = _grantee(grantee)
-        admin.revoke(name, p, user=who.get("user"), group=who.get("group"))
+        _collections(request).revoke(name, principal, user=who.get("user"), group=who.get("group"))
 
-    return _admin_post(request, csrf, _collection_anchor(name), "revoked", do)
+    return _do(request, principal, _collection_anchor(name), "revoked", do)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +17,21 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import AuditEntry, Document, Passage
+from archive_search.catalog.models import AuditEntry, Passage
 from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from search_api.export import verify_bundle
 from search_api.service import ArchiveService
-from tests.conftest import make_settings
+from tests.search_api.care_setup import (
+    PASSWORD,
+    add_people,
+    archive_env,
+    bearer,
+    care_service,
+    ingest_files,
+)
 from tests.search_api.leakscan import needles, scan_zip
 
-PASSWORD = "a long enough passphrase"
 WITNESS = "Гнурвальд"  # the stem: catches the name's inflected forms too
 ACCUSED = "Шмаргуненко"
 PLACE = "Оленівки"
@@ -51,25 +55,16 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}"))
-    (tmp_path / "statement-Гнурвальдів.txt").write_text(STATEMENT, encoding="utf-8")
-    rep = svc.ingest([tmp_path / "statement-Гнурвальдів.txt"], "testimonies")
-    assert all(f.outcome == "ok" for f in rep.files)
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    svc = care_service("embedded", request, tmp_path)
+    doc = ingest_files(svc, tmp_path, {"statement-Гнурвальдів.txt": STATEMENT})["statement-Гнурвальдів.txt"]
     with svc.catalog.session() as s:
-        doc = s.scalars(select(Document.id)).one()
         passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
     assert passage is not None
-    acc = svc.accounts
-    acc.create_user("erin", PASSWORD, role="editor")
-    acc.grant("testimonies", "read", user="erin")
-    acc.create_user("vic", PASSWORD)
-    acc.grant("testimonies", "read", user="vic")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("erin", "vic")
-    }
+    tokens = add_people(svc, "testimonies", read=["erin"])
+    svc.accounts.create_user("vic", PASSWORD)
+    svc.accounts.grant("testimonies", "read", user="vic")
+    tokens["vic"] = bearer(svc, "vic")
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
     h = tokens["erin"]
     # the item is added after a search for the witness: its search record holds the name
@@ -186,7 +181,6 @@ def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> N
     from typer.testing import CliRunner
 
     from archive_search.cli import app
-    from archive_search.settings import get_settings
 
     erin, token = _ui(env, "erin")
     r = erin.post(
@@ -220,10 +214,7 @@ def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> N
         "ARCHIVE_DATABASE_URL": env.svc.settings.database_url,
         "ARCHIVE_EMBEDDER": "none",
     }
-    old = {k: os.environ.get(k) for k in envvars}
-    os.environ.update(envvars)
-    get_settings.cache_clear()
-    try:
+    with archive_env(envvars):
         runner = CliRunner()
         cmd = ["cases", "redaction-rule", str(env.case)]
         r = runner.invoke(app, [*cmd, "--type", "person", "--term", PLACE, "--reason", "court order"])
@@ -238,10 +229,3 @@ def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> N
         assert runner.invoke(app, [*cmd, "--lift"]).exit_code == 0
         r = runner.invoke(app, cmd)
         assert r.exit_code == 2 and "no redaction rule" in r.output
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()

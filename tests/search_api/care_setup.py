@@ -11,11 +11,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document
+from archive_search.catalog.models import Document, Passage
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, make_settings
 
@@ -107,3 +109,23 @@ def archive_env(env: Mapping[str, str]) -> Iterator[None]:
             else:
                 os.environ[k] = v
         get_settings.cache_clear()
+
+
+def first_passage(svc: ArchiveService, document_id: int) -> int:
+    """The id of a document's first passage."""
+    with svc.catalog.session() as s:
+        found = s.scalars(
+            select(Passage.id).where(Passage.document_id == document_id).order_by(Passage.seq)
+        ).first()
+    assert found is not None, document_id
+    return int(found)
+
+
+def new_case(http: TestClient, headers: dict[str, str], title: str, items: list[dict[str, Any]]) -> int:
+    """Open a case with ``items`` through the API; its id."""
+    r = http.post("/api/v1/cases", json={"title": title}, headers=headers)
+    assert r.status_code == 201, r.text
+    case_id = int(r.json()["id"])
+    r = http.post(f"/api/v1/cases/{case_id}/items", json={"items": items}, headers=headers)
+    assert r.status_code == 201, r.text
+    return case_id

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
-from archive_search.catalog.models import AuditEntry, Document, Passage
+from archive_search.catalog.models import AuditEntry, Document
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from archive_search.web import create_app
 from search_api.export import build_bundle
@@ -29,7 +29,9 @@ from tests.search_api.care_setup import (
     add_people,
     archive_env,
     care_service,
+    first_passage,
     ingest_files,
+    new_case,
 )
 from tests.search_api.leakscan import scan
 
@@ -68,15 +70,8 @@ def _witness_and_others(svc: ArchiveService, tmp_path: Path) -> tuple[int, int, 
     the first passage of ``convoy.txt``)."""
     ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
     assert svc.embed_pending() >= 3
-    with svc.catalog.session() as s:
-        passages = {
-            d: s.scalars(select(Passage.id).where(Passage.document_id == d).order_by(Passage.seq)).first()
-            for d in ids.values()
-        }
     doc = ids["witness-statement.txt"]
-    passage, other = passages[doc], passages[ids["convoy.txt"]]
-    assert passage and other
-    return doc, passage, other
+    return doc, first_passage(svc, doc), first_passage(svc, ids["convoy.txt"])
 
 
 @dataclass
@@ -102,15 +97,8 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     doc, passage, other = _witness_and_others(svc, tmp_path)
     tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    r = http.post("/api/v1/cases", json={"title": "Bridge"}, headers=tokens["keeper"])
-    assert r.status_code == 201, r.text
-    case_id = r.json()["id"]
-    r = http.post(
-        f"/api/v1/cases/{case_id}/items",
-        json={"items": [{"passage_id": passage, "note": "key witness"}, {"document_id": doc}]},
-        headers=tokens["keeper"],
-    )
-    assert r.status_code == 201, r.text
+    items = [{"passage_id": passage, "note": "key witness"}, {"document_id": doc}]
+    case_id = new_case(http, tokens["keeper"], "Bridge", items)
     r = http.post(
         "/api/v1/tags/apply", json={"names": ["bridge"], "document_ids": [doc]}, headers=tokens["keeper"]
     )

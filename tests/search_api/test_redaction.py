@@ -36,7 +36,9 @@ from tests.search_api.care_setup import (
     add_people,
     archive_env,
     care_service,
+    first_passage,
     ingest_files,
+    new_case,
 )
 from tests.search_api.leakscan import needles, scan, scan_exports
 
@@ -80,21 +82,11 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
     assert svc.embed_pending() >= 3
     doc, other_doc = ids["witness-statement.txt"], ids["convoy.txt"]
-    with svc.catalog.session() as s:
-        passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
-        other = s.scalars(select(Passage.id).where(Passage.document_id == other_doc)).first()
-    assert passage and other
+    passage, other = first_passage(svc, doc), first_passage(svc, other_doc)
     tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    r = http.post("/api/v1/cases", json={"title": "Bridge"}, headers=tokens["keeper"])
-    assert r.status_code == 201, r.text
-    case_id = r.json()["id"]
-    r = http.post(
-        f"/api/v1/cases/{case_id}/items",
-        json={"items": [{"passage_id": passage, "note": "key witness"}, {"document_id": other_doc}]},
-        headers=tokens["keeper"],
-    )
-    assert r.status_code == 201, r.text
+    items = [{"passage_id": passage, "note": "key witness"}, {"document_id": other_doc}]
+    case_id = new_case(http, tokens["keeper"], "Bridge", items)
     yield Env(
         svc, http, tokens, svc.settings.data_dir, doc, passage, other_doc, other, case_id, request.param
     )

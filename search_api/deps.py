@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, params
+from fastapi import Depends, Path, Query, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -69,6 +69,10 @@ TagsDep = Annotated[TagService, Depends(get_tags)]
 CollectionAdminDep = Annotated[CollectionAdmin, Depends(get_collection_admin)]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 """A numeric path id (1..2³¹−1; others get 422)."""
+PageNo = Annotated[int, Query(ge=1, le=10_000)]
+"""A result page's number (1-based)."""
+PageSize = Annotated[int, Query(ge=1, le=100)]
+"""Results per page, or how many entries a list answers."""
 
 
 def _iso_date(value: object) -> object:

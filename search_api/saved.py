@@ -101,16 +101,19 @@ class SavedSearches:
         return [self.public(r, principal) for r in rows]
 
     def delete(self, principal: Principal, saved_id: int) -> None:
+        """Delete a saved search (audited)."""
         row = self._get(principal, saved_id)
         with self.service.catalog.session() as s:
             obj = s.get(SavedSearch, row.id)
             if obj is not None:
                 s.delete(obj)
+        self.service.accounts.audit.record(principal.name, "delete", "saved_search", saved_id, {})
 
     def run_new(
         self, principal: Principal, saved_id: int, *, page: int = 1, size: int = 10
     ) -> SearchResponse:
-        """Documents ingested since the search was last viewed; viewing marks them seen."""
+        """Documents ingested since the search was last viewed; viewing marks them seen (the read
+        is audited)."""
         row = self._get(principal, saved_id)
         now = datetime.now(UTC)
         res = self.service.search(
@@ -120,9 +123,16 @@ class SavedSearches:
             obj = s.get(SavedSearch, row.id)
             if obj is not None:
                 obj.last_viewed_at = now
+        self._audit_read(principal, saved_id, {"new": True, "total": res.total})
         return res
 
     def run(self, principal: Principal, saved_id: int, *, page: int = 1, size: int = 10) -> SearchResponse:
-        return self.service.search(
+        """Run a saved search (the read is audited)."""
+        res = self.service.search(
             self._request(self._get(principal, saved_id), page=page, size=size), principal
         )
+        self._audit_read(principal, saved_id, {"total": res.total})
+        return res
+
+    def _audit_read(self, principal: Principal, saved_id: int, details: dict[str, Any]) -> None:
+        self.service.accounts.audit.record(principal.name, "search", "saved_search", saved_id, details)

@@ -293,6 +293,7 @@ class ArchiveService:
                 )
         rows.sort(key=lambda r: r[1])
         return DocumentHits([HitPassage(i, seq, page) for i, seq, page in rows], highlighter, tuple(words))
+
     def check_withheld(self, document_id: int, principal: Principal, page: int | None = None) -> None:
         """Refuse the original (``page`` None) or a page image holding a passage withheld from
         ``principal``: the file and the picture still hold its words (``withheld.py``)."""

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, Response
 
-from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.deps import Id, PageSize, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 from search_api.routes.passages import SimilarResponse
 
@@ -51,7 +51,7 @@ def similar_documents(
     document_id: Id,
     svc: ServiceDep,
     principal: PrincipalDep,
-    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    size: PageSize = 10,
     group: Annotated[
         Literal["family", "none"],
         Query(description="family: one entry per source family, labelled; none: one entry per document"),

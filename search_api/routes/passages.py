@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from archive_search.types import Hit
 from search_api.corroboration import CorroborationHit
-from search_api.deps import Id, PrincipalDep, ServiceDep
+from search_api.deps import Id, PageSize, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
 router = APIRouter(responses=ERRORS)
@@ -65,7 +65,7 @@ def similar_passages(
     passage_id: Id,
     svc: ServiceDep,
     principal: PrincipalDep,
-    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    size: PageSize = 10,
     exclude: Annotated[
         Literal["source", "document", "none"],
         Query(description="source: leave out the passage's document and copies of the same file"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, BeforeValidator, Field
 
 from archive_search.types import SearchResponse
-from search_api.deps import Id, IsoDate, PrincipalDep, ServiceDep
+from search_api.deps import Id, IsoDate, PageNo, PageSize, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
 
 router = APIRouter(responses=ERRORS)
@@ -85,7 +85,6 @@ def saved_create(body: SavedSearchCreate, svc: ServiceDep, principal: PrincipalD
 def saved_delete(saved_id: Id, svc: ServiceDep, principal: PrincipalDep) -> Response:
     """Delete a saved search."""
     svc.saved.delete(principal, saved_id)
-    svc.cases.audit.record(principal.name, "delete", "saved_search", saved_id, {})
     return Response(status_code=204)
 
 
@@ -94,13 +93,11 @@ def saved_run(
     saved_id: Id,
     svc: ServiceDep,
     principal: PrincipalDep,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: PageNo = 1,
+    size: PageSize = 10,
 ) -> SearchResponse:
     """Run a saved search."""
-    out = svc.saved.run(principal, saved_id, page=page, size=size)
-    svc.cases.audit.record(principal.name, "search", "saved_search", saved_id, {"total": out.total})
-    return out
+    return svc.saved.run(principal, saved_id, page=page, size=size)
 
 
 @router.get("/saved-searches/{saved_id:int}/new", response_model=SearchResponse, tags=["saved searches"])
@@ -108,12 +105,8 @@ def saved_new(
     saved_id: Id,
     svc: ServiceDep,
     principal: PrincipalDep,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: PageNo = 1,
+    size: PageSize = 10,
 ) -> SearchResponse:
     """What is new since you last looked: matching documents ingested after that; marks them seen."""
-    out = svc.saved.run_new(principal, saved_id, page=page, size=size)
-    svc.cases.audit.record(
-        principal.name, "search", "saved_search", saved_id, {"new": True, "total": out.total}
-    )
-    return out
+    return svc.saved.run_new(principal, saved_id, page=page, size=size)

@@ -17,7 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from archive_search.types import SearchRequest, SearchResponse
 from search_api.audit import search_details
-from search_api.deps import IsoDate, PrincipalDep, ServiceDep
+from search_api.deps import IsoDate, PageNo, PageSize, PrincipalDep, ServiceDep
 from search_api.hits_export import MEDIA_TYPES, export_response
 from search_api.http_errors import ERRORS
 from search_api.limits import within
@@ -44,9 +44,7 @@ def what_to_search(
     date_from: Annotated[IsoDate | None, Query()] = None,
     date_to: Annotated[IsoDate | None, Query()] = None,
     speaker: Annotated[Repeated, Query(description="Transcript speaker (repeatable)")] = None,
-    person: Annotated[
-        Repeated, Query(description="Mentions this person (any spelling; repeatable)")
-    ] = None,
+    person: Annotated[Repeated, Query(description="Mentions this person (any spelling; repeatable)")] = None,
     place: Annotated[Repeated, Query(description="Mentions this place (any spelling; repeatable)")] = None,
     org: Annotated[Repeated, Query(description="Mentions this organisation (repeatable)")] = None,
     meta: Annotated[
@@ -92,8 +90,8 @@ def paging(
         Literal["document", "passage"],
         Query(description="document: one hit per document with its best passages; passage: each passage"),
     ] = "document",
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 10,
+    page: PageNo = 1,
+    size: PageSize = 10,
     explain: Annotated[bool, Query(description="Say per hit how each query word matched")] = False,
     cursor: Annotated[
         str | None,

@@ -75,7 +75,6 @@ def saved_delete(request: Request, principal: SignedInForm, saved_id: int) -> Re
         _service(request).saved.delete(principal, saved_id)
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    _service(request).cases.audit.record(principal.name, "delete", "saved_search", saved_id, {"ui": True})
     return _redirect(_with_notice("/saved", "deleted"))
 
 
@@ -111,9 +110,6 @@ def saved_new(request: Request, principal: SignedIn, saved_id: int) -> Response:
         res = svc.saved.run_new(principal, saved_id, size=50)
     except ArchiveError as exc:
         return _failed(request, principal, exc)
-    svc.cases.audit.record(
-        principal.name, "search", "saved_search", saved_id, {"new": True, "total": res.total}
-    )
     return render(
         request, "saved_new.html", principal=principal, row=row, resp=res, search_url=saved_search_url(row)
     )

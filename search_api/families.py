@@ -282,20 +282,7 @@ class FamilyService:
             links = s.execute(
                 select(FamilyLink).where(FamilyLink.doc_a.in_(ids), FamilyLink.doc_b.in_(ids))
             ).scalars()
-            link_list = [
-                {
-                    "id": str(link.id),
-                    "document_a": str(link.doc_a),
-                    "document_b": str(link.doc_b),
-                    "kind": link.kind,
-                    "score": link.score,
-                    "status": link.status,
-                    "details": json.loads(link.details or "{}"),
-                    "decided_by": link.decided_by,
-                    "decided_at": link.decided_at.isoformat() if link.decided_at else None,
-                }
-                for link in links
-            ]
+            link_list = [_link_public(link) for link in links]
             text_dates = dict(
                 s.execute(
                     select(DocumentFingerprint.document_id, DocumentFingerprint.first_date).where(
@@ -437,16 +424,7 @@ class FamilyService:
                 },
                 session=s,
             )
-            return {
-                "id": str(link.id),
-                "document_a": str(link.doc_a),
-                "document_b": str(link.doc_b),
-                "kind": link.kind,
-                "score": link.score,
-                "status": link.status,
-                "decided_by": link.decided_by,
-                "decided_at": now.isoformat(),
-            }
+            return _link_public(link)
 
     # -- case-file bundles ------------------------------------------------------------------------
 
@@ -487,3 +465,18 @@ class FamilyService:
                 else f"one source, {1 + len(e['same_source'])} documents"
             )
         return out
+
+
+def _link_public(link: FamilyLink) -> dict[str, Any]:
+    """A family link as the API answers it (a family's links, a decision)."""
+    return {
+        "id": str(link.id),
+        "document_a": str(link.doc_a),
+        "document_b": str(link.doc_b),
+        "kind": link.kind,
+        "score": link.score,
+        "status": link.status,
+        "details": json.loads(link.details or "{}"),
+        "decided_by": link.decided_by,
+        "decided_at": link.decided_at.isoformat() if link.decided_at else None,
+    }

@@ -43,7 +43,7 @@ from sqlalchemy import select
 from archive_search.catalog.models import AuditEntry, Document, Page, Passage, StoredFile
 from archive_search.errors import ArchiveError
 from archive_search.types import Principal
-from search_api.audit import audit_timestamp, canonical_json, entry_hash
+from search_api.audit import canonical_json, entry_hash, entry_public
 from search_api.bundle_redaction import Scrubber, load_rule, scrubber_for
 from search_api.cases import CaseDetail, CaseItemPublic, CaseService
 from search_api.families import FamilyService
@@ -691,20 +691,7 @@ def search_records(cases: CaseService, items: list[CaseItemPublic]) -> _Searches
                 details = json.loads(e.details)
                 if details.get("q") == it.query and isinstance(details.get("record"), dict):
                     by_item[it.id] = e.id
-                    entries.setdefault(
-                        e.id,
-                        {
-                            "id": e.id,
-                            "at": audit_timestamp(e.at),
-                            "actor": e.actor,
-                            "action": e.action,
-                            "object_type": e.object_type,
-                            "object_id": e.object_id,
-                            "details": details,
-                            "prev_hash": e.prev_hash,
-                            "hash": e.hash,
-                        },
-                    )
+                    entries.setdefault(e.id, entry_public(e))
                     break
     return _Searches([entries[k] for k in sorted(entries)], by_item)
 

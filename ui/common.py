@@ -261,15 +261,21 @@ def _flash(request: Request) -> dict[str, Any]:
     return {"flash": n if n in NOTICES else None, "flash_n": count, "flash_case": case}
 
 
-def _refused(request: Request, principal: Principal | None) -> Response:
+def _forbidden(request: Request, principal: Principal | None, message_key: str) -> Response:
+    """A 403 error page saying ``message_key``."""
     return render(
         request,
         "error.html",
         principal=principal,
         status=403,
         title_key="forbidden_title",
-        message_key="csrf_failed",
+        message_key=message_key,
     )
+
+
+def _refused(request: Request, principal: Principal | None) -> Response:
+    """A form refused for a missing or wrong CSRF token."""
+    return _forbidden(request, principal, "csrf_failed")
 
 
 def _failed(request: Request, principal: Principal, exc: ArchiveError) -> Response:

@@ -21,6 +21,7 @@ from ui.common import (
     SignedInForm,
     _do,
     _failed,
+    _forbidden,
     _int_param,
     _not_found,
     _service,
@@ -36,14 +37,7 @@ def _is_staff(principal: Principal) -> bool:
 
 
 def _refuse(request: Request, principal: Principal) -> Response:
-    return render(
-        request,
-        "error.html",
-        principal=principal,
-        status=403,
-        title_key="forbidden_title",
-        message_key="care_staff_only",
-    )
+    return _forbidden(request, principal, "care_staff_only")
 
 
 @router.get("/care", response_class=HTMLResponse)

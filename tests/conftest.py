@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from archive_search.catalog.models import Collection, Document
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
@@ -24,6 +26,7 @@ PACKAGES = ("archive_search", "ingest", "index", "search_api", "ui")
 def source_files() -> list[Path]:
     """Every Python file of the product (the top-level packages), sorted."""
     return sorted(p for name in PACKAGES for p in (REPO / name).rglob("*.py"))
+
 
 SLOW_MODULES = {
     "test_access_property",  # hypothesis over grants and queries
@@ -184,6 +187,28 @@ def ingest_texts(service: ArchiveService, folder: Path, texts: dict[str, str]) -
     report = service.ingest([folder], "c")
     assert all(f.outcome == "ok" for f in report.files), report.files
     return service
+
+
+def ingest_files(
+    svc: ArchiveService, folder: Path, files: Mapping[str, str | bytes], collection: str
+) -> dict[str, int]:
+    """Write ``files`` (name → text or bytes) to ``folder`` and ingest them into ``collection``,
+    every one ``ok``; the collection's documents' ids by file name."""
+    folder.mkdir(exist_ok=True)
+    for name, body in files.items():
+        if isinstance(body, bytes):
+            (folder / name).write_bytes(body)
+        else:
+            (folder / name).write_text(body, encoding="utf-8")
+    report = svc.ingest([folder / name for name in sorted(files)], collection)
+    assert all(f.outcome == "ok" for f in report.files), report.files
+    with svc.catalog.session() as s:
+        rows = s.execute(
+            select(Document.filename, Document.id)
+            .join(Collection, Document.collection_id == Collection.id)
+            .where(Collection.name == collection)
+        )
+        return {name: int(doc_id) for name, doc_id in rows}
 
 
 def keyword_files(service: ArchiveService, q: str) -> set[str]:

@@ -17,12 +17,23 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document, Passage
+from archive_search.catalog.models import Passage
 from search_api.service import ArchiveService
-from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.conftest import drop_opensearch_prefix, ingest_files, make_settings
 
 PASSWORD = "a long enough passphrase"
 BACKENDS = ("embedded", "opensearch")
+__all__ = [
+    "BACKENDS",
+    "PASSWORD",
+    "add_people",
+    "archive_env",
+    "bearer",
+    "care_service",
+    "first_passage",
+    "ingest_files",
+    "new_case",
+]
 
 
 def care_service(
@@ -37,24 +48,6 @@ def care_service(
         extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
     data = tmp_path / "data"
     return ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
-
-
-def ingest_files(
-    svc: ArchiveService, folder: Path, files: Mapping[str, str | bytes], collection: str = "testimonies"
-) -> dict[str, int]:
-    """Write ``files`` (name → text or bytes) to ``folder`` and ingest them, every one ``ok``;
-    the new documents' ids by file name."""
-    folder.mkdir(exist_ok=True)
-    for name, body in files.items():
-        if isinstance(body, bytes):
-            (folder / name).write_bytes(body)
-        else:
-            (folder / name).write_text(body, encoding="utf-8")
-    report = svc.ingest([folder / name for name in sorted(files)], collection)
-    assert all(f.outcome == "ok" for f in report.files), report.files
-    with svc.catalog.session() as s:
-        rows = s.execute(select(Document.filename, Document.id).where(Document.filename.in_(list(files))))
-        return {name: int(doc_id) for name, doc_id in rows}
 
 
 def add_people(

@@ -57,7 +57,9 @@ class Env:
 @pytest.fixture
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc = care_service("embedded", request, tmp_path)
-    doc = ingest_files(svc, tmp_path, {"statement-Гнурвальдів.txt": STATEMENT})["statement-Гнурвальдів.txt"]
+    doc = ingest_files(svc, tmp_path, {"statement-Гнурвальдів.txt": STATEMENT}, "testimonies")[
+        "statement-Гнурвальдів.txt"
+    ]
     with svc.catalog.session() as s:
         passage = s.scalars(select(Passage.id).where(Passage.document_id == doc)).first()
     assert passage is not None

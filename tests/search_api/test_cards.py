@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
-
-from archive_search.catalog.models import Document
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, Principal
 from search_api.service import ArchiveService
 from search_api.tags import TagApply
+from tests.conftest import ingest_files
 
 EML = (
     "From: a@example.org\nTo: b@example.org\nDate: Mon, 3 Mar 2025 10:00:00 +0000\n"
@@ -23,17 +21,15 @@ def test_cards_give_date_and_tags_of_readable_documents_only(tmp_path: Path) -> 
     svc = ArchiveService(Settings(data_dir=tmp_path / "data", embedder="none"))  # type: ignore[call-arg]
     try:
         src = tmp_path / "in"
-        src.mkdir()
-        (src / "mail.eml").write_text(EML, encoding="utf-8")
-        (src / "note.txt").write_text("An undated note about the bridge.\n", encoding="utf-8")
-        (src / "other.txt").write_text("Another note about the bridge.\n", encoding="utf-8")
-        secret = tmp_path / "secret"
-        secret.mkdir()
-        (secret / "secret.txt").write_text("A secret note about the bridge.\n", encoding="utf-8")
-        assert all(f.outcome == "ok" for f in svc.ingest(sorted(src.iterdir()), "open").files)
-        assert all(f.outcome == "ok" for f in svc.ingest([secret / "secret.txt"], "closed").files)
-        with svc.catalog.session() as s:
-            ids = {d.filename: d.id for d in s.scalars(select(Document))}
+        notes = {
+            "mail.eml": EML,
+            "note.txt": "An undated note about the bridge.\n",
+            "other.txt": "Another note about the bridge.\n",
+        }
+        ids = ingest_files(svc, src, notes, "open")
+        ids |= ingest_files(
+            svc, tmp_path / "secret", {"secret.txt": "A secret note about the bridge.\n"}, "closed"
+        )
         svc.tags.apply_tags(TagApply(names=["b-tag", "a-tag"], document_ids=[ids["mail.eml"]]), LOCAL_ADMIN)
         svc.tags.apply_tags(TagApply(names=["secret-tag"], document_ids=[ids["secret.txt"]]), LOCAL_ADMIN)
         reader = Principal(

@@ -68,7 +68,7 @@ def _insecure_delete(dbapi_conn: Any, _record: Any) -> None:
 def _witness_and_others(svc: ArchiveService, tmp_path: Path) -> tuple[int, int, int]:
     """Ingest the witness statement and the other files, embedded: (document, its first passage,
     the first passage of ``convoy.txt``)."""
-    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
+    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS}, "testimonies")
     assert svc.embed_pending() >= 3
     doc = ids["witness-statement.txt"]
     return doc, first_passage(svc, doc), first_passage(svc, ids["convoy.txt"])

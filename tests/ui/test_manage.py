@@ -32,7 +32,7 @@ from search_api.cases import (
 )
 from search_api.service import ArchiveService
 from search_api.tags import TagApply
-from tests.conftest import SAMPLE_DIR
+from tests.conftest import SAMPLE_DIR, ingest_files
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
 from tests.ui.test_pages import csrf_of
@@ -59,15 +59,8 @@ class Mgmt:
 def mgmt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mgmt]:
     tmp = tmp_path_factory.mktemp("manage")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
-    src = tmp / "in"
-    src.mkdir()
-    for name, text in TEXTS.items():
-        (src / name).write_text(text, encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "statements")
-    assert all(f.outcome == "ok" for f in rep.files), rep
-    (tmp / "sealed-statement.txt").write_text(SEALED, encoding="utf-8")
-    rep = svc.ingest([tmp / "sealed-statement.txt"], "sealed")
-    assert rep.files[0].outcome == "ok", rep
+    ingest_files(svc, tmp / "in", TEXTS, "statements")
+    ingest_files(svc, tmp / "sealed", {"sealed-statement.txt": SEALED}, "sealed")
     acc = svc.accounts
     ids = {"admin": acc.create_user("admin", PASSWORD, role="admin")}
     for name, role in (("editor", "editor"), ("colleague", "editor"), ("viewer", "viewer")):

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from archive_search.catalog.models import Document
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN
 from search_api.metadata import MetadataApply, SelectFieldCreate
 from search_api.service import ArchiveService
+from tests.conftest import ingest_files
 from tests.ui.conftest import PASSWORD, _serve
 from tests.ui.test_browser import expect, log_in
 
@@ -42,13 +41,9 @@ class MetaArchive:
 def meta_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetaArchive]:
     tmp = tmp_path_factory.mktemp("meta-ui")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
+    ids: dict[str, int] = {}
     for col, files in FILES.items():
-        src = tmp / col
-        src.mkdir()
-        for name, text in files.items():
-            (src / name).write_text(text, encoding="utf-8")
-        rep = svc.ingest(sorted(src.iterdir()), col)
-        assert all(f.outcome == "ok" for f in rep.files), rep
+        ids |= ingest_files(svc, tmp / col, files, col)
         svc.metadata.create_field(
             col,
             SelectFieldCreate(
@@ -56,8 +51,6 @@ def meta_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetaArchi
             ),
             LOCAL_ADMIN,
         )
-    with svc.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
     # the closed collection's documents all say "none": a reader of "open" must never count them
     svc.metadata.apply(
         MetadataApply(values={"consent": "none"}, document_ids=[ids[f] for f in FILES["closed"]]), LOCAL_ADMIN

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document, Passage
+from archive_search.catalog.models import Passage
 from archive_search.settings import Settings
 from search_api.service import ArchiveService
+from tests.conftest import ingest_files
 from tests.ui.conftest import PASSWORD, _serve, shot
 from tests.ui.test_browser import expect, log_in
 
@@ -73,17 +74,20 @@ def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerArchive]:
     src = tmp / "incoming"
     src.mkdir()
     text_pdf(src / "witness-kovalenko.pdf", PAGES)
-    (src / "driver-notes.txt").write_text(NOTE + "\n", encoding="utf-8")
-    rep = svc.ingest(sorted(src.iterdir()), "viewer")
-    assert all(f.outcome == "ok" for f in rep.files), rep
-    sealed = tmp / "sealed"
-    sealed.mkdir()
-    (sealed / "sealed-kovalenko.txt").write_text("Петро Коваленко у закритій справі.\n", encoding="utf-8")
-    assert all(f.outcome == "ok" for f in svc.ingest([sealed / "sealed-kovalenko.txt"], "sealed").files)
+    ids = ingest_files(
+        svc,
+        src,
+        {
+            "witness-kovalenko.pdf": (src / "witness-kovalenko.pdf").read_bytes(),
+            "driver-notes.txt": NOTE + "\n",
+        },
+        "viewer",
+    )
+    ids |= ingest_files(
+        svc, tmp / "sealed", {"sealed-kovalenko.txt": "Петро Коваленко у закритій справі.\n"}, "sealed"
+    )
     svc.accounts.create_user("reader", PASSWORD)
     svc.accounts.grant("viewer", "read", user="reader")
-    with svc.catalog.session() as s:
-        ids = {d.filename: d.id for d in s.scalars(select(Document))}
     for url in _serve(svc):
         yield ViewerArchive(svc, ids, url)
     svc.close()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import Passage
+from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, ingest_files, make_settings
 
@@ -26,6 +28,7 @@ BACKENDS = ("embedded", "opensearch")
 __all__ = [
     "BACKENDS",
     "PASSWORD",
+    "CareEnv",
     "add_people",
     "archive_env",
     "bearer",
@@ -33,6 +36,7 @@ __all__ = [
     "first_passage",
     "ingest_files",
     "new_case",
+    "witness_env",
 ]
 
 
@@ -122,3 +126,51 @@ def new_case(http: TestClient, headers: dict[str, str], title: str, items: list[
     r = http.post(f"/api/v1/cases/{case_id}/items", json={"items": items}, headers=headers)
     assert r.status_code == 201, r.text
     return case_id
+
+
+@dataclass
+class CareEnv:
+    """A witness statement and other files ingested (and embedded) into ``testimonies``, people
+    with their tokens, an API client; ``case_id`` 0 until a fixture opens a case."""
+
+    svc: ArchiveService
+    http: TestClient
+    tokens: dict[str, dict[str, str]]
+    data: Path
+    doc: int
+    passage: int
+    other_doc: int
+    other_passage: int
+    backend: str
+    case_id: int = 0
+
+
+def witness_env(
+    svc: ArchiveService,
+    tmp_path: Path,
+    backend: str,
+    files: Mapping[str, str],
+    people: Callable[[ArchiveService], dict[str, dict[str, str]]] | None = None,
+) -> CareEnv:
+    """Ingest ``files`` (``witness-statement.txt`` and ``convoy.txt`` among them) into
+    ``testimonies``, embed them; then an admin, a manager (``keeper``) and a reader, unless
+    ``people`` (``add_people`` with its choice) creates others."""
+    ids = ingest_files(svc, tmp_path / "src", files, "testimonies")
+    assert svc.embed_pending() >= len(files)
+    doc, other_doc = ids["witness-statement.txt"], ids["convoy.txt"]
+    if people is None:
+        tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
+    else:
+        tokens = people(svc)
+    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
+    return CareEnv(
+        svc,
+        http,
+        tokens,
+        svc.settings.data_dir,
+        doc,
+        first_passage(svc, doc),
+        other_doc,
+        first_passage(svc, other_doc),
+        backend,
+    )

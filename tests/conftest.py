@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -209,6 +211,35 @@ def ingest_files(
             .where(Collection.name == collection)
         )
         return {name: int(doc_id) for name, doc_id in rows}
+
+
+ARCHIVE_EXE = Path(sys.executable).with_name("archive")
+"""The installed ``archive`` command of this environment."""
+
+
+def run_archive(
+    data_dir: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[str]:
+    """``archive ARGS`` as a user runs it: a real process on the data folder ``data_dir`` (its own
+    SQLite catalog, the embedded backend, no embedder — unless ``env`` says otherwise)."""
+    full = {**os.environ, "ARCHIVE_DATA_DIR": str(data_dir), "ARCHIVE_EMBEDDER": "none"}
+    for inherited in ("ARCHIVE_DATABASE_URL", "ARCHIVE_BACKEND"):
+        full.pop(inherited, None)
+    full.update(env or {})
+    return subprocess.run(
+        [str(ARCHIVE_EXE), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=300,
+        check=False,
+        umask=umask,
+    )
 
 
 def keyword_files(service: ArchiveService, q: str) -> set[str]:

@@ -20,6 +20,7 @@ from ingest.passages import drafts_from_spans
 from ingest.registry import ExtractionError
 from search_api.entities import EntityMerge, EntityRename, EntitySplit
 from search_api.service import ArchiveService
+from tests.conftest import run_archive
 
 PASSWORD = "a long enough passphrase"
 
@@ -296,18 +297,10 @@ def test_entity_api(service: ArchiveService, tmp_path: Path) -> None:
 def test_entities_command_line(tmp_path: Path) -> None:
     """``archive entities …`` as a user runs it: a real process on a real data folder."""
     import json
-    import os
     import subprocess
-    import sys
 
     def archive(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
-        env.pop("ARCHIVE_DATABASE_URL", None)
-        env.pop("ARCHIVE_BACKEND", None)
-        exe = Path(sys.executable).with_name("archive")
-        return subprocess.run(
-            [str(exe), *args], capture_output=True, text=True, env=env, timeout=300, check=False
-        )
+        return run_archive(tmp_path / "data", *args)
 
     folder = tmp_path / "in"
     folder.mkdir()

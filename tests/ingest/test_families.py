@@ -23,7 +23,7 @@ from ingest import families as fam
 from ingest.registry import Limits
 from ingest.sandbox import run_extractor
 from search_api.service import ArchiveService
-from tests.conftest import stack_settings
+from tests.conftest import run_archive, stack_settings
 
 pytestmark = pytest.mark.all_stacks
 
@@ -425,18 +425,12 @@ def test_web_pages_show_sources_and_collapse(svc: ArchiveService) -> None:
 
 def test_cli_rebuild_and_show(tmp_path: Path) -> None:
     """``archive families rebuild`` over an existing archive, and ``archive families show``."""
-    import os
     import subprocess
-    import sys
 
     from tests.conftest import SAMPLE_DIR
 
-    env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
-    env.pop("ARCHIVE_DATABASE_URL", None)
-    exe = str(Path(sys.executable).with_name("archive"))
-
     def archive(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+        return run_archive(tmp_path / "data", *args)
 
     original = (SAMPLE_DIR / "udhr-en.txt").read_text("utf-8")
     edited = tmp_path / "forwarded" / "fwd-udhr-en.txt"

@@ -5,10 +5,8 @@ reordered entries."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +21,7 @@ from archive_search.settings import Settings
 from archive_search.web import create_app
 from search_api.audit import GENESIS, AuditLog, entry_hash
 from search_api.service import ArchiveService
+from tests.conftest import run_archive
 from tests.search_api.test_auth import PASSWORD, login
 
 
@@ -156,26 +155,13 @@ def test_concurrent_appends_keep_one_chain(service: ArchiveService) -> None:
 
 
 def _archive(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none"}
-    env.pop("ARCHIVE_DATABASE_URL", None)
-    exe = Path(sys.executable).with_name("archive")
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
+    return run_archive(data, *args)
 
 
 def test_cli_audit_verify(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {**os.environ, "ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none"}
-    env.pop("ARCHIVE_DATABASE_URL", None)
-    exe = str(Path(sys.executable).with_name("archive"))
-    subprocess.run(
-        [exe, "user", "create", "carol", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        check=True,
-        text=True,
-    )
+    r = run_archive(data, "user", "create", "carol", "--password-stdin", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
     for perm in ("read", "write"):
         assert _archive(data, "grant", "--user", "carol", "sample", perm).returncode == 0
     assert _archive(data, "revoke", "--user", "carol", "sample", "write").returncode == 0

@@ -28,6 +28,7 @@ from search_api.metadata import (
     SelectFieldCreate,
 )
 from search_api.service import ArchiveService
+from tests.conftest import run_archive
 
 PASSWORD = "a long enough passphrase"
 TEXTS_OPEN = {
@@ -349,18 +350,10 @@ def test_metadata_api_exports_and_bundles(service: ArchiveService, tmp_path: Pat
 
 def test_metadata_command_line(tmp_path: Path) -> None:
     """``archive metadata …`` as a user runs it: a real process on a real data folder."""
-    import os
     import subprocess
-    import sys
 
     def archive(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
-        env.pop("ARCHIVE_DATABASE_URL", None)
-        env.pop("ARCHIVE_BACKEND", None)
-        exe = Path(sys.executable).with_name("archive")
-        return subprocess.run(
-            [str(exe), *args], capture_output=True, text=True, env=env, timeout=300, check=False
-        )
+        return run_archive(tmp_path / "data", *args)
 
     folder = tmp_path / "in"
     folder.mkdir()

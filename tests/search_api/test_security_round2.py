@@ -17,7 +17,7 @@ from archive_search.errors import QuerySyntaxError
 from archive_search.web import create_app
 from index.backend import BoolNode, Filters, QueryNode, TermNode
 from search_api.service import ArchiveService
-from tests.conftest import stack_settings
+from tests.conftest import run_archive, stack_settings
 from tests.web_session import csrf_of, log_in
 
 PASSWORD = "a long enough passphrase"
@@ -182,20 +182,12 @@ def test_csv_cells_never_start_a_formula(site: Site, tmp_path: Path) -> None:
 def test_cli_output_shows_file_names_without_terminal_escapes(tmp_path: Path) -> None:
     """An uploaded file name with an escape sequence and a newline is printed escaped, on one line:
     it can neither drive the terminal nor forge a ``failed(...)`` line."""
-    import os
-    import subprocess
-    import sys
 
     name = "a\x1b]0;owned\x07\x1b[2J\nfailed(forged) x.pdf"
     bad = tmp_path / "in" / name
     bad.parent.mkdir()
     bad.write_bytes(b"%PDF-1.4 this is not a real PDF")
-    env = {**os.environ, "ARCHIVE_DATA_DIR": str(tmp_path / "data"), "ARCHIVE_EMBEDDER": "none"}
-    env.pop("ARCHIVE_DATABASE_URL", None)
-    exe = Path(sys.executable).with_name("archive")
-    r = subprocess.run(
-        [str(exe), "ingest", str(bad)], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
+    r = run_archive(tmp_path / "data", "ingest", str(bad))
     out = r.stdout + r.stderr
     assert "\x1b" not in out and "\x07" not in out, repr(out)
     assert "\\x1b]0;owned\\x07" in out, repr(out)

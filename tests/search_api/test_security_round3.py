@@ -11,7 +11,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pytest
 
 from archive_search.web import create_app
 from search_api.service import ArchiveService
-from tests.conftest import stack_settings
+from tests.conftest import run_archive, stack_settings
 
 PASSWORD = "a long enough passphrase"
 MAX_FILE = 64 * 1024
@@ -361,23 +360,7 @@ def test_a_changed_or_missing_original_is_refused_not_served(live: Live, tmp_pat
 
 def _archive(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real ``archive`` command, started with umask 022 (the security test's setting)."""
-    env = {
-        **os.environ,
-        "ARCHIVE_DATA_DIR": str(data),
-        "ARCHIVE_EMBEDDER": "none",
-        "ARCHIVE_BACKEND": "embedded",
-    }
-    env.pop("ARCHIVE_DATABASE_URL", None)
-    exe = Path(sys.executable).with_name("archive")
-    return subprocess.run(
-        [str(exe), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-        umask=0o022,
-    )
+    return run_archive(data, *args, umask=0o022)
 
 
 def _open_paths(root: Path) -> list[str]:

@@ -5,10 +5,19 @@
 ``facets``: thread CPU per query of the facet pass over every match (before) against the bounded
 pass (after) and the ranked pass, on the same schema-6 index.
 ``snippets``: the snippets of a result page at first sight against the same page again, when the
-analyser's cache knows every word (the most that storing analysed terms could save).
+analyser's cache knows every word (the most that storing analysed terms could save; with the
+terms stored at index time, index schema 7, the first sight reads them and analyses nothing).
 
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py phases --data-dir DIR --queries 120
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py facets --data-dir DIR --queries 80 --out F.json
+
+``marks``: every snippet of the first pages of ``bench/speed.py latency``'s 150 queries, as JSON
+(``--out``), to compare two builds byte for byte (``cmp``). ``reindex``: index passages 1..N of a
+``bench/speed.py build`` catalog (copied, without its index folder) with this code, the fields
+as ``build`` sets them — a new index format on the same passages without rebuilding the catalog.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py marks --data-dir DIR --out M.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py reindex --data-dir COPY --passages 400000
 """
 
 from __future__ import annotations
@@ -149,10 +158,10 @@ def cmd_snippets(args: argparse.Namespace) -> None:
     acc = [0.0]
     original = retrieval.Highlighter.snippet
 
-    def timed(self: Any, text: str) -> str:
+    def timed(self: Any, text: str, stored: str | None = None) -> str:
         t = time.thread_time()
         try:
-            return original(self, text)
+            return original(self, text, stored)
         finally:
             acc[0] += (time.thread_time() - t) * 1000
 
@@ -170,17 +179,82 @@ def cmd_snippets(args: argparse.Namespace) -> None:
     print(json.dumps(out, indent=2))
 
 
+def cmd_marks(args: argparse.Namespace) -> None:
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    out: dict[str, Any] = {}
+    for q in _sample(150):
+        try:
+            r = svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+        except Exception as exc:  # malformed query language: the same error on both builds
+            out[q] = repr(exc)
+            continue
+        hits = [(h.passage_id, h.snippet, [(m.passage_id, m.snippet) for m in h.more]) for h in r.hits]
+        out[q] = {"total": r.total, "hits": hits}
+    Path(args.out).write_text(json.dumps(out, ensure_ascii=False, indent=0), "utf-8")
+
+
+def cmd_reindex(args: argparse.Namespace) -> None:
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import select
+
+    from archive_search.catalog.models import Passage
+    from archive_search.settings import Settings
+    from archive_search.types import IndexPassage
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    per_doc, batch, now, t = 40, 50_000, datetime.now(UTC), time.perf_counter()
+    for lo in range(1, args.passages + 1, batch):
+        hi = min(lo + batch - 1, args.passages)
+        with svc.catalog.session() as s:
+            rows = s.execute(
+                select(Passage.id, Passage.text, Passage.lang)
+                .where(Passage.id.between(lo, hi))
+                .order_by(Passage.id)
+            ).all()
+        svc.backend.write(
+            [
+                IndexPassage(
+                    passage_id=pid,
+                    document_id=(pid - 1) // per_doc + 1,
+                    collection="speed",
+                    text=text,
+                    lang=lang,
+                    doc_type="text",
+                    seq=(pid - 1) % per_doc,
+                    doc_date=date(1990 + ((pid - 1) // per_doc) % 35, 1 + ((pid - 1) // per_doc) % 12, 1),
+                    added_at=now,
+                )
+                for pid, text, lang in rows
+            ]
+        )
+        print(f"keyword {hi}/{args.passages} {hi / (time.perf_counter() - t):.0f}/s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("phases", "facets", "snippets"):
+    for name in ("phases", "facets", "snippets", "marks", "reindex"):
         p = sub.add_parser(name)
         p.add_argument("--data-dir", type=Path, required=True)
         p.add_argument("--queries", type=int, default=80)
         p.add_argument("--bound", type=int, default=10_000)
         p.add_argument("--out")
+        p.add_argument("--passages", type=int, default=400_000)
     args = ap.parse_args()
-    {"phases": cmd_phases, "facets": cmd_facets, "snippets": cmd_snippets}[args.cmd](args)
+    commands = {
+        "phases": cmd_phases,
+        "facets": cmd_facets,
+        "snippets": cmd_snippets,
+        "marks": cmd_marks,
+        "reindex": cmd_reindex,
+    }
+    commands[args.cmd](args)
 
 
 if __name__ == "__main__":

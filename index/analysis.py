@@ -1,9 +1,10 @@
 """The one language-aware analyser every backend uses.
 
-Backends store the analyser's terms, so both backends rank alike, and highlighting is done once
-by re-analysing a hit passage. A token may carry several terms at one position; phrase and
-proximity queries still work because the alternatives share the position, and phrases use the
-first (canonical) term of each token.
+Backends store the analyser's terms, so both backends rank alike. Highlighting reads the terms
+each word of a passage got at index time (``stored_terms``, kept in both backends beside the
+index); a passage without them (a custom analyser, a text changed since) is re-analysed. A token
+may carry several terms at one position; phrase and proximity queries still work because the
+alternatives share the position, and phrases use the first (canonical) term of each token.
 
 Terms of one word (a document's language is not known per word: archives mix languages):
 
@@ -35,6 +36,7 @@ import functools
 import html
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -199,6 +201,52 @@ def within_edits(a: str, b: str, k: int) -> bool:
     return bool(OSA.distance(a, b, score_cutoff=k) <= k)
 
 
+STORED_TERMS_VERSION = "t1"
+"""The layout of ``stored_terms``: a stored form of another layout is not read (re-analysed)."""
+_GROUP_SEP = "\x1e"
+_TERM_SEP = "\x1f"
+
+
+def _word_key(text: str, match: re.Match[str]) -> tuple[str, bool]:
+    word = match.group(0)
+    return word, word[:1].isupper() and _sentence_initial(text, match.start())
+
+
+def _text_check(text: str) -> str:
+    return f"{STORED_TERMS_VERSION}:{len(text)}:{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def stored_terms(analyzer: Analyzer, text: str, tokens: Sequence[AnalyzedToken]) -> str | None:
+    """What the highlighter needs of ``text``'s analysis, stored beside the index at index time so
+    that a snippet is a look-up rather than an analysis (issue 17, part 3): the analysed terms of
+    each distinct word of the passage (the word and whether it begins a sentence), in the order
+    the words first occur, after the text's length and CRC-32 (a stored form is read only for the
+    very text it was made from). The words themselves and their offsets are not stored: the
+    highlighter finds them again with ``WORD_RE``, a regular expression, not an analysis.
+
+    ``tokens`` are ``analyzer.tokens(text)`` (the indexer has them already). ``None`` when the
+    analyser cuts text its own way (then the highlighter re-analyses, as before)."""
+    if type(analyzer).tokens is not Analyzer.tokens:
+        return None
+    groups: dict[tuple[str, bool], tuple[str, ...]] = {}
+    matches = WORD_RE.finditer(text)
+    for tok in tokens:
+        m = next(matches, None)
+        if m is None or (m.start(), m.end()) != (tok.start, tok.end):
+            return None
+        key = _word_key(text, m)
+        seen = groups.get(key)
+        if seen is None:
+            if any(_GROUP_SEP in t or _TERM_SEP in t for t in tok.terms):
+                return None
+            groups[key] = tok.terms
+        elif seen != tok.terms:
+            return None
+    if next(matches, None) is not None:
+        return None
+    return _GROUP_SEP.join([_text_check(text), *(_TERM_SEP.join(t) for t in groups.values())])
+
+
 class Highlighter:
     """Marks one query's matches in the passages of a result page.
 
@@ -236,11 +284,48 @@ class Highlighter:
             self._fuzzy_memo[surface] = hit
         return hit
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the matching tokens of ``text``, in order."""
+    def _stored_spans(self, text: str, stored: str) -> list[tuple[int, int]] | None:
+        """The spans from the terms stored at index time (``stored_terms``); ``None`` when they
+        were not made from this text."""
+        groups = stored.split(_GROUP_SEP)
+        if groups[0] != _text_check(text):
+            return None
+        wanted, fuzzy, memo = self.wanted, bool(self.fuzzy), self._word_memo
+        order: dict[tuple[str, bool], int] = {}
+        learnt: dict[tuple[str, bool], bool] = {}
+        out: list[tuple[int, int]] = []
+        for m in WORD_RE.finditer(text):
+            key = _word_key(text, m)
+            g = order.get(key)
+            if g is None:
+                g = order[key] = len(order) + 1
+            hit = memo.get(key)
+            if hit is None:
+                hit = learnt.get(key)
+            if hit is None:
+                if g >= len(groups):
+                    return None
+                terms = groups[g].split(_TERM_SEP) if groups[g] else ()
+                hit = not wanted.isdisjoint(terms) or (fuzzy and self._fuzzy_match(key[0]))
+                learnt[key] = hit
+            if hit:
+                out.append((m.start(), m.end()))
+        if len(order) + 1 != len(groups):
+            return None
+        memo.update(learnt)
+        return out
+
+    def spans(self, text: str, stored: str | None = None) -> list[tuple[int, int]]:
+        """Character spans of the matching tokens of ``text``, in order. ``stored``: the terms
+        stored for ``text`` at index time (``stored_terms``), read instead of analysing it; a
+        stored form that was not made from this text is ignored."""
         wanted, fuzzy = self.wanted, bool(self.fuzzy)
         if not wanted and not fuzzy:
             return []
+        if stored:
+            found = self._stored_spans(text, stored)
+            if found is not None:
+                return found
         out: list[tuple[int, int]] = []
         if not self._fast:  # an analyser with its own terms_for: its tokens decide
             for tok in self.analyzer.tokens(text):
@@ -262,9 +347,10 @@ class Highlighter:
                 out.append((start, m.end()))
         return out
 
-    def snippet(self, text: str) -> str:
-        """An HTML-escaped snippet of ``text`` around the best cluster of matches, with <mark>."""
-        spans = self.spans(text)
+    def snippet(self, text: str, stored: str | None = None) -> str:
+        """An HTML-escaped snippet of ``text`` around the best cluster of matches, with <mark>
+        (``stored``: as for ``spans``)."""
+        spans = self.spans(text, stored)
         max_len, window = self.max_len, self.window
         if not spans:
             return _escape_window(text, 0, min(len(text), max_len), [])

@@ -164,6 +164,10 @@ class BackendHit:
     passage_id: int
     document_id: int
     score: float
+    terms: str | None = field(default=None, compare=False, repr=False)
+    """The passage's analysed terms as stored at index time (``index.analysis.stored_terms``),
+    where the backend returns them with a keyword hit: the snippet is then a look-up, not an
+    analysis. Not part of a hit's identity."""
 
 
 TotalRelation = Literal["eq", "gte"]

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import tantivy
 
 from archive_search.errors import BackendError, CursorStaleError, QuerySyntaxError
 from archive_search.types import IndexPassage
-from index.analysis import ANALYZER_VERSION, Analyzer
+from index.analysis import ANALYZER_VERSION, STORED_TERMS_VERSION, Analyzer, stored_terms
 from index.backend import (
     ENTITY_FACETS,
     LABEL_FIELDS,
@@ -86,7 +87,7 @@ def sample_bucket(passage_id: int) -> int:
     return ((passage_id * 0x9E3779B1) & 0xFFFFFFFF) * SAMPLE_BUCKETS >> 32
 
 
-SCHEMA_VERSION = f"6/analyzer-{ANALYZER_VERSION}"
+SCHEMA_VERSION = f"7/analyzer-{ANALYZER_VERSION}/{STORED_TERMS_VERSION}"
 """Bumped whenever the stored fields change; an index of another version is rebuilt from the catalog."""
 
 
@@ -106,6 +107,8 @@ def _schema() -> tantivy.Schema:
         sb.add_text_field(fld, tokenizer_name="raw", fast=True)
     sb.add_integer_field("sample", indexed=True)
     sb.add_text_field("body", tokenizer_name="raw", index_option="position")
+    # the analysed terms of each word, for the snippets (``stored_terms``): stored, not indexed
+    sb.add_bytes_field("terms", stored=True, indexed=False, fast=False)
     return sb.build()
 
 
@@ -260,12 +263,14 @@ class EmbeddedBackend:
         d.add_integer("sample", sample_bucket(p.passage_id))
         if p.speaker:
             d.add_text("speaker", p.speaker.casefold())
+        analysed = self.analyzer.tokens(p.text)
         tokens = [
-            tantivy.Token(term, tok.position, tok.start, tok.end)
-            for tok in self.analyzer.tokens(p.text)
-            for term in tok.terms
+            tantivy.Token(term, tok.position, tok.start, tok.end) for tok in analysed for term in tok.terms
         ]
         d.add_pre_tokenized_text("body", tantivy.PreTokenizedString(p.text, tokens))
+        stored = stored_terms(self.analyzer, p.text, analysed)
+        if stored is not None:
+            d.add_bytes("terms", stored.encode("utf-8", "surrogatepass"))
         return d
 
     def delete_documents(self, document_ids: Sequence[int]) -> None:
@@ -576,15 +581,13 @@ class EmbeddedBackend:
             res = searcher.search(q, limit=limit + max(offset, 0), count=True)
         hits: list[BackendHit] = []
         if limit > 0:
-            for score, addr in res.hits:
-                doc = searcher.doc(addr)
-                hits.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), float(score)))
+            hits = self._hits(searcher, res)
         if stats is not None:
             # tantivy multiplies its own (whole-index) idf by the correcting boost in 32-bit
             # floats: the last bits of equal scores would still depend on unreadable documents
             # and order ties by them. Scores are rounded to 6 significant digits and ties go by
             # passage id, as on OpenSearch.
-            hits = [BackendHit(h.passage_id, h.document_id, float(f"{h.score:.6g}")) for h in hits]
+            hits = [replace(h, score=float(f"{h.score:.6g}")) for h in hits]
             hits.sort(key=lambda h: (-h.score, h.passage_id))
             hits = hits[max(offset, 0) : max(offset, 0) + limit]
         # tantivy counts every match in the ranked pass anyway (the count costs nothing beside the
@@ -624,7 +627,9 @@ class EmbeddedBackend:
         for score, addr in res.hits:
             doc = searcher.doc(addr)
             value = float(f"{score:.6g}") if rounded else float(score)
-            out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), value))
+            stored = doc.get_first("terms")
+            terms = bytes(stored).decode("utf-8", "surrogatepass") if stored else None
+            out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), value, terms))
         return out
 
     def keyword_after(

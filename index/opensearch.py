@@ -44,7 +44,7 @@ from typing import Any, TypeVar
 
 from archive_search.errors import BackendError, IndexWriteError, QuerySyntaxError
 from archive_search.types import AnalyzedToken, IndexPassage
-from index.analysis import ANALYZER_VERSION, Analyzer
+from index.analysis import ANALYZER_VERSION, Analyzer, stored_terms
 from index.backend import (
     ENTITY_FACETS,
     META_FIELD,
@@ -70,7 +70,8 @@ from index.backend import (
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4; 5: meta
+SCHEMA_VERSION = 6  # 3 came twice, in two branches (entity fields; the readable-set BM25): both in 4; 5: meta
+# 6: ``terms``, the analysed terms of each word for the snippets (issue 17)
 """Stored in the mapping's ``_meta``; an index of another version must be rebuilt (``archive reindex``)."""
 
 # same encodings as the embedded backend: days since 1970-01-01 and the year (no date = -1e9),
@@ -123,6 +124,10 @@ FACET_NAMES: tuple[str, ...] = (*FACET_FIELDS, "date")
 CARDINALITY_PRECISION = 40_000
 """``cardinality`` counts are exact in practice below this many distinct documents (OpenSearch's maximum)."""
 SOURCE_FIELDS = ["passage_id", "document_id"]
+TERMS_FIELD = "terms"
+"""The passage's analysed terms for the snippets (``index.analysis.stored_terms``): kept in
+``_source`` only (neither indexed nor in doc values), returned with keyword hits."""
+KEYWORD_SOURCE_FIELDS = [*SOURCE_FIELDS, TERMS_FIELD]
 SAMPLE_AGG = "sample"
 """The ``sampler`` aggregation that holds a bounded search's facets and document count."""
 
@@ -225,6 +230,7 @@ def mappings(dim: int | None) -> dict[str, Any]:
         "place": {"type": "keyword"},
         "org": {"type": "keyword"},
         META_FIELD: {"type": "keyword"},
+        TERMS_FIELD: {"type": "keyword", "index": False, "doc_values": False},
         "body": {
             "type": "text",
             "analyzer": "archive_terms",
@@ -342,6 +348,7 @@ def encode_tokens(tokens: Iterable[AnalyzedToken]) -> str:
 
 
 def to_document(p: IndexPassage, analyzer: Analyzer) -> dict[str, Any]:
+    tokens = analyzer.tokens(p.text)
     doc: dict[str, Any] = {
         "passage_id": p.passage_id,
         "document_id": p.document_id,
@@ -352,8 +359,11 @@ def to_document(p: IndexPassage, analyzer: Analyzer) -> dict[str, Any]:
         "day": day_number(p.doc_date),
         "year": year_number(p.doc_date),
         "added": epoch_ms(p.added_at),
-        "body": encode_tokens(analyzer.tokens(p.text)),
+        "body": encode_tokens(tokens),
     }
+    stored = stored_terms(analyzer, p.text, tokens)
+    if stored is not None:
+        doc[TERMS_FIELD] = stored
     if p.speaker:
         doc["speaker"] = p.speaker.casefold()
     for fld, ids in entity_field_values(p.entities).items():
@@ -671,7 +681,7 @@ def search_body(
         "track_scores": True,
         # ties in a stable order, whichever shard copy answers: pages never overlap
         "sort": [{"_score": {"order": "desc"}}, {"passage_id": {"order": "asc"}}],
-        "_source": SOURCE_FIELDS,
+        "_source": KEYWORD_SOURCE_FIELDS,
     }
     if facets and exact_up_to is None:
         body["aggs"] = facet_aggs()
@@ -758,7 +768,9 @@ def parse_hits(response: dict[str, Any], *, vector: bool = False) -> list[Backen
             score = (h.get("sort") or [0.0])[0]
         s = float(score)
         pid = int(src.get("passage_id", h.get("_id")))
-        hits.append(BackendHit(pid, int(src["document_id"]), cosine_from_score(s) if vector else s))
+        stored = src.get(TERMS_FIELD)
+        terms = stored if isinstance(stored, str) else None
+        hits.append(BackendHit(pid, int(src["document_id"]), cosine_from_score(s) if vector else s, terms))
     return hits
 
 

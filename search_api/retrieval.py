@@ -718,7 +718,7 @@ class Retrieval(ComponentsView):
                     time_end=p.time_end,
                     speaker=p.speaker,
                     sha256=sha,
-                    snippet=highlighter.snippet(p.text),
+                    snippet=highlighter.snippet(p.text, h.terms),
                     explain=why.of(p.text, fuzzy) if why is not None else None,
                 )
             )

@@ -253,8 +253,11 @@ def test_index_body_settings_and_mappings() -> None:
         "org": "keyword",
         "meta": "keyword",
         "body": "text",
+        "terms": "keyword",
         "vector": "knn_vector",
     }
+    # the snippets' stored terms: in _source only, neither searchable nor in doc values
+    assert props["terms"] == {"type": "keyword", "index": False, "doc_values": False}
     assert props["body"] == {
         "type": "text",
         "analyzer": "archive_terms",
@@ -535,7 +538,7 @@ def test_search_body_with_filters_pagination_and_facets() -> None:
         "track_total_hits": True,
         "track_scores": True,
         "sort": [{"_score": {"order": "desc"}}, {"passage_id": {"order": "asc"}}],
-        "_source": ["passage_id", "document_id"],
+        "_source": ["passage_id", "document_id", "terms"],
         "aggs": {
             "lang": {"terms": {"field": "lang", "size": 200}},
             "collection": {"terms": {"field": "collection", "size": 200}},

@@ -666,9 +666,28 @@ def documents_redact(
     passage: Annotated[int | None, typer.Option("--passage", help="Or this passage (its id)")] = None,
     start: Annotated[int | None, typer.Option(help="With --passage: first character of the span")] = None,
     end: Annotated[int | None, typer.Option(help="With --passage: after the span's last character")] = None,
+    page: Annotated[int | None, typer.Option("--page", help="Or a region of this (scanned) page")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="With --page: X,Y,W,H as fractions 0..1 of the page, from its top left"
+        ),
+    ] = None,
 ) -> None:
-    """Redact a name or a passage: masked in every text readers see and out of the search index;
-    the original file is kept unchanged (its managers still read it)."""
+    """Redact a name, a passage or a region of a scanned page: masked in every text readers see
+    and out of the search index, blacked out in page images; the original file is kept unchanged
+    (its managers still read it)."""
+    if (page is None) != (region is None):
+        _fail(InvalidRequestError("--page and --region go together"))
+    if page is not None and region is not None:
+        try:
+            x, y, w, h = (float(v) for v in region.split(","))
+        except ValueError:
+            _fail(InvalidRequestError("--region is X,Y,W,H: four numbers between 0 and 1"))
+        _redaction_call(
+            lambda r, who: r.redact_region(document_id, who, reason=reason, page=page, x=x, y=y, w=w, h=h)
+        )
+        return
     _redaction_call(
         lambda r, who: r.redact_document(
             document_id, who, reason=reason, phrase=text, passage_id=passage, start=start, end=end
@@ -691,6 +710,37 @@ def documents_redactions(
 def documents_unredact(redaction_id: Annotated[int, typer.Argument(help="Redaction id")]) -> None:
     """Lift a redaction: its text comes back where no other redaction covers it."""
     _redaction_call(lambda r, who: r.lift(redaction_id, who))
+
+
+@documents_app.command("ocr-boxes")
+def documents_ocr_boxes(
+    document_ids: Annotated[
+        list[int] | None, typer.Argument(help="Document ids (omit: every document that needs them)")
+    ] = None,
+    redacted_only: Annotated[
+        bool, typer.Option("--redacted-only", help="Only documents that have redactions")
+    ] = False,
+) -> None:
+    """Keep OCR word positions for scanned pages OCR'd before they were kept: the documents are
+    OCR'd again, so that their redacted words can be blacked out in page images and bundles."""
+    from ingest.ocr_boxes import fill_word_boxes
+    from ingest.sandbox import extraction_limits
+
+    out: list[Any] = []
+
+    def run(svc: Any) -> None:
+        out.extend(
+            fill_word_boxes(
+                svc.catalog,
+                svc.store,
+                extraction_limits(svc.settings),
+                list(document_ids or []) or None,
+                redacted_only=redacted_only,
+            )
+        )
+
+    _accounts_call(run)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
 
 
 @retention_app.command("set")

@@ -306,8 +306,9 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
 def _redacted_pdf(
     cases: CaseService, zf: zipfile.ZipFile, files: list[dict[str, Any]], doc: Document, name: str
 ) -> str | None:
-    """A redacted PDF's pages re-rendered as images with the masked words blacked out (no text
-    layer), added to the bundle; ``None`` when a page's masked words cannot be located."""
+    """A redacted PDF's pages (or a scanned image's frames) re-rendered as images with the masked
+    words and regions blacked out (no text layer), added to the bundle; ``None`` when a page's
+    masked words cannot be located."""
     with cases.catalog.session() as s:
         stored = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
 
@@ -315,7 +316,7 @@ def _redacted_pdf(
             return mask_for_page(s, doc.id, page)
 
         try:
-            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of)
+            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of, mime=doc.mime)
         except ArchiveError:
             return None
     path = f"redacted/{doc.id}-{name}.pdf"
@@ -393,7 +394,8 @@ def build_bundle(
                     orig_path = None  # the original (and a PDF rendered from it) holds the words
                 elif doc.id in redacted:
                     orig_path = None
-                    if doc.mime == "application/pdf":
+                    if doc.mime == "application/pdf" or doc.mime.startswith("image/"):
+                        # a scan's frames too, masked by their OCR word boxes (``wordboxes.py``)
                         redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
                 else:
                     assert orig_path is not None

@@ -188,6 +188,13 @@ class RedactionService:
         with self.catalog.session() as s:
             return mask_for_page(s, document_id, page)
 
+    def scan_pages_locatable(self, document_id: int) -> bool:
+        """Whether every page of a redacted document has its masked words located (on a scanned
+        page: by its OCR word boxes), so that its page images can be served masked."""
+        with self.catalog.session() as s:
+            numbers = s.scalars(select(Page.number).where(Page.document_id == document_id)).all()
+            return not any(mask_for_page(s, document_id, n).unlocatable for n in numbers)
+
     # -- targets -----------------------------------------------------------------------------
 
     @staticmethod

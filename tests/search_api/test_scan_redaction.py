@@ -404,3 +404,64 @@ def test_a_scan_without_word_boxes_is_refused_until_they_are_filled(
         assert NAME not in pg.text and pg.word_boxes and NAME not in pg.word_boxes
     r = _page(env, "reader", env.png)
     assert r.status_code == 200 and _black(r.content, name_box)
+
+
+def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
+    """``archive documents redact ID --page N --region X,Y,W,H`` and ``archive documents ocr-boxes``."""
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+    from archive_search.types import SearchRequest
+
+    data = tmp_path / "data"
+    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none"}
+    src = tmp_path / "scan.png"
+    page_image().save(src)
+    runner = CliRunner()
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+    def hits(q: str) -> int:
+        svc = ArchiveService(get_settings())
+        try:
+            return svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN).total
+        finally:
+            svc.close()
+
+    try:
+        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
+        assert r.exit_code == 0, r.output
+        svc = ArchiveService(get_settings())
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+            s.execute(update(Page).values(word_boxes=None))  # as if OCR'd before boxes were kept
+        svc.close()
+        assert doc is not None and hits("Harrison") == 1
+        line2 = ["documents", "redact", str(doc), "--page", "1", "--region", "0,0.13,0.7,0.08"]
+        r = runner.invoke(app, [*line2, "--reason", "a name"])
+        assert r.exit_code == 2 and "ocr-boxes" in r.output, r.output  # no boxes: refused
+        r = runner.invoke(app, ["documents", "ocr-boxes"])
+        assert r.exit_code == 0, r.output
+        assert [(d["document_id"], d["pages"]) for d in json.loads(r.stdout)] == [(doc, 1)]
+        r = runner.invoke(app, [*line2, "--reason", "a name"])  # the second line of text
+        assert r.exit_code == 0, r.output
+        red = json.loads(r.stdout)
+        assert red["kind"] == "region" and red["regions"][0]["y"] == pytest.approx(0.13)
+        masked = {sp["original"] for sp in red["spans"]}
+        assert "Harrison" in masked and NAME not in masked  # the first line is outside
+        assert hits("Harrison") == 0 and hits(NAME) == 1
+        r = runner.invoke(
+            app, ["documents", "redact", str(doc), "--page", "1", "--region", "x", "--reason", "r"]
+        )
+        assert r.exit_code == 2 and "four numbers" in r.output, r.output
+        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        assert r.exit_code == 0 and hits("Harrison") == 1, r.output
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

@@ -333,14 +333,13 @@ class RedactionService:
         images even where OCR recognised nothing (a signature, a photograph), and every word whose
         OCR box touches it is masked in the texts (the page's, its passages') like a span."""
         reason = self._reason(reason)
-        if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x + 1e-9 and 0 < h <= 1 - y + 1e-9):
-            raise InvalidRequestError(
-                "the region must lie within the page: 0 <= x, y; 0 < w <= 1 - x; 0 < h <= 1 - y"
-            )
+        if not (0 <= x < 1 and 0 <= y < 1 and w > 0 and h > 0):
+            raise InvalidRequestError("the region must start on the page: 0 <= x, y < 1; 0 < w, h")
+        w, h = min(w, 1 - x), min(h, 1 - y)  # clipped to the page
         with self.catalog.session() as s:
             doc, col = self._managed(s, document_id, principal)
             if not (doc.mime == "application/pdf" or doc.mime.startswith("image/")):
-                raise InvalidRequestError(f"document {document_id} has no page images to redact a region of")
+                raise ConflictError(f"document {document_id} has no page images to redact a region of")
             pg = s.scalar(select(Page).where(Page.document_id == doc.id, Page.number == page))
             if pg is None:
                 raise NotFoundError(f"page {page} not found in document {document_id}")

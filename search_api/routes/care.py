@@ -152,7 +152,8 @@ class PassageSpan(BaseModel):
 
 
 class PageRegion(BaseModel):
-    """A rectangle of a page as fractions of its width and height, from the top left corner."""
+    """A rectangle of a page as fractions of its width and height, from the top left corner (a
+    rectangle reaching past the page's right or bottom edge is clipped to it)."""
 
     page: int = Field(ge=1, le=100_000, description="Page (1-based)")
     x: float = Field(ge=0, lt=1, description="Left edge, 0..1 of the page's width")
@@ -160,11 +161,6 @@ class PageRegion(BaseModel):
     w: float = Field(gt=0, le=1, description="Width, 0..1 of the page's width")
     h: float = Field(gt=0, le=1, description="Height, 0..1 of the page's height")
 
-    @model_validator(mode="after")
-    def _inside(self) -> PageRegion:
-        if self.x + self.w > 1 + 1e-9 or self.y + self.h > 1 + 1e-9:
-            raise ValueError("the region must lie within the page (x + w <= 1, y + h <= 1)")
-        return self
 
 
 class RedactBody(BaseModel):

@@ -295,18 +295,26 @@ def test_a_page_region_is_blacked_out_and_its_words_masked(env: Env) -> None:
     r = _page(env, "reader", env.png)
     assert r.status_code == 200 and not _black(r.content, sig) and not _black(r.content, bridge)
 
-    # a reader may not; a region off the page is refused by the schema
-    body = {"region": {"page": 1, "x": x, "y": y, "w": w, "h": h}, "reason": "signature of a witness"}
+    # a reader may not; a region starting off the page is refused by the schema; a page that is
+    # not there is not found
+    region: dict[str, float] = {"page": 1, "x": x, "y": y, "w": w, "h": h}
+    body = {"region": region, "reason": "signature of a witness"}
     r = env.http.post(f"/api/v1/documents/{env.png}/redactions", json=body, headers=env.tokens["reader"])
     assert r.status_code == 403, r.text
-    bad = {"region": {"page": 1, "x": 0.9, "y": 0.1, "w": 0.2, "h": 0.1}, "reason": "x"}
+    bad = {"region": {"page": 1, "x": 1.2, "y": 0.1, "w": 0.2, "h": 0.1}, "reason": "x"}
     r = env.http.post(f"/api/v1/documents/{env.png}/redactions", json=bad, headers=env.tokens["keeper"])
     assert r.status_code == 422, r.text
-    # the signature: no text under it, blacked out all the same
+    off = {"region": {"page": 9, "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.1}, "reason": "x"}
+    r = env.http.post(f"/api/v1/documents/{env.png}/redactions", json=off, headers=env.tokens["keeper"])
+    assert r.status_code == 404, r.text
+    # the signature: no text under it, blacked out all the same (the rectangle reaches past the
+    # page's bottom edge: clipped)
+    region["h"] = 0.5
     r = env.http.post(f"/api/v1/documents/{env.png}/redactions", json=body, headers=env.tokens["keeper"])
     assert r.status_code == 201, r.text
     sig_red = r.json()
     assert sig_red["kind"] == "region" and sig_red["regions"][0]["page"] == 1
+    assert sig_red["regions"][0]["h"] == pytest.approx(1 - y) and sig_red["span_count"] == 0
     # the word "bridge", by a rectangle around it
     pad = 0.005
     around = {

@@ -249,6 +249,9 @@ def search(
     ] = False,
     fmt: Annotated[str, typer.Option("--format", help="With --all: csv | jsonl")] = "csv",
     group: Annotated[str, typer.Option(help="With --all: passage | document")] = "passage",
+    redact_case: Annotated[
+        int | None, typer.Option("--redact-case", help="With --all: mask with this case's redaction rule")
+    ] = None,
 ) -> None:
     """Search the archive (one query, or a JSONL file of queries with --queries); with --all,
     every hit as CSV or JSON Lines (the first line says what was searched and whether the list
@@ -263,7 +266,7 @@ def search(
         if query is None or fmt not in ("csv", "jsonl") or group not in ("passage", "document"):
             err.print("--all needs a QUERY, --format csv or jsonl and --group passage or document")
             raise typer.Exit(2)
-        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group)
+        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group, redact_case)
         return
     svc = _service(get_settings().model_copy(update={"max_page_size": max(1000, limit)}))
     try:
@@ -317,23 +320,30 @@ def search(
         svc.close()
 
 
-def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
-    """``archive search --all``: every hit streamed to standard output."""
-    from search_api.audit import search_details
-    from search_api.hits_export import annotator, header, recorded, stream
+def _export_all(
+    query: str,
+    mode: Any,
+    lang: list[str],
+    collection: list[str],
+    fmt: str,
+    group: str,
+    redact_case: int | None = None,
+) -> None:
+    """``archive search --all``: every hit streamed to standard output (with ``--redact-case``,
+    masked by that case's redaction rule)."""
+    from search_api.hits_export import annotator, prepared, recorded, stream
 
     svc = _service()
     try:
         req = SearchRequest(q=query, mode=mode, lang=lang, collections=collection, group=group)  # type: ignore[arg-type]
         try:
-            info, hits = svc.retrieval.export_hits(req, LOCAL_ADMIN)
+            info, hits, head, scrub = prepared(svc, LOCAL_ADMIN, req, redact_case=redact_case)
         except ArchiveError as exc:
             _fail(exc)
             return
-        details = search_details(req, info.total)
         out = sys.stdout.buffer
-        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
-        for block in stream(fmt, header(info, details), logged, annotator(svc)):  # type: ignore[arg-type]
+        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits, redact_case=redact_case)
+        for block in stream(fmt, head, logged, annotator(svc), scrub):  # type: ignore[arg-type]
             out.write(block)
         out.flush()
         err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")

@@ -245,3 +245,86 @@ def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> N
             else:
                 os.environ[k] = v
         get_settings.cache_clear()
+
+
+def test_hit_exports_masked_by_a_case_rule(env: Env) -> None:
+    """``GET /search/export?redact_case=ID``: CSV, JSON Lines and XLSX masked by the case's rule as
+    its bundles are — every cell and the first line (the query too), the accused kept."""
+    h = env.tokens["vic"]
+    params = {"q": f"{ACCUSED} OR Гнурвальдів", "mode": "keyword", "explain": "true"}
+
+    def export(fmt: str, **extra: Any) -> Any:
+        return env.http.get("/api/v1/search/export", params={**params, "format": fmt, **extra}, headers=h)
+
+    # the control: unmasked, the export holds the names
+    r = export("csv")
+    assert r.status_code == 200 and WITNESS in r.text and PLACE in r.text, r.text
+    # no rule yet: refused; not a member of the case: refused
+    assert export("csv", redact_case=env.case).status_code == 404
+    rule = {
+        "entity_types": ["person"],
+        "keep_entities": [_entity_id(env, ACCUSED)],
+        "terms": [PLACE],
+        "reason": "the witnesses are at risk",
+    }
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
+    assert r.status_code == 200, r.text
+    env.svc.accounts.create_user("outsider", PASSWORD, role="editor")
+    env.svc.accounts.grant("testimonies", "read", user="outsider")
+    token = env.svc.accounts.create_token_for("outsider", name="t", ttl=timedelta(hours=1))[0]
+    r = env.http.get(
+        "/api/v1/search/export",
+        params={**params, "redact_case": env.case},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 404, r.text
+    secret = needles(WITNESS) + needles(PLACE) + needles("Гнурвальдова")
+    for fmt in ("csv", "jsonl", "xlsx"):
+        r = export(fmt, redact_case=env.case)
+        assert r.status_code == 200, r.text
+        body = r.content
+        found = scan_zip(body, secret) if fmt == "xlsx" else [n for n in secret if n in body]
+        assert not found, (fmt, found)
+        kept = scan_zip(body, needles(ACCUSED)) if fmt == "xlsx" else ACCUSED.encode() in body
+        assert kept, fmt  # the accused is kept
+        if fmt == "jsonl":
+            head, first = (json.loads(x) for x in r.text.splitlines()[:2])
+            assert (
+                head["entity_redaction"]["case_id"] == env.case and head["entity_redaction"]["documents"] == 1
+            )
+            assert "█" in first["snippet"] and first["sha256"]
+    with env.svc.catalog.session() as s:
+        last = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "search").order_by(AuditEntry.id.desc())
+        ).first()
+    assert last is not None and json.loads(last.details)["redact_case"] == env.case
+    # the command line: `archive search QUERY --all --redact-case ID`
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+
+    st = env.svc.settings
+    cli_env = {
+        "ARCHIVE_DATA_DIR": str(st.data_dir),
+        "ARCHIVE_DATABASE_URL": str(st.database_url),
+        "ARCHIVE_EMBEDDER": "none",
+    }
+    old = {k: os.environ.get(k) for k in cli_env}
+    os.environ.update(cli_env)
+    get_settings.cache_clear()
+    try:
+        args = ["search", params["q"], "--mode", "keyword", "--all", "--format", "jsonl"]
+        r = CliRunner().invoke(app, [*args, "--redact-case", str(env.case)])
+        assert r.exit_code == 0, r.output
+        assert not [n for n in secret if n in r.stdout_bytes] and ACCUSED in r.stdout
+        assert json.loads(r.stdout.splitlines()[0])["entity_redaction"]["case_id"] == env.case
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and WITNESS in r.stdout  # the control
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()

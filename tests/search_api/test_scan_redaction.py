@@ -473,3 +473,50 @@ def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
             else:
                 os.environ[k] = v
         get_settings.cache_clear()
+
+
+def test_a_case_rule_masks_scans_in_bundles_by_their_word_boxes(env: Env, tmp_path: Path) -> None:
+    """A case's redaction rule (a term): the bundle carries each scan re-rendered with the term's
+    OCR word boxes blacked out, not its original; no byte of the term anywhere in the bundle."""
+    from tests.search_api.leakscan import scan_zip
+
+    boxes = {d: (_word_box(env, d, NAME), _word_box(env, d, "колону")) for d in (env.png, env.pdf)}
+    r = env.http.post("/api/v1/cases", json={"title": "Bridge"}, headers=env.tokens["keeper"])
+    case_id = r.json()["id"]
+    r = env.http.post(
+        f"/api/v1/cases/{case_id}/items",
+        json={"items": [{"document_id": env.png}, {"document_id": env.pdf}]},
+        headers=env.tokens["keeper"],
+    )
+    assert r.status_code == 201, r.text
+    # the control: without a rule the originals (holding the picture of the name) are in it
+    bundle = build_bundle(svc_cases := env.svc.cases, case_id, LOCAL_ADMIN, directory=tmp_path)
+    with zipfile.ZipFile(bundle.path) as zf:
+        assert sum(n.startswith("originals/") for n in zf.namelist()) == 2
+    rule = {"terms": [NAME], "reason": "the witness is at risk"}
+    r = env.http.put(f"/api/v1/cases/{case_id}/redaction-rule", json=rule, headers=env.tokens["keeper"])
+    assert r.status_code == 200, r.text
+    bundle = build_bundle(svc_cases, case_id, LOCAL_ADMIN, directory=tmp_path)
+    data = bundle.path.read_bytes()
+    assert not scan_zip(data, needles(NAME))
+    with zipfile.ZipFile(bundle.path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert not any(n.startswith("originals/") for n in zf.namelist())
+        rendered = {d["document_id"]: zf.read(d["redacted_pdf"]) for d in manifest["documents"]}
+    assert all(d["entity_redacted"] and d["rule_masked_pdf"] for d in manifest["documents"])
+    for d, pdf_bytes in rendered.items():
+        pdf = pdfium.PdfDocument(pdf_bytes)
+        out = io.BytesIO()
+        pdf[0].render(scale=2).to_pil().save(out, format="PNG")
+        pdf.close()
+        assert _black(out.getvalue(), boxes[d][0]) and _has_paper(out.getvalue(), boxes[d][1])
+    assert verify_bundle(bundle.path)[0] == []
+    # a scan whose boxes are missing: no rendering (refused, not leaked), still no original
+    with env.svc.catalog.session() as s:
+        s.execute(update(Page).where(Page.document_id == env.png).values(word_boxes=None))
+    bundle = build_bundle(svc_cases, case_id, LOCAL_ADMIN, directory=tmp_path)
+    with zipfile.ZipFile(bundle.path) as zf:
+        docs = {d["document_id"]: d for d in json.loads(zf.read("manifest.json"))["documents"]}
+    assert docs[env.png]["redacted_pdf"] is None and docs[env.png]["original"] is None
+    assert docs[env.pdf]["redacted_pdf"] is not None
+    assert verify_bundle(bundle.path)[0] == []

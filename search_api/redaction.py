@@ -374,7 +374,13 @@ class RedactionService:
                 raise ConflictError(
                     f"page {page} has a text layer; redact its words as text (a region is for scans)"
                 )
-            found = self._mask(s, [doc.id], [], exact, exact_pages=exact_pages) if exact_pages else []
+            # words masked already by another redaction get spans too: lifting that one hands
+            # their characters over to this one, and they stay masked while the region stands
+            found = (
+                self._mask(s, [doc.id], [], exact, exact_pages=exact_pages, keep_masked=True)
+                if exact_pages
+                else []
+            )
             red = Redaction(
                 kind="region", document_id=doc.id, reason=reason, created_by=principal.name, created_at=_now()
             )
@@ -455,6 +461,7 @@ class RedactionService:
         exact: set[tuple[int, int, int]],
         field_patterns: Sequence[re.Pattern[str]] = (),
         exact_pages: set[tuple[int, int, int]] | None = None,
+        keep_masked: bool = False,
     ) -> list[tuple[_Target, list[tuple[int, int, str]]]]:
         """Mask every match of ``patterns`` (and the ``exact`` passage spans) in the documents'
         texts; returns each changed target with its (start, end, original) spans."""
@@ -469,7 +476,9 @@ class RedactionService:
                 ranges += [r for pat in field_patterns for r in ranges_of(pat, t.value)]
             ranges += [(a, b) for pid, a, b in exact if t.kind == "passage" and pid == t.target_id]
             ranges += [(a, b) for pid, a, b in exact_pages or () if t.kind == "page" and pid == t.target_id]
-            ranges = [r for r in merge_ranges(ranges) if t.value[r[0] : r[1]].replace(MASK, "")]
+            ranges = [
+                r for r in merge_ranges(ranges) if keep_masked or t.value[r[0] : r[1]].replace(MASK, "")
+            ]
             if not ranges:
                 continue
             count += len(ranges)

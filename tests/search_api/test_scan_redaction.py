@@ -289,6 +289,7 @@ def test_redacted_words_are_blacked_out_on_scans_and_gone_from_search(env: Env, 
 def test_a_page_region_is_blacked_out_and_its_words_masked(env: Env) -> None:
     svc = env.svc
     bridge = _word_box(env, env.png, "bridge")
+    name_box = _word_box(env, env.png, NAME)
     x, y, w, h = SIGNATURE
     sig: Box = (x, y, x + w, y + h)
     assert {str(env.png)} <= _hit_docs(env, "bridge") and _index_holds(env, "bridge")
@@ -359,6 +360,35 @@ def test_a_page_region_is_blacked_out_and_its_words_masked(env: Env) -> None:
     assert r.status_code == 200, r.text
     r = _page(env, "reader", env.png)
     assert not _black(r.content, sig)
+
+    # a region over a word another redaction masked already: lifting that one leaves it masked
+    h_ = env.tokens["keeper"]
+    r = env.http.post(
+        f"/api/v1/documents/{env.png}/redactions", json={"text": NAME, "reason": "x"}, headers=h_
+    )
+    assert r.status_code == 201, r.text
+    by_text = r.json()["id"]
+    pad = 0.003
+    around = {
+        "page": 1,
+        "x": name_box[0] + pad,
+        "y": name_box[1] + pad,
+        "w": name_box[2] - name_box[0] - 2 * pad,
+        "h": name_box[3] - name_box[1] - 2 * pad,
+    }
+    r = env.http.post(
+        f"/api/v1/documents/{env.png}/redactions", json={"region": around, "reason": "y"}, headers=h_
+    )
+    assert r.status_code == 201, r.text
+    by_region = r.json()
+    assert by_region["span_count"] >= 2 and all(set(sp["original"]) == {MASK} for sp in by_region["spans"])
+    assert env.http.delete(f"/api/v1/redactions/{by_text}", headers=h_).status_code == 200
+    assert str(env.png) not in _hit_docs(env, NAME)  # the region still masks it
+    r = env.http.get(f"/api/v1/redactions/{by_region['id']}", headers=h_)
+    assert all(sp["original"] == NAME for sp in r.json()["spans"]), r.text  # handed over
+    assert _black(_page(env, "reader", env.png).content, name_box)
+    assert env.http.delete(f"/api/v1/redactions/{by_region['id']}", headers=h_).status_code == 200
+    assert str(env.png) in _hit_docs(env, NAME)
 
 
 def test_a_scan_without_word_boxes_is_refused_until_they_are_filled(

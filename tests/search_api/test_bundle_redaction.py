@@ -298,6 +298,16 @@ def test_hit_exports_masked_by_a_case_rule(env: Env) -> None:
             select(AuditEntry).where(AuditEntry.action == "search").order_by(AuditEntry.id.desc())
         ).first()
     assert last is not None and json.loads(last.details)["redact_case"] == env.case
+    # the search page offers the masked export for the case; its link gives the masked file
+    c, _ = _ui(env, "vic")
+    page = c.get("/", params={"q": params["q"], "mode": "keyword"})
+    assert page.status_code == 200 and f"redact_case={env.case}" in page.text, page.text
+    r = c.get(
+        "/search/export",
+        params={"q": params["q"], "mode": "keyword", "format": "csv", "redact_case": env.case},
+    )
+    assert r.status_code == 200 and ACCUSED in r.text and not [n for n in secret if n in r.content]
+    assert c.get("/search/export", params={"q": "x", "format": "csv", "redact_case": "²"}).status_code == 400
     # the command line: `archive search QUERY --all --redact-case ID`
     from typer.testing import CliRunner
 

@@ -18,7 +18,7 @@ from archive_search.errors import (
     ArchiveError,
     InvalidRequestError,
 )
-from archive_search.types import LANGUAGES, Principal, SearchMode, SearchRequest, SearchResponse
+from archive_search.types import LANGUAGES, MAX_ID, Principal, SearchMode, SearchRequest, SearchResponse
 from search_api.audit import search_details
 from search_api.cases import (
     CaseCreate,
@@ -339,8 +339,27 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         empty=empty,
         classify_marks=docs.classify_marks,
         match_kinds=docs.match_kinds,
+        rule_cases=_rule_cases(svc, principal) if resp and resp.total else [],
         **_work_context(request, principal),
     )
+
+
+def _rule_cases(svc: Any, principal: Principal) -> list[dict[str, Any]]:
+    """The caller's cases that have a redaction rule (an export can be masked by one)."""
+    from sqlalchemy import select
+
+    from archive_search.catalog.models import CaseRedactionRule
+
+    cases = svc.cases.list_cases(principal)
+    if not cases:
+        return []
+    with svc.catalog.session() as s:
+        ruled = set(
+            s.scalars(
+                select(CaseRedactionRule.case_id).where(CaseRedactionRule.case_id.in_([c.id for c in cases]))
+            )
+        )
+    return [{"id": c.id, "title": c.title} for c in cases if c.id in ruled]
 
 
 @router.get("/search/export")
@@ -355,7 +374,11 @@ def export_page(request: Request, principal: SignedIn) -> Response:
             "; ".join(problems) or "export needs a search and format csv, xlsx or jsonl"
         )
     req = replace(st.request(), group="passage", page=1)
-    return export_response(svc, principal, req, fmt)  # type: ignore[arg-type]
+    raw_case = request.query_params.get("redact_case", "")
+    if raw_case and not (re.fullmatch(r"[0-9]{1,10}", raw_case) and 1 <= int(raw_case) <= MAX_ID):
+        raise InvalidRequestError("redact_case must be a case id")
+    redact_case = int(raw_case) if raw_case else None  # masked by that case's redaction rule
+    return export_response(svc, principal, req, fmt, redact_case=redact_case)  # type: ignore[arg-type]
 
 
 @router.post("/selection")

@@ -54,6 +54,7 @@ from archive_search.catalog.models import (
     Redaction,
     RedactionRegion,
     RedactionSpan,
+    StoredFile,
 )
 from archive_search.catalog.models_metadata import DocumentMetadata, MetadataField
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
@@ -345,6 +346,7 @@ class RedactionService:
                 raise NotFoundError(f"page {page} not found in document {document_id}")
             exact_pages: set[tuple[int, int, int]] = set()
             exact: set[tuple[int, int, int]] = set()
+            words: wordboxes.PageWords | None = None
             if pg.method == "ocr":
                 words = wordboxes.from_json(pg.word_boxes, len(pg.text))
                 if words is None:
@@ -352,14 +354,20 @@ class RedactionService:
                         f"page {page} was OCR'd without word positions, so the words inside the region "
                         "cannot be found; run `archive documents ocr-boxes` first"
                     )
-                x0, y0, x1, y1 = (
-                    x * words.width,
-                    y * words.height,
-                    (x + w) * words.width,
-                    (y + h) * words.height,
-                )
+            elif pg.method == "text-layer" and doc.mime == "application/pdf" and pg.text.strip():
+                words, layer = self._text_layer_words(s, doc, pg)
+                # every text-layer word under the rectangle must be placed in the page text, or
+                # the image would be blacked out while the text kept the word
+                if words is None or sum(_touches(b, words, x, y, w, h) for b in layer) > sum(
+                    _touches(r[2:], words, x, y, w, h) for r in words.rows
+                ):
+                    raise ConflictError(
+                        f"some words of page {page} inside the region cannot be placed in its text; "
+                        "redact them as text"
+                    )
+            if words is not None:
                 for r in words.rows:
-                    if r[2] < x1 and x0 < r[4] and r[3] < y1 and y0 < r[5]:
+                    if _touches(r[2:], words, x, y, w, h):
                         exact_pages.add((pg.id, r[0], r[1]))
                 for p in s.scalars(
                     select(Passage).where(Passage.document_id == doc.id, Passage.page == page)
@@ -369,11 +377,9 @@ class RedactionService:
                         if a2 < b2:
                             exact.add((p.id, a2, b2))
             elif pg.text.strip():
-                # a text-layer page: the words under the rectangle are not located here (redact
-                # them as text); the region would black out pixels while the text kept the words
-                raise ConflictError(
-                    f"page {page} has a text layer; redact its words as text (a region is for scans)"
-                )
+                # a page with text but no way to place it (not OCR'd, not a PDF's text layer):
+                # the region would black out pixels while the text kept the words
+                raise ConflictError(f"the words of page {page} cannot be placed on it; redact them as text")
             # words masked already by another redaction get spans too: lifting that one hands
             # their characters over to this one, and they stay masked while the region stands
             found = (
@@ -401,6 +407,33 @@ class RedactionService:
         self._reindex([document_id], rewrite=bool(found))
         self.service.care.drop_exports([document_id])  # stored bundles hold the page unmasked
         return self.get(rid, principal)
+
+    def _text_layer_words(
+        self, s: Session, doc: Document, pg: Page
+    ) -> tuple[wordboxes.PageWords | None, list[list[int]]]:
+        """A text-layer PDF page's words with their boxes (``rendering.text_layer_words``),
+        aligned to the page text as it was before any redaction (the masked characters put back
+        from the spans in memory), so that a word masked already is found too."""
+        from ingest.ocr_boxes import unredacted_text
+        from search_api.rendering import text_layer_words
+
+        sha = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
+        found = text_layer_words(
+            self.service.store.checked_path(str(sha), what=f"document {doc.id}"), pg.number
+        )
+        if found is None:
+            return None, []
+        spans = [
+            (int(a), int(b), str(o))
+            for a, b, o in s.execute(
+                select(RedactionSpan.char_start, RedactionSpan.char_end, RedactionSpan.original).where(
+                    RedactionSpan.target == "page", RedactionSpan.target_id == pg.id
+                )
+            ).all()
+        ]
+        aligned = wordboxes.align(unredacted_text(pg.text, spans), found)
+        words = wordboxes.from_json(wordboxes.checked(aligned, len(pg.text)), len(pg.text))
+        return words, found.boxes
 
     def redact_entity(self, entity_id: int, principal: Principal, *, reason: str) -> dict[str, Any]:
         """Redact every spelling of an entity in every document that mentions it (admins)."""
@@ -893,6 +926,17 @@ def _span_pattern(value: str, a: int, b: int) -> re.Pattern[str]:
     lead = r"(?<!\w)" if a == 0 or not value[a - 1].isalnum() else ""
     tail = r"(?!\w)" if b >= len(value) or not value[b].isalnum() else ""
     return re.compile(lead + body + tail, re.IGNORECASE)
+
+
+def _touches(box: Sequence[int], words: wordboxes.PageWords, x: float, y: float, w: float, h: float) -> bool:
+    """Whether a word's box (pixels of ``words``' image) overlaps the region (fractions)."""
+    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+    return bool(
+        x0 < (x + w) * words.width
+        and x * words.width < x1
+        and y0 < (y + h) * words.height
+        and y * words.height < y1
+    )
 
 
 def _now() -> datetime:

@@ -550,3 +550,65 @@ def test_a_case_rule_masks_scans_in_bundles_by_their_word_boxes(env: Env, tmp_pa
     assert docs[env.png]["redacted_pdf"] is None and docs[env.png]["original"] is None
     assert docs[env.pdf]["redacted_pdf"] is not None
     assert verify_bundle(bundle.path)[0] == []
+
+
+def test_a_region_of_a_text_layer_pdf_page(embedded_env: Env, tmp_path: Path) -> None:
+    """A born-digital PDF (a real text layer) with a signature drawn under its text: a region
+    around a word masks it (its text-layer boxes place it in the page text) and blacks it out; a
+    region over the signature alone masks no word and blacks out the strokes."""
+    from fpdf import FPDF
+
+    env = embedded_env
+    pdf = FPDF(format=(210, 148))
+    pdf.add_font("DejaVu", fname=str(FONT))
+    pdf.set_font("DejaVu", size=14)
+    pdf.add_page()
+    pdf.multi_cell(0, 9, "Свідок Олесь Шпрундяхов бачив колону біля мосту.\nWitness Harrison saw the convoy.")
+    pdf.set_line_width(1.2)
+    for k in range(5):  # a signature: strokes, no text
+        pdf.line(130, 120 - k * 4, 190, 100 + k * 3)
+    path = tmp_path / "born-digital.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    rep = env.svc.ingest([path], "testimonies")
+    assert rep.files[0].outcome == "ok", rep
+    doc = int(str(rep.files[0].document_id))
+    with env.svc.catalog.session() as s:
+        assert s.scalars(select(Page.method).where(Page.document_id == doc)).one() == "text-layer"
+    assert str(doc) in _hit_docs(env, "Harrison")
+    # where the word is, from the text layer (the test's own reading, in fractions of the page)
+    pdfdoc = pdfium.PdfDocument(str(path))
+    pg = pdfdoc[0]
+    w, h = pg.get_size()
+    tp = pg.get_textpage()
+    text = tp.get_text_range()
+    at = text.index("Harrison")
+    rects = [tp.get_charbox(i) for i in range(at, at + len("Harrison"))]
+    pdfdoc.close()
+    word: Box = (
+        min(r[0] for r in rects) / w,
+        (h - max(r[3] for r in rects)) / h,
+        max(r[2] for r in rects) / w,
+        (h - min(r[1] for r in rects)) / h,
+    )
+    h_ = env.tokens["keeper"]
+    region = {"page": 1, "x": word[0], "y": word[1], "w": word[2] - word[0], "h": word[3] - word[1]}
+    r = env.http.post(
+        f"/api/v1/documents/{doc}/redactions", json={"region": region, "reason": "a name"}, headers=h_
+    )
+    assert r.status_code == 201, r.text
+    assert {sp["original"] for sp in r.json()["spans"]} == {"Harrison"}
+    assert str(doc) not in _hit_docs(env, "Harrison") and str(doc) in _hit_docs(env, "convoy")
+    sig: Box = (130 / 210, 100 / 148, 190 / 210, 120 / 148)
+    r = env.http.post(
+        f"/api/v1/documents/{doc}/redactions",
+        json={
+            "region": {"page": 1, "x": sig[0], "y": sig[1], "w": sig[2] - sig[0], "h": sig[3] - sig[1]},
+            "reason": "s",
+        },
+        headers=h_,
+    )
+    assert r.status_code == 201 and r.json()["span_count"] == 0, r.text
+    img = _page(env, "reader", doc)
+    assert img.status_code == 200, img.text
+    assert _black(img.content, word) and _black(img.content, sig)
+    assert _has_paper(img.content, (0.05, 0.5, 0.5, 0.6))

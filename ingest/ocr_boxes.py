@@ -25,6 +25,7 @@ from ingest import wordboxes
 from ingest.extractors.base import ExtractionError, Limits, Skip
 from ingest.registry import ExtractorRegistry, default_registry
 from ingest.sandbox import run_extractor
+from ingest.wordboxes import unredacted_text
 
 RENDERABLE = ("application/pdf", "image/")
 """Documents whose pages have images (the viewer's and bundles'): only theirs need boxes."""
@@ -49,16 +50,6 @@ def missing(
         rows = s.execute(select(Document.id, Document.mime).where(Document.id.in_(ids))).all()
         mimes = {int(i): str(m) for i, m in rows}
     return [i for i in ids if mimes.get(i, "").startswith(RENDERABLE)]
-
-
-def unredacted_text(text: str, spans: list[tuple[int, int, str]]) -> str:
-    """A page text with each masked character put back from the spans' originals."""
-    chars = list(text)
-    for a, b, original in spans:
-        for i, ch in enumerate(original[: b - a]):
-            if a + i < len(chars) and ch != "█":
-                chars[a + i] = ch
-    return "".join(chars)
 
 
 def fill_document(

@@ -19,9 +19,11 @@ any size rendered from the same page.
 from __future__ import annotations
 
 import json
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from archive_search.types import WordBoxes
 from ingest.normalize import CYRILLIC_TO_LATIN, normalize_text
@@ -31,6 +33,10 @@ MAX_WORDS = 50_000
 WINDOW = 200
 """How far past the previous word (in characters of the page text) a word is looked for."""
 _FOLD = str.maketrans(CYRILLIC_TO_LATIN)
+
+PDFIUM_LOCK = threading.Lock()
+"""PDFium is not thread-safe: its uses in a server process (bundle renderings, a region's text
+layer; page images are rendered in sandbox workers) take this lock."""
 
 Box = tuple[float, float, float, float]
 """A rectangle as fractions of the page: left, top, right, bottom (0..1)."""
@@ -89,6 +95,16 @@ def align(text: str, found: WordBoxes) -> WordBoxes:
         boxes.append([int(v) for v in box])
         cursor = hit[1]
     return WordBoxes(width=found.width, height=found.height, boxes=boxes, spans=spans)
+
+
+def unredacted_text(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """A page text with each masked character put back from the spans' originals."""
+    chars = list(text)
+    for a, b, original in spans:
+        for i, ch in enumerate(original[: b - a]):
+            if a + i < len(chars) and ch != "█":
+                chars[a + i] = ch
+    return "".join(chars)
 
 
 def to_json(wb: WordBoxes) -> str:
@@ -187,3 +203,58 @@ def from_wire(d: object) -> WordBoxes | None:
     ):
         return None
     return WordBoxes(width=w, height=h, boxes=boxes, words=words, spans=spans)
+
+
+def text_layer_words(path: Path, page: int) -> WordBoxes | None:
+    """The words of a PDF page's text layer with their boxes (in tenths of a point, from the top
+    left corner; the page's size likewise), in the layer's order, for ``wordboxes.align``;
+    ``None`` for a page that is not there or has no text layer."""
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            if not 1 <= page <= len(pdf):
+                return None
+            pg = pdf[page - 1]
+            width, height = pg.get_size()
+            tp = pg.get_textpage()
+            words: list[str] = []
+            boxes: list[list[int]] = []
+            current: list[str] = []
+            box: list[float] = []
+            for i in range(tp.count_chars()):
+                ch = tp.get_text_range(i, 1)
+                if not ch or ch.isspace():
+                    if current:
+                        words.append("".join(current))
+                        boxes.append([round(v * 10) for v in box])
+                        current, box = [], []
+                    continue
+                left, bottom, right, top = tp.get_charbox(i)
+                edges = [left, height - top, right, height - bottom]
+                box = (
+                    edges
+                    if not box
+                    else [
+                        min(box[0], edges[0]),
+                        min(box[1], edges[1]),
+                        max(box[2], edges[2]),
+                        max(box[3], edges[3]),
+                    ]
+                )
+                current.append(ch)
+            if current:
+                words.append("".join(current))
+                boxes.append([round(v * 10) for v in box])
+            tp.close()
+            w10, h10 = round(width * 10), round(height * 10)
+            for b in boxes:  # inside the page, at least a tenth of a point wide and high
+                b[0], b[1] = min(max(b[0], 0), w10 - 1), min(max(b[1], 0), h10 - 1)
+                b[2], b[3] = min(max(b[2], b[0] + 1), w10), min(max(b[3], b[1] + 1), h10)
+            pg.close()
+        finally:
+            pdf.close()
+    if not words:
+        return None
+    return WordBoxes(width=round(width * 10), height=round(height * 10), boxes=boxes, words=words)

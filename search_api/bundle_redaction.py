@@ -275,3 +275,17 @@ def lift_rule(cases: CaseService, case_id: int, principal: Principal) -> dict[st
         s.execute(delete(CaseRedactionRule).where(CaseRedactionRule.case_id == case_id))
         cases.audit.record(principal.name, "case.redaction_rule", "case", case_id, {"op": "lift"}, session=s)
     return {"case_id": case_id, "lifted": True}
+
+
+def cases_with_rules(cases: CaseService, principal: Principal) -> list[dict[str, Any]]:
+    """The principal's cases that have a redaction rule (a hit export can be masked by one)."""
+    mine = cases.list_cases(principal)
+    if not mine:
+        return []
+    with cases.catalog.session() as s:
+        ruled = set(
+            s.scalars(
+                select(CaseRedactionRule.case_id).where(CaseRedactionRule.case_id.in_([c.id for c in mine]))
+            )
+        )
+    return [{"id": c.id, "title": c.title} for c in mine if c.id in ruled]

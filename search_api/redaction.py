@@ -411,14 +411,11 @@ class RedactionService:
     def _text_layer_words(
         self, s: Session, doc: Document, pg: Page
     ) -> tuple[wordboxes.PageWords | None, list[list[int]]]:
-        """A text-layer PDF page's words with their boxes (``rendering.text_layer_words``),
+        """A text-layer PDF page's words with their boxes (``wordboxes.text_layer_words``),
         aligned to the page text as it was before any redaction (the masked characters put back
         from the spans in memory), so that a word masked already is found too."""
-        from ingest.ocr_boxes import unredacted_text
-        from search_api.rendering import text_layer_words
-
         sha = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
-        found = text_layer_words(
+        found = wordboxes.text_layer_words(
             self.service.store.checked_path(str(sha), what=f"document {doc.id}"), pg.number
         )
         if found is None:
@@ -431,7 +428,7 @@ class RedactionService:
                 )
             ).all()
         ]
-        aligned = wordboxes.align(unredacted_text(pg.text, spans), found)
+        aligned = wordboxes.align(wordboxes.unredacted_text(pg.text, spans), found)
         words = wordboxes.from_json(wordboxes.checked(aligned, len(pg.text)), len(pg.text))
         return words, found.boxes
 

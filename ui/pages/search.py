@@ -20,6 +20,7 @@ from archive_search.errors import (
 )
 from archive_search.types import LANGUAGES, MAX_ID, Principal, SearchMode, SearchRequest, SearchResponse
 from search_api.audit import search_details
+from search_api.bundle_redaction import cases_with_rules
 from search_api.cases import (
     CaseCreate,
     CaseItemCreate,
@@ -339,27 +340,9 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         empty=empty,
         classify_marks=docs.classify_marks,
         match_kinds=docs.match_kinds,
-        rule_cases=_rule_cases(svc, principal) if resp and resp.total else [],
+        rule_cases=cases_with_rules(svc.cases, principal) if resp and resp.total else [],
         **_work_context(request, principal),
     )
-
-
-def _rule_cases(svc: Any, principal: Principal) -> list[dict[str, Any]]:
-    """The caller's cases that have a redaction rule (an export can be masked by one)."""
-    from sqlalchemy import select
-
-    from archive_search.catalog.models import CaseRedactionRule
-
-    cases = svc.cases.list_cases(principal)
-    if not cases:
-        return []
-    with svc.catalog.session() as s:
-        ruled = set(
-            s.scalars(
-                select(CaseRedactionRule.case_id).where(CaseRedactionRule.case_id.in_([c.id for c in cases]))
-            )
-        )
-    return [{"id": c.id, "title": c.title} for c in cases if c.id in ruled]
 
 
 @router.get("/search/export")

@@ -249,6 +249,9 @@ def search(
     ] = False,
     fmt: Annotated[str, typer.Option("--format", help="With --all: csv | jsonl")] = "csv",
     group: Annotated[str, typer.Option(help="With --all: passage | document")] = "passage",
+    redact_case: Annotated[
+        int | None, typer.Option("--redact-case", help="With --all: mask with this case's redaction rule")
+    ] = None,
 ) -> None:
     """Search the archive (one query, or a JSONL file of queries with --queries); with --all,
     every hit as CSV or JSON Lines (the first line says what was searched and whether the list
@@ -263,7 +266,7 @@ def search(
         if query is None or fmt not in ("csv", "jsonl") or group not in ("passage", "document"):
             err.print("--all needs a QUERY, --format csv or jsonl and --group passage or document")
             raise typer.Exit(2)
-        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group)
+        _export_all(query, SEARCH_MODES[mode], lang or [], collection or [], fmt, group, redact_case)
         return
     svc = _service(get_settings().model_copy(update={"max_page_size": max(1000, limit)}))
     try:
@@ -317,23 +320,30 @@ def search(
         svc.close()
 
 
-def _export_all(query: str, mode: Any, lang: list[str], collection: list[str], fmt: str, group: str) -> None:
-    """``archive search --all``: every hit streamed to standard output."""
-    from search_api.audit import search_details
-    from search_api.hits_export import annotator, header, recorded, stream
+def _export_all(
+    query: str,
+    mode: Any,
+    lang: list[str],
+    collection: list[str],
+    fmt: str,
+    group: str,
+    redact_case: int | None = None,
+) -> None:
+    """``archive search --all``: every hit streamed to standard output (with ``--redact-case``,
+    masked by that case's redaction rule)."""
+    from search_api.hits_export import annotator, prepared, recorded, stream
 
     svc = _service()
     try:
         req = SearchRequest(q=query, mode=mode, lang=lang, collections=collection, group=group)  # type: ignore[arg-type]
         try:
-            info, hits = svc.retrieval.export_hits(req, LOCAL_ADMIN)
+            info, hits, head, scrub = prepared(svc, LOCAL_ADMIN, req, redact_case=redact_case)
         except ArchiveError as exc:
             _fail(exc)
             return
-        details = search_details(req, info.total)
         out = sys.stdout.buffer
-        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits)
-        for block in stream(fmt, header(info, details), logged, annotator(svc)):  # type: ignore[arg-type]
+        logged = recorded(svc, LOCAL_ADMIN, req, info, fmt, hits, redact_case=redact_case)
+        for block in stream(fmt, head, logged, annotator(svc), scrub):  # type: ignore[arg-type]
             out.write(block)
         out.flush()
         err.print(f"{info.total} hits ({info.mode}{'' if info.exhaustive else ', ranked, not exhaustive'})")
@@ -666,9 +676,28 @@ def documents_redact(
     passage: Annotated[int | None, typer.Option("--passage", help="Or this passage (its id)")] = None,
     start: Annotated[int | None, typer.Option(help="With --passage: first character of the span")] = None,
     end: Annotated[int | None, typer.Option(help="With --passage: after the span's last character")] = None,
+    page: Annotated[int | None, typer.Option("--page", help="Or a region of this (scanned) page")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="With --page: X,Y,W,H as fractions 0..1 of the page, from its top left"
+        ),
+    ] = None,
 ) -> None:
-    """Redact a name or a passage: masked in every text readers see and out of the search index;
-    the original file is kept unchanged (its managers still read it)."""
+    """Redact a name, a passage or a region of a scanned page: masked in every text readers see
+    and out of the search index, blacked out in page images; the original file is kept unchanged
+    (its managers still read it)."""
+    if (page is None) != (region is None):
+        _fail(InvalidRequestError("--page and --region go together"))
+    if page is not None and region is not None:
+        try:
+            x, y, w, h = (float(v) for v in region.split(","))
+        except ValueError:
+            _fail(InvalidRequestError("--region is X,Y,W,H: four numbers between 0 and 1"))
+        _redaction_call(
+            lambda r, who: r.redact_region(document_id, who, reason=reason, page=page, x=x, y=y, w=w, h=h)
+        )
+        return
     _redaction_call(
         lambda r, who: r.redact_document(
             document_id, who, reason=reason, phrase=text, passage_id=passage, start=start, end=end
@@ -691,6 +720,37 @@ def documents_redactions(
 def documents_unredact(redaction_id: Annotated[int, typer.Argument(help="Redaction id")]) -> None:
     """Lift a redaction: its text comes back where no other redaction covers it."""
     _redaction_call(lambda r, who: r.lift(redaction_id, who))
+
+
+@documents_app.command("ocr-boxes")
+def documents_ocr_boxes(
+    document_ids: Annotated[
+        list[int] | None, typer.Argument(help="Document ids (omit: every document that needs them)")
+    ] = None,
+    redacted_only: Annotated[
+        bool, typer.Option("--redacted-only", help="Only documents that have redactions")
+    ] = False,
+) -> None:
+    """Keep OCR word positions for scanned pages OCR'd before they were kept: the documents are
+    OCR'd again, so that their redacted words can be blacked out in page images and bundles."""
+    from ingest.ocr_boxes import fill_word_boxes
+    from ingest.sandbox import extraction_limits
+
+    out: list[Any] = []
+
+    def run(svc: Any) -> None:
+        out.extend(
+            fill_word_boxes(
+                svc.catalog,
+                svc.store,
+                extraction_limits(svc.settings),
+                list(document_ids or []) or None,
+                redacted_only=redacted_only,
+            )
+        )
+
+    _accounts_call(run)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
 
 
 @retention_app.command("set")

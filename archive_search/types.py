@@ -44,6 +44,21 @@ class SourceFile:
 
 
 @dataclass
+class WordBoxes:
+    """Where OCR found the words of one page (``ingest/wordboxes.py``): the size in pixels of the
+    image Tesseract read and each word's pixel box ``[x0, y0, x1, y1]`` in it. ``words`` holds the
+    words' texts only until they are aligned to the page's normalised text; then ``spans`` holds,
+    per box, its ``[start, end]`` in that text, and the texts are dropped (what is stored is
+    offsets and boxes, never a second copy of the words)."""
+
+    width: int
+    height: int
+    boxes: list[list[int]]
+    words: list[str] | None = None
+    spans: list[list[int]] | None = None
+
+
+@dataclass
 class TextBlock:
     """A unit of extracted text with provenance: a page, a transcript turn, or a whole text file."""
 
@@ -56,6 +71,8 @@ class TextBlock:
     """How the text was obtained: ``text`` (plain file), ``text-layer`` (PDF), ``ocr``, ``transcript``."""
     confidence: float | None = None
     """OCR confidence 0..100 where the text came from OCR."""
+    word_boxes: WordBoxes | None = None
+    """Where the OCR'd words are on the page image (a block whose text came from OCR)."""
 
 
 MentionRow = tuple[str, int, int, str, str]

@@ -14,6 +14,7 @@ from ingest.extractors.base import ExtractionError
 from ingest.lang import LANGUAGES, detect_language
 from ingest.normalize import normalize_text
 from ingest.split import split_spans
+from ingest.wordboxes import align
 
 Span = tuple[int, int, int, str]
 """(block index, start, end, language) of one passage."""
@@ -24,6 +25,8 @@ def passage_spans(extraction: Extraction, target_chars: int) -> list[Span]:
     out: list[Span] = []
     for i, block in enumerate(extraction.blocks):
         block.text = normalize_text(block.text)
+        if block.word_boxes is not None and block.word_boxes.words is not None:
+            block.word_boxes = align(block.text, block.word_boxes)  # offsets now, no word texts
         for s, e in split_spans(block.text, target_chars):
             out.append((i, s, e, detect_language(block.text[s:e])))
     return out

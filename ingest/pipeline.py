@@ -48,6 +48,7 @@ from archive_search.catalog.models import (
 )
 from archive_search.catalog.store import FileTooLargeError, OriginalStore, StoredOriginal
 from archive_search.types import Extraction, FileReport, JobReport, Outcome, PassageDraft, SourceFile
+from ingest import wordboxes
 from ingest.archives import (
     ARCHIVE_TYPES,
     READER,
@@ -748,6 +749,7 @@ class Ingestor:
                             text=block.text,
                             method=block.method,
                             confidence=block.confidence,
+                            word_boxes=wordboxes.checked(block.word_boxes, len(block.text)),
                         )
                     )
             rows = []

@@ -38,6 +38,9 @@ class PageRender:
     """Words to paint over in black wherever the page's text layer has them (a redacted PDF)."""
     mask_required: tuple[str, ...] = ()
     """Of those, the ones that must be found on the page, or the render is refused."""
+    mask_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    """Rectangles to paint black, as fractions of the page (left, top, right, bottom): the OCR
+    word boxes of a scan's redacted words, and redacted regions (``ingest/wordboxes.py``)."""
     name: str = "page-render"
     version: str = "1"
 
@@ -53,6 +56,7 @@ class PageRender:
             max_pixels=self.max_pixels,
             mask_words=self.mask_words,
             mask_required=self.mask_required,
+            mask_boxes=self.mask_boxes,
         )
         return Extraction(
             doc_type="page-image",
@@ -69,10 +73,12 @@ def render_png(
     max_pixels: int,
     mask_words: tuple[str, ...] = (),
     mask_required: tuple[str, ...] = (),
+    mask_boxes: Sequence[tuple[float, float, float, float]] = (),
 ) -> bytes:
     """Page ``page`` of a PDF or image as PNG bytes; ``Skip("not_found")`` for no such page. With
-    ``mask_words`` (a PDF only) every occurrence of them on the page is painted over in black."""
-    if mask_words and mime != "application/pdf":
+    ``mask_words`` (a PDF only) every occurrence of them on the page's text layer is painted over
+    in black; ``mask_boxes`` (fractions of the page) are painted black on any page."""
+    if mask_required and mime != "application/pdf":
         raise ExtractionError(MASK_UNLOCATABLE, "only a PDF's text layer can locate masked words")
     from PIL import Image, ImageSequence
 
@@ -92,6 +98,7 @@ def render_png(
             image = pg.render(scale=scale).to_pil()
             if mask_words:
                 image = black_out(pg, image, mask_words, mask_required, scale, page)
+            image = black_boxes(image, mask_boxes)
             pg.close()
         finally:
             pdf.close()
@@ -105,7 +112,8 @@ def render_png(
                     f = frame.copy()
                     if f.width * f.height > max_pixels:
                         f.thumbnail((int((max_pixels * f.width / f.height) ** 0.5), 10**6))
-                    f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode).save(out, format="PNG")
+                    f = f.convert("RGB" if f.mode not in ("L", "RGB") else f.mode)
+                    black_boxes(f, mask_boxes).save(out, format="PNG")
                     return out.getvalue()
         raise Skip("not_found", f"page {page} not found")
     raise Skip("not_found", "this document has no page images")
@@ -113,6 +121,30 @@ def render_png(
 
 MASK_UNLOCATABLE = "mask_unlocatable"
 """The code of a render refused because a masked word is not on the page's text layer."""
+
+
+def black_boxes(image: Any, boxes: Sequence[tuple[float, float, float, float]]) -> Any:
+    """Paint each box (fractions of the page: left, top, right, bottom) black on ``image``, with a
+    margin of two pixels (a word's box is its ink's; anti-aliased edges lie just outside)."""
+    if not boxes:
+        return image
+    from PIL import ImageDraw
+
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    w, h = image.size
+    for left, top, right, bottom in boxes:
+        draw.rectangle(
+            (
+                max(0, math.floor(left * w) - 2),
+                max(0, math.floor(top * h) - 2),
+                min(w - 1, math.ceil(right * w) + 2),
+                min(h - 1, math.ceil(bottom * h) + 2),
+            ),
+            fill=0 if image.mode == "L" else (0, 0, 0),
+        )
+    return image
 
 
 def black_out(
@@ -181,6 +213,7 @@ class PageRenderer:
         what: str,
         mask_words: Sequence[str] = (),
         mask_required: Sequence[str] = (),
+        mask_boxes: Sequence[tuple[float, float, float, float]] = (),
     ) -> bytes:
         """The PNG of a page of the stored file ``path`` (checked by the caller); ``NotFoundError``
         for a page that is not there, ``RenderError`` (naming ``what``) for a render that timed out,
@@ -189,13 +222,14 @@ class PageRenderer:
         Rendered pages are kept in a cache of ``cache_mb`` (least recently used dropped first),
         keyed by the stored file (content-addressed: the caller re-hashes it before), the page,
         the resolution and the mask; failures are not kept."""
-        key = (str(path), mime, page, dpi, max_pixels, tuple(mask_words), tuple(mask_required))
+        boxes = tuple((float(a), float(b), float(c), float(d)) for a, b, c, d in mask_boxes)
+        key = (str(path), mime, page, dpi, max_pixels, tuple(mask_words), tuple(mask_required), boxes)
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        png = self._render(path, mime, page, dpi, max_pixels, what, mask_words, mask_required)
+        png = self._render(path, mime, page, dpi, max_pixels, what, mask_words, mask_required, boxes)
         if len(png) <= self.cache_bytes:
             with self._cache_lock:
                 if key not in self._cache:
@@ -216,6 +250,7 @@ class PageRenderer:
         what: str,
         mask_words: Sequence[str],
         mask_required: Sequence[str],
+        mask_boxes: tuple[tuple[float, float, float, float], ...] = (),
     ) -> bytes:
         self.renders += 1
         source = SourceFile(
@@ -223,7 +258,7 @@ class PageRenderer:
         )
         limits = Limits(tika_isolated=False, max_output_chars=400_000_000)
         try:
-            job = PageRender(page, dpi, max_pixels, tuple(mask_words), tuple(mask_required))
+            job = PageRender(page, dpi, max_pixels, tuple(mask_words), tuple(mask_required), mask_boxes)
             ex = self.sandbox.extract(job, source, limits)
         except Skip as exc:
             raise NotFoundError(exc.message) from None

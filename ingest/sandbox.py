@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive_search.types import Extraction, SourceFile, TextBlock
+from ingest import wordboxes
 from ingest.extractors.base import ExtractionError, Extractor, Limits, SandboxLimits, Skip
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def extraction_from_json(d: Any) -> Extraction:
                 speaker=_str_or_none(b.get("speaker"), 1000),
                 method=str(b.get("method") or "text")[:50],
                 confidence=_num_or_none(b.get("confidence")),
+                word_boxes=wordboxes.from_wire(b.get("word_boxes")),
             )
         )
     doc_date = None

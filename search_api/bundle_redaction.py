@@ -32,11 +32,12 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from archive_search.catalog.models import CaseRedactionRule, Entity, EntityMention
+from archive_search.catalog.models import CaseRedactionRule, Entity, EntityMention, Page
 from archive_search.errors import NotFoundError
 from archive_search.types import MAX_ID, Principal
 from index.analysis import Analyzer
-from search_api.redaction import mask, merge_ranges, pattern_for
+from ingest import wordboxes
+from search_api.redaction import MASK, PageMask, mask, merge_ranges, pattern_for
 
 if TYPE_CHECKING:
     from search_api.cases import CaseService
@@ -114,16 +115,37 @@ class Scrubber:
     is masked too, so an inflected form the entity finder did not link (``Гнурвальдова`` beside
     ``Гнурвальдів``) does not slip through."""
 
-    def text(self, value: str) -> str:
-        """``value`` with every masked spelling and term, and every word sharing a key with one,
-        replaced by ``█`` characters."""
+    def ranges(self, value: str) -> list[tuple[int, int]]:
+        """Where ``value`` holds a masked spelling or term, or a word sharing a key with one."""
         if not value or not self.patterns:
-            return value
+            return []
         ranges = [(m.start(), m.end()) for p in self.patterns for m in p.finditer(value)]
         if self.keys:
             ranges += [(t.start, t.end) for t in _analyzer().tokens(value) if self.keys.intersection(t.terms)]
-        merged = merge_ranges(ranges)
+        return merge_ranges(ranges)
+
+    def text(self, value: str) -> str:
+        """``value`` with every masked spelling and term, and every word sharing a key with one,
+        replaced by ``█`` characters."""
+        merged = self.ranges(value)
         return mask(value, merged) if merged else value
+
+    def page_mask(self, s: Session, document_id: int, page: int) -> PageMask:
+        """What to black out on a page image for this rule: on a scanned page the OCR word boxes
+        of the masked words (``ingest/wordboxes.py``; a masked word without a box: unlocatable),
+        on a page with a text layer the masked words, each of which the layer must locate."""
+        pg = s.scalar(select(Page).where(Page.document_id == document_id, Page.number == page))
+        if pg is None:
+            return PageMask(words=[], required=[])
+        ranges = self.ranges(pg.text)
+        if pg.method == "ocr":
+            originals = {i: pg.text[i] for a, b in ranges for i in range(a, b)}
+            boxes, located = wordboxes.boxes_for(
+                wordboxes.from_json(pg.word_boxes, len(pg.text)), ranges, originals
+            )
+            return PageMask(words=[], required=[], boxes=boxes, unlocatable=not located)
+        words = sorted({w for a, b in ranges for w in re.split(rf"[\s{MASK}]+", pg.text[a:b]) if w})
+        return PageMask(words=words, required=words)
 
     def holds(self, value: str) -> bool:
         return self.text(value) != value
@@ -253,3 +275,17 @@ def lift_rule(cases: CaseService, case_id: int, principal: Principal) -> dict[st
         s.execute(delete(CaseRedactionRule).where(CaseRedactionRule.case_id == case_id))
         cases.audit.record(principal.name, "case.redaction_rule", "case", case_id, {"op": "lift"}, session=s)
     return {"case_id": case_id, "lifted": True}
+
+
+def cases_with_rules(cases: CaseService, principal: Principal) -> list[dict[str, Any]]:
+    """The principal's cases that have a redaction rule (a hit export can be masked by one)."""
+    mine = cases.list_cases(principal)
+    if not mine:
+        return []
+    with cases.catalog.session() as s:
+        ruled = set(
+            s.scalars(
+                select(CaseRedactionRule.case_id).where(CaseRedactionRule.case_id.in_([c.id for c in mine]))
+            )
+        )
+    return [{"id": c.id, "title": c.title} for c in mine if c.id in ruled]

@@ -61,6 +61,7 @@ from archive_search.catalog.models import (
     Passage,
     PassageAccess,
     PassageRestriction,
+    RedactionRegion,
     RedactionSpan,
     StoredFile,
     User,
@@ -399,6 +400,7 @@ class CareService:
         s.execute(delete(DocumentAccess).where(DocumentAccess.document_id.in_(ids)))
         # what redactions masked (``redaction.py``) is kept beside the text: it goes with it
         s.execute(delete(RedactionSpan).where(RedactionSpan.document_id.in_(ids)))
+        s.execute(delete(RedactionRegion).where(RedactionRegion.document_id.in_(ids)))
         s.execute(
             update(IngestItem).where(IngestItem.document_id.in_(ids)).values(path="(purged)", message=None)
         )

@@ -304,18 +304,33 @@ def render_report(case: CaseDetail, manifest: dict[str, Any]) -> bytes:
 
 
 def _redacted_pdf(
-    cases: CaseService, zf: zipfile.ZipFile, files: list[dict[str, Any]], doc: Document, name: str
+    cases: CaseService,
+    zf: zipfile.ZipFile,
+    files: list[dict[str, Any]],
+    doc: Document,
+    name: str,
+    scrub: Scrubber | None = None,
 ) -> str | None:
-    """A redacted PDF's pages re-rendered as images with the masked words blacked out (no text
-    layer), added to the bundle; ``None`` when a page's masked words cannot be located."""
+    """A redacted PDF's pages (or a scanned image's frames) re-rendered as images with the masked
+    words and regions blacked out (no text layer), added to the bundle; ``None`` when a page's
+    masked words cannot be located."""
     with cases.catalog.session() as s:
         stored = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
 
         def mask_of(page: int) -> PageMask:
-            return mask_for_page(s, doc.id, page)
+            own = mask_for_page(s, doc.id, page)
+            if scrub is None:
+                return own
+            rule = scrub.page_mask(s, doc.id, page)  # the case's redaction rule, on this page
+            return PageMask(
+                words=sorted({*own.words, *rule.words}, key=len, reverse=True),
+                required=sorted({*own.required, *rule.required}),
+                boxes=own.boxes + rule.boxes,
+                unlocatable=own.unlocatable or rule.unlocatable,
+            )
 
         try:
-            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of)
+            data = redacted_pdf(cases.store.path_for(str(stored)), mask_of, mime=doc.mime)
         except ArchiveError:
             return None
     path = f"redacted/{doc.id}-{name}.pdf"
@@ -389,11 +404,20 @@ def build_bundle(
                 orig_path: str | None = f"originals/{doc.id}-{name}"
                 text_path = f"text/{doc.id}-{_text_name(name)}"
                 redacted_pdf_path: str | None = None
-                if doc.id in withheld or doc.id in entity_redacted:
+                rule_masked = False
+                if doc.id in withheld:
                     orig_path = None  # the original (and a PDF rendered from it) holds the words
+                elif doc.id in entity_redacted:
+                    # the original holds the rule's words; a PDF or scan comes re-rendered with
+                    # them (and any redaction) blacked out where every one can be located
+                    orig_path = None
+                    if doc.mime == "application/pdf" or doc.mime.startswith("image/"):
+                        redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name, scrub)
+                        rule_masked = redacted_pdf_path is not None
                 elif doc.id in redacted:
                     orig_path = None
-                    if doc.mime == "application/pdf":
+                    if doc.mime == "application/pdf" or doc.mime.startswith("image/"):
+                        # a scan's frames too, masked by their OCR word boxes (``wordboxes.py``)
                         redacted_pdf_path = _redacted_pdf(cases, zf, files, doc, name)
                 else:
                     assert orig_path is not None
@@ -453,6 +477,7 @@ def build_bundle(
                         "redacted_pdf": redacted_pdf_path,
                         "withheld_passages": withheld.get(doc.id, 0),
                         "entity_redacted": doc.id in entity_redacted,
+                        "rule_masked_pdf": rule_masked,
                     }
                 )
                 paths[doc.id] = (orig_path, text_path)
@@ -824,7 +849,8 @@ def verify_bundle(path: Path) -> tuple[list[str], int]:
         redacted_ids = {r.get("document_id") for r in manifest.get("redactions", []) if isinstance(r, dict)}
         for d in manifest.get("documents", []):
             if d.get("entity_redacted") is True and (
-                d.get("original") is not None or d.get("redacted_pdf") is not None
+                d.get("original") is not None
+                or (d.get("redacted_pdf") is not None and d.get("rule_masked_pdf") is not True)
             ):
                 problems.append(
                     f"document {d.get('document_id')}: masked by the case's rule, yet its original is in "

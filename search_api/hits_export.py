@@ -25,8 +25,10 @@ from xml.sax.saxutils import escape
 
 from fastapi.responses import StreamingResponse
 
+from archive_search.errors import NotFoundError
 from archive_search.types import Hit, Principal, SearchRequest
 from search_api.audit import search_details
+from search_api.bundle_redaction import Scrubber, load_rule, scrubber_for
 from search_api.metadata import export_annotations
 from search_api.retrieval import ExportInfo, HitListHash
 
@@ -171,25 +173,50 @@ def explain_text(h: Hit) -> str | None:
 
 
 def stream(
-    fmt: ExportFormat, head: dict[str, Any], hits: Iterable[Hit], annotate: Annotator | None = None
+    fmt: ExportFormat,
+    head: dict[str, Any],
+    hits: Iterable[Hit],
+    annotate: Annotator | None = None,
+    scrub: Scrubber | None = None,
 ) -> Iterator[bytes]:
-    """The export's bytes, a block at a time; ``annotate`` fills the entity and metadata columns."""
+    """The export's bytes, a block at a time; ``annotate`` fills the entity and metadata columns;
+    ``scrub`` (a case's redaction rule) masks every text of the first line and of every row."""
     rows = annotated(hits, annotate)
+    if scrub is not None:
+        head = scrub.walk(head)
     if fmt == "jsonl":
-        return _jsonl(head, rows)
+        return _jsonl(head, rows, scrub)
     if fmt == "xlsx":
-        return _xlsx(head, rows)
-    return _csv(head, rows)
+        return _xlsx(head, rows, scrub)
+    return _csv(head, rows, scrub)
 
 
-def _csv(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
+UNMASKED = ("sha256",)
+"""Cells a case's redaction rule leaves alone (a hash holds no words)."""
+
+
+def _masked_cells(cells: list[Any], scrub: Scrubber | None) -> list[Any]:
+    if scrub is None:
+        return cells
+    return [v if c in UNMASKED else scrub.walk(v) for c, v in zip(COLUMNS, cells, strict=True)]
+
+
+def _masked_json(out: dict[str, Any], scrub: Scrubber | None) -> dict[str, Any]:
+    if scrub is None:
+        return out
+    return {k: v if k in UNMASKED else scrub.walk(v) for k, v in out.items()}
+
+
+def _csv(
+    head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]], scrub: Scrubber | None = None
+) -> Iterator[bytes]:
     buf = io.StringIO()
     w = csv.writer(buf)
     # a comment line first (spreadsheet programs show it as the first row)
     buf.write("\ufeff# " + json.dumps(head, ensure_ascii=False) + "\r\n")
     w.writerow(COLUMNS)
     for n, (h, extra) in enumerate(hits, start=1):
-        w.writerow(["" if v is None else v for v in row(n, h, extra)])
+        w.writerow(["" if v is None else v for v in _masked_cells(row(n, h, extra), scrub)])
         if buf.tell() >= _FLUSH_BYTES:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
@@ -197,11 +224,13 @@ def _csv(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iter
     yield buf.getvalue().encode("utf-8")
 
 
-def _jsonl(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
+def _jsonl(
+    head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]], scrub: Scrubber | None = None
+) -> Iterator[bytes]:
     out: list[str] = [json.dumps(head, ensure_ascii=False)]
     size = 0
     for n, (h, extra) in enumerate(hits, start=1):
-        line = json.dumps(_json_row(n, h, extra), ensure_ascii=False)
+        line = json.dumps(_masked_json(_json_row(n, h, extra), scrub), ensure_ascii=False)
         out.append(line)
         size += len(line)
         if size >= _FLUSH_BYTES:
@@ -289,7 +318,9 @@ _WORKBOOK_RELS = (
 )
 
 
-def _xlsx(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Iterator[bytes]:
+def _xlsx(
+    head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]], scrub: Scrubber | None = None
+) -> Iterator[bytes]:
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -304,22 +335,52 @@ def _xlsx(head: dict[str, Any], hits: Iterable[tuple[Hit, Extra | None]]) -> Ite
             sheet.write(_xlsx_row(1, [json.dumps(head, ensure_ascii=False)]).encode("utf-8"))
             sheet.write(_xlsx_row(2, COLUMNS).encode("utf-8"))
             for n, (h, extra) in enumerate(hits, start=1):
-                sheet.write(_xlsx_row(n + 2, row(n, h, extra)).encode("utf-8"))
+                sheet.write(_xlsx_row(n + 2, _masked_cells(row(n, h, extra), scrub)).encode("utf-8"))
                 if sum(len(p) for p in sink.parts) >= _FLUSH_BYTES:
                     yield sink.take()
             sheet.write(b"</sheetData></worksheet>")
     yield sink.take()
 
 
-def export_response(
-    svc: ArchiveService, principal: Principal, req: SearchRequest, fmt: ExportFormat
-) -> StreamingResponse:
-    """The streamed export of ``req`` for ``principal`` (the API route and the UI's button)."""
+def prepared(
+    svc: ArchiveService, principal: Principal, req: SearchRequest, *, redact_case: int | None = None
+) -> tuple[ExportInfo, Iterable[Hit], dict[str, Any], Scrubber | None]:
+    """The export's hits, first line and masks: with ``redact_case``, the hits are listed once
+    first for their documents, over which that case's rule makes the masks (``case_scrubber``),
+    then again to be written — as a bundle of those documents would be masked."""
+    scrub: Scrubber | None = None
+    if redact_case is not None:
+        _, first = svc.retrieval.export_hits(req, principal)
+        scrub = case_scrubber(svc, principal, redact_case, {int(h.document_id) for h in first})
     info, hits = svc.retrieval.export_hits(req, principal)
     head = header(info, search_details(req, info.total))
+    if scrub is not None and redact_case is not None:
+        head["entity_redaction"] = {"case_id": redact_case, **scrub.manifest_entry()}
+        head["entity_redaction"]["documents"] = len(scrub.documents)
+        hits = _widened(svc, principal, redact_case, scrub, hits)
+    return info, hits, head, scrub
+
+
+def export_response(
+    svc: ArchiveService,
+    principal: Principal,
+    req: SearchRequest,
+    fmt: ExportFormat,
+    *,
+    redact_case: int | None = None,
+) -> StreamingResponse:
+    """The streamed export of ``req`` for ``principal`` (the API route and the UI's button); with
+    ``redact_case``, masked by that case's redaction rule as its bundles are (``prepared``)."""
+    info, hits, head, scrub = prepared(svc, principal, req, redact_case=redact_case)
     name = f"search-export.{fmt}"
     return StreamingResponse(
-        stream(fmt, head, recorded(svc, principal, req, info, fmt, hits), annotator(svc)),
+        stream(
+            fmt,
+            head,
+            recorded(svc, principal, req, info, fmt, hits, redact_case=redact_case),
+            annotator(svc),
+            scrub,
+        ),
         media_type=MEDIA_TYPES[fmt],
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',
@@ -327,6 +388,36 @@ def export_response(
             "X-Exhaustive": "true" if info.exhaustive else "false",
         },
     )
+
+
+def case_scrubber(svc: ArchiveService, principal: Principal, case_id: int, documents: set[int]) -> Scrubber:
+    """The masks of ``case_id``'s redaction rule over ``documents`` (the hits' documents), as a
+    bundle of them would be masked (``bundle_redaction.scrubber_for``); 404 ``not_found`` unless
+    the principal is a member of the case and the case has a rule."""
+    with svc.catalog.session() as s:
+        svc.cases._case(s, case_id, principal)
+        rule = load_rule(s, case_id)
+        if rule is None:
+            raise NotFoundError(f"case {case_id} has no redaction rule")
+        return scrubber_for(s, rule, sorted(documents))
+
+
+def _widened(
+    svc: ArchiveService, principal: Principal, case_id: int, scrub: Scrubber, hits: Iterable[Hit]
+) -> Iterator[Hit]:
+    """The hits; a document not among those the masks were made for (ingested between the two
+    passes over the hits) widens the masks first: they only ever grow."""
+    seen = set(scrub.documents)
+    known: set[int] = set()
+    for h in hits:
+        doc = int(h.document_id)
+        if doc not in known and doc not in seen:
+            wider = case_scrubber(svc, principal, case_id, {doc})
+            scrub.patterns = list(dict.fromkeys([*scrub.patterns, *wider.patterns]))
+            scrub.keys = scrub.keys | wider.keys
+            scrub.documents |= wider.documents
+        known.add(doc)
+        yield h
 
 
 def annotator(svc: ArchiveService) -> Annotator:
@@ -347,6 +438,8 @@ def recorded(
     info: ExportInfo,
     fmt: str,
     hits: Iterable[Hit],
+    *,
+    redact_case: int | None = None,
 ) -> Iterator[Hit]:
     """The hits, passed through; when the last has gone (or the stream stops), the export's search
     record, with the hash of every hit written, goes to the audit log."""
@@ -366,4 +459,6 @@ def recorded(
             "complete": complete,
             "record": record,
         }
+        if redact_case is not None:
+            details["redact_case"] = redact_case
         svc.cases.audit.record(principal.name, "search", None, None, details)

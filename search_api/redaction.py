@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +52,15 @@ from archive_search.catalog.models import (
     Page,
     Passage,
     Redaction,
+    RedactionRegion,
     RedactionSpan,
+    StoredFile,
 )
 from archive_search.catalog.models_metadata import DocumentMetadata, MetadataField
 from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from index import indexer
+from ingest import wordboxes
 from search_api.access import managed_document
 
 if TYPE_CHECKING:
@@ -116,10 +119,14 @@ def mask(value: str, ranges: Sequence[tuple[int, int]]) -> str:
 
 @dataclass(frozen=True)
 class PageMask:
-    """Words to black out on a page image, and those that must be found on the page's text layer."""
+    """Words to black out on a page image, and those that must be found on the page's text layer;
+    on a scanned page, the boxes to black out (fractions of the page: OCR word boxes of the masked
+    words and redacted regions) and whether some masked word has no box (then the image is refused)."""
 
     words: list[str]
     required: list[str]
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    unlocatable: bool = False
 
 
 @dataclass
@@ -160,10 +167,7 @@ class RedactionService:
 
     def is_redacted(self, document_id: int) -> bool:
         with self.catalog.session() as s:
-            return (
-                s.scalar(select(RedactionSpan.id).where(RedactionSpan.document_id == document_id).limit(1))
-                is not None
-            )
+            return bool(redacted_documents(s, [document_id]))
 
     def check_original(self, document_id: int, principal: Principal) -> None:
         """Refuse the original and page images of a redacted document to those who may not see
@@ -184,6 +188,13 @@ class RedactionService:
             return None
         with self.catalog.session() as s:
             return mask_for_page(s, document_id, page)
+
+    def scan_pages_locatable(self, document_id: int) -> bool:
+        """Whether every page of a redacted document has its masked words located (on a scanned
+        page: by its OCR word boxes), so that its page images can be served masked."""
+        with self.catalog.session() as s:
+            numbers = s.scalars(select(Page.number).where(Page.document_id == document_id)).all()
+            return not any(mask_for_page(s, document_id, n).unlocatable for n in numbers)
 
     # -- targets -----------------------------------------------------------------------------
 
@@ -306,6 +317,121 @@ class RedactionService:
         self.service.care.drop_exports([document_id])  # stored bundles hold the unredacted text
         return self.get(rid, principal)
 
+    def redact_region(
+        self,
+        document_id: int,
+        principal: Principal,
+        *,
+        reason: str,
+        page: int,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+    ) -> dict[str, Any]:
+        """Redact a rectangle of a scanned page (manage right; ``x``, ``y``, ``w``, ``h`` are
+        fractions of the page, from its top left corner): the region is blacked out in the page's
+        images even where OCR recognised nothing (a signature, a photograph), and every word whose
+        OCR box touches it is masked in the texts (the page's, its passages') like a span."""
+        reason = self._reason(reason)
+        if not (0 <= x < 1 and 0 <= y < 1 and w > 0 and h > 0):
+            raise InvalidRequestError("the region must start on the page: 0 <= x, y < 1; 0 < w, h")
+        w, h = min(w, 1 - x), min(h, 1 - y)  # clipped to the page
+        with self.catalog.session() as s:
+            doc, col = self._managed(s, document_id, principal)
+            if not (doc.mime == "application/pdf" or doc.mime.startswith("image/")):
+                raise ConflictError(f"document {document_id} has no page images to redact a region of")
+            pg = s.scalar(select(Page).where(Page.document_id == doc.id, Page.number == page))
+            if pg is None:
+                raise NotFoundError(f"page {page} not found in document {document_id}")
+            exact_pages: set[tuple[int, int, int]] = set()
+            exact: set[tuple[int, int, int]] = set()
+            words: wordboxes.PageWords | None = None
+            if pg.method == "ocr":
+                words = wordboxes.from_json(pg.word_boxes, len(pg.text))
+                if words is None:
+                    raise ConflictError(
+                        f"page {page} was OCR'd without word positions, so the words inside the region "
+                        "cannot be found; run `archive documents ocr-boxes` first"
+                    )
+            elif pg.method == "text-layer" and doc.mime == "application/pdf" and pg.text.strip():
+                words, layer = self._text_layer_words(s, doc, pg)
+                # every text-layer word under the rectangle must be placed in the page text, or
+                # the image would be blacked out while the text kept the word
+                if words is None or sum(_touches(b, words, x, y, w, h) for b in layer) > sum(
+                    _touches(r[2:], words, x, y, w, h) for r in words.rows
+                ):
+                    raise ConflictError(
+                        f"some words of page {page} inside the region cannot be placed in its text; "
+                        "redact them as text"
+                    )
+            if words is not None:
+                for r in words.rows:
+                    if _touches(r[2:], words, x, y, w, h):
+                        exact_pages.add((pg.id, r[0], r[1]))
+                for p in s.scalars(
+                    select(Passage).where(Passage.document_id == doc.id, Passage.page == page)
+                ):
+                    for _, a, b in exact_pages:
+                        a2, b2 = max(a, p.char_start) - p.char_start, min(b, p.char_end) - p.char_start
+                        if a2 < b2:
+                            exact.add((p.id, a2, b2))
+            elif pg.text.strip():
+                # a page with text but no way to place it (not OCR'd, not a PDF's text layer):
+                # the region would black out pixels while the text kept the words
+                raise ConflictError(f"the words of page {page} cannot be placed on it; redact them as text")
+            # words masked already by another redaction get spans too: lifting that one hands
+            # their characters over to this one, and they stay masked while the region stands
+            found = (
+                self._mask(s, [doc.id], [], exact, exact_pages=exact_pages, keep_masked=True)
+                if exact_pages
+                else []
+            )
+            red = Redaction(
+                kind="region", document_id=doc.id, reason=reason, created_by=principal.name, created_at=_now()
+            )
+            s.add(red)
+            s.flush()
+            s.add(RedactionRegion(redaction_id=red.id, document_id=doc.id, page=page, x=x, y=y, w=w, h=h))
+            self._store_spans(s, red.id, found)
+            details = {
+                "kind": "region",
+                "reason": reason,
+                "collection": col,
+                "page": page,
+                "region": [round(v, 4) for v in (x, y, w, h)],
+                "spans": len(found),
+            }
+            self.audit.record(principal.name, "document.redact", "document", doc.id, details, session=s)
+            rid = red.id
+        self._reindex([document_id], rewrite=bool(found))
+        self.service.care.drop_exports([document_id])  # stored bundles hold the page unmasked
+        return self.get(rid, principal)
+
+    def _text_layer_words(
+        self, s: Session, doc: Document, pg: Page
+    ) -> tuple[wordboxes.PageWords | None, list[list[int]]]:
+        """A text-layer PDF page's words with their boxes (``wordboxes.text_layer_words``),
+        aligned to the page text as it was before any redaction (the masked characters put back
+        from the spans in memory), so that a word masked already is found too."""
+        sha = s.scalar(select(StoredFile.sha256).where(StoredFile.id == doc.file_id))
+        found = wordboxes.text_layer_words(
+            self.service.store.checked_path(str(sha), what=f"document {doc.id}"), pg.number
+        )
+        if found is None:
+            return None, []
+        spans = [
+            (int(a), int(b), str(o))
+            for a, b, o in s.execute(
+                select(RedactionSpan.char_start, RedactionSpan.char_end, RedactionSpan.original).where(
+                    RedactionSpan.target == "page", RedactionSpan.target_id == pg.id
+                )
+            ).all()
+        ]
+        aligned = wordboxes.align(wordboxes.unredacted_text(pg.text, spans), found)
+        words = wordboxes.from_json(wordboxes.checked(aligned, len(pg.text)), len(pg.text))
+        return words, found.boxes
+
     def redact_entity(self, entity_id: int, principal: Principal, *, reason: str) -> dict[str, Any]:
         """Redact every spelling of an entity in every document that mentions it (admins)."""
         if not principal.is_admin:
@@ -364,6 +490,8 @@ class RedactionService:
         patterns: Sequence[re.Pattern[str]],
         exact: set[tuple[int, int, int]],
         field_patterns: Sequence[re.Pattern[str]] = (),
+        exact_pages: set[tuple[int, int, int]] | None = None,
+        keep_masked: bool = False,
     ) -> list[tuple[_Target, list[tuple[int, int, str]]]]:
         """Mask every match of ``patterns`` (and the ``exact`` passage spans) in the documents'
         texts; returns each changed target with its (start, end, original) spans."""
@@ -377,7 +505,10 @@ class RedactionService:
             if t.kind in _DOC_FIELDS or t.kind == "metadata":
                 ranges += [r for pat in field_patterns for r in ranges_of(pat, t.value)]
             ranges += [(a, b) for pid, a, b in exact if t.kind == "passage" and pid == t.target_id]
-            ranges = [r for r in merge_ranges(ranges) if t.value[r[0] : r[1]].replace(MASK, "")]
+            ranges += [(a, b) for pid, a, b in exact_pages or () if t.kind == "page" and pid == t.target_id]
+            ranges = [
+                r for r in merge_ranges(ranges) if keep_masked or t.value[r[0] : r[1]].replace(MASK, "")
+            ]
             if not ranges:
                 continue
             count += len(ranges)
@@ -497,6 +628,11 @@ class RedactionService:
                     s.execute(
                         update(Passage).where(Passage.id == tid).values(embedding=None, embedded_at=None)
                     )
+            for (region_doc,) in s.execute(
+                select(RedactionRegion.document_id).where(RedactionRegion.redaction_id == red.id)
+            ):
+                touched[region_doc] = None  # its page images change (the viewer's cache keys on the mask)
+            s.execute(delete(RedactionRegion).where(RedactionRegion.redaction_id == red.id))
             docs = list(touched)
             if docs:
                 s.execute(delete(FamilyLsh).where(FamilyLsh.document_id.in_(docs)))
@@ -551,7 +687,16 @@ class RedactionService:
             "reason": red.reason,
             "created_by": red.created_by,
             "created_at": red.created_at.isoformat(),
-            "documents": sorted({str(sp.document_id) for sp in spans}, key=int),
+            "documents": sorted(
+                {str(sp.document_id) for sp in spans}
+                | {
+                    str(d)
+                    for d in s.scalars(
+                        select(RedactionRegion.document_id).where(RedactionRegion.redaction_id == red.id)
+                    )
+                },
+                key=int,
+            ),
             "spans": [
                 {
                     "document_id": str(sp.document_id),
@@ -564,6 +709,14 @@ class RedactionService:
                 for sp in spans[:1000]
             ],
             "span_count": len(spans),
+            "regions": [
+                {"document_id": str(r.document_id), "page": r.page, "x": r.x, "y": r.y, "w": r.w, "h": r.h}
+                for r in s.scalars(
+                    select(RedactionRegion)
+                    .where(RedactionRegion.redaction_id == red.id)
+                    .order_by(RedactionRegion.id)
+                )
+            ],
         }
 
     def get(self, redaction_id: int, principal: Principal) -> dict[str, Any]:
@@ -577,10 +730,14 @@ class RedactionService:
         """The redactions in a document, with the text each span masked (its managers)."""
         with self.catalog.session() as s:
             self._managed(s, document_id, principal)
-            ids = s.scalars(
-                select(RedactionSpan.redaction_id).where(RedactionSpan.document_id == document_id).distinct()
-            ).all()
-            reds = s.scalars(select(Redaction).where(Redaction.id.in_(list(ids))).order_by(Redaction.id))
+            ids = set(
+                s.scalars(select(RedactionSpan.redaction_id).where(RedactionSpan.document_id == document_id))
+            ) | set(
+                s.scalars(
+                    select(RedactionRegion.redaction_id).where(RedactionRegion.document_id == document_id)
+                )
+            )
+            reds = s.scalars(select(Redaction).where(Redaction.id.in_(sorted(ids))).order_by(Redaction.id))
             return [self._public(s, r, document_id=document_id) for r in reds]
 
     def passages(self, document_id: int, principal: Principal, *, preview: int = 80) -> list[dict[str, Any]]:
@@ -612,7 +769,9 @@ class RedactionService:
 
 
 def mask_for_page(s: Session, document_id: int, page: int) -> PageMask:
-    """The words of every span of the document, and those of the spans on page ``page``."""
+    """The words of every span of the document, and those of the spans on page ``page`` (which
+    its text layer must locate); for a page whose text came from OCR, the OCR word boxes of the
+    spans on it instead (``ingest/wordboxes.py``), and its redacted regions."""
     rows = s.execute(
         select(RedactionSpan.original, RedactionSpan.target, Page.number)
         .join(Page, Page.id == RedactionSpan.target_id, isouter=True)
@@ -625,16 +784,69 @@ def mask_for_page(s: Session, document_id: int, page: int) -> PageMask:
         words |= ws
         if target == "page" and number == page:
             required |= ws
-    return PageMask(words=sorted(words, key=len, reverse=True), required=sorted(required))
+    regions = [
+        (r.x, r.y, r.x + r.w, r.y + r.h)
+        for r in s.scalars(
+            select(RedactionRegion).where(
+                RedactionRegion.document_id == document_id, RedactionRegion.page == page
+            )
+        )
+    ]
+    pg = s.scalar(select(Page).where(Page.document_id == document_id, Page.number == page))
+    if pg is None or pg.method != "ocr":
+        return PageMask(words=sorted(words, key=len, reverse=True), required=sorted(required), boxes=regions)
+    # a scanned page: its text is not on a text layer; the OCR word boxes locate the masked words
+    ranges, originals = page_spans(s, pg)
+    boxes, located = wordboxes.boxes_for(wordboxes.from_json(pg.word_boxes, len(pg.text)), ranges, originals)
+    return PageMask(
+        words=sorted(words, key=len, reverse=True),
+        required=[],
+        boxes=regions + boxes,
+        unlocatable=not located,
+    )
+
+
+def page_spans(s: Session, pg: Page) -> tuple[list[tuple[int, int]], dict[int, str]]:
+    """The masked ranges of a page's text (its own spans, and those of passages cut from it,
+    moved to page offsets) and the character that stood at each masked offset."""
+    ranges: list[tuple[int, int]] = []
+    originals: dict[int, str] = {}
+
+    def add(a: int, b: int, original: str) -> None:
+        ranges.append((a, b))
+        for i, ch in enumerate(original[: b - a]):
+            if originals.get(a + i, MASK) == MASK:
+                originals[a + i] = ch
+
+    for sp in s.scalars(
+        select(RedactionSpan).where(RedactionSpan.target == "page", RedactionSpan.target_id == pg.id)
+    ):
+        add(sp.char_start, sp.char_end, sp.original)
+    passage_rows = s.execute(
+        select(RedactionSpan, Passage.char_start)
+        .join(Passage, Passage.id == RedactionSpan.target_id)
+        .where(
+            RedactionSpan.target == "passage",
+            RedactionSpan.document_id == pg.document_id,
+            Passage.page == pg.number,
+        )
+    ).all()
+    for sp, start in passage_rows:
+        if start is not None:
+            add(start + sp.char_start, start + sp.char_end, sp.original)
+    return merge_ranges(ranges), originals
 
 
 def redacted_documents(s: Session, document_ids: Sequence[int]) -> set[int]:
+    """Those of the documents with a masked span or a redacted page region."""
     ids = sorted(set(document_ids))
     if not ids:
         return set()
-    return set(
-        s.scalars(select(RedactionSpan.document_id).where(RedactionSpan.document_id.in_(ids)).distinct())
+    spans = s.scalars(select(RedactionSpan.document_id).where(RedactionSpan.document_id.in_(ids)).distinct())
+    regions = s.scalars(
+        select(RedactionRegion.document_id).where(RedactionRegion.document_id.in_(ids)).distinct()
     )
+    return set(spans) | set(regions)
 
 
 def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -667,7 +879,26 @@ def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str,
         e["spans"] += 1
         if target not in e["in"]:
             e["in"].append(target)
-    return list(out.values())
+    for red, doc_id, page in s.execute(
+        select(Redaction, RedactionRegion.document_id, RedactionRegion.page)
+        .join(RedactionRegion, RedactionRegion.redaction_id == Redaction.id)
+        .where(RedactionRegion.document_id.in_(ids))
+    ).all():
+        e = out.setdefault(
+            (red.id, doc_id),
+            {
+                "redaction_id": red.id,
+                "document_id": doc_id,
+                "kind": red.kind,
+                "reason": red.reason,
+                "redacted_by": red.created_by,
+                "redacted_at": red.created_at.isoformat(),
+                "spans": 0,
+                "in": [],
+            },
+        )
+        e.setdefault("regions", []).append(page)
+    return sorted(out.values(), key=lambda e: (e["redaction_id"], e["document_id"]))
 
 
 def _field_patterns(chosen: str, fields: Sequence[str]) -> list[re.Pattern[str]]:
@@ -692,6 +923,17 @@ def _span_pattern(value: str, a: int, b: int) -> re.Pattern[str]:
     lead = r"(?<!\w)" if a == 0 or not value[a - 1].isalnum() else ""
     tail = r"(?!\w)" if b >= len(value) or not value[b].isalnum() else ""
     return re.compile(lead + body + tail, re.IGNORECASE)
+
+
+def _touches(box: Sequence[int], words: wordboxes.PageWords, x: float, y: float, w: float, h: float) -> bool:
+    """Whether a word's box (pixels of ``words``' image) overlaps the region (fractions)."""
+    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+    return bool(
+        x0 < (x + w) * words.width
+        and x * words.width < x1
+        and y0 < (y + h) * words.height
+        and y * words.height < y1
+    )
 
 
 def _now() -> datetime:

@@ -422,11 +422,17 @@ class ArchiveService:
         if page < 1:
             raise NotFoundError(f"page {page} not found")
         self.check_withheld(doc.id, principal, page)
-        # a redacted document: readers get its PDF pages with the masked words blacked out;
-        # a page whose words cannot be located on its text layer (and any scan) is refused
+        # a redacted document: readers get its pages with the masked words blacked out (located
+        # on a PDF's text layer, or by the OCR word boxes of a scanned page) and its redacted
+        # regions; a page whose masked words cannot all be located is refused
         mask = self.redactions.page_mask(doc.id, page, principal)
-        if mask is not None and doc.mime != "application/pdf":
-            self.redactions.check_original(doc.id, principal)
+        if mask is not None and mask.unlocatable:
+            raise ForbiddenError(
+                f"page {page} of document {document_id} is redacted and the masked words cannot all "
+                "be located on it (a scan OCR'd without word positions: `archive documents "
+                "ocr-boxes`); its image is for the collection's managers",
+                code="document_redacted",
+            )
         path = self.store.checked_path(sha, what=f"document {document_id}")
         return self.renderer().render(
             path,
@@ -437,6 +443,7 @@ class ArchiveService:
             what=f"document {document_id}",
             mask_words=mask.words if mask is not None else (),
             mask_required=mask.required if mask is not None else (),
+            mask_boxes=mask.boxes if mask is not None else (),
         )
 
     @property

@@ -225,6 +225,7 @@ NOTICES = (
     "care_restrict_passage",
     "care_unrestrict_passage",
     "care_redact",
+    "care_redact_region",
     "care_lifted",
     "care_retention",
 )

@@ -221,6 +221,22 @@ class RedactionSpan(Base):
     original: Mapped[str] = mapped_column(Text)
 
 
+class RedactionRegion(Base):
+    """A rectangle of a page (fractions of the page, 0..1) blacked out in its images (migration
+    0028): a region redaction of a scan; the words inside it are masked as its spans."""
+
+    __tablename__ = "redaction_regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    redaction_id: Mapped[int] = mapped_column(ForeignKey("redactions.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int] = mapped_column(Integer)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+
+
 class Page(Base):
     """Extracted text of one page (or of the whole text when a format has no pages)."""
 
@@ -233,6 +249,9 @@ class Page(Base):
     text: Mapped[str] = mapped_column(Text)
     method: Mapped[str] = mapped_column(String(30))
     confidence: Mapped[float | None] = mapped_column(Float)
+    word_boxes: Mapped[str | None] = mapped_column(Text, default=None)
+    """An OCR'd page's word positions (``ingest/wordboxes.py``: offsets in ``text`` and pixel
+    boxes, no words; migration 0028); ``None`` for other pages and pages OCR'd before."""
 
 
 class Passage(Base):

@@ -79,7 +79,13 @@ class DjvuExtractor:
                 image = self._render(path, i, limits)
                 res = ocr_image(image, languages=limits.ocr_languages, timeout_s=limits.ocr_timeout_s)
                 if res.text.strip() or quality == "garbage":
-                    block = TextBlock(text=res.text, page=i, method="ocr", confidence=res.confidence)
+                    block = TextBlock(
+                        text=res.text,
+                        page=i,
+                        method="ocr",
+                        confidence=res.confidence,
+                        word_boxes=res.word_boxes,
+                    )
             total += len(block.text)
             if total > limits.max_output_chars:
                 raise ExtractionError("too_much_text", f"text exceeds {limits.max_output_chars} characters")

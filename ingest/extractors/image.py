@@ -40,7 +40,15 @@ class ImageOcrExtractor:
                     if res is None:  # blank, or past the budget
                         blocks.append(TextBlock(text="", page=n, method="ocr-skipped"))
                         continue
-                    blocks.append(TextBlock(text=res.text, page=n, method="ocr", confidence=res.confidence))
+                    blocks.append(
+                        TextBlock(
+                            text=res.text,
+                            page=n,
+                            method="ocr",
+                            confidence=res.confidence,
+                            word_boxes=res.word_boxes,
+                        )
+                    )
         except Image.DecompressionBombError as exc:
             raise ExtractionError("image_too_large", str(exc)) from exc
         except (UnidentifiedImageError, OSError) as exc:

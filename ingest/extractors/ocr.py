@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from archive_search.types import WordBoxes
 from ingest.extractors.base import ExtractionError, Limits
 
 INK_LEVEL = 128
@@ -35,6 +36,8 @@ class OcrResult:
     text: str
     confidence: float | None
     """Mean word confidence 0..100 reported by Tesseract."""
+    word_boxes: WordBoxes | None = None
+    """Each word of ``text`` (in its order) with its pixel box in the image Tesseract read."""
 
 
 try:
@@ -78,7 +81,7 @@ def ocr_image(image: Image.Image, *, languages: str, timeout_s: int) -> OcrResul
     if proc.returncode != 0:
         msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ExtractionError("ocr_failed", msg[-1] if msg else f"tesseract exit {proc.returncode}")
-    return _parse_tsv(proc.stdout.decode("utf-8", "replace"))
+    return _parse_tsv(proc.stdout.decode("utf-8", "replace"), img.size)
 
 
 def is_blank(image: Image.Image) -> bool:
@@ -168,8 +171,11 @@ class OcrBudget:
         return ExtractionError("ocr_budget", f"no text found before the OCR budget ran out: {message}")
 
 
-def _parse_tsv(tsv: str) -> OcrResult:
+def _parse_tsv(tsv: str, size: tuple[int, int] = (0, 0)) -> OcrResult:
+    """The text of Tesseract's TSV (words of a line joined by spaces, lines by newlines, a blank
+    line between paragraphs) and, in the same order, each word's box (``size``: the image's)."""
     lines: dict[tuple[int, int, int], list[str]] = {}
+    boxes: dict[tuple[int, int, int], list[list[int]]] = {}
     confs: list[float] = []
     order: list[tuple[int, int, int]] = []
     for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
@@ -181,8 +187,15 @@ def _parse_tsv(tsv: str) -> OcrResult:
         key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
         if key not in lines:
             lines[key] = []
+            boxes[key] = []
             order.append(key)
         lines[key].append(word)
+        try:
+            x, y = int(row["left"]), int(row["top"])
+            box = [x, y, x + int(row["width"]), y + int(row["height"])]
+        except (TypeError, ValueError, KeyError):
+            box = [0, 0, 0, 0]  # no position: aligned to no text (``wordboxes.align``)
+        boxes[key].append(box)
         try:
             conf = float(row["conf"])
         except (TypeError, ValueError):
@@ -197,4 +210,10 @@ def _parse_tsv(tsv: str) -> OcrResult:
         out.append(" ".join(lines[key]))
         prev = key
     conf_mean = sum(confs) / len(confs) if confs else None
-    return OcrResult(text="\n".join(out), confidence=conf_mean)
+    words = WordBoxes(
+        width=size[0],
+        height=size[1],
+        boxes=[b for key in order for b in boxes[key]],
+        words=[w for key in order for w in lines[key]],
+    )
+    return OcrResult(text="\n".join(out), confidence=conf_mean, word_boxes=words)

@@ -137,7 +137,11 @@ class PdfExtractor:
                         res = budget.run_inked(image)
                         if res is not None and (quality == "garbage" or _ocr_adds_text(text, res.text)):
                             block = TextBlock(
-                                text=res.text, page=i + 1, method="ocr", confidence=res.confidence
+                                text=res.text,
+                                page=i + 1,
+                                method="ocr",
+                                confidence=res.confidence,
+                                word_boxes=res.word_boxes,
                             )
                             ocr_pages += 1
             except pdfium.PdfiumError:

@@ -151,27 +151,41 @@ class PassageSpan(BaseModel):
     )
 
 
+class PageRegion(BaseModel):
+    """A rectangle of a page as fractions of its width and height, from the top left corner (a
+    rectangle reaching past the page's right or bottom edge is clipped to it)."""
+
+    page: int = Field(ge=1, le=100_000, description="Page (1-based)")
+    x: float = Field(ge=0, lt=1, description="Left edge, 0..1 of the page's width")
+    y: float = Field(ge=0, lt=1, description="Top edge, 0..1 of the page's height")
+    w: float = Field(gt=0, le=1, description="Width, 0..1 of the page's width")
+    h: float = Field(gt=0, le=1, description="Height, 0..1 of the page's height")
+
+
+
 class RedactBody(BaseModel):
-    """Exactly one of ``text`` (every occurrence in the document, whole words, any case) and
-    ``passage`` (a passage, or a span of it)."""
+    """Exactly one of ``text`` (every occurrence in the document, whole words, any case),
+    ``passage`` (a passage, or a span of it) and ``region`` (a rectangle of a scanned page)."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "oneOf": [
                 {"required": ["text"], "properties": {"text": {"type": "string"}}},
                 {"required": ["passage"], "properties": {"passage": {"type": "object"}}},
+                {"required": ["region"], "properties": {"region": {"type": "object"}}},
             ]
         }
     )
 
     text: str | None = Field(default=None, min_length=1, max_length=500, pattern=r"\S")
     passage: PassageSpan | None = None
+    region: PageRegion | None = None
     reason: str = Reason
 
     @model_validator(mode="after")
     def _one_target(self) -> RedactBody:
-        if (self.text is None) == (self.passage is None):
-            raise ValueError("give exactly one of text and passage")
+        if sum(v is not None for v in (self.text, self.passage, self.region)) != 1:
+            raise ValueError("give exactly one of text, passage and region")
         return self
 
 
@@ -181,8 +195,14 @@ class EntityRedactBody(BaseModel):
 
 @router.post("/documents/{document_id}/redactions", status_code=201)
 def redact(document_id: Id, body: RedactBody, svc: ServiceDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Redact a name or passage of a document (manage right): masked in every text readers are
-    served, out of both search backends; the original file is kept unchanged."""
+    """Redact a name, a passage or a region of a scanned page (manage right): masked in every
+    text readers are served, out of both search backends, blacked out in page images and
+    bundles; the original file is kept unchanged."""
+    if body.region is not None:
+        g = body.region
+        return svc.redactions.redact_region(
+            document_id, principal, reason=body.reason, page=g.page, x=g.x, y=g.y, w=g.w, h=g.h
+        )
     p = body.passage
     return svc.redactions.redact_document(
         document_id,

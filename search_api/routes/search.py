@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic.json_schema import SkipJsonSchema
 
-from archive_search.types import SearchRequest, SearchResponse
+from archive_search.types import MAX_ID, SearchRequest, SearchResponse
 from search_api.audit import search_details
 from search_api.deps import IsoDate, PageNo, PageSize, PrincipalDep, ServiceDep
 from search_api.hits_export import MEDIA_TYPES, export_response
@@ -148,10 +148,12 @@ def export_format(
 
 @dataclass(frozen=True)
 class ExportShape:
-    """Which hits an export lists and whether it explains them."""
+    """Which hits an export lists, whether it explains them, and which case's redaction rule
+    masks it."""
 
     group: Literal["document", "passage"]
     explain: bool
+    redact_case: int | None = None
 
 
 def export_shape(
@@ -160,8 +162,16 @@ def export_shape(
         Query(description="passage: every matching passage; document: each document's best passage"),
     ] = "passage",
     explain: Annotated[bool, Query(description="Add a column saying how each query word matched")] = False,
+    redact_case: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ID,
+            description="Mask the export with this case's redaction rule, as its bundles are",
+        ),
+    ] = None,
 ) -> ExportShape:
-    return ExportShape(group, explain)
+    return ExportShape(group, explain, redact_case)
 
 
 @router.get(
@@ -180,4 +190,4 @@ def export(
     """Every hit of a search (no page limit), streamed as CSV, JSON Lines or XLSX with provenance;
     the first line says what was searched, how many hits, and whether the list is exhaustive."""
     req = SearchRequest(q=q, **what, group=shape.group, explain=shape.explain)
-    return export_response(svc, principal, req, format)
+    return export_response(svc, principal, req, format, redact_case=shape.redact_case)

@@ -231,3 +231,84 @@ def test_the_case_page_and_the_command_line_set_and_lift_the_rule(env: Env) -> N
         assert runner.invoke(app, [*cmd, "--lift"]).exit_code == 0
         r = runner.invoke(app, cmd)
         assert r.exit_code == 2 and "no redaction rule" in r.output
+
+
+def test_hit_exports_masked_by_a_case_rule(env: Env) -> None:
+    """``GET /search/export?redact_case=ID``: CSV, JSON Lines and XLSX masked by the case's rule as
+    its bundles are — every cell and the first line (the query too), the accused kept."""
+    h = env.tokens["vic"]
+    params = {"q": f"{ACCUSED} OR Гнурвальдів", "mode": "keyword", "explain": "true"}
+
+    def export(fmt: str, **extra: Any) -> Any:
+        return env.http.get("/api/v1/search/export", params={**params, "format": fmt, **extra}, headers=h)
+
+    # the control: unmasked, the export holds the names
+    r = export("csv")
+    assert r.status_code == 200 and WITNESS in r.text and PLACE in r.text, r.text
+    # no rule yet: refused; not a member of the case: refused
+    assert export("csv", redact_case=env.case).status_code == 404
+    rule = {
+        "entity_types": ["person"],
+        "keep_entities": [_entity_id(env, ACCUSED)],
+        "terms": [PLACE],
+        "reason": "the witnesses are at risk",
+    }
+    r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
+    assert r.status_code == 200, r.text
+    env.svc.accounts.create_user("outsider", PASSWORD, role="editor")
+    env.svc.accounts.grant("testimonies", "read", user="outsider")
+    r = env.http.get(
+        "/api/v1/search/export",
+        params={**params, "redact_case": env.case},
+        headers=bearer(env.svc, "outsider"),
+    )
+    assert r.status_code == 404, r.text
+    secret = needles(WITNESS) + needles(PLACE) + needles("Гнурвальдова")
+    for fmt in ("csv", "jsonl", "xlsx"):
+        r = export(fmt, redact_case=env.case)
+        assert r.status_code == 200, r.text
+        body = r.content
+        found = scan_zip(body, secret) if fmt == "xlsx" else [n for n in secret if n in body]
+        assert not found, (fmt, found)
+        kept = scan_zip(body, needles(ACCUSED)) if fmt == "xlsx" else ACCUSED.encode() in body
+        assert kept, fmt  # the accused is kept
+        if fmt == "jsonl":
+            head, first = (json.loads(x) for x in r.text.splitlines()[:2])
+            assert (
+                head["entity_redaction"]["case_id"] == env.case and head["entity_redaction"]["documents"] == 1
+            )
+            assert "█" in first["snippet"] and first["sha256"]
+    with env.svc.catalog.session() as s:
+        last = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "search").order_by(AuditEntry.id.desc())
+        ).first()
+    assert last is not None and json.loads(last.details)["redact_case"] == env.case
+    # the search page offers the masked export for the case; its link gives the masked file
+    c, _ = _ui(env, "vic")
+    page = c.get("/", params={"q": params["q"], "mode": "keyword"})
+    assert page.status_code == 200 and f"redact_case={env.case}" in page.text, page.text
+    r = c.get(
+        "/search/export",
+        params={"q": params["q"], "mode": "keyword", "format": "csv", "redact_case": env.case},
+    )
+    assert r.status_code == 200 and ACCUSED in r.text and not [n for n in secret if n in r.content]
+    assert c.get("/search/export", params={"q": "x", "format": "csv", "redact_case": "²"}).status_code == 400
+    # the command line: `archive search QUERY --all --redact-case ID`
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+
+    st = env.svc.settings
+    cli_env = {
+        "ARCHIVE_DATA_DIR": str(st.data_dir),
+        "ARCHIVE_DATABASE_URL": str(st.database_url),
+        "ARCHIVE_EMBEDDER": "none",
+    }
+    with archive_env(cli_env):
+        args = ["search", params["q"], "--mode", "keyword", "--all", "--format", "jsonl"]
+        r = CliRunner().invoke(app, [*args, "--redact-case", str(env.case)])
+        assert r.exit_code == 0, r.output
+        assert not [n for n in secret if n in r.stdout_bytes] and ACCUSED in r.stdout
+        assert json.loads(r.stdout.splitlines()[0])["entity_redaction"]["case_id"] == env.case
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and WITNESS in r.stdout  # the control

@@ -94,3 +94,80 @@ def test_a_manager_redacts_and_lifts_from_the_care_page(chromium: Any, care_serv
     expect(keeper.locator(".notice")).to_have_text("The redaction was lifted.")
     reader.goto(f"{base}/documents/{doc}")
     expect(reader.locator("main")).to_contain_text(NAME)
+
+
+@pytest.fixture(scope="module")
+def scan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """A scanned page (PNG, OCR'd by Tesseract) with a signature below its text."""
+    from tests.search_api.test_scan_redaction import page_image
+
+    tmp: Path = tmp_path_factory.mktemp("care-scan-ui")
+    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
+    src = tmp / "statement-scan.png"
+    page_image().save(src)
+    assert svc.ingest([src], "testimonies").files[0].outcome == "ok"
+    acc = svc.accounts
+    acc.create_user("keeper", PASSWORD, role="editor")
+    acc.grant("testimonies", "manage", user="keeper")
+    acc.create_user("reader", PASSWORD)
+    acc.grant("testimonies", "read", user="reader")
+    with svc.catalog.session() as s:
+        doc = s.scalar(select(Document.id))
+    assert doc is not None
+    for url in _serve(svc):
+        yield url, doc
+    svc.close()
+
+
+def test_a_manager_redacts_a_region_of_a_scan_from_the_care_page(
+    chromium: Any, scan_server: tuple[str, int]
+) -> None:
+    """The four numbers of the region form: the signature is blacked out in the reader's page
+    image (served, masked, in the viewer), paper elsewhere; lifting it shows the signature again."""
+    import io
+
+    from PIL import Image
+
+    from tests.search_api.test_scan_redaction import SIGNATURE
+
+    base, doc = scan_server
+    keeper = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+    reader = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB").new_page()
+    for pg in (keeper, reader):
+        pg.set_default_timeout(15_000)
+    _log_in(keeper, base, "keeper")
+    _log_in(reader, base, "reader")
+
+    def signature_ink() -> int:
+        """The lightest grey inside the signature's rectangle of the reader's page image."""
+        r = reader.request.get(f"{base}/documents/{doc}/pages/1.png")
+        assert r.status == 200, r.status
+        img = Image.open(io.BytesIO(r.body())).convert("L")
+        x, y, w, h = SIGNATURE
+        box = (
+            int(x * img.width) + 2,
+            int(y * img.height) + 2,
+            int((x + w) * img.width) - 2,
+            int((y + h) * img.height) - 2,
+        )
+        return int(img.crop(box).getextrema()[1])
+
+    assert signature_ink() > 200  # paper around the strokes
+    keeper.goto(f"{base}/care/documents/{doc}")
+    x, y, w, h = SIGNATURE
+    for field, value in (("page", 1), ("x", x), ("y", y), ("w", w), ("h", h)):
+        keeper.locator(f"#care-region-{field}").fill(str(value))
+    keeper.locator("#care-region-reason").fill("a witness's signature")
+    keeper.locator(".care-redact-region").get_by_role("button", name="Redact").click()
+    expect(keeper.locator(".notice")).to_have_text("The region is redacted.")
+    expect(keeper.locator(".care-masked")).to_contain_text("Page 1")
+    shot(keeper, "care-region")
+
+    reader.goto(f"{base}/documents/{doc}")
+    expect(reader.locator(f'img[src="/documents/{doc}/pages/1.png"]')).to_have_count(1)  # served, masked
+    assert signature_ink() < 30  # black
+
+    keeper.goto(f"{base}/care/documents/{doc}")
+    keeper.get_by_role("button", name="Lift").click()
+    expect(keeper.locator(".notice")).to_have_text("The redaction was lifted.")
+    assert signature_ink() > 200

@@ -8,13 +8,14 @@ apply."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from archive_search.errors import ArchiveError, NotFoundError
+from archive_search.errors import ArchiveError, InvalidRequestError, NotFoundError
 from archive_search.types import Principal
 from ui.common import (
     SignedIn,
@@ -134,12 +135,27 @@ async def care_document_action(
             phrase=form.get("text") or None,
             passage_id=_int_param(form.get("passage")) if not form.get("text") else None,
         ),
+        "redact-region": lambda: svc.redactions.redact_region(
+            document_id, principal, reason=reason, **_region(form)
+        ),
     }
     fn = actions.get(action)
     if fn is None:
         return _not_found(request, principal)
     target = "/care" if action == "purge" else here
     return _do(request, principal, target, f"care_{action.replace('-', '_')}", fn)
+
+
+def _region(form: dict[str, str]) -> dict[str, Any]:
+    """The region form's page and rectangle (fractions of the page); bad numbers: 400."""
+    try:
+        page = int(form.get("page", ""))
+        x, y, w, h = (float(form.get(k, "")) for k in ("x", "y", "w", "h"))
+    except ValueError:
+        raise InvalidRequestError("the page and the region's x, y, w and h must be numbers") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or not 1 <= page <= 100_000:
+        raise InvalidRequestError("the page and the region's x, y, w and h must be numbers")
+    return {"page": page, "x": x, "y": y, "w": w, "h": h}
 
 
 def _passage_of(svc: Any, document_id: int, form: dict[str, str], principal: Principal) -> int:

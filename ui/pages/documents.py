@@ -119,10 +119,12 @@ def document_page(request: Request, principal: SignedIn, document_id: int) -> Re
         doc_lang=doc_lang,
         page_images=docs.has_page_images(str(meta.get("mime") or ""))
         and not turns
-        and not (  # a redacted scan's pages are its managers' only (PDF pages come masked)
+        and not (  # a redacted scan's pages come masked by their OCR word boxes; one OCR'd
+            # before they were kept is its managers' only (PDF pages come masked too)
             meta.get("mime") != "application/pdf"
             and svc.redactions.is_redacted(document_id)
             and not svc.redactions.sees_unredacted(document_id, principal)
+            and not svc.redactions.scan_pages_locatable(document_id)
         ),
         back=back,
         nav=nav,

@@ -18,8 +18,9 @@ from archive_search.errors import (
     ArchiveError,
     InvalidRequestError,
 )
-from archive_search.types import LANGUAGES, Principal, SearchMode, SearchRequest, SearchResponse
+from archive_search.types import LANGUAGES, MAX_ID, Principal, SearchMode, SearchRequest, SearchResponse
 from search_api.audit import search_details
+from search_api.bundle_redaction import cases_with_rules
 from search_api.cases import (
     CaseCreate,
     CaseItemCreate,
@@ -339,6 +340,7 @@ def search_page(request: Request, principal: SignedIn) -> Response:
         empty=empty,
         classify_marks=docs.classify_marks,
         match_kinds=docs.match_kinds,
+        rule_cases=cases_with_rules(svc.cases, principal) if resp and resp.total else [],
         **_work_context(request, principal),
     )
 
@@ -355,7 +357,11 @@ def export_page(request: Request, principal: SignedIn) -> Response:
             "; ".join(problems) or "export needs a search and format csv, xlsx or jsonl"
         )
     req = replace(st.request(), group="passage", page=1)
-    return export_response(svc, principal, req, fmt)  # type: ignore[arg-type]
+    raw_case = request.query_params.get("redact_case", "")
+    if raw_case and not (re.fullmatch(r"[0-9]{1,10}", raw_case) and 1 <= int(raw_case) <= MAX_ID):
+        raise InvalidRequestError("redact_case must be a case id")
+    redact_case = int(raw_case) if raw_case else None  # masked by that case's redaction rule
+    return export_response(svc, principal, req, fmt, redact_case=redact_case)  # type: ignore[arg-type]
 
 
 @router.post("/selection")

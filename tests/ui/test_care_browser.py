@@ -171,3 +171,45 @@ def test_a_manager_redacts_a_region_of_a_scan_from_the_care_page(
     keeper.get_by_role("button", name="Lift").click()
     expect(keeper.locator(".notice")).to_have_text("The redaction was lifted.")
     assert signature_ink() > 200
+
+
+def test_the_region_is_drawn_on_the_page_image(chromium: Any, scan_server: tuple[str, int]) -> None:
+    """Dragging across the page image fills the four numbers (the box follows); the drawn region
+    is redacted as a typed one, at phone width too."""
+    from tests.search_api.test_scan_redaction import SIGNATURE
+
+    base, doc = scan_server
+    for width in (1280, 390):
+        keeper = chromium.new_context(viewport={"width": width, "height": 900}, locale="en-GB").new_page()
+        keeper.set_default_timeout(15_000)
+        _log_in(keeper, base, "keeper")
+        keeper.goto(f"{base}/care/documents/{doc}")
+        img = keeper.locator(".region-picker img")
+        expect(img).to_be_visible()
+        keeper.wait_for_function("() => document.querySelector('.region-picker img').naturalWidth > 0")
+        img.scroll_into_view_if_needed()
+        box = img.bounding_box()
+        assert box is not None
+        x, y, w, h = SIGNATURE
+        keeper.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        keeper.mouse.down()
+        keeper.mouse.move(
+            box["x"] + (x + w / 2) * box["width"], box["y"] + (y + h / 2) * box["height"], steps=4
+        )
+        keeper.mouse.move(box["x"] + (x + w) * box["width"], box["y"] + (y + h) * box["height"], steps=4)
+        keeper.mouse.up()
+        expect(keeper.locator(".region-box")).to_be_visible()
+        drawn = [float(keeper.locator(f"#care-region-{f}").input_value()) for f in "xywh"]
+        tolerance = 2 / box["width"] + 0.002  # a pixel or two of the drawn image
+        assert all(abs(a - b) <= tolerance for a, b in zip(drawn, SIGNATURE, strict=True)), (drawn, SIGNATURE)
+        if width == 390:
+            assert keeper.evaluate("document.documentElement.scrollWidth") <= 390
+            shot(keeper, "care-region-drawn-390")
+            break
+        keeper.locator("#care-region-reason").fill("drawn over the signature")
+        keeper.locator(".care-redact-region").get_by_role("button", name="Redact").click()
+        expect(keeper.locator(".notice")).to_have_text("The region is redacted.")
+        expect(keeper.locator(".care-masked")).to_contain_text(f"{drawn[0]:.3f}")
+        keeper.get_by_role("button", name="Lift").click()
+        expect(keeper.locator(".notice")).to_have_text("The redaction was lifted.")
+        keeper.context.close()

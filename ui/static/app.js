@@ -168,3 +168,47 @@
     setTimeout(poll, 300);
   });
 })();
+
+// Region redaction (care page): drag across the page image to fill the four fractions of the
+// form; typing the numbers moves the box. Without script the numbers alone work.
+(function () {
+  var fig = document.querySelector("[data-region-picker]");
+  if (!fig) return;
+  var form = fig.closest("form");
+  var img = fig.querySelector("img"), box = fig.querySelector(".region-box");
+  var field = function (n) { return form.querySelector("#care-region-" + n); };
+  var page = field("page");
+  fig.hidden = false;
+  function load() {
+    var n = parseInt(page.value, 10);
+    if (n >= 1) img.src = fig.getAttribute("data-src") + n + ".png";
+  }
+  function draw() {
+    var v = ["x", "y", "w", "h"].map(function (n) { return parseFloat(field(n).value); });
+    if (v.some(isNaN) || v[2] <= 0 || v[3] <= 0) { box.hidden = true; return; }
+    box.hidden = false;
+    box.style.left = v[0] * 100 + "%"; box.style.top = v[1] * 100 + "%";
+    box.style.width = v[2] * 100 + "%"; box.style.height = v[3] * 100 + "%";
+  }
+  function at(ev) {
+    var r = img.getBoundingClientRect();
+    var clamp = function (t) { return Math.min(1, Math.max(0, t)); };
+    return [clamp((ev.clientX - r.left) / r.width), clamp((ev.clientY - r.top) / r.height)];
+  }
+  var start = null;
+  function set(a, b) {
+    var x = Math.min(a[0], b[0]), y = Math.min(a[1], b[1]);
+    field("x").value = x.toFixed(3); field("y").value = y.toFixed(3);
+    field("w").value = Math.max(0.001, Math.abs(a[0] - b[0])).toFixed(3);
+    field("h").value = Math.max(0.001, Math.abs(a[1] - b[1])).toFixed(3);
+    draw();
+  }
+  img.addEventListener("pointerdown", function (ev) {
+    ev.preventDefault(); start = at(ev); img.setPointerCapture(ev.pointerId);
+  });
+  img.addEventListener("pointermove", function (ev) { if (start) set(start, at(ev)); });
+  img.addEventListener("pointerup", function (ev) { if (start) { set(start, at(ev)); start = null; } });
+  page.addEventListener("change", load);
+  ["x", "y", "w", "h"].forEach(function (n) { field(n).addEventListener("input", draw); });
+  load(); draw();
+})();

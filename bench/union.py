@@ -73,17 +73,26 @@ class Union:
                 self.collections[f"{task.name}.{lang}"] = docs
         if not args.no_distractors:
             self.collections[f"{BROWN}.uk"] = load_brown(args.data_root)
-        overrides = dict(args.settings)
-        settings = Settings(
-            data_dir=work / "data",
-            embedder=args.embedder if args.needs_vectors else "none",
-            **overrides,
-        )
-        self.settings = settings
+        self.settings = self.make_settings(dict(args.settings))
+        settings = self.settings
         self.service = ArchiveService(settings)
         self.units: dict[str, list[str]] = {}
         """catalog document id → ``collection|corpus id`` units (identical files share a document)."""
         self.stats: dict[str, Any] = {}
+
+    def make_settings(self, overrides: dict[str, str]) -> Settings:
+        """The service's settings: the data folder, the embedder and the ``--set`` overrides."""
+        return Settings(
+            data_dir=self.work / "data",
+            embedder=self.args.embedder if self.args.needs_vectors else "none",
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    def use_setting(self, name: str, value: str) -> None:
+        """Score the next run with one more setting changed, on the same index and query vectors
+        (``--sweep``): ranking settings are read per search, so nothing is rebuilt."""
+        self.settings = self.make_settings({**dict(self.args.settings), name: value})
+        self.service.settings = self.settings
 
     # -- build ---------------------------------------------------------------------------------
 
@@ -264,6 +273,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="a Settings field for this run (e.g. rrf_k=60); repeatable",
     )
+    p.add_argument(
+        "--sweep",
+        default="",
+        metavar="NAME=V1,V2,…",
+        help="score once per value of one Settings field in the same process (same index, query "
+        "vectors embedded once); one results file per value, labelled NAME=VALUE",
+    )
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--label", default="", help="a word for the results file name")
     args = p.parse_args(argv)
@@ -271,46 +287,51 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.mode_list = [m for m in args.modes.split(",") if m]
     args.needs_vectors = True  # the union is built once for every mode
     args.settings = [tuple(s.split("=", 1)) for s in args.set]
+    args.sweep_name, _, values = args.sweep.partition("=")
+    args.sweep_values = [v for v in values.split(",") if v]
+    if args.sweep_name and not args.sweep_values:
+        p.error("--sweep needs NAME=V1,V2,…")
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    q.skip_snippets()
-    started = datetime.now(UTC)
-    tasks = [q.LOADERS[name](args.data_root, None, args.max_queries, args.seed) for name in args.dataset_list]
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    union = Union(tasks, args.work_dir, args)
-    t_all = time.perf_counter()
-    results: list[q.PairResult] = []
-    try:
-        union.ingest()
-        if args.phase in ("all", "build"):
-            union.embed()
-        if args.phase in ("all", "score"):
-            results = union.score(args.mode_list)
-    finally:
-        union.close()
-    if not results:
-        return 0
+def write_results(
+    args: argparse.Namespace,
+    argv: Sequence[str] | None,
+    union: Union,
+    tasks: list[q.Task],
+    results: list[q.PairResult],
+    started: datetime,
+    wall_s: float,
+    label: str,
+) -> None:
+    """Print the summary and per-pair tables and write the results JSON file."""
     report = summary(results, args.mode_list)
     detail = q.markdown(
         results,
         [q.DatasetStats(t.name, {k: len(v) for k, v in t.docs.items()}, {}) for t in tasks],
         args.mode_list,
     )
+    print(f"## {label or 'results'}")
     print(report)
     print()
     print(detail)
     args.out.mkdir(parents=True, exist_ok=True)
-    suffix = f"-{args.label}" if args.label else ""
+    suffix = f"-{label}" if label else ""
     out_file = args.out / f"union-{started.strftime('%Y%m%dT%H%M%SZ')}{suffix}.json"
     payload = {
         "started_at": started.isoformat(),
-        "wall_s": round(time.perf_counter() - t_all, 1),
+        "wall_s": round(wall_s, 1),
         "command": " ".join([".venv/bin/python", "bench/union.py", *(argv or sys.argv[1:])]),
-        "settings": dict(args.settings),
-        "ranking": {k: v for k, v in union.settings.model_dump().items() if k.startswith(("rrf", "hybrid"))},
+        "settings": {
+            k: str(v)
+            for k, v in union.settings.model_dump().items()
+            if k in dict(args.settings) or k == args.sweep_name
+        },
+        "ranking": {
+            k: v
+            for k, v in union.settings.model_dump().items()
+            if k.startswith(("rrf", "hybrid", "semantic_"))
+        },
         "machine": q.machine_info(),
         "union": union.stats,
         "pools": {c: len(d) for c, d in union.collections.items()},
@@ -318,6 +339,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     out_file.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     q.log(f"results written to {out_file}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    q.skip_snippets()
+    tasks = [q.LOADERS[name](args.data_root, None, args.max_queries, args.seed) for name in args.dataset_list]
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    union = Union(tasks, args.work_dir, args)
+    runs = [(None, args.label)]
+    if args.sweep_name:
+        runs = [(v, f"{args.label}-{args.sweep_name}={v}".lstrip("-")) for v in args.sweep_values]
+    try:
+        union.ingest()
+        if args.phase in ("all", "build"):
+            union.embed()
+        if args.phase in ("all", "score"):
+            for value, label in runs:
+                if value is not None:
+                    union.use_setting(args.sweep_name, value)
+                    q.log(f"scoring with {args.sweep_name}={value}")
+                started = datetime.now(UTC)
+                t0 = time.perf_counter()
+                results = union.score(args.mode_list)
+                if results:
+                    write_results(args, argv, union, tasks, results, started, time.perf_counter() - t0, label)
+    finally:
+        union.close()
     return 0
 
 

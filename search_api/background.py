@@ -20,7 +20,10 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+from sqlalchemy import select
 
+from archive_search.catalog.db import Catalog
+from archive_search.catalog.models import Passage
 from index.embeddings import Embedder
 
 REFERENCE_TEXTS: tuple[str, ...] = (
@@ -97,3 +100,28 @@ def reference_centroid(embedder: Embedder) -> np.ndarray:
 def background(embedder: Embedder, qvec: Sequence[float]) -> float:
     """The query's mean cosine to the reference texts: how close it is to text about nothing in particular."""
     return float(np.asarray(qvec, dtype=np.float32) @ reference_centroid(embedder))
+
+
+PASSAGE_CHUNK = 500
+"""Passage ids per catalog query when reading stored vectors."""
+
+
+def passage_backgrounds(catalog: Catalog, embedder: Embedder, passage_ids: Sequence[int]) -> dict[int, float]:
+    """Each passage's own background: its stored vector's mean cosine to the reference texts.
+
+    Short texts sit close to everything (two unrelated short sentences score 0.80–0.83), so a
+    passage with a high background needs a closer query (``ARCHIVE_SEMANTIC_PASSAGE_MARGIN``). Read
+    from the catalog's vectors at query time (~9 ms for 2,000 passages on SQLite): nothing is
+    stored, so the value cannot go stale and both backends apply the same rule. Passages without a
+    stored vector are left out of the answer."""
+    centroid = reference_centroid(embedder)
+    ids = sorted(set(passage_ids))
+    out: dict[int, float] = {}
+    with catalog.session() as s:
+        for i in range(0, len(ids), PASSAGE_CHUNK):
+            chunk = ids[i : i + PASSAGE_CHUNK]
+            rows = s.execute(select(Passage.id, Passage.embedding).where(Passage.id.in_(chunk))).all()
+            for pid, blob in rows:
+                if blob is not None and len(blob) == centroid.size * 4:
+                    out[int(pid)] = float(np.frombuffer(blob, dtype=np.float32) @ centroid)
+    return out

@@ -248,7 +248,25 @@ class Retrieval(ComponentsView):
         """The nearest passages above the relevance floor (``ARCHIVE_SEMANTIC_FLOOR``): a query
         about nothing the archive holds gets none, instead of every passage in some order."""
         floor = self._semantic_floor(qvec)
-        return [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
+        hits = [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
+        return self._above_passage_background(hits)
+
+    def _above_passage_background(self, hits: list[BackendHit]) -> list[BackendHit]:
+        """The hits that also beat their own passage's background by ``ARCHIVE_SEMANTIC_PASSAGE_MARGIN``:
+        a short note is close to any query (``search_api/background.py``). The passages' stored
+        vectors are read from the catalog, so the rule is the same on both backends."""
+        cfg = self.settings
+        if not hits or cfg.semantic_floor <= -1 or cfg.semantic_passage_margin <= -1:
+            return hits
+        embedder = self.embedder()
+        if embedder is None:
+            return hits
+        from search_api.background import passage_backgrounds  # here: numpy, never on a keyword search
+
+        own = passage_backgrounds(self.catalog, embedder, [h.passage_id for h in hits])
+        margin = cfg.semantic_passage_margin
+        # a passage without a stored vector (being re-embedded) is judged by the query side alone
+        return [h for h in hits if h.score >= own.get(h.passage_id, -1.0) + margin]
 
     def _semantic_floor(self, qvec: list[float]) -> float:
         """The cosine a semantic hit needs: the absolute floor, and (``ARCHIVE_SEMANTIC_MARGIN``) the
@@ -600,6 +618,8 @@ class Retrieval(ComponentsView):
             "index": {"backend": self.backend.name, "analyzer": ANALYZER_VERSION},
             "embedder": indexer.recorded_embedder(self.catalog) if mode != "keyword" else None,
             "semantic_floor": self.settings.semantic_floor if mode != "keyword" else None,
+            "semantic_margin": self.settings.semantic_margin if mode != "keyword" else None,
+            "semantic_passage_margin": self.settings.semantic_passage_margin if mode != "keyword" else None,
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "total": total,
             "hits": hits.count,

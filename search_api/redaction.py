@@ -61,6 +61,7 @@ from archive_search.errors import ConflictError, ForbiddenError, InvalidRequestE
 from archive_search.types import Principal
 from index import indexer
 from ingest import wordboxes
+from ingest.ocr_boxes import page_redaction_spans
 from search_api.access import managed_document
 
 if TYPE_CHECKING:
@@ -420,14 +421,7 @@ class RedactionService:
         )
         if found is None:
             return None, []
-        spans = [
-            (int(a), int(b), str(o))
-            for a, b, o in s.execute(
-                select(RedactionSpan.char_start, RedactionSpan.char_end, RedactionSpan.original).where(
-                    RedactionSpan.target == "page", RedactionSpan.target_id == pg.id
-                )
-            ).all()
-        ]
+        spans = page_redaction_spans(s, pg.id)
         aligned = wordboxes.align(wordboxes.unredacted_text(pg.text, spans), found)
         words = wordboxes.from_json(wordboxes.checked(aligned, len(pg.text)), len(pg.text))
         return words, found.boxes
@@ -862,8 +856,9 @@ def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str,
         .order_by(Redaction.id)
     ).all()
     out: dict[tuple[int, int], dict[str, Any]] = {}
-    for red, doc_id, target in rows:
-        e = out.setdefault(
+
+    def entry(red: Redaction, doc_id: int) -> dict[str, Any]:
+        return out.setdefault(
             (red.id, doc_id),
             {
                 "redaction_id": red.id,
@@ -876,6 +871,9 @@ def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str,
                 "in": [],
             },
         )
+
+    for red, doc_id, target in rows:
+        e = entry(red, doc_id)
         e["spans"] += 1
         if target not in e["in"]:
             e["in"].append(target)
@@ -884,20 +882,7 @@ def redaction_summary(s: Session, document_ids: Sequence[int]) -> list[dict[str,
         .join(RedactionRegion, RedactionRegion.redaction_id == Redaction.id)
         .where(RedactionRegion.document_id.in_(ids))
     ).all():
-        e = out.setdefault(
-            (red.id, doc_id),
-            {
-                "redaction_id": red.id,
-                "document_id": doc_id,
-                "kind": red.kind,
-                "reason": red.reason,
-                "redacted_by": red.created_by,
-                "redacted_at": red.created_at.isoformat(),
-                "spans": 0,
-                "in": [],
-            },
-        )
-        e.setdefault("regions", []).append(page)
+        entry(red, doc_id).setdefault("regions", []).append(page)
     return sorted(out.values(), key=lambda e: (e["redaction_id"], e["document_id"]))
 
 

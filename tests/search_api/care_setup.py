@@ -34,6 +34,7 @@ __all__ = [
     "bearer",
     "care_service",
     "first_passage",
+    "index_holds",
     "ingest_files",
     "new_case",
     "witness_env",
@@ -174,3 +175,25 @@ def witness_env(
         first_passage(svc, other_doc),
         backend,
     )
+
+
+def index_holds(svc: ArchiveService, word: str, *, document_id: int | None = None) -> bool:
+    """Whether the search backend still holds any of the word's analysed terms (deleted documents
+    included); on OpenSearch, with ``document_id``, also any entry of that document."""
+    terms = {t for tok in svc.analyzer.tokens(word) for t in tok.terms}
+    assert terms
+    backend: Any = svc.backend
+    if backend.name == "embedded":
+        backend.index.reload()
+        searcher = backend.index.searcher()
+        return any(searcher.doc_freq("body", t) > 0 for t in terms)
+    alias = backend.alias
+    backend._request("POST", f"/{alias}/_refresh", what="refresh")
+    hits = 0
+    for t in terms:
+        q = {"query": {"query_string": {"query": f'"{t}"', "fields": ["*"]}}}
+        hits += int(backend._request("POST", f"/{alias}/_count", body=q, what="count")["count"])
+    if document_id is not None:
+        q = {"query": {"term": {"document_id": document_id}}}
+        hits += int(backend._request("POST", f"/{alias}/_count", body=q, what="count")["count"])
+    return bool(hits)

@@ -28,6 +28,7 @@ from tests.search_api.care_setup import (
     add_people,
     archive_env,
     care_service,
+    index_holds,
     new_case,
     witness_env,
 )
@@ -250,25 +251,8 @@ def _opensearch_indices(env: Env) -> list[str]:
 
 
 def _index_holds_marker(env: Env) -> bool:
-    """Whether the search backend still holds the marker's term (deleted documents included)."""
-    svc = env.svc
-    terms = {t for tok in svc.analyzer.tokens(f"{MARKER} {MARKER_UK}") for t in tok.terms}
-    if env.backend == "embedded":
-        backend: Any = svc.backend
-        backend.index.reload()
-        searcher = backend.index.searcher()
-        return any(searcher.doc_freq("body", t) > 0 for t in terms)
-    backend = svc.backend
-    alias = backend.alias
-    backend._request("POST", f"/{alias}/_refresh", what="refresh")
-    by_id = backend._request(
-        "POST", f"/{alias}/_count", body={"query": {"term": {"document_id": env.doc}}}, what="count"
-    )
-    hits = 0
-    for t in terms:
-        q = {"query": {"query_string": {"query": f'"{t}"', "fields": ["*"]}}}
-        hits += int(backend._request("POST", f"/{alias}/_count", body=q, what="count")["count"])
-    return bool(by_id["count"] or hits)
+    """Whether the search backend still holds the marker's terms (deleted documents included)."""
+    return index_holds(env.svc, f"{MARKER} {MARKER_UK}", document_id=env.doc)
 
 
 def test_cli_withdraw_and_purge(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from tests.search_api.care_setup import (
     CareEnv,
     archive_env,
     care_service,
+    index_holds,
     new_case,
     witness_env,
 )
@@ -116,23 +117,7 @@ def _text_seen(env: Env, user: str, word: str) -> dict[str, bool]:
 
 
 def _index_holds(env: Env, word: str) -> bool:
-    """Whether the search backend still holds the word's terms (deleted documents included)."""
-    svc = env.svc
-    terms = {t for tok in svc.analyzer.tokens(word) for t in tok.terms}
-    assert terms
-    if env.backend == "embedded":
-        backend: Any = svc.backend
-        backend.index.reload()
-        searcher = backend.index.searcher()
-        return any(searcher.doc_freq("body", t) > 0 for t in terms)
-    backend = svc.backend
-    alias = backend.alias
-    backend._request("POST", f"/{alias}/_refresh", what="refresh")
-    hits = 0
-    for t in terms:
-        q = {"query": {"query_string": {"query": f'"{t}"', "fields": ["*"]}}}
-        hits += int(backend._request("POST", f"/{alias}/_count", body=q, what="count")["count"])
-    return bool(hits)
+    return index_holds(env.svc, word)
 
 
 def _catalog_without_spans(env: Env, tmp: Path) -> Path:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +32,20 @@ from ingest.wordboxes import Box, from_json
 from search_api.export import build_bundle, verify_bundle
 from search_api.redaction import MASK
 from search_api.service import ArchiveService
-from tests.conftest import drop_opensearch_prefix, make_settings
+from tests.search_api.care_setup import (
+    BACKENDS,
+    add_people,
+    archive_env,
+    care_service,
+    index_holds,
+    ingest_files,
+    new_case,
+)
 from tests.search_api.leakscan import needles, scan
 
 pytestmark = pytest.mark.skipif(not tesseract_available(), reason="tesseract is part of the stack")
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-PASSWORD = "a long enough passphrase"
 NAME = "Шпрундяхов"
 LINES = (
     "Свідок Олесь Шпрундяхов бачив колону",
@@ -49,7 +54,6 @@ LINES = (
 )
 SIGNATURE = (0.62, 0.62, 0.30, 0.25)
 """Where the signature (strokes, no text) is drawn: x, y, w, h as fractions of the page."""
-BACKENDS = ("embedded", "opensearch")
 
 
 def page_image() -> Image.Image:
@@ -82,36 +86,17 @@ class Env:
 
 
 def _env(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[Env]:
-    extra: dict[str, object] = {"purge_hold_days": 0}
-    if backend == "opensearch":
-        url = str(request.getfixturevalue("live_opensearch"))
-        prefix = f"test-scanred-{os.getpid()}-{abs(hash(tmp_path)) % 10**8}"
-        request.addfinalizer(lambda: drop_opensearch_prefix(url, prefix))
-        extra.update(backend="opensearch", opensearch_url=url, opensearch_index_prefix=prefix)
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", **extra))
+    svc = care_service(backend, request, tmp_path, purge_hold_days=0)
     src = tmp_path / "src"
     src.mkdir()
     page_image().save(src / "statement-scan.png")
     page_image().save(src / "statement-scan.pdf", format="PDF", resolution=150)
-    rep = svc.ingest(sorted(src.iterdir()), "testimonies")
-    assert all(f.outcome == "ok" for f in rep.files), rep
-    with svc.catalog.session() as s:
-        png = s.scalar(select(Document.id).where(Document.filename == "statement-scan.png"))
-        pdf = s.scalar(select(Document.id).where(Document.filename == "statement-scan.pdf"))
-    assert png and pdf
-    acc = svc.accounts
-    acc.create_user("admin", PASSWORD, role="admin")
-    acc.create_user("keeper", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="keeper")
-    acc.create_user("reader", PASSWORD, role="editor")
-    acc.grant("testimonies", "read", user="reader")
-    tokens = {
-        u: {"Authorization": f"Bearer {acc.create_token_for(u, name='t', ttl=timedelta(hours=1))[0]}"}
-        for u in ("admin", "keeper", "reader")
-    }
+    scans = {name: (src / name).read_bytes() for name in ("statement-scan.png", "statement-scan.pdf")}
+    ids = ingest_files(svc, src, scans, "testimonies")
+    png, pdf = ids["statement-scan.png"], ids["statement-scan.pdf"]
+    tokens = add_people(svc, "testimonies", admins=["admin"], manage=["keeper"], read=["reader"])
     http = TestClient(create_app(svc.settings, svc), raise_server_exceptions=False)
-    yield Env(svc, http, tokens, data, png, pdf, backend)
+    yield Env(svc, http, tokens, svc.settings.data_dir, png, pdf, backend)
     http.close()
     svc.close()
 
@@ -175,21 +160,7 @@ def _hit_docs(env: Env, q: str) -> set[str]:
 
 
 def _index_holds(env: Env, word: str) -> bool:
-    """Whether the search backend still holds the word's terms (deleted documents included)."""
-    svc = env.svc
-    terms = {t for tok in svc.analyzer.tokens(word) for t in tok.terms}
-    if env.backend == "embedded":
-        backend: Any = svc.backend
-        backend.index.reload()
-        searcher = backend.index.searcher()
-        return any(searcher.doc_freq("body", t) > 0 for t in terms)
-    backend = svc.backend
-    backend._request("POST", f"/{backend.alias}/_refresh", what="refresh")
-    hits = 0
-    for t in terms:
-        q = {"query": {"query_string": {"query": f'"{t}"', "fields": ["*"]}}}
-        hits += int(backend._request("POST", f"/{backend.alias}/_count", body=q, what="count")["count"])
-    return bool(hits)
+    return index_holds(env.svc, word)
 
 
 def test_redacted_words_are_blacked_out_on_scans_and_gone_from_search(env: Env, tmp_path: Path) -> None:
@@ -239,14 +210,9 @@ def test_redacted_words_are_blacked_out_on_scans_and_gone_from_search(env: Env, 
     assert r.status_code == 200 and _black(r.content, boxes[env.pdf][0])
 
     # a bundle: both scans re-rendered as PDFs of images with the name blacked out; it verifies
-    r = env.http.post("/api/v1/cases", json={"title": "Bridge"}, headers=env.tokens["keeper"])
-    case_id = r.json()["id"]
-    r = env.http.post(
-        f"/api/v1/cases/{case_id}/items",
-        json={"items": [{"document_id": env.png}, {"document_id": env.pdf}]},
-        headers=env.tokens["keeper"],
+    case_id = new_case(
+        env.http, env.tokens["keeper"], "Bridge", [{"document_id": env.png}, {"document_id": env.pdf}]
     )
-    assert r.status_code == 201, r.text
     bundle = build_bundle(svc.cases, case_id, LOCAL_ADMIN, directory=tmp_path)
     with zipfile.ZipFile(bundle.path) as zf:
         manifest = json.loads(zf.read("manifest.json"))
@@ -419,13 +385,7 @@ def test_a_scan_without_word_boxes_is_refused_until_they_are_filled(
         headers=env.tokens["keeper"],
     )
     assert r.status_code == 409, r.text
-    r = env.http.post("/api/v1/cases", json={"title": "Old scans"}, headers=env.tokens["keeper"])
-    case_id = r.json()["id"]
-    env.http.post(
-        f"/api/v1/cases/{case_id}/items",
-        json={"items": [{"document_id": env.png}]},
-        headers=env.tokens["keeper"],
-    )
+    case_id = new_case(env.http, env.tokens["keeper"], "Old scans", [{"document_id": env.png}])
     bundle = build_bundle(svc.cases, case_id, LOCAL_ADMIN, directory=tmp_path)
     with zipfile.ZipFile(bundle.path) as zf:
         doc = json.loads(zf.read("manifest.json"))["documents"][0]
@@ -457,9 +417,6 @@ def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
     src = tmp_path / "scan.png"
     page_image().save(src)
     runner = CliRunner()
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
 
     def hits(q: str) -> int:
         svc = ArchiveService(get_settings())
@@ -468,7 +425,7 @@ def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
         finally:
             svc.close()
 
-    try:
+    with archive_env(env):
         r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
         assert r.exit_code == 0, r.output
         svc = ArchiveService(get_settings())
@@ -496,13 +453,6 @@ def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
         assert r.exit_code == 2 and "four numbers" in r.output, r.output
         r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
         assert r.exit_code == 0 and hits("Harrison") == 1, r.output
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        get_settings.cache_clear()
 
 
 def test_a_case_rule_masks_scans_in_bundles_by_their_word_boxes(env: Env, tmp_path: Path) -> None:
@@ -511,14 +461,9 @@ def test_a_case_rule_masks_scans_in_bundles_by_their_word_boxes(env: Env, tmp_pa
     from tests.search_api.leakscan import scan_zip
 
     boxes = {d: (_word_box(env, d, NAME), _word_box(env, d, "колону")) for d in (env.png, env.pdf)}
-    r = env.http.post("/api/v1/cases", json={"title": "Bridge"}, headers=env.tokens["keeper"])
-    case_id = r.json()["id"]
-    r = env.http.post(
-        f"/api/v1/cases/{case_id}/items",
-        json={"items": [{"document_id": env.png}, {"document_id": env.pdf}]},
-        headers=env.tokens["keeper"],
+    case_id = new_case(
+        env.http, env.tokens["keeper"], "Bridge", [{"document_id": env.png}, {"document_id": env.pdf}]
     )
-    assert r.status_code == 201, r.text
     # the control: without a rule the originals (holding the picture of the name) are in it
     bundle = build_bundle(svc_cases := env.svc.cases, case_id, LOCAL_ADMIN, directory=tmp_path)
     with zipfile.ZipFile(bundle.path) as zf:

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from archive_search.catalog.models import Document
 from archive_search.settings import Settings
 from search_api.redaction import MASK
 from search_api.service import ArchiveService
+from tests.conftest import ingest_files
 from tests.ui.conftest import PASSWORD, _serve, shot
 
 NAME = "Шпрундяхов"
@@ -31,19 +30,18 @@ def expect(locator: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def care_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    tmp: Path = tmp_path_factory.mktemp("care-ui")
+    yield from _one_document_server(tmp_path_factory.mktemp("care-ui"), "witness.txt", WITNESS.encode())
+
+
+def _one_document_server(tmp: Path, name: str, body: bytes) -> Iterator[tuple[str, int]]:
+    """A server over one document in ``testimonies``: ``keeper`` manages it, ``reader`` reads it."""
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
-    src = tmp / "witness.txt"
-    src.write_text(WITNESS, encoding="utf-8")
-    assert svc.ingest([src], "testimonies").files[0].outcome == "ok"
+    doc = ingest_files(svc, tmp / "src", {name: body}, "testimonies")[name]
     acc = svc.accounts
     acc.create_user("keeper", PASSWORD, role="editor")
     acc.grant("testimonies", "manage", user="keeper")
     acc.create_user("reader", PASSWORD)
     acc.grant("testimonies", "read", user="reader")
-    with svc.catalog.session() as s:
-        doc = s.scalar(select(Document.id))
-    assert doc is not None
     for url in _serve(svc):
         yield url, doc
     svc.close()
@@ -99,24 +97,15 @@ def test_a_manager_redacts_and_lifts_from_the_care_page(chromium: Any, care_serv
 @pytest.fixture(scope="module")
 def scan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A scanned page (PNG, OCR'd by Tesseract) with a signature below its text."""
+    import io
+
     from tests.search_api.test_scan_redaction import page_image
 
-    tmp: Path = tmp_path_factory.mktemp("care-scan-ui")
-    svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
-    src = tmp / "statement-scan.png"
-    page_image().save(src)
-    assert svc.ingest([src], "testimonies").files[0].outcome == "ok"
-    acc = svc.accounts
-    acc.create_user("keeper", PASSWORD, role="editor")
-    acc.grant("testimonies", "manage", user="keeper")
-    acc.create_user("reader", PASSWORD)
-    acc.grant("testimonies", "read", user="reader")
-    with svc.catalog.session() as s:
-        doc = s.scalar(select(Document.id))
-    assert doc is not None
-    for url in _serve(svc):
-        yield url, doc
-    svc.close()
+    png = io.BytesIO()
+    page_image().save(png, format="PNG")
+    yield from _one_document_server(
+        tmp_path_factory.mktemp("care-scan-ui"), "statement-scan.png", png.getvalue()
+    )
 
 
 def test_a_manager_redacts_a_region_of_a_scan_from_the_care_page(

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from archive_search.errors import InvalidRequestError
@@ -128,33 +129,41 @@ def admin_remove_member(request: Request, principal: AdminForm, group: str, user
     return _do(request, principal, "/admin", "member_removed", do)
 
 
+@dataclass(frozen=True)
+class GrantForm:
+    """The admin page's grant and revoke forms: a collection, ``user:NAME`` or ``group:NAME``, and
+    a permission."""
+
+    collection: str
+    grantee: str
+    permission: str
+
+
+def grant_form(
+    collection: Annotated[str, Form()] = "", grantee: Grantee = "", permission: Permission = "read"
+) -> GrantForm:
+    return GrantForm(collection.strip(), grantee, permission)
+
+
+GrantFormDep = Annotated[GrantForm, Depends(grant_form)]
+
+
 @router.post("/admin/grants")
-def admin_grant(
-    request: Request,
-    principal: AdminForm,
-    collection: Annotated[str, Form()] = "",
-    grantee: Grantee = "",
-    permission: Permission = "read",
-) -> Response:
+def admin_grant(request: Request, principal: AdminForm, form: GrantFormDep) -> Response:
     def do() -> None:
-        if not collection.strip():
+        if not form.collection:
             raise InvalidRequestError("choose a collection")
-        accounts = _service(request).accounts
-        accounts.grant(collection.strip(), permission, actor=principal.name, **_grantee(grantee))
+        grantee = _grantee(form.grantee)
+        _service(request).accounts.grant(form.collection, form.permission, actor=principal.name, **grantee)
 
     return _do(request, principal, "/admin", "granted", do)
 
 
 @router.post("/admin/grants/revoke")
-def admin_revoke(
-    request: Request,
-    principal: AdminForm,
-    collection: Annotated[str, Form()] = "",
-    grantee: Grantee = "",
-    permission: Permission = "read",
-) -> Response:
+def admin_revoke(request: Request, principal: AdminForm, form: GrantFormDep) -> Response:
     def do() -> None:
-        _service(request).accounts.revoke(collection, permission, actor=principal.name, **_grantee(grantee))
+        grantee = _grantee(form.grantee)
+        _service(request).accounts.revoke(form.collection, form.permission, actor=principal.name, **grantee)
 
     return _do(request, principal, "/admin", "revoked", do)
 

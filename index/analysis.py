@@ -334,17 +334,16 @@ class Highlighter:
             return out
         memo = self._word_memo
         for m in WORD_RE.finditer(text):
-            word, start = m.group(0), m.start()
-            initial = word[:1].isupper() and _sentence_initial(text, start)
-            key = (word, initial)
+            key = _word_key(text, m)  # the same key as the stored terms' (they share the memo)
             hit = memo.get(key)
             if hit is None:
+                word, initial = key
                 hit = not wanted.isdisjoint(_index_terms(word, initial)) or (
                     fuzzy and self._fuzzy_match(word)
                 )
                 memo[key] = hit
             if hit:
-                out.append((start, m.end()))
+                out.append((m.start(), m.end()))
         return out
 
     def snippet(self, text: str, stored: str | None = None) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "archive_env",
     "bearer",
     "care_service",
+    "cli_keyword_total",
     "first_passage",
     "index_holds",
     "ingest_files",
@@ -197,3 +198,16 @@ def index_holds(svc: ArchiveService, word: str, *, document_id: int | None = Non
         q = {"query": {"term": {"document_id": document_id}}}
         hits += int(backend._request("POST", f"/{alias}/_count", body=q, what="count")["count"])
     return bool(hits)
+
+
+def cli_keyword_total(q: str) -> int:
+    """The keyword total for ``q`` over the archive the environment points at (inside
+    ``archive_env``), read by a service opened for it as the command line opens one."""
+    from archive_search.settings import get_settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+
+    svc = ArchiveService(get_settings())
+    try:
+        return svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN).total
+    finally:
+        svc.close()

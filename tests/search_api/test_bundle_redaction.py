@@ -103,6 +103,16 @@ def _export(env: Env, user: str = "vic") -> tuple[bytes, dict[str, Any]]:
     return r.content, manifest
 
 
+def _witness_rule(env: Env) -> dict[str, Any]:
+    """The rule a court order asks for: every person but the accused, and the place."""
+    return {
+        "entity_types": ["person"],
+        "keep_entities": [_entity_id(env, ACCUSED)],
+        "terms": [PLACE],
+        "reason": "the witnesses are at risk",
+    }
+
+
 def _entity_id(env: Env, name: str) -> int:
     found = [e.id for e in env.svc.entities.list_entities(LOCAL_ADMIN, q=name)]
     assert len(found) == 1, found
@@ -114,12 +124,7 @@ def test_every_person_but_the_accused_is_masked_in_the_bundle_even_in_documents_
     # the control: without a rule the bundle holds the names in every kind of member
     assert scan_zip(data, needles(WITNESS)) and scan_zip(data, needles(PLACE))
     assert manifest["entity_redaction"] is None and manifest["searches"]
-    rule = {
-        "entity_types": ["person"],
-        "keep_entities": [_entity_id(env, ACCUSED)],
-        "terms": [PLACE],
-        "reason": "the witnesses are at risk",
-    }
+    rule = _witness_rule(env)
     r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["vic"])
     assert r.status_code == 403, r.text  # a reading member may not set it
     r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
@@ -247,12 +252,7 @@ def test_hit_exports_masked_by_a_case_rule(env: Env) -> None:
     assert r.status_code == 200 and WITNESS in r.text and PLACE in r.text, r.text
     # no rule yet: refused; not a member of the case: refused
     assert export("csv", redact_case=env.case).status_code == 404
-    rule = {
-        "entity_types": ["person"],
-        "keep_entities": [_entity_id(env, ACCUSED)],
-        "terms": [PLACE],
-        "reason": "the witnesses are at risk",
-    }
+    rule = _witness_rule(env)
     r = env.http.put(f"/api/v1/cases/{env.case}/redaction-rule", json=rule, headers=env.tokens["erin"])
     assert r.status_code == 200, r.text
     env.svc.accounts.create_user("outsider", PASSWORD, role="editor")

@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -21,7 +21,7 @@ from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
-from archive_search.types import MAX_ID, Principal
+from archive_search.types import MAX_ID, Principal, SimilarOptions
 from index import indexer
 from index.analysis import Analyzer, Highlighter, fold, match_kind, sentence_initial
 from index.backend import (
@@ -378,39 +378,24 @@ class ArchiveService:
         return self.families.group_similar(out, doc.id, principal, size=size)
 
     def similar_by_source(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
+        self, passage_id: int, principal: Principal, options: SimilarOptions = SimilarOptions()
     ) -> dict[str, Any]:
         """Similar passages (``Retrieval.similar_passages``), one entry per document family,
         labelled "same source (copy / re-scan / translation of …)" or "independent"."""
-        wider = min(size * 3, self.settings.max_page_size)
-        out = self.retrieval.similar_passages(
-            passage_id, principal, size=max(size, wider), exclude=exclude, lang=lang
-        )
+        wider = min(options.size * 3, self.settings.max_page_size)
+        out = self.retrieval.similar_passages(passage_id, principal, options.sized(max(options.size, wider)))
         p = self.passage(passage_id, principal)
-        return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
+        return self.families.group_similar(out, int(p["document_id"]), principal, size=options.size)
 
     def corroborate(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
-        by_family: bool = True,
+        self, passage_id: int, principal: Principal, options: SimilarOptions = SimilarOptions()
     ) -> dict[str, Any]:
-        """Similar passages (one entry per source family with ``by_family``) with each entry's
-        document date, the people named and the match strength (``corroboration.py``)."""
-        if by_family:
-            out = self.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        """Similar passages (one entry per source family with ``options.by_family``) with each
+        entry's document date, the people named and the match strength (``corroboration.py``)."""
+        if options.by_family:
+            out = self.similar_by_source(passage_id, principal, options)
         else:
-            out = self.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+            out = self.similar_passages(passage_id, principal, options)
         return self.corroboration.enrich(out, passage_id, principal)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from archive_search.catalog.models import Document, FamilyLink, Passage
 from archive_search.errors import ForbiddenError, NotFoundError
-from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SourceFile
+from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SimilarOptions, SourceFile
 from archive_search.web import create_app
 from ingest import families as fam
 from ingest.registry import Limits
@@ -164,8 +164,8 @@ def test_family_and_provenance_only_over_readable_documents(svc: ArchiveService)
 
 def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
     pid = _passage(svc, "neighbour-en.txt")
-    admin = svc.similar_by_source(pid, LOCAL_ADMIN, size=10)
-    reader = svc.similar_by_source(pid, PUBLIC_READER, size=10)
+    admin = svc.similar_by_source(pid, LOCAL_ADMIN, SimilarOptions(size=10))
+    reader = svc.similar_by_source(pid, PUBLIC_READER, SimilarOptions(size=10))
     for out, size in ((admin, 5), (reader, 3)):
         families = [h.source.family_id for h in out["hits"] if h.source]
         assert len(families) == len(set(families)) == len(out["hits"])  # one entry per family
@@ -176,7 +176,8 @@ def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
     dumped = json.dumps([h.model_dump() for h in reader["hits"]])
     assert "hidden" not in dumped
     # from the statement itself: its translation and its forwarded copy are the same source
-    own = svc.similar_by_source(_passage(svc, "statement-en.txt"), PUBLIC_READER, size=10, exclude="document")
+    own_options = SimilarOptions(size=10, exclude="document")
+    own = svc.similar_by_source(_passage(svc, "statement-en.txt"), PUBLIC_READER, own_options)
     same = [h for h in own["hits"] if h.source and h.source.relation == "same_source"]
     assert len(same) == 1 and own["same_source"] == 1
     src = same[0].source
@@ -187,9 +188,7 @@ def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
         "forwarded-en.txt",
     }
     # without grouping the old answer: one entry per document
-    plain = svc.similar_passages(
-        _passage(svc, "statement-en.txt"), PUBLIC_READER, size=10, exclude="document"
-    )
+    plain = svc.similar_passages(_passage(svc, "statement-en.txt"), PUBLIC_READER, own_options)
     assert len(plain["hits"]) > len(own["hits"])
 
 

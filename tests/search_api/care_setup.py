@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import Passage
+from archive_search.catalog.models import Document, Passage
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, ingest_files, make_settings
@@ -33,6 +33,7 @@ __all__ = [
     "archive_env",
     "bearer",
     "care_service",
+    "cli_archive",
     "cli_keyword_total",
     "first_passage",
     "index_holds",
@@ -108,6 +109,27 @@ def archive_env(env: Mapping[str, str]) -> Iterator[None]:
             else:
                 os.environ[k] = v
         get_settings.cache_clear()
+
+
+@contextmanager
+def cli_archive(data: Path, src: Path, **env: str) -> Iterator[int]:
+    """The command line pointed at a new data folder ``data`` (``ARCHIVE_EMBEDDER=none`` and the
+    variables ``env``, inside ``archive_env``), with ``src`` ingested by ``archive ingest`` into
+    collection ``t``: the document's id."""
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+
+    with archive_env({"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", **env}):
+        r = CliRunner().invoke(app, ["ingest", str(src), "--collection", "t"])
+        assert r.exit_code == 0, r.output
+        svc = ArchiveService(get_settings())
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+        svc.close()
+        assert doc is not None
+        yield doc
 
 
 def first_passage(svc: ArchiveService, document_id: int) -> int:

@@ -26,8 +26,8 @@ from tests.search_api.care_setup import (
     BACKENDS,
     CareEnv,
     add_people,
-    archive_env,
     care_service,
+    cli_archive,
     index_holds,
     new_case,
     witness_env,
@@ -260,21 +260,13 @@ def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from archive_search.cli import app
+    from archive_search.settings import get_settings
 
     data = tmp_path / "data"
-    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", "ARCHIVE_PURGE_HOLD_DAYS": "0"}
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
     runner = CliRunner()
-    from archive_search.settings import get_settings
-
-    with archive_env(env):
-        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
-        assert r.exit_code == 0, r.output
-        svc = ArchiveService(get_settings())
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-        svc.close()
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as doc:
         r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 2 and "withdraw" in r.output, r.output
         r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])

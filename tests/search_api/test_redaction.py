@@ -33,8 +33,8 @@ from tests.search_api.care_setup import (
     BACKENDS,
     PASSWORD,
     CareEnv,
-    archive_env,
     care_service,
+    cli_archive,
     cli_keyword_total,
     index_holds,
     new_case,
@@ -396,21 +396,12 @@ def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> Non
     from typer.testing import CliRunner
 
     from archive_search.cli import app
-    from archive_search.settings import get_settings
 
     data = tmp_path / "data"
-    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", "ARCHIVE_PURGE_HOLD_DAYS": "0"}
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
     runner = CliRunner()
-
-    with archive_env(env):
-        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
-        assert r.exit_code == 0, r.output
-        svc = ArchiveService(get_settings())
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-        svc.close()
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as doc:
         assert cli_keyword_total(LATIN) == 1
         r = runner.invoke(app, ["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
         assert r.exit_code == 0, r.output

@@ -41,7 +41,6 @@ from archive_search.errors import (
     ConflictError,
     EmbedderMismatchError,
     InvalidRequestError,
-    NotFoundError,
     QuerySyntaxError,
 )
 from archive_search.types import (
@@ -73,6 +72,7 @@ from index.embeddings import Embedder
 from index.stopwords import is_stop_word
 from ingest.lang import detect_language
 from search_api import metadata
+from search_api.access import readable_passage
 from search_api.entities import resolve
 from search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 
@@ -830,19 +830,7 @@ class Retrieval(ComponentsView):
         One passage per document, best first (``options.by_family`` is the service's)."""
         options.check_size(self.settings.max_page_size)
         with self.catalog.session() as s:
-            row = s.execute(
-                select(Passage, Collection.name, Document.withdrawn_at)
-                .join(Document, Passage.document_id == Document.id)
-                .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id == passage_id)
-            ).first()
-        if (
-            row is None
-            or not principal.can_read_passage(row[1], row[0].document_id, row[0].id)
-            or row[2] is not None
-        ):
-            raise NotFoundError(f"passage {passage_id} not found")
-        p = row[0]
+            p, _, _ = readable_passage(s, passage_id, principal)
         if options.exclude == "source":
             excluded = self._same_source_documents(p.document_id)
         elif options.exclude == "document":

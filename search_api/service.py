@@ -32,6 +32,7 @@ from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
 from ingest.render import PageRenderer
+from search_api.access import readable_passage
 from search_api.audit import DeniedReads
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
@@ -324,22 +325,8 @@ class ArchiveService:
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
-        if not 1 <= passage_id <= MAX_ID:
-            raise NotFoundError(f"passage {passage_id} not found")
         with self.catalog.session() as s:
-            row = s.execute(
-                select(Passage, Document, Collection.name)
-                .join(Document, Passage.document_id == Document.id)
-                .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id == passage_id)
-            ).first()
-            if (
-                row is None
-                or not principal.can_read_passage(row[2], row[1].id, row[0].id)
-                or row[1].withdrawn_at
-            ):
-                raise NotFoundError(f"passage {passage_id} not found")
-            p, d, col = row
+            p, d, col = readable_passage(s, passage_id, principal)
             neighbours = dict(
                 s.execute(
                     select(Passage.seq, Passage.id).where(

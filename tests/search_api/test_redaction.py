@@ -302,55 +302,10 @@ def test_an_entity_redacted_everywhere_leaves_no_byte_in_the_index(env: Env, tmp
     assert r.status_code in (403, 404), r.text
 
 
-def test_overlapping_redactions_lift_in_any_order(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
-    try:
-        src = tmp_path / "w.txt"
-        src.write_text(WITNESS, encoding="utf-8")
-        assert svc.ingest([src], "c").files[0].outcome == "ok"
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-            p = s.scalars(select(Passage).where(Passage.document_id == doc).order_by(Passage.seq)).first()
-            assert p is not None and doc is not None
-            pid, original = p.id, p.text
-        a = original.index(FIRST)
-        end = original.index(".", a) + 1
-        # the name first, then a span of the passage over it (from the first name to the end of
-        # the sentence), then an unrelated word; the sentence's words are then masked already
-        first = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
-        second = svc.redactions.redact_document(
-            doc, LOCAL_ADMIN, reason="span", passage_id=pid, start=a, end=end
-        )
-        third = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="neighbour", phrase=LATIN)
-        with pytest.raises(ConflictError):
-            svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="again", phrase="Оленівки")
-
-        def current() -> str:
-            with svc.catalog.session() as s:
-                return str(s.scalar(select(Passage.text).where(Passage.id == pid)))
-
-        masked = current()
-        assert NAME not in masked and LATIN not in masked and len(masked) == len(original)
-        assert masked[a:end] == MASK * (end - a)
-        # lifting the name's redaction leaves it masked under the span's
-        svc.redactions.lift(first["id"], LOCAL_ADMIN)
-        assert current() == masked
-        svc.redactions.lift(third["id"], LOCAL_ADMIN)
-        assert LATIN in current() and NAME not in current()
-        # lifting the span's gives back every character, the name's included
-        svc.redactions.lift(second["id"], LOCAL_ADMIN)
-        assert current() == original
-        # the page text came back too (the viewer reads it)
-        pages = svc.document_text(doc, LOCAL_ADMIN)
-        assert NAME in pages[0]["text"] and LATIN in pages[0]["text"]
-    finally:
-        svc.close()
-
-
-def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(tmp_path: Path) -> None:
-    from search_api.metadata import MetadataSet, PlainFieldCreate
-
+@pytest.fixture
+def witness_doc(tmp_path: Path) -> Iterator[tuple[ArchiveService, int]]:
+    """A service of its own (embedded, no embedder) with the witness statement ingested into
+    collection ``c``, and the statement's document id."""
     data = tmp_path / "data"
     svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
     try:
@@ -360,22 +315,67 @@ def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(tmp_path:
         with svc.catalog.session() as s:
             doc = s.scalar(select(Document.id))
         assert doc is not None
-        svc.metadata.create_field(
-            "c", PlainFieldCreate(name="witness", label="Witness", type="text"), LOCAL_ADMIN
-        )
-        svc.metadata.set_values(doc, MetadataSet(values={"witness": f"{NAME}, village"}), LOCAL_ADMIN)
-
-        def witness() -> list[str]:
-            out = svc.metadata.get(doc, LOCAL_ADMIN)
-            return [v.value for f in out.fields if f.name == "witness" for v in f.values]
-
-        red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
-        (value,) = witness()
-        assert NAME not in value and value == MASK * len(NAME) + ", village"
-        svc.redactions.lift(red["id"], LOCAL_ADMIN)
-        assert witness() == [f"{NAME}, village"]
+        yield svc, doc
     finally:
         svc.close()
+
+
+def test_overlapping_redactions_lift_in_any_order(witness_doc: tuple[ArchiveService, int]) -> None:
+    svc, doc = witness_doc
+    with svc.catalog.session() as s:
+        p = s.scalars(select(Passage).where(Passage.document_id == doc).order_by(Passage.seq)).first()
+        assert p is not None
+        pid, original = p.id, p.text
+    a = original.index(FIRST)
+    end = original.index(".", a) + 1
+    # the name first, then a span of the passage over it (from the first name to the end of
+    # the sentence), then an unrelated word; the sentence's words are then masked already
+    first = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
+    second = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="span", passage_id=pid, start=a, end=end)
+    third = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="neighbour", phrase=LATIN)
+    with pytest.raises(ConflictError):
+        svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="again", phrase="Оленівки")
+
+    def current() -> str:
+        with svc.catalog.session() as s:
+            return str(s.scalar(select(Passage.text).where(Passage.id == pid)))
+
+    masked = current()
+    assert NAME not in masked and LATIN not in masked and len(masked) == len(original)
+    assert masked[a:end] == MASK * (end - a)
+    # lifting the name's redaction leaves it masked under the span's
+    svc.redactions.lift(first["id"], LOCAL_ADMIN)
+    assert current() == masked
+    svc.redactions.lift(third["id"], LOCAL_ADMIN)
+    assert LATIN in current() and NAME not in current()
+    # lifting the span's gives back every character, the name's included
+    svc.redactions.lift(second["id"], LOCAL_ADMIN)
+    assert current() == original
+    # the page text came back too (the viewer reads it)
+    pages = svc.document_text(doc, LOCAL_ADMIN)
+    assert NAME in pages[0]["text"] and LATIN in pages[0]["text"]
+
+
+def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(
+    witness_doc: tuple[ArchiveService, int],
+) -> None:
+    from search_api.metadata import MetadataSet, PlainFieldCreate
+
+    svc, doc = witness_doc
+    svc.metadata.create_field(
+        "c", PlainFieldCreate(name="witness", label="Witness", type="text"), LOCAL_ADMIN
+    )
+    svc.metadata.set_values(doc, MetadataSet(values={"witness": f"{NAME}, village"}), LOCAL_ADMIN)
+
+    def witness() -> list[str]:
+        out = svc.metadata.get(doc, LOCAL_ADMIN)
+        return [v.value for f in out.fields if f.name == "witness" for v in f.values]
+
+    red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
+    (value,) = witness()
+    assert NAME not in value and value == MASK * len(NAME) + ", village"
+    svc.redactions.lift(red["id"], LOCAL_ADMIN)
+    assert witness() == [f"{NAME}, village"]
 
 
 def test_patterns_and_masks() -> None:

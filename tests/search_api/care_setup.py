@@ -112,24 +112,30 @@ def archive_env(env: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def cli_archive(data: Path, src: Path, **env: str) -> Iterator[int]:
+def cli_archive(data: Path, src: Path, **env: str) -> Iterator[tuple[Callable[[list[str]], Any], int]]:
     """The command line pointed at a new data folder ``data`` (``ARCHIVE_EMBEDDER=none`` and the
     variables ``env``, inside ``archive_env``), with ``src`` ingested by ``archive ingest`` into
-    collection ``t``: the document's id."""
+    collection ``t``: a function that runs ``archive ARGS`` (its typer result), and the
+    document's id."""
     from typer.testing import CliRunner
 
     from archive_search.cli import app
     from archive_search.settings import get_settings
 
+    runner = CliRunner()
+
+    def cli(args: list[str]) -> Any:
+        return runner.invoke(app, args)
+
     with archive_env({"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", **env}):
-        r = CliRunner().invoke(app, ["ingest", str(src), "--collection", "t"])
+        r = cli(["ingest", str(src), "--collection", "t"])
         assert r.exit_code == 0, r.output
         svc = ArchiveService(get_settings())
         with svc.catalog.session() as s:
             doc = s.scalar(select(Document.id))
         svc.close()
         assert doc is not None
-        yield doc
+        yield cli, doc
 
 
 def first_passage(svc: ArchiveService, document_id: int) -> int:

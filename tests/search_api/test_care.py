@@ -257,25 +257,21 @@ def _index_holds_marker(env: Env) -> bool:
 
 def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
     """``archive documents withdraw ID --reason …`` and ``archive documents purge ID --yes``."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
     from archive_search.settings import get_settings
 
     data = tmp_path / "data"
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
-    runner = CliRunner()
-    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as doc:
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as (cli, doc):
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 2 and "withdraw" in r.output, r.output
-        r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
+        r = cli(["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["withdrawn"] is True
         svc = ArchiveService(get_settings())
         assert svc.search(SearchRequest(q="Оленівки", mode="keyword"), LOCAL_ADMIN).total == 0
         svc.close()
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["purged"] == [doc]
         assert not scan(data, NEEDLES)

@@ -393,37 +393,33 @@ def test_patterns_and_masks() -> None:
 
 def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> None:
     """``archive documents redact|redactions|unredact``; a purge deletes what the spans kept."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
 
     data = tmp_path / "data"
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
-    runner = CliRunner()
-    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as doc:
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as (cli, doc):
         assert cli_keyword_total(LATIN) == 1
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
+        r = cli(["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
         assert r.exit_code == 0, r.output
         red = json.loads(r.stdout)
         assert red["created_by"].startswith("local:") and red["span_count"] >= 2
         assert cli_keyword_total(LATIN) == 0 and cli_keyword_total("Оленівки") == 1
-        r = runner.invoke(app, ["documents", "redactions", str(doc)])
+        r = cli(["documents", "redactions", str(doc)])
         assert r.exit_code == 0 and json.loads(r.stdout)[0]["spans"][0]["original"] == LATIN, r.output
-        r = runner.invoke(app, ["documents", "redactions"])
+        r = cli(["documents", "redactions"])
         assert r.exit_code == 0 and [x["id"] for x in json.loads(r.stdout)] == [red["id"]]
-        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        r = cli(["documents", "unredact", str(red["id"])])
         assert r.exit_code == 0, r.output
         assert cli_keyword_total(LATIN) == 1
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", "nowhere", "--reason", "x"])
+        r = cli(["documents", "redact", str(doc), "--text", "nowhere", "--reason", "x"])
         assert r.exit_code != 0 and "not found" in r.output, r.output
         # redacted again, then withdrawn and purged: the spans' copy of the text goes too
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", NAME, "--reason", "risk"])
+        r = cli(["documents", "redact", str(doc), "--text", NAME, "--reason", "risk"])
         assert r.exit_code == 0, r.output
         assert scan(data, needles(NAME), skip=("originals/",)), "the control: the spans keep the name"
-        r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
+        r = cli(["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
         assert r.exit_code == 0, r.output
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert not scan(data, needles(NAME))
 

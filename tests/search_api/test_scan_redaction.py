@@ -407,39 +407,33 @@ def test_a_scan_without_word_boxes_is_refused_until_they_are_filled(
 
 def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
     """``archive documents redact ID --page N --region X,Y,W,H`` and ``archive documents ocr-boxes``."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
     from archive_search.settings import get_settings
 
     data = tmp_path / "data"
     src = tmp_path / "scan.png"
     page_image().save(src)
-    runner = CliRunner()
-    with cli_archive(data, src) as doc:
+    with cli_archive(data, src) as (cli, doc):
         svc = ArchiveService(get_settings())
         with svc.catalog.session() as s:
             s.execute(update(Page).values(word_boxes=None))  # as if OCR'd before boxes were kept
         svc.close()
         assert cli_keyword_total("Harrison") == 1
         line2 = ["documents", "redact", str(doc), "--page", "1", "--region", "0,0.13,0.7,0.08"]
-        r = runner.invoke(app, [*line2, "--reason", "a name"])
+        r = cli([*line2, "--reason", "a name"])
         assert r.exit_code == 2 and "ocr-boxes" in r.output, r.output  # no boxes: refused
-        r = runner.invoke(app, ["documents", "ocr-boxes"])
+        r = cli(["documents", "ocr-boxes"])
         assert r.exit_code == 0, r.output
         assert [(d["document_id"], d["pages"]) for d in json.loads(r.stdout)] == [(doc, 1)]
-        r = runner.invoke(app, [*line2, "--reason", "a name"])  # the second line of text
+        r = cli([*line2, "--reason", "a name"])  # the second line of text
         assert r.exit_code == 0, r.output
         red = json.loads(r.stdout)
         assert red["kind"] == "region" and red["regions"][0]["y"] == pytest.approx(0.13)
         masked = {sp["original"] for sp in red["spans"]}
         assert "Harrison" in masked and NAME not in masked  # the first line is outside
         assert cli_keyword_total("Harrison") == 0 and cli_keyword_total(NAME) == 1
-        r = runner.invoke(
-            app, ["documents", "redact", str(doc), "--page", "1", "--region", "x", "--reason", "r"]
-        )
+        r = cli(["documents", "redact", str(doc), "--page", "1", "--region", "x", "--reason", "r"])
         assert r.exit_code == 2 and "four numbers" in r.output, r.output
-        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        r = cli(["documents", "unredact", str(red["id"])])
         assert r.exit_code == 0 and cli_keyword_total("Harrison") == 1, r.output
 
 

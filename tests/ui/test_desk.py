@@ -247,7 +247,7 @@ def test_desk_pages_have_no_serious_axe_violations(
     chromium: Any, desk: ServedArchive, width: int, locale: str
 ) -> None:
     """axe-core (WCAG 2.1 A/AA) on the search, viewer, case and upload pages, phone and desktop."""
-    from tests.ui.test_accessibility import violations
+    from tests.ui.test_accessibility import serious, violations
 
     case_id = desk_case(desk)
     ctx = chromium.new_context(viewport={"width": width, "height": 844}, locale=locale, bypass_csp=True)
@@ -272,8 +272,7 @@ def test_desk_pages_have_no_serious_axe_violations(
         found["upload"] = violations(page)
     finally:
         ctx.close()
-    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
-    bad = {k: v for k, v in bad.items() if v}
+    bad = serious(found)
     assert not bad, bad
 
 

@@ -299,7 +299,7 @@ def test_also_in_this_document_says_which_passage(chromium: Any, viewer: ServedA
 
 @pytest.mark.parametrize("width", [390, 1280])
 def test_viewer_has_no_serious_axe_violations(chromium: Any, viewer: ServedArchive, width: int) -> None:
-    from tests.ui.test_accessibility import violations
+    from tests.ui.test_accessibility import serious, violations
 
     found: dict[str, list[dict[str, Any]]] = {}
     for locale in ("uk-UA", "en-GB"):
@@ -313,8 +313,7 @@ def test_viewer_has_no_serious_axe_violations(chromium: Any, viewer: ServedArchi
             found[f"results-{locale}"] = violations(page)
         finally:
             ctx.close()
-    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
-    bad = {k: v for k, v in bad.items() if v}
+    bad = serious(found)
     assert not bad, bad
 
 

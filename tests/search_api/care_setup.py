@@ -39,6 +39,7 @@ __all__ = [
     "index_holds",
     "ingest_files",
     "new_case",
+    "search_as",
     "witness_env",
 ]
 
@@ -173,6 +174,14 @@ class CareEnv:
     other_passage: int
     backend: str
     case_id: int = 0
+
+
+def search_as(env: CareEnv, user: str, q: str, mode: str = "keyword") -> dict[str, Any]:
+    """``GET /search`` as ``user`` (50 hits): the answer's JSON."""
+    r = env.http.get("/api/v1/search", params={"q": q, "mode": mode, "size": 50}, headers=env.tokens[user])
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def witness_env(

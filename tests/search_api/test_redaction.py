@@ -14,7 +14,6 @@ import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -38,6 +37,7 @@ from tests.search_api.care_setup import (
     cli_keyword_total,
     index_holds,
     new_case,
+    search_as,
     witness_env,
 )
 from tests.search_api.leakscan import needles, scan, scan_exports
@@ -76,20 +76,13 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc.close()
 
 
-def _search(env: Env, user: str, q: str, mode: str = "keyword") -> dict[str, Any]:
-    r = env.http.get("/api/v1/search", params={"q": q, "mode": mode, "size": 50}, headers=env.tokens[user])
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def _text_seen(env: Env, user: str, word: str) -> dict[str, bool]:
     """Where ``word`` shows to ``user``: searches, snippets, the viewer, passages, similar
     passages, entity pages, the hit export, the case."""
     h = env.tokens[user]
-    kw = _search(env, user, word)
-    around = _search(env, user, "переправу Оленівки журналістів блокпосту")
-    sem = _search(env, user, "свідок бачив колону техніки біля мосту", mode="semantic")
+    kw = search_as(env, user, word)
+    around = search_as(env, user, "переправу Оленівки журналістів блокпосту")
+    sem = search_as(env, user, "свідок бачив колону техніки біля мосту", mode="semantic")
     text = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=h)
     psg = env.http.get(f"/api/v1/passages/{env.passage}", headers=h)
     sim = env.http.get(f"/api/v1/passages/{env.other_passage}/similar", headers=h)
@@ -176,9 +169,9 @@ def test_a_redacted_name_is_gone_for_readers_everywhere_and_kept_for_managers(
         seen = _text_seen(env, user, NAME)
         # the other document names him too and is not redacted: its hits may show it; this one not
         assert not seen["text"] and not seen["passage"], (user, seen)
-        hits = _search(env, user, NAME)["hits"]
+        hits = search_as(env, user, NAME)["hits"]
         assert str(env.doc) not in {h["document_id"] for h in hits}, (user, hits)
-    around = _search(env, "reader", "переправу Оленівки")
+    around = search_as(env, "reader", "переправу Оленівки")
     mine = [h for h in around["hits"] if h["document_id"] == str(env.doc)]
     assert mine and all(NAME not in h["snippet"] for h in mine)  # the document itself is still found
     text = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=env.tokens["reader"]).text
@@ -246,7 +239,7 @@ def test_a_redacted_name_is_gone_for_readers_everywhere_and_kept_for_managers(
     assert r.status_code == 200, r.text
     back = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=env.tokens["reader"]).json()
     assert back["parts"][0]["text"].startswith(f"Свідок {FIRST} {NAME}")
-    hits = _search(env, "reader", NAME)["hits"]
+    hits = search_as(env, "reader", NAME)["hits"]
     assert str(env.doc) in {h["document_id"] for h in hits}
 
 

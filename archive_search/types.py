@@ -8,12 +8,14 @@ search response of ``docs/architecture.md``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from archive_search.errors import InvalidRequestError
 
 Language = Literal["ru", "uk", "be", "en", "other"]
 MAX_ID = 2_147_483_647
@@ -226,6 +228,55 @@ class SearchRequest:
     """``next_cursor`` of the previous page (search-after; ``group=passage``, keyword or semantic)."""
     explain: bool = False
     """Say per hit how each query word matched (``Hit.explain``)."""
+
+
+SimilarExclude = Literal["source", "document", "none"]
+SIMILAR_EXCLUDE: tuple[SimilarExclude, ...] = ("source", "document", "none")
+
+
+@dataclass(frozen=True)
+class SimilarOptions:
+    """How similar passages are asked for: built once where the request comes in (the route
+    ``GET /passages/{id}/similar``, the viewer's corroboration panel) and handed unchanged through
+    ``ArchiveService.corroborate`` → ``similar_by_source`` → ``Retrieval.similar_passages``.
+
+    Checked here and nowhere else: ``size`` is a whole number from 1 (its upper bound is the
+    settings' ``max_page_size``, :meth:`check_size`), ``exclude`` one of :data:`SIMILAR_EXCLUDE`,
+    ``lang`` a sequence of codes (a bare string would be read letter by letter). The codes
+    themselves are not checked against :data:`LANGUAGES`: the API takes any string, as the
+    search's ``lang`` filter does, and an unknown code matches nothing."""
+
+    size: int = 10
+    """Entries wanted."""
+    exclude: SimilarExclude = "source"
+    """``source``: leave out the passage's document and every copy of the same file;
+    ``document``: its document only; ``none``: nothing."""
+    lang: tuple[str, ...] = ()
+    """Only passages in these languages; empty: any."""
+    by_family: bool = True
+    """One entry per source family, labelled same source or independent (``families.py``);
+    ``False``: one per document. ``Retrieval.similar_passages`` always answers per document."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise InvalidRequestError("size must be a whole number from 1")
+        if self.exclude not in SIMILAR_EXCLUDE:
+            raise InvalidRequestError(f"exclude must be one of {', '.join(SIMILAR_EXCLUDE)}")
+        codes: object = self.lang
+        if isinstance(codes, str | bytes) or not isinstance(codes, tuple | list):
+            raise InvalidRequestError("lang must be a list of language codes")
+        if not all(isinstance(c, str) for c in codes):
+            raise InvalidRequestError("lang must be a list of language codes")
+        object.__setattr__(self, "lang", tuple(codes))  # a list given: kept as a tuple (hashable)
+
+    def check_size(self, largest: int) -> None:
+        """Refuse a ``size`` above ``largest`` (the settings' ``max_page_size``)."""
+        if self.size > largest:
+            raise InvalidRequestError(f"size must be between 1 and {largest}")
+
+    def sized(self, size: int) -> SimilarOptions:
+        """The same options for ``size`` entries (a wider candidate list before grouping)."""
+        return replace(self, size=size)
 
 
 class MatchExplanation(BaseModel):

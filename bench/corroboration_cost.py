@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from archive_search.catalog.models import Passage
 from archive_search.settings import Settings
-from archive_search.types import LOCAL_ADMIN
+from archive_search.types import LOCAL_ADMIN, SimilarOptions
 from search_api.service import ArchiveService
 
 NAMES = [
@@ -62,7 +62,7 @@ def main() -> None:
         similar, enrich, entries = [], [], []
         for p in pids:
             t0 = time.perf_counter()
-            out = svc.similar_by_source(p, LOCAL_ADMIN, size=100)
+            out = svc.similar_by_source(p, LOCAL_ADMIN, SimilarOptions(size=100))
             t1 = time.perf_counter()
             svc.corroboration.enrich(out, p, LOCAL_ADMIN)
             similar.append(t1 - t0)

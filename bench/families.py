@@ -397,18 +397,19 @@ def _corroboration(svc: Any, doc_key: dict[int, tuple[str, str]], gold: dict[str
     from sqlalchemy import select
 
     from archive_search.catalog.models import Passage
-    from archive_search.types import LOCAL_ADMIN
+    from archive_search.types import LOCAL_ADMIN, SimilarOptions
 
     fam_of = {doc: gold["family"].get(key) for doc, key in doc_key.items()}
     queries = [d for d, (c, f) in doc_key.items() if c == "reports" and f.endswith("-en.txt")]
     raw_same = raw_n = grp_n = grp_indep = wrong = raw_sources = 0
+    options = SimilarOptions(size=10, exclude="document")
     for d in queries:
         with svc.catalog.session() as s:
             pid = s.scalar(select(Passage.id).where(Passage.document_id == d).order_by(Passage.seq))
         if pid is None:
             continue
-        raw = svc.similar_passages(pid, LOCAL_ADMIN, size=10, exclude="document")["hits"]
-        grp = svc.similar_by_source(pid, LOCAL_ADMIN, size=10, exclude="document")["hits"]
+        raw = svc.similar_passages(pid, LOCAL_ADMIN, options)["hits"]
+        grp = svc.similar_by_source(pid, LOCAL_ADMIN, options)["hits"]
         raw_n += len(raw)
         raw_same += sum(1 for h in raw if fam_of.get(int(h.document_id)) == fam_of[d])
         raw_sources += len({fam_of.get(int(h.document_id)) or h.document_id for h in raw} - {fam_of[d]})

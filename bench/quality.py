@@ -505,6 +505,23 @@ def safe_name(corpus_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._#-]", "_", corpus_id).replace("#", "_") + ".txt"
 
 
+def corpus_files(folder: Path, docs: Iterable[Doc]) -> tuple[list[Path], dict[str, str]]:
+    """The files to ingest for ``docs`` (a document's own file where it has one, else its text
+    written to ``folder``) and the corpus id of each file's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    by_path: dict[str, str] = {}
+    for doc in docs:
+        if doc.source is not None:
+            path = doc.source
+        else:
+            path = folder / safe_name(doc.corpus_id)
+            path.write_text(doc.text + "\n", encoding="utf-8")
+        paths.append(path)
+        by_path[str(path)] = doc.corpus_id
+    return paths, by_path
+
+
 Units = dict[str, list[str]]
 """Unit kind (``doc``, ``page``) → units, best first (or the relevant units, in any order)."""
 
@@ -599,18 +616,7 @@ class Runner:
         """Write the corpus files and ingest each document language as its own collection."""
         t0 = time.perf_counter()
         for lang, docs in self.task.docs.items():
-            folder = self.work / "corpus" / lang
-            folder.mkdir(parents=True, exist_ok=True)
-            paths: list[Path] = []
-            by_path: dict[str, str] = {}
-            for doc in docs:
-                if doc.source is not None:
-                    path = doc.source
-                else:
-                    path = folder / safe_name(doc.corpus_id)
-                    path.write_text(doc.text + "\n", encoding="utf-8")
-                paths.append(path)
-                by_path[str(path)] = doc.corpus_id
+            paths, by_path = corpus_files(self.work / "corpus" / lang, docs)
             col = self.collection(lang)
             report = self.service.ingest(paths, col)
             mapping: dict[str, list[str]] = {}

@@ -108,18 +108,7 @@ class Union:
         for col, docs in self.collections.items():
             if col in state["collections"]:
                 continue
-            folder = self.work / "corpus" / col
-            folder.mkdir(parents=True, exist_ok=True)
-            paths: list[Path] = []
-            by_path: dict[str, str] = {}
-            for doc in docs:
-                if doc.source is not None:
-                    path = doc.source
-                else:
-                    path = folder / q.safe_name(doc.corpus_id)
-                    path.write_text(doc.text + "\n", encoding="utf-8")
-                paths.append(path)
-                by_path[str(path)] = doc.corpus_id
+            paths, by_path = q.corpus_files(self.work / "corpus" / col, docs)
             q.log(f"ingesting {col}: {len(paths)} files")
             report = self.service.ingest(paths, col)
             mapping: dict[str, list[str]] = {}

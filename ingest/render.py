@@ -17,7 +17,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -223,13 +223,14 @@ class PageRenderer:
         keyed by the stored file (content-addressed: the caller re-hashes it before), the page,
         the resolution and the mask; failures are not kept."""
         boxes = tuple((float(a), float(b), float(c), float(d)) for a, b, c, d in mask_boxes)
-        key = (str(path), mime, page, dpi, max_pixels, tuple(mask_words), tuple(mask_required), boxes)
+        job = PageRender(page, dpi, max_pixels, tuple(mask_words), tuple(mask_required), boxes)
+        key = (str(path), mime, *astuple(job))
         with self._cache_lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        png = self._render(path, mime, page, dpi, max_pixels, what, mask_words, mask_required, boxes)
+        png = self._render(path, mime, job, what)
         if len(png) <= self.cache_bytes:
             with self._cache_lock:
                 if key not in self._cache:
@@ -240,25 +241,14 @@ class PageRenderer:
                     self._cached -= len(old)
         return png
 
-    def _render(
-        self,
-        path: Path,
-        mime: str,
-        page: int,
-        dpi: int,
-        max_pixels: int,
-        what: str,
-        mask_words: Sequence[str],
-        mask_required: Sequence[str],
-        mask_boxes: tuple[tuple[float, float, float, float], ...] = (),
-    ) -> bytes:
+    def _render(self, path: Path, mime: str, job: PageRender, what: str) -> bytes:
         self.renders += 1
+        page = job.page
         source = SourceFile(
             filename=path.name, sha256="0" * 64, size=path.stat().st_size, path=path, mime=mime
         )
         limits = Limits(tika_isolated=False, max_output_chars=400_000_000)
         try:
-            job = PageRender(page, dpi, max_pixels, tuple(mask_words), tuple(mask_required), mask_boxes)
             ex = self.sandbox.extract(job, source, limits)
         except Skip as exc:
             raise NotFoundError(exc.message) from None

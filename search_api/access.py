@@ -1,5 +1,5 @@
-"""Access checks shared by the tag and case services: the readable-collection clause, the
-editor role, and the look-up of documents and passages a caller may read (404 otherwise)."""
+"""Access checks shared by the services: the readable-collection clause, the editor role, and
+the look-up of documents and passages a caller may read (404 otherwise)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive_search.catalog.models import Collection, Document, Passage
 from archive_search.errors import ForbiddenError, NotFoundError
-from archive_search.types import Principal
+from archive_search.types import MAX_ID, Principal
 
 EDITOR_ROLES = ("admin", "editor")
 MAX_BULK = 10_000
@@ -88,6 +88,26 @@ def readable_passages(s: Session, ids: Sequence[int], principal: Principal) -> d
         if p not in found or not principal.can_read_passage(found[p][1], found[p][0], p):
             raise NotFoundError(f"passage {p} not found")
     return {p: found[p][0] for p in uniq}
+
+
+def readable_passage(s: Session, passage_id: int, principal: Principal) -> tuple[Passage, Document, str]:
+    """The passage, its document and its collection; 404 when it is missing, hidden from the
+    principal (its collection, its document or the passage itself) or withdrawn."""
+    row = None
+    if 1 <= passage_id <= MAX_ID:  # no such id (and PostgreSQL would refuse it: a 500)
+        row = s.execute(
+            select(Passage, Document, Collection.name)
+            .join(Document, Passage.document_id == Document.id)
+            .join(Collection, Document.collection_id == Collection.id)
+            .where(Passage.id == passage_id)
+        ).first()
+    if (
+        row is None
+        or not principal.can_read_passage(row[2], row[1].id, row[0].id)
+        or row[1].withdrawn_at is not None
+    ):
+        raise NotFoundError(f"passage {passage_id} not found")
+    return row[0], row[1], row[2]
 
 
 def staff_document(s: Session, document_id: int, principal: Principal) -> tuple[Document, str]:

@@ -91,6 +91,21 @@ def entry_hash(
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+def stored_hash(e: AuditEntry) -> str:
+    """The hash a stored entry should carry, recomputed from its fields and ``prev_hash``
+    (``ValueError`` for details that are no JSON)."""
+    return entry_hash(
+        e.prev_hash,
+        id=e.id,
+        at=e.at,
+        actor=e.actor,
+        action=e.action,
+        object_type=e.object_type,
+        object_id=e.object_id,
+        details=e.details,
+    )
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -198,16 +213,7 @@ class AuditLog:
                     e.id,
                 )
             try:
-                recomputed = entry_hash(
-                    e.prev_hash,
-                    id=e.id,
-                    at=e.at,
-                    actor=e.actor,
-                    action=e.action,
-                    object_type=e.object_type,
-                    object_id=e.object_id,
-                    details=e.details,
-                )
+                recomputed = stored_hash(e)
             except ValueError:
                 recomputed = ""
             if recomputed != e.hash:

@@ -41,10 +41,17 @@ from archive_search.errors import (
     ConflictError,
     EmbedderMismatchError,
     InvalidRequestError,
-    NotFoundError,
     QuerySyntaxError,
 )
-from archive_search.types import Hit, MatchExplanation, PassageRef, Principal, SearchRequest, SearchResponse
+from archive_search.types import (
+    Hit,
+    MatchExplanation,
+    PassageRef,
+    Principal,
+    SearchRequest,
+    SearchResponse,
+    SimilarOptions,
+)
 from index import indexer
 from index.analysis import ANALYZER_VERSION, WORD_RE, Highlighter, explain_matches, fold
 from index.backend import (
@@ -65,6 +72,7 @@ from index.embeddings import Embedder
 from index.stopwords import is_stop_word
 from ingest.lang import detect_language
 from search_api import metadata
+from search_api.access import readable_passage
 from search_api.entities import resolve
 from search_api.query import Group, Node, Or, ParsedQuery, Phrase, Word, parse_query
 
@@ -815,36 +823,17 @@ class Retrieval(ComponentsView):
             return tuple(s.scalars(select(Document.id).where(Document.file_id == file_id)))
 
     def similar_passages(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
+        self, passage_id: int, principal: Principal, options: SimilarOptions = SimilarOptions()
     ) -> dict[str, Any]:
         """Passages of other documents that describe the same thing, in any language: nearest by
         embedding (cross-lingual), or by the passage's own terms while it has no embedding yet.
-        One passage per document, best first."""
-        if not 1 <= size <= self.settings.max_page_size:
-            raise InvalidRequestError(f"size must be between 1 and {self.settings.max_page_size}")
+        One passage per document, best first (``options.by_family`` is the service's)."""
+        options.check_size(self.settings.max_page_size)
         with self.catalog.session() as s:
-            row = s.execute(
-                select(Passage, Collection.name, Document.withdrawn_at)
-                .join(Document, Passage.document_id == Document.id)
-                .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id == passage_id)
-            ).first()
-        if (
-            row is None
-            or not principal.can_read_passage(row[1], row[0].document_id, row[0].id)
-            or row[2] is not None
-        ):
-            raise NotFoundError(f"passage {passage_id} not found")
-        p = row[0]
-        if exclude == "source":
+            p, _, _ = readable_passage(s, passage_id, principal)
+        if options.exclude == "source":
             excluded = self._same_source_documents(p.document_id)
-        elif exclude == "document":
+        elif options.exclude == "document":
             excluded = (p.document_id,)
         else:
             excluded = ()
@@ -852,10 +841,10 @@ class Retrieval(ComponentsView):
             allowed_collections=principal.readable,
             hidden_document_ids=principal.hidden_documents,
             hidden_passage_ids=principal.hidden_passages,
-            langs=tuple(lang or ()),
+            langs=options.lang,
             exclude_document_ids=excluded,
         )
-        depth = min(size * 5, MAX_CANDIDATES)
+        depth = min(options.size * 5, MAX_CANDIDATES)
         if p.embedding is not None and self.backend.has_vectors():
             import numpy as np  # here: a keyword search never needs numpy (issue 17, part 6)
 
@@ -871,7 +860,7 @@ class Retrieval(ComponentsView):
             method = "keyword"
             node = self._more_like_this(p.text)
             ranked = [] if node is None else self.backend.keyword_search(node, filters, limit=depth).hits
-        best = [g[0] for g in group_by_document(ranked)][:size]
+        best = [g[0] for g in group_by_document(ranked)][: options.size]
         terms = {t for tok in self.analyzer.tokens(p.text) for t in tok.terms}
         return {
             "passage_id": str(p.id),

@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -21,7 +21,7 @@ from archive_search.catalog.private import catalog_file_of, secure_data_dir
 from archive_search.catalog.store import OriginalStore
 from archive_search.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from archive_search.settings import Settings
-from archive_search.types import MAX_ID, Principal
+from archive_search.types import MAX_ID, Principal, SimilarOptions
 from index import indexer
 from index.analysis import Analyzer, Highlighter, fold, match_kind, sentence_initial
 from index.backend import (
@@ -32,6 +32,7 @@ from index.embeddings import Embedder, make_embedder
 from index.factory import make_backend
 from ingest.jobs import IngestionJobs
 from ingest.render import PageRenderer
+from search_api.access import readable_passage
 from search_api.audit import DeniedReads
 from search_api.auth import Accounts
 from search_api.batch import BatchRunner
@@ -324,22 +325,8 @@ class ArchiveService:
 
     def passage(self, passage_id: int, principal: Principal) -> dict[str, Any]:
         """One passage with its position: page, character span inside the page's text, time span."""
-        if not 1 <= passage_id <= MAX_ID:
-            raise NotFoundError(f"passage {passage_id} not found")
         with self.catalog.session() as s:
-            row = s.execute(
-                select(Passage, Document, Collection.name)
-                .join(Document, Passage.document_id == Document.id)
-                .join(Collection, Document.collection_id == Collection.id)
-                .where(Passage.id == passage_id)
-            ).first()
-            if (
-                row is None
-                or not principal.can_read_passage(row[2], row[1].id, row[0].id)
-                or row[1].withdrawn_at
-            ):
-                raise NotFoundError(f"passage {passage_id} not found")
-            p, d, col = row
+            p, d, col = readable_passage(s, passage_id, principal)
             neighbours = dict(
                 s.execute(
                     select(Passage.seq, Passage.id).where(
@@ -378,39 +365,24 @@ class ArchiveService:
         return self.families.group_similar(out, doc.id, principal, size=size)
 
     def similar_by_source(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
+        self, passage_id: int, principal: Principal, options: SimilarOptions = SimilarOptions()
     ) -> dict[str, Any]:
         """Similar passages (``Retrieval.similar_passages``), one entry per document family,
         labelled "same source (copy / re-scan / translation of …)" or "independent"."""
-        wider = min(size * 3, self.settings.max_page_size)
-        out = self.retrieval.similar_passages(
-            passage_id, principal, size=max(size, wider), exclude=exclude, lang=lang
-        )
+        wider = min(options.size * 3, self.settings.max_page_size)
+        out = self.retrieval.similar_passages(passage_id, principal, options.sized(max(options.size, wider)))
         p = self.passage(passage_id, principal)
-        return self.families.group_similar(out, int(p["document_id"]), principal, size=size)
+        return self.families.group_similar(out, int(p["document_id"]), principal, size=options.size)
 
     def corroborate(
-        self,
-        passage_id: int,
-        principal: Principal,
-        *,
-        size: int = 10,
-        exclude: Literal["source", "document", "none"] = "source",
-        lang: list[str] | None = None,
-        by_family: bool = True,
+        self, passage_id: int, principal: Principal, options: SimilarOptions = SimilarOptions()
     ) -> dict[str, Any]:
-        """Similar passages (one entry per source family with ``by_family``) with each entry's
-        document date, the people named and the match strength (``corroboration.py``)."""
-        if by_family:
-            out = self.similar_by_source(passage_id, principal, size=size, exclude=exclude, lang=lang)
+        """Similar passages (one entry per source family with ``options.by_family``) with each
+        entry's document date, the people named and the match strength (``corroboration.py``)."""
+        if options.by_family:
+            out = self.similar_by_source(passage_id, principal, options)
         else:
-            out = self.similar_passages(passage_id, principal, size=size, exclude=exclude, lang=lang)
+            out = self.similar_passages(passage_id, principal, options)
         return self.corroboration.enrich(out, passage_id, principal)
 
     def page_image(self, document_id: int, page: int, principal: Principal, *, dpi: int = 110) -> bytes:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive_search.catalog.models import Collection, Document
+from archive_search.catalog.models import Collection, Document, Passage
 from archive_search.settings import Settings
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
@@ -211,6 +211,17 @@ def ingest_files(
             .where(Collection.name == collection)
         )
         return {name: int(doc_id) for name, doc_id in rows}
+
+
+def first_passage_of(svc: ArchiveService, filename: str) -> int:
+    """The id of the first passage of the document named ``filename`` (0: no such document)."""
+    with svc.catalog.session() as s:
+        return int(
+            s.scalar(
+                select(Passage.id).join(Document).where(Document.filename == filename).order_by(Passage.seq)
+            )
+            or 0
+        )
 
 
 ARCHIVE_EXE = Path(sys.executable).with_name("archive")

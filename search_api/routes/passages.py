@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from archive_search.types import Hit
+from archive_search.types import Hit, SimilarExclude, SimilarOptions
 from search_api.corroboration import CorroborationHit
 from search_api.deps import Id, PageSize, PrincipalDep, ServiceDep
 from search_api.http_errors import ERRORS
@@ -67,7 +67,7 @@ def similar_passages(
     principal: PrincipalDep,
     size: PageSize = 10,
     exclude: Annotated[
-        Literal["source", "document", "none"],
+        SimilarExclude,
         Query(description="source: leave out the passage's document and copies of the same file"),
     ] = "source",
     lang: Annotated[list[str] | None, Query(description="Only these languages (repeatable)")] = None,
@@ -81,9 +81,8 @@ def similar_passages(
 ) -> dict[str, Any]:
     """Passages of other documents that describe the same thing, in any language (corroboration),
     each with its document's date, the people named and the match strength."""
-    out = svc.corroborate(
-        passage_id, principal, size=size, exclude=exclude, lang=lang, by_family=group == "family"
-    )
+    options = SimilarOptions(size=size, exclude=exclude, lang=tuple(lang or ()), by_family=group == "family")
+    out = svc.corroborate(passage_id, principal, options)
     svc.cases.audit.record(
         principal.name, "search", "passage", passage_id, {"similar": True, "hits": len(out["hits"])}
     )

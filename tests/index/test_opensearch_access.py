@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from archive_search.errors import NotFoundError
-from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SearchResponse
+from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SearchResponse, SimilarOptions
 from index.backend import Filters, TermNode
 from index.opensearch import has_vectors_body
 from search_api.service import ArchiveService
@@ -185,11 +185,11 @@ def test_every_request_of_a_reader_carries_the_access_filter(env: Env, mode: str
 
 def test_similar_passages_of_a_reader_stay_in_readable_collections(env: Env) -> None:
     svc, recorded = env.service, env.recorded
-    admin = svc.similar_passages(env.open_passage, LOCAL_ADMIN, exclude="document")
+    admin = svc.similar_passages(env.open_passage, LOCAL_ADMIN, SimilarOptions(exclude="document"))
     assert admin["method"] == "vector"
     assert int(admin["hits"][0].passage_id) in env.secret_passages  # the nearest passage is secret
     recorded.clear()
-    res = svc.similar_passages(env.open_passage, READER, exclude="document")
+    res = svc.similar_passages(env.open_passage, READER, SimilarOptions(exclude="document"))
     assert res["method"] == "vector"
     assert res["hits"] and {h.collection for h in res["hits"]} <= {"open", "press"}
     bodies = recorded.searches()

@@ -20,7 +20,7 @@ from ingest.passages import drafts_from_spans
 from ingest.registry import ExtractionError
 from search_api.entities import EntityMerge, EntityRename, EntitySplit
 from search_api.service import ArchiveService
-from tests.conftest import run_archive
+from tests.conftest import ingest_files, run_archive
 
 PASSWORD = "a long enough passphrase"
 
@@ -139,11 +139,7 @@ def _files(svc: ArchiveService, q: str, principal: object = LOCAL_ADMIN, **kw: o
 
 
 def _ingest(svc: ArchiveService, folder: Path, collection: str, texts: dict[str, str]) -> None:
-    folder.mkdir()
-    for name, text in texts.items():
-        (folder / name).write_text(text + "\n", "utf-8")
-    report = svc.ingest([folder], collection)
-    assert all(f.outcome == "ok" for f in report.files), report.files
+    ingest_files(svc, folder, {name: text + "\n" for name, text in texts.items()}, collection)
 
 
 @pytest.mark.all_stacks

@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from sqlalchemy import select
 
-from archive_search.catalog.models import Document, FamilyLink, Passage
+from archive_search.catalog.models import Document, FamilyLink
 from archive_search.errors import ForbiddenError, NotFoundError
-from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SourceFile
+from archive_search.types import LOCAL_ADMIN, Principal, SearchRequest, SimilarOptions, SourceFile
 from archive_search.web import create_app
 from ingest import families as fam
 from ingest.registry import Limits
 from ingest.sandbox import run_extractor
 from search_api.service import ArchiveService
-from tests.conftest import run_archive, stack_settings
+from tests.conftest import first_passage_of, run_archive, stack_settings
 
 pytestmark = pytest.mark.all_stacks
 
@@ -108,16 +108,6 @@ def _links(svc: ArchiveService) -> dict[frozenset[str], set[str]]:
     return out
 
 
-def _passage(svc: ArchiveService, filename: str) -> int:
-    with svc.catalog.session() as s:
-        return int(
-            s.scalar(
-                select(Passage.id).join(Document).where(Document.filename == filename).order_by(Passage.seq)
-            )
-            or 0
-        )
-
-
 PUBLIC_READER = Principal(name="reader", readable=frozenset({"public"}), role="viewer")
 PUBLIC_EDITOR = Principal(
     name="ed", readable=frozenset({"public"}), writable=frozenset({"public"}), role="editor"
@@ -163,9 +153,9 @@ def test_family_and_provenance_only_over_readable_documents(svc: ArchiveService)
 
 
 def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
-    pid = _passage(svc, "neighbour-en.txt")
-    admin = svc.similar_by_source(pid, LOCAL_ADMIN, size=10)
-    reader = svc.similar_by_source(pid, PUBLIC_READER, size=10)
+    pid = first_passage_of(svc, "neighbour-en.txt")
+    admin = svc.similar_by_source(pid, LOCAL_ADMIN, SimilarOptions(size=10))
+    reader = svc.similar_by_source(pid, PUBLIC_READER, SimilarOptions(size=10))
     for out, size in ((admin, 5), (reader, 3)):
         families = [h.source.family_id for h in out["hits"] if h.source]
         assert len(families) == len(set(families)) == len(out["hits"])  # one entry per family
@@ -176,7 +166,8 @@ def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
     dumped = json.dumps([h.model_dump() for h in reader["hits"]])
     assert "hidden" not in dumped
     # from the statement itself: its translation and its forwarded copy are the same source
-    own = svc.similar_by_source(_passage(svc, "statement-en.txt"), PUBLIC_READER, size=10, exclude="document")
+    own_options = SimilarOptions(size=10, exclude="document")
+    own = svc.similar_by_source(first_passage_of(svc, "statement-en.txt"), PUBLIC_READER, own_options)
     same = [h for h in own["hits"] if h.source and h.source.relation == "same_source"]
     assert len(same) == 1 and own["same_source"] == 1
     src = same[0].source
@@ -187,9 +178,7 @@ def test_similar_passages_one_entry_per_source(svc: ArchiveService) -> None:
         "forwarded-en.txt",
     }
     # without grouping the old answer: one entry per document
-    plain = svc.similar_passages(
-        _passage(svc, "statement-en.txt"), PUBLIC_READER, size=10, exclude="document"
-    )
+    plain = svc.similar_passages(first_passage_of(svc, "statement-en.txt"), PUBLIC_READER, own_options)
     assert len(plain["hits"]) > len(own["hits"])
 
 
@@ -259,7 +248,7 @@ def test_http_family_routes_leak_nothing(svc: ArchiveService) -> None:
         r = c.get(f"/api/v1/documents/{ids['statement-en.txt']}/family", headers=h)
         assert r.status_code == 200 and r.json()["size"] == 3
         bodies.append(r.text)
-        r = c.get(f"/api/v1/passages/{_passage(svc, 'neighbour-en.txt')}/similar", headers=h)
+        r = c.get(f"/api/v1/passages/{first_passage_of(svc, 'neighbour-en.txt')}/similar", headers=h)
         assert r.status_code == 200 and r.json()["independent_sources"] >= 1
         bodies.append(r.text)
         r = c.get(
@@ -415,7 +404,7 @@ def test_web_pages_show_sources_and_collapse(svc: ArchiveService) -> None:
         assert "1 of 3 in its family" in grouped.text
         assert "also in this family" in grouped.text
         assert 'id="collapse-family" name="collapse" value="family" checked' in grouped.text
-        pid = _passage(svc, "neighbour-en.txt")
+        pid = first_passage_of(svc, "neighbour-en.txt")
         doc = c.get(f"/documents/{ids['neighbour-en.txt']}", params={"passage": pid})
         assert doc.status_code == 200
         assert "Independent sources:" in doc.text and "independent source" in doc.text

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from archive_search.catalog.models import Passage
+from archive_search.catalog.models import Document, Passage
 from archive_search.web import create_app
 from search_api.service import ArchiveService
 from tests.conftest import drop_opensearch_prefix, ingest_files, make_settings
@@ -33,11 +33,13 @@ __all__ = [
     "archive_env",
     "bearer",
     "care_service",
+    "cli_archive",
     "cli_keyword_total",
     "first_passage",
     "index_holds",
     "ingest_files",
     "new_case",
+    "search_as",
     "witness_env",
 ]
 
@@ -110,6 +112,33 @@ def archive_env(env: Mapping[str, str]) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+@contextmanager
+def cli_archive(data: Path, src: Path, **env: str) -> Iterator[tuple[Callable[[list[str]], Any], int]]:
+    """The command line pointed at a new data folder ``data`` (``ARCHIVE_EMBEDDER=none`` and the
+    variables ``env``, inside ``archive_env``), with ``src`` ingested by ``archive ingest`` into
+    collection ``t``: a function that runs ``archive ARGS`` (its typer result), and the
+    document's id."""
+    from typer.testing import CliRunner
+
+    from archive_search.cli import app
+    from archive_search.settings import get_settings
+
+    runner = CliRunner()
+
+    def cli(args: list[str]) -> Any:
+        return runner.invoke(app, args)
+
+    with archive_env({"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", **env}):
+        r = cli(["ingest", str(src), "--collection", "t"])
+        assert r.exit_code == 0, r.output
+        svc = ArchiveService(get_settings())
+        with svc.catalog.session() as s:
+            doc = s.scalar(select(Document.id))
+        svc.close()
+        assert doc is not None
+        yield cli, doc
+
+
 def first_passage(svc: ArchiveService, document_id: int) -> int:
     """The id of a document's first passage."""
     with svc.catalog.session() as s:
@@ -145,6 +174,14 @@ class CareEnv:
     other_passage: int
     backend: str
     case_id: int = 0
+
+
+def search_as(env: CareEnv, user: str, q: str, mode: str = "keyword") -> dict[str, Any]:
+    """``GET /search`` as ``user`` (50 hits): the answer's JSON."""
+    r = env.http.get("/api/v1/search", params={"q": q, "mode": mode, "size": 50}, headers=env.tokens[user])
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def witness_env(

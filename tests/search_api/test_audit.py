@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from archive_search.catalog.db import Catalog
 from archive_search.settings import Settings
 from archive_search.web import create_app
-from search_api.audit import GENESIS, AuditLog, entry_hash
+from search_api.audit import GENESIS, AuditLog, entry_hash, stored_hash
 from search_api.service import ArchiveService
 from tests.conftest import run_archive
 from tests.search_api.test_auth import PASSWORD, login
@@ -50,16 +50,7 @@ def test_entries_chain_and_verify(service: ArchiveService) -> None:
     assert entries[0].prev_hash == GENESIS
     for prev, e in zip([None, *entries], entries, strict=False):
         assert e.prev_hash == (prev.hash if prev else GENESIS)
-        assert e.hash == entry_hash(
-            e.prev_hash,
-            id=e.id,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            object_type=e.object_type,
-            object_id=e.object_id,
-            details=e.details,
-        )
+        assert e.hash == stored_hash(e)
     assert json.loads(entries[2].details)["q"] == "свідок 2"
     res = audit.verify()
     assert res.ok and res.entries == 6 and res.problem is None

@@ -26,10 +26,11 @@ from tests.search_api.care_setup import (
     BACKENDS,
     CareEnv,
     add_people,
-    archive_env,
     care_service,
+    cli_archive,
     index_holds,
     new_case,
+    search_as,
     witness_env,
 )
 from tests.search_api.leakscan import scan
@@ -89,13 +90,6 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc.close()
 
 
-def _search(env: Env, user: str, q: str, mode: str = "keyword") -> dict[str, Any]:
-    r = env.http.get("/api/v1/search", params={"q": q, "mode": mode, "size": 50}, headers=env.tokens[user])
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def _doc_ids(body: dict[str, Any]) -> set[str]:
     return {h["document_id"] for h in body["hits"]}
 
@@ -103,10 +97,10 @@ def _doc_ids(body: dict[str, Any]) -> set[str]:
 def _visible_everywhere(env: Env, user: str) -> dict[str, bool]:
     """Where the witness document shows for ``user`` (search modes, facets, similar passages)."""
     d = str(env.doc)
-    kw = _search(env, user, "Оленівки переправа")
-    sem = _search(env, user, "колона техніки біля мосту", mode="semantic")
-    hyb = _search(env, user, "журналістів блокпосту", mode="hybrid")
-    tag = _search(env, user, "tag:bridge")
+    kw = search_as(env, user, "Оленівки переправа")
+    sem = search_as(env, user, "колона техніки біля мосту", mode="semantic")
+    hyb = search_as(env, user, "журналістів блокпосту", mode="hybrid")
+    tag = search_as(env, user, "tag:bridge")
     sim = env.http.get(f"/api/v1/passages/{env.other_passage}/similar", headers=env.tokens[user])
     assert sim.status_code == 200, sim.text
     return {
@@ -234,7 +228,7 @@ def test_purge_needs_admin_hold_period_and_no_legal_hold_then_leaves_no_byte(env
     items = env.http.get(f"/api/v1/cases/{env.case_id}", headers=env.tokens["keeper"]).json()["items"]
     assert len(items) == 2 and all(i["withdrawn"] and i["text"] is None for i in items)
     assert not _index_holds_marker(env)
-    assert _search(env, "admin", "Оленівки")["total"] == 0
+    assert search_as(env, "admin", "Оленівки")["total"] == 0
     assert store.directory().is_dir()
     env.http.close()
     svc.close()
@@ -257,33 +251,21 @@ def _index_holds_marker(env: Env) -> bool:
 
 def test_cli_withdraw_and_purge(tmp_path: Path) -> None:
     """``archive documents withdraw ID --reason …`` and ``archive documents purge ID --yes``."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
-
-    data = tmp_path / "data"
-    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", "ARCHIVE_PURGE_HOLD_DAYS": "0"}
-    src = tmp_path / "w.txt"
-    src.write_text(WITNESS, encoding="utf-8")
-    runner = CliRunner()
     from archive_search.settings import get_settings
 
-    with archive_env(env):
-        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
-        assert r.exit_code == 0, r.output
-        svc = ArchiveService(get_settings())
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-        svc.close()
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+    data = tmp_path / "data"
+    src = tmp_path / "w.txt"
+    src.write_text(WITNESS, encoding="utf-8")
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as (cli, doc):
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 2 and "withdraw" in r.output, r.output
-        r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
+        r = cli(["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["withdrawn"] is True
         svc = ArchiveService(get_settings())
         assert svc.search(SearchRequest(q="Оленівки", mode="keyword"), LOCAL_ADMIN).total == 0
         svc.close()
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["purged"] == [doc]
         assert not scan(data, NEEDLES)
@@ -323,7 +305,7 @@ def _reads(env: Env, user: str) -> dict[str, bool]:
     out["similar of its passage"] = (
         env.http.get(f"/api/v1/passages/{env.passage}/similar", headers=h).status_code == 200
     )
-    kw = _search(env, user, "Оленівки переправа")
+    kw = search_as(env, user, "Оленівки переправа")
     out["keyword hit"] = str(env.doc) in _doc_ids(kw)
     out["keyword total"] = kw["total"] > 0
     out["keyword facet"] = kw["facets"]["collection"].get("testimonies", 0) > 0
@@ -332,7 +314,7 @@ def _reads(env: Env, user: str) -> dict[str, bool]:
     ).json()
     out["passage total"] = p["total"] > 0
     out["semantic hit"] = str(env.doc) in _doc_ids(
-        _search(env, user, "колона техніки біля мосту", "semantic")
+        search_as(env, user, "колона техніки біля мосту", "semantic")
     )
     sim = env.http.get(f"/api/v1/passages/{env.other_passage}/similar", headers=h).json()
     out["similar passages"] = str(env.doc) in {x["document_id"] for x in sim["hits"]}

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from archive_search.catalog.models import Document, Passage
-from archive_search.types import LOCAL_ADMIN
+from archive_search.types import LOCAL_ADMIN, SimilarOptions
 from archive_search.web import create_app
 from search_api.corroboration import CorroborationHit, strength_of
 from search_api.service import ArchiveService
-from tests.conftest import ingest_files, stack_settings
+from tests.conftest import first_passage_of, ingest_files, stack_settings
 from tests.ingest.test_families import EN, OTHER, RU, UK
 
 pytestmark = pytest.mark.all_stacks
@@ -63,16 +63,6 @@ def _docs(svc: ArchiveService) -> dict[str, int]:
         return {f: int(i) for i, f in s.execute(select(Document.id, Document.filename)).all()}
 
 
-def _passage(svc: ArchiveService, filename: str) -> int:
-    with svc.catalog.session() as s:
-        return int(
-            s.scalar(
-                select(Passage.id).join(Document).where(Document.filename == filename).order_by(Passage.seq)
-            )
-            or 0
-        )
-
-
 def _api(svc: ArchiveService, user: tuple[str, str], passage_id: int, **params: Any) -> dict[str, Any]:
     with TestClient(create_app(svc.settings, svc)) as c:
         tok = c.post("/api/v1/auth/token", json={"username": user[0], "password": user[1]})
@@ -84,7 +74,7 @@ def _api(svc: ArchiveService, user: tuple[str, str], passage_id: int, **params: 
 
 
 def test_entries_carry_date_people_and_strength(svc: ArchiveService) -> None:
-    out = svc.corroborate(_passage(svc, "neighbour-en.txt"), LOCAL_ADMIN, size=20)
+    out = svc.corroborate(first_passage_of(svc, "neighbour-en.txt"), LOCAL_ADMIN, SimilarOptions(size=20))
     assert out["method"] == "vector"
     by_file = {h.filename: h for h in out["hits"]}
     statement = by_file["statement-en.txt"]
@@ -117,8 +107,8 @@ def test_keyword_answers_label_strength_by_shared_words(svc: ArchiveService) -> 
     from index.analysis import Analyzer
     from search_api.corroboration import Corroboration, content_terms
 
-    pid = _passage(svc, "neighbour-en.txt")
-    plain = svc.similar_passages(pid, LOCAL_ADMIN, size=20)
+    pid = first_passage_of(svc, "neighbour-en.txt")
+    plain = svc.similar_passages(pid, LOCAL_ADMIN, SimilarOptions(size=20))
     out = Corroboration(svc.catalog, Analyzer()).enrich({**plain, "method": "keyword"}, pid, LOCAL_ADMIN)
     asked = content_terms(Analyzer(), OTHER)
     for h in out["hits"]:
@@ -134,8 +124,8 @@ def test_nothing_from_what_the_reader_may_not_read(svc: ArchiveService) -> None:
     name and count none of those; the administrator's answer names the restricted account and
     counts the translation, so a leak would show."""
     ids = _docs(svc)
-    pid = _passage(svc, "neighbour-en.txt")
-    full = svc.corroborate(pid, LOCAL_ADMIN, size=20)
+    pid = first_passage_of(svc, "neighbour-en.txt")
+    full = svc.corroborate(pid, LOCAL_ADMIN, SimilarOptions(size=20))
     full_text = json.dumps([h.model_dump() for h in full["hits"]])
     assert "Kravchuk" in full_text and "restricted-en.txt" in full_text
     head = next(h for h in full["hits"] if h.filename in ("statement-en.txt", "statement-ru.txt"))
@@ -160,3 +150,29 @@ def test_nothing_from_what_the_reader_may_not_read(svc: ArchiveService) -> None:
     flat = _api(svc, READER, pid, group="none")
     assert not {int(h["document_id"]) for h in flat["hits"]} & hidden
     assert "Kravchuk" not in json.dumps(flat)
+
+
+def test_the_route_hands_every_option_through(svc: ArchiveService) -> None:
+    """``size``, ``exclude``, ``lang`` and ``group`` of ``GET /passages/{id}/similar`` arrive as
+    one ``SimilarOptions``: the answer is the service's for the same options."""
+    token, _ = svc.accounts.login(READER[0], READER[1], "test")
+    reader = svc.accounts.principal_for_token(token)
+    pid = first_passage_of(svc, "statement-en.txt")
+    cases: list[tuple[dict[str, Any], SimilarOptions]] = [
+        ({"lang": "ru", "group": "none"}, SimilarOptions(size=20, lang=("ru",), by_family=False)),
+        ({"exclude": "document", "size": 3}, SimilarOptions(size=3, exclude="document")),
+        (
+            {"exclude": "none", "lang": ["en", "ru"]},
+            SimilarOptions(size=20, exclude="none", lang=("en", "ru")),
+        ),
+    ]
+    for params, options in cases:
+        api = _api(svc, READER, pid, **params)
+        direct = svc.corroborate(pid, reader, options)
+        assert [(h["document_id"], h["passage_id"]) for h in api["hits"]] == [
+            (h.document_id, h.passage_id) for h in direct["hits"]
+        ], params
+        assert len(api["hits"]) <= options.size
+        assert {h["lang"] for h in api["hits"]} <= set(options.lang or ("en", "ru", "uk", "be", "other"))
+    ru = _api(svc, READER, pid, lang="ru", group="none")["hits"]
+    assert [h["filename"] for h in ru] == ["statement-ru.txt"]  # its translation, and nothing else

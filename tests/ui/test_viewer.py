@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from archive_search.catalog.models import Passage
 from archive_search.settings import Settings
 from search_api.service import ArchiveService
 from tests.conftest import ingest_files
-from tests.ui.conftest import PASSWORD, _serve, shot
+from tests.ui.conftest import PASSWORD, ServedArchive, _serve, shot
 from tests.ui.test_browser import expect, log_in
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -60,15 +59,8 @@ def text_pdf(path: Path, pages: list[str]) -> Path:
     return path
 
 
-@dataclass
-class ViewerArchive:
-    service: ArchiveService
-    doc_ids: dict[str, int]
-    url: str
-
-
 @pytest.fixture(scope="module")
-def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerArchive]:
+def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedArchive]:
     tmp = tmp_path_factory.mktemp("viewer")
     svc = ArchiveService(Settings(data_dir=tmp / "data", embedder="none"))  # type: ignore[call-arg]
     src = tmp / "incoming"
@@ -89,11 +81,11 @@ def viewer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ViewerArchive]:
     svc.accounts.create_user("reader", PASSWORD)
     svc.accounts.grant("viewer", "read", user="reader")
     for url in _serve(svc):
-        yield ViewerArchive(svc, ids, url)
+        yield ServedArchive(svc, ids, url)
     svc.close()
 
 
-def passages(v: ViewerArchive, name: str) -> list[tuple[int, int | None, str]]:
+def passages(v: ServedArchive, name: str) -> list[tuple[int, int | None, str]]:
     """(id, page, text) of a document's passages in order."""
     with v.service.catalog.session() as s:
         return [
@@ -104,7 +96,7 @@ def passages(v: ViewerArchive, name: str) -> list[tuple[int, int | None, str]]:
         ]
 
 
-def first_hit_url(v: ViewerArchive, q: str = "Kovalenko") -> str:
+def first_hit_url(v: ServedArchive, q: str = "Kovalenko") -> str:
     pid = next(i for i, _, text in passages(v, "witness-kovalenko.pdf") if "Коваленко" in text)
     return f"{v.url}/documents/{v.doc_ids['witness-kovalenko.pdf']}?passage={pid}&q={q}#passage-{pid}"
 
@@ -121,7 +113,7 @@ def box(page: Any, selector: str) -> dict[str, float]:
 
 
 def test_the_page_image_sits_beside_the_text_and_phones_do_not_scroll_sideways(
-    chromium: Any, viewer: ViewerArchive
+    chromium: Any, viewer: ServedArchive
 ) -> None:
     ctx = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = ctx.new_page()
@@ -147,7 +139,7 @@ def test_the_page_image_sits_beside_the_text_and_phones_do_not_scroll_sideways(
         ctx.close()
 
 
-def test_next_hit_moves_through_every_match_across_pages(page: Any, viewer: ViewerArchive) -> None:
+def test_next_hit_moves_through_every_match_across_pages(page: Any, viewer: ServedArchive) -> None:
     log_in(page, viewer.url, "reader")
     page.goto(first_hit_url(viewer))
     count = page.locator("#hit-count")
@@ -179,7 +171,7 @@ def test_next_hit_moves_through_every_match_across_pages(page: Any, viewer: View
     expect(page.locator("a#next-hit")).to_have_attribute("href", re.compile(r"q=Kovalenko"))
 
 
-def test_hit_links_work_without_javascript(chromium: Any, viewer: ViewerArchive) -> None:
+def test_hit_links_work_without_javascript(chromium: Any, viewer: ServedArchive) -> None:
     ctx = chromium.new_context(
         viewport={"width": 1280, "height": 800}, locale="en-GB", java_script_enabled=False
     )
@@ -197,7 +189,7 @@ PASSAGE_TINT = "rgb(227, 238, 252)"  # --passage in app.css
 
 
 def test_the_tint_covers_the_matching_sentence_inside_the_passage_only(
-    page: Any, viewer: ViewerArchive
+    page: Any, viewer: ServedArchive
 ) -> None:
     log_in(page, viewer.url, "reader")
     page.goto(first_hit_url(viewer))
@@ -220,7 +212,7 @@ def test_the_tint_covers_the_matching_sentence_inside_the_passage_only(
         assert bg in ("rgba(0, 0, 0, 0)", "transparent"), (sel, bg)
 
 
-def test_other_scripts_and_inflections_are_marked_as_in_the_snippet(page: Any, viewer: ViewerArchive) -> None:
+def test_other_scripts_and_inflections_are_marked_as_in_the_snippet(page: Any, viewer: ServedArchive) -> None:
     log_in(page, viewer.url, "reader")
     # the snippet of the search marks the Cyrillic name for the Latin query…
     page.goto(viewer.url + "/?q=Kovalenko&mode=keyword")
@@ -247,7 +239,7 @@ def test_other_scripts_and_inflections_are_marked_as_in_the_snippet(page: Any, v
     expect(page.locator("#page-1 .page-text mark.term").first).to_have_class("term m-lemma")
 
 
-def test_entities_in_the_text_link_to_their_pages(page: Any, viewer: ViewerArchive) -> None:
+def test_entities_in_the_text_link_to_their_pages(page: Any, viewer: ServedArchive) -> None:
     log_in(page, viewer.url, "reader")
     page.goto(first_hit_url(viewer))
     person = page.locator("#page-1 a.entity.entity-person").filter(has_text="Петро Коваленко")
@@ -270,7 +262,7 @@ def test_entities_in_the_text_link_to_their_pages(page: Any, viewer: ViewerArchi
     expect(page.locator("#hit-nav")).to_have_count(0)
 
 
-def test_also_in_this_document_says_which_passage(chromium: Any, viewer: ViewerArchive) -> None:
+def test_also_in_this_document_says_which_passage(chromium: Any, viewer: ServedArchive) -> None:
     for locale, word in (("uk-UA", "фрагмент"), ("ru-RU", "фрагмент"), ("en-GB", "passage")):
         ctx = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
         page = ctx.new_page()
@@ -306,8 +298,8 @@ def test_also_in_this_document_says_which_passage(chromium: Any, viewer: ViewerA
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_viewer_has_no_serious_axe_violations(chromium: Any, viewer: ViewerArchive, width: int) -> None:
-    from tests.ui.test_accessibility import violations
+def test_viewer_has_no_serious_axe_violations(chromium: Any, viewer: ServedArchive, width: int) -> None:
+    from tests.ui.test_accessibility import serious, violations
 
     found: dict[str, list[dict[str, Any]]] = {}
     for locale in ("uk-UA", "en-GB"):
@@ -321,13 +313,12 @@ def test_viewer_has_no_serious_axe_violations(chromium: Any, viewer: ViewerArchi
             found[f"results-{locale}"] = violations(page)
         finally:
             ctx.close()
-    bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in found.items()}
-    bad = {k: v for k, v in bad.items() if v}
+    bad = serious(found)
     assert not bad, bad
 
 
 @pytest.mark.parametrize("lang", ["uk", "ru", "en"])
-def test_viewer_screenshots_in_each_language(chromium: Any, viewer: ViewerArchive, lang: str) -> None:
+def test_viewer_screenshots_in_each_language(chromium: Any, viewer: ServedArchive, lang: str) -> None:
     """The viewer opened from a search at 390 px and 1280 px, in test-artifacts/screenshots/
     (docs/screenshots/viewer-*.png are copies)."""
     counts = {"uk": r"збіг 1 з \d+", "ru": r"совпадение 1 из \d+", "en": r"hit 1 of \d+"}

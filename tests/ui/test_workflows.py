@@ -17,7 +17,7 @@ from typing import Any
 
 from archive_search.types import LOCAL_ADMIN
 from search_api.cases import CaseCreate, CaseItemCreate, CaseItemsAdd, CaseMemberCreate
-from tests.ui.conftest import CorroborationArchive, UiArchive, shot
+from tests.ui.conftest import ServedArchive, UiArchive, shot
 from tests.ui.test_browser import expect, log_in, search
 
 
@@ -26,7 +26,7 @@ def _submit_and_wait(page: Any, locator: Any) -> None:
         locator.click()
 
 
-def test_corroboration_across_languages(page: Any, corroboration: CorroborationArchive) -> None:
+def test_corroboration_across_languages(page: Any, corroboration: ServedArchive) -> None:
     base = corroboration.url
     log_in(page, base, "analyst")
     search(page, "checkpoint journalist", mode="keyword")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from archive_search.errors import NotFoundError
-from archive_search.types import Principal
+from archive_search.types import Principal, SimilarOptions
 from search_api.service import ArchiveService
 from ui import documents as docs
 from ui.common import SignedIn, _int_param, _not_found, _service, _translator, _work_context, render
@@ -53,7 +53,7 @@ def panel(
     ``shown`` entries grouped by source (independent first), whether there are more, and where
     "more" and "add to case" lead."""
     limit = min(shown + 1, svc.settings.max_page_size)
-    out = svc.corroborate(passage_id, principal, size=limit)
+    out = svc.corroborate(passage_id, principal, SimilarOptions(size=limit))
     hits = out["hits"]
     more = len(hits) > shown
     hits = hits[:shown]

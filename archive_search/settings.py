@@ -139,6 +139,15 @@ class Settings(BaseSettings):
         "default; 0.015 with `semantic_margin` for an archive of short notes (docs/decisions.md); a "
         "semantic floor of -1 turns it off too.",
     )
+    known_word_gate: bool = Field(
+        default=False,
+        description="Known-word gate: a semantic or hybrid search none of whose words is a known word "
+        "(a digit, a capitalised abbreviation, a function word, a word of the pymorphy3 ru/uk "
+        "dictionaries or a whole word of the embedding model's vocabulary: `search_api/known_words.py`) "
+        "gets no meaning-only hits: semantic mode lists nothing, hybrid its keyword hits only. Off by "
+        "default: it fired on no Ukrainian or Russian sentence of the dev material but on 8 of 493 "
+        "Belarusian and 3 of 1,473 English Tatoeba sentences (docs/decisions.md, \"Known-word gate\").",
+    )
     similar_floor: float = Field(
         default=0.83,
         ge=-1,

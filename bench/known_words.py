@@ -107,7 +107,9 @@ def real_sources(root: Path) -> dict[tuple[str, str], list[str]]:
 
 def nonsense_sources() -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
-    out[("nonsense.calibration", "-")] = [t for s in CALIBRATION_SEEDS for t in sn.nonsense(random.Random(s), 100)]
+    out[("nonsense.calibration", "-")] = [
+        t for s in CALIBRATION_SEEDS for t in sn.nonsense(random.Random(s), 100)
+    ]
     for split in sn.SPLITS:
         rng = random.Random(f"{split}-queries")
         # the harness draws 20 per archive, seven archives, from one generator in turn
@@ -157,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if key.startswith("nonsense."):
                 if key.startswith("nonsense.calibration"):
                     print(f"  {key}: fires on {s['fired']}/{s['queries']}; not fired on:")
-                    missed = [t for t in nonsense[("nonsense.calibration", "-")] if t not in set(s["examples"])]
+                    missed = [
+                        t for t in nonsense[("nonsense.calibration", "-")] if t not in set(s["examples"])
+                    ]
                     print("    " + "; ".join(missed[:60]))
                 continue
             total += s["fired"]

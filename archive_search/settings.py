@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         "dictionaries or a whole word of the embedding model's vocabulary: `search_api/known_words.py`) "
         "gets no meaning-only hits: semantic mode lists nothing, hybrid its keyword hits only. Off by "
         "default: it fired on no Ukrainian or Russian sentence of the dev material but on 8 of 493 "
-        "Belarusian and 3 of 1,473 English Tatoeba sentences (docs/decisions.md, \"Known-word gate\").",
+        'Belarusian and 3 of 1,473 English Tatoeba sentences (docs/decisions.md, "Known-word gate").',
     )
     similar_floor: float = Field(
         default=0.83,

@@ -19,6 +19,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -58,13 +59,33 @@ def unfragmented(word: str) -> bool:
 
 
 RULES: dict[str, Callable[[str], bool]] = {
-    "A": lambda w: kw.known_word(w, vocabulary=False),
-    "B": lambda w: kw.known_word(w),
-    "C": lambda w: kw.known_word(w) or unfragmented(w),
+    "A": lambda w: kw.known_word(w, vocabulary=False, signals=kw.ROUND1_SIGNALS),
+    "B": lambda w: kw.known_word(w, signals=kw.ROUND1_SIGNALS),
+    "C": lambda w: kw.known_word(w, signals=kw.ROUND1_SIGNALS) or unfragmented(w),
 }
-"""A, B and C as ``search_api/known_words.py`` now defines them: after the first run, function
-words spelled with ё (ён, её: the lists keep ё, the fold drops it) and Latin clitics (you're) were
-added to every candidate; the first run's numbers are kept in docs/benchmarks.md."""
+"""Round 1's A, B and C as ``search_api/known_words.py`` defines them (``ROUND1_SIGNALS``): after
+the first run, function words spelled with ё (ён, её: the lists keep ё, the fold drops it) and
+Latin clitics (you're) were added to every candidate; the first run's numbers are kept in
+docs/benchmarks.md."""
+
+
+def _signals(**changes: Any) -> Callable[[str], bool]:
+    signals = replace(kw.ROUND1_SIGNALS, **changes)
+    return lambda w: kw.known_word(w, signals=signals)
+
+
+# Round 2 (bench/results/known-word-decision-rule-2.md): each change on its own over B, then nested.
+RULES.update(
+    {
+        "B+en": _signals(english=True),
+        **{f"B+be{n}": _signals(be_level=n) for n in range(1, kw.BE_LEVELS)},
+        "B+bestem": _signals(be_stem=True),
+        "B+lac": _signals(lacinka=True),
+        **{f"D{n}": _signals(english=True, be_level=n, lacinka=True) for n in range(0, kw.BE_LEVELS)},
+        "D7+bestem": _signals(english=True, be_level=7, lacinka=True, be_stem=True),
+        "default": lambda w: kw.known_word(w),
+    }
+)
 
 
 def semantic_text(text: str) -> str:
@@ -74,6 +95,35 @@ def semantic_text(text: str) -> str:
     except QuerySyntaxError:
         return ""
     return " ".join(parsed.words())
+
+
+UD_NOT_LANGUAGE: set[str] = set()
+"""UD lines the round-2 rule tolerates, by their tags alone: every token holding a letter is a
+``PROPN``, ``X`` or ``SYM``, or a hashtag (``bench/results/known-word-decision-rule-2.md``)."""
+_NAME_TAGS = frozenset({"PROPN", "X", "SYM"})
+
+
+def _ud_sentences(path: Path) -> tuple[list[str], set[str]]:
+    texts: list[str] = []
+    names_only: set[str] = set()
+    text = ""
+    tags_ok = True
+    for line in [*path.read_text("utf-8").splitlines(), ""]:
+        if line.startswith("# text = "):
+            text = line[len("# text = ") :].strip()
+            texts.append(text)
+            tags_ok = True
+        elif line and not line.startswith("#"):
+            cols = line.split("\t")
+            if len(cols) > 3 and "-" not in cols[0] and "." not in cols[0]:
+                form, upos = cols[1], cols[3]
+                if any(ch.isalpha() for ch in form) and upos not in _NAME_TAGS and not form.startswith("#"):
+                    tags_ok = False
+        elif not line and text:
+            if tags_ok:
+                names_only.add(text)
+            text = ""
+    return texts, names_only
 
 
 def real_sources(root: Path) -> dict[tuple[str, str], list[str]]:
@@ -90,11 +140,9 @@ def real_sources(root: Path) -> dict[tuple[str, str], list[str]]:
                     out.setdefault((f"notes.{probe.kind}.{split}", arch.name), []).append(probe.text)
     for lang, fname in sn.UD_FILES.items():
         path = root / "ud-treebanks-ru-uk-be" / fname
-        out[("ud.test", lang)] = [
-            line[len("# text = ") :].strip()
-            for line in path.read_text("utf-8").splitlines()
-            if line.startswith("# text = ")
-        ]
+        texts, names_only = _ud_sentences(path)
+        out[("ud.test", lang)] = texts
+        UD_NOT_LANGUAGE.update(names_only)
     eng: list[str] = []
     for lang, folder in sn.TATOEBA_DIRS.items():
         with (root / "tatoeba-ru-uk-be" / folder / "pairs.dev.tsv").open(encoding="utf-8") as fh:
@@ -103,6 +151,22 @@ def real_sources(root: Path) -> dict[tuple[str, str], list[str]]:
         eng += [q.clean(r["eng"]) for r in rows]
     out[("tatoeba.pairs", "en")] = list(dict.fromkeys(eng))
     return out
+
+
+def tolerated_text(key: str, text: str) -> bool:
+    """Rule 2's criterion applied mechanically: a UD line whose tags are all names/foreign/symbols
+    or hashtags; any text whose every word is inside a hashtag. (Lone proper names in untagged
+    sources are classified by a reader in docs/benchmarks.md, not here.)"""
+    return (key.startswith("ud.") and text in UD_NOT_LANGUAGE) or _hashtags_only(text)
+
+
+def tolerated_why(key: str, text: str) -> str:
+    return "hashtags only" if _hashtags_only(text) else "UD tags: names/foreign only"
+
+
+def _hashtags_only(text: str) -> bool:
+    tokens = [t for t in text.split() if any(ch.isalpha() for ch in t)]
+    return bool(tokens) and all(t.startswith("#") for t in tokens)
 
 
 def nonsense_sources() -> dict[tuple[str, str], list[str]]:
@@ -133,7 +197,7 @@ def score(texts: list[str], rule: Callable[[str], bool]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     p.add_argument("--data-root", type=Path, default=q.default_data_root())
-    p.add_argument("--rules", default="A,B,C")
+    p.add_argument("--rules", default=",".join(RULES))
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     t0 = time.perf_counter()
@@ -154,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| {source} | {lang} | {len(texts)} | " + " | ".join(cells) + " |")
     for r in rules:
         print(f"\n## rule {r}: firings on real queries")
-        total = 0
+        total = tol = 0
         for key, s in results["rules"][r].items():
             if key.startswith("nonsense."):
                 if key.startswith("nonsense.calibration"):
@@ -166,9 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             total += s["fired"]
             for text in s["examples"]:
-                print(f"  {key}: {text!r}")
-        print(f"  total firings on real queries: {total}")
+                tolerated = tolerated_text(key, text)
+                tol += tolerated
+                print(
+                    f"  {key}: {text!r}"
+                    + ("  [tolerated: " + tolerated_why(key, text) + "]" if tolerated else "")
+                )
+        print(f"  total firings on real queries: {total}; tolerated by rule 2's written criterion: {tol}")
         results["rules"][r]["real_firings"] = total
+        results["rules"][r]["tolerated_firings"] = tol
     results["seconds"] = round(time.perf_counter() - t0, 1)
     if args.out:
         args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), "utf-8")

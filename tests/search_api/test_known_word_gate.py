@@ -118,10 +118,9 @@ def test_real_questions_in_four_languages_still_find_their_notes_by_meaning(gate
         (heads[lang][i], "ntrex", f"ntrex-{i:03d}.txt") for lang in ("uk", "ru", "be") for i in range(STORIES)
     ]
     asked += [(en, "tatoeba", f"tatoeba-{i:03d}.txt") for i, (_, en) in enumerate(_tatoeba_pairs(PAIRS))]
-    # the one firing on a real query here, and the reason the gate is off by default: an English
-    # sentence with no function word whose words the model splits (bench/known_words.py: 3 of
-    # 1,473 Tatoeba English sentences, 8 of 493 Belarusian ones; none in uk or ru)
-    limitation = "Tom hates dogs."
+    # round 2 (English inflections): "Tom hates dogs.", round 1's one firing here, is no longer
+    # gated; none of these real questions is (bench/known_words.py: the firings left are
+    # Belarusian treebank lines)
     for mode in ("semantic", "hybrid"):
         found: dict[str, int] = {}
         gated_real: list[str] = []
@@ -134,10 +133,10 @@ def test_real_questions_in_four_languages_still_find_their_notes_by_meaning(gate
             found[key] = found.get(key, 0) + (
                 note in _meaning_only(res) or note in [h.filename for h in res.hits]
             )
-        assert gated_real == [limitation], (mode, gated_real)
+        assert gated_real == [], (mode, gated_real)
         # cross-language, another script or language: nearly every other one finds its note
         assert found["ntrex"] >= 0.9 * 3 * STORIES, (mode, found)
-        assert found["en"] >= 0.9 * (PAIRS - 1), (mode, found)
+        assert found["en"] >= 0.9 * PAIRS, (mode, found)
 
 
 def test_a_query_mixing_nonsense_and_a_real_word_is_not_gated(gated: ArchiveService) -> None:

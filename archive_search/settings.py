@@ -139,6 +139,16 @@ class Settings(BaseSettings):
         "default; 0.015 with `semantic_margin` for an archive of short notes (docs/decisions.md); a "
         "semantic floor of -1 turns it off too.",
     )
+    known_word_gate: bool = Field(
+        default=False,
+        description="Known-word gate: a semantic or hybrid search none of whose words is a known word "
+        "(a digit, a capitalised abbreviation, a function word, a word of the pymorphy3 ru/uk "
+        "dictionaries, also in regular Belarusian spellings, a whole word of the embedding model's "
+        "vocabulary or an English inflection of one: `search_api/known_words.py`) gets no meaning-only "
+        "hits: semantic mode lists nothing, hybrid its keyword hits only. Off by default: it fired on "
+        "no Ukrainian, Russian or English text of the dev material but on 10 of 1,077 Belarusian "
+        'treebank lines (docs/decisions.md, "Known-word gate, round 2").',
+    )
     similar_floor: float = Field(
         default=0.83,
         ge=-1,

@@ -424,6 +424,13 @@ class SearchResponse(BaseModel):
         "the hits stop there (total and facets are still the whole search's). Every hit is reached "
         "with `cursor` (group=passage, keyword or semantic) or GET /search/export.",
     )
+    no_known_word: bool = Field(
+        default=False,
+        description="The known-word gate (`ARCHIVE_KNOWN_WORD_GATE`) took this semantic or hybrid "
+        "search's meaning-only hits away: no word of the query is a known word (a dictionary word of "
+        "ru/uk, a function word, a whole word of the embedding model's vocabulary, a number, a "
+        "capitalised abbreviation), so nothing is listed by meaning; hybrid keeps its keyword hits.",
+    )
 
 
 class FileReport(BaseModel):

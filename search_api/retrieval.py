@@ -252,9 +252,23 @@ class Retrieval(ComponentsView):
             raise EmbedderMismatchError(problem)
         return mode, embedder
 
-    def _vector_pool(self, qvec: list[float], filters: Filters, limit: int) -> list[BackendHit]:
+    def _no_known_word(self, mode: str, sem_text: str) -> bool:
+        """Whether the known-word gate (``ARCHIVE_KNOWN_WORD_GATE``) takes this search's meaning-only
+        hits away: a semantic or hybrid search none of whose words is a known word
+        (``search_api/known_words.py``). Dictionaries and the model's vocabulary only: the answer
+        says nothing about what the archive holds."""
+        if mode == "keyword" or not self.settings.known_word_gate:
+            return False
+        from search_api.known_words import has_known_word  # here: never on a keyword search
+
+        return not has_known_word(sem_text)
+
+    def _vector_pool(self, qvec: list[float] | None, filters: Filters, limit: int) -> list[BackendHit]:
         """The nearest passages above the relevance floor (``ARCHIVE_SEMANTIC_FLOOR``): a query
-        about nothing the archive holds gets none, instead of every passage in some order."""
+        about nothing the archive holds gets none, instead of every passage in some order. None
+        for ``qvec``: a query the known-word gate stopped, no passages."""
+        if qvec is None:
+            return []
         floor = self._semantic_floor(qvec)
         hits = [h for h in self.backend.vector_search(qvec, filters, limit=limit).hits if h.score >= floor]
         return self._above_passage_background(hits)
@@ -303,7 +317,9 @@ class Retrieval(ComponentsView):
         """The top ``depth`` passages in rank order, and the size and facets of the whole set of
         hits the mode returns: keyword, the passages matching the query; semantic, the passages
         above the floor; hybrid, the union of both (``docs/decisions.md``). With ``exact_up_to``
-        the keyword matches are counted up to that many (``BackendResult.total_relation``)."""
+        the keyword matches are counted up to that many (``BackendResult.total_relation``).
+        Without ``qvec`` in semantic or hybrid mode (the known-word gate), no meaning-only hits:
+        semantic, none; hybrid, the keyword hits."""
         if mode == "keyword":
             kw = self.backend.keyword_search(
                 node, filters, limit=depth, facets=facets, exact_up_to=exact_up_to
@@ -316,7 +332,6 @@ class Retrieval(ComponentsView):
                 kw.total_relation,
                 kw.facets_approximate,
             )
-        assert qvec is not None
         cfg = self.settings
         if mode == "semantic":
             pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
@@ -414,7 +429,8 @@ class Retrieval(ComponentsView):
         offset = (req.page - 1) * req.size
         sem_text = " ".join(parsed.words())
         mode, embedder = self._effective_mode(req.mode, sem_text)
-        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
+        gated = self._no_known_word(mode, sem_text)
+        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None and not gated else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
         why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
 
@@ -474,6 +490,7 @@ class Retrieval(ComponentsView):
             group=req.group,
             query_lang=detect_language(sem_text) if sem_text and not brief else None,
             beyond_window=len(hits) > inside,
+            no_known_word=gated,
         )
 
     def _prepared(
@@ -488,7 +505,8 @@ class Retrieval(ComponentsView):
         node = self._compile(ranked_root, filters, fuzzy) if ranked_root is not None else None
         sem_text = " ".join(parsed.words())
         mode, embedder = self._effective_mode(req.mode, sem_text)
-        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None else None
+        gated = self._no_known_word(mode, sem_text)
+        qvec = embedder.embed_query(sem_text).tolist() if embedder is not None and not gated else None
         terms = self._highlight_terms(ParsedQuery(ranked_root))
         why = Why.of_query(ParsedQuery(ranked_root), mode != "keyword") if req.explain else None
         return mode, node, filters, qvec, terms, fuzzy, sem_text, why
@@ -514,7 +532,6 @@ class Retrieval(ComponentsView):
             total, facets, relation = res.total, res.facets, res.total_relation
             approximate = res.facets_approximate
         else:
-            assert qvec is not None
             pool = self._vector_pool(qvec, filters, SEMANTIC_POOL)
             start = after.position if after is not None else 0
             page = pool[start : start + req.size]
@@ -538,6 +555,7 @@ class Retrieval(ComponentsView):
             group="passage",
             query_lang=detect_language(sem_text) if sem_text and not brief else None,
             next_cursor=next_cursor,
+            no_known_word=mode != "keyword" and qvec is None,
         )
 
     def export_hits(self, req: SearchRequest, principal: Principal) -> tuple[ExportInfo, Iterator[Hit]]:
@@ -554,7 +572,6 @@ class Retrieval(ComponentsView):
                 total = self.backend.count_documents(node, filters)
             stream: Iterator[BackendHit] = self.backend.iter_keyword(node, filters, chunk=EXPORT_CHUNK)
         else:
-            assert qvec is not None
             r = self._ranked(mode, node, filters, qvec, MAX_CANDIDATES, facets=False)
             total = r.documents() if req.group == "document" else r.passages
             stream = self._union_stream(mode, node, filters, r.hits)
@@ -628,6 +645,7 @@ class Retrieval(ComponentsView):
             "semantic_floor": self.settings.semantic_floor if mode != "keyword" else None,
             "semantic_margin": self.settings.semantic_margin if mode != "keyword" else None,
             "semantic_passage_margin": self.settings.semantic_passage_margin if mode != "keyword" else None,
+            "known_word_gate": self._gate_record(req, mode),
             "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "total": total,
             "hits": hits.count,
@@ -637,6 +655,17 @@ class Retrieval(ComponentsView):
             "size": req.size,
             "cursor": req.cursor,
         }
+
+    def _gate_record(self, req: SearchRequest, mode: str) -> dict[str, bool] | None:
+        """The known-word gate in a search record: whether it was on, and whether it took the
+        search's meaning-only hits away (no word of the query is a known word)."""
+        if mode == "keyword":
+            return None
+        try:
+            sem_text = " ".join(parse_query(req.q).words())
+        except QuerySyntaxError:
+            sem_text = ""
+        return {"on": self.settings.known_word_gate, "fired": self._no_known_word(mode, sem_text)}
 
     def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """Entity facets (counted by id in the backend) keyed by the entities' names; the

@@ -165,11 +165,12 @@ _QUERY_FILTER = re.compile(r"(?<![^\s(])(?:" + "|".join(QUERY_FILTER_FIELDS) + r
 
 
 def _empty_reasons(
-    svc: ArchiveService, st: SearchState, principal: Principal, t: Translator
+    svc: ArchiveService, st: SearchState, principal: Principal, t: Translator, *, no_known_word: bool = False
 ) -> list[tuple[str, str | None]]:
     """Why a search found nothing, as (sentence, link or None): an unknown language code, a
     date range that ends before it starts, filters that leave out every hit (with how many the
-    words find without them), or words found nowhere. The first reasons that apply."""
+    words find without them), no word of the query a known word (the known-word gate: nothing
+    by meaning), or words found nowhere. The first reasons that apply."""
     out: list[tuple[str, str | None]] = []
     try:
         parsed = parse_query(st.q)
@@ -195,6 +196,8 @@ def _empty_reasons(
         if n:
             link = SearchState(q=words_only, mode=st.mode, collapse=st.collapse).url()
             out.append((t("empty_filters_exclude", n=t.num(n)), link))
+    if no_known_word:
+        out.append((t("empty_no_known_word"), None))
     if not out:
         out.append((t("no_results"), None))
     return out
@@ -306,7 +309,11 @@ def search_page(request: Request, principal: SignedIn) -> Response:
     collections = svc.collections(principal) if not st.active else []
     meta_labels, meta_writable = _meta_fields(svc, principal)
     cards = svc.document_cards([h.document_id for h in resp.hits], principal) if resp else {}
-    empty = _empty_reasons(svc, st, principal, t) if resp is not None and not resp.total else []
+    empty = (
+        _empty_reasons(svc, st, principal, t, no_known_word=resp.no_known_word)
+        if resp is not None and not resp.total
+        else []
+    )
     facets = resp.facets if resp else {}
     facets_approximate = bool(resp and resp.facets_approximate)
     if not st.active:

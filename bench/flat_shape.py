@@ -39,10 +39,14 @@ def _flat_node(self: Any, node: Any, stats: RankStats | None = None) -> tantivy.
     if not isinstance(node, BoolNode) or not node.should:
         return _nested(self, node, stats)
     s = self.schema
-    clauses = [(tantivy.Occur.Must, _nested(self, n, stats)) for n in node.must]
+    # sub-nodes through ``self._node`` (this function again): a boolean inside ``must`` — the
+    # content words of a question, whose function words are its ``should`` — is flattened too.
+    # (A first version compiled them with the nested shape, so only the function words were
+    # flattened; its union run, `union-20261204T051828Z-kw-flat.json`, measured that by mistake.)
+    clauses = [(tantivy.Occur.Must, self._node(n, stats)) for n in node.must]
     for n in node.should:
         if not isinstance(n, TermNode) or n.prefix:
-            clauses.append((tantivy.Occur.Should, _nested(self, n, stats)))
+            clauses.append((tantivy.Occur.Should, self._node(n, stats)))
             continue
         for i, term in enumerate(n.terms):
             q = tantivy.Query.term_query(s, "body", term)
@@ -54,7 +58,7 @@ def _flat_node(self: Any, node: Any, stats: RankStats | None = None) -> tantivy.
             if n.fuzzy and i == 0 and len(term) > 3:
                 fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=n.fuzzy, prefix=False)
                 clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(fz, 0.3 * n.boost)))
-    clauses += [(tantivy.Occur.MustNot, _nested(self, n)) for n in node.must_not]
+    clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
     return tantivy.Query.boolean_query(clauses)
 
 

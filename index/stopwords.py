@@ -53,7 +53,9 @@ whom why will with would you your yours yourself yourselves
 """
 
 STOP_WORDS: dict[str, frozenset[str]] = {
-    lang: frozenset(text.split()) for lang, text in (("ru", _RU), ("uk", _UK), ("be", _BE), ("en", _EN))
+    # ё folded to е as ``fold`` does, so that ён, ёсць and ёй are found as the query gives them
+    lang: frozenset(w.replace("ё", "е") for w in text.split())
+    for lang, text in (("ru", _RU), ("uk", _UK), ("be", _BE), ("en", _EN))
 }
 ALL_STOP_WORDS: frozenset[str] = frozenset().union(*STOP_WORDS.values())
 

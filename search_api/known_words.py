@@ -298,7 +298,7 @@ def known_word(word: str, *, vocabulary: bool = True, signals: Signals | None = 
     lo, hi = ABBREVIATION_LETTERS
     if lo <= len(letters) <= hi and all(ch.isupper() for ch in letters):
         return True
-    if is_stop_word(fold(word)) or is_stop_word(word.lower()):  # folded (ён → ен), and as typed
+    if is_stop_word(fold(word)):  # the lists are folded as the word is (ён → ен)
         return True
     if _dictionary_knows(word, signals):
         return True

@@ -250,11 +250,10 @@ class Uploads:
                     .order_by(IngestItem.id)
                 ).all()
             )
-            docs_left = s.scalar(
-                select(func.count(IngestItem.id)).where(
-                    IngestItem.job_id == job_id, IngestItem.state.in_(("queued", "running"))
-                )
-            )
+            # "done" from the job read first and the items read after it, never from a count read
+            # later: a file finished between two reads would leave a "done" job with a row still
+            # "running" (the page stops polling on "done" and would keep that row for good)
+            docs_left = sum(1 for it in items if it.state in ("queued", "running"))
             now = (
                 datetime.now(UTC)
                 if self.svc.catalog.dialect != "postgresql"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from archive_search.catalog.models import AuditEntry
 from archive_search.errors import NotFoundError
@@ -134,6 +134,43 @@ def test_with_the_ingest_queue_setting_workers_do_the_work(catalog_url: str, tmp
         q.release()
         st = up.status(job, ed)
         assert st["done"] and [(f["name"], f["state"]) for f in st["files"]] == [("later.txt", "ok")]
+    finally:
+        svc.close()
+
+
+def test_a_file_finished_while_the_status_is_read_never_shows_a_done_job_with_a_running_row(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    """The status reads the job, then its items. A worker that finishes the file right after the
+    items were read must not make the answer "done" with the row still queued: the page stops
+    polling on "done" and would show that row as unfinished for good (a CI failure of issue 21's
+    duplicate-upload test). The worker really runs between the two reads, on the same catalog."""
+    svc = ArchiveService(make_settings(tmp_path / "data", catalog_url, ingest_queue=True))
+    try:
+        ed = _principal(svc, "ed")
+        up = Uploads(svc)
+        job = up.submit(_staged(tmp_path, {"raced.txt": b"A raced statement.\n"}), "uploads", ed)
+        worker = IngestQueue(svc.catalog, svc.store, name="worker-race")
+        worked: list[int] = []
+
+        def finish_after_items_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if not worked and "ingest_items.started_at" in statement:
+                worked.append(1)
+                assert worker.work_one(svc.ingestor()) is not None
+
+        event.listen(svc.catalog.engine, "after_cursor_execute", finish_after_items_read)
+        try:
+            st = up.status(job, ed)
+        finally:
+            event.remove(svc.catalog.engine, "after_cursor_execute", finish_after_items_read)
+            worker.release()
+        assert worked, "the worker did not run between the reads"
+        states = [f["state"] for f in st["files"]]
+        # read before the worker finished: not done, and the row as it was when read
+        assert states == ["queued"] and not st["done"], st
+        # the next poll sees both the file and the job finished
+        st = up.status(job, ed)
+        assert st["done"] and [f["state"] for f in st["files"]] == ["ok"]
     finally:
         svc.close()
 

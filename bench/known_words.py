@@ -5,7 +5,9 @@ short-note harness's unrelated and control queries, the sentences of the UD test
 Tatoeba's dev pairs) and for nonsense strings of ``bench/short_notes.py``'s generator, prints per
 source and language: the number of queries, how many each candidate rule fires on (no known word:
 no meaning-only hits), the share of words it knows, and every firing on a real query in full.
-The rule the decision applies was written before this ran: ``bench/results/known-word-decision-rule.md``.
+The rule the decision applies was written before this ran: ``bench/results/known-word-decision-rule.md``
+(round 2: ``…-rule-2.md``; round 3, which adds fresh material — the sentences of the NTREX documents
+and UDHR articles — and the Belarusian Hunspell dictionary: ``…-rule-3.md``).
 
     PYTHONPATH=$PWD .venv/bin/python bench/known_words.py --out bench/results/known-words-<stamp>.json
 """
@@ -16,6 +18,7 @@ import argparse
 import csv
 import json
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -83,6 +86,9 @@ RULES.update(
         "B+lac": _signals(lacinka=True),
         **{f"D{n}": _signals(english=True, be_level=n, lacinka=True) for n in range(0, kw.BE_LEVELS)},
         "D7+bestem": _signals(english=True, be_level=7, lacinka=True, be_stem=True),
+        # round 3 (bench/results/known-word-decision-rule-3.md): round 2's default, and with the
+        # Belarusian Hunspell dictionary (the default since)
+        "R2": lambda w: kw.known_word(w, signals=kw.ROUND2_SIGNALS),
         "default": lambda w: kw.known_word(w),
     }
 )
@@ -153,6 +159,41 @@ def real_sources(root: Path) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[«\"(]?[A-ZА-ЯЁІЇЄҐЎ0-9])")
+FRESH_LANGS = ("be", "uk", "ru", "en")
+
+
+def fresh_sources(root: Path) -> dict[tuple[str, str], list[str]]:
+    """Round 3's fresh material, never used for the gate before: the sentences of the NTREX-128
+    documents (one per line) and of the UDHR articles (split at sentence ends), per language."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for lang in FRESH_LANGS:
+        lines: list[str] = []
+        with (root / "ntrex128-ru-uk-be-en" / f"corpus.{lang}.jsonl").open(encoding="utf-8") as fh:
+            for row in fh:
+                lines += [x.strip() for x in json.loads(row)["text"].splitlines() if x.strip()]
+        out[("fresh.ntrex-documents", lang)] = list(dict.fromkeys(lines))
+    udhr: dict[str, list[str]] = {lang: [] for lang in FRESH_LANGS}
+    with (root / "udhr-ru-uk-be-en" / "articles.jsonl").open(encoding="utf-8") as fh:
+        for row in fh:
+            art = json.loads(row)
+            if art.get("lang") in udhr:
+                for para in art["text"].splitlines():
+                    udhr[art["lang"]] += [x.strip() for x in _SENTENCE_END.split(para) if x.strip()]
+    for lang, texts in udhr.items():
+        out[("fresh.udhr-articles", lang)] = list(dict.fromkeys(texts))
+    return out
+
+
+def two_word_windows(texts: list[str]) -> list[str]:
+    """Consecutive, non-overlapping two-word windows of ``texts`` (short queries; informational)."""
+    out: list[str] = []
+    for text in texts:
+        words = kw.query_words(text)
+        out += [" ".join(words[i : i + 2]) for i in range(0, len(words) - 1, 2)]
+    return out
+
+
 def tolerated_text(key: str, text: str) -> bool:
     """Rule 2's criterion applied mechanically: a UD line whose tags are all names/foreign/symbols
     or hashtags; any text whose every word is inside a hashtag. (Lone proper names in untagged
@@ -202,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     real = real_sources(args.data_root)
+    fresh = fresh_sources(args.data_root)
+    real.update(fresh)
+    be_fresh = [t for (src, lang), texts in fresh.items() if lang == "be" for t in texts]
+    real[("info.two-word-windows", "be")] = two_word_windows(be_fresh)
     nonsense = nonsense_sources()
     rules = [r for r in args.rules.split(",") if r]
     results: dict[str, Any] = {"rules": {}, "machine": q.machine_info(), "at": datetime.now(UTC).isoformat()}

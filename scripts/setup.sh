@@ -42,6 +42,8 @@ APT_PACKAGES=(
     djvulibre-bin
     fonts-dejavu-core
     poppler-utils
+    # the Belarusian dictionary of the known-word gate (search_api/known_words.py)
+    hunspell-be
 )
 if [ "$DEV" = "1" ]; then
     APT_PACKAGES+=(

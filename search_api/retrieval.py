@@ -252,14 +252,25 @@ class Retrieval(ComponentsView):
             raise EmbedderMismatchError(problem)
         return mode, embedder
 
-    def _no_known_word(self, mode: str, sem_text: str) -> bool:
-        """Whether the known-word gate (``ARCHIVE_KNOWN_WORD_GATE``) takes this search's meaning-only
-        hits away: a semantic or hybrid search none of whose words is a known word
-        (``search_api/known_words.py``). Dictionaries and the model's vocabulary only: the answer
-        says nothing about what the archive holds."""
-        if mode == "keyword" or not self.settings.known_word_gate:
+    def _gate_applies(self, mode: str) -> bool:
+        """Whether the known-word gate (``ARCHIVE_KNOWN_WORD_GATE``) applies to a search in ``mode``:
+        hybrid only (a semantic search is the explicit request for passages by meaning, and the
+        gated hybrid search's empty state links to it), with the setting on and the Belarusian
+        dictionary installed (without it the gate fires on real Belarusian: docs/decisions.md,
+        "Known-word gate, round 3")."""
+        if mode != "hybrid" or not self.settings.known_word_gate:
             return False
-        from search_api.known_words import has_known_word  # here: never on a keyword search
+        from search_api.known_words import belarusian_dictionary  # here: never on a keyword search
+
+        return belarusian_dictionary() is not None
+
+    def _no_known_word(self, mode: str, sem_text: str) -> bool:
+        """Whether the known-word gate takes this search's meaning-only hits away: a hybrid search
+        none of whose words is a known word (``search_api/known_words.py``). Dictionaries and the
+        model's vocabulary only: the answer says nothing about what the archive holds."""
+        if not self._gate_applies(mode):
+            return False
+        from search_api.known_words import has_known_word
 
         return not has_known_word(sem_text)
 
@@ -657,15 +668,18 @@ class Retrieval(ComponentsView):
         }
 
     def _gate_record(self, req: SearchRequest, mode: str) -> dict[str, bool] | None:
-        """The known-word gate in a search record: whether it was on, and whether it took the
-        search's meaning-only hits away (no word of the query is a known word)."""
+        """The known-word gate in a search record: whether it applied to the search (hybrid, the
+        setting on, the dictionary installed), and whether it took the search's meaning-only hits
+        away (no word of the query is a known word)."""
         if mode == "keyword":
             return None
+        if not self._gate_applies(mode):
+            return {"on": False, "fired": False}
         try:
             sem_text = " ".join(parse_query(req.q).words())
         except QuerySyntaxError:
             sem_text = ""
-        return {"on": self.settings.known_word_gate, "fired": self._no_known_word(mode, sem_text)}
+        return {"on": True, "fired": self._no_known_word(mode, sem_text)}
 
     def _named_facets(self, facets: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """Entity facets (counted by id in the backend) keyed by the entities' names; the

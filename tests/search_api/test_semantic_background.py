@@ -20,7 +20,13 @@ import pytest
 from archive_search.types import LOCAL_ADMIN, SearchRequest
 from search_api.service import ArchiveService
 from tests.conftest import stack_settings
-from tests.ui.test_hybrid_paging import MEANING_ONLY, SHORT_NOTES, UNRELATED, WITNESS
+from tests.ui.test_hybrid_paging import MEANING_ONLY, UNRELATED, WITNESS
+from tests.ui.test_hybrid_paging import SHORT_NOTES as _SHORT_NOTES
+
+SHORT_NOTES: dict[str, float | bool] = {**_SHORT_NOTES, "known_word_gate": False}
+"""The short-note floors alone: these tests measure what the floors cut, so the known-word gate
+(on by default, which takes a nonsense query's meaning-only hits away before any floor) is off
+(``tests/search_api/test_known_word_gate.py`` tests it)."""
 
 SHARED = Path("/work/shared/data")
 

@@ -166,12 +166,13 @@ _QUERY_FILTER = re.compile(r"(?<![^\s(])(?:" + "|".join(QUERY_FILTER_FIELDS) + r
 
 def _empty_reasons(
     svc: ArchiveService, st: SearchState, principal: Principal, t: Translator, *, no_known_word: bool = False
-) -> list[tuple[str, str | None]]:
-    """Why a search found nothing, as (sentence, link or None): an unknown language code, a
-    date range that ends before it starts, filters that leave out every hit (with how many the
-    words find without them), no word of the query a known word (the known-word gate: nothing
-    by meaning), or words found nowhere. The first reasons that apply."""
-    out: list[tuple[str, str | None]] = []
+) -> list[tuple[str, str | None, str | None]]:
+    """Why a search found nothing, as (sentence, link or None, the link's text): an unknown
+    language code, a date range that ends before it starts, filters that leave out every hit (with
+    how many the words find without them), no word of the query a known word (the known-word gate
+    of hybrid search: nothing by meaning, and a link to the same search by meaning only), or words
+    found nowhere. The first reasons that apply."""
+    out: list[tuple[str, str | None, str | None]] = []
     try:
         parsed = parse_query(st.q)
     except ArchiveError:
@@ -180,11 +181,11 @@ def _empty_reasons(
     unknown = [c for c in dict.fromkeys(langs) if c not in LANGUAGES]
     if unknown:
         known = ", ".join(f"{c} ({t.language_name(c)})" for c in LANGUAGES)
-        out.append((t("empty_unknown_lang", codes=", ".join(unknown), known=known), None))
+        out.append((t("empty_unknown_lang", codes=", ".join(unknown), known=known), None, None))
     starts = [d for d in (st.date_from, parsed.date_from) if d]
     ends = [d for d in (st.date_to, parsed.date_to) if d]
     if starts and ends and max(starts) > min(ends):
-        out.append((t("empty_dates_reversed", start=t.date(max(starts)), end=t.date(min(ends))), None))
+        out.append((t("empty_dates_reversed", start=t.date(max(starts)), end=t.date(min(ends))), None, None))
     words_only = _QUERY_FILTER.sub(" ", st.q).strip()
     filtered = any(st.filters.values()) or st.date_from or st.date_to or words_only != st.q.strip()
     if filtered and words_only:
@@ -195,11 +196,13 @@ def _empty_reasons(
             n = 0
         if n:
             link = SearchState(q=words_only, mode=st.mode, collapse=st.collapse).url()
-            out.append((t("empty_filters_exclude", n=t.num(n)), link))
+            out.append((t("empty_filters_exclude", n=t.num(n)), link, t("empty_search_without_filters")))
     if no_known_word:
-        out.append((t("empty_no_known_word"), None))
+        # a false firing (a word newer than every dictionary) costs one click: the same search by
+        # meaning only, which the gate never applies to
+        out.append((t("empty_no_known_word"), st.url(mode="semantic", page=1), t("empty_search_by_meaning")))
     if not out:
-        out.append((t("no_results"), None))
+        out.append((t("no_results"), None, None))
     return out
 
 

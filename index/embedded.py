@@ -642,20 +642,20 @@ class EmbeddedBackend:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
         elif facets:
             assert exact_up_to is not None
-            sampled = None
+            target: tantivy.Query = q
+            key: tuple[Any, Filters] | None = (query, filters)
             if relation == "gte":
                 # the sample is drawn from the matches of the words as written: a rare word's
                 # OCR-tolerant expansion walks the whole term dictionary of every segment again
                 # (~10 ms at 1M passages for two edits), so it is left out of the sample
                 exact = _without_fuzzy(query)
                 base = q if exact is query else self._filtered(exact, filters)
-                sampled = self._sampled(base, matches, exact_up_to) if base is not None else None
-            if sampled is None:
-                out.facets, out.documents = self._counted(searcher, q, (query, filters), generation)
-            else:
-                out.facets, out.documents = self._counted(searcher, sampled, None, generation)
+                if base is not None:
+                    target = self._sampled(base, matches, exact_up_to) or base
+                    key = (query, filters) if target is q else None  # a sample's count is no answer
+            out.facets, out.documents = self._counted(searcher, target, key, generation)
             # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
-            # every match is counted, which is exact, and still said to be no more than a sample)
+            # every match of the words as written is counted, and still said to be a sample)
             out.facets_approximate = relation == "gte"
         return out
 

@@ -63,3 +63,19 @@ def test_without_a_fuzzy_word_the_sample_is_as_before(tmp_path: Path) -> None:
     assert (res.total, res.total_relation, res.facets_approximate) == (40, "gte", True)
     langs = res.facets["lang"]
     assert set(langs) <= {"uk", "ru"} and 10 <= sum(langs.values()) <= 80
+
+
+def test_between_the_bound_and_twice_it_every_exact_match_is_counted(tmp_path: Path) -> None:
+    """Up to twice the bound no buckets are drawn: every match of the words as written is counted
+    (the fuzzy expansion still left out: the facets are marked approximate there too)."""
+    backend = EmbeddedBackend(tmp_path / "idx", Analyzer())
+    exact = [_passage(i, f"архівний фонд {i}", "uk") for i in range(1, 31)]
+    damaged = [_passage(1000 + i, f"архівпий фонд {i}", "be") for i in range(20)]
+    backend.write(exact + damaged)
+    query = BoolNode(should=(TermNode(("архівний",), fuzzy=1),))
+    res = backend.keyword_search(query, EVERYTHING, limit=5, facets=True, exact_up_to=40)
+    assert (res.total, res.total_relation, res.facets_approximate) == (40, "gte", True)
+    assert res.facets["lang"] == {"uk": 30} and res.documents == 30
+    below = backend.keyword_search(query, EVERYTHING, limit=5, facets=True, exact_up_to=50)
+    assert (below.total, below.total_relation, below.facets_approximate) == (50, "eq", False)
+    assert below.facets["lang"] == {"uk": 30, "be": 20} and below.documents == 50

@@ -529,7 +529,7 @@ class EmbeddedBackend:
             # optional clause up only at the required part's matches, instead of merging every
             # optional clause's postings (the function words', the longest of the index) into
             # one union first: the ranked pass 28% less at p50 at 1M passages (the sum's order
-            # differs, so its last bit may: ``docs/decisions.md``, "Optional clauses nested").
+            # differs, so its last bit may: ``docs/decisions.md``, "Keyword search at 1M: ...").
             query = tantivy.Query.boolean_query(clauses)
             for opt in optional:
                 nested = [(tantivy.Occur.Must, query), (tantivy.Occur.Should, opt)]

@@ -36,6 +36,7 @@ from index.backend import (
     NO_DATE,
     BackendHit,
     BackendResult,
+    BoolNode,
     Cursor,
     Filters,
     PhraseNode,
@@ -138,6 +139,10 @@ class EmbeddedBackend:
             self.index = tantivy.Index(self.schema, path=str(kw_dir))
         except ValueError as exc:  # incompatible or damaged index files
             raise BackendError(f"cannot open keyword index at {kw_dir}: {exc}") from exc
+        self._meta_file = kw_dir / "meta.json"
+        self._meta_stamp = self._stamp()
+        """The index's commit file as of the last reload (its ``mtime_ns``, size): another
+        process's commit changes it, so the cached counts of ``_collection_counts`` start again."""
         self._last_reload = time.monotonic()
         self._generation = 0
         """Bumped whenever the searcher may see other documents (commit, reload)."""
@@ -146,7 +151,7 @@ class EmbeddedBackend:
         self._writes = 0
         """Bumped by every commit of this process (a key of the ranking statistics' cache)."""
         self._stats_lock = threading.Lock()
-        self._stats_key: tuple[int, int, int] | None = None
+        self._stats_key: tuple[int, int, int, tuple[int, int]] | None = None
         self._df_cache: dict[str, dict[str, int]] = {}
         """term → passages holding it, per collection (for the index state ``_stats_key``)."""
         self._n_cache: dict[str, int] | None = None
@@ -210,9 +215,19 @@ class EmbeddedBackend:
             self._generation += 1
             self._writes += 1
 
+    def _stamp(self) -> tuple[int, int]:
+        try:
+            st = self._meta_file.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
     def _searcher(self) -> Any:
         now = time.monotonic()
         if now - self._last_reload > 1.0:
+            # read before the reload: the searcher then holds this commit or a newer one, and a
+            # newer one changes the stamp again at the next reload
+            self._meta_stamp = self._stamp()
             self.index.reload()
             self._maybe_reload_vectors()
             self._last_reload = now
@@ -413,19 +428,25 @@ class EmbeddedBackend:
         readable = readable_filters(f).effective_collections()
         if readable is not None and not readable:
             return None
+        terms = sorted(scored_terms(node))
+        counts, n_cache = self._collection_counts(terms, passages=True)
+        assert n_cache is not None
+        return RankStats(
+            num_docs=_summed(n_cache, readable), doc_freq={t: _summed(counts[t], readable) for t in terms}
+        )
+
+    def _collection_counts(
+        self, terms: Sequence[str], *, passages: bool = False
+    ) -> tuple[dict[str, dict[str, int]], dict[str, int] | None]:
+        """Passages holding each of ``terms`` per collection, and (``passages``) every passage per
+        collection: from the cache of the present index state, else one aggregation per term."""
         searcher = self._searcher()
-        key = (int(searcher.num_docs), int(searcher.num_segments), self._writes)
+        key = (int(searcher.num_docs), int(searcher.num_segments), self._writes, self._meta_stamp)
 
         def per_collection(q: tantivy.Query) -> dict[str, int]:
             raw = searcher.aggregate(q, {"c": {"terms": {"field": "collection", "size": _MAX_COLLECTIONS}}})
             return {str(b["key"]): int(b["doc_count"]) for b in raw.get("c", {}).get("buckets", [])}
 
-        def total(counts: dict[str, int]) -> int:
-            if readable is None:
-                return sum(counts.values())
-            return sum(n for c, n in counts.items() if c in readable)
-
-        terms = sorted(scored_terms(node))
         with self._stats_lock:
             if self._stats_key != key or len(self._df_cache) > _DF_CACHE_TERMS:
                 self._stats_key, self._df_cache, self._n_cache = key, {}, None
@@ -433,14 +454,29 @@ class EmbeddedBackend:
             n_cache = self._n_cache
         new = [t for t in terms if t not in cached]
         fresh = {t: per_collection(tantivy.Query.term_query(self.schema, "body", t)) for t in new}
-        if n_cache is None:
+        if n_cache is None and passages:
             n_cache = per_collection(tantivy.Query.all_query())
         with self._stats_lock:
             if self._stats_key == key:
                 self._df_cache.update(fresh)
-                self._n_cache = n_cache
-        counts = {**cached, **fresh}
-        return RankStats(num_docs=total(n_cache), doc_freq={t: total(counts[t]) for t in terms})
+                if n_cache is not None:
+                    self._n_cache = n_cache
+        return {**cached, **fresh}, n_cache
+
+    def _term_count(self, query: QueryNode | None, f: Filters) -> int | None:
+        """The exact number of matches of a one-term query from the cached per-collection counts,
+        when nothing but collections narrows ``f`` (``None``: it has to be counted). Retrieval
+        asks this of every longer word of a query (is it rare enough for OCR tolerance?): one
+        count pass per word, ~0.2 ms each at 1M passages, which the cache answers at once."""
+        if not (isinstance(query, TermNode) and len(query.terms) == 1 and not query.fuzzy):
+            return None
+        if query.prefix or f != Filters(allowed_collections=f.allowed_collections, collections=f.collections):
+            return None
+        cols = f.effective_collections()
+        if cols is not None and not cols:
+            return 0
+        counts, _ = self._collection_counts(query.terms)
+        return _summed(counts[query.terms[0]], cols)
 
     def _idf_ratio(self, terms: Sequence[str], stats: RankStats | None) -> float:
         """The factor that turns tantivy's idf (over the whole index) into the readable set's:
@@ -484,8 +520,22 @@ class EmbeddedBackend:
             return scored(phrase, [w[0] for w in node.words])
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         clauses += [(tantivy.Occur.Must, self._node(n, stats)) for n in node.must]
-        clauses += [(tantivy.Occur.Should, self._node(n, stats)) for n in node.should]
+        optional = [self._node(n, stats) for n in node.should]
         clauses += [(tantivy.Occur.MustNot, self._node(n)) for n in node.must_not]
+        if node.must and len(optional) > 1:
+            # Required clauses with several optional ones (a question's content words and its
+            # down-weighted function words): each optional clause wraps the required part in
+            # turn. The matches and the summed score are the same, but tantivy then looks an
+            # optional clause up only at the required part's matches, instead of merging every
+            # optional clause's postings (the function words', the longest of the index) into
+            # one union first: the ranked pass 28% less at p50 at 1M passages (the sum's order
+            # differs, so its last bit may: ``docs/decisions.md``, "Keyword search at 1M: ...").
+            query = tantivy.Query.boolean_query(clauses)
+            for opt in optional:
+                nested = [(tantivy.Occur.Must, query), (tantivy.Occur.Should, opt)]
+                query = tantivy.Query.boolean_query(nested)
+            return query
+        clauses += [(tantivy.Occur.Should, q) for q in optional]
         if node.must_not and not node.must and not node.should:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
@@ -566,6 +616,11 @@ class EmbeddedBackend:
         facets: bool,
         exact_up_to: int | None = None,
     ) -> BackendResult:
+        if limit <= 0 and not facets:
+            counted = self._term_count(query, filters)
+            if counted is not None:
+                total, relation = bounded_total(counted, exact_up_to)
+                return BackendResult(hits=[], total=total, total_relation=relation)
         # scores from the readable set's statistics, never the whole index's (issue 22)
         stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
         q = self._filtered(query, filters, stats)
@@ -601,13 +656,20 @@ class EmbeddedBackend:
             out.facets = self._aggregate(searcher, q, (query, filters), generation)
         elif facets:
             assert exact_up_to is not None
-            sampled = self._sampled(q, matches, exact_up_to) if relation == "gte" else None
-            if sampled is None:
-                out.facets, out.documents = self._counted(searcher, q, (query, filters), generation)
-            else:
-                out.facets, out.documents = self._counted(searcher, sampled, None, generation)
+            target: tantivy.Query = q
+            key: tuple[Any, Filters] | None = (query, filters)
+            if relation == "gte":
+                # the sample is drawn from the matches of the words as written: a rare word's
+                # OCR-tolerant expansion walks the whole term dictionary of every segment again
+                # (~10 ms at 1M passages for two edits), so it is left out of the sample
+                exact = _without_fuzzy(query)
+                base = q if exact is query else self._filtered(exact, filters)
+                if base is not None:
+                    target = self._sampled(base, matches, exact_up_to) or base
+                    key = (query, filters) if target is q else None  # a sample's count is no answer
+            out.facets, out.documents = self._counted(searcher, target, key, generation)
             # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
-            # every match is counted, which is exact, and still said to be no more than a sample)
+            # every match of the words as written is counted, and still said to be a sample)
             out.facets_approximate = relation == "gte"
         return out
 
@@ -747,6 +809,25 @@ class EmbeddedBackend:
         self.flush_vectors()
 
 
+def _without_fuzzy(node: QueryNode | None) -> QueryNode | None:
+    """``node`` without the OCR-tolerant expansions of its words (the same object when it has
+    none): its matches are a subset of ``node``'s, reached without a walk of the term
+    dictionaries."""
+    return None if node is None else _exact_words(node)
+
+
+def _exact_words(node: QueryNode) -> QueryNode:
+    if isinstance(node, TermNode):
+        return replace(node, fuzzy=0) if node.fuzzy else node
+    if isinstance(node, BoolNode):
+        must = tuple(_exact_words(n) for n in node.must)
+        should = tuple(_exact_words(n) for n in node.should)
+        if all(a is b for a, b in zip((*must, *should), (*node.must, *node.should), strict=True)):
+            return node
+        return BoolNode(must=must, should=should, must_not=node.must_not)
+    return node
+
+
 def _entity_query(schema: tantivy.Schema, group: tuple[str, ...]) -> tantivy.Query:
     """Passages mentioning one of the entities of ``group`` (``person:3``, ``org:9``)."""
     per_field = [(fld, ids) for fld, ids in entity_field_values(list(group)).items() if ids]
@@ -766,6 +847,13 @@ def _query_errors() -> Iterator[None]:
         yield
     except ValueError as exc:
         raise QuerySyntaxError(f"the query is too complex to run: {str(exc)[:200]}") from exc
+
+
+def _summed(counts: dict[str, int], collections: frozenset[str] | None) -> int:
+    """Per-collection counts summed over ``collections`` (``None``: all of them)."""
+    if collections is None:
+        return sum(counts.values())
+    return sum(n for c, n in counts.items() if c in collections)
 
 
 def _empty_facets() -> dict[str, dict[str, int]]:

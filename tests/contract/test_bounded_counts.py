@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from index.backend import FACET_FIELDS, Filters, SearchBackend
-from tests.contract.test_backend_contract import ALL, expected_facets, ids, nonzero, passage, term
+from tests.contract.test_backend_contract import ALL, expected_facets, ids, kw_ids, nonzero, passage, term
 
 MATCHES = 30
 """Passages holding "archive" (10 documents of 3); 6 more passages hold only "other"."""
@@ -111,3 +111,44 @@ def test_bounded_counts_never_see_what_the_caller_may_not_read(backend: SearchBa
     empty = backend.keyword_search(term("archive"), nothing, limit=10, facets=True, exact_up_to=bound)
     assert (empty.total, empty.total_relation, empty.documents) == (0, "eq", 0)
     assert not any(nonzero(empty.facets).values())
+
+
+def test_a_one_word_count_is_the_count_under_every_filter(backend: SearchBackend) -> None:
+    """A count of one word's matches (what retrieval asks for each longer query word, to decide
+    whether it is rare enough for OCR tolerance) is the exact count, bounded, under the access
+    filter, requested collections, hidden documents and passages, and after a deletion (the
+    embedded backend answers it from its per-collection counts where only collections narrow the
+    search)."""
+    rows = [
+        passage(i, f"archive entry {i}", doc=500 + i // 2, collection=("a", "b", "c")[i % 3], lang="uk")
+        for i in range(1, 25)
+    ]
+    backend.write(rows)
+
+    def reference(f: Filters) -> int:
+        return len(kw_ids(backend, term("archive"), f))
+
+    cases = [
+        ALL,
+        Filters(allowed_collections=frozenset({"a", "b"})),
+        Filters(allowed_collections=frozenset({"a", "b"}), collections=("b", "c")),
+        Filters(allowed_collections=None, collections=("c",)),
+        Filters(allowed_collections=frozenset()),
+        Filters(allowed_collections=frozenset({"a"}), hidden_document_ids=frozenset({501, 502})),
+        Filters(allowed_collections=None, hidden_passage_ids=frozenset({3, 4, 5})),
+        Filters(allowed_collections=None, langs=("uk",)),
+    ]
+    expected = {0: 24, 1: 16, 2: 8, 3: 8, 4: 0}
+    for n, f in enumerate(cases):
+        want = reference(f)
+        assert want == expected.get(n, want)
+        for bound in (want + 1, max(want - 1, 1), 10_000):
+            res = backend.keyword_search(term("archive"), f, limit=0, exact_up_to=bound)
+            answer = (want, "eq") if want <= bound else (bound, "gte")
+            assert (res.total, res.total_relation) == answer, (n, bound)
+        assert backend.keyword_search(term("archive"), f, limit=0).total == want
+    backend.delete_documents([500, 501])  # passages 1, 2, 3
+    assert backend.keyword_search(term("archive"), ALL, limit=0).total == 21 == reference(ALL)
+    a_only = Filters(allowed_collections=frozenset({"a"}))
+    assert backend.keyword_search(term("archive"), a_only, limit=0).total == reference(a_only) == 7
+    assert backend.keyword_search(term("nowhere"), ALL, limit=0).total == 0

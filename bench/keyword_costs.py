@@ -1,0 +1,245 @@
+"""What the parts of a keyword query cost tantivy at scale (issue 17, part 3), wall clock per query.
+
+The queries are those of ``bench/speed.py latency`` (150: names, operators and XQuAD/NTREX
+questions), compiled by the service as it searches them (recorded at the backend), then timed
+again in variants on the same searcher:
+
+``fuzzy``: each fuzzy word's ``fuzzy_term_query`` alone (one and two edits), and every query
+``AND`` a range that matches nothing (what building the query's scorers costs) with and without
+its fuzzy words. ``facets``: the facet and document-count pass of the queries above the bound —
+the sample buckets with the whole query, with the words as written (no fuzzy expansion), a
+passage-id range instead of the buckets, and every match. ``ranked``: the ranked top 50 as
+searched, without fuzzy words, without the optional (function-word) clauses, without both.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py fuzzy --data-dir DIR --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py facets --data-dir DIR --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py ranked --data-dir DIR --out F.json
+
+The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    v = sorted(values)
+    return {"p50": v[len(v) // 2], "p95": v[int(len(v) * 0.95)], "mean": statistics.fmean(v), "n": len(v)}
+
+
+def _recorded(data_dir: Path) -> tuple[Any, list[tuple[Any, Any, int]]]:
+    """The service's backend and the (query, filters, limit) of each latency query's search."""
+    from keyword_phases import _sample
+
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=data_dir, embedder="none"))
+    backend: Any = svc.backend
+    seen: list[tuple[Any, Any, int]] = []
+    original = backend._keyword_search
+
+    def recording(query: Any, filters: Any, **kw: Any) -> Any:
+        if kw.get("facets") and query is not None:
+            seen.append((query, filters, int(kw["limit"])))
+        return original(query, filters, **kw)
+
+    backend._keyword_search = recording
+    for q in _sample(150):
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+    backend._keyword_search = original
+    return backend, seen
+
+
+def _map(node: Any, term: Callable[[Any], Any]) -> Any:
+    from index.backend import BoolNode, TermNode
+
+    if isinstance(node, TermNode):
+        return term(node)
+    if isinstance(node, BoolNode):
+        return BoolNode(
+            tuple(_map(n, term) for n in node.must),
+            tuple(_map(n, term) for n in node.should),
+            tuple(_map(n, term) for n in node.must_not),
+        )
+    return node
+
+
+def _no_fuzzy(node: Any) -> Any:
+    return _map(node, lambda n: dataclasses.replace(n, fuzzy=0))
+
+
+def _no_optional(node: Any) -> Any:
+    from index.backend import BoolNode
+
+    if isinstance(node, BoolNode) and node.must:
+        return BoolNode(must=node.must, must_not=node.must_not)
+    return node
+
+
+def _timed(
+    variants: dict[str, Callable[..., Any]], cases: list[tuple[Any, ...]], rounds: int
+) -> dict[str, Any]:
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for case in cases:
+            for name, fn in variants.items():
+                t = time.perf_counter()
+                fn(*case)
+                times[name].append((time.perf_counter() - t) * 1000)
+    return {name: _stats(v) for name, v in times.items()}
+
+
+def cmd_fuzzy(args: argparse.Namespace) -> dict[str, Any]:
+    import tantivy
+
+    from index.backend import BoolNode, TermNode
+
+    backend, seen = _recorded(args.data_dir)
+    s, schema = backend._searcher(), backend.schema
+    words: list[TermNode] = []
+
+    def collect(n: Any) -> None:
+        if isinstance(n, TermNode) and n.fuzzy:
+            words.append(n)
+        elif isinstance(n, BoolNode):
+            for c in (*n.must, *n.should):
+                collect(c)
+
+    for query, _, _ in seen:
+        collect(query)
+    nothing = tantivy.Query.range_query(schema, "passage_id", tantivy.FieldType.Integer, -5, -1)
+
+    def and_nothing(q: Any) -> Any:
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, nothing)])
+
+    def alone(word: TermNode, edits: int) -> Any:
+        fq = tantivy.Query.fuzzy_term_query(schema, "body", word.terms[0], distance=edits, prefix=False)
+        return s.search(fq, limit=1, count=True)
+
+    def common(word: TermNode) -> bool:
+        return max(int(s.doc_freq("body", t)) for t in word.terms) > 20
+
+    return {
+        "queries": len(seen),
+        "queries_with_fuzzy_words": sum(1 for q, _, _ in seen if _no_fuzzy(q) != q),
+        "fuzzy_words": len(words),
+        "two_edits": sum(w.fuzzy == 2 for w in words),
+        "with_an_alternative_in_over_20_passages": sum(common(w) for w in words),
+        "fuzzy_term_query_alone_ms": _timed(
+            {"one edit": lambda w: alone(w, 1), "two edits": lambda w: alone(w, 2)},
+            [(w,) for w in words],
+            args.rounds,
+        ),
+        "query_and_nothing_ms": _timed(
+            {
+                "as searched": lambda q, f: s.search(and_nothing(backend._filtered(q, f)), limit=1),
+                "without fuzzy words": lambda q, f: s.search(
+                    and_nothing(backend._filtered(_no_fuzzy(q), f)), limit=1
+                ),
+            },
+            [(q, f) for q, f, _ in seen],
+            args.rounds,
+        ),
+    }
+
+
+def cmd_facets(args: argparse.Namespace) -> dict[str, Any]:
+    import tantivy
+
+    backend, seen = _recorded(args.data_dir)
+    s, bound = backend._searcher(), args.bound
+    top = int(s.search(tantivy.Query.all_query(), limit=1, order_by_field="passage_id").hits[0][0])
+    cases = []
+    for query, f, _ in seen:
+        whole = backend._filtered(query, f)
+        matches = int(s.search(whole, limit=1, count=True).count)
+        if matches > 2 * bound:
+            cases.append((whole, backend._filtered(_no_fuzzy(query), f), matches))
+
+    def counted(q: Any) -> Any:
+        return backend._counted(s, q, None, 0)
+
+    def sampled(q: Any, matches: int) -> Any:
+        return backend._sampled(q, matches, bound)
+
+    def id_range(q: Any, matches: int) -> Any:
+        r = tantivy.Query.range_query(
+            backend.schema, "passage_id", tantivy.FieldType.Integer, 0, int(top * bound / matches)
+        )
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, r)])
+
+    return {
+        "queries": len(seen),
+        "above_twice_the_bound": len(cases),
+        "bound": bound,
+        "facet_pass_ms": _timed(
+            {
+                "sample buckets, whole query (before)": lambda w, e, m: counted(sampled(w, m)),
+                "sample buckets, words as written (now)": lambda w, e, m: counted(sampled(e, m)),
+                "passage-id range, words as written": lambda w, e, m: counted(id_range(e, m)),
+                "every match": lambda w, e, m: counted(w),
+            },
+            cases,
+            args.rounds,
+        ),
+    }
+
+
+def cmd_ranked(args: argparse.Namespace) -> dict[str, Any]:
+    from index.backend import BoolNode
+
+    backend, seen = _recorded(args.data_dir)
+    s = backend._searcher()
+    both = [(q, f) for q, f, _ in seen if isinstance(q, BoolNode) and q.must and q.should]
+    cases = [(q, f, backend._rank_stats(q, f)) for q, f in both]
+
+    def ranked(node: Any, f: Any, stats: Any) -> Any:
+        return s.search(backend._filtered(node, f, stats), limit=50, count=True)
+
+    return {
+        "queries": len(seen),
+        "with_required_and_optional_clauses": len(cases),
+        "ranked_top50_ms": _timed(
+            {
+                "as searched": lambda q, f, st: ranked(q, f, st),
+                "without fuzzy words": lambda q, f, st: ranked(_no_fuzzy(q), f, st),
+                "without optional clauses": lambda q, f, st: ranked(_no_optional(q), f, st),
+                "without both": lambda q, f, st: ranked(_no_optional(_no_fuzzy(q)), f, st),
+            },
+            cases,
+            args.rounds,
+        ),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked"))
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--bound", type=int, default=10_000)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    out = {"fuzzy": cmd_fuzzy, "facets": cmd_facets, "ranked": cmd_ranked}[args.cmd](args)
+    out["loadavg"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2), "utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -178,7 +178,7 @@ def _be_dictionary_knows(word: str, form: str) -> bool:
     d = belarusian_dictionary()
     if d is None:
         return False
-    hard = re.sub(f"ь(?=[{_BE_CONSONANTS}])", "", form)
+    hard = _drop_soft_signs(form)
     tried = dict.fromkeys([word, form, form.capitalize(), hard, hard.capitalize()])
     return any(w and d.lookup(w) for w in tried)
 
@@ -251,7 +251,7 @@ def _be_variants(form: str, level: int) -> list[str]:
     if level >= 2:
         add(lambda w: w.replace("дз", "д").replace("ць", "ть").replace("ци", "ти"))
     if level >= 3:
-        add(lambda w: re.sub(f"ь(?=[{_BE_CONSONANTS}])", "", w))
+        add(_drop_soft_signs)
     if level >= 4:
         add(lambda w: re.sub(f"(?<=[{_BE_HARD}])ы", "и", w).replace("шч", "щ"))
     if level >= 6:
@@ -261,6 +261,14 @@ def _be_variants(form: str, level: int) -> list[str]:
     if level >= 5:
         add(_akanne)
     return sorted(out)
+
+
+def _drop_soft_signs(w: str) -> str:
+    """``w`` without the classical spelling's soft signs before a consonant (зьбіваюць → збіваюць)."""
+    return _SOFT_SIGN_BEFORE_CONSONANT.sub("", w)
+
+
+_SOFT_SIGN_BEFORE_CONSONANT = re.compile(f"ь(?=[{_BE_CONSONANTS}])")
 
 
 def _akanne(w: str) -> list[str]:
@@ -337,8 +345,9 @@ def _dictionary_knows(word: str, signals: Signals = DEFAULT_SIGNALS) -> bool:
     from index.morph import _morph
 
     form = morph_form(word)
+    typed = word  # as typed, for the Belarusian dictionary's own case rules; Łacinka: its Cyrillic
     if signals.lacinka and not is_cyrillic(form) and _LACINKA_MARKS & set(form):
-        form = lacinka_to_cyrillic(form)
+        form = typed = lacinka_to_cyrillic(form)
     if not is_cyrillic(form):
         return False
     candidates = [form]
@@ -349,7 +358,7 @@ def _dictionary_knows(word: str, signals: Signals = DEFAULT_SIGNALS) -> bool:
         m = _morph(lang)
         if any(m.word_is_known(c) for c in candidates):
             return True
-    if signals.be_dictionary and _be_dictionary_knows(word if is_cyrillic(morph_form(word)) else form, form):
+    if signals.be_dictionary and _be_dictionary_knows(typed, form):
         return True
     if signals.be_stem and signals.vocabulary:
         from index.morph import be_stem

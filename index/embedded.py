@@ -52,6 +52,7 @@ from index.backend import (
     scored_terms,
     year_number,
 )
+from index.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from index.vectors import VectorStore
@@ -140,6 +141,13 @@ class EmbeddedBackend:
         except ValueError as exc:  # incompatible or damaged index files
             raise BackendError(f"cannot open keyword index at {kw_dir}: {exc}") from exc
         self._meta_file = kw_dir / "meta.json"
+        self._vocab = Vocabulary(root / "vocabulary")
+        """Every term of ``body``, once each: fuzzy words are expanded there (``index/vocabulary.py``)."""
+        self._pending_terms: set[str] | None = None
+        """The terms of the documents added in the open commit (``_writing``), for the vocabulary."""
+        self._current = self.index.searcher()
+        """The keyword searcher searches use: replaced only after the vocabulary has been reloaded
+        too, so that the vocabulary a search expands its fuzzy words in holds every term of it."""
         self._meta_stamp = self._stamp()
         """The index's commit file as of the last reload (its ``mtime_ns``, size): another
         process's commit changes it, so the cached counts of ``_collection_counts`` start again."""
@@ -203,14 +211,20 @@ class EmbeddedBackend:
                 writer = self.index.writer(_WRITER_HEAP, 1)
             except ValueError as exc:
                 raise BackendError(f"keyword index is locked by another writer: {exc}") from exc
+            self._pending_terms = set()
             try:
                 yield writer
+                if self._pending_terms:  # the vocabulary commits the new terms first
+                    self._vocab.add(self._pending_terms, self._body_terms)
                 writer.commit()
                 writer.wait_merging_threads()
             except BaseException:
                 writer.rollback()
                 raise
+            finally:
+                self._pending_terms = None
             self.index.reload()
+            self._current = self.index.searcher()
             self._last_reload = time.monotonic()
             self._generation += 1
             self._writes += 1
@@ -229,10 +243,17 @@ class EmbeddedBackend:
             # newer one changes the stamp again at the next reload
             self._meta_stamp = self._stamp()
             self.index.reload()
+            self._vocab.reload()  # after the keyword index: it then holds every term the searcher has
+            self._current = self.index.searcher()
             self._maybe_reload_vectors()
             self._last_reload = now
             self._generation += 1
-        return self.index.searcher()
+        return self._current
+
+    def _body_terms(self) -> list[str]:
+        """Every term the committed segments of the keyword index hold (to build the vocabulary)."""
+        self.index.reload()
+        return [str(t) for t, _ in self.index.searcher().terms_with_prefix("body", "")]
 
     def write(self, passages: Sequence[IndexPassage]) -> None:
         if not passages:
@@ -282,6 +303,8 @@ class EmbeddedBackend:
         tokens = [
             tantivy.Token(term, tok.position, tok.start, tok.end) for tok in analysed for term in tok.terms
         ]
+        if self._pending_terms is not None:
+            self._pending_terms.update(t.text for t in tokens)
         d.add_pre_tokenized_text("body", tantivy.PreTokenizedString(p.text, tokens))
         stored = stored_terms(self.analyzer, p.text, analysed)
         if stored is not None:
@@ -326,6 +349,9 @@ class EmbeddedBackend:
                         w.add_document(self._to_doc(p))
             with self._writing() as w:
                 w.garbage_collect_files()
+            # the vocabulary still holds the purged documents' terms: it is rebuilt from the
+            # rewritten index (until then it holds more terms than needed, never fewer)
+            self._vocab.rebuild(self._body_terms())
             self.delete_documents(sorted(gone))  # the vectors (and any write that raced)
             if labels:
                 self._vec_dirty = True
@@ -335,6 +361,7 @@ class EmbeddedBackend:
         with self._writing() as w:
             w.delete_all_documents()
         with self._lock:
+            self._vocab.rebuild([])
             self._store_obj = None
             self._vec_loaded = False  # the next use starts an empty store (no files are left)
             self._vec_dirty = False
@@ -504,8 +531,7 @@ class EmbeddedBackend:
                     subs.append(tantivy.Query.regex_query(s, "body", _regex_escape(term) + ".*"))
                 elif node.fuzzy and i == 0 and len(term) > 3:
                     subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
-                    fz = tantivy.Query.fuzzy_term_query(s, "body", term, distance=node.fuzzy, prefix=False)
-                    subs.append(tantivy.Query.boost_query(fz, 0.3))
+                    subs.append(tantivy.Query.boost_query(self._fuzzy(term, node.fuzzy), 0.3))
                 else:
                     subs.append(scored(tantivy.Query.term_query(s, "body", term), [term]))
             query = subs[0] if len(subs) == 1 else tantivy.Query.disjunction_max_query(subs, 0.1)
@@ -539,6 +565,15 @@ class EmbeddedBackend:
         if node.must_not and not node.must and not node.should:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
+
+    def _fuzzy(self, term: str, distance: int) -> tantivy.Query:
+        """The passages holding a term within ``distance`` edits of ``term``, scoring a constant:
+        the variants found in the vocabulary as a term set (one dictionary walked), else tantivy's
+        fuzzy query (a walk of every segment's dictionary; the same matches and scores)."""
+        variants = self._vocab.expand(term, distance)
+        if variants is None:
+            return tantivy.Query.fuzzy_term_query(self.schema, "body", term, distance=distance, prefix=False)
+        return tantivy.Query.term_set_query(self.schema, "body", variants or [term])
 
     def _filter_queries(self, f: Filters) -> list[tantivy.Query] | None:
         """Filter clauses; ``None`` when the filters can match nothing."""
@@ -623,13 +658,15 @@ class EmbeddedBackend:
                 return BackendResult(hits=[], total=total, total_relation=relation)
         # scores from the readable set's statistics, never the whole index's (issue 22)
         stats = self._rank_stats(query, filters) if limit > 0 and query is not None else None
+        generation = self._generation  # read before the searcher: a reload in between only misses
+        # the searcher before the query: its fuzzy words are expanded in a vocabulary at least
+        # as new as the searcher (``index/vocabulary.py``)
+        searcher = self._searcher()
         q = self._filtered(query, filters, stats)
         if q is None:
             documents = 0 if facets and exact_up_to is not None else None
             empty = _empty_facets() if facets else {}
             return BackendResult(hits=[], total=0, facets=empty, documents=documents)
-        generation = self._generation  # read before the searcher: a reload in between only misses
-        searcher = self._searcher()
         if stats is None:
             res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
         else:  # the whole window: its order is settled below, then cut
@@ -699,10 +736,10 @@ class EmbeddedBackend:
     ) -> list[BackendHit]:
         # the same readable-set statistics as keyword_search (issue 22), on every page
         stats = self._rank_stats(query, filters) if query is not None else None
+        searcher = self._searcher()  # before the query (see ``_keyword_search``)
         q = self._filtered(query, filters, stats)
         if q is None or size <= 0:
             return []
-        searcher = self._searcher()
         ranked = stats is not None
         if after is None or after.position == 0:
             return _ties_by_id(
@@ -724,10 +761,10 @@ class EmbeddedBackend:
         self, query: QueryNode | None, filters: Filters, *, chunk: int = 1000
     ) -> Iterator[BackendHit]:
         stats = self._rank_stats(query, filters) if query is not None else None
+        searcher = self._searcher()  # one view of the index for the whole iteration, taken first
         q = self._filtered(query, filters, stats)
         if q is None:
             return
-        searcher = self._searcher()  # one view of the index for the whole iteration
         offset = 0
         while True:
             res = searcher.search(q, limit=chunk, offset=offset, count=False)
@@ -779,18 +816,20 @@ class EmbeddedBackend:
         if memo is not None and memo[0] == self._generation:
             return memo[1]
         with _query_errors():
+            searcher = self._searcher()  # before the query (see ``_keyword_search``)
             q = self._filtered(query, filters)
             if q is None:
                 return 0
-            return int(self._searcher().cardinality(q, "document_id"))
+            return int(searcher.cardinality(q, "document_id"))
 
     def facet_counts(self, query: QueryNode | None, filters: Filters) -> dict[str, dict[str, int]]:
         with _query_errors():
+            generation = self._generation
+            searcher = self._searcher()  # before the query (see ``_keyword_search``)
             q = self._filtered(query, filters)
             if q is None:
                 return _empty_facets()
-            generation = self._generation
-            return self._aggregate(self._searcher(), q, (query, filters), generation)
+            return self._aggregate(searcher, q, (query, filters), generation)
 
     def count(self, filters: Filters) -> int:
         q = self._filtered(None, filters)

@@ -1,0 +1,199 @@
+"""OCR-tolerant words expanded in the vocabulary (``index/vocabulary.py``, issue 17 part 3): the
+same matches and scores as tantivy's fuzzy query over the keyword index, written in several
+commits (segments), with the vocabulary kept a superset of the index's terms through writes,
+readers in other processes, an index that had none, a purge and a clear."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import tantivy
+
+from archive_search.types import IndexPassage
+from index import vocabulary
+from index.analysis import Analyzer
+from index.backend import BoolNode, Filters, TermNode
+from index.embedded import EmbeddedBackend
+
+EVERYTHING = Filters(allowed_collections=None)
+WORDS = [
+    "затримання", "катування", "свідчення", "задержание", "пытками", "показания", "допрос",
+    "Оленівка", "Кадыров", "Мариуполь", "вокзал", "бойкотов", "протокол", "обшук", "adwokat",
+    "testimony", "detention", "прызнанне", "затрыманне", "сведка", "паліцыя",
+]  # fmt: skip
+ALPHABET = "абвгдеєжзиіїйклмнопрстуўфхцчшщьюяыэёabcdefghijklmnopqrstuvwxyz"
+
+
+def _damaged(word: str, rnd: random.Random) -> str:
+    """``word`` with one or two OCR-like edits (substitution, deletion, insertion, transposition)."""
+    chars = list(word)
+    for _ in range(rnd.choice((1, 1, 2))):
+        i = rnd.randrange(len(chars))
+        kind = rnd.choice(("sub", "del", "ins", "swap"))
+        if kind == "sub":
+            chars[i] = rnd.choice(ALPHABET)
+        elif kind == "del" and len(chars) > 3:
+            del chars[i]
+        elif kind == "ins":
+            chars.insert(i, rnd.choice(ALPHABET))
+        elif i + 1 < len(chars):
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
+def _passages(start: int, n: int, seed: int) -> list[IndexPassage]:
+    rnd = random.Random(seed)
+    out = []
+    for k in range(start, start + n):
+        words = [rnd.choice(WORDS) for _ in range(6)]
+        words = [_damaged(w, rnd) if rnd.random() < 0.5 else w for w in words]
+        out.append(
+            IndexPassage(
+                passage_id=k,
+                document_id=k,
+                collection="a",
+                text=" ".join(words),
+                lang="uk",
+                doc_type="text",
+                seq=0,
+            )
+        )
+    return out
+
+
+def _backend(tmp_path: Path, commits: int = 4) -> EmbeddedBackend:
+    backend = EmbeddedBackend(tmp_path / "idx", Analyzer())
+    for c in range(commits):
+        backend.write(_passages(1 + c * 60, 60, seed=c))
+    return backend
+
+
+def _ranked(backend: EmbeddedBackend, term: str, edits: int) -> tuple[int, list[tuple[int, float]]]:
+    query = BoolNode(should=(TermNode((term,), fuzzy=edits),))
+    res = backend.keyword_search(query, EVERYTHING, limit=500)
+    return res.total, [(h.passage_id, h.score) for h in res.hits]
+
+
+def _query_words(backend: EmbeddedBackend) -> list[str]:
+    analyzer = backend.analyzer
+    return sorted({analyzer.query_terms(w)[0] for w in WORDS} | {analyzer.query_terms("катуваня")[0]})
+
+
+def test_expansion_in_the_vocabulary_matches_and_scores_as_tantivys_fuzzy_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = _backend(tmp_path)
+    assert backend._current.num_segments >= 2, "the comparison needs several segments"
+    searcher = backend._current
+    through_vocabulary: dict[tuple[str, int], tuple[int, list[tuple[int, float]]]] = {}
+    for word in _query_words(backend):
+        for edits in (1, 2):
+            variants = backend._vocab.expand(word, edits)
+            assert variants is not None
+            # the term sets agree with tantivy's own walk of the keyword index, passage by passage
+            fuzzy = tantivy.Query.fuzzy_term_query(backend.schema, "body", word, distance=edits)
+            as_set = tantivy.Query.term_set_query(backend.schema, "body", variants or [word])
+            a = searcher.search(fuzzy, limit=1000, count=True)
+            b = searcher.search(as_set, limit=1000, count=True)
+            assert a.count == b.count and a.count > 0, (word, edits)
+            assert sorted((h[1].segment_ord, h[1].doc, h[0]) for h in a.hits) == sorted(
+                (h[1].segment_ord, h[1].doc, h[0]) for h in b.hits
+            ), (word, edits)
+            through_vocabulary[word, edits] = _ranked(backend, word, edits)
+    # and through the backend: the same totals, passages and scores without the vocabulary
+    monkeypatch.setattr(backend._vocab, "expand", lambda term, distance: None)
+    for (word, edits), expected in through_vocabulary.items():
+        assert _ranked(backend, word, edits) == expected, (word, edits)
+    # damaged forms are what the expansion is for: some are found only through it
+    assert any(
+        len(through_vocabulary[w, 2][1]) > len(through_vocabulary[w, 1][1]) for w, _ in through_vocabulary
+    )
+
+
+def test_terms_of_a_later_commit_are_found_by_a_reader_in_another_process(tmp_path: Path) -> None:
+    writer = _backend(tmp_path, commits=1)
+    reader = EmbeddedBackend(tmp_path / "idx", Analyzer())
+    word = writer.analyzer.query_terms("Шпаковскій")[0]
+    assert _ranked(reader, word, 2)[0] == 0
+    writer.write(
+        [
+            IndexPassage(
+                passage_id=999,
+                document_id=999,
+                collection="a",
+                text="Шпакоўскій",
+                lang="be",
+                doc_type="text",
+                seq=0,
+            )
+        ]
+    )
+    reader._last_reload = 0.0  # its next search reloads (at most a second later otherwise)
+    total, hits = _ranked(reader, word, 2)
+    assert total == 1 and hits[0][0] == 999
+    assert writer._vocab.expand(word, 2) == reader._vocab.expand(word, 2)
+
+
+def test_an_index_without_a_vocabulary_searches_as_before_and_gets_one_at_its_next_write(
+    tmp_path: Path,
+) -> None:
+    backend = _backend(tmp_path, commits=2)
+    word = backend.analyzer.query_terms("катування")[0]
+    expected = _ranked(backend, word, 2)
+    terms = {t for t, _ in backend._current.terms_with_prefix("body", "")}
+    backend.close()
+    # as an index written before the vocabulary existed (issue 17, part 3)
+    for child in (tmp_path / "idx" / "vocabulary").iterdir():
+        child.unlink()
+    (tmp_path / "idx" / "vocabulary").rmdir()
+    old = EmbeddedBackend(tmp_path / "idx", Analyzer())
+    assert not old._vocab.complete() and old._vocab.expand(word, 2) is None
+    assert _ranked(old, word, 2) == expected  # tantivy's fuzzy query over the index
+    old.write(_passages(500, 5, seed=9))
+    assert old._vocab.complete()
+    held = {t for t, _ in old._vocab._opened().searcher().terms_with_prefix(vocabulary.FIELD, "")}
+    assert terms <= held
+    assert held == {t for t, _ in old._current.terms_with_prefix("body", "")}
+    assert _ranked(old, word, 2)[1][: len(expected[1])] != [] and old._vocab.expand(word, 2) is not None
+
+
+def test_a_purge_leaves_none_of_the_purged_terms_in_the_vocabulary(tmp_path: Path) -> None:
+    backend = _backend(tmp_path, commits=2)
+    secret = "Жмайлович"
+    backend.write(
+        [
+            IndexPassage(
+                passage_id=777,
+                document_id=777,
+                collection="a",
+                text=f"свідок {secret}",
+                lang="uk",
+                doc_type="text",
+                seq=0,
+            )
+        ]
+    )
+    word = backend.analyzer.query_terms(secret)[0]
+    assert word in (backend._vocab.expand(word, 1) or [])
+    kept = [p for c in range(2) for p in _passages(1 + c * 60, 60, seed=c)]
+    backend.purge_documents([777], lambda: iter(kept))
+    assert backend._vocab.expand(word, 2) == []
+    files = [p for p in (tmp_path / "idx" / "vocabulary").rglob("*") if p.is_file()]
+    assert files and not any(word.encode() in p.read_bytes() for p in files)
+    backend.clear()
+    assert backend._vocab.complete() and len(backend._vocab) == 0
+
+
+def test_an_expansion_beyond_the_limit_falls_back_to_the_fuzzy_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = _backend(tmp_path, commits=1)
+    word = backend.analyzer.query_terms("катування")[0]
+    expected = _ranked(backend, word, 2)
+    n = len(backend._vocab.expand(word, 2) or [])
+    assert n > 1
+    monkeypatch.setattr(vocabulary, "MAX_EXPANSION", n - 1)
+    assert backend._vocab.expand(word, 2) is None
+    assert _ranked(backend, word, 2) == expected

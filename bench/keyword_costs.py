@@ -10,10 +10,16 @@ its fuzzy words. ``facets``: the facet and document-count pass of the queries ab
 the sample buckets with the whole query, with the words as written (no fuzzy expansion), a
 passage-id range instead of the buckets, and every match. ``ranked``: the ranked top 50 as
 searched, without fuzzy words, without the optional (function-word) clauses, without both.
+``vocabulary``: builds the data folder's vocabulary if it has none (what the first write of this
+code does to an index written before it: the one thing this bench writes), then each fuzzy word
+through tantivy's ``fuzzy_term_query`` against its expansion in the vocabulary searched as a term
+set (matches compared), and every recorded search with the vocabulary against without it (hits,
+scores, totals, facets compared).
 
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py fuzzy --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py facets --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py ranked --data-dir DIR --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py vocabulary --data-dir DIR --out F.json
 
 The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
 """
@@ -226,15 +232,111 @@ def cmd_ranked(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _words(seen: list[tuple[Any, Any, int]]) -> list[Any]:
+    from index.backend import BoolNode, TermNode
+
+    words: list[TermNode] = []
+
+    def collect(n: Any) -> None:
+        if isinstance(n, TermNode) and n.fuzzy:
+            words.append(n)
+        elif isinstance(n, BoolNode):
+            for c in (*n.must, *n.should):
+                collect(c)
+
+    for query, _, _ in seen:
+        collect(query)
+    return words
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cmd_vocabulary(args: argparse.Namespace) -> dict[str, Any]:
+    import tantivy
+
+    backend, seen = _recorded(args.data_dir)
+    vocab = backend._vocab
+    built: dict[str, Any] = {"built_now": not vocab.complete()}
+    if not vocab.complete():
+        t, c = time.perf_counter(), time.process_time()
+        terms = backend._body_terms()
+        vocab.rebuild(terms)
+        built |= {"build_wall_s": time.perf_counter() - t, "build_cpu_s": time.process_time() - c}
+    built |= {
+        "terms": len(vocab),
+        "bytes": _dir_bytes(vocab.root),
+        "keyword_index_bytes": _dir_bytes(backend.root / "tantivy"),
+    }
+    s, schema = backend._searcher(), backend.schema
+    words = _words(seen)
+    sizes, mismatched = [], []
+    for w in words:
+        variants = vocab.expand(w.terms[0], w.fuzzy)
+        sizes.append(-1 if variants is None else len(variants))
+        fq = tantivy.Query.fuzzy_term_query(schema, "body", w.terms[0], distance=w.fuzzy, prefix=False)
+        a = s.search(fq, limit=100, count=True)
+        b = s.search(backend._fuzzy(w.terms[0], w.fuzzy), limit=100, count=True)
+        if a.count != b.count or [(h[0], h[1].doc, h[1].segment_ord) for h in a.hits] != [
+            (h[0], h[1].doc, h[1].segment_ord) for h in b.hits
+        ]:
+            mismatched.append(w.terms[0])
+
+    def search(q: Any, f: Any) -> Any:
+        res = backend.keyword_search(q, f, limit=50, facets=True, exact_up_to=10_000)
+        return (res.total, res.total_relation, [(h.passage_id, h.score) for h in res.hits], res.facets)
+
+    with_vocab = [search(q, f) for q, f, _ in seen]
+    expand = vocab.expand
+    vocab.expand = lambda term, distance: None
+    try:
+        without = [search(q, f) for q, f, _ in seen]
+    finally:
+        vocab.expand = expand
+    return {
+        "queries": len(seen),
+        "vocabulary": built,
+        "fuzzy_words": len(words),
+        "expansion_terms": {
+            "p50": sorted(sizes)[len(sizes) // 2],
+            "max": max(sizes),
+            "fallbacks": sizes.count(-1),
+        }
+        if sizes
+        else {},
+        "words_whose_matches_differ": mismatched,
+        "searches_that_differ": sum(a != b for a, b in zip(with_vocab, without, strict=True)),
+        "word_alone_ms": _timed(
+            {
+                "fuzzy_term_query over the keyword index": lambda w: s.search(
+                    tantivy.Query.fuzzy_term_query(
+                        schema, "body", w.terms[0], distance=w.fuzzy, prefix=False
+                    ),
+                    limit=1,
+                    count=True,
+                ),
+                "expanded in the vocabulary, as a term set": lambda w: s.search(
+                    backend._fuzzy(w.terms[0], w.fuzzy), limit=1, count=True
+                ),
+                "the expansion alone": lambda w: vocab.expand(w.terms[0], w.fuzzy),
+            },
+            [(w,) for w in words],
+            args.rounds,
+        ),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked"))
+    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary"))
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--bound", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out")
     args = ap.parse_args()
-    out = {"fuzzy": cmd_fuzzy, "facets": cmd_facets, "ranked": cmd_ranked}[args.cmd](args)
+    cmds = {"fuzzy": cmd_fuzzy, "facets": cmd_facets, "ranked": cmd_ranked, "vocabulary": cmd_vocabulary}
+    out = cmds[args.cmd](args)
     out["loadavg"] = os.getloadavg()
     print(json.dumps(out, indent=2))
     if args.out:

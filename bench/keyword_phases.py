@@ -73,6 +73,9 @@ def cmd_phases(args: argparse.Namespace) -> None:
     backend: Any = svc.backend
     wrap(backend, "_keyword_search", "keyword_search (ranked pass, statistics, facets)")
     wrap(backend, "_counted", "facets + documents pass")
+    wrap(backend, "_rank_stats", "ranking statistics (readable-set counts)")
+    wrap(backend, "_filtered", "backend query (fuzzy words expanded)")
+    wrap(backend, "_hits", "read the ranked hits")
     wrap(retrieval.Retrieval, "_compile", "compile the query")
     wrap(retrieval.Retrieval, "_hydrate", "hydrate (catalog + snippets)")
     wrap(retrieval.Highlighter, "snippet", "snippets")

@@ -11,6 +11,13 @@ terms stored at index time, index schema 7, the first sight reads them and analy
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py phases --data-dir DIR --queries 120
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py facets --data-dir DIR --queries 80 --out F.json
 
+``wall``: wall clock per phase and query (the outermost call of each phase only, so recursion
+and nesting are not counted twice; tantivy's own ranked search and aggregations timed through a
+proxy of the backend's searcher), over ``--rounds`` rounds of the queries; ``--out`` keeps every
+query's row, slowest first.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_phases.py wall --data-dir DIR --queries 150 --rounds 2
+
 ``marks``: every snippet of the first pages of ``bench/speed.py latency``'s 150 queries, as JSON
 (``--out``), to compare two builds byte for byte (``cmp``). ``reindex``: index passages 1..N of a
 ``bench/speed.py build`` catalog (copied, without its index folder) with this code, the fields
@@ -98,6 +105,93 @@ def cmd_phases(args: argparse.Namespace) -> None:
     print(json.dumps(out, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2), "utf-8")
+
+
+def cmd_wall(args: argparse.Namespace) -> None:
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from search_api import retrieval
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    backend: Any = svc.backend
+    acc: dict[str, float] = {}
+    depth: dict[str, int] = {}
+
+    def add(label: str, since: float) -> None:
+        acc[label] = acc.get(label, 0.0) + (time.perf_counter() - since) * 1000
+
+    def wrap(obj: Any, name: str, label: str) -> None:
+        f = getattr(obj, name)
+
+        @functools.wraps(f)
+        def timed(*a: Any, **k: Any) -> Any:
+            d = depth.get(label, 0)
+            depth[label] = d + 1
+            t = time.perf_counter()
+            try:
+                return f(*a, **k)
+            finally:
+                depth[label] = d
+                if d == 0:
+                    add(label, t)
+
+        setattr(obj, name, timed)
+
+    class Timed:
+        """The backend's searcher, its ranked searches and aggregations timed."""
+
+        def __init__(self, searcher: Any) -> None:
+            self._s = searcher
+
+        def search(self, *a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return self._s.search(*a, **k)
+            finally:
+                add("tantivy search (ranked pass, counts)", t)
+
+        def aggregate(self, *a: Any, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return self._s.aggregate(*a, **k)
+            finally:
+                add("tantivy aggregate (facets, statistics)", t)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._s, name)
+
+    searcher = backend._searcher
+    backend._searcher = lambda: Timed(searcher())
+    wrap(backend, "_keyword_search", "backend keyword search")
+    wrap(backend, "_counted", "facets + documents pass")
+    wrap(backend, "_rank_stats", "ranking statistics")
+    wrap(backend, "_filtered", "backend query (fuzzy words expanded)")
+    wrap(backend, "_hits", "read the ranked hits")
+    wrap(retrieval.Retrieval, "_compile", "compile the query")
+    wrap(retrieval.Retrieval, "_hydrate", "hydrate (catalog + snippets)")
+    sample = _sample(args.queries)
+    for q in sample[:20]:
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+    rows: list[dict[str, Any]] = []
+    for _ in range(args.rounds):
+        for q in sample:
+            acc.clear()
+            t = time.perf_counter()
+            svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+            rows.append({"search": (time.perf_counter() - t) * 1000, **acc, "q": q})
+    keys = sorted({k for r in rows for k in r if k != "q"})
+    out = {
+        "passages": backend._searcher().num_docs,
+        "queries": len(sample),
+        "rounds": args.rounds,
+        "loadavg": os.getloadavg(),
+        "wall_ms": {k: _stats([float(r.get(k, 0.0)) for r in rows]) for k in keys},
+    }
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    if args.out:
+        rows.sort(key=lambda r: -float(r["search"]))
+        Path(args.out).write_text(json.dumps({**out, "rows": rows}, indent=1, ensure_ascii=False), "utf-8")
 
 
 def cmd_facets(args: argparse.Namespace) -> None:
@@ -242,16 +336,18 @@ def cmd_reindex(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("phases", "facets", "snippets", "marks", "reindex"):
+    for name in ("phases", "wall", "facets", "snippets", "marks", "reindex"):
         p = sub.add_parser(name)
         p.add_argument("--data-dir", type=Path, required=True)
         p.add_argument("--queries", type=int, default=80)
         p.add_argument("--bound", type=int, default=10_000)
         p.add_argument("--out")
         p.add_argument("--passages", type=int, default=400_000)
+        p.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     commands = {
         "phases": cmd_phases,
+        "wall": cmd_wall,
         "facets": cmd_facets,
         "snippets": cmd_snippets,
         "marks": cmd_marks,

@@ -14,12 +14,15 @@ searched, without fuzzy words, without the optional (function-word) clauses, wit
 code does to an index written before it: the one thing this bench writes), then each fuzzy word
 through tantivy's ``fuzzy_term_query`` against its expansion in the vocabulary searched as a term
 set (matches compared), and every recorded search with the vocabulary against without it (hits,
-scores, totals, facets compared).
+scores, totals, facets compared). ``writes``: what keeping the vocabulary costs a write — passages
+of real sentences written to fresh indexes one, 20 and 500 per commit, with the vocabulary kept and
+without it, alternated (CPU and wall per passage; ``--data-dir`` unused).
 
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py fuzzy --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py facets --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py ranked --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py vocabulary --data-dir DIR --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py writes --data-dir /tmp --out F.json
 
 The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
 """
@@ -327,15 +330,73 @@ def cmd_vocabulary(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def cmd_writes(args: argparse.Namespace) -> dict[str, Any]:
+    import random
+    import tempfile
+
+    from load import sentences
+
+    from archive_search.types import IndexPassage
+    from index import embedded
+    from index.analysis import Analyzer
+
+    pool, rnd, analyzer = sentences(1), random.Random(1), Analyzer()
+
+    def passages(n: int) -> list[IndexPassage]:
+        return [
+            IndexPassage(
+                passage_id=i + 1,
+                document_id=i + 1,
+                collection="c",
+                text=" ".join(rnd.choice(pool) for _ in range(8)),
+                lang="ru",
+                doc_type="text",
+                seq=0,
+            )
+            for i in range(n)
+        ]
+
+    out: dict[str, Any] = {}
+    for per_commit, n in ((1, 60), (20, 1200), (500, 2000)):
+        rows: dict[str, list[tuple[float, float]]] = {"kept": [], "not kept": []}
+        for _ in range(args.rounds + 1):
+            for mode in rows:
+                embedded.VOCABULARY_FROM = 0 if mode == "kept" else 10**12
+                with tempfile.TemporaryDirectory() as tmp:
+                    backend = embedded.EmbeddedBackend(Path(tmp) / "idx", analyzer)
+                    batch = passages(n)
+                    c, t = time.process_time(), time.perf_counter()
+                    for i in range(0, n, per_commit):
+                        backend.write(batch[i : i + per_commit])
+                    rows[mode].append(
+                        ((time.process_time() - c) * 1000 / n, (time.perf_counter() - t) * 1000 / n)
+                    )
+                    assert backend._vocab.complete() == (mode == "kept")
+        out[f"{per_commit} per commit"] = {
+            mode: {  # the first round warms the analyser's caches up and is not counted
+                "cpu_ms_per_passage": statistics.median(r[0] for r in v[1:]),
+                "wall_ms_per_passage": statistics.median(r[1] for r in v[1:]),
+            }
+            for mode, v in rows.items()
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary"))
+    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes"))
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--bound", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out")
     args = ap.parse_args()
-    cmds = {"fuzzy": cmd_fuzzy, "facets": cmd_facets, "ranked": cmd_ranked, "vocabulary": cmd_vocabulary}
+    cmds = {
+        "fuzzy": cmd_fuzzy,
+        "facets": cmd_facets,
+        "ranked": cmd_ranked,
+        "vocabulary": cmd_vocabulary,
+        "writes": cmd_writes,
+    }
     out = cmds[args.cmd](args)
     out["loadavg"] = os.getloadavg()
     print(json.dumps(out, indent=2))

@@ -76,6 +76,13 @@ _FACET_TANTIVY_FIELD = {
 }
 
 
+VOCABULARY_FROM = 100_000
+"""Passages in the index from which the vocabulary of fuzzy expansions is kept
+(``index/vocabulary.py``). Below, tantivy's fuzzy query walks few and small term dictionaries (at
+50k passages 0.9 ms a word, as fast as through a vocabulary), while keeping a vocabulary costs
+every write a second commit (~6 ms CPU, ~12 ms wall: ``docs/benchmarks.md``). Once kept, it is
+kept (also if the index shrinks again)."""
+
 SAMPLE_BUCKETS = 64
 """Every passage carries one of this many sample buckets (a hash of its id): a bounded search's
 facets over a huge match set are counted over the matches in the first few buckets only, an
@@ -214,7 +221,12 @@ class EmbeddedBackend:
             self._pending_terms = set()
             try:
                 yield writer
-                if self._pending_terms:  # the vocabulary commits the new terms first
+                # the vocabulary commits the new terms first; it is kept from VOCABULARY_FROM
+                # passages on (below, one fuzzy walk costs as little as the vocabulary's own,
+                # and a second commit per write would be the whole cost of it)
+                if self._pending_terms and (
+                    self._vocab.complete() or self._current.num_docs >= VOCABULARY_FROM
+                ):
                     self._vocab.add(self._pending_terms, self._body_terms)
                 writer.commit()
                 writer.wait_merging_threads()

@@ -19,9 +19,10 @@ The vocabulary is a **superset** of the keyword index's terms at every moment a 
 * a purge rebuilds it from the rewritten keyword index, so that no term of a purged document is
   left in its files either; ``clear`` empties it.
 
-An index written before the vocabulary existed has none: searches then let tantivy walk the
-keyword index as before (the same results, slower), until the next write builds it from the
-keyword index's term dictionary (``COMPLETE`` marks a vocabulary that covers the index).
+An index written before the vocabulary existed has none, and a small index gets none
+(``index.embedded.VOCABULARY_FROM``): searches then let tantivy walk the keyword index as before
+(the same results), until a write builds it from the keyword index's term dictionary
+(``COMPLETE`` marks a vocabulary that covers the index).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """OCR-tolerant words expanded in the vocabulary (``index/vocabulary.py``, issue 17 part 3): the
 same matches and scores as tantivy's fuzzy query over the keyword index, written in several
 commits (segments), with the vocabulary kept a superset of the index's terms through writes,
-readers in other processes, an index that had none, a purge and a clear."""
+readers in other processes, an index that had none, a purge and a clear. The vocabulary is kept
+from ``VOCABULARY_FROM`` passages on: these small indexes lower it, but the first test."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import tantivy
 
 from archive_search.types import IndexPassage
-from index import vocabulary
+from index import embedded, vocabulary
 from index.analysis import Analyzer
 from index.backend import BoolNode, Filters, TermNode
 from index.embedded import EmbeddedBackend
@@ -24,6 +25,12 @@ WORDS = [
     "testimony", "detention", "прызнанне", "затрыманне", "сведка", "паліцыя",
 ]  # fmt: skip
 ALPHABET = "абвгдеєжзиіїйклмнопрстуўфхцчшщьюяыэёabcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(autouse=True)
+def _kept_from_the_first_passage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.name != "test_a_small_index_keeps_no_vocabulary_until_it_grows":
+        monkeypatch.setattr(embedded, "VOCABULARY_FROM", 0)
 
 
 def _damaged(word: str, rnd: random.Random) -> str:
@@ -197,3 +204,19 @@ def test_an_expansion_beyond_the_limit_falls_back_to_the_fuzzy_query(
     monkeypatch.setattr(vocabulary, "MAX_EXPANSION", n - 1)
     assert backend._vocab.expand(word, 2) is None
     assert _ranked(backend, word, 2) == expected
+
+
+def test_a_small_index_keeps_no_vocabulary_until_it_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "VOCABULARY_FROM", 120)
+    backend = _backend(tmp_path, commits=2)  # 60 passages, then 120 (the first commit saw 0, the second 60)
+    word = backend.analyzer.query_terms("катування")[0]
+    expected = _ranked(backend, word, 2)
+    assert not backend._vocab.complete() and not (tmp_path / "idx" / "vocabulary").exists()
+    backend.write(_passages(500, 3, seed=7))  # the index holds 120: kept from this write on
+    assert backend._vocab.complete()
+    held = {t for t, _ in backend._vocab._opened().searcher().terms_with_prefix(vocabulary.FIELD, "")}
+    assert held == {t for t, _ in backend._current.terms_with_prefix("body", "")}
+    total, hits = _ranked(backend, word, 2)
+    assert total >= expected[0] and {pid for pid, _ in expected[1]} <= {pid for pid, _ in hits}

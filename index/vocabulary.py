@@ -35,6 +35,8 @@ from typing import Any
 
 import tantivy
 
+from archive_search.errors import BackendError
+
 FIELD = "term"
 MAX_EXPANSION = 4096
 """Terms a fuzzy word may expand to through the vocabulary; beyond, tantivy's own fuzzy query
@@ -112,7 +114,7 @@ class Vocabulary:
         new = sorted({t for t in terms if not searcher.doc_freq(FIELD, t)})
         if not new:
             return
-        writer = index.writer(_WRITER_HEAP, 1)
+        writer = _writer(index)
         try:
             for t in new:
                 writer.add_document(_doc(t))
@@ -135,7 +137,7 @@ class Vocabulary:
                     self.root.mkdir(parents=True)
                 self._index = tantivy.Index(self.schema, path=str(self.root))
             index = self._index
-        writer = index.writer(_WRITER_HEAP, 1)
+        writer = _writer(index)
         try:
             writer.delete_all_documents()
             for t in sorted(set(terms)):
@@ -145,11 +147,18 @@ class Vocabulary:
         except BaseException:
             writer.rollback()
             raise
-        writer = index.writer(_WRITER_HEAP, 1)
+        writer = _writer(index)
         writer.garbage_collect_files()
         writer.wait_merging_threads()
         index.reload()
         (self.root / _COMPLETE).touch()
+
+
+def _writer(index: Any) -> Any:
+    try:
+        return index.writer(_WRITER_HEAP, 1)
+    except ValueError as exc:  # as the keyword index's own writer (``EmbeddedBackend._writing``)
+        raise BackendError(f"the keyword index's vocabulary is locked by another writer: {exc}") from exc
 
 
 def _doc(term: str) -> tantivy.Document:

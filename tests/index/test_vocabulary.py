@@ -220,3 +220,32 @@ def test_a_small_index_keeps_no_vocabulary_until_it_grows(
     assert held == {t for t, _ in backend._current.terms_with_prefix("body", "")}
     total, hits = _ranked(backend, word, 2)
     assert total >= expected[0] and {pid for pid, _ in expected[1]} <= {pid for pid, _ in hits}
+
+
+def test_a_vocabulary_held_by_another_writer_fails_the_write_and_leaves_the_index_as_it_was(
+    tmp_path: Path,
+) -> None:
+    from archive_search.errors import BackendError
+
+    backend = _backend(tmp_path, commits=1)
+    before = backend.count(EVERYTHING)
+    other = backend._vocab._opened().writer(15_000_000, 1)  # as another process would hold it
+    new = [
+        IndexPassage(
+            passage_id=901,
+            document_id=901,
+            collection="a",
+            text="Шпаковский",
+            lang="ru",
+            doc_type="text",
+            seq=0,
+        )
+    ]
+    with pytest.raises(BackendError, match="vocabulary"):
+        backend.write(new)
+    backend._last_reload = 0.0
+    assert backend.count(EVERYTHING) == before  # the keyword index did not commit either
+    other.rollback()
+    del other
+    backend.write(new)
+    assert backend.count(EVERYTHING) == before + 1

@@ -125,6 +125,13 @@ class Vocabulary:
             raise
         index.reload()
 
+    def forget_partial(self) -> None:
+        """Remove the files of a vocabulary whose build never completed (a purge must leave no
+        term in them); a complete vocabulary is kept."""
+        with self._lock:
+            if self._index is None and self.root.exists() and not (self.root / _COMPLETE).exists():
+                shutil.rmtree(self.root)
+
     def rebuild(self, terms: Iterable[str]) -> None:
         """Hold exactly ``terms`` (deduplicated): one commit replaces every earlier segment,
         then the files no longer used are removed (a purge leaves none of the purged terms)."""

@@ -115,21 +115,11 @@ def _timed(
 def cmd_fuzzy(args: argparse.Namespace) -> dict[str, Any]:
     import tantivy
 
-    from index.backend import BoolNode, TermNode
+    from index.backend import TermNode
 
     backend, seen = _recorded(args.data_dir)
     s, schema = backend._searcher(), backend.schema
-    words: list[TermNode] = []
-
-    def collect(n: Any) -> None:
-        if isinstance(n, TermNode) and n.fuzzy:
-            words.append(n)
-        elif isinstance(n, BoolNode):
-            for c in (*n.must, *n.should):
-                collect(c)
-
-    for query, _, _ in seen:
-        collect(query)
+    words = _words(seen)
     nothing = tantivy.Query.range_query(schema, "passage_id", tantivy.FieldType.Integer, -5, -1)
 
     def and_nothing(q: Any) -> Any:
@@ -236,6 +226,7 @@ def cmd_ranked(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _words(seen: list[tuple[Any, Any, int]]) -> list[Any]:
+    """Every fuzzy word (``TermNode`` with edits) of the recorded queries, in order."""
     from index.backend import BoolNode, TermNode
 
     words: list[TermNode] = []

@@ -114,46 +114,30 @@ class Vocabulary:
         new = sorted({t for t in terms if not searcher.doc_freq(FIELD, t)})
         if not new:
             return
-        writer = _writer(index)
-        try:
-            for t in new:
-                writer.add_document(_doc(t))
-            writer.commit()
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
+        _commit(index, new, replace=False)
         index.reload()
 
     def forget_partial(self) -> None:
         """Remove the files of a vocabulary whose build never completed (a purge must leave no
         term in them); a complete vocabulary is kept."""
         with self._lock:
-            if self._index is None and self.root.exists() and not (self.root / _COMPLETE).exists():
-                shutil.rmtree(self.root)
+            self._drop_partial()
+
+    def _drop_partial(self) -> None:
+        """(Under ``_lock``.) Remove ``root`` when it holds an unopened, incomplete vocabulary."""
+        if self._index is None and self.root.exists() and not (self.root / _COMPLETE).exists():
+            shutil.rmtree(self.root)
 
     def rebuild(self, terms: Iterable[str]) -> None:
         """Hold exactly ``terms`` (deduplicated): one commit replaces every earlier segment,
         then the files no longer used are removed (a purge leaves none of the purged terms)."""
         with self._lock:
-            self.root.mkdir(parents=True, exist_ok=True)
-            marker = self.root / _COMPLETE
             if self._index is None:
-                if not marker.exists():  # a half-built vocabulary of an interrupted build
-                    shutil.rmtree(self.root)
-                    self.root.mkdir(parents=True)
+                self._drop_partial()  # a half-built vocabulary of an interrupted build
+                self.root.mkdir(parents=True, exist_ok=True)
                 self._index = tantivy.Index(self.schema, path=str(self.root))
             index = self._index
-        writer = _writer(index)
-        try:
-            writer.delete_all_documents()
-            for t in sorted(set(terms)):
-                writer.add_document(_doc(t))
-            writer.commit()
-            writer.wait_merging_threads()
-        except BaseException:
-            writer.rollback()
-            raise
+        _commit(index, sorted(set(terms)), replace=True)
         writer = _writer(index)
         writer.garbage_collect_files()
         writer.wait_merging_threads()
@@ -168,7 +152,18 @@ def _writer(index: Any) -> Any:
         raise BackendError(f"the keyword index's vocabulary is locked by another writer: {exc}") from exc
 
 
-def _doc(term: str) -> tantivy.Document:
-    d = tantivy.Document()
-    d.add_text(FIELD, term)
-    return d
+def _commit(index: Any, terms: Iterable[str], *, replace: bool) -> None:
+    """One commit adding ``terms`` (``replace``: instead of every term held), or none at all."""
+    writer = _writer(index)
+    try:
+        if replace:
+            writer.delete_all_documents()
+        for t in terms:
+            d = tantivy.Document()
+            d.add_text(FIELD, t)
+            writer.add_document(d)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise

@@ -55,6 +55,32 @@ def _sample(n: int) -> list[str]:
     return qs[:7] + random.Random(3).sample(qs[7:], n - 7)
 
 
+def _timer(acc: dict[str, float], clock: Any, *, outermost: bool) -> Any:
+    """``wrap(obj, name, label)``: replaces ``obj.name`` with a version that adds its ``clock`` ms
+    to ``acc[label]`` — every call (``phases``), or the outermost call of each label only, so a
+    recursive or nested call is not counted twice (``wall``)."""
+    depth: dict[str, int] = {}
+
+    def wrap(obj: Any, name: str, label: str) -> None:
+        f = getattr(obj, name)
+
+        @functools.wraps(f)
+        def timed(*a: Any, **k: Any) -> Any:
+            d = depth.get(label, 0)
+            depth[label] = d + 1
+            t = clock()
+            try:
+                return f(*a, **k)
+            finally:
+                depth[label] = d
+                if d == 0 or not outermost:
+                    acc[label] = acc.get(label, 0.0) + (clock() - t) * 1000
+
+        setattr(obj, name, timed)
+
+    return wrap
+
+
 def cmd_phases(args: argparse.Namespace) -> None:
     from archive_search.settings import Settings
     from archive_search.types import LOCAL_ADMIN, SearchRequest
@@ -63,20 +89,7 @@ def cmd_phases(args: argparse.Namespace) -> None:
 
     svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
     acc: dict[str, float] = {}
-
-    def wrap(obj: Any, name: str, label: str) -> None:
-        f = getattr(obj, name)
-
-        @functools.wraps(f)
-        def timed(*a: Any, **k: Any) -> Any:
-            t = time.thread_time()
-            try:
-                return f(*a, **k)
-            finally:
-                acc[label] = acc.get(label, 0.0) + (time.thread_time() - t) * 1000
-
-        setattr(obj, name, timed)
-
+    wrap = _timer(acc, time.thread_time, outermost=False)
     backend: Any = svc.backend
     wrap(backend, "_keyword_search", "keyword_search (ranked pass, statistics, facets)")
     wrap(backend, "_counted", "facets + documents pass")
@@ -116,27 +129,10 @@ def cmd_wall(args: argparse.Namespace) -> None:
     svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
     backend: Any = svc.backend
     acc: dict[str, float] = {}
-    depth: dict[str, int] = {}
+    wrap = _timer(acc, time.perf_counter, outermost=True)
 
     def add(label: str, since: float) -> None:
         acc[label] = acc.get(label, 0.0) + (time.perf_counter() - since) * 1000
-
-    def wrap(obj: Any, name: str, label: str) -> None:
-        f = getattr(obj, name)
-
-        @functools.wraps(f)
-        def timed(*a: Any, **k: Any) -> Any:
-            d = depth.get(label, 0)
-            depth[label] = d + 1
-            t = time.perf_counter()
-            try:
-                return f(*a, **k)
-            finally:
-                depth[label] = d
-                if d == 0:
-                    add(label, t)
-
-        setattr(obj, name, timed)
 
     class Timed:
         """The backend's searcher, its ranked searches and aggregations timed."""

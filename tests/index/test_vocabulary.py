@@ -50,23 +50,24 @@ def _damaged(word: str, rnd: random.Random) -> str:
     return "".join(chars)
 
 
+def _passage(pid: int, text: str, lang: str = "uk") -> IndexPassage:
+    return IndexPassage(
+        passage_id=pid, document_id=pid, collection="a", text=text, lang=lang, doc_type="text", seq=0
+    )
+
+
+def _terms(searcher: tantivy.Searcher, field: str) -> set[str]:
+    """Every term of ``field`` in the segments of ``searcher``."""
+    return {t for t, _ in searcher.terms_with_prefix(field, "")}
+
+
 def _passages(start: int, n: int, seed: int) -> list[IndexPassage]:
     rnd = random.Random(seed)
     out = []
     for k in range(start, start + n):
         words = [rnd.choice(WORDS) for _ in range(6)]
         words = [_damaged(w, rnd) if rnd.random() < 0.5 else w for w in words]
-        out.append(
-            IndexPassage(
-                passage_id=k,
-                document_id=k,
-                collection="a",
-                text=" ".join(words),
-                lang="uk",
-                doc_type="text",
-                seq=0,
-            )
-        )
+        out.append(_passage(k, " ".join(words)))
     return out
 
 
@@ -124,19 +125,7 @@ def test_terms_of_a_later_commit_are_found_by_a_reader_in_another_process(tmp_pa
     reader = EmbeddedBackend(tmp_path / "idx", Analyzer())
     word = writer.analyzer.query_terms("Шпаковскій")[0]
     assert _ranked(reader, word, 2)[0] == 0
-    writer.write(
-        [
-            IndexPassage(
-                passage_id=999,
-                document_id=999,
-                collection="a",
-                text="Шпакоўскій",
-                lang="be",
-                doc_type="text",
-                seq=0,
-            )
-        ]
-    )
+    writer.write([_passage(999, "Шпакоўскій", lang="be")])
     reader._last_reload = 0.0  # its next search reloads (at most a second later otherwise)
     total, hits = _ranked(reader, word, 2)
     assert total == 1 and hits[0][0] == 999
@@ -149,7 +138,7 @@ def test_an_index_without_a_vocabulary_searches_as_before_and_gets_one_at_its_ne
     backend = _backend(tmp_path, commits=2)
     word = backend.analyzer.query_terms("катування")[0]
     expected = _ranked(backend, word, 2)
-    terms = {t for t, _ in backend._current.terms_with_prefix("body", "")}
+    terms = _terms(backend._current, "body")
     backend.close()
     # as an index written before the vocabulary existed (issue 17, part 3)
     for child in (tmp_path / "idx" / "vocabulary").iterdir():
@@ -160,28 +149,16 @@ def test_an_index_without_a_vocabulary_searches_as_before_and_gets_one_at_its_ne
     assert _ranked(old, word, 2) == expected  # tantivy's fuzzy query over the index
     old.write(_passages(500, 5, seed=9))
     assert old._vocab.complete()
-    held = {t for t, _ in old._vocab._opened().searcher().terms_with_prefix(vocabulary.FIELD, "")}
+    held = _terms(old._vocab._opened().searcher(), vocabulary.FIELD)
     assert terms <= held
-    assert held == {t for t, _ in old._current.terms_with_prefix("body", "")}
+    assert held == _terms(old._current, "body")
     assert _ranked(old, word, 2)[1][: len(expected[1])] != [] and old._vocab.expand(word, 2) is not None
 
 
 def test_a_purge_leaves_none_of_the_purged_terms_in_the_vocabulary(tmp_path: Path) -> None:
     backend = _backend(tmp_path, commits=2)
     secret = "Жмайлович"
-    backend.write(
-        [
-            IndexPassage(
-                passage_id=777,
-                document_id=777,
-                collection="a",
-                text=f"свідок {secret}",
-                lang="uk",
-                doc_type="text",
-                seq=0,
-            )
-        ]
-    )
+    backend.write([_passage(777, f"свідок {secret}")])
     word = backend.analyzer.query_terms(secret)[0]
     assert word in (backend._vocab.expand(word, 1) or [])
     kept = [p for c in range(2) for p in _passages(1 + c * 60, 60, seed=c)]
@@ -216,8 +193,8 @@ def test_a_small_index_keeps_no_vocabulary_until_it_grows(
     assert not backend._vocab.complete() and not (tmp_path / "idx" / "vocabulary").exists()
     backend.write(_passages(500, 3, seed=7))  # the index holds 120: kept from this write on
     assert backend._vocab.complete()
-    held = {t for t, _ in backend._vocab._opened().searcher().terms_with_prefix(vocabulary.FIELD, "")}
-    assert held == {t for t, _ in backend._current.terms_with_prefix("body", "")}
+    held = _terms(backend._vocab._opened().searcher(), vocabulary.FIELD)
+    assert held == _terms(backend._current, "body")
     total, hits = _ranked(backend, word, 2)
     assert total >= expected[0] and {pid for pid, _ in expected[1]} <= {pid for pid, _ in hits}
 
@@ -230,17 +207,7 @@ def test_a_vocabulary_held_by_another_writer_fails_the_write_and_leaves_the_inde
     backend = _backend(tmp_path, commits=1)
     before = backend.count(EVERYTHING)
     other = backend._vocab._opened().writer(15_000_000, 1)  # as another process would hold it
-    new = [
-        IndexPassage(
-            passage_id=901,
-            document_id=901,
-            collection="a",
-            text="Шпаковский",
-            lang="ru",
-            doc_type="text",
-            seq=0,
-        )
-    ]
+    new = [_passage(901, "Шпаковский", lang="ru")]
     with pytest.raises(BackendError, match="vocabulary"):
         backend.write(new)
     backend._last_reload = 0.0
@@ -256,19 +223,7 @@ def test_a_small_index_purged_or_cleared_gets_no_vocabulary_and_loses_a_half_bui
 ) -> None:
     backend = _backend(tmp_path, commits=2)
     secret = "Жмайлович"
-    backend.write(
-        [
-            IndexPassage(
-                passage_id=777,
-                document_id=777,
-                collection="a",
-                text=secret,
-                lang="uk",
-                doc_type="text",
-                seq=0,
-            )
-        ]
-    )
+    backend.write([_passage(777, secret)])
     # the files of a build that was interrupted before it was marked complete, holding the term
     partial = tmp_path / "idx" / "vocabulary"
     partial.mkdir()

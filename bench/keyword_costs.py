@@ -17,12 +17,23 @@ set (matches compared), and every recorded search with the vocabulary against wi
 scores, totals, facets compared). ``writes``: what keeping the vocabulary costs a write — passages
 of real sentences written to fresh indexes one, 20 and 500 per commit, with the vocabulary kept and
 without it, alternated (CPU and wall per passage; ``--data-dir`` unused).
+``pruning``: ways to prune the ranked pass from Python, each against the whole ranked top k
+(``docs/benchmarks.md``, "Pruning the ranked pass from Python"), on the questions compiled as a
+disjunction of plain words: *term candidates* — with the k-th score known beforehand (an oracle:
+the best case), the terms that cannot place a passage in the top k alone are left out of a
+zero-scored term set that the whole query is required with; *flat candidates* — the top
+``--candidates`` of every alternative as its own clause (an upper bound of each passage's score,
+which tantivy prunes by block-max WAND), re-scored with the whole query restricted to them by
+passage id, complete only when the bound proves it; *halves* — the whole query restricted to
+passage-id halves, searched in two threads and merged; *overlap* — the ranked pass and the facet
+pass run at once in two threads against one after the other. Top k compared with the whole's.
 
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py fuzzy --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py facets --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py ranked --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py vocabulary --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py writes --data-dir /tmp --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py pruning --data-dir DIR --out F.json
 
 The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
 """
@@ -31,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import statistics
@@ -225,6 +237,192 @@ def cmd_ranked(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _disjunction(node: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """(content words, optional function words) of a question compiled as a disjunction of plain
+    words, without exclusions; ``None`` for any other shape."""
+    from index.backend import BoolNode, TermNode
+
+    if not isinstance(node, BoolNode) or node.must_not:
+        return None
+    if node.must:
+        inner = node.must[0]
+        if len(node.must) != 1 or not isinstance(inner, BoolNode) or inner.must or inner.must_not:
+            return None
+        words, extras = inner.should, node.should
+    else:
+        words, extras = node.should, ()
+    plain = all(isinstance(w, TermNode) and not w.prefix for w in (*words, *extras))
+    return (tuple(words), tuple(extras)) if plain and len(words) > 1 else None
+
+
+def _word_bound(word: Any, bound: Callable[[str], float]) -> float:
+    """The most a word adds to a score: its disjunction-max over alternatives (tie-breaker 0.1),
+    its OCR-tolerant variants scoring 0.3."""
+    b = [bound(t) for t in word.terms]
+    if word.fuzzy and len(word.terms[0]) > 3:
+        b.append(0.3)
+    if not b:
+        return 0.0
+    return float((b[0] if len(b) == 1 else 0.9 * max(b) + 0.1 * sum(b)) * word.boost)
+
+
+def _rest_bound(words: tuple[Any, ...], out: set[str], bound: dict[str, float]) -> float:
+    """The most a passage holding only the terms ``out`` of ``words`` can score from them."""
+    kept = [dataclasses.replace(w, terms=tuple(x for x in w.terms if x in out)) for w in words]
+    return sum(_word_bound(w, bound.__getitem__) for w in kept) * 1.0001
+
+
+def _ranked(searcher: Any, k: int, q: Any) -> Any:
+    return searcher.search(q, limit=k, count=True)
+
+
+def cmd_pruning(args: argparse.Namespace) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tantivy
+
+    from index import embedded
+
+    backend, seen = _recorded(args.data_dir)
+    s = backend._searcher()
+    schema = backend.schema
+    must, should = tantivy.Occur.Must, tantivy.Occur.Should
+    pool = ThreadPoolExecutor(2)
+    times: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+
+    def add(name: str, since: float) -> float:
+        ms = (time.perf_counter() - since) * 1000
+        times.setdefault(name, []).append(ms)
+        return ms
+
+    def count(name: str, ok: bool = True) -> None:
+        counts[name] = counts.get(name, 0) + int(ok)
+
+    def zero(q: Any) -> Any:
+        return tantivy.Query.const_score_query(q, 0.0)
+
+    for node, f, k in seen:
+        shape = _disjunction(node)
+        if shape is None:
+            continue
+        words, extras = shape
+        stats = backend._rank_stats(node, f)
+        whole = backend._filtered(node, f, stats)
+        t = time.perf_counter()
+        res = s.search(whole, limit=k, count=True)
+        ms = add("whole ranked pass", t)
+        if not any(w.fuzzy for w in words):
+            times.setdefault("whole ranked pass, questions without OCR-tolerant words", []).append(ms)
+        if len(res.hits) < k:
+            continue
+        count("questions")
+        want = [a for _, a in res.hits]
+        theta = float(res.hits[-1][0])
+        terms = sorted({t for w in (*words, *extras) for t in w.terms})
+        ratio = {t: backend._idf_ratio([t], stats) for t in terms}
+        t = time.perf_counter()
+        top1 = {t: s.search(tantivy.Query.term_query(schema, "body", t), limit=1, count=False) for t in terms}
+        add("term maxima (top-1 searches)", t)
+        high = {t: (float(r.hits[0][0]) if r.hits else 0.0) * ratio[t] for t, r in top1.items()}
+        extra = sum(_word_bound(w, high.__getitem__) for w in extras)
+
+        # term candidates, the k-th score known (best case); words with OCR-tolerant variants skipped
+        if not any(w.fuzzy for w in words):
+            left: set[str] = set()
+
+            for term in sorted({x for w in words for x in w.terms}, key=high.__getitem__):
+                if _rest_bound(words, left | {term}, high) + extra * 1.0001 >= theta:
+                    break
+                left.add(term)
+            essential = sorted({x for w in words for x in w.terms} - left)
+            q = tantivy.Query.boolean_query(
+                [(must, zero(tantivy.Query.term_set_query(schema, "body", essential))), (must, whole)]
+            )
+            t = time.perf_counter()
+            got = s.search(q, limit=k, count=True)
+            add("term candidates, k-th score known", t)
+            count("term candidates: questions without OCR-tolerant words")
+            count("term candidates: same top k", [a for _, a in got.hits] == want)
+
+        # flat candidates: every alternative its own clause, an upper bound per passage
+        flat = tantivy.Query.boolean_query(
+            [
+                (
+                    should,
+                    tantivy.Query.boost_query(
+                        tantivy.Query.term_query(schema, "body", x), ratio[x] * w.boost
+                    ),
+                )
+                for w in words
+                for x in w.terms
+            ]
+        )
+        outside = extra + sum(0.3 * w.boost for w in words if w.fuzzy and len(w.terms[0]) > 3)
+        t = time.perf_counter()
+        cand = s.search(flat, limit=args.candidates, count=False)
+        add("flat candidates (block-max WAND)", t)
+        t = time.perf_counter()
+        ids = [int(s.doc(a)["passage_id"][0]) for _, a in cand.hits]
+        by_id = zero(tantivy.Query.term_set_query(schema, "passage_id", ids))
+        got = s.search(tantivy.Query.boolean_query([(must, whole), (must, by_id)]), limit=k, count=False)
+        add("flat candidates re-scored by passage id", t)
+        last = float(cand.hits[-1][0]) if len(cand.hits) >= args.candidates else 0.0
+        proven = len(got.hits) >= k and (last + outside) * 1.0001 < float(got.hits[-1][0])
+        count("flat candidates: proven complete", proven)
+        count("flat candidates: same top k", [a for _, a in got.hits] == want)
+
+        # passage-id halves in two threads
+        n = backend._searcher().num_docs
+        halves = [
+            tantivy.Query.boolean_query(
+                [
+                    (must, whole),
+                    (
+                        must,
+                        zero(
+                            tantivy.Query.range_query(schema, "passage_id", tantivy.FieldType.Integer, lo, hi)
+                        ),
+                    ),
+                ]
+            )
+            for lo, hi in ((0, n // 2), (n // 2 + 1, 2**62))
+        ]
+        t = time.perf_counter()
+        s.search(halves[0], limit=k, count=True)
+        add("one passage-id half", t)
+        t = time.perf_counter()
+        parts = list(pool.map(functools.partial(_ranked, s, k), halves))
+        add("both halves in two threads", t)
+        merged = sorted((h for part in parts for h in part.hits), key=lambda h: -h[0])[:k]
+        count(
+            "halves: same top k and count",
+            [float(x) for x, _ in merged] == [float(x) for x, _ in res.hits]
+            and sum(int(p.count) for p in parts) == int(res.count),
+        )
+
+        # the facet pass at the same time as the ranked pass
+        matches = int(res.count)
+        exact = embedded._without_fuzzy(node)
+        base = whole if exact is node else backend._filtered(exact, f)
+        target = whole if matches <= args.bound else (backend._sampled(base, matches, args.bound) or base)
+        t = time.perf_counter()
+        s.search(whole, limit=k, count=True)
+        backend._counted(s, target, None, 0)
+        add("ranked pass, then facet pass", t)
+        t = time.perf_counter()
+        facets = pool.submit(backend._counted, s, target, None, 0)
+        s.search(whole, limit=k, count=True)
+        facets.result()
+        add("ranked and facet pass at once", t)
+    return {
+        "queries": len(seen),
+        "counts": counts,
+        "candidates": args.candidates,
+        "wall_ms": {name: _stats(v) for name, v in times.items()},
+    }
+
+
 def _words(seen: list[tuple[Any, Any, int]]) -> list[Any]:
     """Every fuzzy word (``TermNode`` with edits) of the recorded queries, in order."""
     from index.backend import BoolNode, TermNode
@@ -375,10 +573,11 @@ def cmd_writes(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes"))
+    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes", "pruning"))
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--bound", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--candidates", type=int, default=200, help="pruning: flat candidates re-scored")
     ap.add_argument("--out")
     args = ap.parse_args()
     cmds = {
@@ -387,6 +586,7 @@ def main() -> None:
         "ranked": cmd_ranked,
         "vocabulary": cmd_vocabulary,
         "writes": cmd_writes,
+        "pruning": cmd_pruning,
     }
     out = cmds[args.cmd](args)
     out["loadavg"] = os.getloadavg()

@@ -34,6 +34,7 @@ pass run at once in two threads against one after the other. Top k compared with
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py vocabulary --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py writes --data-dir /tmp --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py pruning --data-dir DIR --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py shards --data-dir DIR --half-dir HALF --out F.json
 
 The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
 """
@@ -423,6 +424,49 @@ def cmd_pruning(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def cmd_shards(args: argparse.Namespace) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archive_search.settings import Settings
+    from index import embedded
+    from search_api.service import ArchiveService
+
+    whole, seen = _recorded(args.data_dir)
+    half: Any = ArchiveService(Settings(data_dir=args.half_dir, embedder="none")).backend
+    pool = ThreadPoolExecutor(2)
+
+    def passes(backend: Any, node: Any, f: Any, k: int) -> None:
+        s = backend._searcher()
+        stats = backend._rank_stats(node, f)
+        q = backend._filtered(node, f, stats)
+        res = s.search(q, limit=k, count=True)
+        matches = int(res.count)
+        exact = embedded._without_fuzzy(node)
+        base = q if exact is node else backend._filtered(exact, f)
+        target = q if matches <= args.bound else (backend._sampled(base, matches, args.bound) or base)
+        backend._counted(s, target, None, 0)
+
+    cases = [(node, f, k) for node, f, k in seen]
+    for case in cases[:20]:  # warm both indexes' caches and statistics
+        passes(whole, *case)
+        passes(half, *case)
+    return {
+        "queries": len(cases),
+        "passages": {"whole": whole._searcher().num_docs, "half": half._searcher().num_docs},
+        "ranked_and_facet_pass_ms": _timed(
+            {
+                "whole index": lambda n, f, k: passes(whole, n, f, k),
+                "half index, once": lambda n, f, k: passes(half, n, f, k),
+                "half index, twice at once (two shards)": lambda n, f, k: list(
+                    pool.map(lambda _: passes(half, n, f, k), range(2))
+                ),
+            },
+            cases,
+            args.rounds,
+        ),
+    }
+
+
 def _words(seen: list[tuple[Any, Any, int]]) -> list[Any]:
     """Every fuzzy word (``TermNode`` with edits) of the recorded queries, in order."""
     from index.backend import BoolNode, TermNode
@@ -573,11 +617,12 @@ def cmd_writes(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes", "pruning"))
+    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes", "pruning", "shards"))
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--bound", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--candidates", type=int, default=200, help="pruning: flat candidates re-scored")
+    ap.add_argument("--half-dir", type=Path, help="shards: a data folder indexing the first half")
     ap.add_argument("--out")
     args = ap.parse_args()
     cmds = {
@@ -587,6 +632,7 @@ def main() -> None:
         "vocabulary": cmd_vocabulary,
         "writes": cmd_writes,
         "pruning": cmd_pruning,
+        "shards": cmd_shards,
     }
     out = cmds[args.cmd](args)
     out["loadavg"] = os.getloadavg()

@@ -363,9 +363,7 @@ class EmbeddedBackend:
                 w.garbage_collect_files()
             # the vocabulary still holds the purged documents' terms: it is rebuilt from the
             # rewritten index (until then it holds more terms than needed, never fewer)
-            if self._vocab.complete():
-                self._vocab.rebuild(self._body_terms())
-            self._vocab.forget_partial()
+            self._vocab.renew(self._body_terms)
             self.delete_documents(sorted(gone))  # the vectors (and any write that raced)
             if labels:
                 self._vec_dirty = True
@@ -375,9 +373,7 @@ class EmbeddedBackend:
         with self._writing() as w:
             w.delete_all_documents()
         with self._lock:
-            if self._vocab.complete():
-                self._vocab.rebuild([])
-            self._vocab.forget_partial()
+            self._vocab.renew(list)
             self._store_obj = None
             self._vec_loaded = False  # the next use starts an empty store (no files are left)
             self._vec_dirty = False

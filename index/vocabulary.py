@@ -117,9 +117,13 @@ class Vocabulary:
         _commit(index, new, replace=False)
         index.reload()
 
-    def forget_partial(self) -> None:
-        """Remove the files of a vocabulary whose build never completed (a purge must leave no
-        term in them); a complete vocabulary is kept."""
+    def renew(self, terms: Callable[[], Iterable[str]]) -> None:
+        """After the keyword index lost terms (a purge, a clear): a complete vocabulary is rebuilt
+        to hold exactly ``terms()``; the files of one whose build never completed are removed (a
+        purge must leave no term in them), and none is started."""
+        if self.complete():
+            self.rebuild(terms())
+            return
         with self._lock:
             self._drop_partial()
 

@@ -277,12 +277,23 @@ def _ranked(searcher: Any, k: int, q: Any) -> Any:
     return searcher.search(q, limit=k, count=True)
 
 
+def _facet_target(backend: Any, node: Any, f: Any, q: Any, matches: int, bound: int) -> Any:
+    """What the backend's facet pass counts for the search ``q`` of ``node`` with ``matches``
+    (``EmbeddedBackend._keyword_search``): every match up to ``bound``, else the sample buckets of
+    the words as written."""
+    from index import embedded
+
+    if matches <= bound:
+        return q
+    exact = embedded._without_fuzzy(node)
+    base = q if exact is node else backend._filtered(exact, f)
+    return backend._sampled(base, matches, bound) or base
+
+
 def cmd_pruning(args: argparse.Namespace) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     import tantivy
-
-    from index import embedded
 
     backend, seen = _recorded(args.data_dir)
     s = backend._searcher()
@@ -374,7 +385,7 @@ def cmd_pruning(args: argparse.Namespace) -> dict[str, Any]:
         count("flat candidates: same top k", [a for _, a in got.hits] == want)
 
         # passage-id halves in two threads
-        n = backend._searcher().num_docs
+        n = s.num_docs
         halves = [
             tantivy.Query.boolean_query(
                 [
@@ -403,10 +414,7 @@ def cmd_pruning(args: argparse.Namespace) -> dict[str, Any]:
         )
 
         # the facet pass at the same time as the ranked pass
-        matches = int(res.count)
-        exact = embedded._without_fuzzy(node)
-        base = whole if exact is node else backend._filtered(exact, f)
-        target = whole if matches <= args.bound else (backend._sampled(base, matches, args.bound) or base)
+        target = _facet_target(backend, node, f, whole, int(res.count), args.bound)
         t = time.perf_counter()
         s.search(whole, limit=k, count=True)
         backend._counted(s, target, None, 0)
@@ -428,7 +436,6 @@ def cmd_shards(args: argparse.Namespace) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
     from archive_search.settings import Settings
-    from index import embedded
     from search_api.service import ArchiveService
 
     whole, seen = _recorded(args.data_dir)
@@ -440,13 +447,9 @@ def cmd_shards(args: argparse.Namespace) -> dict[str, Any]:
         stats = backend._rank_stats(node, f)
         q = backend._filtered(node, f, stats)
         res = s.search(q, limit=k, count=True)
-        matches = int(res.count)
-        exact = embedded._without_fuzzy(node)
-        base = q if exact is node else backend._filtered(exact, f)
-        target = q if matches <= args.bound else (backend._sampled(base, matches, args.bound) or base)
-        backend._counted(s, target, None, 0)
+        backend._counted(s, _facet_target(backend, node, f, q, int(res.count), args.bound), None, 0)
 
-    cases = [(node, f, k) for node, f, k in seen]
+    cases = list(seen)
     for case in cases[:20]:  # warm both indexes' caches and statistics
         passes(whole, *case)
         passes(half, *case)

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         "the embedding queue is drained or the process stops); 0 writes the whole vector index after "
         "every batch. Vectors lost by a crash are re-indexed from the catalog.",
     )
+    keyword_native: bool = Field(
+        default=True,
+        description="Embedded backend: rank keyword searches with the native ranked pass (`native/`, "
+        "built by `scripts/setup.sh` where cargo is available) when the query has its shape; `false` "
+        "ranks every query with tantivy-py's exhaustive pass (the same answers, slower at scale).",
+    )
     default_collection: str = Field(default="default", description="Collection used when none is given.")
     passage_chars: int = Field(
         default=800, ge=100, le=20000, description="Target passage length in characters (split at sentences)."

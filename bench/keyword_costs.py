@@ -27,6 +27,9 @@ which tantivy prunes by block-max WAND), re-scored with the whole query restrict
 passage id, complete only when the bound proves it; *halves* — the whole query restricted to
 passage-id halves, searched in two threads and merged; *overlap* — the ranked pass and the facet
 pass run at once in two threads against one after the other. Top k compared with the whole's.
+``native``: every keyword search of the latency queries through the whole backend with the native
+ranked pass (``index/native_rank.py``) and without it, alternated per search, answers compared;
+and the ranked pass alone, native (counting to the bound, or every match) against tantivy-py's.
 
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py fuzzy --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py facets --data-dir DIR --out F.json
@@ -35,6 +38,7 @@ pass run at once in two threads against one after the other. Top k compared with
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py writes --data-dir /tmp --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py pruning --data-dir DIR --out F.json
     PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py shards --data-dir DIR --half-dir HALF --out F.json
+    PYTHONPATH=$PWD .venv/bin/python bench/keyword_costs.py native --data-dir DIR --out F.json
 
 The data folder is opened as ``bench/speed.py latency`` opens it (nothing is written to it).
 """
@@ -470,6 +474,133 @@ def cmd_shards(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def cmd_native(args: argparse.Namespace) -> dict[str, Any]:
+    """Every keyword search the latency queries make (as the service makes them: limit, offset,
+    facets, bound), through the whole backend with the native ranked pass and without it,
+    alternated per search; and the ranked pass alone, native against tantivy-py's. Answers
+    compared (hits, scores rounded as served, totals, facets, documents)."""
+    from keyword_phases import _sample
+
+    from archive_search.settings import Settings
+    from archive_search.types import LOCAL_ADMIN, SearchRequest
+    from index import native_rank
+    from index.embedded import EmbeddedBackend, _exclusion_specs, _filter_specs
+    from search_api.service import ArchiveService
+
+    svc = ArchiveService(Settings(data_dir=args.data_dir, embedder="none"))
+    backend: Any = svc.backend
+    assert backend._native is not None, "the native extension is not installed"
+    calls: list[tuple[Any, Any, dict[str, Any]]] = []
+    original = backend._keyword_search
+
+    def recording(query: Any, filters: Any, **kw: Any) -> Any:
+        if query is not None and kw.get("limit", 0) > 0:
+            calls.append((query, filters, dict(kw)))
+        return original(query, filters, **kw)
+
+    backend._keyword_search = recording
+    for q in _sample(150):
+        svc.search(SearchRequest(q=q, mode="keyword"), LOCAL_ADMIN)
+    backend._keyword_search = original
+    native_searcher = backend._native_current
+    plain = EmbeddedBackend(backend.root, backend.analyzer, native=False)  # the same folder, read only
+
+    def whole(native: bool, query: Any, f: Any, kw: dict[str, Any]) -> Any:
+        return (backend if native else plain)._keyword_search(query, f, **kw)
+
+    planned = 0
+    same = 0
+    differ: list[str] = []
+    ranked_cases: list[tuple[Any, ...]] = []
+    for query, f, kw in calls:
+        stats = backend._rank_stats(query, f)
+        spec = native_rank.plan(
+            query,
+            ratio=lambda t, st=stats: backend._idf_ratio(t, st),
+            variants=backend._vocab.expand,
+            filters=_filter_specs(f) or [],
+            exclude=_exclusion_specs(f),
+        )
+        if spec is None:
+            continue
+        planned += 1
+        a, b = whole(True, query, f, kw), whole(False, query, f, kw)
+        # equal rounded scores go by passage id, but tantivy cuts its window by the unrounded
+        # scores first: the reference's hits are taken from a window deep enough to end below
+        # the last score served (or with the matches)
+        offset, want = kw.get("offset", 0), kw["limit"] + kw.get("offset", 0)
+        depth = want + 200
+        while True:
+            deeper = whole(False, query, f, {**kw, "limit": depth, "offset": 0, "facets": False})
+            if len(deeper.hits) < depth or deeper.hits[-1].score < deeper.hits[want - 1].score:
+                break
+            depth *= 4
+        b.hits = deeper.hits[offset:want]
+        key = lambda r: ([h.passage_id for h in r.hits], [h.score for h in r.hits])  # noqa: E731
+        if key(a) == key(b) and (a.total, a.total_relation, a.facets, a.documents) == (
+            b.total,
+            b.total_relation,
+            b.facets,
+            b.documents,
+        ):
+            same += 1
+        else:
+            parts = [
+                name
+                for name, x, y in (
+                    ("hits", [h.passage_id for h in a.hits], [h.passage_id for h in b.hits]),
+                    ("scores", [h.score for h in a.hits], [h.score for h in b.hits]),
+                    ("total", (a.total, a.total_relation), (b.total, b.total_relation)),
+                    ("facets", a.facets, b.facets),
+                    ("documents", a.documents, b.documents),
+                )
+                if x != y
+            ]
+            first = next((i for i, (x, y) in enumerate(zip(a.hits, b.hits, strict=False)) if x != y), None)
+            near = (
+                ""
+                if first is None
+                else f"{a.hits[first].passage_id}/{a.hits[first].score} vs "
+                f"{b.hits[first].passage_id}/{b.hits[first].score} (depth {depth}) "
+            )
+            differ.append(f"{','.join(parts)} {kw} at {first}: {near}{str(query)[:100]}")
+        window = kw["limit"] + kw.get("offset", 0)
+        q = backend._filtered(query, f, stats)
+        count_all = kw.get("exact_up_to") is None or kw.get("facets", False)
+        ranked_cases.append((spec, window, kw.get("exact_up_to"), count_all, q))
+    s = backend._searcher()
+    out: dict[str, Any] = {
+        "searches": len(calls),
+        "native_shape": planned,
+        "same_answers": same,
+        "different": differ[:10],
+        "whole_search_ms": _timed(
+            {
+                "tantivy-py": lambda q, f, kw: whole(False, q, f, kw),
+                "native": lambda q, f, kw: whole(True, q, f, kw),
+            },
+            [c for c in calls if c[0] is not None],
+            args.rounds,
+        ),
+        "ranked_pass_ms": _timed(
+            {
+                "tantivy-py (top k, every match counted)": lambda spec, k, b, ca, q: s.search(
+                    q, limit=k, count=True
+                ),
+                "native (counted to the bound)": lambda spec, k, b, ca, q: native_searcher.search(
+                    spec, k, b, False
+                ),
+                "native (every match counted)": lambda spec, k, b, ca, q: native_searcher.search(
+                    spec, k, b, True
+                ),
+            },
+            ranked_cases,
+            args.rounds,
+        ),
+    }
+    return out
+
+
 def _words(seen: list[tuple[Any, Any, int]]) -> list[Any]:
     """Every fuzzy word (``TermNode`` with edits) of the recorded queries, in order."""
     from index.backend import BoolNode, TermNode
@@ -620,7 +751,9 @@ def cmd_writes(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes", "pruning", "shards"))
+    ap.add_argument(
+        "cmd", choices=("fuzzy", "facets", "ranked", "vocabulary", "writes", "pruning", "shards", "native")
+    )
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--bound", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=2)
@@ -636,6 +769,7 @@ def main() -> None:
         "writes": cmd_writes,
         "pruning": cmd_pruning,
         "shards": cmd_shards,
+        "native": cmd_native,
     }
     out = cmds[args.cmd](args)
     out["loadavg"] = os.getloadavg()

@@ -28,6 +28,7 @@ import tantivy
 
 from archive_search.errors import BackendError, CursorStaleError, QuerySyntaxError
 from archive_search.types import IndexPassage
+from index import native_rank
 from index.analysis import ANALYZER_VERSION, STORED_TERMS_VERSION, Analyzer, stored_terms
 from index.backend import (
     ENTITY_FACETS,
@@ -52,6 +53,7 @@ from index.backend import (
     scored_terms,
     year_number,
 )
+from index.native_rank import FilterSpec
 from index.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -127,13 +129,20 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(
-        self, root: Path, analyzer: Analyzer, *, dim: int | None = None, vector_flush_s: float = 0.0
+        self,
+        root: Path,
+        analyzer: Analyzer,
+        *,
+        dim: int | None = None,
+        vector_flush_s: float = 0.0,
+        native: bool = True,
     ) -> None:
         """``vector_flush_s``: new vectors are saved at most this often (0: after every write).
         Saving rewrites the whole HNSW graph and its filter fields (~0.4 s CPU at 60k vectors,
         growing linearly: as much as embedding a batch of 16 from ~600k vectors); vectors added
         since the last save are lost by a crash, and ``missing_vectors`` lets the indexer write
-        them again."""
+        them again. ``native``: rank with the native extension where it is installed and the query
+        has its shape (``index/native_rank.py``), else always with tantivy-py."""
         self.root = root
         self.vector_flush_s = vector_flush_s
         self._last_flush = time.monotonic()
@@ -155,6 +164,10 @@ class EmbeddedBackend:
         self._current = self.index.searcher()
         """The keyword searcher searches use: replaced only after the vocabulary has been reloaded
         too, so that the vocabulary a search expands its fuzzy words in holds every term of it."""
+        self._native = native_rank.open_index(str(kw_dir)) if native else None
+        """The native ranked pass's handle on the same folder (``index/native_rank.py``; ``None``:
+        every query on tantivy-py)."""
+        self._native_current: Any | None = self._native.searcher() if self._native is not None else None
         self._meta_stamp = self._stamp()
         """The index's commit file as of the last reload (its ``mtime_ns``, size): another
         process's commit changes it, so the cached counts of ``_collection_counts`` start again."""
@@ -237,6 +250,7 @@ class EmbeddedBackend:
                 self._pending_terms = None
             self.index.reload()
             self._current = self.index.searcher()
+            self._refresh_native()
             self._last_reload = time.monotonic()
             self._generation += 1
             self._writes += 1
@@ -257,10 +271,16 @@ class EmbeddedBackend:
             self.index.reload()
             self._vocab.reload()  # after the keyword index: it then holds every term the searcher has
             self._current = self.index.searcher()
+            self._refresh_native()
             self._maybe_reload_vectors()
             self._last_reload = now
             self._generation += 1
         return self._current
+
+    def _refresh_native(self) -> None:
+        """The native ranked pass's view of the index, taken right after tantivy-py's."""
+        if self._native is not None:
+            self._native_current = self._native.searcher()
 
     def _body_terms(self) -> list[str]:
         """Every term the committed segments of the keyword index hold (to build the vocabulary)."""
@@ -589,33 +609,19 @@ class EmbeddedBackend:
 
     def _filter_queries(self, f: Filters) -> list[tantivy.Query] | None:
         """Filter clauses; ``None`` when the filters can match nothing."""
+        specs = _filter_specs(f)
+        return None if specs is None else [self._spec_query(spec) for spec in specs]
+
+    def _spec_query(self, spec: FilterSpec) -> tantivy.Query:
         s = self.schema
-        out: list[tantivy.Query] = []
-        cols = f.effective_collections()
-        if cols is not None:
-            if not cols:
-                return None
-            out.append(tantivy.Query.term_set_query(s, "collection", sorted(cols)))
-        if f.langs:
-            out.append(tantivy.Query.term_set_query(s, "lang", list(f.langs)))
-        if f.types:
-            out.append(tantivy.Query.term_set_query(s, "doc_type", list(f.types)))
-        if f.tags:
-            out.append(tantivy.Query.term_set_query(s, "tags", list(f.tags)))
-        if f.date_from is not None or f.date_to is not None:
-            lo = day_number(f.date_from) if f.date_from is not None else NO_DATE + 1
-            hi = day_number(f.date_to) if f.date_to is not None else 10**9
-            out.append(tantivy.Query.range_query(s, "day", tantivy.FieldType.Integer, lo, hi))
-        if f.speakers:
-            out.append(tantivy.Query.term_set_query(s, "speaker", [sp.casefold() for sp in f.speakers]))
-        if f.added_after is not None:
-            lo_ms = epoch_ms(f.added_after) + 1
-            out.append(tantivy.Query.range_query(s, "added", tantivy.FieldType.Integer, lo_ms, 2**62))
-        if f.document_ids:
-            out.append(tantivy.Query.term_set_query(s, "document_id", list(f.document_ids)))
-        for group in f.entities:
-            out.append(_entity_query(s, group))
-        return out
+        if spec.kind == "range":
+            lo, hi = spec.values
+            return tantivy.Query.range_query(s, spec.field, tantivy.FieldType.Integer, lo, hi)
+        if spec.kind == "any":
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._spec_query(x)) for x in spec.of])
+        if spec.kind == "nothing":
+            return tantivy.Query.boolean_query([(tantivy.Occur.MustNot, tantivy.Query.all_query())])
+        return tantivy.Query.term_set_query(s, spec.field, list(spec.values))
 
     def _filtered(
         self, node: QueryNode | None, f: Filters, stats: RankStats | None = None
@@ -624,18 +630,13 @@ class EmbeddedBackend:
         if filt is None:
             return None
         base = self._node(node, stats) if node is not None else tantivy.Query.all_query()
-        excluded_ids = f.excluded_documents()
-        hidden_passages = f.excluded_passages()
-        if not filt and not excluded_ids and not hidden_passages:
+        exclusions = _exclusion_specs(f)
+        if not filt and not exclusions:
             return base
         clauses = [(tantivy.Occur.Must, base)]
         clauses += [(tantivy.Occur.Must, tantivy.Query.const_score_query(q, 0.0)) for q in filt]
-        if excluded_ids:
-            excluded = tantivy.Query.term_set_query(self.schema, "document_id", list(excluded_ids))
-            clauses.append((tantivy.Occur.MustNot, excluded))
-        if hidden_passages:  # passage-level confidentiality: inside the query, like the documents
-            hidden = tantivy.Query.term_set_query(self.schema, "passage_id", list(hidden_passages))
-            clauses.append((tantivy.Occur.MustNot, hidden))
+        # passage-level confidentiality inside the query, like the documents'
+        clauses += [(tantivy.Occur.MustNot, self._spec_query(x)) for x in exclusions]
         return tantivy.Query.boolean_query(clauses)
 
     def keyword_search(
@@ -674,18 +675,25 @@ class EmbeddedBackend:
         # the searcher before the query: its fuzzy words are expanded in a vocabulary at least
         # as new as the searcher (``index/vocabulary.py``)
         searcher = self._searcher()
+        native_searcher = self._native_current  # the same view of the index (``_searcher``)
         q = self._filtered(query, filters, stats)
         if q is None:
             documents = 0 if facets and exact_up_to is not None else None
             empty = _empty_facets() if facets else {}
             return BackendResult(hits=[], total=0, facets=empty, documents=documents)
-        if stats is None:
-            res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
-        else:  # the whole window: its order is settled below, then cut
-            res = searcher.search(q, limit=limit + max(offset, 0), count=True)
+        window = limit + max(offset, 0)
+        native = self._native_ranked(native_searcher, query, filters, stats, window, exact_up_to, facets)
         hits: list[BackendHit] = []
-        if limit > 0:
-            hits = self._hits(searcher, res)
+        if native is not None:  # the same window, pruned (``index/native_rank.py``)
+            hits, matches, estimate = native
+        else:
+            if stats is None:
+                res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
+            else:  # the whole window: its order is settled below, then cut
+                res = searcher.search(q, limit=window, count=True)
+            if limit > 0:
+                hits = self._hits(searcher, res)
+            matches = estimate = int(res.count)
         if stats is not None:
             # tantivy multiplies its own (whole-index) idf by the correcting boost in 32-bit
             # floats: the last bits of equal scores would still depend on unreadable documents
@@ -694,11 +702,11 @@ class EmbeddedBackend:
             hits = [replace(h, score=float(f"{h.score:.6g}")) for h in hits]
             hits.sort(key=lambda h: (-h.score, h.passage_id))
             hits = hits[max(offset, 0) : max(offset, 0) + limit]
-        # tantivy counts every match in the ranked pass anyway (the count costs nothing beside the
-        # scoring, and the queries' disjunction-max clauses keep it from pruning): what a bound
-        # saves here is the facet pass. The total is still reported as OpenSearch reports it under
-        # the same bound, so that an answer does not depend on the backend.
-        matches = int(res.count)
+        # tantivy counts every match in the ranked pass; the native pass counts them up to the
+        # bound and prunes beyond it, or counts them all in a pass of their own (``estimate``:
+        # the count the facet sample is sized by). Either way the total is reported as
+        # OpenSearch reports it under the same bound, so that an answer does not depend on the
+        # backend.
         total, relation = bounded_total(matches, exact_up_to)
         out = BackendResult(hits=hits, total=total, total_relation=relation)
         if facets and exact_up_to is None:
@@ -714,13 +722,48 @@ class EmbeddedBackend:
                 exact = _without_fuzzy(query)
                 base = q if exact is query else self._filtered(exact, filters)
                 if base is not None:
-                    target = self._sampled(base, matches, exact_up_to) or base
+                    target = self._sampled(base, estimate, exact_up_to) or base
                     key = (query, filters) if target is q else None  # a sample's count is no answer
             out.facets, out.documents = self._counted(searcher, target, key, generation)
             # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
             # every match of the words as written is counted, and still said to be a sample)
             out.facets_approximate = relation == "gte"
         return out
+
+    def _native_ranked(
+        self,
+        native: Any | None,
+        query: QueryNode | None,
+        filters: Filters,
+        stats: RankStats | None,
+        window: int,
+        exact_up_to: int | None,
+        facets: bool,
+    ) -> tuple[list[BackendHit], int, int] | None:
+        """The top ``window`` hits and the number of matches from the native ranked pass (twice:
+        as counted, and all of them for the facet sample's size); ``None`` when the query is not
+        of its shape or the extension is not installed (``index/native_rank.py``). The matches
+        are counted exactly up to ``exact_up_to``; every one of them (a pass without scoring, so
+        that the ranked pass may prune from its start) when no bound is set, or when the facets
+        are to be sampled: the sample's size rests on the exact count, as on tantivy-py."""
+        if native is None or query is None or stats is None or window <= 0:
+            return None
+        specs = _filter_specs(filters)
+        if specs is None:
+            return None
+        spec = native_rank.plan(
+            query,
+            ratio=lambda terms: self._idf_ratio(terms, stats),
+            variants=self._vocab.expand,
+            filters=specs,
+            exclude=_exclusion_specs(filters),
+        )
+        if spec is None:
+            return None
+        count_all = exact_up_to is None or facets
+        raw, count, _exact, estimate = native.search(spec, window, exact_up_to, count_all)
+        hits = [BackendHit(int(p), int(d), float(score), _stored_terms(t)) for score, p, d, t in raw]
+        return hits, int(count), int(estimate)
 
     def _sampled(self, q: tantivy.Query, matches: int, bound: int) -> tantivy.Query | None:
         """``q`` restricted to the first sample buckets that hold about ``bound`` of its
@@ -738,8 +781,7 @@ class EmbeddedBackend:
         for score, addr in res.hits:
             doc = searcher.doc(addr)
             value = float(f"{score:.6g}") if rounded else float(score)
-            stored = doc.get_first("terms")
-            terms = bytes(stored).decode("utf-8", "surrogatepass") if stored else None
+            terms = _stored_terms(doc.get_first("terms"))
             out.append(BackendHit(int(doc["passage_id"][0]), int(doc["document_id"][0]), value, terms))
         return out
 
@@ -879,15 +921,53 @@ def _exact_words(node: QueryNode) -> QueryNode:
     return node
 
 
-def _entity_query(schema: tantivy.Schema, group: tuple[str, ...]) -> tantivy.Query:
+def _filter_specs(f: Filters) -> list[FilterSpec] | None:
+    """The filters of a search (``None`` when they can match nothing), in the form both
+    tantivy-py's queries (``_spec_query``) and the native ranked pass are built from."""
+    out: list[FilterSpec] = []
+    cols = f.effective_collections()
+    if cols is not None:
+        if not cols:
+            return None
+        out.append(FilterSpec("text", "collection", tuple(sorted(cols))))
+    if f.langs:
+        out.append(FilterSpec("text", "lang", tuple(f.langs)))
+    if f.types:
+        out.append(FilterSpec("text", "doc_type", tuple(f.types)))
+    if f.tags:
+        out.append(FilterSpec("text", "tags", tuple(f.tags)))
+    if f.date_from is not None or f.date_to is not None:
+        lo = day_number(f.date_from) if f.date_from is not None else NO_DATE + 1
+        hi = day_number(f.date_to) if f.date_to is not None else 10**9
+        out.append(FilterSpec("range", "day", (lo, hi)))
+    if f.speakers:
+        out.append(FilterSpec("text", "speaker", tuple(sp.casefold() for sp in f.speakers)))
+    if f.added_after is not None:
+        out.append(FilterSpec("range", "added", (epoch_ms(f.added_after) + 1, 2**62)))
+    if f.document_ids:
+        out.append(FilterSpec("int", "document_id", tuple(f.document_ids)))
+    for group in f.entities:
+        out.append(_entity_spec(group))
+    return out
+
+
+def _exclusion_specs(f: Filters) -> list[FilterSpec]:
+    """What no hit may be: excluded and hidden documents, hidden passages."""
+    out: list[FilterSpec] = []
+    if excluded_ids := f.excluded_documents():
+        out.append(FilterSpec("int", "document_id", tuple(excluded_ids)))
+    if hidden_passages := f.excluded_passages():
+        out.append(FilterSpec("int", "passage_id", tuple(hidden_passages)))
+    return out
+
+
+def _entity_spec(group: tuple[str, ...]) -> FilterSpec:
     """Passages mentioning one of the entities of ``group`` (``person:3``, ``org:9``)."""
     per_field = [(fld, ids) for fld, ids in entity_field_values(list(group)).items() if ids]
     if not per_field:
-        return tantivy.Query.boolean_query([(tantivy.Occur.MustNot, tantivy.Query.all_query())])
-    subs = [tantivy.Query.term_set_query(schema, fld, ids) for fld, ids in per_field]
-    if len(subs) == 1:
-        return subs[0]
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in subs])
+        return FilterSpec("nothing")
+    subs = tuple(FilterSpec("text", fld, tuple(ids)) for fld, ids in per_field)
+    return subs[0] if len(subs) == 1 else FilterSpec("any", of=subs)
 
 
 @contextmanager
@@ -916,6 +996,11 @@ def _bucket_key(key: object) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
+
+
+def _stored_terms(stored: Any) -> str | None:
+    """A passage's stored analysed terms (``stored_terms``) as the snippets read them."""
+    return bytes(stored).decode("utf-8", "surrogatepass") if stored else None
 
 
 def _regex_escape(term: str) -> str:

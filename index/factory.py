@@ -12,7 +12,10 @@ from index.embedded import EmbeddedBackend
 def make_backend(settings: Settings, analyzer: Analyzer) -> SearchBackend:
     if settings.backend == "embedded":
         return EmbeddedBackend(
-            settings.index_dir / "embedded", analyzer, vector_flush_s=settings.vector_flush_s
+            settings.index_dir / "embedded",
+            analyzer,
+            vector_flush_s=settings.vector_flush_s,
+            native=settings.keyword_native,
         )
     if settings.backend == "opensearch" and settings.opensearch_url:
         from index.opensearch import OpenSearchBackend

@@ -19,6 +19,7 @@
 #                                `torch`, PyPI's build; see below and docs/decisions.md)
 #   SKIP_TORCH=1                 don't install torch (the sentence-transformers tests then fail)
 #   SKIP_APT=1                   don't touch system packages
+#   SKIP_NATIVE=1                don't build the native ranked pass (native/, needs cargo)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -206,5 +207,48 @@ else
     if [ "$DEV" = "1" ]; then touch "$dev_stamp"; fi
     log "python packages installed"
 fi
+
+# ------------------------------------------------- the native ranked pass
+# native/ (Rust, on the same tantivy as the tantivy-py wheel): the embedded backend's pruned
+# ranked keyword pass (index/native_rank.py, docs/decisions.md "The ranked pass in native code").
+# Built with cargo; where there is none, rustup installs a minimal toolchain into ~/.cargo (it
+# needs curl and internet access). Without it the service runs all the same, every keyword query
+# on tantivy-py (slower at a million passages), and the test of the native pass fails saying so.
+# Skipped while .venv/.native-<sha256 of native/'s sources> exists.
+build_native() {
+    if [ "${SKIP_NATIVE:-0}" = "1" ]; then
+        log "SKIP_NATIVE=1: not building the native ranked pass"
+        return 0
+    fi
+    local nhash nstamp
+    nhash="$(cat native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/*.rs | sha256sum | cut -d' ' -f1)"
+    nstamp="$VENV/.native-$nhash"
+    if [ -f "$nstamp" ] && "$VPY" -c 'import archive_native' >/dev/null 2>&1; then
+        log "native ranked pass: up to date ($(basename "$nstamp"))"
+        return 0
+    fi
+    export PATH="$HOME/.cargo/bin:$PATH"
+    if ! command -v cargo >/dev/null 2>&1; then
+        if command -v curl >/dev/null 2>&1; then
+            log "no cargo: installing a minimal Rust toolchain with rustup (into ~/.cargo)"
+            curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+                | sh -s -- -y --profile minimal --no-modify-path >/dev/null 2>&1 \
+                || log "WARNING: rustup could not install Rust"
+        fi
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        log "WARNING: no cargo: the native ranked pass is not built; keyword search stays on tantivy-py"
+        return 0
+    fi
+    log "building the native ranked pass with $(cargo --version) (a few minutes the first time)"
+    if "$VPY" -m pip install --quiet ./native; then
+        rm -f "$VENV"/.native-*
+        touch "$nstamp"
+        log "native ranked pass installed"
+    else
+        log "WARNING: the native ranked pass did not build; keyword search stays on tantivy-py"
+    fi
+}
+build_native
 
 log "done"

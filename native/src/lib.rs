@@ -21,6 +21,7 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -48,6 +49,10 @@ const BOUNDS_CACHE_MAX: usize = 200_000;
 /// after rounding to 6 significant digits (ties then go by passage id), so a passage whose
 /// score rounds to the k-th's must still be scored.
 const ROUNDING_MARGIN: f64 = 1e-5;
+/// Threads a search uses at most (one per group of segments).
+const MAX_THREADS: usize = 4;
+/// Passages from which a search uses more than one thread.
+const PARALLEL_FROM: u64 = 100_000;
 /// Relative slack on an upper bound (f32 sums in another order than the bound's).
 const BOUND_SLACK: f32 = 1.0 + 1e-5;
 
@@ -427,6 +432,18 @@ impl TopK {
             .map(|w| (w.rounded * (1.0 - ROUNDING_MARGIN)) as Score)
     }
 
+    /// Keeps `e` if it is among the best k (the entries of several threads merged).
+    fn push(&mut self, e: Entry) {
+        if self.heap.len() < self.k {
+            self.heap.push(e);
+        } else if let Some(worst) = self.heap.peek() {
+            if e < *worst {
+                self.heap.pop();
+                self.heap.push(e);
+            }
+        }
+    }
+
     fn offer(&mut self, score: Score, seg: u32, doc: DocId, pid: impl FnOnce() -> i64) {
         if self.k == 0 {
             return;
@@ -473,6 +490,9 @@ struct Ctx<'a> {
     count_all: bool,
     /// The index's average field norm of the field, as tantivy's BM25 computes it.
     avg_fieldnorm: Score,
+    /// Threads to search with (`None`: one per core, up to `MAX_THREADS`, from `PARALLEL_FROM`
+    /// passages).
+    threads: Option<usize>,
 }
 
 fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
@@ -525,64 +545,183 @@ fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
         }
         consts.push(row);
     }
-    let total_docs: u64 = ctx
-        .searcher
-        .segment_readers()
-        .iter()
-        .map(|r| r.max_doc() as u64)
-        .sum();
+    // the segments in groups of about equal size, one thread each; the threads share the best
+    // floor any of them has reached (a passage below another thread's k-th best cannot be in the
+    // top k either)
+    let readers = ctx.searcher.segment_readers();
+    let total: u64 = readers.iter().map(|r| r.max_doc() as u64).sum();
+    let threads = match ctx.threads {
+        Some(n) => n.max(1),
+        None if total < PARALLEL_FROM => 1,
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS),
+    }
+    .min(readers.len().max(1));
+    let mut order: Vec<usize> = (0..readers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(readers[i].max_doc()));
+    let mut groups: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); threads];
+    for i in order {
+        let g = groups
+            .iter_mut()
+            .min_by_key(|g| g.0)
+            .expect("at least one group");
+        g.0 += readers[i].max_doc() as u64;
+        g.1.push(i);
+    }
+    let shared = AtomicU32::new(0);
+    let prep = Prepared {
+        filters: &filters,
+        excluded: &excluded,
+        weights: &weights,
+        consts: &consts,
+    };
+    let results: Vec<tantivy::Result<RunOutcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|(size, segs)| {
+                let shared = &shared;
+                let prep = &prep;
+                scope.spawn(move || run_group(ctx, prep, segs, *size, k, shared))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(tantivy::TantivyError::InternalError(
+                        "a search thread panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
     let mut top = TopK {
         k,
         heap: BinaryHeap::new(),
     };
-    let mut count: u64 = 0;
-    let mut pruning_since: Option<u64> = None; // passages counted when pruning started
-    let mut scanned: u64 = 0;
-    let mut estimate: u64 = 0;
-    for (seg, reader) in ctx.searcher.segment_readers().iter().enumerate() {
-        let st = SegmentState {
-            reader,
-            seg: seg as u32,
-            scanned,
-            total_docs,
-        };
-        let r = search_segment(
-            ctx,
-            &st,
-            &filters,
-            &excluded,
-            &weights,
-            &consts,
-            &mut top,
-            &mut count,
-            &mut pruning_since,
-        )?;
-        if let Some(est) = r {
-            estimate = estimate.max(est);
+    let (mut count, mut estimate, mut exact) = (0u64, 0u64, true);
+    for r in results {
+        let r = r?;
+        count += r.count;
+        estimate += r.estimate;
+        exact &= r.exact;
+        for e in r.entries {
+            top.push(e);
         }
-        scanned += reader.max_doc() as u64;
     }
     let mut out: Vec<Entry> = top.heap.into_vec();
     out.sort();
     if ctx.count_all {
-        let mut all = 0u64;
-        for reader in ctx.searcher.segment_readers() {
-            all += count_segment(ctx, reader, &filters, &excluded, &consts)?;
-        }
         return Ok(Outcome {
             top: out,
-            count: all,
+            count,
             exact: true,
-            estimate: all,
+            estimate: count,
         });
     }
-    let exact = pruning_since.is_none();
     Ok(Outcome {
         top: out,
         count,
         exact,
         estimate: if exact { count } else { estimate.max(count) },
     })
+}
+
+/// What one thread's segments gave.
+struct RunOutcome {
+    entries: Vec<Entry>,
+    count: u64,
+    exact: bool,
+    estimate: u64,
+}
+
+/// What every thread reads: the query's filters and weights.
+struct Prepared<'a> {
+    filters: &'a [Box<dyn Weight>],
+    excluded: &'a [Box<dyn Weight>],
+    weights: &'a HashMap<&'a str, Bm25Weight>,
+    consts: &'a [Vec<Option<Box<dyn Weight>>>],
+}
+
+fn run_group(
+    ctx: &Ctx,
+    prep: &Prepared,
+    segs: &[usize],
+    size: u64,
+    k: usize,
+    shared: &AtomicU32,
+) -> tantivy::Result<RunOutcome> {
+    let readers = ctx.searcher.segment_readers();
+    let mut run = Run {
+        top: TopK {
+            k,
+            heap: BinaryHeap::new(),
+        },
+        count: 0,
+        pruning_since: None,
+        shared,
+    };
+    let mut scanned: u64 = 0;
+    let mut estimate: u64 = 0;
+    for &seg in segs {
+        let reader = &readers[seg];
+        let st = SegmentState {
+            reader,
+            seg: seg as u32,
+            scanned,
+            total_docs: size,
+        };
+        if let Some(est) = search_segment(ctx, &st, prep, &mut run)? {
+            estimate = estimate.max(est);
+        }
+        scanned += reader.max_doc() as u64;
+    }
+    let exact = run.pruning_since.is_none();
+    let mut count = run.count;
+    if ctx.count_all {
+        count = 0;
+        for &seg in segs {
+            count += count_segment(ctx, &readers[seg], prep.filters, prep.excluded, prep.consts)?;
+        }
+    }
+    Ok(RunOutcome {
+        entries: run.top.heap.into_vec(),
+        count,
+        exact: exact || ctx.count_all,
+        estimate: if exact { count } else { estimate.max(count) },
+    })
+}
+
+/// One thread's top k, its count, and the floor all threads share.
+struct Run<'a> {
+    top: TopK,
+    count: u64,
+    /// The passages counted when pruning began (`None`: every match is counted).
+    pruning_since: Option<u64>,
+    /// The best floor of any thread, as the bits of a non-negative f32 (ordered as the floats
+    /// are); 0: none yet.
+    shared: &'a AtomicU32,
+}
+
+impl Run<'_> {
+    fn floor(&self) -> Option<Score> {
+        let shared = f32::from_bits(self.shared.load(AtomicOrdering::Relaxed));
+        match (self.top.floor(), shared > 0.0) {
+            (Some(f), true) => Some(f.max(shared)),
+            (Some(f), false) => Some(f),
+            (None, true) => Some(shared),
+            (None, false) => None,
+        }
+    }
+
+    fn publish(&self) {
+        if let Some(f) = self.top.floor() {
+            if f > 0.0 {
+                self.shared.fetch_max(f.to_bits(), AtomicOrdering::Relaxed);
+            }
+        }
+    }
 }
 
 struct SegmentState<'a> {
@@ -592,18 +731,14 @@ struct SegmentState<'a> {
     total_docs: u64,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn search_segment(
     ctx: &Ctx,
     st: &SegmentState,
-    filters: &[Box<dyn Weight>],
-    excluded: &[Box<dyn Weight>],
-    weights: &HashMap<&str, Bm25Weight>,
-    consts: &[Vec<Option<Box<dyn Weight>>>],
-    top: &mut TopK,
-    count: &mut u64,
-    pruning_since: &mut Option<u64>,
+    prep: &Prepared,
+    run: &mut Run,
 ) -> tantivy::Result<Option<u64>> {
+    let (filters, excluded, weights, consts) =
+        (prep.filters, prep.excluded, prep.weights, prep.consts);
     let reader = st.reader;
     let inverted = reader.inverted_index(ctx.body)?;
     let norms = reader.get_fieldnorms_reader(ctx.body)?;
@@ -719,8 +854,8 @@ fn search_segment(
         }
         n
     };
-    let mut floor: Option<Score> = if pruning_since.is_some() {
-        top.floor()
+    let mut floor: Option<Score> = if run.pruning_since.is_some() {
+        run.floor()
     } else {
         None
     };
@@ -768,6 +903,31 @@ fn search_segment(
         }
         if d == TERMINATED {
             break;
+        }
+        // pruning begins once the count has passed its bound (or every match is counted apart)
+        // and a floor is known: the top k full here, or in another thread
+        if run.pruning_since.is_none()
+            && (ctx.count_all || ctx.count_up_to.is_some_and(|bound| run.count > bound))
+            && run.floor().is_some()
+        {
+            run.pruning_since = Some(run.count);
+            let seen = st.scanned + d as u64 + 1;
+            estimate = Some(((run.count as f64) * (st.total_docs as f64) / (seen as f64)) as u64);
+        }
+        if run.pruning_since.is_some() {
+            let f = run.floor();
+            if f != floor {
+                floor = f;
+                window_end = 0;
+                let before = ness;
+                ness = essential_from(f.unwrap_or(0.0), &clauses).max(before);
+                if ness >= content.len() {
+                    break 'docs;
+                }
+                if ness != before {
+                    refresh(ness, &mut lookups, &mut lookup_ub, &clauses);
+                }
+            }
         }
         // block-max: while no passage up to the end of the essential words' present blocks can
         // reach the floor, those blocks are skipped unscored
@@ -817,8 +977,8 @@ fn search_segment(
                 }
             }
             if competitive {
-                if pruning_since.is_none() {
-                    *count += 1;
+                if run.pruning_since.is_none() {
+                    run.count += 1;
                 }
                 // the score in the query's order: content words, then the optional ones
                 let mut score: Score = 0.0;
@@ -834,33 +994,9 @@ fn search_segment(
                         score += s;
                     }
                 }
-                top.offer(score, st.seg, d, || pids.first(d).unwrap_or(i64::MAX));
-                // pruning begins once the count has passed its bound and the top k is full
-                // (until then it would only cost the count its exactness)
-                let may_prune = pruning_since.is_some()
-                    || ((ctx.count_all || ctx.count_up_to.is_some_and(|bound| *count > bound))
-                        && top.heap.len() >= top.k);
-                if may_prune {
-                    if pruning_since.is_none() {
-                        *pruning_since = Some(*count);
-                        let seen = st.scanned + d as u64 + 1;
-                        estimate =
-                            Some(((*count as f64) * (st.total_docs as f64) / (seen as f64)) as u64);
-                    }
-                    let f = top.floor();
-                    if f.is_some() && f != floor {
-                        floor = f;
-                        window_end = 0;
-                        let before = ness;
-                        ness = essential_from(f.unwrap_or(0.0), &clauses).max(before);
-                        if ness >= content.len() {
-                            break 'docs;
-                        }
-                        if ness != before {
-                            refresh(ness, &mut lookups, &mut lookup_ub, &clauses);
-                        }
-                    }
-                }
+                run.top
+                    .offer(score, st.seg, d, || pids.first(d).unwrap_or(i64::MAX));
+                run.publish();
             }
         }
         for &ci in &content[ness..] {
@@ -1035,8 +1171,9 @@ impl KeywordSearcher {
     /// The top `k` passages of the query `spec` (JSON, see `index/native_rank.py`), best first,
     /// as (score, passage id, document id, stored terms); the number of matches (exact up to
     /// `count_up_to`, all of them when it is None or `count_all`); whether that count is exact;
-    /// and an estimate of all matches (the count itself when exact).
-    #[pyo3(signature = (spec, k, count_up_to=None, count_all=false))]
+    /// and an estimate of all matches (the count itself when exact). `threads`: how many to search
+    /// with (default: one per core from 100,000 passages on).
+    #[pyo3(signature = (spec, k, count_up_to=None, count_all=false, threads=None))]
     fn search(
         &self,
         py: Python<'_>,
@@ -1044,6 +1181,7 @@ impl KeywordSearcher {
         k: usize,
         count_up_to: Option<u64>,
         count_all: bool,
+        threads: Option<usize>,
     ) -> PyResult<(Vec<Hit>, u64, bool, u64)> {
         let spec: Spec = serde_json::from_str(spec)
             .map_err(|e| PyValueError::new_err(format!("bad query spec: {e}")))?;
@@ -1079,6 +1217,7 @@ impl KeywordSearcher {
                 count_up_to,
                 count_all,
                 avg_fieldnorm,
+                threads,
             };
             let outcome = search(&ctx, k)?;
             let mut stored = Vec::with_capacity(outcome.top.len());

@@ -19,7 +19,7 @@ from archive_search.types import IndexPassage
 from index import embedded, native_rank
 from index.analysis import Analyzer
 from index.backend import BackendResult, BoolNode, Filters, PhraseNode, QueryNode, TermNode
-from index.embedded import EmbeddedBackend
+from index.embedded import EmbeddedBackend, _exclusion_specs, _filter_specs
 
 WORDS = [
     "затримання",
@@ -293,3 +293,34 @@ def test_a_new_commit_is_seen_after_the_reload(tmp_path: Path) -> None:
     backend.delete_documents([2])
     res = backend.keyword_search(query, f, limit=5, facets=True, exact_up_to=10)
     assert [h.passage_id for h in res.hits] == [1] and res.total == 1
+
+
+def test_threads_answer_as_one(pair: tuple[EmbeddedBackend, EmbeddedBackend]) -> None:
+    """Segments searched in several threads, which share the best floor any of them reached:
+    the same top k as one thread, the same exact counts, and a count past the bound whenever
+    one thread stopped counting."""
+    _, native = pair
+    searcher = native._native_current
+    assert searcher is not None and searcher.num_segments > 1
+    rnd = random.Random(11)
+    for n in range(150):
+        query = _question(rnd)
+        f = _filters(rnd)
+        specs = _filter_specs(f)
+        assert specs is not None
+        spec = native_rank.plan(
+            query, ratio=lambda t: 1.0, variants=lambda t, d: None, filters=specs, exclude=_exclusion_specs(f)
+        )
+        assert spec is not None
+        k = rnd.choice((1, 10, 50))
+        bound = rnd.choice((None, 10, 1000))
+        count_all = rnd.random() < 0.5
+        one = searcher.search(spec, k, bound, count_all, 1)
+        many = searcher.search(spec, k, bound, count_all, 3)
+        context = (n, query, f, k, bound, count_all)
+        assert [h[1:] for h in one[0]] == [h[1:] for h in many[0]], context
+        assert [h[0] for h in one[0]] == pytest.approx([h[0] for h in many[0]], rel=1e-6), context
+        if one[2] and many[2]:
+            assert one[1] == many[1], context
+        else:
+            assert bound is not None and one[1] > bound and many[1] > bound, context

@@ -159,6 +159,8 @@ class EmbeddedBackend:
         self._meta_file = kw_dir / "meta.json"
         self._vocab = Vocabulary(root / "vocabulary")
         """Every term of ``body``, once each: fuzzy words are expanded there (``index/vocabulary.py``)."""
+        self._expansions: dict[tuple[int, str, int], list[str] | None] = {}
+        """Vocabulary expansions of this index view (``_expand``)."""
         self._pending_terms: set[str] | None = None
         """The terms of the documents added in the open commit (``_writing``), for the vocabulary."""
         self._current = self.index.searcher()
@@ -488,6 +490,15 @@ class EmbeddedBackend:
         if readable is not None and not readable:
             return None
         terms = sorted(scored_terms(node))
+        self._searcher()  # reloaded when due: the native view with it
+        native = self._native_current
+        if readable is None and native is not None:
+            # every passage readable: the live document frequencies themselves, from the term
+            # dictionaries (no pass over the postings where nothing was deleted)
+            return RankStats(
+                num_docs=int(native.num_docs),
+                doc_freq=dict(zip(terms, native.doc_freqs("body", terms), strict=True)),
+            )
         counts, n_cache = self._collection_counts(terms, passages=True)
         assert n_cache is not None
         return RankStats(
@@ -534,6 +545,10 @@ class EmbeddedBackend:
         cols = f.effective_collections()
         if cols is not None and not cols:
             return 0
+        self._searcher()  # reloaded when due: the native view with it
+        native = self._native_current
+        if cols is None and native is not None:
+            return int(native.doc_freqs("body", list(query.terms))[0])
         counts, _ = self._collection_counts(query.terms)
         return _summed(counts[query.terms[0]], cols)
 
@@ -598,11 +613,23 @@ class EmbeddedBackend:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
+    def _expand(self, term: str, distance: int) -> list[str] | None:
+        """The vocabulary's variants of ``term`` (``Vocabulary.expand``), remembered until the
+        index view changes: a search asks twice (the native pass's query, then the facets')."""
+        key = (self._generation, term, distance)
+        memo = self._expansions
+        if key not in memo:
+            first = next(iter(memo), None)
+            if len(memo) > 1000 or (first is not None and first[0] != key[0]):
+                memo.clear()
+            memo[key] = self._vocab.expand(term, distance)
+        return memo[key]
+
     def _fuzzy(self, term: str, distance: int) -> tantivy.Query:
         """The passages holding a term within ``distance`` edits of ``term``, scoring a constant:
         the variants found in the vocabulary as a term set (one dictionary walked), else tantivy's
         fuzzy query (a walk of every segment's dictionary; the same matches and scores)."""
-        variants = self._vocab.expand(term, distance)
+        variants = self._expand(term, distance)
         if variants is None:
             return tantivy.Query.fuzzy_term_query(self.schema, "body", term, distance=distance, prefix=False)
         return tantivy.Query.term_set_query(self.schema, "body", variants or [term])
@@ -676,17 +703,19 @@ class EmbeddedBackend:
         # as new as the searcher (``index/vocabulary.py``)
         searcher = self._searcher()
         native_searcher = self._native_current  # the same view of the index (``_searcher``)
-        q = self._filtered(query, filters, stats)
-        if q is None:
+        if _filter_specs(filters) is None:  # the filters match nothing
             documents = 0 if facets and exact_up_to is not None else None
             empty = _empty_facets() if facets else {}
             return BackendResult(hits=[], total=0, facets=empty, documents=documents)
         window = limit + max(offset, 0)
         native = self._native_ranked(native_searcher, query, filters, stats, window, exact_up_to, facets)
         hits: list[BackendHit] = []
+        q: tantivy.Query | None = None
         if native is not None:  # the same window, pruned (``index/native_rank.py``)
             hits, matches, estimate = native
         else:
+            q = self._filtered(query, filters, stats)
+            assert q is not None
             if stats is None:
                 res = searcher.search(q, limit=max(limit, 0) or 1, offset=offset, count=True)
             else:  # the whole window: its order is settled below, then cut
@@ -709,21 +738,31 @@ class EmbeddedBackend:
         # backend.
         total, relation = bounded_total(matches, exact_up_to)
         out = BackendResult(hits=hits, total=total, total_relation=relation)
+
+        def matching() -> tantivy.Query:
+            """The query's matches (after the native pass: built now, without the ranking's
+            boosts, which change no match)."""
+            found = q if q is not None else self._filtered(query, filters)
+            assert found is not None
+            return found
+
         if facets and exact_up_to is None:
-            out.facets = self._aggregate(searcher, q, (query, filters), generation)
+            out.facets = self._aggregate(searcher, matching(), (query, filters), generation)
         elif facets:
             assert exact_up_to is not None
-            target: tantivy.Query = q
             key: tuple[Any, Filters] | None = (query, filters)
-            if relation == "gte":
+            exact = _without_fuzzy(query) if relation == "gte" else query
+            if relation != "gte":
+                target = matching()
+            else:
                 # the sample is drawn from the matches of the words as written: a rare word's
                 # OCR-tolerant expansion walks the whole term dictionary of every segment again
                 # (~10 ms at 1M passages for two edits), so it is left out of the sample
-                exact = _without_fuzzy(query)
-                base = q if exact is query else self._filtered(exact, filters)
-                if base is not None:
-                    target = self._sampled(base, estimate, exact_up_to) or base
-                    key = (query, filters) if target is q else None  # a sample's count is no answer
+                base = matching() if exact is query else self._filtered(exact, filters)
+                assert base is not None
+                target = self._sampled(base, estimate, exact_up_to) or base
+                if target is not base or exact is not query:
+                    key = None  # a sample's count is no answer
             out.facets, out.documents = self._counted(searcher, target, key, generation)
             # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
             # every match of the words as written is counted, and still said to be a sample)
@@ -754,7 +793,7 @@ class EmbeddedBackend:
         spec = native_rank.plan(
             query,
             ratio=lambda terms: self._idf_ratio(terms, stats),
-            variants=self._vocab.expand,
+            variants=self._expand,
             filters=specs,
             exclude=_exclusion_specs(filters),
         )

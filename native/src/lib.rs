@@ -49,6 +49,9 @@ const BOUNDS_CACHE_MAX: usize = 200_000;
 /// after rounding to 6 significant digits (ties then go by passage id), so a passage whose
 /// score rounds to the k-th's must still be scored.
 const ROUNDING_MARGIN: f64 = 1e-5;
+/// Postings from which a content word's bound is its real best score in the segment (read
+/// once, then cached); shorter lists take BM25's ceiling.
+const EXACT_BOUND_FROM: u32 = 4096;
 /// Threads a search uses at most (one per group of segments).
 const MAX_THREADS: usize = 4;
 /// Passages from which a search uses more than one thread.
@@ -756,6 +759,16 @@ fn search_segment(
                         continue;
                     };
                     let w = weights[term.as_str()].boost_by(boost_of(boosts));
+                    if !c.content || bsp.doc_freq() < EXACT_BOUND_FROM {
+                        // BM25's ceiling: an optional word is never essential, and a short
+                        // list's word is among the last to become non-essential
+                        ubs.push(w.max_score());
+                        alts.push(Alt::Term {
+                            p: Postings::new(bsp),
+                            w,
+                        });
+                        continue;
+                    }
                     let key = (reader.segment_id(), term.clone());
                     let cached = ctx.bounds.lock().ok().and_then(|m| m.get(&key).cloned());
                     let fr = match cached {
@@ -1166,6 +1179,42 @@ impl KeywordSearcher {
     #[getter]
     fn num_segments(&self) -> usize {
         self.searcher.segment_readers().len()
+    }
+
+    /// The number of live passages holding each of `terms` in `field` (deleted ones left out,
+    /// as tantivy's own document frequency does not).
+    fn doc_freqs(
+        &self,
+        py: Python<'_>,
+        field_name: &str,
+        terms: Vec<String>,
+    ) -> PyResult<Vec<u64>> {
+        let schema = self.searcher.schema();
+        let f = field(schema, field_name).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let searcher = &self.searcher;
+        py.detach(|| -> tantivy::Result<Vec<u64>> {
+            let mut out = Vec::with_capacity(terms.len());
+            for t in &terms {
+                let term = Term::from_field_text(f, t);
+                let mut n = 0u64;
+                for reader in searcher.segment_readers() {
+                    let inverted = reader.inverted_index(f)?;
+                    match reader.alive_bitset() {
+                        None => n += inverted.doc_freq(&term)? as u64,
+                        Some(alive) => {
+                            if let Some(p) =
+                                inverted.read_postings(&term, IndexRecordOption::Basic)?
+                            {
+                                n += p.doc_freq_given_deletes(alive) as u64;
+                            }
+                        }
+                    }
+                }
+                out.push(n);
+            }
+            Ok(out)
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// The top `k` passages of the query `spec` (JSON, see `index/native_rank.py`), best first,

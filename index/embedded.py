@@ -19,6 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -159,6 +160,7 @@ class EmbeddedBackend:
         self._meta_file = kw_dir / "meta.json"
         self._vocab = Vocabulary(root / "vocabulary")
         """Every term of ``body``, once each: fuzzy words are expanded there (``index/vocabulary.py``)."""
+        self._facet_pool: ThreadPoolExecutor | None = None
         self._expansions: dict[tuple[int, str, int], list[str] | None] = {}
         """Vocabulary expansions of this index view (``_expand``)."""
         self._pending_terms: set[str] | None = None
@@ -708,11 +710,34 @@ class EmbeddedBackend:
             empty = _empty_facets() if facets else {}
             return BackendResult(hits=[], total=0, facets=empty, documents=documents)
         window = limit + max(offset, 0)
-        native = self._native_ranked(native_searcher, query, filters, stats, window, exact_up_to, facets)
+        spec = self._native_plan(native_searcher, query, filters, stats, window)
         hits: list[BackendHit] = []
         q: tantivy.Query | None = None
-        if native is not None:  # the same window, pruned (``index/native_rank.py``)
-            hits, matches, estimate = native
+        pending: Future[tuple[dict[str, dict[str, int]], int | None, bool]] | None = None
+        if spec is not None:  # pruned (``index/native_rank.py``): the same window, the same count
+            assert native_searcher is not None
+            if exact_up_to is None or facets:
+                # every match counted first, in a pass without scoring (the facet sample's size
+                # rests on the count): the facets are then counted in another thread while the
+                # ranked pass prunes from its start
+                matches = estimate = int(native_searcher.count(spec))
+                if facets:
+                    relation = bounded_total(matches, exact_up_to)[1]
+                    pending = self._pool().submit(
+                        self._facets,
+                        searcher,
+                        query,
+                        filters,
+                        None,
+                        relation,
+                        matches,
+                        exact_up_to,
+                        generation,
+                    )
+                raw = native_searcher.search(spec, window, exact_up_to, False, None, True)[0]
+            else:
+                raw, matches, _exact, estimate = native_searcher.search(spec, window, exact_up_to)
+            hits = [BackendHit(int(p), int(d), float(score), _stored_terms(t)) for score, p, d, t in raw]
         else:
             q = self._filtered(query, filters, stats)
             assert q is not None
@@ -738,71 +763,85 @@ class EmbeddedBackend:
         # backend.
         total, relation = bounded_total(matches, exact_up_to)
         out = BackendResult(hits=hits, total=total, total_relation=relation)
+        if facets:
+            done = pending.result() if pending is not None else None
+            if done is None:
+                done = self._facets(searcher, query, filters, q, relation, estimate, exact_up_to, generation)
+            out.facets, out.documents, out.facets_approximate = done
+        return out
+
+    def _facets(
+        self,
+        searcher: Any,
+        query: QueryNode | None,
+        filters: Filters,
+        q: tantivy.Query | None,
+        relation: str,
+        matches: int,
+        exact_up_to: int | None,
+        generation: int,
+    ) -> tuple[dict[str, dict[str, int]], int | None, bool]:
+        """The facets of a search, its distinct documents (``None`` without a bound) and whether
+        the facets are a sample's. ``q``: the search's tantivy query, when it was built (else it
+        is built here, without the ranking's boosts, which change no match); ``matches``: the
+        number of matches, which sizes the sample."""
 
         def matching() -> tantivy.Query:
-            """The query's matches (after the native pass: built now, without the ranking's
-            boosts, which change no match)."""
             found = q if q is not None else self._filtered(query, filters)
             assert found is not None
             return found
 
-        if facets and exact_up_to is None:
-            out.facets = self._aggregate(searcher, matching(), (query, filters), generation)
-        elif facets:
-            assert exact_up_to is not None
-            key: tuple[Any, Filters] | None = (query, filters)
-            exact = _without_fuzzy(query) if relation == "gte" else query
-            if relation != "gte":
-                target = matching()
-            else:
-                # the sample is drawn from the matches of the words as written: a rare word's
-                # OCR-tolerant expansion walks the whole term dictionary of every segment again
-                # (~10 ms at 1M passages for two edits), so it is left out of the sample
-                base = matching() if exact is query else self._filtered(exact, filters)
-                assert base is not None
-                target = self._sampled(base, estimate, exact_up_to) or base
-                if target is not base or exact is not query:
-                    key = None  # a sample's count is no answer
-            out.facets, out.documents = self._counted(searcher, target, key, generation)
-            # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
-            # every match of the words as written is counted, and still said to be a sample)
-            out.facets_approximate = relation == "gte"
-        return out
+        if exact_up_to is None:
+            return self._aggregate(searcher, matching(), (query, filters), generation), None, False
+        key: tuple[Any, Filters] | None = (query, filters)
+        exact = _without_fuzzy(query) if relation == "gte" else query
+        if relation != "gte":
+            target = matching()
+        else:
+            # the sample is drawn from the matches of the words as written: a rare word's
+            # OCR-tolerant expansion walks the whole term dictionary of every segment again
+            # (~10 ms at 1M passages for two edits), so it is left out of the sample
+            base = matching() if exact is query else self._filtered(exact, filters)
+            assert base is not None
+            target = self._sampled(base, matches, exact_up_to) or base
+            if target is not base or exact is not query:
+                key = None  # a sample's count is no answer
+        facets, documents = self._counted(searcher, target, key, generation)
+        # as OpenSearch marks them: whenever more match than the bound (up to twice the bound
+        # every match of the words as written is counted, and still said to be a sample)
+        return facets, documents, relation == "gte"
 
-    def _native_ranked(
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads that count a search's facets while its ranked pass runs."""
+        if self._facet_pool is None:
+            with self._lock:
+                if self._facet_pool is None:
+                    self._facet_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="facets")
+        return self._facet_pool
+
+    def _native_plan(
         self,
         native: Any | None,
         query: QueryNode | None,
         filters: Filters,
         stats: RankStats | None,
         window: int,
-        exact_up_to: int | None,
-        facets: bool,
-    ) -> tuple[list[BackendHit], int, int] | None:
-        """The top ``window`` hits and the number of matches from the native ranked pass (twice:
-        as counted, and all of them for the facet sample's size); ``None`` when the query is not
-        of its shape or the extension is not installed (``index/native_rank.py``). The matches
-        are counted exactly up to ``exact_up_to``; every one of them (a pass without scoring, so
-        that the ranked pass may prune from its start) when no bound is set, or when the facets
-        are to be sampled: the sample's size rests on the exact count, as on tantivy-py."""
+    ) -> str | None:
+        """The native ranked pass's query for a search (``index/native_rank.py``); ``None`` when
+        the search has no ranked window, the query is not of its shape or the extension is not
+        installed."""
         if native is None or query is None or stats is None or window <= 0:
             return None
         specs = _filter_specs(filters)
         if specs is None:
             return None
-        spec = native_rank.plan(
+        return native_rank.plan(
             query,
             ratio=lambda terms: self._idf_ratio(terms, stats),
             variants=self._expand,
             filters=specs,
             exclude=_exclusion_specs(filters),
         )
-        if spec is None:
-            return None
-        count_all = exact_up_to is None or facets
-        raw, count, _exact, estimate = native.search(spec, window, exact_up_to, count_all)
-        hits = [BackendHit(int(p), int(d), float(score), _stored_terms(t)) for score, p, d, t in raw]
-        return hits, int(count), int(estimate)
 
     def _sampled(self, q: tantivy.Query, matches: int, bound: int) -> tantivy.Query | None:
         """``q`` restricted to the first sample buckets that hold about ``bound`` of its

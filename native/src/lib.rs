@@ -496,9 +496,19 @@ struct Ctx<'a> {
     /// Threads to search with (`None`: one per core, up to `MAX_THREADS`, from `PARALLEL_FROM`
     /// passages).
     threads: Option<usize>,
+    /// The caller counted the matches already (`count`): prune from the start, count nothing.
+    counted: bool,
 }
 
-fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
+/// The query's filters, exclusions and weights, which every thread reads.
+struct Parts<'a> {
+    filters: Vec<Box<dyn Weight>>,
+    excluded: Vec<Box<dyn Weight>>,
+    weights: HashMap<&'a str, Bm25Weight>,
+    consts: Vec<Vec<Option<Box<dyn Weight>>>>,
+}
+
+fn prepare<'a>(ctx: &Ctx<'a>) -> tantivy::Result<Parts<'a>> {
     let schema = ctx.searcher.schema();
     let filters: Vec<Box<dyn Weight>> = ctx
         .spec
@@ -551,33 +561,68 @@ fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
     // the segments in groups of about equal size, one thread each; the threads share the best
     // floor any of them has reached (a passage below another thread's k-th best cannot be in the
     // top k either)
+    Ok(Parts {
+        filters,
+        excluded,
+        weights,
+        consts,
+    })
+}
+
+/// Every match of the query, counted without scoring (a thread per group of segments).
+fn count_matches(ctx: &Ctx) -> tantivy::Result<u64> {
+    let parts = prepare(ctx)?;
+    let groups = segment_groups(ctx.searcher, ctx.threads);
     let readers = ctx.searcher.segment_readers();
-    let total: u64 = readers.iter().map(|r| r.max_doc() as u64).sum();
-    let threads = match ctx.threads {
-        Some(n) => n.max(1),
-        None if total < PARALLEL_FROM => 1,
-        None => std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_THREADS),
-    }
-    .min(readers.len().max(1));
-    let mut order: Vec<usize> = (0..readers.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(readers[i].max_doc()));
-    let mut groups: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); threads];
-    for i in order {
-        let g = groups
-            .iter_mut()
-            .min_by_key(|g| g.0)
-            .expect("at least one group");
-        g.0 += readers[i].max_doc() as u64;
-        g.1.push(i);
-    }
+    let counts: Vec<tantivy::Result<u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|(_, segs)| {
+                let parts = &parts;
+                scope.spawn(move || -> tantivy::Result<u64> {
+                    let mut n = 0;
+                    for &seg in segs {
+                        n += count_segment(
+                            ctx,
+                            &readers[seg],
+                            &parts.filters,
+                            &parts.excluded,
+                            &parts.consts,
+                        )?;
+                    }
+                    Ok(n)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(tantivy::TantivyError::InternalError(
+                        "a count thread panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    counts.into_iter().sum()
+}
+
+fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
+    let parts = prepare(ctx)?;
+    let (filters, excluded, weights, consts) = (
+        &parts.filters,
+        &parts.excluded,
+        &parts.weights,
+        &parts.consts,
+    );
+    let groups = segment_groups(ctx.searcher, ctx.threads);
     let shared = AtomicU32::new(0);
     let prep = Prepared {
-        filters: &filters,
-        excluded: &excluded,
-        weights: &weights,
-        consts: &consts,
+        filters,
+        excluded,
+        weights,
+        consts,
     };
     let results: Vec<tantivy::Result<RunOutcome>> = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
@@ -631,6 +676,33 @@ fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
     })
 }
 
+/// The segments in groups of about equal size, one per thread to search them with (`threads`:
+/// how many; `None`: one per core, up to `MAX_THREADS`, from `PARALLEL_FROM` passages on).
+fn segment_groups(searcher: &Searcher, threads: Option<usize>) -> Vec<(u64, Vec<usize>)> {
+    let readers = searcher.segment_readers();
+    let total: u64 = readers.iter().map(|r| r.max_doc() as u64).sum();
+    let threads = match threads {
+        Some(n) => n.max(1),
+        None if total < PARALLEL_FROM => 1,
+        None => std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS),
+    }
+    .min(readers.len().max(1));
+    let mut order: Vec<usize> = (0..readers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(readers[i].max_doc()));
+    let mut groups: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); threads];
+    for i in order {
+        let g = groups
+            .iter_mut()
+            .min_by_key(|g| g.0)
+            .expect("at least one group");
+        g.0 += readers[i].max_doc() as u64;
+        g.1.push(i);
+    }
+    groups
+}
+
 /// What one thread's segments gave.
 struct RunOutcome {
     entries: Vec<Entry>,
@@ -682,7 +754,7 @@ fn run_group(
     }
     let exact = run.pruning_since.is_none();
     let mut count = run.count;
-    if ctx.count_all {
+    if ctx.count_all && !ctx.counted {
         count = 0;
         for &seg in segs {
             count += count_segment(ctx, &readers[seg], prep.filters, prep.excluded, prep.consts)?;
@@ -920,7 +992,9 @@ fn search_segment(
         // pruning begins once the count has passed its bound (or every match is counted apart)
         // and a floor is known: the top k full here, or in another thread
         if run.pruning_since.is_none()
-            && (ctx.count_all || ctx.count_up_to.is_some_and(|bound| run.count > bound))
+            && (ctx.count_all
+                || ctx.counted
+                || ctx.count_up_to.is_some_and(|bound| run.count > bound))
             && run.floor().is_some()
         {
             run.pruning_since = Some(run.count);
@@ -1217,12 +1291,41 @@ impl KeywordSearcher {
         .map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
+    /// The exact number of matches of the query `spec` (filters, deletions and exclusions
+    /// applied), counted without scoring.
+    #[pyo3(signature = (spec, threads=None))]
+    fn count(&self, py: Python<'_>, spec: &str, threads: Option<usize>) -> PyResult<u64> {
+        let spec: Spec = serde_json::from_str(spec)
+            .map_err(|e| PyValueError::new_err(format!("bad query spec: {e}")))?;
+        let body = field(self.searcher.schema(), &spec.field)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let searcher = &self.searcher;
+        let bounds = &*self.bounds;
+        py.detach(|| {
+            let ctx = Ctx {
+                searcher,
+                body,
+                spec: &spec,
+                bounds,
+                count_up_to: None,
+                count_all: true,
+                avg_fieldnorm: 0.0,
+                threads,
+                counted: false,
+            };
+            count_matches(&ctx)
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
     /// The top `k` passages of the query `spec` (JSON, see `index/native_rank.py`), best first,
     /// as (score, passage id, document id, stored terms); the number of matches (exact up to
     /// `count_up_to`, all of them when it is None or `count_all`); whether that count is exact;
     /// and an estimate of all matches (the count itself when exact). `threads`: how many to search
-    /// with (default: one per core from 100,000 passages on).
-    #[pyo3(signature = (spec, k, count_up_to=None, count_all=false, threads=None))]
+    /// with (default: one per core from 100,000 passages on). `counted`: the caller counted the
+    /// matches with `count` already: the pass prunes from its start and counts nothing (0).
+    #[pyo3(signature = (spec, k, count_up_to=None, count_all=false, threads=None, counted=false))]
+    #[allow(clippy::too_many_arguments)]
     fn search(
         &self,
         py: Python<'_>,
@@ -1231,6 +1334,7 @@ impl KeywordSearcher {
         count_up_to: Option<u64>,
         count_all: bool,
         threads: Option<usize>,
+        counted: bool,
     ) -> PyResult<(Vec<Hit>, u64, bool, u64)> {
         let spec: Spec = serde_json::from_str(spec)
             .map_err(|e| PyValueError::new_err(format!("bad query spec: {e}")))?;
@@ -1267,6 +1371,7 @@ impl KeywordSearcher {
                 count_all,
                 avg_fieldnorm,
                 threads,
+                counted,
             };
             let outcome = search(&ctx, k)?;
             let mut stored = Vec::with_capacity(outcome.top.len());

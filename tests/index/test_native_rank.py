@@ -324,3 +324,8 @@ def test_threads_answer_as_one(pair: tuple[EmbeddedBackend, EmbeddedBackend]) ->
             assert one[1] == many[1], context
         else:
             assert bound is not None and one[1] > bound and many[1] > bound, context
+        if count_all:  # the count pass alone, in one thread and in several
+            assert searcher.count(spec, 1) == searcher.count(spec, 3) == one[1], context
+        # counted apart: the same top k, pruned from the start
+        alone = searcher.search(spec, k, bound, False, 3, True)
+        assert [h[1:] for h in alone[0]] == [h[1:] for h in one[0]], context

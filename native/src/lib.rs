@@ -44,7 +44,7 @@ use tantivy::{
 /// Tie breaker of the backend's disjunction-max words (`index/embedded.py`).
 const TIE_BREAKER: Score = 0.1;
 /// Bounds entries cached (segment, term) before the cache starts again.
-const BOUNDS_CACHE_MAX: usize = 200_000;
+const BOUNDS_CACHE_MAX: usize = 50_000;
 /// Relative margin under the k-th score below which a passage is pruned: scores are compared
 /// after rounding to 6 significant digits (ties then go by passage id), so a passage whose
 /// score rounds to the k-th's must still be scored.

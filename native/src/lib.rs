@@ -510,22 +510,16 @@ struct Parts<'a> {
 
 fn prepare<'a>(ctx: &Ctx<'a>) -> tantivy::Result<Parts<'a>> {
     let schema = ctx.searcher.schema();
-    let filters: Vec<Box<dyn Weight>> = ctx
-        .spec
-        .filters
-        .iter()
-        .map(|f| {
-            filter_query(schema, f)?.weight(EnableScoring::disabled_from_searcher(ctx.searcher))
-        })
-        .collect::<tantivy::Result<_>>()?;
-    let excluded: Vec<Box<dyn Weight>> = ctx
-        .spec
-        .exclude
-        .iter()
-        .map(|f| {
-            filter_query(schema, f)?.weight(EnableScoring::disabled_from_searcher(ctx.searcher))
-        })
-        .collect::<tantivy::Result<_>>()?;
+    let weigh = |specs: &[FilterSpec]| -> tantivy::Result<Vec<Box<dyn Weight>>> {
+        specs
+            .iter()
+            .map(|f| {
+                filter_query(schema, f)?.weight(EnableScoring::disabled_from_searcher(ctx.searcher))
+            })
+            .collect()
+    };
+    let filters = weigh(&ctx.spec.filters)?;
+    let excluded = weigh(&ctx.spec.exclude)?;
     // BM25 weights over the whole index, as tantivy's term query computes them
     let mut weights: HashMap<&str, Bm25Weight> = HashMap::new();
     let mut consts: Vec<Vec<Option<Box<dyn Weight>>>> = Vec::new();
@@ -573,65 +567,37 @@ fn prepare<'a>(ctx: &Ctx<'a>) -> tantivy::Result<Parts<'a>> {
 fn count_matches(ctx: &Ctx) -> tantivy::Result<u64> {
     let parts = prepare(ctx)?;
     let groups = segment_groups(ctx.searcher, ctx.threads);
-    let readers = ctx.searcher.segment_readers();
-    let counts: Vec<tantivy::Result<u64>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|(_, segs)| {
-                let parts = &parts;
-                scope.spawn(move || -> tantivy::Result<u64> {
-                    let mut n = 0;
-                    for &seg in segs {
-                        n += count_segment(
-                            ctx,
-                            &readers[seg],
-                            &parts.filters,
-                            &parts.excluded,
-                            &parts.consts,
-                        )?;
-                    }
-                    Ok(n)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(tantivy::TantivyError::InternalError(
-                        "a count thread panicked".into(),
-                    ))
-                })
-            })
-            .collect()
-    });
-    counts.into_iter().sum()
+    in_threads(&groups, |_, segs| count_segments(ctx, &parts, segs))
+        .into_iter()
+        .sum()
 }
 
-fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
-    let parts = prepare(ctx)?;
-    let (filters, excluded, weights, consts) = (
-        &parts.filters,
-        &parts.excluded,
-        &parts.weights,
-        &parts.consts,
-    );
-    let groups = segment_groups(ctx.searcher, ctx.threads);
-    let shared = AtomicU32::new(0);
-    let prep = Prepared {
-        filters,
-        excluded,
-        weights,
-        consts,
-    };
-    let results: Vec<tantivy::Result<RunOutcome>> = std::thread::scope(|scope| {
+/// The matches in `segs`, counted without scoring.
+fn count_segments(ctx: &Ctx, parts: &Parts, segs: &[usize]) -> tantivy::Result<u64> {
+    let readers = ctx.searcher.segment_readers();
+    let mut n = 0;
+    for &seg in segs {
+        n += count_segment(
+            ctx,
+            &readers[seg],
+            &parts.filters,
+            &parts.excluded,
+            &parts.consts,
+        )?;
+    }
+    Ok(n)
+}
+
+/// `f` over each group of segments, a scoped thread per group; a thread's panic is an error.
+fn in_threads<T: Send>(
+    groups: &[(u64, Vec<usize>)],
+    f: impl Fn(u64, &[usize]) -> tantivy::Result<T> + Sync,
+) -> Vec<tantivy::Result<T>> {
+    std::thread::scope(|scope| {
+        let f = &f;
         let handles: Vec<_> = groups
             .iter()
-            .map(|(size, segs)| {
-                let shared = &shared;
-                let prep = &prep;
-                scope.spawn(move || run_group(ctx, prep, segs, *size, k, shared))
-            })
+            .map(|(size, segs)| scope.spawn(move || f(*size, segs)))
             .collect();
         handles
             .into_iter()
@@ -643,6 +609,15 @@ fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
                 })
             })
             .collect()
+    })
+}
+
+fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
+    let parts = prepare(ctx)?;
+    let groups = segment_groups(ctx.searcher, ctx.threads);
+    let shared = AtomicU32::new(0);
+    let results = in_threads(&groups, |size, segs| {
+        run_group(ctx, &parts, segs, size, k, &shared)
     });
     let mut top = TopK {
         k,
@@ -711,17 +686,9 @@ struct RunOutcome {
     estimate: u64,
 }
 
-/// What every thread reads: the query's filters and weights.
-struct Prepared<'a> {
-    filters: &'a [Box<dyn Weight>],
-    excluded: &'a [Box<dyn Weight>],
-    weights: &'a HashMap<&'a str, Bm25Weight>,
-    consts: &'a [Vec<Option<Box<dyn Weight>>>],
-}
-
 fn run_group(
     ctx: &Ctx,
-    prep: &Prepared,
+    parts: &Parts,
     segs: &[usize],
     size: u64,
     k: usize,
@@ -747,7 +714,7 @@ fn run_group(
             scanned,
             total_docs: size,
         };
-        if let Some(est) = search_segment(ctx, &st, prep, &mut run)? {
+        if let Some(est) = search_segment(ctx, &st, parts, &mut run)? {
             estimate = estimate.max(est);
         }
         scanned += reader.max_doc() as u64;
@@ -755,10 +722,7 @@ fn run_group(
     let exact = run.pruning_since.is_none();
     let mut count = run.count;
     if ctx.count_all && !ctx.counted {
-        count = 0;
-        for &seg in segs {
-            count += count_segment(ctx, &readers[seg], prep.filters, prep.excluded, prep.consts)?;
-        }
+        count = count_segments(ctx, parts, segs)?;
     }
     Ok(RunOutcome {
         entries: run.top.heap.into_vec(),
@@ -809,11 +773,15 @@ struct SegmentState<'a> {
 fn search_segment(
     ctx: &Ctx,
     st: &SegmentState,
-    prep: &Prepared,
+    parts: &Parts,
     run: &mut Run,
 ) -> tantivy::Result<Option<u64>> {
-    let (filters, excluded, weights, consts) =
-        (prep.filters, prep.excluded, prep.weights, prep.consts);
+    let (filters, excluded, weights, consts) = (
+        &parts.filters,
+        &parts.excluded,
+        &parts.weights,
+        &parts.consts,
+    );
     let reader = st.reader;
     let inverted = reader.inverted_index(ctx.body)?;
     let norms = reader.get_fieldnorms_reader(ctx.body)?;
@@ -913,14 +881,8 @@ fn search_segment(
         .filter(|&i| !clauses[i].content && !clauses[i].alts.is_empty())
         .collect();
     let optional_ub: Score = optional.iter().map(|&i| clauses[i].ub).sum();
-    let mut filter_scorers: Vec<Box<dyn Scorer>> = filters
-        .iter()
-        .map(|w| w.scorer(reader, 1.0))
-        .collect::<tantivy::Result<_>>()?;
-    let mut excluded_scorers: Vec<Box<dyn Scorer>> = excluded
-        .iter()
-        .map(|w| w.scorer(reader, 1.0))
-        .collect::<tantivy::Result<_>>()?;
+    let mut filter_scorers = scorers(filters, reader)?;
+    let mut excluded_scorers = scorers(excluded, reader)?;
     let alive = reader.alive_bitset();
     let pids = reader.fast_fields().i64("passage_id")?;
     let mut slots: Vec<Option<Score>> = vec![None; clauses.len()];
@@ -1147,14 +1109,8 @@ fn count_segment(
     if alive.is_none() && filters.is_empty() && excluded.is_empty() {
         return Ok(bits.iter().map(|w| w.count_ones() as u64).sum());
     }
-    let mut filter_scorers: Vec<Box<dyn Scorer>> = filters
-        .iter()
-        .map(|w| w.scorer(reader, 1.0))
-        .collect::<tantivy::Result<_>>()?;
-    let mut excluded_scorers: Vec<Box<dyn Scorer>> = excluded
-        .iter()
-        .map(|w| w.scorer(reader, 1.0))
-        .collect::<tantivy::Result<_>>()?;
+    let mut filter_scorers = scorers(filters, reader)?;
+    let mut excluded_scorers = scorers(excluded, reader)?;
     let mut n = 0u64;
     for (i, &word) in bits.iter().enumerate() {
         let mut x = word;
@@ -1167,6 +1123,14 @@ fn count_segment(
         }
     }
     Ok(n)
+}
+
+/// The weights' scorers in a segment (filters: whether a passage matches).
+fn scorers(
+    weights: &[Box<dyn Weight>],
+    reader: &SegmentReader,
+) -> tantivy::Result<Vec<Box<dyn Scorer>>> {
+    weights.iter().map(|w| w.scorer(reader, 1.0)).collect()
 }
 
 #[inline]

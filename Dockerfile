@@ -1,4 +1,7 @@
-# Image for the API and the workers (docker-compose.yml). Same installation as scripts/setup.sh.
+# Image for the API and the workers (docker-compose.yml). Same installation as scripts/setup.sh,
+# but for the native ranked pass (native/, built with a Rust toolchain, which this image has not):
+# its keyword searches are ranked by tantivy-py, with the same answers (docs/decisions.md, "The
+# ranked pass in native code").
 FROM python:3.11-slim-bookworm
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
 RUN apt-get update && apt-get install -y --no-install-recommends \

@@ -257,7 +257,9 @@ def cmd_build(args: argparse.Namespace) -> None:
             )
             for i in ids
         ]
-        backend._add_vectors(ps)  # type: ignore[attr-defined]
+        with backend._lock:  # type: ignore[attr-defined]
+            backend._store().add(ps)  # type: ignore[attr-defined]
+            backend._vec_dirty = True  # type: ignore[attr-defined]
         el = time.perf_counter() - t
         print(f"vectors {ids[-1]}/{len(texts)} {ids[-1] / el:.0f}/s rss {rss_mb():.0f} MiB", flush=True)
     vec_s = time.perf_counter() - t

@@ -911,6 +911,10 @@ fn search_segment(
     // tantivy's block maxima are the best (field norm, term frequency) of each block under the
     // segment's average field norm; scores use the index's. A block's best under the index's
     // average is at most max(r, 1/r) times the stored one's, r the ratio of the two averages.
+    // Proof: with c(L) = K1 (1 - B + B L / avg), c_index >= a c_segment where a = min(1, r); and
+    // tf / (tf + a c) <= (1 / a) tf / (tf + c) for a <= 1. So any posting's index-average factor is
+    // at most 1/a times its segment-average one, which is at most the stored pair's, which is at
+    // most 1/min(1, 1/r) times the stored pair's index-average factor: 1/min(r, 1/r) in all.
     let block_fix: Score = {
         let seg_avg = inverted.total_num_tokens() as Score / reader.max_doc().max(1) as Score;
         let r = if ctx.avg_fieldnorm > 0.0 && seg_avg > 0.0 {

@@ -382,6 +382,32 @@ fn frontier(bsp: &mut BlockSegmentPostings, norms: &FieldNormReader) -> Frontier
     )
 }
 
+/// The frontier of `term`'s postings in a segment, from the cache or read (then cached).
+fn frontier_of(
+    ctx: &Ctx,
+    reader: &SegmentReader,
+    inverted: &tantivy::InvertedIndexReader,
+    norms: &FieldNormReader,
+    t: &Term,
+    term: &str,
+) -> tantivy::Result<Frontier> {
+    let key = (reader.segment_id(), term.to_string());
+    if let Some(fr) = ctx.bounds.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return Ok(fr);
+    }
+    let mut scan = inverted
+        .read_block_postings(t, IndexRecordOption::WithFreqs)?
+        .unwrap_or_else(BlockSegmentPostings::empty);
+    let fr = frontier(&mut scan, norms);
+    if let Ok(mut m) = ctx.bounds.lock() {
+        if m.len() >= BOUNDS_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(key, fr.clone());
+    }
+    Ok(fr)
+}
+
 // -- the top k -----------------------------------------------------------------------------
 
 struct Entry {
@@ -456,21 +482,13 @@ impl TopK {
                 return;
             }
         }
-        let e = Entry {
+        self.push(Entry {
             score,
             rounded: round6(score),
             pid: pid(),
             seg,
             doc,
-        };
-        if self.heap.len() < self.k {
-            self.heap.push(e);
-        } else if let Some(worst) = self.heap.peek() {
-            if e < *worst {
-                self.heap.pop();
-                self.heap.push(e);
-            }
-        }
+        });
     }
 }
 
@@ -635,14 +653,7 @@ fn search(ctx: &Ctx, k: usize) -> tantivy::Result<Outcome> {
     }
     let mut out: Vec<Entry> = top.heap.into_vec();
     out.sort();
-    if ctx.count_all {
-        return Ok(Outcome {
-            top: out,
-            count,
-            exact: true,
-            estimate: count,
-        });
-    }
+    // with `count_all` every thread's count is exact (counted apart)
     Ok(Outcome {
         top: out,
         count,
@@ -799,38 +810,16 @@ fn search_segment(
                         continue;
                     };
                     let w = weights[term.as_str()].boost_by(boost_of(boosts));
-                    if !c.content || bsp.doc_freq() < EXACT_BOUND_FROM {
+                    let ub = if !c.content || bsp.doc_freq() < EXACT_BOUND_FROM {
                         // BM25's ceiling: an optional word is never essential, and a short
                         // list's word is among the last to become non-essential
-                        ubs.push(w.max_score());
-                        alts.push(Alt::Term {
-                            p: Postings::new(bsp),
-                            w,
-                        });
-                        continue;
-                    }
-                    let key = (reader.segment_id(), term.clone());
-                    let cached = ctx.bounds.lock().ok().and_then(|m| m.get(&key).cloned());
-                    let fr = match cached {
-                        Some(fr) => fr,
-                        None => {
-                            let mut scan = inverted
-                                .read_block_postings(&t, IndexRecordOption::WithFreqs)?
-                                .unwrap_or_else(BlockSegmentPostings::empty);
-                            let fr = frontier(&mut scan, &norms);
-                            if let Ok(mut m) = ctx.bounds.lock() {
-                                if m.len() >= BOUNDS_CACHE_MAX {
-                                    m.clear();
-                                }
-                                m.insert(key, fr.clone());
-                            }
-                            fr
-                        }
+                        w.max_score()
+                    } else {
+                        frontier_of(ctx, reader, &inverted, &norms, &t, term)?
+                            .iter()
+                            .map(|&(fid, tf)| w.score(fid, tf))
+                            .fold(0.0, Score::max)
                     };
-                    let ub = fr
-                        .iter()
-                        .map(|&(fid, tf)| w.score(fid, tf))
-                        .fold(0.0, Score::max);
                     ubs.push(ub);
                     alts.push(Alt::Term {
                         p: Postings::new(bsp),

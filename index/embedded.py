@@ -705,12 +705,13 @@ class EmbeddedBackend:
         # as new as the searcher (``index/vocabulary.py``)
         searcher = self._searcher()
         native_searcher = self._native_current  # the same view of the index (``_searcher``)
-        if _filter_specs(filters) is None:  # the filters match nothing
+        specs = _filter_specs(filters)
+        if specs is None:  # the filters match nothing
             documents = 0 if facets and exact_up_to is not None else None
             empty = _empty_facets() if facets else {}
             return BackendResult(hits=[], total=0, facets=empty, documents=documents)
         window = limit + max(offset, 0)
-        spec = self._native_plan(native_searcher, query, filters, stats, window)
+        spec = self._native_plan(native_searcher, query, filters, specs, stats, window)
         hits: list[BackendHit] = []
         q: tantivy.Query | None = None
         pending: Future[tuple[dict[str, dict[str, int]], int | None, bool]] | None = None
@@ -824,16 +825,14 @@ class EmbeddedBackend:
         native: Any | None,
         query: QueryNode | None,
         filters: Filters,
+        specs: list[FilterSpec],
         stats: RankStats | None,
         window: int,
     ) -> str | None:
-        """The native ranked pass's query for a search (``index/native_rank.py``); ``None`` when
-        the search has no ranked window, the query is not of its shape or the extension is not
-        installed."""
+        """The native ranked pass's query for a search (``index/native_rank.py``; ``specs``: its
+        filters, ``_filter_specs``); ``None`` when the search has no ranked window, the query is
+        not of its shape or the extension is not installed."""
         if native is None or query is None or stats is None or window <= 0:
-            return None
-        specs = _filter_specs(filters)
-        if specs is None:
             return None
         return native_rank.plan(
             query,

@@ -3,16 +3,18 @@
 tantivy scores every match of a question whose words are disjunction-max clauses under required
 ones: its block-max WAND prunes plain disjunctions of terms only (``docs/decisions.md``, "The
 ranked pass stays exhaustive"). The ``archive_native`` extension opens the same index folder with
-the same tantivy version and finds the top k with MaxScore, from tantivy's own BM25 weights: the
-same passages, in the same order, scores equal up to the last bit of a 32-bit sum (added in the
-query's order rather than in the order tantivy's union happens to visit its clauses).
+the same tantivy version and finds the top k with MaxScore and block-max windows, from tantivy's
+own BM25 weights: the same passages, in the same order, scores equal up to the last bit of a
+32-bit sum (added in the query's order rather than in the order tantivy's union happens to visit
+its clauses).
 
 This module decides which queries take that path — a disjunction of words (each a
-disjunction-max of exact terms and OCR-tolerant variants), optionally with optional words that
-only add score, under the search's filters — and translates them into the extension's JSON
-query. Everything else (phrases, prefixes, required or excluded words, nested groups, a search
-with no ranked window) stays on tantivy-py, whose answers are the reference the contract test
-(``tests/index/test_native_rank.py``) compares these with.
+disjunction-max of exact terms and OCR-tolerant variants; groups of words that only add up count
+as their words), optionally with optional words that only add score, under the search's filters —
+and translates them into the extension's JSON query. Everything else (phrases, prefixes, several
+required words, excluded words, a search with no ranked window) stays on tantivy-py, whose
+answers are the reference the contract test (``tests/index/test_native_rank.py``) compares these
+with.
 
 The extension is built at set-up where a Rust toolchain is at hand (``scripts/setup.sh``);
 without it every query stays on tantivy-py, with the same answers, slower at a million passages.

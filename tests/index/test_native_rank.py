@@ -329,3 +329,26 @@ def test_threads_answer_as_one(pair: tuple[EmbeddedBackend, EmbeddedBackend]) ->
         # counted apart: the same top k, pruned from the start
         alone = searcher.search(spec, k, bound, False, 3, True)
         assert [h[1:] for h in alone[0]] == [h[1:] for h in one[0]], context
+
+
+def test_bad_input_is_refused_clearly(pair: tuple[EmbeddedBackend, EmbeddedBackend], tmp_path: Path) -> None:
+    """A malformed query or an unknown field is a ValueError that says so (the backend then maps
+    tantivy's ValueErrors to a 400); a folder that is no keyword index leaves the backend on
+    tantivy-py, with a warning, instead of failing to open."""
+    reference, native = pair
+    searcher = native._native_current
+    assert searcher is not None
+    with pytest.raises(ValueError, match="bad query spec"):
+        searcher.search("{not json", 10)
+    with pytest.raises(ValueError, match="bad query spec"):
+        searcher.count('{"field": "body"}')  # no clauses
+    with pytest.raises(ValueError, match="nowhere"):
+        searcher.search('{"field": "nowhere", "clauses": []}', 10)
+    (tmp_path / "empty").mkdir()
+    assert native_rank.open_index(str(tmp_path / "empty")) is None
+    # the searcher still answers after the refusals, as tantivy-py does
+    word = TermNode(tuple(Analyzer().query_terms("свідок")))
+    spec = _plan(word)
+    assert spec is not None
+    expected = reference.keyword_search(word, Filters(allowed_collections=None), limit=0).total
+    assert expected > 0 and searcher.count(spec) == expected
